@@ -1,0 +1,1 @@
+"""Crossclaim: after-sales case management for companies that import goods."""

@@ -1,0 +1,1 @@
+"""Staff accounts, sessions, API tokens and roles."""

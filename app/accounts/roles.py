@@ -1,0 +1,18 @@
+"""Staff roles and the named groups of roles that routes declare."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    MANAGER = "manager"
+    HANDLER = "handler"
+    WAREHOUSE = "warehouse"
+
+
+# Route declarations: opt={"roles": ...}. PUBLIC routes need no login.
+PUBLIC: frozenset[str] = frozenset({"public"})
+STAFF: frozenset[str] = frozenset(Role)
+DESK: frozenset[str] = frozenset({Role.ADMIN, Role.MANAGER, Role.HANDLER})
+MANAGERS: frozenset[str] = frozenset({Role.ADMIN, Role.MANAGER})
+ADMINS: frozenset[str] = frozenset({Role.ADMIN})

@@ -1,0 +1,129 @@
+"""Writes for accounts: users, logins with rotating sessions, logout and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from app.accounts.roles import Role
+from app.accounts.tables import ApiToken, StaffSession, User
+from app.errors import ValidationFailed
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash("crossclaim-timing-equaliser")
+
+MIN_PASSWORD_LENGTH = 8
+
+
+def token_digest(token: str) -> str:
+    """Sessions, API tokens and magic links are stored only as this digest."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def user_add(
+    *, email: str, role: str, password: str, name: str = "", language: str = "en"
+) -> User:
+    email = email.strip().lower()
+    problems: list[tuple[str, str]] = []
+    if "@" not in email or len(email) > 254:
+        problems.append(("email", "Enter a valid email address."))
+    if role not in set(Role):
+        problems.append(("role", f"Role must be one of {', '.join(Role)}."))
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(("password", f"Use at least {MIN_PASSWORD_LENGTH} characters."))
+    if await User.exists().where(User.email == email):
+        problems.append(("email", "A user with this email already exists."))
+    if problems:
+        raise ValidationFailed("The user could not be added.", fields=problems)
+    user = User(
+        email=email,
+        role=role,
+        name=name or email.split("@")[0],
+        password_hash=_hasher.hash(password),
+        language=language,
+    )
+    await user.save()
+    return user
+
+
+async def authenticate(*, email: str, password: str) -> User | None:
+    """The active user with these credentials, or None (unknown email and wrong password alike)."""
+    user = await User.objects().where(User.email == email.strip().lower()).first()
+    stored = user.password_hash if user else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    return user
+
+
+async def session_start(*, user: User, ip: str) -> str:
+    """A new session id for ``user``: a fresh id at every login (no fixation)."""
+    token = secrets.token_urlsafe(32)
+    await StaffSession(token_hash=token_digest(token), user=user.id, ip=ip).save()
+    return token
+
+
+async def session_end(token: str) -> None:
+    await StaffSession.delete().where(StaffSession.token_hash == token_digest(token))
+
+
+async def session_user(
+    token: str, *, idle: timedelta, absolute: timedelta, now: datetime | None = None
+) -> User | None:
+    """The user behind a live session, touching it; expired sessions are deleted."""
+    now = now or datetime.now(UTC)
+    session = (
+        await StaffSession.objects(StaffSession.user)
+        .where(StaffSession.token_hash == token_digest(token))
+        .first()
+    )
+    if session is None:
+        return None
+    user = session.user
+    if (
+        now - session.last_seen_at > idle
+        or now - session.created_at > absolute
+        or user is None
+        or not user.active
+    ):
+        await StaffSession.delete().where(StaffSession.id == session.id)
+        return None
+    # Touch at most once a minute: a write per request would serialise every reader on SQLite.
+    if now - session.last_seen_at > timedelta(minutes=1):
+        await StaffSession.update({StaffSession.last_seen_at: now}).where(StaffSession.id == session.id)
+    return user
+
+
+async def user_deactivate(*, user_id: int) -> None:
+    """Disabling a user ends every session and token they have, at once."""
+    await User.update({User.active: False}).where(User.id == user_id)
+    await StaffSession.delete().where(StaffSession.user == user_id)
+    await ApiToken.update({ApiToken.revoked: True}).where(ApiToken.user == user_id)
+
+
+async def token_create(*, email: str, name: str = "") -> str:
+    user = await User.objects().where(User.email == email.strip().lower()).first()
+    if user is None:
+        raise ValidationFailed("No such user.", fields=[("email", f"No user has the email {email}.")])
+    token = "cc_" + secrets.token_urlsafe(32)
+    await ApiToken(token_hash=token_digest(token), user=user.id, name=name).save()
+    return token
+
+
+async def token_user(token: str) -> User | None:
+    row = (
+        await ApiToken.objects(ApiToken.user)
+        .where((ApiToken.token_hash == token_digest(token)) & (ApiToken.revoked.eq(False)))
+        .first()
+    )
+    if row is None or row.user is None or not row.user.active:
+        return None
+    return row.user

@@ -1,0 +1,1 @@
+"""After-sales rates, root causes, corrective actions and recovered money."""

@@ -1,0 +1,125 @@
+"""The web application: create_app(settings) wires routes, templates, security and the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from app import db
+from app.accounts.roles import PUBLIC
+from app.i18n import LANGUAGES, current_language, gettext, ngettext
+from app.logs import configure_logging
+from app.routes.accounts import AccountController
+from app.routes.api import CaseApiController
+from app.routes.cases import CaseController
+from app.routes.system import healthz, home, set_language
+from app.settings import Settings
+from app.tasks.queue import configure_queue
+from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options, role_guard
+from app.web.errors import EXCEPTION_HANDLERS
+from app.web.middleware import EdgeMiddleware
+from app.web.ratelimit import AttemptLimiter
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = ROOT / "static"
+
+ROUTE_HANDLERS: list[Any] = [
+    AccountController,
+    CaseController,
+    CaseApiController,
+    healthz,
+    home,
+    set_language,
+]
+
+
+def local_time(value: datetime | None, zone: str = "Asia/Shanghai", fmt: str = "%Y-%m-%d %H:%M") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(zone)).strftime(fmt)
+
+
+def template_environment() -> Environment:
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    environment.globals.update(languages=LANGUAGES, current_language=current_language.get)
+    environment.filters["local_time"] = local_time
+    return environment
+
+
+def check_route_roles(app: Litestar) -> None:
+    """Refuse to start when a route does not say which roles reach it."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if "roles" not in handler.opt and not is_automatic_options(handler):
+                raise RuntimeError(f"Route {route.path} ({handler.handler_name}) declares no roles")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    engine = db.make_engine(settings.database_url)
+    db.bind_tables(engine)
+    configure_queue(settings)
+
+    async def on_startup() -> None:
+        await db.start(engine)
+
+    async def on_shutdown() -> None:
+        await db.stop(engine)
+
+    static = create_static_files_router(path="/static", directories=[STATIC], opt={"roles": PUBLIC})
+    app = Litestar(
+        route_handlers=[*ROUTE_HANDLERS, static],
+        guards=[role_guard],
+        middleware=[DefineMiddleware(StaffAuthenticationMiddleware, exclude=["^/static/", "^/healthz"])],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_secure=settings.secure_cookies,
+            cookie_httponly=True,
+            exclude=["^/api/", "^/healthz", "^/static/", "^/schema"],
+        ),
+        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(template_environment())),
+        openapi_config=OpenAPIConfig(
+            title="Crossclaim API",
+            version="1",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin()],
+            openapi_router=Router(path="/schema", route_handlers=[], opt={"roles": PUBLIC}),
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        state=State(
+            {
+                "settings": settings,
+                "login_limiter": AttemptLimiter(settings.login_attempts_per_minute),
+            }
+        ),
+        debug=False,
+        logging_config=None,
+    )
+    check_route_roles(app)
+    # The edge layer wraps Litestar's own handler so that 404s for unknown paths get it too.
+    app.asgi_handler = EdgeMiddleware(app.asgi_handler, hsts=settings.secure_cookies)
+    return app

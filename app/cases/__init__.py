@@ -1,0 +1,1 @@
+"""After-sales cases, their numbers, nodes and timeline."""

@@ -1,0 +1,144 @@
+"""Reads for cases: the filtered list, one case with its timeline, and API shapes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.cases.states import Node
+from app.cases.tables import Case, CaseEvent
+from app.errors import NotFound
+
+PAGE_SIZE = 50
+
+LIST_COLUMNS = (
+    Case.id,
+    Case.number,
+    Case.order_number,
+    Case.problem_type,
+    Case.node,
+    Case.urgency,
+    Case.region,
+    Case.quantity_affected,
+    Case.created_at,
+    Case.node_entered_at,
+    Case.suggested_party,
+    Case.confirmed_party,
+    Case.supplier.name.as_alias("supplier_name"),
+    Case.carrier.name.as_alias("carrier_name"),
+    Case.product.sku.as_alias("product_sku"),
+    Case.product.name.as_alias("product_name"),
+    Case.assignee.name.as_alias("assignee_name"),
+)
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    node: str = ""
+    problem_type: str = ""
+    query: str = ""
+    assignee_id: int | None = None
+    before_id: int | None = None  # keyset pagination: newest first, continue below this id
+
+
+async def case_list(filters: CaseFilters, *, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    query = Case.select(*LIST_COLUMNS).order_by(Case.id, ascending=False).limit(limit)
+    if filters.node:
+        query = query.where(Case.node == filters.node)
+    if filters.problem_type:
+        query = query.where(Case.problem_type == filters.problem_type)
+    if filters.assignee_id is not None:
+        query = query.where(Case.assignee == filters.assignee_id)
+    if filters.before_id is not None:
+        query = query.where(Case.id < filters.before_id)
+    if filters.query:
+        term = f"%{filters.query.strip()}%"
+        query = query.where(
+            Case.number.ilike(term) | Case.order_number.ilike(term) | Case.description.ilike(term)
+        )
+    return list(await query)
+
+
+async def node_counts() -> dict[str, int]:
+    rows = await Case.raw("SELECT node, COUNT(*) AS n FROM after_sales_case GROUP BY node")
+    counts = {node.value: 0 for node in Node}
+    counts.update({row["node"]: int(row["n"]) for row in rows})
+    return counts
+
+
+async def case_get(number: str) -> Case:
+    case = (
+        await Case.objects(
+            Case.supplier, Case.carrier, Case.product, Case.customer, Case.assignee, Case.purchase_order
+        )
+        .where(Case.number == number)
+        .output(load_json=True)
+        .first()
+    )
+    if case is None:
+        raise NotFound(f"There is no case {number}.")
+    return case
+
+
+async def case_events(case_id: int) -> list[CaseEvent]:
+    return list(
+        await CaseEvent.objects().where(CaseEvent.case == case_id).order_by(CaseEvent.id).output(load_json=True)
+    )
+
+
+def case_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """The API's list shape of a case row."""
+    return {
+        "number": row["number"],
+        "order_number": row["order_number"],
+        "problem_type": row["problem_type"],
+        "node": row["node"],
+        "urgency": row["urgency"],
+        "region": row["region"],
+        "quantity_affected": row["quantity_affected"],
+        "supplier": row["supplier_name"],
+        "carrier": row["carrier_name"],
+        "product_sku": row["product_sku"],
+        "assignee": row["assignee_name"],
+        "suggested_party": row["suggested_party"] or None,
+        "confirmed_party": row["confirmed_party"] or None,
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+def case_document(case: Case, events: list[CaseEvent]) -> dict[str, Any]:
+    """The API's detail shape of one case with its timeline."""
+
+    def name(related: Any, attribute: str) -> Any:
+        return getattr(related, attribute, None) if related is not None and related.id else None
+
+    return {
+        "number": case.number,
+        "order_number": case.order_number,
+        "problem_type": case.problem_type,
+        "description": case.description,
+        "node": case.node,
+        "urgency": case.urgency,
+        "region": case.region,
+        "quantity_affected": case.quantity_affected,
+        "supplier": name(case.supplier, "name"),
+        "carrier": name(case.carrier, "name"),
+        "product": {"sku": name(case.product, "sku"), "name": name(case.product, "name")},
+        "customer": name(case.customer, "name"),
+        "assignee": name(case.assignee, "name"),
+        "facts": case.facts,
+        "hint": case.hint or None,
+        "confirmed_party": case.confirmed_party or None,
+        "claim_amount": str(case.claim_amount) if case.claim_amount is not None else None,
+        "currency": case.currency,
+        "created_at": case.created_at.isoformat(),
+        "events": [
+            {
+                "at": event.at.isoformat(),
+                "kind": event.kind,
+                "actor": {"kind": event.actor_kind, "label": event.actor_label},
+                "data": event.data,
+            }
+            for event in events
+        ],
+    }

@@ -1,0 +1,187 @@
+"""The `crossclaim` command: serve, worker, migrate, demo data, users and tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from app import db
+from app.settings import Settings, documented_settings
+
+
+def _bound(settings: Settings) -> Any:
+    engine = db.make_engine(settings.database_url)
+    db.bind_tables(engine)
+    return engine
+
+
+def _run(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+    engine = _bound(settings)
+
+    async def main() -> int:
+        await db.start(engine)
+        try:
+            return await work()
+        finally:
+            await db.stop(engine)
+
+    return asyncio.run(main())
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from app.migrate import migrate
+
+    applied = asyncio.run(migrate(settings))
+    print(json.dumps({"applied": applied}))
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    worker: subprocess.Popen[bytes] | None = None
+    if args.with_worker:
+        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"])  # noqa: S603
+    try:
+        uvicorn.run(
+            "app.asgi:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+            proxy_headers=True,
+            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        )
+    finally:
+        if worker is not None:
+            worker.send_signal(signal.SIGINT)
+            worker.wait(timeout=30)
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from huey.consumer import Consumer
+
+    from app.logs import configure_logging
+    from app.tasks import configure_queue
+
+    configure_logging(settings.log_level)
+    _bound(settings)
+    queue = configure_queue(settings)
+    Consumer(queue, workers=args.workers, worker_type="thread", periodic=True, check_worker_health=True).run()
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from app.demo import seed_demo
+
+    async def work() -> int:
+        summary = await seed_demo(force=args.force, seed=args.seed)
+        print(json.dumps(summary, ensure_ascii=False))
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
+    from app.accounts.services import user_add
+    from app.errors import ValidationFailed
+
+    password = args.password or getpass.getpass("Password: ")
+
+    async def work() -> int:
+        try:
+            user = await user_add(email=args.email, role=args.role, password=password, name=args.name or "")
+        except ValidationFailed as error:
+            for field, message in error.fields:
+                print(f"{field}: {message}", file=sys.stderr)
+            return 2
+        print(json.dumps({"id": user.id, "email": user.email, "role": user.role}))
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
+    from app.accounts.services import token_create
+    from app.errors import ValidationFailed
+
+    async def work() -> int:
+        try:
+            token = await token_create(email=args.email, name=args.name or "")
+        except ValidationFailed as error:
+            print(error.fields[0][1], file=sys.stderr)
+            return 2
+        print(token)
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
+    for env, default, help_text in documented_settings():
+        print(f"{env}\t{default}\t{help_text}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crossclaim", description="Crossclaim after-sales management")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--with-worker", action="store_true", help="also start the task worker")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the task worker (reminders, mail, reports)")
+    worker.add_argument("--workers", type=int, default=2)
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    demo = sub.add_parser("demo", help="load demo data into an empty database")
+    demo.add_argument("--force", action="store_true", help="add demo data even when cases exist")
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.set_defaults(func=cmd_demo)
+
+    user = sub.add_parser("user", help="manage staff users").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="add a staff user")
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", required=True, choices=["admin", "manager", "handler", "warehouse"])
+    add.add_argument("--password", help="prompted for when not given")
+    add.add_argument("--name")
+    add.set_defaults(func=cmd_user_add)
+
+    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    create = token.add_parser("create", help="print a new API bearer token for a user")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name")
+    create.set_defaults(func=cmd_token_create)
+
+    sub.add_parser("settings", help="list every setting with its default").set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:
+        print(f"crossclaim: {error}", file=sys.stderr)
+        return 2
+    result: int = args.func(settings, args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Working on a case with suppliers, carriers and customers through magic links."""

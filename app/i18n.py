@@ -1,0 +1,65 @@
+"""Translations: the current locale per request, gettext for code and templates, Babel catalogues."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
+
+from babel.support import LazyProxy, NullTranslations, Translations
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LANGUAGES: dict[str, str] = {"en": "English", "zh": "中文"}
+DEFAULT_LANGUAGE = "en"
+
+current_language: ContextVar[str] = ContextVar("current_language", default=DEFAULT_LANGUAGE)
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    if language == DEFAULT_LANGUAGE:
+        return NullTranslations()
+    return Translations.load(str(LOCALE_DIR), [language], domain="messages")
+
+
+def gettext(message: str, **variables: object) -> str:
+    text = translations(current_language.get()).gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
+    text = translations(current_language.get()).ngettext(singular, plural, n)
+    return text % {"num": n, **variables}
+
+
+def lazy_gettext(message: str) -> LazyProxy:
+    """For module-level labels: translated when shown, in the language of the request showing it."""
+    return LazyProxy(gettext, message, enable_cache=False)
+
+
+def pick_language(candidates: Iterable[str | None]) -> str:
+    """The first supported language among the user's choice, cookie and Accept-Language."""
+    for candidate in candidates:
+        if not candidate:
+            continue
+        code = candidate.split("-")[0].split("_")[0].strip().lower()
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
+
+
+def accept_language(header: str) -> list[str]:
+    """Languages from an Accept-Language header, best first."""
+    weighted: list[tuple[float, str]] = []
+    for part in header.split(","):
+        piece = part.strip()
+        if not piece:
+            continue
+        name, _, q = piece.partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        weighted.append((weight, name.strip()))
+    return [name for _, name in sorted(weighted, key=lambda item: -item[0])]

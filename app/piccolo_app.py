@@ -1,0 +1,48 @@
+"""The one Piccolo app holding every Crossclaim table and its migrations."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from app.accounts.tables import ApiToken, StaffSession, User
+from app.analytics.tables import CorrectiveAction, Recovery
+from app.cases.tables import Case, CaseEvent, CaseNumberCounter, Message
+from app.collaboration.tables import AccessLink, Dispute, PlanProposal
+from app.evidence.tables import Evidence
+from app.tracking.tables import Notification, PushSubscription, Reminder, StageDeadline
+from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
+
+# Parents before children: the order tables are created, filled by fixtures and emptied in reverse.
+TABLES = [
+    User,
+    StaffSession,
+    ApiToken,
+    Supplier,
+    Carrier,
+    Customer,
+    Product,
+    PurchaseOrder,
+    OrderLine,
+    Case,
+    CaseEvent,
+    CaseNumberCounter,
+    Message,
+    Evidence,
+    StageDeadline,
+    Reminder,
+    PushSubscription,
+    Notification,
+    AccessLink,
+    PlanProposal,
+    Dispute,
+    CorrectiveAction,
+    Recovery,
+]
+
+APP_CONFIG = AppConfig(
+    app_name="crossclaim",
+    migrations_folder_path=str(Path(__file__).resolve().parent.parent / "migrations" / "crossclaim"),
+    table_classes=TABLES,
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,1 @@
+"""Thin controllers: parse the request, call one service or selector, choose a template."""

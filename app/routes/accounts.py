@@ -1,0 +1,96 @@
+"""Staff sign-in and sign-out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from app.accounts import services as accounts
+from app.accounts.roles import PUBLIC, STAFF
+from app.errors import RateLimited
+from app.i18n import gettext as _
+from app.logs import security_event
+from app.settings import Settings
+from app.web.auth import SESSION_COOKIE, client_ip
+from app.web.pages import render
+from app.web.ratelimit import AttemptLimiter
+
+
+@dataclass
+class LoginForm:
+    email: str = ""
+    password: str = ""
+    next: str = ""
+
+
+def safe_next(target: str) -> str:
+    """Only a path on this site: never another host (open redirect)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+class AccountController(Controller):
+    @get("/login", opt={"roles": PUBLIC}, name="login")
+    async def login_page(self, request: Request[Any, Any, Any], next: str = "/") -> Template:
+        return render(request, "login.html", {"next": safe_next(next), "error": None, "email": ""})
+
+    @post("/login", opt={"roles": PUBLIC}, status_code=303)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response[Any]:
+        settings: Settings = request.app.state.settings
+        limiter: AttemptLimiter = request.app.state.login_limiter
+        ip = client_ip(request)
+        if limiter.blocked(ip):
+            security_event("login_rate_limited", ip=ip)
+            raise RateLimited(
+                _("Too many failed sign-ins from your address. Wait a minute and try again."),
+                retry_after=limiter.retry_after(ip),
+            )
+        user = await accounts.authenticate(email=data.email, password=data.password)
+        if user is None:
+            limiter.record(ip)
+            security_event("login_failed", ip=ip)
+            context = {
+                "next": safe_next(data.next),
+                "error": _("The email or password is not right."),
+                "email": data.email,
+            }
+            return render(request, "login.html", context, status_code=401)
+        old = request.cookies.get(SESSION_COOKIE)
+        if old:
+            await accounts.session_end(old)
+        token = await accounts.session_start(user=user, ip=ip)
+        security_event("login", user_id=user.id, ip=ip)
+        response = Redirect(path=safe_next(data.next), status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=settings.secure_cookies,
+            path="/",
+        )
+        if user.language:
+            response.set_cookie("cc_lang", user.language, samesite="lax", path="/", max_age=31536000)
+        return response
+
+    @post("/logout", opt={"roles": STAFF}, status_code=303)
+    async def logout(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        token = request.cookies.get(SESSION_COOKIE)
+        if token:
+            await accounts.session_end(token)
+        security_event("logout", user_id=request.user.id, ip=client_ip(request))
+        response = Redirect(path="/login?logged_out=1", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        # Tells the browser to drop this site's caches and storage, queued offline reports included.
+        response.headers["Clear-Site-Data"] = '"cache", "storage"'
+        return response

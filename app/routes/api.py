@@ -1,0 +1,37 @@
+"""The JSON API under /api/v1, for integrations, authenticated by bearer token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get
+from litestar.params import Parameter
+
+from app.accounts.roles import STAFF
+from app.cases import selectors
+
+
+class CaseApiController(Controller):
+    path = "/api/v1/cases"
+    tags = ["cases"]
+
+    @get("/", opt={"roles": STAFF}, summary="List cases, newest first")
+    async def list_cases(
+        self,
+        node: str = "",
+        problem_type: str = "",
+        q: str = "",
+        before: int | None = Parameter(default=None, ge=1, description="Continue below this case id"),
+        limit: int = Parameter(default=50, ge=1, le=200),
+    ) -> dict[str, Any]:
+        filters = selectors.CaseFilters(node=node, problem_type=problem_type, query=q[:200], before_id=before)
+        rows = await selectors.case_list(filters, limit=limit)
+        return {
+            "items": [selectors.case_summary(row) for row in rows],
+            "next_before": rows[-1]["id"] if len(rows) == limit else None,
+        }
+
+    @get("/{number:str}", opt={"roles": STAFF}, summary="One case with its timeline")
+    async def get_case(self, number: str) -> dict[str, Any]:
+        case = await selectors.case_get(number)
+        return selectors.case_document(case, await selectors.case_events(case.id))

@@ -1,0 +1,94 @@
+"""Staff pages for cases: the list with its filters, one case, and moving it between nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Template
+
+from app.accounts.roles import DESK, STAFF
+from app.cases import selectors, services, states
+from app.cases.events import Actor
+from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, URGENCIES
+from app.web.pages import render
+
+
+def actor_for(request: Request[Any, Any, Any]) -> Actor:
+    user = request.user
+    return Actor(kind="user", id=str(user.id), label=user.name or user.email)
+
+
+def labels() -> dict[str, Any]:
+    return {
+        "problem_types": PROBLEM_TYPES,
+        "urgencies": URGENCIES,
+        "parties": PARTIES,
+        "nodes": [node.value for node in states.Node],
+        "main_line": [node.value for node in states.MAIN_LINE],
+    }
+
+
+@dataclass
+class MoveForm:
+    target: str = ""
+    reason: str = ""
+
+
+class CaseController(Controller):
+    path = "/cases"
+
+    @get("/", opt={"roles": STAFF}, name="case_list")
+    async def case_list(
+        self,
+        request: Request[Any, Any, Any],
+        node: str = "",
+        problem_type: str = "",
+        q: str = "",
+        before: int | None = None,
+    ) -> Template:
+        filters = selectors.CaseFilters(node=node, problem_type=problem_type, query=q[:200], before_id=before)
+        rows = await selectors.case_list(filters)
+        context = {
+            "rows": rows,
+            "filters": filters,
+            "counts": await selectors.node_counts(),
+            "next_before": rows[-1]["id"] if len(rows) == selectors.PAGE_SIZE else None,
+            **labels(),
+        }
+        return render(request, "cases/list.html", context, block="results")
+
+    @get("/{number:str}", opt={"roles": STAFF}, name="case_detail")
+    async def case_detail(self, request: Request[Any, Any, Any], number: str) -> Template:
+        case = await selectors.case_get(number)
+        return render(request, "cases/detail.html", await _detail_context(case))
+
+    @post("/{number:str}/move", opt={"roles": DESK}, status_code=200)
+    async def case_move(
+        self,
+        request: Request[Any, Any, Any],
+        number: str,
+        data: Annotated[MoveForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Template:
+        await services.case_move(actor=actor_for(request), number=number, target=data.target, reason=data.reason)
+        case = await selectors.case_get(number)
+        return render(
+            request,
+            "cases/detail.html",
+            await _detail_context(case),
+            block="case_main",
+            headers={"HX-Trigger": "case-changed"},
+        )
+
+
+async def _detail_context(case: Any) -> dict[str, Any]:
+    origin = states.Node(case.node_before_dispute) if case.node_before_dispute else None
+    return {
+        "case": case,
+        "events": await selectors.case_events(case.id),
+        "targets": [t.value for t in states.allowed_targets(states.Node(case.node), dispute_origin=origin)],
+        **labels(),
+    }

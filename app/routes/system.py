@@ -1,0 +1,46 @@
+"""Health check, the home redirect and the language switch."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.response import Redirect
+
+from app.accounts.roles import PUBLIC
+from app.db import current_engine
+from app.i18n import LANGUAGES
+from app.routes.accounts import safe_next
+from app.tasks.queue import queue_status
+
+
+@get("/healthz", opt={"roles": PUBLIC}, sync_to_thread=False, name="healthz")
+async def healthz() -> Response[dict[str, Any]]:
+    try:
+        await current_engine().run_ddl("SELECT 1")
+        database: dict[str, Any] = {"status": "ok"}
+    except Exception as error:
+        database = {"status": "error", "error": type(error).__name__}
+    queue = await asyncio.to_thread(queue_status)
+    healthy = database["status"] == "ok" and queue["status"] == "ok"
+    body = {"status": "ok" if healthy else "degraded", "database": database, "queue": queue}
+    return Response(body, status_code=200 if healthy else 503)
+
+
+@get("/", opt={"roles": PUBLIC}, name="home")
+async def home(request: Request[Any, Any, Any]) -> Redirect:
+    user = request.scope.get("user")
+    if user is None:
+        return Redirect(path="/login")
+    return Redirect(path="/cases")
+
+
+@post("/language", opt={"roles": PUBLIC}, status_code=303)
+async def set_language(request: Request[Any, Any, Any]) -> Redirect:
+    form = await request.form()
+    language = str(form.get("language", "en"))
+    response = Redirect(path=safe_next(str(form.get("next", "/"))), status_code=303)
+    if language in LANGUAGES:
+        response.set_cookie("cc_lang", language, samesite="lax", path="/", max_age=31536000)
+    return response

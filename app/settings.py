@@ -1,0 +1,165 @@
+"""Typed settings for every entry point, read from the environment in one place."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+def _setting(env: str, help: str, **kwargs: Any) -> Any:
+    return field(metadata={"env": env, "help": help}, **kwargs)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a Crossclaim process needs to know about its environment."""
+
+    data_dir: Path = _setting(
+        "CROSSCLAIM_DATA_DIR",
+        "Folder for the SQLite database, task queue, evidence files, outbox and generated secrets.",
+        default=Path("var"),
+    )
+    database_url: str = _setting(
+        "DATABASE_URL",
+        "sqlite:///path/file.db or postgresql://user@host:port/db. Unset: a SQLite file in the data dir.",
+        default="",
+    )
+    redis_url: str = _setting(
+        "REDIS_URL",
+        "redis://host:port/db for the task queue. Unset: the queue is a SQLite file in the data dir.",
+        default="",
+    )
+    secret_key: str = _setting(
+        "CROSSCLAIM_SECRET_KEY",
+        "Signs CSRF tokens and mail tags. Unset: generated once and kept in the data dir.",
+        default="",
+    )
+    base_url: str = _setting(
+        "CROSSCLAIM_BASE_URL",
+        "The public address used in links sent by email, SMS and push.",
+        default="http://127.0.0.1:8000",
+    )
+    smtp_url: str = _setting(
+        "CROSSCLAIM_SMTP_URL",
+        "smtp://user:pass@host:port (smtps:// for TLS). Unset: mails are written to data_dir/outbox.",
+        default="",
+    )
+    mail_from: str = _setting(
+        "CROSSCLAIM_MAIL_FROM",
+        "The sender address of every mail Crossclaim sends.",
+        default="Crossclaim <claims@crossclaim.localhost>",
+    )
+    session_idle_minutes: int = _setting(
+        "CROSSCLAIM_SESSION_IDLE_MINUTES",
+        "A staff session ends after this many minutes without a request.",
+        default=120,
+    )
+    session_max_hours: int = _setting(
+        "CROSSCLAIM_SESSION_MAX_HOURS",
+        "A staff session ends this many hours after login, however active.",
+        default=12,
+    )
+    login_attempts_per_minute: int = _setting(
+        "CROSSCLAIM_LOGIN_ATTEMPTS_PER_MINUTE",
+        "Failed logins allowed from one address per minute before answering 429.",
+        default=10,
+    )
+    secure_cookies: bool = _setting(
+        "CROSSCLAIM_SECURE_COOKIES",
+        "Mark cookies Secure and send HSTS: set to 1 when served over HTTPS.",
+        default=False,
+    )
+    rules_dir: str = _setting(
+        "CROSSCLAIM_RULES_DIR",
+        "A folder of company rule files (TOML) added to the core responsibility rules.",
+        default="",
+    )
+    evidence_url: str = _setting(
+        "CROSSCLAIM_EVIDENCE_URL",
+        "Where evidence files live: empty for data_dir/evidence, or s3://bucket?endpoint=...",
+        default="",
+    )
+    log_level: str = _setting(
+        "CROSSCLAIM_LOG_LEVEL",
+        "DEBUG, INFO, WARNING or ERROR.",
+        default="INFO",
+    )
+    test_hooks: bool = _setting(
+        "CROSSCLAIM_TEST_HOOKS",
+        "Enables fault-injection hooks used by the test suite. Never set in production.",
+        default=False,
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read settings from ``environ`` (default: the process environment)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.type, raw, f.metadata["env"])
+        values.update(overrides)
+        settings = cls(**values)
+        return settings.resolved()
+
+    def resolved(self) -> Settings:
+        """Fill the defaults that depend on the data dir, creating it when needed."""
+        data_dir = self.data_dir.expanduser().resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        database_url = self.database_url or f"sqlite:///{data_dir / 'crossclaim.sqlite3'}"
+        secret_key = self.secret_key or _kept_secret(data_dir / "secret_key")
+        return replace(self, data_dir=data_dir, database_url=database_url, secret_key=secret_key)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for every setting, for docs and `crossclaim settings`."""
+    rows = []
+    for f in fields(Settings):
+        rows.append((f.metadata["env"], str(f.default), f.metadata["help"]))
+    return rows
+
+
+def _convert(kind: Any, raw: str, env: str) -> Any:
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    if kind_name == "bool":
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"{env} must be 1/0, true/false, yes/no or on/off, not {raw!r}")
+    if kind_name == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{env} must be a whole number, not {raw!r}") from None
+    if kind_name == "Path":
+        return Path(raw)
+    return raw
+
+
+def _kept_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value

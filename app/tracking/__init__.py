@@ -1,0 +1,1 @@
+"""Node time limits, reminders and notifications."""

@@ -1,0 +1,1 @@
+"""Suppliers, carriers, customers, products and the purchase orders that deliver them."""

@@ -1,0 +1,1 @@
+"""The web layer's shared parts: rendering, authentication, the error boundary and headers."""

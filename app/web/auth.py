@@ -1,0 +1,66 @@
+"""Who is asking: staff sessions from the cookie, API tokens from the header, and the role guard."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from app.accounts import services as accounts
+from app.accounts.tables import User
+from app.errors import NotAuthenticated, PermissionDenied
+from app.logs import security_event
+from app.settings import Settings
+
+SESSION_COOKIE = "cc_session"
+
+
+class StaffAuthenticationMiddleware(AbstractAuthenticationMiddleware):
+    """Sets ``request.user`` to the staff user (or None); the guard decides what they may reach."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        settings: Settings = connection.app.state.settings
+        authorization = connection.headers.get("authorization", "")
+        if authorization.lower().startswith("bearer "):
+            user = await accounts.token_user(authorization[7:].strip())
+            return AuthenticationResult(user=user, auth="token" if user else None)
+        token = connection.cookies.get(SESSION_COOKIE)
+        if token:
+            user = await accounts.session_user(
+                token,
+                idle=timedelta(minutes=settings.session_idle_minutes),
+                absolute=timedelta(hours=settings.session_max_hours),
+            )
+            return AuthenticationResult(user=user, auth="session" if user else None)
+        return AuthenticationResult(user=None, auth=None)
+
+
+def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Every route declares ``opt={"roles": ...}``; a route that does not is refused at start-up."""
+    roles = handler.opt.get("roles")
+    if roles is None:
+        if is_automatic_options(handler):
+            return
+        raise PermissionDenied("This route declares no roles.")  # fail closed
+    if "public" in roles:
+        return
+    user: User | None = connection.scope.get("user")
+    if user is None:
+        raise NotAuthenticated("Please sign in.")
+    if user.role not in roles:
+        security_event(
+            "access_denied", user_id=user.id, role=user.role, path=connection.url.path, ip=client_ip(connection)
+        )
+        raise PermissionDenied("Your role does not allow this.")
+
+
+def is_automatic_options(handler: BaseRouteHandler) -> bool:
+    """The OPTIONS answer Litestar adds to every path by itself: it reveals no data."""
+    return handler.handler_name == "options_handler"
+
+
+def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    return connection.client.host if connection.client else "-"

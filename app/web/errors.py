@@ -1,0 +1,134 @@
+"""The one error boundary: a domain or HTTP error becomes a full page, an htmx fragment or JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from app.errors import ApplicationError, NotAuthenticated, RateLimited
+from app.i18n import gettext as _
+from app.logs import request_id_var, security_event
+from app.web.auth import client_ip
+from app.web.pages import wants_fragment
+
+log = logging.getLogger("crossclaim.errors")
+
+
+def _wants_json(request: Request[Any, Any, Any]) -> bool:
+    path = request.url.path
+    return (
+        path.startswith("/api/")
+        or path == "/healthz"
+        or ("application/json" in request.headers.get("accept", "")
+        and "text/html" not in request.headers.get("accept", ""))
+    )
+
+
+def error_response(
+    request: Request[Any, Any, Any],
+    *,
+    status_code: int,
+    code: str,
+    message: str,
+    fields: list[tuple[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    request_id = request_id_var.get()
+    all_headers = {"Vary": "HX-Request", "Cache-Control": "no-store", **(headers or {})}
+    if _wants_json(request):
+        body = {
+            "error": code,
+            "message": message,
+            "fields": [{"field": name, "message": text} for name, text in fields or []],
+            "request_id": request_id,
+        }
+        return Response(body, status_code=status_code, media_type=MediaType.JSON, headers=all_headers)
+    context = {
+        "status_code": status_code,
+        "code": code,
+        "message": message,
+        "fields": fields or [],
+        "request_id": request_id,
+    }
+    if wants_fragment(request):
+        # Errors land in the page's message region, not in whatever the request targeted.
+        all_headers.update({"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"})
+        return Template(
+            template_name="_partials/error.html", context=context, status_code=status_code, headers=all_headers
+        )
+    return Template(template_name="error.html", context=context, status_code=status_code, headers=all_headers)
+
+
+def application_error(request: Request[Any, Any, Any], error: ApplicationError) -> Response[Any]:
+    if isinstance(error, NotAuthenticated) and not _wants_json(request):
+        target = "/login?next=" + quote(request.url.path, safe="/")
+        if wants_fragment(request):
+            return Response(content=None, status_code=204, headers={"HX-Redirect": target})
+        return Redirect(path=target)
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimited) else None
+    return error_response(
+        request,
+        status_code=error.status_code,
+        code=error.code,
+        message=error.message,
+        fields=error.fields,
+        headers=headers,
+    )
+
+
+def validation_error(request: Request[Any, Any, Any], error: ValidationException) -> Response[Any]:
+    fields: list[tuple[str, str]] = []
+    for item in error.extra if isinstance(error.extra, list) else []:
+        if isinstance(item, dict):
+            fields.append((str(item.get("key") or item.get("source") or "body"), str(item.get("message", ""))))
+    return error_response(
+        request,
+        status_code=422,
+        code="invalid",
+        message=_("The request is not valid: %(detail)s", detail=error.detail),
+        fields=fields,
+    )
+
+
+def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    status = error.status_code
+    if isinstance(error, NotAuthorizedException):
+        return application_error(request, NotAuthenticated(_("Please sign in.")))
+    if isinstance(error, PermissionDeniedException) and "csrf" in str(error.detail).lower():
+        security_event("csrf_failed", path=request.url.path, ip=client_ip(request))
+        message = _("This form has expired or came from another site. Reload the page and try again.")
+        return error_response(request, status_code=403, code="csrf_failed", message=message)
+    messages = {
+        404: _("There is nothing at this address."),
+        405: _("This address does not accept that kind of request."),
+        413: _("The upload is too large."),
+    }
+    message = messages.get(status) or str(error.detail)
+    return error_response(request, status_code=status, code=f"http_{status}", message=message)
+
+
+def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    log.exception("unexpected error", extra={"path": request.url.path})
+    message = _("Something went wrong on our side. Nothing you sent was lost; please try again.")
+    return error_response(
+        request, status_code=HTTP_500_INTERNAL_SERVER_ERROR, code="server_error", message=message
+    )
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApplicationError: application_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

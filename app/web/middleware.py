@@ -1,0 +1,119 @@
+"""ASGI middleware around everything: request id, access log and security headers on every answer."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from http.cookies import SimpleCookie
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.i18n import accept_language, current_language, pick_language
+from app.logs import request_id_var
+
+access_log = logging.getLogger("crossclaim.access")
+
+# Paths whose last segment is a secret (magic links): logged without it.
+SECRET_PATH_PREFIXES = ("/l/", "/t/")
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "worker-src 'self'",
+        "manifest-src 'self'",
+        "form-action 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"content-security-policy", CSP.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+        (b"permissions-policy", b"camera=(self), geolocation=(), microphone=()"),
+        (b"cross-origin-opener-policy", b"same-origin"),
+    ]
+    if hsts:
+        headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+    return headers
+
+
+class EdgeMiddleware:
+    """Outermost layer, so errors, static files and fragments all get the same headers."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+        self.app = app
+        self.extra = security_headers(hsts=hsts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = secrets.token_hex(8)
+        token = request_id_var.set(request_id)
+        language_token = current_language.set(request_language(scope))
+        started = time.perf_counter()
+        status = {"code": 0}
+        path: str = scope.get("path", "")
+        logged_path = next((p + "…" for p in SECRET_PATH_PREFIXES if path.startswith(p)), path)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in self.extra if h[0] not in present)
+                headers.append((b"x-request-id", request_id.encode()))
+                if b"cache-control" not in present and not path.startswith("/static/"):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            client: Any = scope.get("client")
+            # The path only: query strings may carry tokens and never reach the log.
+            access_log.info(
+                "request",
+                extra={
+                    "method": scope.get("method"),
+                    "path": logged_path,
+                    "status": status["code"],
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                    "ip": client[0] if client else "-",
+                },
+            )
+            request_id_var.reset(token)
+            current_language.reset(language_token)
+
+
+def request_language(scope: Scope) -> str:
+    """The language cookie (set at sign-in from the user's profile or by the switcher), else the browser's."""
+    cookie_value = ""
+    accepted = ""
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except Exception:  # noqa: S112 - a malformed cookie header must not break the request
+                continue
+            if "cc_lang" in jar:
+                cookie_value = jar["cc_lang"].value
+        elif name == b"accept-language":
+            accepted = value.decode("latin-1")
+    return pick_language([cookie_value, *accept_language(accepted)])

@@ -1,0 +1,41 @@
+"""Rendering: a whole page, or one block of it for a real htmx request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2_fragments.litestar import HTMXBlockTemplate
+from litestar import Request
+from litestar.response import Template
+
+
+def wants_fragment(request: Request[Any, Any, Any]) -> bool:
+    """htmx asked for a piece of the page; boosted navigations and history restores want it whole."""
+    headers = request.headers
+    return (
+        headers.get("hx-request") == "true"
+        and headers.get("hx-boosted") != "true"
+        and headers.get("hx-history-restore-request") != "true"
+    )
+
+
+def render(
+    request: Request[Any, Any, Any],
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    headers: Mapping[str, str] | None = None,
+) -> Template:
+    all_headers = {"Vary": "HX-Request", **(headers or {})}
+    if block and wants_fragment(request):
+        return HTMXBlockTemplate(
+            template_name=template,
+            block_name=block,
+            context=dict(context),
+            status_code=status_code,
+            headers=all_headers,
+        )
+    return Template(template_name=template, context=dict(context), status_code=status_code, headers=all_headers)
