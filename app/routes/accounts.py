@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 
 from app.accounts import services as accounts
@@ -37,7 +37,7 @@ def safe_next(target: str) -> str:
 
 class AccountController(Controller):
     @get("/login", opt={"roles": PUBLIC}, name="login")
-    async def login_page(self, request: Request[Any, Any, Any], next: str = "/") -> Template:
+    async def login_page(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
         return render(request, "login.html", {"next": safe_next(next), "error": None, "email": ""})
 
     @post("/login", opt={"roles": PUBLIC}, status_code=303)

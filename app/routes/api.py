@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 
 from app.accounts.roles import STAFF
 from app.cases import selectors
@@ -18,9 +18,9 @@ class CaseApiController(Controller):
     @get("/", opt={"roles": STAFF}, summary="List cases, newest first")
     async def list_cases(
         self,
-        node: str = "",
-        problem_type: str = "",
-        q: str = "",
+        node: FromQuery[str] = "",
+        problem_type: FromQuery[str] = "",
+        q: FromQuery[str] = "",
         before: int | None = Parameter(default=None, ge=1, description="Continue below this case id"),
         limit: int = Parameter(default=50, ge=1, le=200),
     ) -> dict[str, Any]:
@@ -32,6 +32,6 @@ class CaseApiController(Controller):
         }
 
     @get("/{number:str}", opt={"roles": STAFF}, summary="One case with its timeline")
-    async def get_case(self, number: str) -> dict[str, Any]:
+    async def get_case(self, number: FromPath[str]) -> dict[str, Any]:
         case = await selectors.case_get(number)
         return selectors.case_document(case, await selectors.case_events(case.id))

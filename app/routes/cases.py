@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Template
 
 from app.accounts.roles import DESK, STAFF
@@ -45,10 +45,10 @@ class CaseController(Controller):
     async def case_list(
         self,
         request: Request[Any, Any, Any],
-        node: str = "",
-        problem_type: str = "",
-        q: str = "",
-        before: int | None = None,
+        node: FromQuery[str] = "",
+        problem_type: FromQuery[str] = "",
+        q: FromQuery[str] = "",
+        before: FromQuery[int | None] = None,
     ) -> Template:
         filters = selectors.CaseFilters(node=node, problem_type=problem_type, query=q[:200], before_id=before)
         rows = await selectors.case_list(filters)
@@ -62,7 +62,7 @@ class CaseController(Controller):
         return render(request, "cases/list.html", context, block="results")
 
     @get("/{number:str}", opt={"roles": STAFF}, name="case_detail")
-    async def case_detail(self, request: Request[Any, Any, Any], number: str) -> Template:
+    async def case_detail(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
         case = await selectors.case_get(number)
         return render(request, "cases/detail.html", await _detail_context(case))
 
@@ -70,7 +70,7 @@ class CaseController(Controller):
     async def case_move(
         self,
         request: Request[Any, Any, Any],
-        number: str,
+        number: FromPath[str],
         data: Annotated[MoveForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template:
         await services.case_move(actor=actor_for(request), number=number, target=data.target, reason=data.reason)

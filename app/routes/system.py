@@ -15,7 +15,7 @@ from app.routes.accounts import safe_next
 from app.tasks.queue import queue_status
 
 
-@get("/healthz", opt={"roles": PUBLIC}, sync_to_thread=False, name="healthz")
+@get("/healthz", opt={"roles": PUBLIC}, name="healthz")
 async def healthz() -> Response[dict[str, Any]]:
     try:
         await current_engine().run_ddl("SELECT 1")

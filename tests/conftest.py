@@ -1,0 +1,153 @@
+"""Shared fixtures: a fresh database per run (SQLite or PostgreSQL), the app, clients and users."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ENGINE = os.environ.get("TEST_ENGINE", "sqlite")
+POSTGRES_BASE = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _postgres(sql: str) -> None:
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> None:
+        connection = await asyncpg.connect(f"{POSTGRES_BASE}/postgres")
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("crossclaim-data")
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> Iterator[str]:
+    """A brand-new database for this run, migrated forwards by the real `crossclaim migrate`."""
+    if ENGINE == "postgres":
+        name = f"crossclaim_test_{uuid.uuid4().hex[:10]}"
+        _postgres(f'CREATE DATABASE "{name}"')
+        url = f"{POSTGRES_BASE}/{name}"
+    else:
+        url = f"sqlite:///{data_dir / 'test.sqlite3'}"
+    env = {**os.environ, "DATABASE_URL": url, "CROSSCLAIM_DATA_DIR": str(data_dir)}
+    subprocess.run([sys.executable, "-m", "app.cli", "migrate"], env=env, check=True, cwd=ROOT, capture_output=True)
+    yield url
+    if ENGINE == "postgres":
+        _postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path, database_url: str) -> Any:
+    from app.settings import Settings
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=REDIS_URL if ENGINE == "postgres" else "",
+        secret_key="test-secret-key-" + "x" * 32,
+        base_url="http://testserver",
+        log_level="WARNING",
+    ).resolved()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bound_engine(settings: Any) -> Any:
+    from app import db
+
+    engine = db.make_engine(settings.database_url)
+    db.bind_tables(engine)
+    return engine
+
+
+@pytest.fixture(autouse=True)
+async def clean_database(bound_engine: Any) -> AsyncIterator[None]:
+    """Every test starts from empty tables (cheaper than a new database, and as real)."""
+    yield
+    from app import db
+    from app.piccolo_app import TABLES
+
+    db.bind_tables(bound_engine)
+    names = [table._meta.tablename for table in TABLES]
+    if ENGINE == "postgres":
+        await bound_engine.run_ddl(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")
+    else:
+        for name in reversed(names):
+            await bound_engine.run_ddl(f"DELETE FROM {name}")
+        sequences = await bound_engine.run_ddl("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
+        if sequences:
+            await bound_engine.run_ddl("DELETE FROM sqlite_sequence")
+
+
+@pytest.fixture
+def app(settings: Any) -> Any:
+    from app.asgi import create_app
+
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[Any]:
+    from litestar.testing import AsyncTestClient
+
+    async with AsyncTestClient(app=app, base_url="http://testserver") as test_client:
+        test_client.follow_redirects = False  # tests look at redirects themselves
+        yield test_client
+
+
+PASSWORD = "correct-horse-9"
+
+
+@pytest.fixture
+def make_user() -> Any:
+    from app.accounts.services import user_add
+
+    async def make(role: str = "handler", email: str | None = None, **extra: Any) -> Any:
+        return await user_add(
+            email=email or f"{role}-{uuid.uuid4().hex[:6]}@example.com", role=role, password=PASSWORD, **extra
+        )
+
+    return make
+
+
+async def csrf_token(client: Any) -> str:
+    """The CSRF token the pages would embed: fetch a page once so the cookie is set."""
+    if "csrftoken" not in client.cookies:
+        await client.get("/login")
+    return str(client.cookies["csrftoken"])
+
+
+async def sign_in(client: Any, user: Any, password: str = PASSWORD) -> Any:
+    token = await csrf_token(client)
+    response = await client.post(
+        "/login", data={"email": user.email, "password": password, "next": "/cases", "_csrf_token": token}
+    )
+    assert response.status_code == 303, response.text
+    return response
+
+
+@pytest.fixture
+def login(client: Any, make_user: Any) -> Any:
+    async def as_role(role: str = "handler") -> Any:
+        user = await make_user(role)
+        await sign_in(client, user)
+        return user
+
+    return as_role

@@ -1,0 +1,60 @@
+"""Role × route: generated from the app's route table, so a new route cannot escape it."""
+
+from typing import Any
+
+import pytest
+
+from app.accounts.roles import Role
+from app.accounts.services import token_create
+from app.cases.events import Actor
+from app.cases.services import CaseDraft, case_create
+from tests.conftest import csrf_token, sign_in
+
+WHO = ["anonymous", *[role.value for role in Role]]
+
+
+def route_table(app: Any) -> list[tuple[str, str, frozenset[str]]]:
+    rows = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            roles = handler.opt.get("roles")
+            if roles is None:
+                continue
+            for method in sorted(handler.http_methods):
+                if method in {"OPTIONS", "HEAD"}:
+                    continue
+                rows.append((method, route.path, roles))
+    return rows
+
+
+def test_every_route_declares_roles(app: Any) -> None:
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            assert "roles" in handler.opt or handler.handler_name == "options_handler", route.path
+
+
+@pytest.mark.parametrize("who", WHO)
+async def test_only_declared_roles_get_through(client: Any, app: Any, make_user: Any, who: str) -> None:
+    case = (await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="other"))).case
+    api_headers: dict[str, str] = {}
+    if who != "anonymous":
+        user = await make_user(who)
+        await sign_in(client, user)
+        api_headers = {"Authorization": f"Bearer {await token_create(email=user.email)}"}
+    token = await csrf_token(client)
+    checked = 0
+    for method, path, roles in route_table(app):
+        if path.startswith("/static") or path == "/logout" and who != "anonymous":
+            continue  # static files are public by design; signing out would end this test's session
+        url = path.replace("{number:str}", case.number).replace("{file_path:path}", "/css/app.css")
+        headers = {"x-csrftoken": token, **(api_headers if url.startswith("/api/") else {})}
+        response = await client.request(method, url, headers=headers, follow_redirects=False)
+        to_login = response.status_code == 302 and response.headers["location"].startswith("/login")
+        if "public" in roles:
+            # Public routes may answer 401 or send to sign-in themselves, but never deny by role.
+            assert response.status_code != 403, f"{who} {method} {url}"
+        else:
+            denied = response.status_code in (401, 403) or to_login
+            assert denied != (who in roles), f"{who} {method} {url} -> {response.status_code}"
+        checked += 1
+    assert checked >= 8

@@ -1,0 +1,89 @@
+"""Staff sign-in: sessions, rotation, lockout, CSRF and the cookie's flags."""
+
+from typing import Any
+
+from app.accounts.services import user_deactivate
+from tests.conftest import PASSWORD, csrf_token, sign_in
+
+
+async def test_sign_in_sets_a_hardened_cookie_and_opens_the_case_list(client: Any, make_user: Any) -> None:
+    user = await make_user("handler")
+    response = await sign_in(client, user)
+    assert response.headers["location"] == "/cases"
+    cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("cc_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    page = await client.get("/cases")
+    assert page.status_code == 200 and "After-sales cases" in page.text
+
+
+async def test_sign_in_rotates_the_session_id(client: Any, make_user: Any) -> None:
+    user = await make_user("handler")
+    await sign_in(client, user)
+    first = client.cookies["cc_session"]
+    await sign_in(client, user)
+    second = client.cookies["cc_session"]
+    assert first != second
+    client.cookies.set("cc_session", first)
+    assert (await client.get("/cases")).status_code == 302  # the old id is dead
+
+
+async def test_unknown_email_and_wrong_password_answer_alike(client: Any, make_user: Any) -> None:
+    user = await make_user("handler")
+    token = await csrf_token(client)
+    wrong = await client.post("/login", data={"email": user.email, "password": "nope-nope", "_csrf_token": token})
+    unknown = await client.post(
+        "/login", data={"email": "ghost@example.com", "password": "nope-nope", "_csrf_token": token}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert "The email or password is not right." in wrong.text
+    assert wrong.text.replace(user.email, "X") == unknown.text.replace("ghost@example.com", "X")
+
+
+async def test_more_than_ten_failures_a_minute_answer_429(client: Any, make_user: Any) -> None:
+    user = await make_user("handler")
+    token = await csrf_token(client)
+    statuses = []
+    for _ in range(11):
+        response = await client.post("/login", data={"email": user.email, "password": "bad", "_csrf_token": token})
+        statuses.append(response.status_code)
+    assert statuses[:10] == [401] * 10
+    assert statuses[10] == 429
+    # Even the right password waits out the minute.
+    right = await client.post("/login", data={"email": user.email, "password": PASSWORD, "_csrf_token": token})
+    assert right.status_code == 429 and int(right.headers["retry-after"]) > 0
+
+
+async def test_logout_kills_the_session_and_clears_site_data(client: Any, make_user: Any) -> None:
+    user = await make_user("handler")
+    await sign_in(client, user)
+    session = client.cookies["cc_session"]
+    response = await client.post("/logout", headers={"x-csrftoken": await csrf_token(client)})
+    assert response.status_code == 303
+    assert '"storage"' in response.headers["clear-site-data"]
+    client.cookies.set("cc_session", session)
+    assert (await client.get("/cases")).status_code == 302
+
+
+async def test_disabling_a_user_ends_their_session_at_once(client: Any, make_user: Any) -> None:
+    user = await make_user("handler")
+    await sign_in(client, user)
+    assert (await client.get("/cases")).status_code == 200
+    await user_deactivate(user_id=user.id)
+    assert (await client.get("/cases")).status_code == 302
+
+
+async def test_state_change_without_csrf_is_refused(client: Any, make_user: Any) -> None:
+    user = await make_user("handler")
+    response = await client.post("/login", data={"email": user.email, "password": PASSWORD})
+    assert response.status_code == 403
+    assert "expired or came from another site" in response.text
+    assert "cc_session" not in client.cookies
+
+
+async def test_next_cannot_send_the_user_to_another_site(client: Any, make_user: Any) -> None:
+    user = await make_user("handler")
+    token = await csrf_token(client)
+    response = await client.post(
+        "/login", data={"email": user.email, "password": PASSWORD, "next": "//evil.example/x", "_csrf_token": token}
+    )
+    assert response.headers["location"] == "/"

@@ -1,0 +1,72 @@
+"""The error boundary, security headers on every answer, and the health check."""
+
+from typing import Any
+
+from bs4 import BeautifulSoup
+from litestar import get
+
+from app.accounts.roles import PUBLIC
+
+
+async def test_security_headers_on_pages_errors_and_static_files(client: Any) -> None:
+    for path, status in [("/login", 200), ("/no-such-page", 404), ("/static/css/app.css", 200), ("/healthz", 200)]:
+        response = await client.get(path)
+        assert response.status_code == status, path
+        csp = response.headers["content-security-policy"]
+        for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
+            assert directive in csp, path
+        assert "unsafe-eval" not in csp and "unsafe-inline" not in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-request-id"]
+    assert (await client.get("/login")).headers["cache-control"] == "no-store"
+    assert "strict-transport-security" not in (await client.get("/login")).headers
+
+
+async def test_hsts_when_served_over_https(settings: Any) -> None:
+    from dataclasses import replace
+
+    from litestar.testing import AsyncTestClient
+
+    from app.asgi import create_app
+
+    async with AsyncTestClient(app=create_app(replace(settings, secure_cookies=True))) as secure:
+        assert "max-age=" in (await secure.get("/login")).headers["strict-transport-security"]
+
+
+async def test_unexpected_exception_gives_a_plain_page_with_a_request_id(app: Any) -> None:
+    from litestar.testing import AsyncTestClient
+
+    @get("/explode", opt={"roles": PUBLIC})
+    async def explode() -> None:
+        raise RuntimeError("secret internal detail")
+
+    app.register(explode)
+    async with AsyncTestClient(app=app) as test_client:
+        page = await test_client.get("/explode")
+        assert page.status_code == 500
+        assert "secret internal detail" not in page.text and "Traceback" not in page.text
+        reference = BeautifulSoup(page.text, "html.parser").select_one(".notice .small").text
+        assert page.headers["x-request-id"] in reference
+        as_json = await test_client.get("/explode", headers={"accept": "application/json"})
+        assert as_json.json()["error"] == "server_error" and "secret" not in as_json.text
+
+
+async def test_healthz_reports_database_and_queue(client: Any) -> None:
+    body = (await client.get("/healthz")).json()
+    assert body == {
+        "status": "ok",
+        "database": {"status": "ok"},
+        "queue": {"status": "ok", "pending": body["queue"]["pending"], "scheduled": body["queue"]["scheduled"]},
+    }
+
+
+async def test_language_switch_translates_nothing_yet_but_keeps_the_choice(client: Any) -> None:
+    from tests.conftest import csrf_token
+
+    response = await client.post("/language", data={"language": "zh", "next": "/login",
+                                                    "_csrf_token": await csrf_token(client)})
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert client.cookies["cc_lang"] == "zh"
+    page = await client.get("/login")
+    assert '<html lang="zh-CN">' in page.text
