@@ -35,6 +35,8 @@ class Case(Table, tablename="after_sales_case"):
     description = Text(default="")
     region = Varchar(length=60, default="", index=True)
     urgency = Varchar(length=10, default="normal")
+    # The handling time the reporter expects (often the customer's expectation), in days.
+    expected_days = Integer(null=True, default=None)
     node = Varchar(length=20, default="reported", index=True)
     node_before_dispute = Varchar(length=20, default="")
     node_entered_at = Timestamptz(default=TimestamptzNow())

@@ -27,3 +27,5 @@ class Evidence(Table):
     uploaded_at = Timestamptz(default=TimestamptzNow())
     status = Varchar(length=20, default="ok")
     status_reason = Text(default="")
+    # Which item of the problem type's evidence checklist this file shows (app.rules EVIDENCE names).
+    covers = Varchar(length=40, default="")
