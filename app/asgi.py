@@ -24,7 +24,9 @@ from app.i18n import LANGUAGES, current_language, gettext, ngettext
 from app.logs import configure_logging
 from app.routes.accounts import AccountController
 from app.routes.api import CaseApiController
+from app.routes.api_intake import IntakeApiController, create_case
 from app.routes.cases import CaseController
+from app.routes.intake import EvidenceController, IntakeController
 from app.routes.system import healthz, home, set_language
 from app.settings import Settings
 from app.tasks.queue import configure_queue
@@ -41,6 +43,10 @@ ROUTE_HANDLERS: list[Any] = [
     AccountController,
     CaseController,
     CaseApiController,
+    IntakeController,
+    EvidenceController,
+    IntakeApiController,
+    create_case,
     healthz,
     home,
     set_language,

@@ -106,8 +106,10 @@ def case_summary(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def case_document(case: Case, events: list[CaseEvent]) -> dict[str, Any]:
-    """The API's detail shape of one case with its timeline."""
+def case_document(
+    case: Case, events: list[CaseEvent], evidence: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The API's detail shape of one case with its timeline and evidence files."""
 
     def name(related: Any, attribute: str) -> Any:
         return getattr(related, attribute, None) if related is not None and related.id else None
@@ -119,6 +121,7 @@ def case_document(case: Case, events: list[CaseEvent]) -> dict[str, Any]:
         "description": case.description,
         "node": case.node,
         "urgency": case.urgency,
+        "expected_days": case.expected_days,
         "region": case.region,
         "quantity_affected": case.quantity_affected,
         "supplier": name(case.supplier, "name"),
@@ -132,6 +135,7 @@ def case_document(case: Case, events: list[CaseEvent]) -> dict[str, Any]:
         "claim_amount": str(case.claim_amount) if case.claim_amount is not None else None,
         "currency": case.currency,
         "created_at": case.created_at.isoformat(),
+        "evidence": evidence or [],
         "events": [
             {
                 "at": event.at.isoformat(),

@@ -9,6 +9,7 @@ from litestar.params import FromPath, FromQuery, Parameter
 
 from app.accounts.roles import STAFF
 from app.cases import selectors
+from app.evidence.selectors import evidence_documents
 
 
 class CaseApiController(Controller):
@@ -31,7 +32,8 @@ class CaseApiController(Controller):
             "next_before": rows[-1]["id"] if len(rows) == limit else None,
         }
 
-    @get("/{number:str}", opt={"roles": STAFF}, summary="One case with its timeline")
+    @get("/{number:str}", opt={"roles": STAFF}, summary="One case with its timeline and evidence")
     async def get_case(self, number: FromPath[str]) -> dict[str, Any]:
         case = await selectors.case_get(number)
-        return selectors.case_document(case, await selectors.case_events(case.id))
+        events = await selectors.case_events(case.id)
+        return selectors.case_document(case, events, await evidence_documents(case.id))

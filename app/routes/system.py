@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
-from app.accounts.roles import PUBLIC
+from app.accounts.roles import PUBLIC, Role
 from app.db import current_engine
 from app.i18n import LANGUAGES
 from app.routes.accounts import safe_next
@@ -33,6 +33,9 @@ async def home(request: Request[Any, Any, Any]) -> Redirect:
     user = request.scope.get("user")
     if user is None:
         return Redirect(path="/login")
+    # Warehouse staff come to report what they just unpacked; everyone else to the case list.
+    if user.role == Role.WAREHOUSE:
+        return Redirect(path="/intake")
     return Redirect(path="/cases")
 
 

@@ -1,0 +1,439 @@
+"""The phone intake flow, a case's evidence panel and uploads, and serving evidence files safely."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+import anyio.to_thread
+from jinja2_fragments.litestar import HTMXBlockTemplate
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import FormMultiDict, UploadFile
+from litestar.exceptions import ClientException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Stream, Template
+
+from app.accounts.roles import DESK, STAFF
+from app.cases import intake
+from app.cases import selectors as case_selectors
+from app.cases.tables import Case
+from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
+from app.errors import NotFound, PayloadTooLarge, ValidationFailed
+from app.evidence import selectors, services
+from app.evidence.pipeline import content_disposition
+from app.evidence.services import UPLOAD_BODY_LIMIT, EvidencePolicy, Upload
+from app.evidence.storage import EvidenceStore, store_from_url
+from app.evidence.tables import Evidence
+from app.i18n import LANGUAGES
+from app.i18n import gettext as _
+from app.routes.cases import actor_for
+from app.rules import FACTS, FactSpec, relevant_facts
+from app.settings import Settings
+from app.web.pages import render, wants_fragment
+
+EXPECTED_DAYS = (1, 3, 7, 14, 30)
+# Originals are streamed in pieces this size, so a long video never sits in memory whole.
+STREAM_CHUNK = 256 * 1024
+# Evidence bytes never change (they are addressed by their hash); a day in the browser's private cache is safe.
+FILE_CACHE = "private, max-age=86400"
+
+
+# --- request helpers shared with the JSON API ------------------------------------------------------
+
+
+def evidence_store(request: Request[Any, Any, Any]) -> EvidenceStore:
+    """The deployment's evidence store, built once per app (an S3 client is not cheap to make)."""
+    state = request.app.state
+    store: EvidenceStore | None = state.get("evidence_store")
+    if store is None:
+        settings: Settings = state.settings
+        store = store_from_url(settings.evidence_url, settings.data_dir)
+        state["evidence_store"] = store
+    return store
+
+
+def evidence_policy(request: Request[Any, Any, Any]) -> EvidencePolicy:
+    policy: EvidencePolicy | None = request.app.state.get("evidence_policy")
+    return policy or EvidencePolicy()
+
+
+async def read_form(request: Request[Any, Any, Any]) -> FormMultiDict:
+    """The posted form; an oversized or garbled body becomes a 413/422 that says what to do."""
+    try:
+        return await request.form()
+    except RequestEntityTooLarge:
+        raise _too_large() from None
+    except ClientException:
+        raise ValidationFailed(
+            _("The upload arrived incomplete or garbled."),
+            fields=[("evidence", _("Send the report again; if it keeps failing, send fewer files at once."))],
+        ) from None
+
+
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        _(
+            "The upload is larger than %(size)s MB in total, so nothing was stored. "
+            "Send fewer files at once, or add long videos to the case one by one.",
+            size=UPLOAD_BODY_LIMIT // (1024 * 1024),
+        )
+    )
+
+
+def refuse_oversized(request: Request[Any, Any, Any]) -> None:
+    """Refuses a body whose declared length is over the cap before a byte of it is read."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > UPLOAD_BODY_LIMIT:
+        raise _too_large()
+
+
+def text_fields(form: Mapping[str, Any]) -> dict[str, str]:
+    """The form's text fields (a file sent under a text name is ignored)."""
+    return {name: value for name, value in form.items() if isinstance(value, str)}
+
+
+def fact_fields(form: Mapping[str, Any]) -> dict[str, str]:
+    """Answers to fact questions, posted as `facts.<name>`."""
+    return {name[6:]: value for name, value in text_fields(form).items() if name.startswith("facts.")}
+
+
+async def uploads_from_form(form: FormMultiDict) -> list[Upload]:
+    """Every file sent as `evidence`, paired by position with an optional `evidence_covers` tag."""
+    files = [item for item in form.getall("evidence") if isinstance(item, UploadFile)] if "evidence" in form else []
+    covers = (
+        [item for item in form.getall("evidence_covers") if isinstance(item, str)] if "evidence_covers" in form else []
+    )
+    uploads: list[Upload] = []
+    for index, file in enumerate(files):
+        try:
+            data = await file.read()
+        finally:
+            await file.close()
+        uploads.append(
+            Upload(
+                data=data,
+                filename=file.filename or "",
+                declared_type=file.content_type,
+                covers=covers[index].strip() if index < len(covers) else "",
+            )
+        )
+    return uploads
+
+
+# --- the intake page -------------------------------------------------------------------------------
+
+
+def _choice_label(spec: FactSpec, choice: str) -> str:
+    return choice if spec.name == "incoterm" else _(choice.replace("_", " ").capitalize())
+
+
+def facts_context(problem_type: str, values: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The fact questions and evidence checklist for one problem type (only general ones before it is chosen)."""
+    chosen = problem_type if problem_type in PROBLEM_TYPES else None
+    specs = [spec for spec in relevant_facts(chosen) if spec.name != "problem_type"]
+    questions = [
+        {
+            "name": spec.name,
+            "kind": spec.kind,
+            "question": _(spec.question),
+            "general": spec.problem_types == FACTS["problem_type"].problem_types,
+            "choices": [(choice, _choice_label(spec, choice)) for choice in spec.choices],
+        }
+        for spec in specs
+    ]
+    return {
+        "problem_type": chosen or "",
+        "specific_facts": [q for q in questions if not q["general"]],
+        "general_facts": [q for q in questions if q["general"]],
+        "fact_values": dict(values or {}),
+        "checklist": selectors.checklist(chosen) if chosen else [],
+        "today": datetime.now(UTC).date().isoformat(),
+    }
+
+
+FIELD_LABELS = {
+    "order_number": "Order number",
+    "order_line": "Order line",
+    "product_sku": "Product SKU",
+    "problem_type": "Problem type",
+    "quantity_affected": "Quantity affected",
+    "description": "What happened",
+    "customer_name": "Customer name",
+    "customer_email": "Customer email",
+    "customer_phone": "Customer phone",
+    "customer_language": "Customer language",
+    "region": "Region",
+    "urgency": "Urgency",
+    "expected_days": "Expected handling time",
+    "evidence": "Photos and videos",
+    "evidence_covers": "What a photo shows",
+    "Idempotency-Key": "Report key",
+}
+
+
+def field_label(name: str) -> str:
+    if name.startswith("facts.") and name[6:] in FACTS:
+        return _(FACTS[name[6:]].question)
+    return _(FIELD_LABELS.get(name, name))
+
+
+def intake_context(
+    *, values: Mapping[str, str] | None = None, errors: list[tuple[str, str]] | None = None, message: str = ""
+) -> dict[str, Any]:
+    values = dict(values or {})
+    return {
+        "values": values,
+        "client_key": values.get("client_key") or str(uuid.uuid4()),
+        "errors": [(name, field_label(name), text) for name, text in errors or []],
+        "error_fields": {name for name, _text in errors or []},
+        "error_message": message,
+        "problem_types": PROBLEM_TYPES,
+        "urgencies": URGENCIES,
+        "customer_languages": LANGUAGES,
+        "expected_days": EXPECTED_DAYS,
+        "upload_limit_mb": UPLOAD_BODY_LIMIT // (1024 * 1024),
+        **facts_context(values.get("problem_type", ""), fact_fields(values)),
+    }
+
+
+class IntakeController(Controller):
+    """Report a problem: one page, two live fragments, one post through the intake service."""
+
+    path = "/intake"
+
+    @get("/", opt={"roles": STAFF}, name="intake")
+    async def intake_page(self, request: Request[Any, Any, Any], problem_type: FromQuery[str] = "") -> Template:
+        return render(request, "intake/form.html", intake_context(values={"problem_type": problem_type}))
+
+    @get("/order", opt={"roles": STAFF}, name="intake_order")
+    async def order_details(self, request: Request[Any, Any, Any], order_number: FromQuery[str] = "") -> Template:
+        order = await intake.order_lookup(order_number[:80])
+        _number, line = intake.split_order_number(order_number[:80])
+        context = {"order": order, "order_number": order_number[:80], "values": {"order_line": str(line or "")}}
+        return render(request, "intake/form.html", context, block="order_details")
+
+    @get("/facts", opt={"roles": STAFF}, name="intake_facts")
+    async def facts(self, request: Request[Any, Any, Any], problem_type: FromQuery[str] = "") -> Template:
+        context = {**facts_context(problem_type), "oob": True}
+        if not wants_fragment(request):
+            return render(request, "intake/form.html", intake_context(values={"problem_type": problem_type}))
+        # The checklist lives beside the camera button, away from the facts: it comes along out of band.
+        return HTMXBlockTemplate(
+            template_name="intake/form.html",
+            block_names=["facts", "checklist"],
+            context=context,
+            headers={"Vary": "HX-Request"},
+        )
+
+    @post(
+        "/",
+        opt={"roles": STAFF},
+        name="intake_submit",
+        request_max_body_size=UPLOAD_BODY_LIMIT,
+        status_code=201,
+    )
+    async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        refuse_oversized(request)
+        form = await read_form(request)
+        values = text_fields(form)
+        try:
+            report = intake.report_from_fields(values, fact_fields(form))
+            uploads = await uploads_from_form(form)
+            result = await intake.intake_submit(
+                actor=actor_for(request),
+                report=report,
+                uploads=uploads,
+                client_key=values.get("client_key"),
+                store=evidence_store(request),
+                policy=evidence_policy(request),
+            )
+        except ValidationFailed as error:
+            return self._refused(request, values, error)
+        target = f"/cases/{result.case.number}?reported={'new' if result.created else 'again'}"
+        if wants_fragment(request):
+            # The page's script navigates; 201 for a new case, 200 when this report was already filed.
+            return Response(None, status_code=201 if result.created else 200, headers={"HX-Redirect": target})
+        return Redirect(path=target, status_code=303)
+
+    def _refused(self, request: Request[Any, Any, Any], values: dict[str, str], error: ValidationFailed) -> Template:
+        context = intake_context(values=values, errors=error.fields, message=error.message)
+        if wants_fragment(request):
+            # Only the summary is swapped: the chosen photos stay in the page, ready to send again.
+            return HTMXBlockTemplate(
+                template_name="intake/form.html",
+                block_name="error_summary",
+                context=context,
+                status_code=422,
+                headers={"Vary": "HX-Request", "HX-Retarget": "#intake-errors", "HX-Reswap": "innerHTML"},
+            )
+        return render(request, "intake/form.html", context, status_code=422)
+
+
+# --- a case's evidence ------------------------------------------------------------------------------
+
+
+def _thumb_size(row: Evidence) -> tuple[int, int] | None:
+    if not row.width or not row.height:
+        return None
+    scale = min(1.0, 320 / max(row.width, row.height))
+    return max(1, round(row.width * scale)), max(1, round(row.height * scale))
+
+
+async def evidence_panel_context(request: Request[Any, Any, Any], number: str) -> dict[str, Any]:
+    case = await case_selectors.case_get(number)
+    rows = await selectors.evidence_for_case(case.id)
+    names = await selectors.uploader_names(rows)
+    user = request.user
+    is_desk = user.role in DESK
+    me = services.uploader_id(actor_for(request))
+    items = [
+        {
+            "row": row,
+            "urls": selectors.evidence_urls(row),
+            "thumb_size": _thumb_size(row),
+            "uploader": names.get(row.uploaded_by, ""),
+            "covers_label": selectors.evidence_label(row.covers),
+            "can_withdraw": row.status == selectors.OK and (is_desk or row.uploaded_by == me),
+        }
+        for row in rows
+    ]
+    return {
+        "evidence_panel": True,
+        "case": case,
+        "items": items,
+        "accepted": sum(1 for row in rows if row.status == selectors.OK),
+        "checklist": selectors.checklist(case.problem_type, rows),
+        "can_see_originals": is_desk,
+        "upload_limit_mb": UPLOAD_BODY_LIMIT // (1024 * 1024),
+    }
+
+
+class EvidenceController(Controller):
+    """Evidence on a case: the panel, adding files, withdrawing one, and the files themselves."""
+
+    @get("/cases/{number:str}/evidence", opt={"roles": STAFF}, name="evidence_panel")
+    async def panel(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
+        return render(request, "intake/evidence.html", await evidence_panel_context(request, number), block="panel")
+
+    @post(
+        "/cases/{number:str}/evidence",
+        opt={"roles": STAFF},
+        name="evidence_add",
+        request_max_body_size=UPLOAD_BODY_LIMIT,
+        status_code=200,
+    )
+    async def add(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+        refuse_oversized(request)
+        form = await read_form(request)
+        await services.evidence_add(
+            actor=actor_for(request),
+            number=number,
+            uploads=await uploads_from_form(form),
+            store=evidence_store(request),
+            policy=evidence_policy(request),
+        )
+        if not wants_fragment(request):
+            return Redirect(path=f"/cases/{number}#evidence-panel", status_code=303)
+        return render(request, "intake/evidence.html", await evidence_panel_context(request, number), block="panel")
+
+    @post("/evidence/{evidence_id:str}/withdraw", opt={"roles": STAFF}, name="evidence_withdraw", status_code=200)
+    async def withdraw(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[Any]:
+        form = await request.form()
+        reason = form.get("reason")
+        row = await services.evidence_withdraw(
+            actor=actor_for(request),
+            evidence_id=evidence_id,
+            reason=reason if isinstance(reason, str) else "",
+            may_withdraw_any=request.user.role in DESK,
+        )
+        case = await _case_number(row.case)
+        if not wants_fragment(request):
+            return Redirect(path=f"/cases/{case}#evidence-panel", status_code=303)
+        return render(request, "intake/evidence.html", await evidence_panel_context(request, case), block="panel")
+
+    @post("/cases/{number:str}/assignee", opt={"roles": DESK}, name="case_assign", status_code=303)
+    async def assign(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+        form = await request.form()
+        raw = form.get("assignee")
+        try:
+            assignee_id = int(raw) if isinstance(raw, str) else 0
+        except ValueError:
+            assignee_id = 0
+        await intake.case_assign(actor=actor_for(request), number=number, assignee_id=assignee_id)
+        if wants_fragment(request):
+            return Response(None, status_code=204, headers={"HX-Refresh": "true"})
+        return Redirect(path=f"/cases/{number}", status_code=303)
+
+    @get("/evidence/{evidence_id:str}/web", opt={"roles": STAFF}, name="evidence_web")
+    async def web_copy(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[bytes]:
+        row = await selectors.evidence_get(evidence_id)
+        return await _serve_copy(request, row, row.web_key)
+
+    @get("/evidence/{evidence_id:str}/thumb", opt={"roles": STAFF}, name="evidence_thumb")
+    async def thumbnail(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[bytes]:
+        row = await selectors.evidence_get(evidence_id)
+        return await _serve_copy(request, row, row.thumb_key)
+
+    @get("/evidence/{evidence_id:str}/original", opt={"roles": DESK}, name="evidence_original")
+    async def original(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Stream:
+        row = await selectors.evidence_get(evidence_id)
+        if row.status == selectors.FAILED or not row.original_key:
+            raise _nothing_stored()
+        handle = await anyio.to_thread.run_sync(evidence_store(request).open, row.original_key)
+        return Stream(
+            _chunks(handle),
+            media_type=row.media_type or "application/octet-stream",
+            headers={
+                # Always a download: the browser never renders what an uploader sent us.
+                "Content-Disposition": content_disposition(row.filename or "evidence", inline=False),
+                "Content-Length": str(row.size),
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": FILE_CACHE,
+                "ETag": f'"{row.sha256}"',
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+            },
+        )
+
+
+async def _case_number(case_id: int) -> str:
+    row = await Case.select(Case.number).where(Case.id == case_id).first()
+    if row is None:
+        raise NotFound(_("There is no such case."))
+    return str(row["number"])
+
+
+def _nothing_stored() -> NotFound:
+    return NotFound(_("This file was refused when it was uploaded, so there is nothing to show."))
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    # A sync generator: Litestar pulls each chunk in a worker thread, off the event loop.
+    try:
+        while chunk := handle.read(STREAM_CHUNK):
+            yield chunk
+    finally:
+        handle.close()
+
+
+async def _serve_copy(request: Request[Any, Any, Any], row: Evidence, key: str) -> Response[bytes]:
+    """A re-encoded copy (web size or thumbnail): metadata-free pixels, shown inline as an image."""
+    if row.status == selectors.FAILED:
+        raise _nothing_stored()
+    if not key:
+        raise NotFound(_("There is no preview of this file; a handler can download the original."))
+    data = await anyio.to_thread.run_sync(evidence_store(request).get, key)
+    stem = (row.filename or "evidence").rsplit(".", 1)[0]
+    extension = ".png" if row.web_media_type == "image/png" else ".jpg"
+    return Response(
+        data,
+        media_type=row.web_media_type or "image/jpeg",
+        headers={
+            "Content-Disposition": content_disposition(stem + extension, inline=True),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": FILE_CACHE,
+            "ETag": f'"{key.rsplit("/", 1)[-1]}"',
+        },
+    )

@@ -1,0 +1,367 @@
+// Evidence forms (the intake report and "add evidence" on a case): previews of the chosen photos,
+// one progress bar per file while sending, the checklist of what is still missing, and the client
+// key that makes sending the same report twice file one case. Without this script the forms still
+// post normally; with it, photos taken one at a time accumulate instead of replacing each other.
+(function () {
+  "use strict";
+
+  // The case page may include this file more than once (its evidence panel is re-rendered).
+  if (window.crossclaimEvidenceForms) {
+    return;
+  }
+  window.crossclaimEvidenceForms = true;
+
+  const states = new WeakMap();
+
+  function stateOf(form) {
+    let state = states.get(form);
+    if (!state) {
+      state = { files: [], sending: false };
+      states.set(form, state);
+    }
+    return state;
+  }
+
+  function newKey() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      return window.crypto.randomUUID();
+    }
+    const bytes = window.crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
+  }
+
+  // One key per report: kept while the page lives, so a retry after a lost answer is the same report.
+  function ensureKey(form) {
+    const field = form.querySelector("[data-client-key]");
+    if (field && !field.value) {
+      field.value = newKey();
+    }
+  }
+
+  function texts(form) {
+    const picker = form.querySelector("[data-picker]");
+    return picker ? picker.dataset : {};
+  }
+
+  // The checklist sits inside the intake form, and beside the add form on a case page.
+  function scopeOf(form) {
+    return form.closest(".evidence-panel") || form;
+  }
+
+  function checklistItems(form) {
+    return Array.from(scopeOf(form).querySelectorAll("[data-checklist-item]"));
+  }
+
+  function fillCovers(form, select) {
+    const keep = select.value;
+    while (select.options.length > 1) {
+      select.remove(1);
+    }
+    for (const item of checklistItems(form)) {
+      const label = item.querySelector(".item-label");
+      select.add(new Option(label ? label.textContent.trim() : item.dataset.checklistItem, item.dataset.checklistItem));
+    }
+    select.value = Array.from(select.options).some((option) => option.value === keep) ? keep : "";
+  }
+
+  function updateChecklist(form) {
+    const list = scopeOf(form).querySelector("[data-checklist]");
+    if (!list) {
+      return;
+    }
+    const chosen = new Set(stateOf(form).files.map((entry) => entry.select.value).filter(Boolean));
+    for (const item of checklistItems(form)) {
+      if (item.dataset.serverCovered === undefined) {
+        item.dataset.serverCovered = item.classList.contains("covered") ? "1" : "";
+      }
+      const covered = item.dataset.serverCovered === "1" || chosen.has(item.dataset.checklistItem);
+      item.classList.toggle("covered", covered);
+      item.classList.toggle("missing", !covered);
+      const state = item.querySelector(".item-state");
+      if (state) {
+        state.textContent = covered ? list.dataset.textCovered : list.dataset.textMissing;
+      }
+    }
+  }
+
+  function humanSize(bytes) {
+    if (bytes >= 1024 * 1024) {
+      return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+    }
+    return Math.max(1, Math.round(bytes / 1024)) + " KB";
+  }
+
+  function mediaPreview(file, holder) {
+    const kind = file.type.split("/")[0];
+    if (kind === "image" || kind === "video") {
+      const url = URL.createObjectURL(file);
+      const element = document.createElement(kind === "image" ? "img" : "video");
+      element.src = url;
+      if (kind === "video") {
+        element.muted = true;
+        element.playsInline = true;
+        element.preload = "metadata";
+      } else {
+        element.alt = "";
+      }
+      // HEIC and some videos cannot be previewed by every browser; the file is still sent.
+      element.addEventListener("error", () => {
+        element.remove();
+        holder.textContent = (file.name.split(".").pop() || "file").toUpperCase();
+        holder.classList.add("file-kind");
+      });
+      holder.append(element);
+      return url;
+    }
+    holder.textContent = (file.name.split(".").pop() || "file").toUpperCase();
+    holder.classList.add("file-kind");
+    return null;
+  }
+
+  function addFiles(form, files) {
+    const picker = form.querySelector("[data-picker]");
+    const list = picker.querySelector("[data-previews]");
+    const template = picker.querySelector("template[data-preview-template]");
+    const state = stateOf(form);
+    for (const file of files) {
+      const node = template.content.firstElementChild.cloneNode(true);
+      const entry = {
+        file: file,
+        node: node,
+        url: mediaPreview(file, node.querySelector("[data-media]")),
+        select: node.querySelector("[data-covers]"),
+        progress: node.querySelector("[data-progress]"),
+        label: node.querySelector("[data-state]"),
+      };
+      node.querySelector("[data-name]").textContent = file.name + " · " + humanSize(file.size);
+      fillCovers(form, entry.select);
+      entry.select.addEventListener("change", () => updateChecklist(form));
+      node.querySelector("[data-remove]").addEventListener("click", () => removeFile(form, entry));
+      state.files.push(entry);
+      list.append(node);
+    }
+    updateChecklist(form);
+    status(form, "");
+  }
+
+  function removeFile(form, entry) {
+    const state = stateOf(form);
+    if (state.sending) {
+      return;
+    }
+    state.files = state.files.filter((other) => other !== entry);
+    if (entry.url) {
+      URL.revokeObjectURL(entry.url);
+    }
+    entry.node.remove();
+    updateChecklist(form);
+  }
+
+  function status(form, message) {
+    const line = form.querySelector("[data-status]");
+    if (line) {
+      line.textContent = message || "";
+    }
+  }
+
+  function setSending(form, sending) {
+    stateOf(form).sending = sending;
+    form.setAttribute("aria-busy", sending ? "true" : "false");
+    for (const button of form.querySelectorAll("[data-submit], [data-remove]")) {
+      button.disabled = sending;
+    }
+  }
+
+  // Files follow the text fields in the body, in order: each one's share of the bytes sent is its bar.
+  function showProgress(form, loaded, total) {
+    const files = stateOf(form).files;
+    const sum = files.reduce((acc, entry) => acc + entry.file.size, 0);
+    let start = Math.max(0, total - sum);
+    for (const entry of files) {
+      const size = Math.max(1, entry.file.size);
+      const share = Math.min(1, Math.max(0, (loaded - start) / size));
+      entry.progress.value = Math.round(share * 100);
+      start += entry.file.size;
+    }
+  }
+
+  function markInvalid(form, summary) {
+    for (const field of form.querySelectorAll("[aria-invalid='true']")) {
+      field.removeAttribute("aria-invalid");
+    }
+    for (const item of summary.querySelectorAll("[data-field]")) {
+      for (const field of form.querySelectorAll("[name='" + CSS.escape(item.dataset.field) + "']")) {
+        field.setAttribute("aria-invalid", "true");
+      }
+    }
+  }
+
+  function resetProgress(form, message) {
+    for (const entry of stateOf(form).files) {
+      entry.progress.value = 0;
+      entry.label.textContent = message || "";
+    }
+  }
+
+  function swapIn(target, html) {
+    const holder = document.createElement("template");
+    holder.innerHTML = html;
+    const fresh = holder.content.firstElementChild;
+    if (!fresh) {
+      return;
+    }
+    target.replaceWith(fresh);
+    if (window.htmx) {
+      window.htmx.process(fresh);
+    }
+  }
+
+  function finish(form, xhr) {
+    const say = texts(form);
+    const state = stateOf(form);
+    setSending(form, false);
+    const redirect = xhr.getResponseHeader("HX-Redirect");
+    if (redirect && redirect.startsWith("/login")) {
+      // Signed out meanwhile: keep everything here instead of following the redirect and losing it.
+      resetProgress(form, say.textFailed);
+      const messages = document.getElementById("messages");
+      if (messages) {
+        const link = document.createElement("a");
+        link.href = redirect;
+        link.target = "_blank";
+        link.rel = "noopener";
+        link.textContent = say.textSignin;
+        messages.replaceChildren(link);
+      }
+      return;
+    }
+    if (xhr.status >= 200 && xhr.status < 300) {
+      for (const entry of state.files) {
+        entry.progress.value = 100;
+        entry.label.textContent = say.textDone || "";
+      }
+      if (redirect) {
+        window.location.assign(redirect);
+        return;
+      }
+      for (const entry of state.files) {
+        if (entry.url) {
+          URL.revokeObjectURL(entry.url);
+        }
+      }
+      state.files = [];
+      const target = form.dataset.target ? document.querySelector(form.dataset.target) : null;
+      if (target) {
+        swapIn(target, xhr.responseText);
+      }
+      return;
+    }
+    resetProgress(form, say.textFailed);
+    status(form, say.textFailed);
+    const where = document.querySelector(xhr.getResponseHeader("HX-Retarget") || "#messages");
+    const html = (xhr.getResponseHeader("Content-Type") || "").startsWith("text/html");
+    if (where && html && xhr.status < 500) {
+      where.innerHTML = xhr.responseText;
+      markInvalid(form, where);
+    } else if (where) {
+      where.textContent = say.textFailed;
+    }
+    if (where) {
+      where.scrollIntoView({ block: "start", behavior: "smooth" });
+    }
+  }
+
+  function send(form) {
+    const state = stateOf(form);
+    if (state.sending) {
+      return;
+    }
+    const say = texts(form);
+    ensureKey(form);
+    const total = state.files.reduce((acc, entry) => acc + entry.file.size, 0);
+    if (say.limitBytes && total > Number(say.limitBytes)) {
+      status(form, say.textTooBig);
+      return;
+    }
+    const body = new FormData(form);
+    body.delete("evidence");
+    body.delete("evidence_covers");
+    for (const entry of state.files) {
+      body.append("evidence", entry.file, entry.file.name);
+      body.append("evidence_covers", entry.select.value);
+    }
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", form.getAttribute("action"));
+    xhr.setRequestHeader("HX-Request", "true");
+    const token = form.querySelector("input[name='_csrf_token']");
+    if (token) {
+      xhr.setRequestHeader("X-CSRFToken", token.value);
+    }
+    xhr.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) {
+        showProgress(form, event.loaded, event.total);
+      }
+    });
+    xhr.upload.addEventListener("load", () => status(form, say.textChecking));
+    xhr.addEventListener("load", () => finish(form, xhr));
+    for (const failure of ["error", "timeout", "abort"]) {
+      xhr.addEventListener(failure, () => {
+        setSending(form, false);
+        resetProgress(form, "");
+        status(form, say.textNetwork);
+      });
+    }
+    setSending(form, true);
+    resetProgress(form, "");
+    status(form, say.textSending);
+    xhr.send(body);
+  }
+
+  document.addEventListener("change", (event) => {
+    const input = event.target;
+    if (!(input instanceof HTMLInputElement) || !input.matches("[data-evidence-input]")) {
+      return;
+    }
+    const form = input.form;
+    if (!form || !form.matches("[data-evidence-form]") || stateOf(form).sending) {
+      return;
+    }
+    addFiles(form, Array.from(input.files || []));
+    // Emptied so the next photo adds to the list instead of replacing it, and is not sent twice.
+    input.value = "";
+  });
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.matches("[data-evidence-form]")) {
+      return;
+    }
+    event.preventDefault();
+    send(form);
+  });
+
+  // The problem type swaps the checklist: the "shows" choices of files already picked follow it.
+  document.addEventListener("htmx:afterSettle", () => {
+    for (const form of document.querySelectorAll("form[data-evidence-form]")) {
+      for (const entry of stateOf(form).files) {
+        fillCovers(form, entry.select);
+      }
+      updateChecklist(form);
+    }
+  });
+
+  function start() {
+    for (const form of document.querySelectorAll("form[data-evidence-form]")) {
+      ensureKey(form);
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();
