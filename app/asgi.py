@@ -20,6 +20,7 @@ from litestar.template.config import TemplateConfig
 
 from app import db
 from app.accounts.roles import PUBLIC
+from app.cases.responsibility import configure_rules
 from app.i18n import LANGUAGES, current_language, gettext, ngettext
 from app.logs import configure_logging
 from app.routes.accounts import AccountController
@@ -27,6 +28,7 @@ from app.routes.api import CaseApiController
 from app.routes.api_intake import IntakeApiController, create_case
 from app.routes.cases import CaseController
 from app.routes.intake import EvidenceController, IntakeController
+from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
 from app.routes.system import healthz, home, set_language
 from app.settings import Settings
 from app.tasks.queue import configure_queue
@@ -47,6 +49,8 @@ ROUTE_HANDLERS: list[Any] = [
     EvidenceController,
     IntakeApiController,
     create_case,
+    CaseHintController,
+    RulesApiController,
     healthz,
     home,
     set_language,
@@ -70,6 +74,7 @@ def template_environment() -> Environment:
     environment.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     environment.globals.update(languages=LANGUAGES, current_language=current_language.get)
     environment.filters["local_time"] = local_time
+    environment.globals["hint_panel"] = hint_panel
     return environment
 
 
@@ -87,6 +92,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     engine = db.make_engine(settings.database_url)
     db.bind_tables(engine)
     configure_queue(settings)
+    # Built once: a broken company rule file stops the start with its file and line.
+    rules = configure_rules(settings)
 
     async def on_startup() -> None:
         await db.start(engine)
@@ -119,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state=State(
             {
                 "settings": settings,
+                "rules": rules,
                 "login_limiter": AttemptLimiter(settings.login_attempts_per_minute),
             }
         ),

@@ -82,7 +82,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from app.cases.responsibility import configure_rules
     from app.demo import seed_demo
+
+    configure_rules(settings)  # demo hints use the company's rules too
 
     async def work() -> int:
         summary = await seed_demo(force=args.force, seed=args.seed)
@@ -127,6 +130,23 @@ def cmd_token_create(settings: Settings, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
+def cmd_rules_suggest(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from app.cases.responsibility import configure_rules
+    from app.rules import RuleFileError
+    from app.rules.cli import run_suggest
+
+    try:
+        registry = configure_rules(settings)
+    except RuleFileError as error:
+        print(f"crossclaim: {error}", file=sys.stderr)
+        return 2
+    # The same today as the web's: the UTC date.
+    today = datetime.now(UTC).date()
+    return run_suggest(args.file, today=today, out=sys.stdout, err=sys.stderr, registry=registry)
+
+
 def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     for env, default, help_text in documented_settings():
         print(f"{env}\t{default}\t{help_text}")
@@ -167,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--email", required=True)
     create.add_argument("--name")
     create.set_defaults(func=cmd_token_create)
+
+    rules = sub.add_parser("rules", help="the responsibility rules").add_subparsers(dest="rules_command", required=True)
+    rules_suggest = rules.add_parser("suggest", help="print the responsibility hint for a JSON file of facts")
+    rules_suggest.add_argument("file", metavar="FILE.json")
+    rules_suggest.set_defaults(func=cmd_rules_suggest)
 
     sub.add_parser("settings", help="list every setting with its default").set_defaults(func=cmd_settings)
     return parser

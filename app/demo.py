@@ -12,6 +12,7 @@ from app.accounts.services import user_add
 from app.accounts.tables import User
 from app.cases import services as cases
 from app.cases.events import Actor
+from app.cases.responsibility import hint_refresh
 from app.cases.states import MAIN_LINE, Node
 from app.cases.tables import Case
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
@@ -253,6 +254,9 @@ async def _cases(
         )
         actor = Actor(kind="user", id=str(reporter.id), label=reporter.name)
         created = await cases.case_create(actor=actor, draft=draft, now=reported_at)
+        # The hint as it was worked out when the case came in; the page counts its deadlines from today.
+        hinted_at = reported_at + timedelta(seconds=1)
+        await hint_refresh(case_id=created.case.id, actor=Actor.system(), today=hinted_at.date(), now=hinted_at)
         final = await _walk(rng, created.case.number, reported_at, today, handlers)
         counts[final] = counts.get(final, 0) + 1
     return counts

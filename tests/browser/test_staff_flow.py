@@ -38,11 +38,11 @@ async def test_handler_filters_opens_and_moves_a_case(page: Any, make_user: Any)
     await page.click(f"text={damaged.case.number}")
     await page.wait_for_selector("#case-node")
     await page.select_option("#target", "responsibility")
-    await page.click("form[hx-post] button.primary")
+    await page.click("form[hx-post$='/move'] button.primary")
     await expect(page.locator("#case-node")).to_have_text("responsibility")
     # A refused move shows its reason in the message region, and the page stays.
     await page.select_option("#target", "cancelled")
-    await page.click("form[hx-post] button.primary")
+    await page.click("form[hx-post$='/move'] button.primary")
     await page.wait_for_selector("#messages .notice-error")
     assert "needs a reason" in await page.inner_text("#messages")
 

@@ -1,0 +1,93 @@
+"""A handler reads a transit-damage hint, answers a question it asks, and overrides it — in real Chromium."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from app.cases.events import Actor
+from app.cases.responsibility import hint_refresh, json_object
+from app.cases.services import CaseDraft, case_create
+from app.cases.tables import Case, CaseEvent
+from tests.browser.conftest import screenshot_path, sign_in_page
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+async def test_handler_reads_the_hint_settles_a_fact_and_overrides_it(page: Any, make_user: Any) -> None:
+    user = await make_user("handler", name="Hao")
+    today = datetime.now(UTC).date()
+    delivered = today - timedelta(days=2)
+    created = await case_create(
+        actor=Actor.system(),
+        draft=CaseDraft(
+            problem_type="transit_damage",
+            order_number="PO-ROAD-7",
+            description="Cartons looked fine; the lamps inside are cracked.",
+            facts={
+                "incoterm": "FOB",
+                "transport_mode": "road",
+                "delivered_on": delivered.isoformat(),
+                "damage_noted_on_receipt": False,
+                "outer_packaging": "intact",
+            },
+        ),
+    )
+    case = await hint_refresh(case_id=created.case.id, actor=Actor.system(), today=today)
+    cmr = next(d for d in case.hint["deadlines"] if d["regime"] == "CMR" and d["kind"] == "non_apparent_damage")
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+    await sign_in_page(page, user.email, PASSWORD)
+    await page.goto(f"/cases/{case.number}")
+
+    # The hint: no party yet, with its basis, a CMR countdown and the questions that would settle it.
+    hint = page.locator("#hint")
+    await expect(hint.locator("#hint-party")).to_have_attribute("data-party", "undetermined")
+    await expect(hint.locator("#hint-basis")).to_contain_text("CMR Art. 30(1)")
+    countdown = hint.locator('.countdown[data-regime="CMR"][data-kind="non_apparent_damage"]')
+    await expect(countdown).to_contain_text("days left")
+    await expect(countdown.locator("time")).to_have_text(cmr["due"])
+    question = hint.locator('#hint-missing li[data-name="shock_indicator_tripped"] a')
+    await expect(question).to_contain_text("shock or tilt indicator")
+    # caret="initial": hiding carets leaves style="" on inputs, which htmx's settle would then copy (a CSP error).
+    await page.screenshot(path=screenshot_path("hint-undetermined-1280"), full_page=True, caret="initial")
+
+    # Following the question leads to its field; answering it swaps the region with a new hint.
+    await question.click()
+    await expect(page.locator("#fact-shock_indicator_tripped")).to_be_visible()
+    await page.select_option("#fact-shock_indicator_tripped", "yes")
+    await page.click("#facts-save")
+    await expect(page.locator("#hint-party")).to_have_attribute("data-party", "carrier")
+    await expect(page.locator("#hint-notice")).to_be_visible()
+    await expect(page.locator("#hint-rules")).to_contain_text("transit.shock_indicator_post")
+    await expect(page.locator("#hint-basis")).to_contain_text("CMR Art. 17(1)")
+    # The timeline heard the change and reloaded itself.
+    await expect(page.locator("#timeline")).to_contain_text("facts_changed")
+    assert page.url.split("#")[0].endswith(f"/cases/{case.number}")  # no navigation: htmx swapped the region
+
+    # Overriding without a reason is refused in place; with one it is recorded and shown.
+    await page.click("#hint-override summary")
+    await page.select_option("#override-party", "supplier")
+    await page.click("#override-submit")
+    await expect(page.locator("#override-error")).to_contain_text("needs a reason")
+    await page.fill("#override-reason", "Lamps were packed without inner dividers; see the supplier's packing photos.")
+    await page.click("#override-submit")
+    await expect(page.locator("#hint-settled")).to_have_attribute("data-party", "supplier")
+    await expect(page.locator("#hint-moved")).to_be_visible()
+    await expect(page.locator("#timeline")).to_contain_text("responsibility_overridden")
+    await expect(page.locator("#timeline")).to_contain_text("inner dividers")
+    await page.screenshot(path=screenshot_path("hint-overridden-1280"), full_page=True)
+
+    stored = await Case.objects().where(Case.id == case.id).output(load_json=True).first()
+    assert stored.suggested_party == "carrier" and stored.confirmed_party == "supplier"
+    event = await CaseEvent.objects().where(
+        (CaseEvent.case == case.id) & (CaseEvent.kind == "responsibility_overridden")
+    ).first()
+    data = json_object(event.data)
+    assert data["hint"]["party"] == "carrier" and data["hint"]["rule_ids"][0] == "transit.shock_indicator_post"
+    assert event.actor_label == "Hao"
+    assert errors == []
