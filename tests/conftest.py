@@ -103,12 +103,22 @@ def app(settings: Any) -> Any:
     return create_app(settings)
 
 
+def asgi_client(app: Any) -> Any:
+    """An httpx client calling the app in the test's own event loop.
+
+    Litestar's AsyncTestClient runs the app in a separate thread's loop; the tests' own queries run in
+    the test loop, and a PostgreSQL pool must not be shared across loops. Without lifespan no pool is
+    started here: each query gets its own connection (the live-server browser tests run with the pool).
+    """
+    import httpx
+
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", follow_redirects=False)
+
+
 @pytest.fixture
 async def client(app: Any) -> AsyncIterator[Any]:
-    from litestar.testing import AsyncTestClient
-
-    async with AsyncTestClient(app=app, base_url="http://testserver") as test_client:
-        test_client.follow_redirects = False  # tests look at redirects themselves
+    async with asgi_client(app) as test_client:
         yield test_client
 
 

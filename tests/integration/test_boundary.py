@@ -26,23 +26,22 @@ async def test_security_headers_on_pages_errors_and_static_files(client: Any) ->
 async def test_hsts_when_served_over_https(settings: Any) -> None:
     from dataclasses import replace
 
-    from litestar.testing import AsyncTestClient
-
     from app.asgi import create_app
+    from tests.conftest import asgi_client
 
-    async with AsyncTestClient(app=create_app(replace(settings, secure_cookies=True))) as secure:
+    async with asgi_client(create_app(replace(settings, secure_cookies=True))) as secure:
         assert "max-age=" in (await secure.get("/login")).headers["strict-transport-security"]
 
 
 async def test_unexpected_exception_gives_a_plain_page_with_a_request_id(app: Any) -> None:
-    from litestar.testing import AsyncTestClient
+    from tests.conftest import asgi_client
 
     @get("/explode", opt={"roles": PUBLIC})
     async def explode() -> None:
         raise RuntimeError("secret internal detail")
 
     app.register(explode)
-    async with AsyncTestClient(app=app) as test_client:
+    async with asgi_client(app) as test_client:
         page = await test_client.get("/explode")
         assert page.status_code == 500
         assert "secret internal detail" not in page.text and "Traceback" not in page.text
