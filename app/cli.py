@@ -49,7 +49,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     worker: subprocess.Popen[bytes] | None = None
     if args.with_worker:
-        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"])  # noqa: S603
+        worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"])
     try:
         uvicorn.run(
             "app.asgi:create_app",

@@ -16,7 +16,7 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 SQLITE_BUSY_SECONDS = 30
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str) -> Engine[Any]:
     """An engine for ``sqlite:///path`` or ``postgresql://...``."""
     parsed = urlparse(database_url)
     if parsed.scheme == "sqlite":
@@ -29,11 +29,11 @@ def make_engine(database_url: str) -> Engine:
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {database_url!r}")
 
 
-def is_sqlite(engine: Engine) -> bool:
+def is_sqlite(engine: Engine[Any]) -> bool:
     return isinstance(engine, SQLiteEngine)
 
 
-def bind_tables(engine: Engine) -> None:
+def bind_tables(engine: Engine[Any]) -> None:
     """Point every table at ``engine`` (the app and the worker choose theirs from settings)."""
     from app.piccolo_app import TABLES
 
@@ -41,7 +41,7 @@ def bind_tables(engine: Engine) -> None:
         table._meta.db = engine
 
 
-def current_engine() -> Engine:
+def current_engine() -> Engine[Any]:
     from app.accounts.tables import User
 
     return User._meta.db
@@ -59,20 +59,20 @@ async def atomic() -> AsyncIterator[Any]:
             yield transaction
 
 
-async def prepare_sqlite(engine: Engine) -> None:
+async def prepare_sqlite(engine: Engine[Any]) -> None:
     """WAL lets readers work while one writer writes; the setting is kept in the database file."""
     if isinstance(engine, SQLiteEngine):
         await engine.run_ddl("PRAGMA journal_mode=WAL")
         await engine.run_ddl("PRAGMA synchronous=NORMAL")
 
 
-async def start(engine: Engine) -> None:
+async def start(engine: Engine[Any]) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=10)
     else:
         await prepare_sqlite(engine)
 
 
-async def stop(engine: Engine) -> None:
+async def stop(engine: Engine[Any]) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()

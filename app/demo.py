@@ -17,7 +17,7 @@ from app.cases.states import MAIN_LINE, Node
 from app.cases.tables import Case
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
 
-DEMO_PASSWORD = "crossclaim-demo"
+DEMO_PASSWORD = "crossclaim-demo"  # noqa: S105 - printed by `make run` on purpose
 DEMO_USERS = [
     ("admin@crossclaim.demo", Role.ADMIN, "Admin Ada", "en"),
     ("manager@crossclaim.demo", Role.MANAGER, "Manager Mei", "zh"),
@@ -85,7 +85,7 @@ async def seed_demo(*, force: bool = False, seed: int = 2026, today: date | None
     """Fill an empty database; returns what was made (or why nothing was)."""
     if not force and await Case.count() > 0:
         return {"skipped": "the database already has cases"}
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
     today = today or datetime.now(UTC).date()
     start = today - timedelta(days=182)
 
@@ -198,7 +198,9 @@ async def _orders(
                 ))
             await OrderLine.insert(*rows)
             for row in rows:
-                lines.append({"line": row, "order": order, "supplier": code, "carrier": carrier, "product": row.product})
+                lines.append(
+                    {"line": row, "order": order, "supplier": code, "carrier": carrier, "product": row.product}
+                )
         day += timedelta(days=1)
     return lines
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 from babel.support import LazyProxy, NullTranslations, Translations
 
@@ -33,9 +34,9 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
     return text % {"num": n, **variables}
 
 
-def lazy_gettext(message: str) -> LazyProxy:
+def lazy_gettext(message: str) -> str:
     """For module-level labels: translated when shown, in the language of the request showing it."""
-    return LazyProxy(gettext, message, enable_cache=False)
+    return cast(str, LazyProxy(gettext, message, enable_cache=False))
 
 
 def pick_language(candidates: Iterable[str | None]) -> str:

@@ -87,7 +87,7 @@ async def session_user(
     )
     if session is None:
         return None
-    user = session.user
+    user: User | None = session.user
     if (
         now - session.last_seen_at > idle
         or now - session.created_at > absolute
@@ -126,4 +126,5 @@ async def token_user(token: str) -> User | None:
     )
     if row is None or row.user is None or not row.user.active:
         return None
-    return row.user
+    found: User = row.user
+    return found

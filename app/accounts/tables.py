@@ -1,12 +1,13 @@
 """Staff users, their browser sessions and their API tokens."""
 
-from piccolo.columns import Boolean, ForeignKey, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Serial, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 
 class User(Table, tablename="app_user"):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     email = Varchar(length=254, unique=True, index=True)
     name = Varchar(length=120)
     role = Varchar(length=20)
@@ -18,6 +19,7 @@ class User(Table, tablename="app_user"):
 
 
 class StaffSession(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     token_hash = Varchar(length=64, unique=True, index=True)
     user = ForeignKey(User, null=False, on_delete=OnDelete.cascade)
     created_at = Timestamptz(default=TimestamptzNow())
@@ -26,6 +28,7 @@ class StaffSession(Table):
 
 
 class ApiToken(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     token_hash = Varchar(length=64, unique=True, index=True)
     user = ForeignKey(User, null=False, on_delete=OnDelete.cascade)
     name = Varchar(length=120, default="")

@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from piccolo.columns import Date, Float, ForeignKey, Numeric, Text, Timestamptz, Varchar
+from piccolo.columns import Date, Float, ForeignKey, Numeric, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -13,6 +13,7 @@ from app.trade.tables import Carrier, Product, Supplier
 
 
 class CorrectiveAction(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     supplier = ForeignKey(Supplier, null=True, on_delete=OnDelete.restrict)
     product = ForeignKey(Product, null=True, on_delete=OnDelete.restrict)
     carrier = ForeignKey(Carrier, null=True, on_delete=OnDelete.restrict)
@@ -30,6 +31,7 @@ class CorrectiveAction(Table):
 
 
 class Recovery(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     case = ForeignKey(Case, null=False, on_delete=OnDelete.restrict)
     party = Varchar(length=20)
     kind = Varchar(length=20, default="refund")

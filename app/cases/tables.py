@@ -6,6 +6,7 @@ from piccolo.columns import (
     ForeignKey,
     Integer,
     Numeric,
+    Serial,
     Text,
     Timestamptz,
     Varchar,
@@ -19,6 +20,7 @@ from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrde
 
 
 class Case(Table, tablename="after_sales_case"):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     number = Varchar(length=20, unique=True, index=True)
     # The reporting device's UUID and a digest of what it sent: the same key twice is one case.
     client_key = Varchar(length=64, null=True, default=None, unique=True)
@@ -59,6 +61,7 @@ class Case(Table, tablename="after_sales_case"):
 
 
 class CaseEvent(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     case = ForeignKey(Case, null=False, on_delete=OnDelete.restrict)
     at = Timestamptz(default=TimestamptzNow(), index=True)
     actor_kind = Varchar(length=20, default="user")
@@ -72,11 +75,13 @@ class CaseEvent(Table):
 
 
 class CaseNumberCounter(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     year = Integer(unique=True)
     last = Integer(default=0)
 
 
 class Message(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     case = ForeignKey(Case, null=False, on_delete=OnDelete.restrict)
     party = Varchar(length=20)
     author_kind = Varchar(length=20, default="user")

@@ -1,6 +1,6 @@
 """Magic links, plan rounds and disputes between us and the other parties of a case."""
 
-from piccolo.columns import ForeignKey, Integer, Numeric, Text, Timestamptz, Varchar
+from piccolo.columns import ForeignKey, Integer, Numeric, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -10,6 +10,7 @@ from app.cases.tables import Case
 
 
 class AccessLink(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     token_hash = Varchar(length=64, unique=True, index=True)
     case = ForeignKey(Case, null=False, on_delete=OnDelete.restrict)
     party = Varchar(length=20)
@@ -22,6 +23,7 @@ class AccessLink(Table):
 
 
 class PlanProposal(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     case = ForeignKey(Case, null=False, on_delete=OnDelete.restrict)
     round = Integer(default=1)
     proposed_by = Varchar(length=20)
@@ -34,6 +36,7 @@ class PlanProposal(Table):
 
 
 class Dispute(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     case = ForeignKey(Case, null=False, on_delete=OnDelete.restrict)
     opened_by = Varchar(length=20)
     from_node = Varchar(length=20)

@@ -1,6 +1,6 @@
 """Evidence files: append-only, each kept by the SHA-256 of its original bytes."""
 
-from piccolo.columns import ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -9,6 +9,7 @@ from app.cases.tables import Case
 
 
 class Evidence(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     case = ForeignKey(Case, null=False, on_delete=OnDelete.restrict)
     sha256 = Varchar(length=64, index=True)
     original_key = Varchar(length=200, default="")

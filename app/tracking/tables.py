@@ -1,6 +1,6 @@
 """Node deadlines, reminder claims, push subscriptions and in-app notifications."""
 
-from piccolo.columns import JSON, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -10,6 +10,7 @@ from app.cases.tables import Case
 
 
 class StageDeadline(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     case = ForeignKey(Case, null=False, on_delete=OnDelete.restrict)
     node = Varchar(length=20, index=True)
     owner_party = Varchar(length=20, default="us")
@@ -21,6 +22,7 @@ class StageDeadline(Table):
 
 
 class Reminder(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     # "<case id>:<node>:<level>:<channel>:<recipient>": a unique claim, so each step goes once.
     claim_key = Varchar(length=255, unique=True)
     case = ForeignKey(Case, null=False, on_delete=OnDelete.restrict)
@@ -36,6 +38,7 @@ class Reminder(Table):
 
 
 class PushSubscription(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     user = ForeignKey(User, null=False, on_delete=OnDelete.cascade)
     endpoint = Varchar(length=1000, unique=True)
     keys = JSON(default="{}")
@@ -43,6 +46,7 @@ class PushSubscription(Table):
 
 
 class Notification(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     user = ForeignKey(User, null=False, on_delete=OnDelete.cascade)
     case = ForeignKey(Case, null=True, on_delete=OnDelete.cascade)
     text = Text()

@@ -2,12 +2,13 @@
 
 from decimal import Decimal
 
-from piccolo.columns import JSON, Date, ForeignKey, Integer, Numeric, Varchar
+from piccolo.columns import JSON, Date, ForeignKey, Integer, Numeric, Serial, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 
 class Supplier(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     code = Varchar(length=40, unique=True, index=True)
     name = Varchar(length=200)
     country = Varchar(length=2, default="CN")
@@ -18,6 +19,7 @@ class Supplier(Table):
 
 
 class Carrier(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     code = Varchar(length=40, unique=True, index=True)
     name = Varchar(length=200)
     transport_mode = Varchar(length=20, default="sea")
@@ -30,6 +32,7 @@ class Carrier(Table):
 
 
 class Customer(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     name = Varchar(length=200)
     email = Varchar(length=254, default="", index=True)
     phone = Varchar(length=40, default="")
@@ -39,6 +42,7 @@ class Customer(Table):
 
 
 class Product(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     sku = Varchar(length=60, unique=True, index=True)
     name = Varchar(length=200)
     category = Varchar(length=60, default="", index=True)
@@ -46,6 +50,7 @@ class Product(Table):
 
 
 class PurchaseOrder(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     number = Varchar(length=60, unique=True, index=True)
     supplier = ForeignKey(Supplier, null=False, on_delete=OnDelete.restrict)
     carrier = ForeignKey(Carrier, null=True, on_delete=OnDelete.restrict)
@@ -63,6 +68,7 @@ class PurchaseOrder(Table):
 
 
 class OrderLine(Table):
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
     # "<order number>#<line no>": the natural key that makes re-imports idempotent.
     line_key = Varchar(length=80, unique=True, index=True)
     purchase_order = ForeignKey(PurchaseOrder, null=False, on_delete=OnDelete.restrict)

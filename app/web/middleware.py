@@ -8,6 +8,7 @@ import time
 from http.cookies import SimpleCookie
 from typing import Any
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.i18n import accept_language, current_language, pick_language
@@ -59,7 +60,7 @@ class EdgeMiddleware:
         self.extra = security_headers(hsts=hsts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         request_id = secrets.token_hex(8)
