@@ -19,6 +19,8 @@ class StageDeadline(Table):
     finished_at = Timestamptz(null=True, default=None, index=True)
     paused_seconds = Integer(default=0)
     policy = Varchar(length=60, default="")
+    # When the sweep next has to look at this clock (the next escalation step); NULL once all have gone.
+    next_check_at = Timestamptz(null=True, default=None, index=True)
 
 
 class Reminder(Table):
