@@ -8,8 +8,10 @@ import getpass
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+import tarfile
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -147,6 +149,45 @@ def cmd_rules_suggest(settings: Settings, args: argparse.Namespace) -> int:
     return run_suggest(args.file, today=today, out=sys.stdout, err=sys.stderr, registry=registry)
 
 
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.backup import BackupError, backup
+
+    try:
+        manifest = backup(settings, Path(args.out))
+    except (BackupError, OSError, sqlite3.Error) as error:
+        print(f"crossclaim backup: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(manifest))
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.backup import BackupError, restore
+
+    try:
+        result = restore(settings, Path(args.source), force=args.force)
+    except (BackupError, OSError, tarfile.TarError) as error:
+        print(f"crossclaim restore: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit import audit_verify
+
+    async def work() -> int:
+        report = await audit_verify()
+        print(json.dumps(report.to_dict()))
+        return 0 if report.ok else 1
+
+    return _run(settings, work)
+
+
 def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     for env, default, help_text in documented_settings():
         print(f"{env}\t{default}\t{help_text}")
@@ -192,6 +233,18 @@ def build_parser() -> argparse.ArgumentParser:
     rules_suggest = rules.add_parser("suggest", help="print the responsibility hint for a JSON file of facts")
     rules_suggest.add_argument("file", metavar="FILE.json")
     rules_suggest.set_defaults(func=cmd_rules_suggest)
+
+    backup = sub.add_parser("backup", help="write the database and evidence files to one archive")
+    backup.add_argument("--out", required=True, help="the archive to write (.tar.gz)")
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="restore a backup into an empty instance")
+    restore.add_argument("--from", dest="source", required=True, help="the archive made by `crossclaim backup`")
+    restore.add_argument("--force", action="store_true", help="overwrite an existing database")
+    restore.set_defaults(func=cmd_restore)
+
+    audit = sub.add_parser("audit", help="audit checks").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="check every case timeline's hash chain").set_defaults(func=cmd_audit_verify)
 
     sub.add_parser("settings", help="list every setting with its default").set_defaults(func=cmd_settings)
     return parser
