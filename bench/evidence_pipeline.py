@@ -71,9 +71,21 @@ def main() -> None:
     pipeline = median_ms(
         lambda: process_upload(data, filename="IMG_1234.JPG", declared_type="image/jpeg", limits=limits)
     )
+    ratio = pipeline / bare
+    row = {
+        "id": "P2a",
+        "what": "evidence pipeline on a 12 MP phone JPEG (process_upload)",
+        "figure": f"{pipeline:.0f} ms",
+        "ceiling": f"{bare:.0f} ms bare Pillow",
+        "ratio": round(ratio, 2),
+        "target": "<= 1.5",
+        "met": ratio <= 1.5,
+        "note": "process_upload decodes at reduced size (draft), so it can beat the full-decode ceiling",
+    }
     print(
         json.dumps(
             {
+                "rows": [row],
                 "image": f"{WIDTH}x{HEIGHT} JPEG, EXIF Orientation=6",
                 "jpeg_bytes": len(data),
                 "runs": RUNS,
@@ -82,8 +94,7 @@ def main() -> None:
                 "process_upload_ms_median": round(pipeline, 1),
                 "ratio_process_upload_to_bare": round(pipeline / bare, 3),
                 "pillow": PIL.__version__,
-            },
-            indent=2,
+            }
         )
     )
 

@@ -1,0 +1,140 @@
+"""Runs every benchmark in bench/ and writes bench/RESULTS.md: `python -m bench [--quick] [NAME ...]`.
+
+Each benchmark is a script in this folder that prints one JSON object on its last line of output:
+``{"rows": [{"id": "P2", "what": ..., "figure": ..., "ceiling": ..., "ratio": ..., "target": ...,
+"met": true|false, "note": ...}], ...}``. Ratios against a ceiling measured in the same run are what
+count: these machines are shared, so absolute times drift while ratios hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+# Each script is bounded on its own; this is the outer stop for one that hangs.
+SCRIPT_TIMEOUT = 1500
+
+
+def scripts(names: list[str]) -> list[Path]:
+    found = sorted(p for p in HERE.glob("*.py") if not p.name.startswith("_"))
+    if names:
+        found = [p for p in found if p.stem in names]
+    return found
+
+
+def run_one(script: Path, quick: bool) -> dict[str, Any]:
+    env = {**os.environ, "BENCH_QUICK": "1" if quick else "0", "PYTHONPATH": str(ROOT)}
+    started = time.perf_counter()
+    try:
+        result = subprocess.run(
+            [sys.executable, str(script), *(["--quick"] if quick else [])],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=SCRIPT_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        return {"script": script.name, "error": f"timed out after {SCRIPT_TIMEOUT} s"}
+    seconds = round(time.perf_counter() - started, 1)
+    lines = [line for line in result.stdout.splitlines() if line.strip().startswith("{")]
+    if result.returncode != 0 or not lines:
+        return {"script": script.name, "seconds": seconds, "error": (result.stderr or result.stdout)[-2000:]}
+    try:
+        data = json.loads(lines[-1])
+    except json.JSONDecodeError as error:
+        return {"script": script.name, "seconds": seconds, "error": f"last line is not JSON: {error}"}
+    return {"script": script.name, "seconds": seconds, "data": data}
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+        cpu = model
+    except (OSError, StopIteration):
+        pass
+    memory = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kib // 1024 // 1024} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    system = f"{platform.system()} {platform.release()}"
+    return f"{system}, {os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}"
+
+
+def render(results: list[dict[str, Any]], quick: bool) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- machine: {machine()}",
+        f"- mode: {'quick' if quick else 'full'}",
+        f"- reproduce: `make bench` (full) or `make bench-quick`; one script: `.venv/bin/python -m bench "
+        f"{'--quick ' if quick else ''}NAME`",
+        "",
+        "Ratios compare against a ceiling measured in the same run on the same machine.",
+        "",
+        "| id | what | figure | ceiling | ratio | target | met | script |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    notes: list[str] = []
+    for result in results:
+        if "error" in result:
+            lines.append(f"| – | {result['script']} failed | | | | | no | {result['script']} |")
+            last = result["error"].strip().splitlines()[-1] if result["error"].strip() else "error"
+            notes.append(f"- {result['script']}: `{last}`")
+            continue
+        for row in result["data"].get("rows", []):
+            met = row.get("met")
+            lines.append(
+                "| {id} | {what} | {figure} | {ceiling} | {ratio} | {target} | {met} | {script} |".format(
+                    id=row.get("id", ""),
+                    what=row.get("what", ""),
+                    figure=row.get("figure", ""),
+                    ceiling=row.get("ceiling", ""),
+                    ratio=row.get("ratio", ""),
+                    target=row.get("target", ""),
+                    met="yes" if met else ("no" if met is False else "–"),
+                    script=result["script"],
+                )
+            )
+            if row.get("note"):
+                notes.append(f"- {row.get('id', '')}: {row['note']}")
+    if notes:
+        lines += ["", "## Notes", "", *notes]
+    lines += ["", "## Raw output", "", "```json", json.dumps(results, indent=1, default=str)[:20000], "```", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="smaller data sets, fewer repetitions")
+    parser.add_argument("names", nargs="*", help="run only these scripts (file names without .py)")
+    args = parser.parse_args()
+    results = []
+    for script in scripts(args.names):
+        print(f"running {script.name} …", file=sys.stderr, flush=True)
+        results.append(run_one(script, args.quick))
+    (HERE / "RESULTS.md").write_text(render(results, args.quick))
+    print(f"wrote {HERE / 'RESULTS.md'}", file=sys.stderr)
+    return 0 if all("error" not in r for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
