@@ -15,6 +15,7 @@ from app.cases.tables import Case, CaseNumberCounter
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
 from app.db import atomic
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.tracking import services as tracking
 
 MAX_DESCRIPTION = 5000
 
@@ -144,6 +145,7 @@ async def case_create(
                 data={"number": case.number, "problem_type": draft.problem_type},
                 at=now,
             )
+            await tracking.clock_start(case=case, node=case.node, now=now)
     except Exception as error:
         # Two requests with one key at once: the loser's insert hits the unique key; answer with the winner.
         if client_key and _is_unique_violation(error):
@@ -193,6 +195,7 @@ async def case_move(
             data={"from": source.value, "to": target_node.value, "reason": reason.strip()},
             at=now,
         )
+        await tracking.clock_move(case_id=case.id, target=target_node.value, now=now)
     moved = await Case.objects().where(Case.id == case.id).first()
     assert moved is not None
     return moved
