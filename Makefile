@@ -8,7 +8,7 @@ export CROSSCLAIM_DATA_DIR ?= var
 RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk
 TEST_DEBS := chromium poppler-utils
 
-.PHONY: run test install system-deps test-system-deps lint bench bench-quick clean-data messages
+.PHONY: run test install system-deps test-system-deps bench-system-deps debs lint bench bench-quick clean-data
 
 run: install system-deps
 	$(BIN)/crossclaim migrate
@@ -46,14 +46,17 @@ debs:
 	  else echo "please install these Debian packages:$$missing"; exit 1; fi; \
 	fi
 
+bench-system-deps:
+	@$(MAKE) --no-print-directory debs DEBS="wrk"
+
 lint: install
 	$(BIN)/ruff check app tests bench
 	$(BIN)/mypy app
 
-bench: install system-deps
+bench: install system-deps bench-system-deps
 	$(BIN)/python -m bench
 
-bench-quick: install system-deps
+bench-quick: install system-deps bench-system-deps
 	$(BIN)/python -m bench --quick
 
 clean-data:

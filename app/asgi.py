@@ -27,6 +27,7 @@ from app.routes.accounts import AccountController
 from app.routes.api import CaseApiController
 from app.routes.api_intake import IntakeApiController, create_case
 from app.routes.cases import CaseController
+from app.routes.hooks import HOOK_HANDLERS
 from app.routes.intake import EvidenceController, IntakeController
 from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
 from app.routes.system import healthz, home, set_language
@@ -103,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     static = create_static_files_router(path="/static", directories=[STATIC], opt={"roles": PUBLIC})
     app = Litestar(
-        route_handlers=[*ROUTE_HANDLERS, static],
+        route_handlers=[*ROUTE_HANDLERS, *(HOOK_HANDLERS if settings.test_hooks else []), static],
         guards=[role_guard],
         middleware=[DefineMiddleware(StaffAuthenticationMiddleware, exclude=["^/static/", "^/healthz"])],
         csrf_config=CSRFConfig(
