@@ -159,7 +159,8 @@ def main() -> None:
         server.wait(timeout=10)
         shutil.rmtree(data_dir, ignore_errors=True)
         if args.postgres:
-            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE {database} WITH (FORCE)"])
+            drop = f"DROP DATABASE {database} WITH (FORCE)"
+            subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", drop], check=False)
     ratio = grid["rps"] / bare["rps"]
     engine = "PostgreSQL" if args.postgres else "SQLite"
     rows: list[dict[str, Any]] = [
