@@ -74,7 +74,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from huey.consumer import Consumer
 
     from app.logs import configure_logging
-    from app.tasks import configure_queue
+    from app.tasks import (
+        configure_queue,
+        reminders,  # noqa: F401 - registers the periodic reminder sweep
+    )
 
     configure_logging(settings.log_level)
     _bound(settings)
@@ -188,6 +191,28 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
+def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from app.tracking.policies import configure_policy
+    from app.tracking.sweep import sweep
+
+    try:
+        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+    except ValueError:
+        print(f"crossclaim: --now must be an ISO date-time, not {args.now!r}", file=sys.stderr)
+        return 2
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    configure_policy(settings.data_dir)
+
+    async def work() -> int:
+        summary = await sweep(settings=settings, now=now)
+        print(json.dumps(summary.as_dict()))
+        return 0
+
+    return _run(settings, work)
+
+
 def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     for env, default, help_text in documented_settings():
         print(f"{env}\t{default}\t{help_text}")
@@ -245,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="audit checks").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="check every case timeline's hash chain").set_defaults(func=cmd_audit_verify)
+
+    remind = sub.add_parser("remind", help="node reminders").add_subparsers(dest="remind_command", required=True)
+    remind_sweep = remind.add_parser("sweep", help="send the reminders that are due, once each; prints JSON")
+    remind_sweep.add_argument("--now", help="act as of this ISO date-time (default: now)")
+    remind_sweep.set_defaults(func=cmd_remind_sweep)
 
     sub.add_parser("settings", help="list every setting with its default").set_defaults(func=cmd_settings)
     return parser

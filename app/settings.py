@@ -83,6 +83,11 @@ class Settings:
         "Where evidence files live: empty for data_dir/evidence, or s3://bucket?endpoint=...",
         default="",
     )
+    sms_url: str = _setting(
+        "CROSSCLAIM_SMS_URL",
+        "SMS provider: an http(s):// endpoint taking JSON {to, text}, or console to log them. Unset: no SMS.",
+        default="",
+    )
     log_level: str = _setting(
         "CROSSCLAIM_LOG_LEVEL",
         "DEBUG, INFO, WARNING or ERROR.",

@@ -1,0 +1,557 @@
+"""The reminder sweep: claim each due escalation step once, deliver it, and repair what a crash left."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import secrets
+import smtplib
+import ssl
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from app import db
+from app.accounts.roles import Role
+from app.accounts.tables import User
+from app.cases.events import Actor, record_event
+from app.cases.tables import Case
+from app.collaboration.tables import AccessLink
+from app.i18n import current_language
+from app.i18n import gettext as _
+from app.notify.email import Mail, build_message, send_mail
+from app.notify.inapp import notify_users
+from app.notify.push import PushFailed, PushTarget, SubscriptionGone, send_push
+from app.notify.sms import PermanentSmsError, TransientSmsError, sms_provider
+from app.settings import Settings
+from app.tracking.policies import Policy, counterpart_of, current_policy
+from app.tracking.services import next_check, step_time
+from app.tracking.tables import PushSubscription, Reminder, StageDeadline
+from app.trade.tables import Carrier, Customer, Supplier
+
+log = logging.getLogger("crossclaim.reminders")
+
+# A claim not confirmed as sent within the lease belongs to a sweep that died: the next sweep takes it.
+LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+CHUNK = 300
+TRACKING_LINK_DAYS = 120
+# Stored with the claim: the sweep that inserted it sends it now; a crash leaves it for the lease.
+SWEEPER = Actor.system("Reminder sweep")
+
+
+@dataclass
+class SweepSummary:
+    due: int = 0  # clocks that reached an escalation step
+    sent: int = 0
+    skipped: int = 0  # lower steps passed over while catching up, or held for quiet hours
+    failed: int = 0
+    retried: int = 0  # claims taken over from a sweep that died, or retried after a transient error
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    case_id: int
+    node: str
+    level: str
+    channel: str
+    recipient: str
+
+
+@dataclass
+class Outcome:
+    sent: list[int] = field(default_factory=list)
+    retry: list[tuple[int, str]] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _as_datetime(value: Any) -> datetime:
+    """Raw queries on SQLite may hand back the stored text; both engines store UTC."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def claim_key(case_id: int, node: str, deadline_id: int, level: str, channel: str, recipient: str) -> str:
+    # The node visit (its StageDeadline id) is part of the key: a case back in a node is a new clock.
+    return f"{case_id}:{node}#{deadline_id}:{level}:{channel}:{recipient}"[:255]
+
+
+async def sweep(*, settings: Settings, now: datetime | None = None, lease: timedelta = LEASE) -> SweepSummary:
+    """One sweep as of ``now``: safe to run twice, or in two workers at once (each step goes once)."""
+    now = now or datetime.now(UTC)
+    summary = SweepSummary()
+    policy = current_policy()
+    fresh = await claim_due(policy=policy, settings=settings, now=now, summary=summary)
+    taken = await take_over(now=now, lease=lease)
+    summary.retried = len(taken)
+    if settings.test_hooks and os.environ.get("CROSSCLAIM_TEST_CRASH") == "after_claim":
+        os._exit(9)  # the fault the crash-repair test needs: claims written, nothing sent
+    await deliver(settings=settings, ids=[*fresh, *taken], now=now, summary=summary)
+    return summary
+
+
+async def claim_due(*, policy: Policy, settings: Settings, now: datetime, summary: SweepSummary) -> list[int]:
+    """Insert the claim rows of every step that fell due; returns the ids this sweep won."""
+    rows = await StageDeadline.raw(
+        'SELECT d.id, d."case" AS case_id, d.node, d.owner_party, d.started_at, d.due_at, d.next_check_at,'
+        " c.problem_type, c.assignee AS assignee_id, c.supplier AS supplier_id, c.carrier AS carrier_id"
+        ' FROM stage_deadline d JOIN after_sales_case c ON c.id = d."case"'
+        " WHERE d.finished_at IS NULL AND d.next_check_at IS NOT NULL AND d.next_check_at <= {}",
+        now,
+    )
+    summary.due = len(rows)
+    if not rows:
+        return []
+    people = await _People.load(rows, sms=bool(settings.sms_url))
+    claims: list[Claim] = []
+    next_checks: list[tuple[int, datetime | None]] = []
+    for row in rows:
+        started, due, checked = (_as_datetime(row[k]) for k in ("started_at", "due_at", "next_check_at"))
+        reached = [s for s in policy.ladder if checked - timedelta(seconds=1) <= step_time(started, due, s) <= now]
+        if not reached:
+            next_checks.append((row["id"], next_check(policy, started, due, now)))
+            continue
+        summary.skipped += len(reached) - 1  # catching up: only the highest step reached goes out
+        step = reached[-1]
+        deferred = False
+        for role in step.notify:
+            party = _party_for(role, row)
+            for channel, recipient, zone in people.addresses(party, row):
+                if channel != "inapp" and policy.in_quiet_hours(now, zone):
+                    deferred = True
+                    summary.skipped += 1
+                    continue
+                key = claim_key(row["case_id"], row["node"], row["id"], step.level, channel, recipient)
+                claims.append(Claim(key, row["case_id"], row["node"], step.level, channel, recipient))
+        # Held back for quiet hours: the clock stays due, and the next sweep adds the missing claims.
+        next_checks.append((row["id"], checked if deferred else next_check(policy, started, due, now)))
+    won: list[int] = []
+    async with db.atomic():
+        for start in range(0, len(claims), CHUNK):
+            won.extend(await _insert_claims(claims[start : start + CHUNK], now))
+        for start in range(0, len(next_checks), CHUNK):
+            await _set_next_checks(next_checks[start : start + CHUNK])
+    return won
+
+
+def _party_for(role: str, row: dict[str, Any]) -> str:
+    if role == "owner":
+        return str(row["owner_party"])
+    if role == "counterpart":
+        return counterpart_of(row["problem_type"]) if row["owner_party"] == "us" else "us"
+    return "manager"
+
+
+@dataclass
+class _People:
+    """Everyone a batch of reminders may go to, loaded in a few queries rather than one per case."""
+
+    users: dict[int, dict[str, Any]]
+    managers: list[dict[str, Any]]
+    push_users: set[int]
+    suppliers: dict[int, dict[str, Any]]
+    carriers: dict[int, dict[str, Any]]
+    sms: bool
+
+    @classmethod
+    async def load(cls, rows: list[dict[str, Any]], *, sms: bool) -> _People:
+        columns = (User.id, User.email, User.time_zone, User.role)
+        assignees = {r["assignee_id"] for r in rows if r["assignee_id"]}
+        users = {u["id"]: u for u in await _in(User.select(*columns).where(User.active.eq(True)), User.id, assignees)}
+        managers = list(await User.select(*columns).where((User.role == Role.MANAGER) & User.active.eq(True)))
+        ids = set(users) | {m["id"] for m in managers}
+        push_users = {
+            r["user"] for r in await _in(PushSubscription.select(PushSubscription.user), PushSubscription.user, ids)
+        }
+        supplier_ids = {r["supplier_id"] for r in rows if r["supplier_id"]}
+        carrier_ids = {r["carrier_id"] for r in rows if r["carrier_id"]}
+        suppliers = await _in(
+            Supplier.select(Supplier.id, Supplier.email, Supplier.phone, Supplier.time_zone), Supplier.id, supplier_ids
+        )
+        carriers = await _in(
+            Carrier.select(Carrier.id, Carrier.email, Carrier.phone, Carrier.time_zone), Carrier.id, carrier_ids
+        )
+        return cls(
+            users=users,
+            managers=managers,
+            push_users=push_users,
+            suppliers={s["id"]: s for s in suppliers},
+            carriers={c["id"]: c for c in carriers},
+            sms=sms,
+        )
+
+    def _staff(self, user: dict[str, Any]) -> list[tuple[str, str, str]]:
+        found = [("email", user["email"], user["time_zone"]), ("inapp", f"user:{user['id']}", user["time_zone"])]
+        if user["id"] in self.push_users:
+            found.append(("push", f"user:{user['id']}", user["time_zone"]))
+        return found
+
+    def addresses(self, party: str, row: dict[str, Any]) -> list[tuple[str, str, str]]:
+        """(channel, recipient, time zone) for a party of one case."""
+        if party == "us":
+            user = self.users.get(row["assignee_id"])
+            if user is not None:
+                return self._staff(user)
+            party = "manager"  # nobody holds the case: its managers hear about it
+        if party == "manager":
+            return [entry for manager in self.managers for entry in self._staff(manager)]
+        partner = None
+        if party == "supplier":
+            partner = self.suppliers.get(row["supplier_id"])
+        elif party == "carrier":
+            partner = self.carriers.get(row["carrier_id"])
+        if partner is None:
+            return []
+        found = []
+        if partner["email"]:
+            found.append(("email", partner["email"], partner["time_zone"]))
+        if self.sms and partner["phone"]:
+            found.append(("sms", partner["phone"], partner["time_zone"]))
+        return found
+
+
+async def _in(query: Any, column: Any, ids: set[int]) -> list[dict[str, Any]]:
+    if not ids:
+        return []
+    found: list[dict[str, Any]] = []
+    values = sorted(ids)
+    for start in range(0, len(values), CHUNK):
+        found.extend(await query.where(column.is_in(values[start : start + CHUNK])))
+    return found
+
+
+async def _insert_claims(claims: list[Claim], now: datetime) -> list[int]:
+    if not claims:
+        return []
+    placeholders = ", ".join("({}, {}, {}, {}, {}, {}, 'claimed', 0, '', {})" for _ in claims)
+    values: list[Any] = []
+    for claim in claims:
+        values += [claim.key, claim.case_id, claim.node, claim.level, claim.channel, claim.recipient, now]
+    columns = 'claim_key, "case", node, level, channel, recipient, status, attempts, error, claimed_at'
+    sql = f"INSERT INTO reminder ({columns}) VALUES {placeholders} ON CONFLICT (claim_key) DO NOTHING RETURNING id"  # noqa: S608 - placeholders only
+    rows = await Reminder.raw(sql, *values)
+    return [int(r["id"]) for r in rows]
+
+
+async def _set_next_checks(pairs: list[tuple[int, datetime | None]]) -> None:
+    if not pairs:
+        return
+    cast = "{}" if db.is_sqlite(db.current_engine()) else "CAST({} AS TIMESTAMPTZ)"
+    cases = " ".join(f"WHEN {{}} THEN {cast}" for _ in pairs)
+    values: list[Any] = []
+    for deadline_id, at in pairs:
+        values += [deadline_id, at]
+    ids = ", ".join("{}" for _ in pairs)
+    await StageDeadline.raw(
+        f"UPDATE stage_deadline SET next_check_at = CASE id {cases} END WHERE id IN ({ids})",  # noqa: S608
+        *values,
+        *[deadline_id for deadline_id, _ in pairs],
+    )
+
+
+async def take_over(*, now: datetime, lease: timedelta) -> list[int]:
+    """Claims queued for sending, or claimed by a sweep that did not confirm within the lease."""
+    async with db.atomic():
+        rows = await Reminder.raw(
+            "UPDATE reminder SET claimed_at = {}, status = 'claimed'"
+            " WHERE status = 'queued' OR (status = 'claimed' AND claimed_at < {}) RETURNING id",
+            now,
+            now - lease,
+        )
+    return [int(r["id"]) for r in rows]
+
+
+async def deliver(*, settings: Settings, ids: list[int], now: datetime, summary: SweepSummary) -> None:
+    """Send the claims in ``ids`` by their channels and record each outcome and a case event."""
+    if not ids:
+        return
+    reminders: list[dict[str, Any]] = []
+    for start in range(0, len(ids), CHUNK):
+        reminders.extend(
+            await Reminder.select(
+                Reminder.id,
+                Reminder.case,
+                Reminder.node,
+                Reminder.level,
+                Reminder.channel,
+                Reminder.recipient,
+                Reminder.attempts,
+            ).where(Reminder.id.is_in(ids[start : start + CHUNK]))
+        )
+    context = await _Context.load(reminders)
+    outcome = Outcome()
+    by_channel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for reminder in reminders:
+        by_channel[reminder["channel"]].append(reminder)
+    if by_channel["email"]:
+        mails = [await context.mail(settings, r, now) for r in by_channel["email"]]
+        await asyncio.to_thread(_send_mails, settings, list(zip(by_channel["email"], mails, strict=True)), outcome)
+    if by_channel["push"]:
+        await _send_pushes(settings, by_channel["push"], context, outcome)
+    if by_channel["sms"]:
+        await asyncio.to_thread(_send_sms, settings, by_channel["sms"], context, outcome)
+    async with db.atomic():
+        await notify_users(
+            [(int(r["recipient"].split(":")[1]), r["case"], context.text(r)) for r in by_channel["inapp"]], now=now
+        )
+        outcome.sent.extend(r["id"] for r in by_channel["inapp"])
+        await _record(reminders, outcome, now)
+    summary.sent += len(outcome.sent)
+    summary.failed += len(outcome.failed) + len(outcome.retry)
+
+
+@dataclass
+class _Context:
+    """The case numbers and due times the messages quote, loaded once per batch."""
+
+    numbers: dict[int, str]
+    customers: dict[int, int | None]
+    due: dict[tuple[int, str], datetime]
+
+    @classmethod
+    async def load(cls, reminders: list[dict[str, Any]]) -> _Context:
+        case_ids = {r["case"] for r in reminders}
+        cases = await _in(Case.select(Case.id, Case.number, Case.customer), Case.id, case_ids)
+        deadlines = await _in(
+            StageDeadline.select(StageDeadline.case, StageDeadline.node, StageDeadline.due_at).order_by(
+                StageDeadline.id
+            ),
+            StageDeadline.case,
+            case_ids,
+        )
+        return cls(
+            numbers={c["id"]: c["number"] for c in cases},
+            customers={c["id"]: c["customer"] for c in cases},
+            due={(d["case"], d["node"]): _as_datetime(d["due_at"]) for d in deadlines},
+        )
+
+    def text(self, reminder: dict[str, Any]) -> str:
+        number = self.numbers.get(reminder["case"], "?")
+        due = self.due.get((reminder["case"], reminder["node"]))
+        due_text = due.strftime("%Y-%m-%d %H:%M UTC") if due else "?"
+        level = reminder["level"]
+        if level.isdigit() and int(level) >= 100:
+            return _(
+                "Case %(number)s is overdue at %(node)s: it was due %(due)s.",
+                number=number,
+                node=reminder["node"],
+                due=due_text,
+            )
+        return _("Case %(number)s at %(node)s is due %(due)s.", number=number, node=reminder["node"], due=due_text)
+
+    async def mail(self, settings: Settings, reminder: dict[str, Any], now: datetime) -> Mail:
+        number = self.numbers.get(reminder["case"], "?")
+        if reminder["level"] == "update":
+            return await self._customer_update(settings, reminder, number, now)
+        text = self.text(reminder)
+        link = f"{settings.base_url}/cases/{number}"
+        return Mail(
+            to=[reminder["recipient"]],
+            subject=f"[{number}] {text}",
+            text=f"{text}\n\n{link}\n",
+            html=f'<p>{_escape(text)}</p><p><a href="{_escape(link)}">{_escape(number)}</a></p>',
+            headers={"X-Crossclaim-Claim": str(reminder["id"])},
+        )
+
+    async def _customer_update(self, settings: Settings, reminder: dict[str, Any], number: str, now: datetime) -> Mail:
+        customer_id = self.customers.get(reminder["case"])
+        row = (
+            await Customer.select(Customer.language).where(Customer.id == customer_id).first() if customer_id else None
+        )
+        language = row["language"] if row else "en"
+        token = secrets.token_urlsafe(32)
+        async with db.atomic():
+            await AccessLink(
+                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                case=reminder["case"],
+                party="customer",
+                email=reminder["recipient"],
+                language=language,
+                created_at=now,
+                expires_at=now + timedelta(days=TRACKING_LINK_DAYS),
+            ).save()
+        link = f"{settings.base_url}/track/{token}"
+        marker = current_language.set(language)
+        try:
+            text = _(
+                "Your after-sales case %(number)s has moved on: %(node)s.", number=number, node=_(reminder["node"])
+            )
+            follow = _("Follow its progress here:")
+        finally:
+            current_language.reset(marker)
+        return Mail(
+            to=[reminder["recipient"]],
+            subject=f"[{number}] {text}",
+            text=f"{text}\n{follow} {link}\n",
+            html=f'<p>{_escape(text)}</p><p>{_escape(follow)} <a href="{_escape(link)}">{_escape(link)}</a></p>',
+        )
+
+
+def _escape(value: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(value))
+
+
+def _send_mails(settings: Settings, batch: list[tuple[dict[str, Any], Mail]], outcome: Outcome) -> None:
+    """Every mail of a sweep over one SMTP connection (a connection per mail costs ~10 ms each)."""
+    if not settings.smtp_url:
+        for reminder, mail in batch:
+            send_mail(settings, mail)
+            outcome.sent.append(reminder["id"])
+        return
+    url = urlparse(settings.smtp_url)
+    host, port = url.hostname or "127.0.0.1", url.port or (465 if url.scheme == "smtps" else 25)
+    try:
+        if url.scheme == "smtps":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=30, context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(host, port, timeout=30)
+    except OSError as error:
+        outcome.retry.extend((r["id"], f"SMTP connection: {error}") for r, _ in batch)
+        return
+    with client:
+        try:
+            if url.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+            if url.username:
+                client.login(unquote(url.username), unquote(url.password or ""))
+        except (OSError, smtplib.SMTPException) as error:
+            outcome.retry.extend((r["id"], f"SMTP session: {error}") for r, _ in batch)
+            return
+        for index, (reminder, mail) in enumerate(batch):
+            try:
+                client.send_message(build_message(settings, mail))
+                outcome.sent.append(reminder["id"])
+            except smtplib.SMTPRecipientsRefused as error:
+                outcome.failed.append((reminder["id"], str(error)[:500]))
+            except smtplib.SMTPResponseException as error:
+                entry = (reminder["id"], f"{error.smtp_code} {error.smtp_error!r}"[:500])
+                (outcome.failed if 500 <= error.smtp_code < 600 else outcome.retry).append(entry)
+            except (OSError, smtplib.SMTPException) as error:
+                # The connection broke: this and every later mail waits for the next sweep.
+                outcome.retry.extend((r["id"], f"SMTP: {error}"[:500]) for r, _ in batch[index:])
+                return
+
+
+async def _send_pushes(
+    settings: Settings, reminders: list[dict[str, Any]], context: _Context, outcome: Outcome
+) -> None:
+    user_ids = {int(r["recipient"].split(":")[1]) for r in reminders}
+    subscriptions = await _in(
+        PushSubscription.select(
+            PushSubscription.id, PushSubscription.user, PushSubscription.endpoint, PushSubscription.keys
+        ),
+        PushSubscription.user,
+        user_ids,
+    )
+    by_user: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for subscription in subscriptions:
+        by_user[subscription["user"]].append(subscription)
+    gone: list[int] = []
+    for reminder in reminders:
+        number = context.numbers.get(reminder["case"], "")
+        payload = {"title": f"Crossclaim {number}", "body": context.text(reminder), "url": f"/cases/{number}"}
+        delivered, errors = 0, []
+        for subscription in by_user.get(int(reminder["recipient"].split(":")[1]), []):
+            keys = subscription["keys"] if isinstance(subscription["keys"], dict) else _json(subscription["keys"])
+            target = PushTarget(subscription["endpoint"], keys.get("p256dh", ""), keys.get("auth", ""))
+            try:
+                await asyncio.to_thread(send_push, settings.data_dir, settings.mail_from, target, payload)
+                delivered += 1
+            except SubscriptionGone:
+                gone.append(subscription["id"])
+            except PushFailed as error:
+                errors.append(str(error)[:300])
+        if delivered:
+            outcome.sent.append(reminder["id"])
+        elif errors:
+            outcome.retry.append((reminder["id"], "; ".join(errors)))
+        else:
+            outcome.failed.append((reminder["id"], "no live push subscription"))
+    if gone:
+        await PushSubscription.delete().where(PushSubscription.id.is_in(gone))
+
+
+def _json(value: Any) -> dict[str, Any]:
+    import json
+
+    try:
+        loaded = json.loads(value or "{}")
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _send_sms(settings: Settings, reminders: list[dict[str, Any]], context: _Context, outcome: Outcome) -> None:
+    provider = sms_provider(settings.sms_url)
+    for reminder in reminders:
+        if provider is None:
+            outcome.failed.append((reminder["id"], "no SMS provider configured"))
+            continue
+        try:
+            provider.send(reminder["recipient"], context.text(reminder))
+            outcome.sent.append(reminder["id"])
+        except PermanentSmsError as error:
+            outcome.failed.append((reminder["id"], str(error)[:500]))
+        except TransientSmsError as error:
+            outcome.retry.append((reminder["id"], str(error)[:500]))
+
+
+async def _record(reminders: list[dict[str, Any]], outcome: Outcome, now: datetime) -> None:
+    """Statuses in a few statements, and one timeline event per case, node and step."""
+    attempts = {r["id"]: r["attempts"] for r in reminders}
+    for start in range(0, len(outcome.sent), CHUNK):
+        chunk = outcome.sent[start : start + CHUNK]
+        await Reminder.update(
+            {
+                Reminder.status: "sent",
+                Reminder.sent_at: now,
+                Reminder.error: "",
+                Reminder.attempts: Reminder.attempts + 1,
+            }
+        ).where(Reminder.id.is_in(chunk))
+    for reminder_id, error in outcome.retry:
+        # Transient: stays claimed, so the next sweep after the lease tries again, up to MAX_ATTEMPTS.
+        final = attempts.get(reminder_id, 0) + 1 >= MAX_ATTEMPTS
+        await Reminder.update(
+            {
+                Reminder.status: "failed" if final else "claimed",
+                Reminder.error: error,
+                Reminder.attempts: Reminder.attempts + 1,
+            }
+        ).where(Reminder.id == reminder_id)
+    for reminder_id, error in outcome.failed:
+        await Reminder.update(
+            {Reminder.status: "failed", Reminder.error: error, Reminder.attempts: Reminder.attempts + 1}
+        ).where(Reminder.id == reminder_id)
+    status = {i: "sent" for i in outcome.sent} | {i: "failed" for i, _ in [*outcome.retry, *outcome.failed]}
+    groups: dict[tuple[int, str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for reminder in reminders:
+        kind = "customer_updated" if reminder["level"] == "update" else "reminder_sent"
+        if status.get(reminder["id"]) == "failed":
+            kind = "reminder_failed"
+        groups[(reminder["case"], reminder["node"], reminder["level"], kind)].append(reminder)
+    for (case_id, node, level, kind), members in sorted(groups.items()):
+        await record_event(
+            case_id=case_id,
+            actor=SWEEPER,
+            kind=kind,
+            data={"node": node, "level": level, "to": sorted(f"{m['channel']}:{m['recipient']}" for m in members)},
+            at=now,
+        )
+
+
+async def retry_failed(*, reminder_id: int) -> None:
+    """An admin's retry: the claim goes back to the queue and the next sweep sends it."""
+    await Reminder.update({Reminder.status: "queued", Reminder.attempts: 0}).where(
+        (Reminder.id == reminder_id) & (Reminder.status == "failed")
+    )
