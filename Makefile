@@ -8,7 +8,7 @@ export CROSSCLAIM_DATA_DIR ?= var
 RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk
 TEST_DEBS := chromium poppler-utils
 
-.PHONY: run test install system-deps test-system-deps bench-system-deps debs lint bench bench-quick clean-data
+.PHONY: run test install system-deps test-system-deps bench-system-deps debs lint bench bench-quick messages clean-data
 
 run: install system-deps
 	$(BIN)/crossclaim migrate
@@ -58,6 +58,12 @@ bench: install system-deps bench-system-deps
 
 bench-quick: install system-deps bench-system-deps
 	$(BIN)/python -m bench --quick
+
+# Extract every translatable string, merge it into each catalogue, and compile the catalogues.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -o app/locale/messages.pot --no-location --omit-header .
+	$(BIN)/pybabel update -i app/locale/messages.pot -d app/locale -D messages --no-fuzzy-matching
+	$(BIN)/pybabel compile -d app/locale -D messages
 
 clean-data:
 	rm -rf var

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextvars import ContextVar
 from functools import cache
+from io import BytesIO
 from pathlib import Path
 from typing import cast
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import LazyProxy, NullTranslations, Translations
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -19,9 +22,22 @@ current_language: ContextVar[str] = ContextVar("current_language", default=DEFAU
 
 @cache
 def translations(language: str) -> NullTranslations:
+    """The catalogue of ``language``: the compiled .mo when it is current, else compiled from the .po."""
     if language == DEFAULT_LANGUAGE:
         return NullTranslations()
-    return Translations.load(str(LOCALE_DIR), [language], domain="messages")
+    po = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    mo = po.with_suffix(".mo")
+    if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
+        with mo.open("rb") as handle:
+            return Translations(handle, domain="messages")
+    if not po.exists():
+        return NullTranslations()
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale=language)
+    compiled = BytesIO()
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(compiled, domain="messages")
 
 
 def gettext(message: str, **variables: object) -> str:
