@@ -23,7 +23,7 @@ from app.cases.tables import Case
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
 from app.errors import NotFound, PayloadTooLarge, ValidationFailed
 from app.evidence import selectors, services
-from app.evidence.pipeline import content_disposition
+from app.evidence.pipeline import EvidenceLimits, content_disposition
 from app.evidence.services import UPLOAD_BODY_LIMIT, EvidencePolicy, Upload
 from app.evidence.storage import EvidenceStore, store_from_url
 from app.evidence.tables import Evidence
@@ -144,13 +144,24 @@ def facts_context(problem_type: str, values: Mapping[str, str] | None = None) ->
         }
         for spec in specs
     ]
+    # What can be seen at the dock is asked openly; dates, notices and terms are office knowledge,
+    # folded away (the order fills the terms, and handlers complete the rest on the case).
+    at_the_dock = [q for q in questions if not q["general"] and q["kind"] in ("bool", "enum")]
     return {
         "problem_type": chosen or "",
-        "specific_facts": [q for q in questions if not q["general"]],
-        "general_facts": [q for q in questions if q["general"]],
+        "specific_facts": at_the_dock,
+        "general_facts": [q for q in questions if q not in at_the_dock],
         "fact_values": dict(values or {}),
         "checklist": selectors.checklist(chosen) if chosen else [],
         "today": datetime.now(UTC).date().isoformat(),
+    }
+
+
+def upload_limits() -> dict[str, int]:
+    """What the picker tells the user (the largest file) and checks before sending (the whole body)."""
+    return {
+        "upload_limit_mb": EvidenceLimits().max_upload_bytes // (1024 * 1024),
+        "upload_body_limit": UPLOAD_BODY_LIMIT,
     }
 
 
@@ -194,7 +205,7 @@ def intake_context(
         "urgencies": URGENCIES,
         "customer_languages": LANGUAGES,
         "expected_days": EXPECTED_DAYS,
-        "upload_limit_mb": UPLOAD_BODY_LIMIT // (1024 * 1024),
+        **upload_limits(),
         **facts_context(values.get("problem_type", ""), fact_fields(values)),
     }
 
@@ -307,7 +318,7 @@ async def evidence_panel_context(request: Request[Any, Any, Any], number: str) -
         "accepted": sum(1 for row in rows if row.status == selectors.OK),
         "checklist": selectors.checklist(case.problem_type, rows),
         "can_see_originals": is_desk,
-        "upload_limit_mb": UPLOAD_BODY_LIMIT // (1024 * 1024),
+        **upload_limits(),
     }
 
 

@@ -3,6 +3,7 @@
 import io
 import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from bs4 import BeautifulSoup
@@ -12,7 +13,7 @@ from app.cases.events import Actor
 from app.cases.intake import IntakeReport, intake_submit, pick_assignee
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
-from app.evidence.services import EvidencePolicy, Upload
+from app.evidence.services import EvidencePolicy
 from app.evidence.storage import LocalEvidenceStore
 from app.evidence.tables import Evidence
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
@@ -87,9 +88,7 @@ def form(**changes: str) -> dict[str, str]:
 async def post_intake(client: Any, values: dict[str, str], files: list[tuple[str, bytes]] = (), **headers: str) -> Any:
     token = await csrf_token(client)
     multipart = [("evidence", (name, data, "image/jpeg")) for name, data in files]
-    return await client.post(
-        "/intake", data=values, files=multipart or None, headers={"x-csrftoken": token, **headers}
-    )
+    return await client.post("/intake", data=values, files=multipart or None, headers={"x-csrftoken": token, **headers})
 
 
 def has_no_inline_code(html: str) -> bool:
@@ -153,6 +152,10 @@ async def test_problem_type_swaps_in_only_its_facts_and_evidence_checklist(clien
     names = {tag["name"] for tag in soup.select("[name^='facts.']")}
     assert {"facts.damage_noted_on_receipt", "facts.outer_packaging", "facts.packaging_adequate"} <= names
     assert "facts.psi" not in names and "facts.seal" not in names
+    # What the dock can see is asked openly; dates, notices and terms are folded away for the office.
+    assert soup.select_one("details.order-terms [name='facts.damage_noted_on_receipt']") is None
+    assert soup.select_one("details.order-terms [name='facts.carrier_notice_on']") is not None
+    assert soup.select_one("details.order-terms [name='facts.incoterm']") is not None
     checklist = soup.select_one("#checklist")
     assert checklist["hx-swap-oob"] == "true"
     assert [li["data-checklist-item"] for li in checklist.select("li")] == [
@@ -283,14 +286,14 @@ async def test_posting_without_the_csrf_token_is_refused(client: Any, login: Any
     assert await Case.count() == 0
 
 
-async def test_assignment_follows_the_supplier_else_takes_turns(make_user: Any) -> None:
+async def test_assignment_follows_the_supplier_else_takes_turns(make_user: Any, tmp_path: Path) -> None:
     first = await make_user("handler", name="A")
     second = await make_user("handler", name="B")
     third = await make_user("handler", name="C")
     await make_user("manager", name="M")
     west = await seed_order("PO-W", "W")
     east = await seed_order("PO-E", "E")
-    store = LocalEvidenceStore(__import__("pathlib").Path("/nonexistent"))  # no uploads: never touched
+    store = LocalEvidenceStore(tmp_path)
     actor = Actor(kind="system", label="Dock")
 
     async def file(order: str) -> Case:
@@ -326,7 +329,9 @@ async def test_a_handler_can_reassign_a_case_and_warehouse_cannot(client: Any, m
     warehouse = await make_user("warehouse")
     await sign_in(client, warehouse)
     token = await csrf_token(client)
-    denied = await client.post(f"/cases/{number}/assignee", data={"assignee": str(other.id)}, headers={"x-csrftoken": token})
+    denied = await client.post(
+        f"/cases/{number}/assignee", data={"assignee": str(other.id)}, headers={"x-csrftoken": token}
+    )
     assert denied.status_code == 403
     handler = await make_user("handler")
     await sign_in(client, handler)
@@ -335,7 +340,9 @@ async def test_a_handler_can_reassign_a_case_and_warehouse_cannot(client: Any, m
         f"/cases/{number}/assignee", data={"assignee": str(warehouse.id)}, headers={"x-csrftoken": token}
     )
     assert refused.status_code == 422
-    moved = await client.post(f"/cases/{number}/assignee", data={"assignee": str(other.id)}, headers={"x-csrftoken": token})
+    moved = await client.post(
+        f"/cases/{number}/assignee", data={"assignee": str(other.id)}, headers={"x-csrftoken": token}
+    )
     assert moved.status_code == 303 and moved.headers["location"] == f"/cases/{number}"
     case = await Case.objects().where(Case.number == number).first()
     assert case.assignee == other.id
@@ -384,7 +391,11 @@ async def test_evidence_is_added_later_and_withdrawn_with_a_reason_never_deleted
     tile = BeautifulSoup(withdrawn.text, "html.parser").select_one(".status-withdrawn").get_text(" ", strip=True)
     assert "Withdrawn: Photo of another parcel" in tile
     kept = await Evidence.objects().where(Evidence.id == row.id).first()
-    assert (kept.status, kept.status_reason, kept.original_key) == ("withdrawn", "Photo of another parcel", row.original_key)
+    assert (kept.status, kept.status_reason, kept.original_key) == (
+        "withdrawn",
+        "Photo of another parcel",
+        row.original_key,
+    )
     kinds = [e["kind"] for e in await CaseEvent.select(CaseEvent.kind).order_by(CaseEvent.id)]
     assert kinds == ["case_reported", "evidence_added", "evidence_withdrawn"]
     # Nothing deletes or replaces evidence.

@@ -1,0 +1,177 @@
+"""Warehouse staff file a report on a phone with two photos, and see them on the case — in real Chromium."""
+
+import io
+import re
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from playwright.async_api import expect
+
+from app.cases.tables import Case, CaseEvent
+from app.evidence.tables import Evidence
+from app.trade.tables import Carrier, OrderLine, Product, PurchaseOrder, Supplier
+from tests.browser.conftest import screenshot_path, sign_in_page
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def phone_photo(path: Path, colour: tuple[int, int, int]) -> Path:
+    """A portrait photo as a phone stores it: landscape pixels with EXIF Orientation=6."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    image = Image.new("RGB", (1200, 900), colour)
+    image.paste((255, 255, 255), (0, 0, 120, 90))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85, exif=exif)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+async def seed_order() -> None:
+    supplier = Supplier(code="NB-01", name="Ningbo Ceramics")
+    await supplier.save()
+    carrier = Carrier(code="BSL", name="Blue Sea Lines")
+    await carrier.save()
+    product = Product(sku="BWL-002", name="Rice bowl", supplier=supplier.id)
+    await product.save()
+    order = PurchaseOrder(
+        number="PO-2026-0042",
+        supplier=supplier.id,
+        carrier=carrier.id,
+        incoterm="FOB",
+        transport_mode="sea",
+        region="Shanghai",
+        delivered_on=date(2026, 3, 1),
+    )
+    await order.save()
+    await OrderLine(
+        line_key="PO-2026-0042#1", purchase_order=order.id, line_no=1, product=product.id, quantity_ordered=500
+    ).save()
+
+
+async def test_warehouse_files_a_case_with_two_photos_from_a_phone(phone: Any, make_user: Any, tmp_path: Path) -> None:
+    await seed_order()
+    handler = await make_user("handler", name="Hao")
+    user = await make_user("warehouse", name="Wu")
+    first = phone_photo(tmp_path / "IMG_0001.JPG", (180, 40, 30))
+    second = phone_photo(tmp_path / "IMG_0002.JPG", (30, 120, 200))
+    errors: list[str] = []
+    phone.on("pageerror", lambda error: errors.append(str(error)))
+    phone.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+    await sign_in_page(phone, user.email, PASSWORD)
+    # Warehouse staff land on the report form.
+    await phone.goto("/")
+    await phone.wait_for_url("**/intake")
+
+    await phone.fill("#field-order_number", "PO-2026-0042")
+    await expect(phone.locator("#order-details .order-card")).to_contain_text("Ningbo Ceramics")
+    await expect(phone.locator("#order-details input[name=order_line]")).to_be_checked()
+
+    # Choosing the problem type swaps in its questions and its evidence checklist.
+    await phone.locator("label.choice", has_text="Damaged in transit").click()
+    await expect(phone.locator("[name='facts.damage_noted_on_receipt']").first).to_be_attached()
+    await expect(phone.locator("#checklist li")).to_have_count(3)
+    await expect(phone.locator("#checklist li.missing")).to_have_count(3)
+
+    # Two photos taken one after the other: the second adds to the first instead of replacing it.
+    camera = phone.locator("input[data-evidence-input][capture]")
+    await camera.set_input_files(str(first))
+    await camera.set_input_files(str(second))
+    previews = phone.locator("[data-previews] li.preview")
+    await expect(previews).to_have_count(2)
+    await expect(previews.first.locator("img")).to_be_visible()
+    await previews.first.locator("select[data-covers]").select_option("damage_photos")
+    await expect(phone.locator("#checklist li[data-checklist-item=damage_photos]")).to_have_class(re.compile("covered"))
+
+    await phone.locator("[name='facts.damage_noted_on_receipt'][value=no] + span").click()
+    await phone.fill("#field-quantity_affected", "4")
+    await phone.fill("#field-description", "Corner of the carton crushed, four bowls broken")
+    await phone.screenshot(path=screenshot_path("intake-375"), full_page=True)
+    # Nothing is wider than the phone: no sideways scrolling with one thumb.
+    assert await phone.evaluate("() => document.documentElement.scrollWidth") <= 375
+
+    # The submit button is big enough for a thumb.
+    box = await phone.locator("[data-submit]").bounding_box()
+    assert box is not None and box["height"] >= 44
+    await phone.locator("[data-submit]").click()
+    await phone.wait_for_url(re.compile(r"/cases/AS-\d{4}-\d{6}\?reported=new"))
+    await expect(phone.locator(".notice[role=status]")).to_contain_text("Report sent")
+
+    # The case page loads its evidence panel with both thumbnails, actually decoded by the browser.
+    thumbnails = phone.locator("#evidence-panel .evidence-grid img")
+    await expect(thumbnails).to_have_count(2)
+    for index in range(2):
+        await expect(thumbnails.nth(index)).to_be_visible()
+        # decode() resolves once the image is loaded and decoded, and rejects if it cannot be.
+        size = await thumbnails.nth(index).evaluate(
+            "img => img.decode().then(() => [img.naturalWidth, img.naturalHeight])"
+        )
+        assert size == [240, 320]  # turned upright from Orientation=6
+    await expect(phone.locator("#evidence-panel li[data-checklist-item=damage_photos]")).to_have_class(
+        re.compile("covered")
+    )
+    await phone.screenshot(path=screenshot_path("intake-case-375"), full_page=True)
+
+    number = phone.url.split("/cases/")[1].split("?")[0]
+    case = await Case.objects().where(Case.number == number).first()
+    assert case.assignee == handler.id and case.quantity_affected == 4 and case.problem_type == "transit_damage"
+    rows = await Evidence.objects().where(Evidence.case == case.id).order_by(Evidence.id)
+    assert [(row.filename, row.status, row.covers) for row in rows] == [
+        ("IMG_0001.jpg", "ok", "damage_photos"),
+        ("IMG_0002.jpg", "ok", ""),
+    ]
+    kinds = [e["kind"] for e in await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case.id)]
+    assert kinds == ["case_reported", "assigned", "evidence_added", "evidence_added"]
+    assert errors == []
+
+
+async def test_evidence_added_later_shows_what_was_refused_and_can_be_withdrawn(
+    phone: Any, make_user: Any, tmp_path: Path
+) -> None:
+    from app.cases.events import Actor
+    from app.cases.services import CaseDraft, case_create
+
+    created = await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="quality_defect"))
+    user = await make_user("handler", name="Hao")
+    photo = phone_photo(tmp_path / "crack.jpg", (90, 90, 90))
+    fake = tmp_path / "invoice.jpg"
+    fake.write_bytes(b"<html><body>not a photo</body></html>")
+    errors: list[str] = []
+    phone.on("pageerror", lambda error: errors.append(str(error)))
+    phone.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+    await sign_in_page(phone, user.email, PASSWORD)
+    await phone.goto(f"/cases/{created.case.number}")
+    panel = phone.locator("#evidence-panel")
+    await expect(panel.locator(".add-evidence")).to_be_visible()
+    await expect(panel.locator("li[data-checklist-item]")).to_have_count(3)
+
+    picker = panel.locator("input[data-evidence-input]:not([capture])")
+    await picker.set_input_files([str(photo), str(fake)])
+    await expect(panel.locator("[data-previews] li.preview")).to_have_count(2)
+    await panel.locator("[data-previews] li.preview").first.locator("select").select_option("defect_evidence")
+    assert await phone.evaluate("() => document.documentElement.scrollWidth") <= 375
+    await panel.locator(".add-evidence [data-submit]").click()
+
+    # The panel is replaced in place: one thumbnail, and the refused file with its reason.
+    await expect(phone.locator("#evidence-panel .status-ok img")).to_have_count(1)
+    refused = phone.locator("#evidence-panel .status-failed")
+    await expect(refused).to_contain_text("invoice.jpg")
+    await expect(refused).to_contain_text("cannot be attached as evidence")
+    await expect(phone.locator("#evidence-panel li[data-checklist-item=defect_evidence]")).to_have_class(
+        re.compile("covered")
+    )
+
+    # Withdrawing goes through htmx on the swapped-in panel, and the file stays on record.
+    tile = phone.locator("#evidence-panel .status-ok")
+    await tile.locator("details.withdraw summary").click()
+    await tile.locator("input[name=reason]").fill("Wrong parcel")
+    await tile.locator("details.withdraw button").click()
+    await expect(phone.locator("#evidence-panel .status-withdrawn")).to_contain_text("Withdrawn: Wrong parcel")
+    assert await Evidence.count() == 2
+    assert errors == []
