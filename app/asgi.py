@@ -31,6 +31,7 @@ from app.routes.hooks import HOOK_HANDLERS
 from app.routes.intake import EvidenceController, IntakeController
 from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
 from app.routes.system import healthz, home, set_language
+from app.routes.tracking import TRACKING_ROUTES
 from app.settings import Settings
 from app.tasks.queue import configure_queue
 from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options, role_guard
@@ -55,6 +56,7 @@ ROUTE_HANDLERS: list[Any] = [
     healthz,
     home,
     set_language,
+    *TRACKING_ROUTES,
 ]
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from app.cases import states
-from app.cases.tables import Case
+from app.cases.events import Actor, record_event
+from app.cases.tables import Case, CaseEvent
+from app.collaboration.tables import AccessLink
+from app.db import atomic
+from app.errors import Conflict, ValidationFailed
 from app.tracking.policies import BusinessCalendar, Policy, Step, current_policy
-from app.tracking.tables import Reminder, StageDeadline
+from app.tracking.tables import PushSubscription, Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, Supplier
 
 
@@ -84,10 +88,49 @@ async def _queue_customer_update(*, case: Case, node: str, deadline_id: int, now
 
 async def clock_move(*, case_id: int, target: str, now: datetime) -> StageDeadline | None:
     """Stop the running clock of a case and start the one of ``target``; inside the move's transaction."""
-    await StageDeadline.update(
-        {StageDeadline.finished_at: now, StageDeadline.next_check_at: None}
-    ).where((StageDeadline.case == case_id) & StageDeadline.finished_at.is_null())
+    await StageDeadline.update({StageDeadline.finished_at: now, StageDeadline.next_check_at: None}).where(
+        (StageDeadline.case == case_id) & StageDeadline.finished_at.is_null()
+    )
     case = await Case.objects().where(Case.id == case_id).first()
     if case is None:
         return None
     return await clock_start(case=case, node=target, now=now)
+
+
+async def push_subscribe(*, user_id: int, endpoint: str, p256dh: str, auth: str) -> None:
+    """Keep a browser's push subscription; the same endpoint again replaces the old keys."""
+    if not endpoint.startswith("https://") and not endpoint.startswith("http://127.0.0.1"):
+        raise ValidationFailed("A push endpoint must be an https:// address.", fields=[("endpoint", "Use https.")])
+    if not p256dh or not auth or len(endpoint) > 1000:
+        raise ValidationFailed("The subscription is incomplete.", fields=[("keys", "p256dh and auth are needed.")])
+    async with atomic():
+        await PushSubscription.delete().where(PushSubscription.endpoint == endpoint)
+        await PushSubscription(user=user_id, endpoint=endpoint, keys={"p256dh": p256dh, "auth": auth}).save()
+
+
+async def customer_feedback(*, link: AccessLink, score: int, comment: str, reopen: bool, now: datetime) -> None:
+    """The customer's satisfaction score; within the window they may also reopen the case."""
+    if not 1 <= score <= 5:
+        raise ValidationFailed("Choose a score from 1 to 5.", fields=[("score", "Choose 1 to 5.")])
+    actor = Actor(kind="customer", id=str(link.id), label=link.email)
+    async with atomic():
+        case = await Case.objects().where(Case.id == link.case).first()
+        if case is None or case.node not in {states.Node.COMPLETED.value, states.Node.FEEDBACK.value}:
+            raise Conflict("Feedback opens when the case is completed.")
+        done = await CaseEvent.count().where((CaseEvent.case == case.id) & (CaseEvent.kind == "customer_feedback"))
+        if done:
+            raise Conflict("Thank you: your feedback is already recorded.")
+        await record_event(
+            case_id=case.id,
+            actor=actor,
+            kind="customer_feedback",
+            data={"score": score, "comment": comment.strip()[:2000], "reopen": reopen},
+            at=now,
+        )
+    window = timedelta(days=current_policy().feedback_window_days)
+    if reopen and case.node == states.Node.FEEDBACK.value and now - case.node_entered_at <= window:
+        from app.cases.services import case_move
+
+        await case_move(
+            actor=actor, number=case.number, target="implementation", reason="Reopened by the customer", now=now
+        )

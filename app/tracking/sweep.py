@@ -378,7 +378,7 @@ class _Context:
                 created_at=now,
                 expires_at=now + timedelta(days=TRACKING_LINK_DAYS),
             ).save()
-        link = f"{settings.base_url}/track/{token}"
+        link = f"{settings.base_url}/t/{token}"
         marker = current_language.set(language)
         try:
             text = _(

@@ -1,0 +1,207 @@
+"""Node tracking pages: the board, a case's clocks, SLA admin, push subscriptions, the bell, customer tracking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from app.accounts.roles import ADMINS, PUBLIC, STAFF
+from app.cases import states
+from app.errors import NotFound, ValidationFailed
+from app.i18n import LANGUAGES, current_language
+from app.notify import inapp
+from app.notify.push import application_server_key
+from app.settings import Settings
+from app.tracking import policies, selectors, services, sweep
+from app.web.pages import render
+
+TRACK_COOKIE = "cc_track"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@get("/board", opt={"roles": STAFF}, name="board")
+async def board(
+    request: Request[Any, Any, Any],
+    mine: FromQuery[bool] = False,
+    overdue: FromQuery[bool] = False,
+    due_today: FromQuery[bool] = False,
+    supplier: FromQuery[int | None] = None,
+) -> Template:
+    user = request.user
+    filters = selectors.BoardFilters(mine=mine, overdue=overdue, due_today=due_today, supplier_id=supplier)
+    now = _now()
+    columns = await selectors.board(filters, user_id=user.id, zone=user.time_zone, now=now)
+    context = {
+        "columns": columns,
+        "filters": filters,
+        "suppliers": await selectors.suppliers(),
+        "main_line": [n.value for n in states.OPEN_NODES],
+        "now": now,
+        "zone": user.time_zone,
+    }
+    return render(request, "tracking/board.html", context, block="board")
+
+
+@get("/cases/{number:str}/deadlines", opt={"roles": STAFF}, name="case_deadlines")
+async def case_deadlines(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
+    case, clocks = await selectors.case_clocks(number)
+    context = {"case": case, "deadlines": clocks, "reminders": await selectors.reminders_of(case.id), "now": _now()}
+    return render(request, "cases/_deadlines.html", context)
+
+
+@dataclass
+class PolicyForm:
+    override: str = ""
+
+
+async def _policy_context(request: Request[Any, Any, Any], **extra: Any) -> dict[str, Any]:
+    data_dir = _settings(request).data_dir
+    return {
+        "defaults": policies.DEFAULT_FILE.read_text(encoding="utf-8"),
+        "override": policies.stored_override(data_dir),
+        "failed": await selectors.failed_reminders(),
+        **extra,
+    }
+
+
+@get("/admin/sla", opt={"roles": ADMINS}, name="sla_admin")
+async def sla_admin(request: Request[Any, Any, Any]) -> Template:
+    return render(request, "tracking/policies.html", await _policy_context(request))
+
+
+@post("/admin/sla", opt={"roles": ADMINS}, status_code=200)
+async def sla_save(
+    request: Request[Any, Any, Any], data: Annotated[PolicyForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+) -> Template:
+    try:
+        policies.save_override(_settings(request).data_dir, data.override)
+    except policies.PolicyError as error:
+        context = await _policy_context(request, override=data.override, error=str(error))
+        return render(request, "tracking/policies.html", context, status_code=422)
+    return render(request, "tracking/policies.html", await _policy_context(request, saved=True))
+
+
+@dataclass
+class RetryForm:
+    reminder_id: int = 0
+
+
+@post("/admin/reminders/retry", opt={"roles": ADMINS}, status_code=303)
+async def reminder_retry(data: Annotated[RetryForm, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Redirect:
+    await sweep.retry_failed(reminder_id=data.reminder_id)
+    return Redirect(path="/admin/sla", status_code=303)
+
+
+@get("/push/key", opt={"roles": STAFF}, name="push_key")
+async def push_key(request: Request[Any, Any, Any]) -> dict[str, str]:
+    return {"key": application_server_key(_settings(request).data_dir)}
+
+
+@dataclass
+class SubscriptionBody:
+    endpoint: str
+    keys: dict[str, str]
+
+
+@post("/push/subscribe", opt={"roles": STAFF}, status_code=201)
+async def push_subscribe(request: Request[Any, Any, Any], data: SubscriptionBody) -> dict[str, str]:
+    await services.push_subscribe(
+        user_id=request.user.id,
+        endpoint=data.endpoint,
+        p256dh=str(data.keys.get("p256dh", "")),
+        auth=str(data.keys.get("auth", "")),
+    )
+    return {"status": "subscribed"}
+
+
+@get("/bell", opt={"roles": STAFF}, name="bell")
+async def bell(request: Request[Any, Any, Any]) -> Template:
+    user_id = request.user.id
+    context = {"unread": await inapp.unread_count(user_id), "items": await inapp.recent(user_id)}
+    return render(request, "tracking/_bell.html", context)
+
+
+@post("/bell/read", opt={"roles": STAFF}, status_code=200)
+async def bell_read(request: Request[Any, Any, Any]) -> Template:
+    await inapp.mark_all_read(request.user.id, now=_now())
+    return render(request, "tracking/_bell.html", {"unread": 0, "items": await inapp.recent(request.user.id)})
+
+
+@get("/t/{token:str}", opt={"roles": PUBLIC}, name="track_link")
+async def track_link(token: FromPath[str]) -> Redirect:
+    """Take the token out of the address bar (and out of history and referrers) into a cookie."""
+    await selectors.customer_link(token, now=_now())
+    response = Redirect(path="/track", status_code=303)
+    response.set_cookie(TRACK_COOKIE, token, httponly=True, samesite="lax", path="/track", max_age=86400 * 30)
+    return response
+
+
+async def _customer_context(request: Request[Any, Any, Any]) -> tuple[Any, dict[str, Any]]:
+    token = request.cookies.get(TRACK_COOKIE, "")
+    if not token:
+        raise NotFound("This link is not valid.")
+    link = await selectors.customer_link(token, now=_now())
+    # The page speaks the customer's language (the link remembers it), whatever the browser says.
+    current_language.set(link.language if link.language in LANGUAGES else "en")
+    view = await selectors.customer_view(link.case)
+    steps = [n.value for n in states.MAIN_LINE]
+    return link, {"view": view, "steps": steps, "language": link.language}
+
+
+@get("/track", opt={"roles": PUBLIC}, name="track_page")
+async def track_page(request: Request[Any, Any, Any]) -> Template:
+    _link, context = await _customer_context(request)
+    return render(request, "tracking/customer.html", context)
+
+
+@dataclass
+class FeedbackForm:
+    score: int = 0
+    comment: str = ""
+    reopen: str = ""
+
+
+@post("/track/feedback", opt={"roles": PUBLIC}, status_code=200)
+async def track_feedback(
+    request: Request[Any, Any, Any], data: Annotated[FeedbackForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+) -> Response[Any] | Template:
+    link, _ = await _customer_context(request)
+    try:
+        await services.customer_feedback(
+            link=link, score=data.score, comment=data.comment, reopen=data.reopen == "yes", now=_now()
+        )
+    except ValidationFailed as error:
+        link, context = await _customer_context(request)
+        return render(request, "tracking/customer.html", {**context, "error": str(error)}, status_code=422)
+    link, context = await _customer_context(request)
+    return render(request, "tracking/customer.html", {**context, "thanks": True})
+
+
+TRACKING_ROUTES: list[Any] = [
+    board,
+    case_deadlines,
+    sla_admin,
+    sla_save,
+    reminder_retry,
+    push_key,
+    push_subscribe,
+    bell,
+    bell_read,
+    track_link,
+    track_page,
+    track_feedback,
+]

@@ -1,0 +1,143 @@
+"""Reads for node tracking: the board, a case's clocks, failed reminders and the customer's view."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.cases import states
+from app.cases.tables import Case, CaseEvent
+from app.collaboration.tables import AccessLink
+from app.errors import NotFound
+from app.tracking.tables import Reminder, StageDeadline
+from app.trade.tables import Supplier
+
+BOARD_LIMIT = 600
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    mine: bool = False
+    overdue: bool = False
+    due_today: bool = False
+    supplier_id: int | None = None
+
+
+def time_left_class(started_at: datetime, due_at: datetime, now: datetime) -> str:
+    """late past the limit, soon in its last quarter, else ok: the board's colours."""
+    if now >= due_at:
+        return "late"
+    span = (due_at - started_at).total_seconds() or 1
+    return "soon" if (due_at - now).total_seconds() / span < 0.25 else "ok"
+
+
+async def board(filters: BoardFilters, *, user_id: int, zone: str, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """Open clocks by node in main-line order, soonest due first."""
+    query = (
+        StageDeadline.select(
+            StageDeadline.id,
+            StageDeadline.node,
+            StageDeadline.owner_party,
+            StageDeadline.started_at,
+            StageDeadline.due_at,
+            StageDeadline.case.number.as_alias("number"),
+            StageDeadline.case.urgency.as_alias("urgency"),
+            StageDeadline.case.problem_type.as_alias("problem_type"),
+            StageDeadline.case.assignee.name.as_alias("assignee_name"),
+            StageDeadline.case.supplier.name.as_alias("supplier_name"),
+        )
+        .where(StageDeadline.finished_at.is_null())
+        .order_by(StageDeadline.due_at)
+        .limit(BOARD_LIMIT)
+    )
+    if filters.mine:
+        query = query.where(StageDeadline.case.assignee == user_id)
+    if filters.overdue:
+        query = query.where(StageDeadline.due_at < now)
+    if filters.due_today:
+        local = now.astimezone(ZoneInfo(zone))
+        end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), ZoneInfo(zone))
+        query = query.where(StageDeadline.due_at < end)
+    if filters.supplier_id:
+        query = query.where(StageDeadline.case.supplier == filters.supplier_id)
+    columns: dict[str, list[dict[str, Any]]] = {n.value: [] for n in states.OPEN_NODES}
+    for row in await query:
+        row["state"] = time_left_class(row["started_at"], row["due_at"], now)
+        columns.setdefault(row["node"], []).append(row)
+    return columns
+
+
+async def suppliers() -> list[dict[str, Any]]:
+    return list(await Supplier.select(Supplier.id, Supplier.name).order_by(Supplier.name))
+
+
+async def case_clocks(number: str) -> tuple[Case, list[dict[str, Any]]]:
+    """Each node visit of a case: start, due, finish and who held the clock."""
+    case = await Case.objects().where(Case.number == number).first()
+    if case is None:
+        raise NotFound(f"There is no case {number}.")
+    rows = await StageDeadline.select().where(StageDeadline.case == case.id).order_by(StageDeadline.id)
+    return case, list(rows)
+
+
+async def reminders_of(case_id: int) -> list[dict[str, Any]]:
+    return list(await Reminder.select().where(Reminder.case == case_id).order_by(Reminder.id))
+
+
+async def failed_reminders(limit: int = 100) -> list[dict[str, Any]]:
+    return list(
+        await Reminder.select(
+            Reminder.id,
+            Reminder.case.number.as_alias("number"),
+            Reminder.node,
+            Reminder.level,
+            Reminder.channel,
+            Reminder.recipient,
+            Reminder.attempts,
+            Reminder.error,
+            Reminder.claimed_at,
+        )
+        .where(Reminder.status == "failed")
+        .order_by(Reminder.id, ascending=False)
+        .limit(limit)
+    )
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def customer_link(token: str, *, now: datetime) -> AccessLink:
+    """The customer's live link for ``token``; NotFound alike for unknown, expired or revoked ones."""
+    link = (
+        await AccessLink.objects()
+        .where((AccessLink.token_hash == token_hash(token)) & (AccessLink.party == "customer"))
+        .first()
+    )
+    if link is None or link.revoked_at is not None or link.expires_at <= now:
+        raise NotFound("This link is not valid.")
+    return link
+
+
+async def customer_view(case_id: int) -> dict[str, Any]:
+    """What the customer may see: number, node, progress dates, nothing internal."""
+    case = await Case.select(Case.number, Case.node, Case.created_at, Case.closed_at).where(Case.id == case_id).first()
+    if case is None:
+        raise NotFound("This link is not valid.")
+    reached = await StageDeadline.select(StageDeadline.node, StageDeadline.started_at).where(
+        StageDeadline.case == case_id
+    )
+    feedback = await CaseEvent.select(CaseEvent.data).where(
+        (CaseEvent.case == case_id) & (CaseEvent.kind == "customer_feedback")
+    )
+    return {
+        "number": case["number"],
+        "node": case["node"],
+        "created_at": case["created_at"],
+        "closed_at": case["closed_at"],
+        "started": {r["node"]: r["started_at"] for r in reached},
+        "feedback_given": bool(feedback),
+    }

@@ -1,0 +1,242 @@
+"""The reminder sweep against a real database and a real SMTP server: each step goes exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.policy import default as default_policy
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from app.cases.events import Actor
+from app.cases.services import CaseDraft, case_create, case_move
+from app.cases.tables import CaseEvent
+from app.notify.inapp import unread_count
+from app.tracking.policies import configure_policy
+from app.tracking.sweep import sweep
+from app.tracking.tables import Reminder, StageDeadline
+from app.trade.tables import Customer, Supplier
+from tests.browser.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
+DUE = datetime(2026, 3, 5, 1, 0, tzinfo=UTC)  # three business days later
+AFTER_DUE = DUE + timedelta(hours=1)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Sink, str]]:
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield sink, f"smtp://127.0.0.1:{controller.port}"
+    controller.stop()
+
+
+@pytest.fixture
+def mail_settings(settings: Any, smtp: tuple[Sink, str]) -> Any:
+    configure_policy(settings.data_dir)
+    return replace(settings, smtp_url=smtp[1])
+
+
+async def overdue_case(make_user: Any, *, customer: bool = False, start: datetime = T0) -> tuple[Any, Any]:
+    handler = await make_user("handler", email="hao@example.com")
+    supplier = Supplier(code="SUP-T", name="Test Supplier", email="sup@example.cn", time_zone="Asia/Shanghai")
+    await supplier.save()
+    customer_id = None
+    if customer:
+        row = Customer(name="王芳", email="wang@example.cn", language="zh")
+        await row.save()
+        customer_id = row.id
+    draft = CaseDraft(
+        problem_type="quality_defect", supplier_id=supplier.id, assignee_id=handler.id, customer_id=customer_id
+    )
+    case = (await case_create(actor=Actor.system(), draft=draft, now=start - timedelta(hours=2))).case
+    await case_move(actor=Actor.system(), number=case.number, target="responsibility", now=start)
+    return case, handler
+
+
+def cli_env(settings: Any, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "CROSSCLAIM_DATA_DIR": str(settings.data_dir),
+        "CROSSCLAIM_SMTP_URL": settings.smtp_url,
+        "CROSSCLAIM_SECRET_KEY": settings.secret_key,
+        **extra,
+    }
+
+
+def run_cli(settings: Any, now: datetime, **extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "remind", "sweep", "--now", now.isoformat()],
+        env=cli_env(settings, **extra),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def test_the_clock_of_a_node_starts_and_stops_with_the_case(mail_settings: Any, make_user: Any) -> None:
+    case, _ = await overdue_case(make_user)
+    rows = await StageDeadline.select().where(StageDeadline.case == case.id).order_by(StageDeadline.id)
+    assert [r["node"] for r in rows] == ["reported", "responsibility"]
+    assert rows[0]["finished_at"] == T0
+    assert rows[1]["owner_party"] == "supplier" and rows[1]["due_at"] == DUE and rows[1]["finished_at"] is None
+
+
+async def test_a_sweep_run_twice_sends_once(mail_settings: Any, smtp: tuple[Sink, str], make_user: Any) -> None:
+    sink = smtp[0]
+    case, handler = await overdue_case(make_user)
+    first = await sweep(settings=mail_settings, now=AFTER_DUE)
+    # Catching up past 75% and 100%: only the 100% step goes, to the supplier (owner) and the handler.
+    assert first.as_dict() == {"due": 1, "sent": 3, "skipped": 1, "failed": 0, "retried": 0}
+    assert sorted(m["To"] for m in sink.messages) == ["hao@example.com", "sup@example.cn"]
+    assert all(case.number in m["Subject"] for m in sink.messages)
+    html = [p for p in sink.messages[0].walk() if p.get_content_type() == "text/html"]
+    assert html, "reminder mails carry an HTML part as well as text"
+    assert await unread_count(handler.id) == 1
+    second = await sweep(settings=mail_settings, now=AFTER_DUE + timedelta(minutes=1))
+    assert second.sent == 0 and len(sink.messages) == 2
+    statuses = await Reminder.select(Reminder.status, Reminder.level).where(Reminder.case == case.id)
+    assert {(r["status"], r["level"]) for r in statuses} == {("sent", "100")}
+    events = await CaseEvent.select(CaseEvent.kind).where(CaseEvent.kind == "reminder_sent")
+    assert len(events) == 1
+    # At 150% the managers hear about it, once.
+    manager = await make_user("manager", email="mei@example.com")
+    later = await sweep(settings=mail_settings, now=DUE + timedelta(days=2))
+    assert later.sent == 2 and sink.messages[-1]["To"] == manager.email
+
+
+async def test_two_workers_at_once_send_once(mail_settings: Any, smtp: tuple[Sink, str], make_user: Any) -> None:
+    await overdue_case(make_user)
+    workers = [run_cli(mail_settings, AFTER_DUE) for _ in range(2)]
+    outputs = [worker.communicate(timeout=60) for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    summaries = [json.loads(out) for out, _ in outputs]
+    assert sum(s["sent"] for s in summaries) == 3
+    assert sorted(m["To"] for m in smtp[0].messages) == ["hao@example.com", "sup@example.cn"]
+    assert await Reminder.count() == 3
+
+
+async def test_in_process_concurrent_sweeps_send_once(
+    mail_settings: Any, smtp: tuple[Sink, str], make_user: Any
+) -> None:
+    await overdue_case(make_user)
+    results = await asyncio.gather(*(sweep(settings=mail_settings, now=AFTER_DUE) for _ in range(3)))
+    assert sum(r.sent for r in results) == 3
+    assert len(smtp[0].messages) == 2
+
+
+async def test_a_killed_workers_claims_are_sent_by_the_next_sweep(
+    mail_settings: Any, smtp: tuple[Sink, str], make_user: Any
+) -> None:
+    await overdue_case(make_user)
+    killed = run_cli(mail_settings, AFTER_DUE, CROSSCLAIM_TEST_HOOKS="1", CROSSCLAIM_TEST_CRASH="after_claim")
+    killed.communicate(timeout=60)
+    assert killed.returncode == 9
+    assert {r["status"] for r in await Reminder.select(Reminder.status)} == {"claimed"}
+    assert smtp[0].messages == []
+    # Within the lease the claim may still belong to a live sweep: nothing is sent twice.
+    early = await sweep(settings=mail_settings, now=AFTER_DUE + timedelta(minutes=2))
+    assert early.sent == 0 and smtp[0].messages == []
+    repaired = await sweep(settings=mail_settings, now=AFTER_DUE + timedelta(minutes=11))
+    assert repaired.retried == 3 and repaired.sent == 3
+    assert sorted(m["To"] for m in smtp[0].messages) == ["hao@example.com", "sup@example.cn"]
+    assert {r["status"] for r in await Reminder.select(Reminder.status)} == {"sent"}
+
+
+async def test_quiet_hours_hold_mail_until_morning(mail_settings: Any, smtp: tuple[Sink, str], make_user: Any) -> None:
+    await overdue_case(make_user)
+    night = datetime(2026, 3, 5, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    held = await sweep(settings=mail_settings, now=night)
+    assert held.sent == 1 and smtp[0].messages == []  # only the in-app bell, which makes no sound
+    morning = await sweep(settings=mail_settings, now=night + timedelta(hours=9))
+    assert morning.sent == 2 and len(smtp[0].messages) == 2
+
+
+async def test_an_unreachable_smtp_server_is_retried(settings: Any, make_user: Any) -> None:
+    configure_policy(settings.data_dir)
+    broken = replace(settings, smtp_url=f"smtp://127.0.0.1:{free_port()}")
+    await overdue_case(make_user)
+    summary = await sweep(settings=broken, now=AFTER_DUE)
+    assert summary.failed == 2 and summary.sent == 1
+    rows = await Reminder.select(Reminder.status, Reminder.attempts, Reminder.error).where(Reminder.channel == "email")
+    assert all(r["status"] == "claimed" and r["attempts"] == 1 and "SMTP" in r["error"] for r in rows)
+
+
+async def test_the_customer_hears_in_their_language_with_a_tracking_link(
+    mail_settings: Any, smtp: tuple[Sink, str], make_user: Any, client: Any
+) -> None:
+    # The link's expiry is checked against the real clock when the page is opened: start today.
+    start = datetime.now(UTC).replace(microsecond=0)
+    case, _ = await overdue_case(make_user, customer=True, start=start)
+    summary = await sweep(settings=mail_settings, now=start + timedelta(minutes=5))
+    assert summary.sent == 1
+    (mail,) = smtp[0].messages
+    assert mail["To"] == "wang@example.cn"
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    link = next(word for word in body.split() if "/t/" in word)
+    assert "您的售后" in body or "after-sales" in body
+    assert (await sweep(settings=mail_settings, now=start + timedelta(minutes=6))).sent == 0
+    page = await client.get(link.replace("http://testserver", ""), follow_redirects=True)
+    assert page.status_code == 200
+    assert case.number in page.text and "Test Supplier" not in page.text and "hao@example.com" not in page.text
+
+
+class FakeSmsProvider(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeSmsProvider.received.append(body)
+        status = 400 if body["to"] == "+000" else 200
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"id": "sms-1"}')
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+async def test_sms_goes_to_the_supplier_through_the_http_provider(
+    mail_settings: Any, smtp: tuple[Sink, str], make_user: Any
+) -> None:
+    server = HTTPServer(("127.0.0.1", 0), FakeSmsProvider)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    FakeSmsProvider.received = []
+    try:
+        with_sms = replace(mail_settings, sms_url=f"http://127.0.0.1:{server.server_port}/send")
+        case, _ = await overdue_case(make_user)
+        await Supplier.update({Supplier.phone: "+86 138 0000 0001"}).where(Supplier.code == "SUP-T")
+        summary = await sweep(settings=with_sms, now=AFTER_DUE)
+        assert summary.sent == 4
+        assert FakeSmsProvider.received == [
+            {"to": "+86 138 0000 0001", "text": FakeSmsProvider.received[0]["text"]}
+        ]
+        assert case.number in FakeSmsProvider.received[0]["text"]
+    finally:
+        server.shutdown()
