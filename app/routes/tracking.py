@@ -124,6 +124,7 @@ async def push_subscribe(request: Request[Any, Any, Any], data: SubscriptionBody
         endpoint=data.endpoint,
         p256dh=str(data.keys.get("p256dh", "")),
         auth=str(data.keys.get("auth", "")),
+        allow_http=_settings(request).test_hooks,
     )
     return {"status": "subscribed"}
 

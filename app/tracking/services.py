@@ -97,9 +97,10 @@ async def clock_move(*, case_id: int, target: str, now: datetime) -> StageDeadli
     return await clock_start(case=case, node=target, now=now)
 
 
-async def push_subscribe(*, user_id: int, endpoint: str, p256dh: str, auth: str) -> None:
+async def push_subscribe(*, user_id: int, endpoint: str, p256dh: str, auth: str, allow_http: bool = False) -> None:
     """Keep a browser's push subscription; the same endpoint again replaces the old keys."""
-    if not endpoint.startswith("https://") and not endpoint.startswith("http://127.0.0.1"):
+    # Push services are https; plain http (a local fake push service) only with the test hooks on.
+    if not endpoint.startswith("https://") and not (allow_http and endpoint.startswith("http://127.0.0.1")):
         raise ValidationFailed("A push endpoint must be an https:// address.", fields=[("endpoint", "Use https.")])
     if not p256dh or not auth or len(endpoint) > 1000:
         raise ValidationFailed("The subscription is incomplete.", fields=[("keys", "p256dh and auth are needed.")])

@@ -1,0 +1,131 @@
+"""Tracking pages: the board and its filters, the case's deadlines, SLA admin, the bell, customer feedback."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bs4 import BeautifulSoup
+
+from app.cases.events import Actor
+from app.cases.services import CaseDraft, case_create, case_move
+from app.cases.tables import Case, CaseEvent
+from app.collaboration.tables import AccessLink
+from app.notify.inapp import notify_users
+from app.tracking.policies import configure_policy
+from app.tracking.tables import Reminder
+from app.trade.tables import Supplier
+from tests.conftest import csrf_token, sign_in
+
+
+async def make_case(*, assignee: int | None = None, supplier: int | None = None, started: datetime) -> Case:
+    draft = CaseDraft(problem_type="quality_defect", assignee_id=assignee, supplier_id=supplier)
+    return (await case_create(actor=Actor.system(), draft=draft, now=started)).case
+
+
+async def test_the_board_shows_clocks_by_node_coloured_and_filtered(client: Any, make_user: Any, settings: Any) -> None:
+    configure_policy(settings.data_dir)
+    me = await make_user("handler")
+    other = await make_user("handler")
+    supplier = Supplier(code="SUP-B", name="Brightway")
+    await supplier.save()
+    now = datetime.now(UTC)
+    late = await make_case(assignee=me.id, supplier=supplier.id, started=now - timedelta(days=20))
+    fresh = await make_case(assignee=other.id, started=now)
+    await sign_in(client, me)
+    page = BeautifulSoup((await client.get("/board")).text, "html.parser")
+    cards = {c["data-case"]: c for c in page.select(".board-card")}
+    assert set(cards) == {late.number, fresh.number}
+    assert cards[late.number]["data-state"] == "late" and cards[fresh.number]["data-state"] == "ok"
+    assert cards[late.number].find_parent(attrs={"data-node": True})["data-node"] == "reported"
+    for query, expected in [
+        ("mine=true", {late.number}),
+        ("overdue=true", {late.number}),
+        (f"supplier={supplier.id}", {late.number}),
+    ]:
+        answer = await client.get(f"/board?{query}", headers={"HX-Request": "true"})
+        fragment = BeautifulSoup(answer.text, "html.parser")
+        assert fragment.find("html") is None, "an htmx filter gets the board block only"
+        assert {c["data-case"] for c in fragment.select(".board-card")} == expected, query
+
+
+async def test_the_case_page_lists_each_nodes_clock(client: Any, login: Any, settings: Any) -> None:
+    configure_policy(settings.data_dir)
+    await login("handler")
+    start = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
+    case = await make_case(started=start)
+    await case_move(actor=Actor.system(), number=case.number, target="responsibility", now=start + timedelta(days=1))
+    page = await client.get(f"/cases/{case.number}")
+    assert 'hx-get="/cases/' + case.number + '/deadlines"' in page.text
+    panel = BeautifulSoup((await client.get(f"/cases/{case.number}/deadlines")).text, "html.parser")
+    rows = panel.select("#deadlines-panel tbody tr")
+    assert [r["data-node"] for r in rows] == ["reported", "responsibility"]
+    assert "late" in rows[0]["class"]  # 8 working hours, finished a day later
+    assert rows[1].find_all("td")[4].text.strip() == "supplier"
+
+
+async def test_admins_edit_the_sla_override_and_retry_failed_reminders(client: Any, login: Any, settings: Any) -> None:
+    await login("admin")
+    token = await csrf_token(client)
+    bad = await client.post("/admin/sla", data={"override": "[nodes.plan]\nowner = 'nobody'\n", "_csrf_token": token})
+    assert bad.status_code == 422 and "owner" in bad.text
+    good = await client.post("/admin/sla", data={"override": "[nodes.plan]\ndays = 6\n", "_csrf_token": token})
+    assert good.status_code == 200 and 'id="sla-saved"' in good.text
+    case = await make_case(started=datetime.now(UTC))
+    await Reminder(
+        claim_key="x",
+        case=case.id,
+        node="reported",
+        level="100",
+        channel="email",
+        recipient="a@b.c",
+        status="failed",
+        error="550 no such user",
+    ).save()
+    page = await client.get("/admin/sla")
+    assert "550 no such user" in page.text
+    retried = await client.post("/admin/reminders/retry", data={"reminder_id": "1", "_csrf_token": token})
+    assert retried.status_code == 303
+    assert (await Reminder.select(Reminder.status).first())["status"] == "queued"
+    (settings.data_dir / "sla_override.toml").unlink()  # the data dir is shared by the whole run
+    configure_policy(None)
+
+
+async def test_the_bell_counts_unread_and_clears(client: Any, login: Any) -> None:
+    user = await login("handler")
+    await notify_users([(user.id, None, "Case AS-1 is overdue")], now=datetime.now(UTC))
+    bell = BeautifulSoup((await client.get("/bell", headers={"HX-Request": "true"})).text, "html.parser")
+    assert bell.select_one("#bell-count").text == "1"
+    token = await csrf_token(client)
+    cleared = await client.post("/bell/read", headers={"HX-Request": "true", "x-csrftoken": token})
+    assert BeautifulSoup(cleared.text, "html.parser").select_one("#bell-count").text == "0"
+
+
+async def test_the_customer_sees_progress_only_gives_feedback_and_may_reopen(client: Any, settings: Any) -> None:
+    configure_policy(settings.data_dir)
+    now = datetime.now(UTC)
+    case = await make_case(started=now - timedelta(days=5))
+    for node in ("responsibility", "plan", "implementation", "completed", "feedback"):
+        await case_move(actor=Actor.system(), number=case.number, target=node, now=now - timedelta(days=1))
+    await AccessLink(
+        token_hash=hashlib.sha256(b"tok-123").hexdigest(),
+        case=case.id,
+        party="customer",
+        email="c@example.cn",
+        language="zh",
+        expires_at=now + timedelta(days=30),
+    ).save()
+    assert (await client.get("/t/wrong-token")).status_code == 404
+    opened = await client.get("/t/tok-123")
+    assert opened.status_code == 303 and opened.headers["location"] == "/track"
+    page = await client.get("/track")
+    assert page.status_code == 200 and case.number in page.text and 'id="feedback-form"' in page.text
+    token = await csrf_token(client)
+    sent = await client.post(
+        "/track/feedback", data={"score": "2", "comment": "Still broken", "reopen": "yes", "_csrf_token": token}
+    )
+    assert sent.status_code == 200 and 'id="feedback-thanks"' in sent.text
+    event = await CaseEvent.select(CaseEvent.data).where(CaseEvent.kind == "customer_feedback").first()
+    assert event["data"]["score"] == 2 if isinstance(event["data"], dict) else '"score": 2' in event["data"]
+    assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "implementation"
