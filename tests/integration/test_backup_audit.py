@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from app import db
 from app.audit import audit_verify
 from app.backup import backup
@@ -19,16 +21,52 @@ from tests.conftest import ENGINE, POSTGRES_BASE, _postgres
 ROOT = Path(__file__).resolve().parents[2]
 
 
+async def tamper(sql: str) -> None:
+    """Run ``sql`` the way an intruder with database access would: guard lifted, same session."""
+    engine = db.current_engine()
+    if ENGINE == "postgres":
+        async with engine.transaction():
+            await engine.run_ddl("SET LOCAL crossclaim.maintenance = 'on'")
+            await engine.run_ddl(sql)
+    else:
+        await engine.run_ddl("INSERT OR IGNORE INTO audit_maintenance (id) VALUES (1)")
+        await engine.run_ddl(sql)
+        await engine.run_ddl("DELETE FROM audit_maintenance")
+
+
+async def test_evidence_rows_cannot_be_deleted_or_their_proof_changed() -> None:
+    from app.evidence.tables import Evidence
+
+    made = await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="transit_damage"))
+    row = Evidence(case=made.case.id, sha256="a" * 64, original_key="aa/aa/" + "a" * 64, status="ok")
+    await row.save()
+    with pytest.raises(Exception, match="append-only"):
+        await Evidence.delete().where(Evidence.id == row.id)
+    with pytest.raises(Exception, match="append-only"):
+        await Evidence.update({Evidence.sha256: "b" * 64}).where(Evidence.id == row.id)
+    # Withdrawing changes only the status: allowed.
+    await Evidence.update({Evidence.status: "withdrawn", Evidence.status_reason: "wrong parcel"}).where(
+        Evidence.id == row.id
+    )
+    assert (await Evidence.objects().where(Evidence.id == row.id).first()).status == "withdrawn"
+
+
 async def test_audit_verify_finds_a_tampered_event() -> None:
     actor = Actor.system()
     made = await case_create(actor=actor, draft=CaseDraft(problem_type="wrong_item"))
     await case_move(actor=actor, number=made.case.number, target="responsibility")
     report = await audit_verify()
     assert report.ok and report.cases == 1 and report.events == 2
-    # Someone edits the stored reason of a move directly in the database.
-    await CaseEvent.update({CaseEvent.data: {"from": "reported", "to": "plan"}}).where(
-        CaseEvent.kind == "node_changed"
-    )
+    # The app cannot change history: the database refuses.
+    with pytest.raises(Exception, match="append-only"):
+        await CaseEvent.update({CaseEvent.data: {"from": "reported", "to": "plan"}}).where(
+            CaseEvent.kind == "node_changed"
+        )
+    with pytest.raises(Exception, match="append-only"):
+        await CaseEvent.delete().where(CaseEvent.kind == "node_changed")
+    # Someone with the database's keys lifts the guard and edits the stored move: the chain shows it.
+    await tamper("UPDATE case_event SET data = '{\"from\": \"reported\", \"to\": \"plan\"}' "
+                 "WHERE kind = 'node_changed'")
     report = await audit_verify()
     assert not report.ok
     assert [(b["case"], b["kind"]) for b in report.broken] == [(made.case.number, "node_changed")]
