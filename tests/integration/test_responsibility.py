@@ -28,7 +28,7 @@ from app.cases.tables import Case, CaseEvent
 from app.errors import ValidationFailed
 from app.rules import RuleFileError
 from app.trade.tables import Carrier, PurchaseOrder, Supplier
-from tests.conftest import ROOT, csrf_token
+from tests.conftest import ROOT, asgi_client, csrf_token
 
 ACTOR = Actor(kind="system", label="Tester")
 HTMX = {"HX-Request": "true"}
@@ -113,13 +113,13 @@ async def test_cli_api_and_case_page_give_the_same_answer(
     scenario: str, client: Any, login: Any, settings: Any, tmp_path: Path
 ) -> None:
     problem_type, order_values, case_facts = SCENARIOS[scenario]
-    po = await order(**{k: days_ago(v) if k == "delivered_on" else v for k, v in order_values.items()})
+    delivered = today() - timedelta(days=order_values["delivered_on"])
+    po = await order(**{**order_values, "delivered_on": delivered})
     facts = {k: days_ago(v) if k == "discovered_on" else v for k, v in case_facts.items()}
     case = await hinted_case(problem_type, facts, purchase_order_id=po.id)
     hint = json_object(case.hint)
     # The engine saw the order's facts and the case's together.
-    full_facts = {"problem_type": problem_type, **{k: v for k, v in order_values.items()}, **facts}
-    full_facts["delivered_on"] = days_ago(order_values["delivered_on"])
+    full_facts = {"problem_type": problem_type, **order_values, "delivered_on": delivered.isoformat(), **facts}
     assert hint["facts"] == {k: full_facts[k] for k in hint["facts"]} and set(hint["facts"]) == set(full_facts)
     assert sorted(hint["from_order"]) == ["delivered_on", "incoterm", "transport_mode"]
 
@@ -148,7 +148,8 @@ async def test_cli_api_and_case_page_give_the_same_answer(
     assert float(region.select_one("#hint-confidence")["data-confidence"]) == answer["confidence"]
     assert [li.get_text(strip=True) for li in region.select("#hint-basis li")] == answer["basis"]
     assert [code.get_text() for code in region.select("#hint-rules code")] == answer["rule_ids"]
-    shown = [(li["data-regime"], li["data-kind"], li["data-due"], li["data-status"]) for li in region.select(".countdown")]
+    countdowns = region.select(".countdown")
+    shown = [(li["data-regime"], li["data-kind"], li["data-due"], li["data-status"]) for li in countdowns]
     assert shown == [(d["regime"], d["kind"], d["due"], d["status"]) for d in answer["deadlines"]]
     assert [li["data-name"] for li in region.select("#hint-missing li")] == [m["name"] for m in answer["missing_facts"]]
     warnings = [li.get_text(strip=True) for li in region.select("#hint-warnings li")]
@@ -426,10 +427,8 @@ async def test_a_company_rule_file_is_used_and_a_broken_one_stops_the_start(
     try:
         app = create_app(replace(settings, rules_dir=str(company)))
         assert "acme.zero_defects" in app.state.rules
-        from litestar.testing import AsyncTestClient
-
         headers = await api_headers(await make_user("handler"))
-        async with AsyncTestClient(app=app, base_url="http://testserver") as company_client:
+        async with asgi_client(app) as company_client:
             answer = await company_client.post(
                 "/api/v1/rules/suggest",
                 json={"problem_type": "quality_defect", "within_agreed_aql": True},
