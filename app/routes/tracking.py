@@ -39,10 +39,12 @@ async def board(
     mine: FromQuery[bool] = False,
     overdue: FromQuery[bool] = False,
     due_today: FromQuery[bool] = False,
-    supplier: FromQuery[int | None] = None,
+    supplier: FromQuery[str] = "",
 ) -> Template:
     user = request.user
-    filters = selectors.BoardFilters(mine=mine, overdue=overdue, due_today=due_today, supplier_id=supplier)
+    # The select sends "" for all suppliers.
+    supplier_id = int(supplier) if supplier.isdigit() else None
+    filters = selectors.BoardFilters(mine=mine, overdue=overdue, due_today=due_today, supplier_id=supplier_id)
     now = _now()
     columns = await selectors.board(filters, user_id=user.id, zone=user.time_zone, now=now)
     context = {
