@@ -27,8 +27,10 @@ from app.routes.accounts import AccountController
 from app.routes.api import CaseApiController
 from app.routes.api_intake import IntakeApiController, create_case
 from app.routes.cases import CaseController
+from app.routes.collaboration import COLLABORATION_ROUTES
 from app.routes.hooks import HOOK_HANDLERS
 from app.routes.intake import EvidenceController, IntakeController
+from app.routes.party import PARTY_ROUTES
 from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
 from app.routes.system import healthz, home, set_language
 from app.routes.tracking import TRACKING_ROUTES
@@ -57,6 +59,8 @@ ROUTE_HANDLERS: list[Any] = [
     home,
     set_language,
     *TRACKING_ROUTES,
+    *COLLABORATION_ROUTES,
+    *PARTY_ROUTES,
 ]
 
 

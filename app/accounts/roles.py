@@ -16,3 +16,5 @@ STAFF: frozenset[str] = frozenset(Role)
 DESK: frozenset[str] = frozenset({Role.ADMIN, Role.MANAGER, Role.HANDLER})
 MANAGERS: frozenset[str] = frozenset({Role.ADMIN, Role.MANAGER})
 ADMINS: frozenset[str] = frozenset({Role.ADMIN})
+# Routes for a supplier or carrier holding a magic-link session; no staff role reaches them.
+PARTY: frozenset[str] = frozenset({"supplier", "carrier"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -10,7 +10,9 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from app.accounts import services as accounts
+from app.accounts.roles import PARTY
 from app.accounts.tables import User
+from app.collaboration.links import PARTY_COOKIE, PartyAccess, session_access
 from app.errors import NotAuthenticated, PermissionDenied
 from app.logs import security_event
 from app.settings import Settings
@@ -34,7 +36,13 @@ class StaffAuthenticationMiddleware(AbstractAuthenticationMiddleware):
                 idle=timedelta(minutes=settings.session_idle_minutes),
                 absolute=timedelta(hours=settings.session_max_hours),
             )
-            return AuthenticationResult(user=user, auth="session" if user else None)
+            if user is not None:
+                return AuthenticationResult(user=user, auth="session")
+        party = connection.cookies.get(PARTY_COOKIE)
+        if party:
+            # A supplier or carrier: no user, only the link's party and case; the guard admits it to PARTY routes.
+            access = await session_access(settings.secret_key, party, now=datetime.now(UTC))
+            return AuthenticationResult(user=None, auth=access)
         return AuthenticationResult(user=None, auth=None)
 
 
@@ -48,6 +56,13 @@ def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     if "public" in roles:
         return
     user: User | None = connection.scope.get("user")
+    if roles & PARTY:
+        access = connection.scope.get("auth")
+        if user is None and isinstance(access, PartyAccess) and access.party in roles:
+            return
+        if user is None:
+            raise NotAuthenticated("Please sign in.")
+        raise PermissionDenied("This page is for the supplier or carrier the case was sent to.")
     if user is None:
         raise NotAuthenticated("Please sign in.")
     if user.role not in roles:

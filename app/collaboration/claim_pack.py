@@ -1,0 +1,68 @@
+"""The claim pack: one PDF with the claim letter, facts, hint, deadlines, timeline and evidence thumbnails."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio.to_thread
+from jinja2 import Environment
+
+from app.cases.responsibility import hint_panel, json_object
+from app.cases.tables import Case
+from app.cases.taxonomy import REMEDIES
+from app.collaboration.selectors import events_of, proposals
+from app.errors import NotFound
+from app.evidence import selectors as evidence
+from app.evidence.storage import EvidenceStore
+from app.i18n import gettext as _
+
+TEMPLATE = "pdf/claim_pack.html"
+
+
+async def claim_pack_context(number: str, *, store: EvidenceStore, party: str = "") -> dict[str, Any]:
+    """What the pack says, read once; thumbnails are inlined so rendering needs no fetching."""
+    case = (
+        await Case.objects(Case.supplier, Case.carrier, Case.product, Case.customer)
+        .where(Case.number == number)
+        .first()
+    )
+    if case is None:
+        raise NotFound(_("There is no case %(number)s.", number=number))
+    hint = hint_panel(case, today=datetime.now(UTC).date())
+    files = []
+    for row in await evidence.evidence_for_case(case.id):
+        if row.status != evidence.OK:
+            continue
+        thumb = ""
+        if row.thumb_key:
+            data = await anyio.to_thread.run_sync(store.get, row.thumb_key)
+            media = row.web_media_type or "image/jpeg"
+            thumb = f"data:{media};base64,{base64.b64encode(data).decode()}"
+        files.append({"row": row, "thumb": thumb})
+    addressee = party or hint.hint.get("party") or case.confirmed_party or "supplier"
+    events = [e for e in await events_of(case.id) if e["kind"] not in ("party_viewed",)]
+    return {
+        "case": case,
+        "addressee": addressee,
+        "hint": hint,
+        "facts": json_object(case.facts),
+        "files": files,
+        "events": events,
+        "proposals": await proposals(case.id),
+        "generated_at": datetime.now(UTC),
+        "remedies": REMEDIES,
+    }
+
+
+def render_pdf(environment: Environment, context: dict[str, Any]) -> bytes:
+    """Blocking (WeasyPrint is CPU work): call through a worker thread."""
+    from weasyprint import HTML
+
+    html = environment.get_template(TEMPLATE).render(**context)
+    return bytes(HTML(string=html, base_url=None).write_pdf())
+
+
+async def claim_pack_pdf(environment: Environment, context: dict[str, Any]) -> bytes:
+    return await anyio.to_thread.run_sync(render_pdf, environment, context)

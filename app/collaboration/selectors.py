@@ -1,0 +1,249 @@
+"""Reads for collaboration: what a party may see of its case, the staff panel, disputes and party answer times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from app.cases.responsibility import hint_panel, json_object
+from app.cases.tables import Case, CaseEvent, Message
+from app.cases.taxonomy import PROBLEM_TYPES, REMEDIES
+from app.collaboration.links import PartyAccess, is_live
+from app.collaboration.tables import AccessLink, Dispute, PlanProposal
+from app.errors import NotFound
+from app.evidence import selectors as evidence
+from app.evidence.tables import Evidence
+from app.i18n import gettext as _
+from app.trade.tables import Carrier, Supplier
+
+# Events a party may see on its own timeline (never internal notes or other parties' business).
+PARTY_EVENTS = frozenset(
+    {
+        "case_pushed",
+        "party_response",
+        "plan_proposed",
+        "plan_agreed",
+        "customer_plan_answer",
+        "progress_update",
+        "dispute_opened",
+        "dispute_decided",
+        "node_changed",
+    }
+)
+# A party's answer: the first of these after a push stops the answer clock.
+ANSWER_EVENTS = ("party_response", "plan_proposed", "plan_agreed", "message", "progress_update")
+
+
+async def party_case(access: PartyAccess, number: str) -> Case:
+    """The case behind a party session; any other number is unknown to them (404, not 403)."""
+    case = await Case.objects(Case.supplier, Case.carrier, Case.product).where(Case.number == number).first()
+    if case is None or case.id != access.case_id:
+        raise NotFound(_("There is nothing at this address."))
+    return case
+
+
+async def party_evidence_row(access: PartyAccess, case: Case, evidence_id: str) -> Evidence:
+    """One file the party may see: on its case, accepted, ours or its own."""
+    try:
+        row = await evidence.evidence_get(evidence_id)
+    except NotFound:
+        raise NotFound(_("There is nothing at this address.")) from None
+    if row.case != case.id or row.status != evidence.OK or row.party not in ("us", access.party):
+        raise NotFound(_("There is nothing at this address."))
+    return row
+
+
+async def visible_evidence(case_id: int, party: str) -> list[Evidence]:
+    rows = (
+        await Evidence.objects()
+        .where((Evidence.case == case_id) & (Evidence.status == evidence.OK) & Evidence.party.is_in(["us", party]))
+        .order_by(Evidence.id)
+    )
+    return list(rows)
+
+
+async def thread(case_id: int, party: str) -> list[Message]:
+    """The messages between us and one party, oldest first; internal notes never."""
+    rows = (
+        await Message.objects()
+        .where((Message.case == case_id) & (Message.party == party) & (Message.internal.eq(False)))
+        .order_by(Message.id)
+    )
+    return list(rows)
+
+
+@dataclass(frozen=True)
+class ProposalView:
+    proposal: PlanProposal
+    ready_by: str
+
+
+async def proposals(case_id: int) -> list[ProposalView]:
+    rows = await PlanProposal.objects().where(PlanProposal.case == case_id).order_by(PlanProposal.round)
+    events = await CaseEvent.select(CaseEvent.data).where(
+        (CaseEvent.case == case_id) & (CaseEvent.kind == "plan_proposed")
+    )
+    ready = {}
+    for event in events:
+        data = json_object(event["data"])
+        ready[data.get("proposal_id")] = data.get("ready_by") or ""
+    return [ProposalView(row, ready.get(row.id, "")) for row in rows]
+
+
+async def events_of(case_id: int, kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
+    rows = await CaseEvent.select().where(CaseEvent.case == case_id).order_by(CaseEvent.id)
+    out = []
+    for row in rows:
+        if kinds is not None and row["kind"] not in kinds:
+            continue
+        out.append({**row, "data": json_object(row["data"])})
+    return out
+
+
+async def latest_push(case_id: int, party: str | None = None) -> dict[str, Any] | None:
+    pushes = [e for e in await events_of(case_id, frozenset({"case_pushed"})) if party in (None, e["data"]["party"])]
+    return pushes[-1]["data"] if pushes else None
+
+
+async def responses(case_id: int, party: str) -> list[dict[str, Any]]:
+    return [e for e in await events_of(case_id, frozenset({"party_response"})) if e["data"].get("party") == party]
+
+
+async def customer_answer(case_id: int) -> dict[str, Any] | None:
+    answers = await events_of(case_id, frozenset({"customer_plan_answer"}))
+    return answers[-1] if answers else None
+
+
+async def open_dispute(case_id: int) -> Dispute | None:
+    row: Dispute | None = (
+        await Dispute.objects()
+        .where((Dispute.case == case_id) & Dispute.decided_at.is_null())
+        .order_by(Dispute.id, ascending=False)
+        .first()
+    )
+    return row
+
+
+async def party_page(access: PartyAccess, case: Case) -> dict[str, Any]:
+    """Everything the party's page shows; built only from what this party may see."""
+    return {
+        "case": case,
+        "party": access.party,
+        "push": await latest_push(case.id, access.party),
+        "hint": hint_panel(case, today=datetime.now(UTC).date()),
+        "evidence": await visible_evidence(case.id, access.party),
+        "messages": await thread(case.id, access.party),
+        "proposals": await proposals(case.id),
+        "responses": await responses(case.id, access.party),
+        "answer": await customer_answer(case.id),
+        "dispute": await open_dispute(case.id),
+        "events": await events_of(case.id, PARTY_EVENTS),
+        "remedies": REMEDIES,
+        "problem_types": PROBLEM_TYPES,
+    }
+
+
+def _fk(value: Any) -> int | None:
+    """A foreign key's id, whether the row was loaded with the related row or not."""
+    return getattr(value, "id", value) or None
+
+
+async def staff_panel(case: Case) -> dict[str, Any]:
+    """The collaboration region of the case page."""
+    now = datetime.now(UTC)
+    link_rows = (
+        await AccessLink.objects()
+        .where((AccessLink.case == case.id) & AccessLink.party.is_in(["supplier", "carrier"]))
+        .order_by(AccessLink.id)
+    )
+    hint = json_object(case.hint)
+    supplier = await Supplier.select().where(Supplier.id == _fk(case.supplier)).first() if _fk(case.supplier) else None
+    carrier = await Carrier.select().where(Carrier.id == _fk(case.carrier)).first() if _fk(case.carrier) else None
+    suggested = hint.get("party") if hint.get("party") in ("supplier", "carrier") else ("supplier" if supplier else "")
+    defaults = {"supplier": supplier or {}, "carrier": carrier or {}}
+    chosen = defaults.get(suggested or "", {}) or {}
+    return {
+        "links": [(row, is_live(row, now)) for row in link_rows],
+        "suggested_party": suggested,
+        "default_email": chosen.get("email", ""),
+        "default_language": chosen.get("language", "en"),
+        "push": await latest_push(case.id),
+        "proposals": await proposals(case.id),
+        "threads": {party: await thread(case.id, party) for party in ("supplier", "carrier")},
+        "responses": {party: await responses(case.id, party) for party in ("supplier", "carrier")},
+        "answer": await customer_answer(case.id),
+        "dispute": await open_dispute(case.id),
+        "today": now.date(),
+    }
+
+
+async def dispute_page(dispute_id: str) -> dict[str, Any]:
+    """Both positions side by side: our events and evidence, theirs, the hint and the deadlines."""
+    number = int(dispute_id) if dispute_id.isdigit() else 0
+    dispute = await Dispute.objects().where(Dispute.id == number).first()
+    if dispute is None:
+        raise NotFound(_("There is no such dispute."))
+    case = await Case.objects(Case.supplier, Case.carrier).where(Case.id == dispute.case).first()
+    assert case is not None
+    events = await events_of(case.id)
+    files = [row for row in await evidence.evidence_for_case(case.id) if row.status == evidence.OK]
+    ours = [e for e in events if e["actor_kind"] in ("user", "system") and e["kind"] != "party_viewed"]
+    theirs = [e for e in events if e["actor_kind"] in ("supplier", "carrier") and e["kind"] != "party_viewed"]
+    return {
+        "dispute": dispute,
+        "case": case,
+        "hint": hint_panel(case, today=datetime.now(UTC).date()),
+        "our_events": ours,
+        "their_events": theirs,
+        "our_files": [row for row in files if row.party == "us"],
+        "their_files": [row for row in files if row.party != "us"],
+        "proposals": await proposals(case.id),
+        "remedies": REMEDIES,
+    }
+
+
+@dataclass(frozen=True)
+class PartyCase:
+    number: str
+    node: str
+    pushed_at: datetime | None
+    answered_at: datetime | None
+
+    @property
+    def answer_hours(self) -> float | None:
+        if self.pushed_at is None or self.answered_at is None:
+            return None
+        return round((self.answered_at - self.pushed_at).total_seconds() / 3600, 1)
+
+
+async def party_overview(kind: str, party_id: str) -> dict[str, Any]:
+    """One supplier's or carrier's cases and how long they took to answer our first push."""
+    number = int(party_id) if party_id.isdigit() else 0
+    table = Supplier if kind == "supplier" else Carrier if kind == "carrier" else None
+    party = await table.select().where(table.id == number).first() if table is not None else None
+    if table is None or party is None:
+        raise NotFound(_("There is no such supplier or carrier."))
+    column = Case.supplier if kind == "supplier" else Case.carrier
+    cases = await Case.select(Case.id, Case.number, Case.node).where(column == number).order_by(Case.id)
+    rows = []
+    for case in cases:
+        events = await events_of(case["id"])
+        pushed = next((e["at"] for e in events if e["kind"] == "case_pushed" and e["data"]["party"] == kind), None)
+        answered = next(
+            (
+                e["at"]
+                for e in events
+                if pushed is not None and e["actor_kind"] == kind and e["kind"] in ANSWER_EVENTS and e["at"] >= pushed
+            ),
+            None,
+        )
+        rows.append(PartyCase(case["number"], case["node"], pushed, answered))
+    hours = [row.answer_hours for row in rows if row.answer_hours is not None]
+    return {
+        "kind": kind,
+        "party": party,
+        "cases": rows,
+        "answered": len(hours),
+        "median_hours": sorted(hours)[len(hours) // 2] if hours else None,
+    }

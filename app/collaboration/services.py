@@ -1,0 +1,487 @@
+"""Writes for collaboration: pushing a case to a party, their answers, plan rounds, messages and disputes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from app.cases import states
+from app.cases.events import Actor, record_event
+from app.cases.services import case_move
+from app.cases.tables import Case, CaseEvent, Message
+from app.cases.taxonomy import REMEDIES
+from app.collaboration import links
+from app.collaboration.tables import AccessLink, Dispute, PlanProposal
+from app.db import atomic
+from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.i18n import LANGUAGES
+from app.i18n import gettext as _
+
+COUNTERPARTIES = ("supplier", "carrier")
+RESPONSES = ("accept", "accept_part", "dispute")
+PROGRESS = ("shipped", "refund_sent", "credit_note_issued", "repaired", "other")
+DECISIONS = ("supplier", "carrier", "purchaser", "shared")
+MAX_TEXT = 4000
+# A view is recorded at most this often per link, so polling and reloads do not flood the timeline.
+VIEW_EVERY = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Pushed:
+    case: Case
+    link: AccessLink
+    token: str  # shown once, in the mail; only its SHA-256 is stored
+
+
+def actor_of(access: links.PartyAccess) -> Actor:
+    return Actor(kind=access.party, id=str(access.link_id), label=access.email or access.party)
+
+
+async def _case(number: str) -> Case:
+    case = await Case.objects().where(Case.number == number).first()
+    if case is None:
+        raise NotFound(_("There is no case %(number)s.", number=number))
+    return case
+
+
+async def _case_by_id(case_id: int) -> Case:
+    case = await Case.objects().where(Case.id == case_id).first()
+    if case is None:
+        raise NotFound(_("There is no such case."))
+    return case
+
+
+def _text(value: str, field: str, *, required: bool = False, limit: int = MAX_TEXT) -> str:
+    value = value.strip()
+    if required and not value:
+        raise ValidationFailed(_("Please fill in %(field)s.", field=field), fields=[(field, _("This is needed."))])
+    if len(value) > limit:
+        hint = _("Keep it under %(count)s characters.", count=limit)
+        raise ValidationFailed(_("The text is too long."), fields=[(field, hint)])
+    return value
+
+
+def _touch_counterparty(case: Case) -> None:
+    if case.node in {node.value for node in states.FINAL}:
+        raise Conflict(_("The case is %(node)s; nothing more can be agreed on it.", node=case.node))
+
+
+async def case_push(
+    *,
+    actor: Actor,
+    number: str,
+    party: str,
+    email: str,
+    language: str,
+    requirement: str,
+    reply_by: date,
+    note: str = "",
+    now: datetime | None = None,
+) -> Pushed:
+    """Send a case to its supplier or carrier: a new link (older ones revoked) and what we ask of them."""
+    now = now or datetime.now(UTC)
+    problems: list[tuple[str, str]] = []
+    if party not in COUNTERPARTIES:
+        problems.append(("party", _("Choose the supplier or the carrier.")))
+    if requirement not in REMEDIES:
+        problems.append(("requirement", _("Choose what we ask for.")))
+    if "@" not in email or len(email) > 254 or any(c in email for c in " \r\n,;<>"):
+        problems.append(("email", _("Enter one email address.")))
+    if reply_by < now.date():
+        problems.append(("reply_by", _("The reply deadline cannot be in the past.")))
+    if problems:
+        raise ValidationFailed(_("The case cannot be sent as filled in."), fields=problems)
+    note = _text(note, "note")
+    language = language if language in LANGUAGES else "en"
+    case = await _case(number)
+    _touch_counterparty(case)
+    async with atomic():
+        await links.revoke_links(case_id=case.id, party=party, now=now)
+        link, token = await links.issue_link(case_id=case.id, party=party, email=email, language=language, now=now)
+        await record_event(
+            case_id=case.id,
+            actor=actor,
+            kind="case_pushed",
+            data={
+                "party": party,
+                "email": email,
+                "requirement": requirement,
+                "reply_by": reply_by.isoformat(),
+                "note": note,
+                "link_id": link.id,
+            },
+            at=now,
+        )
+    if case.node == states.Node.REPORTED.value:
+        case = await case_move(actor=actor, number=number, target="responsibility", now=now)
+    return Pushed(case=case, link=link, token=token)
+
+
+async def mail_result(*, case_id: int, link_id: int, error: str, now: datetime | None = None) -> None:
+    """Whether the push mail went out: recorded either way, so the handler sees a failed send."""
+    kind = "push_mail_failed" if error else "push_mail_sent"
+    async with atomic():
+        await record_event(
+            case_id=case_id, actor=Actor.system(), kind=kind, data={"link_id": link_id, "error": error[:500]}, at=now
+        )
+
+
+async def party_opened(*, access: links.PartyAccess, now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
+    async with atomic():
+        await AccessLink.update({AccessLink.last_used_at: now}).where(AccessLink.id == access.link_id)
+        await record_event(
+            case_id=access.case_id, actor=actor_of(access), kind="party_link_opened", data={"link_id": access.link_id}
+        )
+
+
+async def party_viewed(*, access: links.PartyAccess, now: datetime | None = None) -> None:
+    """Every view is on the timeline, but a reload within minutes is the same view."""
+    now = now or datetime.now(UTC)
+    recent = await CaseEvent.count().where(
+        (CaseEvent.case == access.case_id)
+        & (CaseEvent.kind == "party_viewed")
+        & (CaseEvent.actor_id == str(access.link_id))
+        & (CaseEvent.at > now - VIEW_EVERY)
+    )
+    if recent:
+        return
+    async with atomic():
+        await record_event(case_id=access.case_id, actor=actor_of(access), kind="party_viewed", data={}, at=now)
+
+
+async def party_respond(
+    *,
+    access: links.PartyAccess,
+    response: str,
+    share: str = "",
+    reason: str = "",
+    evidence_ids: list[int] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """The party's answer on responsibility: accept, accept a share, or dispute with reasons and files."""
+    now = now or datetime.now(UTC)
+    if response not in RESPONSES:
+        raise ValidationFailed(_("Choose an answer."), fields=[("response", _("Accept, accept in part or dispute."))])
+    data: dict[str, Any] = {"party": access.party, "response": response}
+    if response == "accept_part":
+        try:
+            percent = int(share)
+        except ValueError:
+            percent = 0
+        if not 1 <= percent <= 99:
+            raise ValidationFailed(_("Enter the share you accept."), fields=[("share", _("A percentage, 1 to 99."))])
+        data["share"] = percent
+    if response == "dispute":
+        data["reason"] = _text(reason, "reason", required=True)
+        data["evidence_ids"] = list(evidence_ids or [])
+    elif reason:
+        data["reason"] = _text(reason, "reason")
+    case = await _case_by_id(access.case_id)
+    _touch_counterparty(case)
+    async with atomic():
+        await record_event(case_id=case.id, actor=actor_of(access), kind="party_response", data=data, at=now)
+
+
+def parse_date(raw: str, field: str) -> date | None:
+    raw = raw.strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise ValidationFailed(_("Enter the date as YYYY-MM-DD."), fields=[(field, _("e.g. 2026-12-31"))]) from None
+
+
+def parse_amount(raw: str) -> Decimal | None:
+    raw = raw.strip().replace(",", ".")
+    if not raw:
+        return None
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        raise ValidationFailed(_("Enter the amount as a number."), fields=[("amount", _("e.g. 1250.00"))]) from None
+    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e12"):
+        raise ValidationFailed(_("Enter the amount as a number."), fields=[("amount", _("e.g. 1250.00"))])
+    return amount.quantize(Decimal("0.01"))
+
+
+async def plan_propose(
+    *,
+    actor: Actor,
+    case_id: int,
+    side: str,
+    remedy: str,
+    amount: Decimal | None,
+    currency: str,
+    ready_by: date | None,
+    details: str,
+    now: datetime | None = None,
+) -> PlanProposal:
+    """A new round: the open proposal (if any) is superseded by this one."""
+    now = now or datetime.now(UTC)
+    problems: list[tuple[str, str]] = []
+    if remedy not in REMEDIES:
+        problems.append(("remedy", _("Choose a remedy.")))
+    currency = currency.strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        problems.append(("currency", _("Use a three-letter currency code such as CNY or EUR.")))
+    if ready_by is not None and ready_by < now.date():
+        problems.append(("ready_by", _("The date cannot be in the past.")))
+    if problems:
+        raise ValidationFailed(_("The proposal is incomplete."), fields=problems)
+    details = _text(details, "details")
+    case = await _case_by_id(case_id)
+    _touch_counterparty(case)
+    if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
+        raise Conflict(_("Plans are proposed while responsibility or the plan is open."))
+    async with atomic():
+        last = (
+            await PlanProposal.select(PlanProposal.round)
+            .where(PlanProposal.case == case_id)
+            .order_by(PlanProposal.round, ascending=False)
+            .first()
+        )
+        await PlanProposal.update({PlanProposal.status: "superseded"}).where(
+            (PlanProposal.case == case_id) & (PlanProposal.status == "open")
+        )
+        proposal = PlanProposal(
+            case=case_id,
+            round=(last["round"] + 1) if last else 1,
+            proposed_by=side,
+            remedy=remedy,
+            amount=amount,
+            currency=currency,
+            details=details,
+            status="open",
+            created_at=now,
+        )
+        await proposal.save()
+        await record_event(
+            case_id=case_id,
+            actor=actor,
+            kind="plan_proposed",
+            data={
+                "proposal_id": proposal.id,
+                "round": proposal.round,
+                "side": side,
+                "remedy": remedy,
+                "amount": str(amount) if amount is not None else None,
+                "currency": currency,
+                "ready_by": ready_by.isoformat() if ready_by else None,
+                "details": details,
+            },
+            at=now,
+        )
+        if side == "us":
+            for party in COUNTERPARTIES:
+                await links.renew_links(case_id=case_id, party=party, now=now)
+    return proposal
+
+
+async def plan_accept(
+    *, actor: Actor, case_id: int, proposal_id: int, side: str, now: datetime | None = None
+) -> PlanProposal:
+    """The other side accepts the open proposal: the plan is agreed and waits for the customer's confirmation."""
+    now = now or datetime.now(UTC)
+    proposal = (
+        await PlanProposal.objects().where((PlanProposal.id == proposal_id) & (PlanProposal.case == case_id)).first()
+    )
+    if proposal is None:
+        raise NotFound(_("There is no such proposal."))
+    if proposal.status != "open":
+        raise Conflict(_("This proposal is no longer open; answer the latest round."))
+    if proposal.proposed_by == side:
+        raise PermissionDenied(_("The other side accepts a proposal, not the side that made it."))
+    case = await _case_by_id(case_id)
+    async with atomic():
+        await PlanProposal.update({PlanProposal.status: "accepted"}).where(PlanProposal.id == proposal.id)
+        changes: dict[Any, Any] = {Case.remedy: proposal.remedy, Case.currency: proposal.currency, Case.updated_at: now}
+        if proposal.amount is not None:
+            changes[Case.claim_amount] = proposal.amount
+        await Case.update(changes).where(Case.id == case_id)
+        await record_event(
+            case_id=case_id,
+            actor=actor,
+            kind="plan_agreed",
+            data={
+                "proposal_id": proposal.id,
+                "round": proposal.round,
+                "remedy": proposal.remedy,
+                "amount": str(proposal.amount) if proposal.amount is not None else None,
+                "currency": proposal.currency,
+                "awaiting": "customer",
+            },
+            at=now,
+        )
+        if case.node == states.Node.RESPONSIBILITY.value:
+            await case_move(actor=actor, number=case.number, target="plan", reason="Plan agreed", now=now)
+    proposal.status = "accepted"
+    return proposal
+
+
+async def customer_answer(
+    *, actor: Actor, number: str, accepted: bool, comment: str = "", now: datetime | None = None
+) -> Case:
+    """The customer's answer to the agreed plan; a confirmation moves the case to implementation."""
+    now = now or datetime.now(UTC)
+    comment = _text(comment, "comment", required=not accepted)
+    case = await _case(number)
+    agreed = (
+        await PlanProposal.objects()
+        .where((PlanProposal.case == case.id) & (PlanProposal.status == "accepted"))
+        .order_by(PlanProposal.round, ascending=False)
+        .first()
+    )
+    if agreed is None or case.node != states.Node.PLAN.value:
+        raise Conflict(_("There is no agreed plan waiting for the customer."))
+    async with atomic():
+        await record_event(
+            case_id=case.id,
+            actor=actor,
+            kind="customer_plan_answer",
+            data={"proposal_id": agreed.id, "accepted": accepted, "comment": comment},
+            at=now,
+        )
+        if accepted:
+            return await case_move(
+                actor=actor, number=number, target="implementation", reason="Plan confirmed by the customer", now=now
+            )
+        # Declined: back to the table; the proposal is reopened as superseded so a new round starts.
+        await PlanProposal.update({PlanProposal.status: "declined"}).where(PlanProposal.id == agreed.id)
+    return case
+
+
+async def progress_update(
+    *, actor: Actor, case_id: int, step: str, tracking_no: str = "", note: str = "", now: datetime | None = None
+) -> None:
+    """What happened during implementation: shipped (with a tracking number), refund sent, …"""
+    now = now or datetime.now(UTC)
+    if step not in PROGRESS:
+        raise ValidationFailed(_("Choose what happened."), fields=[("step", _("Choose a step."))])
+    tracking_no = _text(tracking_no, "tracking_no", required=step == "shipped", limit=80)
+    note = _text(note, "note")
+    case = await _case_by_id(case_id)
+    if case.node != states.Node.IMPLEMENTATION.value:
+        raise Conflict(_("Progress is reported while the plan is being carried out."))
+    async with atomic():
+        await record_event(
+            case_id=case_id,
+            actor=actor,
+            kind="progress_update",
+            data={"step": step, "tracking_no": tracking_no, "note": note},
+            at=now,
+        )
+
+
+async def message_post(*, actor: Actor, case_id: int, party: str, body: str, now: datetime | None = None) -> Message:
+    """One message in the thread between us and ``party``; we writing renews their link."""
+    now = now or datetime.now(UTC)
+    if party not in COUNTERPARTIES:
+        raise ValidationFailed(_("Choose the supplier or the carrier."), fields=[("party", _("Choose one."))])
+    body = _text(body, "body", required=True)
+    case = await _case_by_id(case_id)
+    _touch_counterparty(case)
+    async with atomic():
+        message = Message(
+            case=case_id,
+            party=party,
+            author_kind=actor.kind,
+            author_label=actor.label,
+            body=body,
+            via="web",
+            internal=False,
+            created_at=now,
+        )
+        await message.save()
+        await record_event(
+            case_id=case_id,
+            actor=actor,
+            kind="message",
+            data={"message_id": message.id, "party": party, "length": len(body)},
+            at=now,
+        )
+        if actor.kind == "user":
+            await links.renew_links(case_id=case_id, party=party, now=now)
+    return message
+
+
+async def dispute_open(
+    *, actor: Actor, case_id: int, opened_by: str, reason: str, now: datetime | None = None
+) -> Dispute:
+    """Mediation: the case moves to disputed and remembers the node it left."""
+    now = now or datetime.now(UTC)
+    reason = _text(reason, "reason", required=True)
+    case = await _case_by_id(case_id)
+    if states.Node(case.node) not in states.DISPUTABLE:
+        raise Conflict(_("Mediation opens on a case in responsibility, plan or implementation."))
+    async with atomic():
+        dispute = Dispute(case=case_id, opened_by=opened_by, from_node=case.node, reason=reason, opened_at=now)
+        await dispute.save()
+        await case_move(actor=actor, number=case.number, target="disputed", reason=reason, now=now)
+        await record_event(
+            case_id=case_id,
+            actor=actor,
+            kind="dispute_opened",
+            data={"dispute_id": dispute.id, "from": case.node, "reason": reason},
+            at=now,
+        )
+    return dispute
+
+
+async def dispute_decide(
+    *, actor: Actor, dispute_id: int, decision: str, rationale: str, now: datetime | None = None
+) -> Dispute:
+    """A manager's decision with its rationale; the case returns to the node it left."""
+    now = now or datetime.now(UTC)
+    if decision not in DECISIONS:
+        raise ValidationFailed(_("Choose a decision."), fields=[("decision", _("Choose who is responsible."))])
+    rationale = _text(rationale, "rationale", required=True)
+    dispute = await Dispute.objects().where(Dispute.id == dispute_id).first()
+    if dispute is None:
+        raise NotFound(_("There is no such dispute."))
+    if dispute.decided_at is not None:
+        raise Conflict(_("This dispute is already decided."))
+    case = await _case_by_id(dispute.case)
+    async with atomic():
+        await Dispute.update(
+            {
+                Dispute.decision: decision,
+                Dispute.rationale: rationale,
+                Dispute.decided_by: int(actor.id) if actor.kind == "user" and actor.id else None,
+                Dispute.decided_at: now,
+            }
+        ).where(Dispute.id == dispute.id)
+        if decision in ("supplier", "carrier", "purchaser"):
+            await Case.update({Case.confirmed_party: decision, Case.confirmed_reason: rationale}).where(
+                Case.id == case.id
+            )
+        await record_event(
+            case_id=case.id,
+            actor=actor,
+            kind="dispute_decided",
+            data={"dispute_id": dispute.id, "decision": decision, "rationale": rationale},
+            at=now,
+        )
+        if case.node == states.Node.DISPUTED.value:
+            await case_move(
+                actor=actor, number=case.number, target=dispute.from_node, reason="Dispute decided", now=now
+            )
+    decided = await Dispute.objects().where(Dispute.id == dispute.id).first()
+    assert decided is not None
+    return decided
+
+
+async def link_revoke(*, actor: Actor, number: str, link_id: int, now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
+    case = await _case(number)
+    link = await AccessLink.objects().where((AccessLink.id == link_id) & (AccessLink.case == case.id)).first()
+    if link is None:
+        raise NotFound(_("There is no such link."))
+    async with atomic():
+        await links.revoke_links(case_id=case.id, party=link.party, link_id=link.id, now=now)
+        await record_event(
+            case_id=case.id, actor=actor, kind="link_revoked", data={"link_id": link.id, "party": link.party}, at=now
+        )

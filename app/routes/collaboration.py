@@ -1,0 +1,256 @@
+"""Staff side of collaboration: push a case, plan rounds, messages, disputes, claim pack, party answer times."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+import anyio.to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from markupsafe import escape
+
+from app.accounts.roles import DESK, MANAGERS
+from app.cases import selectors as case_selectors
+from app.cases.taxonomy import PARTIES, REMEDIES
+from app.collaboration import claim_pack, selectors, services
+from app.i18n import current_language
+from app.i18n import gettext as _
+from app.notify.email import Attachment, Mail, send_mail
+from app.routes.cases import actor_for
+from app.routes.intake import evidence_store
+from app.settings import Settings
+from app.web.pages import render, wants_fragment
+
+log = logging.getLogger("crossclaim.collaboration")
+
+
+def _field(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _back(request: Request[Any, Any, Any], number: str) -> Response[Any]:
+    if wants_fragment(request):
+        return Response(None, status_code=204, headers={"HX-Refresh": "true"})
+    return Redirect(path=f"/cases/{number}#collaboration", status_code=303)
+
+
+def _environment(request: Request[Any, Any, Any]) -> Any:
+    return request.app.template_engine.engine
+
+
+async def panel_context(number: str) -> dict[str, Any]:
+    case = await case_selectors.case_get(number)
+    return {"case": case, "remedies": REMEDIES, "parties": PARTIES, **await selectors.staff_panel(case)}
+
+
+@get("/cases/{number:str}/collaboration", opt={"roles": DESK}, name="collaboration_panel")
+async def collaboration_panel(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
+    return render(request, "cases/_collaboration.html", {"collab": await panel_context(number)})
+
+
+def push_mail(
+    settings: Settings, pushed: services.Pushed, *, requirement: str, reply_by: date, pdf: bytes | None
+) -> Mail:
+    """The mail to the party, in the party's language, with the link (and the claim pack when asked)."""
+    url = f"{settings.base_url}/l/{pushed.token}"
+    marker = current_language.set(pushed.link.language)
+    try:
+        subject = _("After-sales case %(number)s: your answer is needed", number=pushed.case.number)
+        lines = [
+            _("We ask for: %(remedy)s.", remedy=str(REMEDIES.get(requirement, requirement))),
+            _("Please answer by %(day)s.", day=reply_by.isoformat()),
+            _("Open the case (no account needed):"),
+        ]
+    finally:
+        current_language.reset(marker)
+    text = "\n".join([*lines, url, ""])
+    html = "".join(f"<p>{escape(line)}</p>" for line in lines) + f'<p><a href="{escape(url)}">{escape(url)}</a></p>'
+    attachments = [Attachment(f"{pushed.case.number}-claim-pack.pdf", pdf, "application/pdf")] if pdf else []
+    return Mail(to=[pushed.link.email], subject=subject, text=text, html=html, attachments=attachments)
+
+
+@post("/cases/{number:str}/push", opt={"roles": DESK}, status_code=303)
+async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+    form = await request.form()
+    settings: Settings = request.app.state.settings
+    requirement = _field(form, "requirement")
+    reply_by = services.parse_date(_field(form, "reply_by"), "reply_by") or date.min
+    pushed = await services.case_push(
+        actor=actor_for(request),
+        number=number,
+        party=_field(form, "party"),
+        email=_field(form, "email").strip(),
+        language=_field(form, "language"),
+        requirement=requirement,
+        reply_by=reply_by,
+        note=_field(form, "note"),
+    )
+    pdf = None
+    if _field(form, "attach_pack") == "yes":
+        context = await claim_pack.claim_pack_context(number, store=evidence_store(request), party=pushed.link.party)
+        pdf = await claim_pack.claim_pack_pdf(_environment(request), context)
+    mail = push_mail(settings, pushed, requirement=requirement, reply_by=reply_by, pdf=pdf)
+    # Sent after the commit, in a worker thread; the token exists only in this request and the mail.
+    error = ""
+    try:
+        await anyio.to_thread.run_sync(send_mail, settings, mail)
+    except Exception as failure:  # any SMTP trouble is shown on the case, never a lost push
+        log.warning("push mail failed", extra={"case": number, "error": str(failure)})
+        error = str(failure) or type(failure).__name__
+    await services.mail_result(case_id=pushed.case.id, link_id=pushed.link.id, error=error)
+    return _back(request, number)
+
+
+@post("/cases/{number:str}/plan", opt={"roles": DESK}, status_code=303)
+async def staff_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+    form = await request.form()
+    case = await case_selectors.case_get(number)
+    await services.plan_propose(
+        actor=actor_for(request),
+        case_id=case.id,
+        side="us",
+        remedy=_field(form, "remedy"),
+        amount=services.parse_amount(_field(form, "amount")),
+        currency=_field(form, "currency") or case.currency,
+        ready_by=services.parse_date(_field(form, "ready_by"), "ready_by"),
+        details=_field(form, "details"),
+    )
+    return _back(request, number)
+
+
+@post("/cases/{number:str}/plan/{proposal_id:str}/accept", opt={"roles": DESK}, status_code=303)
+async def staff_accept_plan(
+    request: Request[Any, Any, Any], number: FromPath[str], proposal_id: FromPath[str]
+) -> Response[Any]:
+    case = await case_selectors.case_get(number)
+    await services.plan_accept(
+        actor=actor_for(request),
+        case_id=case.id,
+        proposal_id=int(proposal_id) if proposal_id.isdigit() else 0,
+        side="us",
+    )
+    return _back(request, number)
+
+
+@post("/cases/{number:str}/customer-answer", opt={"roles": DESK}, status_code=303)
+async def customer_answer(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+    """The customer's answer to the agreed plan as the handler heard it (the tracking page records its own)."""
+    form = await request.form()
+    await services.customer_answer(
+        actor=actor_for(request),
+        number=number,
+        accepted=_field(form, "answer") == "accept",
+        comment=_field(form, "comment"),
+    )
+    return _back(request, number)
+
+
+@post("/cases/{number:str}/progress", opt={"roles": DESK}, status_code=303)
+async def staff_progress(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+    form = await request.form()
+    case = await case_selectors.case_get(number)
+    await services.progress_update(
+        actor=actor_for(request),
+        case_id=case.id,
+        step=_field(form, "step"),
+        tracking_no=_field(form, "tracking_no"),
+        note=_field(form, "note"),
+    )
+    return _back(request, number)
+
+
+@get("/cases/{number:str}/messages/{party:str}", opt={"roles": DESK}, name="staff_thread")
+async def staff_thread(request: Request[Any, Any, Any], number: FromPath[str], party: FromPath[str]) -> Template:
+    case = await case_selectors.case_get(number)
+    party = party if party in services.COUNTERPARTIES else "supplier"
+    context = {"messages": await selectors.thread(case.id, party), "case": case, "party": party}
+    return render(request, "collaboration/_thread.html", {**context, "post_url": f"/cases/{number}/messages/{party}"})
+
+
+@post("/cases/{number:str}/messages/{party:str}", opt={"roles": DESK}, status_code=200)
+async def staff_message(
+    request: Request[Any, Any, Any], number: FromPath[str], party: FromPath[str]
+) -> Response[Any] | Template:
+    form = await request.form()
+    case = await case_selectors.case_get(number)
+    await services.message_post(actor=actor_for(request), case_id=case.id, party=party, body=_field(form, "body"))
+    if not wants_fragment(request):
+        return Redirect(path=f"/cases/{number}#collaboration", status_code=303)
+    context = {"messages": await selectors.thread(case.id, party), "case": case, "party": party}
+    return render(request, "collaboration/_thread.html", {**context, "post_url": f"/cases/{number}/messages/{party}"})
+
+
+@post("/cases/{number:str}/links/{link_id:str}/revoke", opt={"roles": DESK}, status_code=303)
+async def link_revoke(request: Request[Any, Any, Any], number: FromPath[str], link_id: FromPath[str]) -> Response[Any]:
+    await services.link_revoke(
+        actor=actor_for(request), number=number, link_id=int(link_id) if link_id.isdigit() else 0
+    )
+    return _back(request, number)
+
+
+@post("/cases/{number:str}/mediation", opt={"roles": DESK}, status_code=303)
+async def dispute_open(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+    form = await request.form()
+    case = await case_selectors.case_get(number)
+    dispute = await services.dispute_open(
+        actor=actor_for(request), case_id=case.id, opened_by="us", reason=_field(form, "reason")
+    )
+    return Redirect(path=f"/disputes/{dispute.id}", status_code=303)
+
+
+@get("/disputes/{dispute_id:str}", opt={"roles": DESK}, name="dispute_page")
+async def dispute_page(request: Request[Any, Any, Any], dispute_id: FromPath[str]) -> Template:
+    context = await selectors.dispute_page(dispute_id)
+    user = request.user
+    return render(request, "collaboration/dispute.html", {**context, "can_decide": user.role in MANAGERS})
+
+
+@post("/disputes/{dispute_id:str}/decide", opt={"roles": MANAGERS}, status_code=303)
+async def dispute_decide(request: Request[Any, Any, Any], dispute_id: FromPath[str]) -> Response[Any]:
+    form = await request.form()
+    dispute = await services.dispute_decide(
+        actor=actor_for(request),
+        dispute_id=int(dispute_id) if dispute_id.isdigit() else 0,
+        decision=_field(form, "decision"),
+        rationale=_field(form, "rationale"),
+    )
+    return Redirect(path=f"/disputes/{dispute.id}", status_code=303)
+
+
+@get("/cases/{number:str}/claim-pack.pdf", opt={"roles": DESK}, name="claim_pack")
+async def claim_pack_download(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[bytes]:
+    context = await claim_pack.claim_pack_context(number, store=evidence_store(request))
+    pdf = await claim_pack.claim_pack_pdf(_environment(request), context)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{number}-claim-pack.pdf"'},
+    )
+
+
+@get("/parties/{kind:str}/{party_id:str}", opt={"roles": DESK}, name="party_overview")
+async def party_overview(request: Request[Any, Any, Any], kind: FromPath[str], party_id: FromPath[str]) -> Template:
+    context = await selectors.party_overview(kind, party_id)
+    return render(request, "collaboration/party_overview.html", {**context, "now": datetime.now(UTC)})
+
+
+COLLABORATION_ROUTES: list[Any] = [
+    collaboration_panel,
+    case_push,
+    staff_propose,
+    staff_accept_plan,
+    customer_answer,
+    staff_progress,
+    staff_thread,
+    staff_message,
+    link_revoke,
+    dispute_open,
+    dispute_page,
+    dispute_decide,
+    claim_pack_download,
+    party_overview,
+]

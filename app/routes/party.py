@@ -1,0 +1,268 @@
+"""The supplier's and carrier's side: opening a magic link, and their case page with its actions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio.to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from app.accounts.roles import PARTY, PUBLIC
+from app.cases.tables import Case
+from app.collaboration import links, selectors, services
+from app.collaboration.links import PartyAccess
+from app.errors import NotFound, RateLimited
+from app.evidence import services as evidence_services
+from app.evidence.pipeline import content_disposition
+from app.evidence.services import UPLOAD_BODY_LIMIT
+from app.i18n import LANGUAGES, current_language
+from app.i18n import gettext as _
+from app.logs import security_event
+from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
+from app.settings import Settings
+from app.web.auth import client_ip
+from app.web.pages import render, wants_fragment
+from app.web.ratelimit import AttemptLimiter
+
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _limiter(request: Request[Any, Any, Any]) -> AttemptLimiter:
+    state = request.app.state
+    limiter: AttemptLimiter | None = state.get("link_limiter")
+    if limiter is None:
+        settings: Settings = state.settings
+        limiter = state["link_limiter"] = AttemptLimiter(settings.login_attempts_per_minute)
+    return limiter
+
+
+def _generic(request: Request[Any, Any, Any]) -> Template:
+    """One page for unknown, expired, revoked and tampered links: it tells nobody whether a case exists."""
+    return render(request, "party/invalid.html", {}, status_code=404, headers=NO_REFERRER)
+
+
+@get("/l/{token:str}", opt={"roles": PUBLIC}, name="link_open")
+async def link_open(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
+    """Only a page with a button: mail scanners fetch links, and a GET must never use one up or act."""
+    return render(request, "party/continue.html", {"token": token}, headers=NO_REFERRER)
+
+
+@post("/l/{token:str}", opt={"roles": PUBLIC}, status_code=303)
+async def link_continue(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
+    limiter, ip = _limiter(request), client_ip(request)
+    if limiter.blocked(ip):
+        security_event("link_rate_limited", ip=ip)
+        raise RateLimited(
+            _("Too many link attempts from your address. Wait a minute and try again."),
+            retry_after=limiter.retry_after(ip),
+        )
+    now = _now()
+    link = await links.live_link(token, now=now, parties=services.COUNTERPARTIES)
+    if link is None:
+        limiter.record(ip)
+        security_event("link_refused", ip=ip)
+        return _generic(request)
+    settings: Settings = request.app.state.settings
+    access = PartyAccess(link.id, link.case, link.party, link.email, link.language)
+    await services.party_opened(access=access, now=now)
+    security_event("link_used", ip=ip, link_id=link.id, party=link.party)
+    row = await Case.select(Case.number).where(Case.id == link.case).first()
+    assert row is not None
+    response: Response[Any] = Redirect(path=f"/p/cases/{row['number']}", status_code=303, headers=NO_REFERRER)
+    response.set_cookie(
+        links.PARTY_COOKIE,
+        links.session_value(settings.secret_key, link, now),
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/p",
+        max_age=links.SESSION_HOURS * 3600,
+    )
+    return response
+
+
+async def _party(request: Request[Any, Any, Any], number: str) -> tuple[PartyAccess, Case]:
+    access = request.auth
+    if not isinstance(access, PartyAccess):
+        raise NotFound(_("There is nothing at this address."))
+    # The page speaks the party's language, as the link remembers it, whatever the browser says.
+    current_language.set(access.language if access.language in LANGUAGES else "en")
+    return access, await selectors.party_case(access, number)
+
+
+async def _page(request: Request[Any, Any, Any], access: PartyAccess, case: Case, **extra: Any) -> Template:
+    context = {**await selectors.party_page(access, case), **extra}
+    return render(request, "party/case.html", context, headers=NO_REFERRER)
+
+
+def _done(request: Request[Any, Any, Any], number: str) -> Response[Any]:
+    if wants_fragment(request):
+        return Response(None, status_code=204, headers={"HX-Refresh": "true"})
+    return Redirect(path=f"/p/cases/{number}", status_code=303)
+
+
+def _field(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+@get("/p/cases/{number:str}", opt={"roles": PARTY}, name="party_case")
+async def party_case(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
+    access, case = await _party(request, number)
+    await services.party_viewed(access=access)
+    return await _page(request, access, case)
+
+
+@get("/p/cases/{number:str}/messages", opt={"roles": PARTY}, name="party_messages")
+async def party_messages(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
+    access, case = await _party(request, number)
+    context = {"messages": await selectors.thread(case.id, access.party), "case": case, "party": access.party}
+    return render(request, "collaboration/_thread.html", {**context, "post_url": f"/p/cases/{case.number}/messages"})
+
+
+@post("/p/cases/{number:str}/messages", opt={"roles": PARTY}, status_code=200)
+async def party_message_post(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
+    access, case = await _party(request, number)
+    form = await request.form()
+    await services.message_post(
+        actor=services.actor_of(access), case_id=case.id, party=access.party, body=_field(form, "body")
+    )
+    if not wants_fragment(request):
+        return Redirect(path=f"/p/cases/{number}#messages", status_code=303)
+    context = {"messages": await selectors.thread(case.id, access.party), "case": case, "party": access.party}
+    return render(request, "collaboration/_thread.html", {**context, "post_url": f"/p/cases/{case.number}/messages"})
+
+
+@post(
+    "/p/cases/{number:str}/respond",
+    opt={"roles": PARTY},
+    request_max_body_size=UPLOAD_BODY_LIMIT,
+    status_code=303,
+)
+async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+    access, case = await _party(request, number)
+    refuse_oversized(request)
+    form = await read_form(request)
+    response = _field(form, "response")
+    uploads = await uploads_from_form(form)
+    evidence_ids: list[int] = []
+    if response == "dispute" and uploads:
+        # Counter-evidence goes through the same checks, hashes and store as ours, marked as the party's.
+        attached = await evidence_services.evidence_add(
+            actor=services.actor_of(access),
+            number=case.number,
+            uploads=uploads,
+            store=evidence_store(request),
+            policy=evidence_policy(request),
+            party=access.party,
+        )
+        evidence_ids = [item.evidence.id for item in attached]
+    await services.party_respond(
+        access=access,
+        response=response,
+        share=_field(form, "share"),
+        reason=_field(form, "reason"),
+        evidence_ids=evidence_ids,
+    )
+    return _done(request, number)
+
+
+@post("/p/cases/{number:str}/plan", opt={"roles": PARTY}, status_code=303)
+async def party_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+    access, case = await _party(request, number)
+    form = await request.form()
+    await services.plan_propose(
+        actor=services.actor_of(access),
+        case_id=case.id,
+        side=access.party,
+        remedy=_field(form, "remedy"),
+        amount=services.parse_amount(_field(form, "amount")),
+        currency=_field(form, "currency") or case.currency,
+        ready_by=services.parse_date(_field(form, "ready_by"), "ready_by"),
+        details=_field(form, "details"),
+    )
+    return _done(request, number)
+
+
+@post("/p/cases/{number:str}/plan/{proposal_id:str}/accept", opt={"roles": PARTY}, status_code=303)
+async def party_accept_plan(
+    request: Request[Any, Any, Any], number: FromPath[str], proposal_id: FromPath[str]
+) -> Response[Any]:
+    access, case = await _party(request, number)
+    await services.plan_accept(
+        actor=services.actor_of(access),
+        case_id=case.id,
+        proposal_id=int(proposal_id) if proposal_id.isdigit() else 0,
+        side=access.party,
+    )
+    return _done(request, number)
+
+
+@post("/p/cases/{number:str}/progress", opt={"roles": PARTY}, status_code=303)
+async def party_progress(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+    access, case = await _party(request, number)
+    form = await request.form()
+    await services.progress_update(
+        actor=services.actor_of(access),
+        case_id=case.id,
+        step=_field(form, "step"),
+        tracking_no=_field(form, "tracking_no"),
+        note=_field(form, "note"),
+    )
+    return _done(request, number)
+
+
+@post("/p/cases/{number:str}/dispute", opt={"roles": PARTY}, status_code=303)
+async def party_dispute(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+    access, case = await _party(request, number)
+    form = await request.form()
+    await services.dispute_open(
+        actor=services.actor_of(access), case_id=case.id, opened_by=access.party, reason=_field(form, "reason")
+    )
+    return _done(request, number)
+
+
+@get("/p/cases/{number:str}/evidence/{evidence_id:str}/{copy:str}", opt={"roles": PARTY}, name="party_evidence")
+async def party_evidence(
+    request: Request[Any, Any, Any], number: FromPath[str], evidence_id: FromPath[str], copy: FromPath[str]
+) -> Response[bytes]:
+    """Web copies and thumbnails only: originals stay with us."""
+    access, case = await _party(request, number)
+    row = await selectors.party_evidence_row(access, case, evidence_id)
+    key = {"web": row.web_key, "thumb": row.thumb_key}.get(copy, "")
+    if not key:
+        raise NotFound(_("There is nothing at this address."))
+    data = await anyio.to_thread.run_sync(evidence_store(request).get, key)
+    stem = (row.filename or "evidence").rsplit(".", 1)[0]
+    extension = ".png" if row.web_media_type == "image/png" else ".jpg"
+    return Response(
+        data,
+        media_type=row.web_media_type or "image/jpeg",
+        headers={
+            "Content-Disposition": content_disposition(stem + extension, inline=True),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+        },
+    )
+
+
+PARTY_ROUTES: list[Any] = [
+    link_open,
+    link_continue,
+    party_case,
+    party_messages,
+    party_message_post,
+    party_respond,
+    party_propose,
+    party_accept_plan,
+    party_progress,
+    party_dispute,
+    party_evidence,
+]

@@ -1,0 +1,379 @@
+"""Collaboration over HTTP: push by real SMTP, the link and party page, plan rounds, disputes, the claim pack."""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from PIL import Image
+
+from app.cases.events import Actor
+from app.cases.services import CaseDraft, case_create
+from app.cases.tables import Case, CaseEvent, Message
+from app.collaboration.links import token_digest
+from app.collaboration.tables import AccessLink, PlanProposal
+from app.evidence.tables import Evidence
+from app.trade.tables import Carrier, Supplier
+from tests.browser.conftest import free_port
+from tests.conftest import asgi_client, csrf_token, sign_in
+
+LINK = re.compile(r"https?://\S+/l/([A-Za-z0-9_\-]+)")
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Sink, str]]:
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield sink, f"smtp://127.0.0.1:{controller.port}"
+    controller.stop()
+
+
+@pytest.fixture
+def mail_app(settings: Any, smtp: tuple[Sink, str]) -> Any:
+    from app.asgi import create_app
+
+    return create_app(replace(settings, smtp_url=smtp[1]))
+
+
+@pytest.fixture
+async def staff(mail_app: Any) -> AsyncIterator[Any]:
+    async with asgi_client(mail_app) as client:
+        yield client
+
+
+@pytest.fixture
+async def party(mail_app: Any) -> AsyncIterator[Any]:
+    async with asgi_client(mail_app) as client:
+        yield client
+
+
+def photo(colour: tuple[int, int, int] = (200, 40, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), colour).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+async def supplier_case(code: str = "SUP-A", email: str = "qa@supplier-a.cn", language: str = "zh") -> Case:
+    supplier = Supplier(code=code, name=f"Supplier {code}", email=email, language=language)
+    await supplier.save()
+    carrier = Carrier(code=f"CAR-{code}", name=f"Carrier {code}", email=f"claims@{code.lower()}.example")
+    await carrier.save()
+    draft = CaseDraft(
+        problem_type="quality_defect",
+        description="Cracked housings on arrival",
+        supplier_id=supplier.id,
+        carrier_id=carrier.id,
+        order_number=f"PO-{code}",
+    )
+    return (await case_create(actor=Actor.system(), draft=draft)).case
+
+
+async def push(client: Any, number: str, *, email: str = "qa@supplier-a.cn", party: str = "supplier") -> Any:
+    token = await csrf_token(client)
+    reply_by = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
+    response = await client.post(
+        f"/cases/{number}/push",
+        data={
+            "party": party,
+            "email": email,
+            "language": "zh",
+            "requirement": "replacement",
+            "reply_by": reply_by,
+            "note": "Photos attached",
+            "_csrf_token": token,
+        },
+    )
+    assert response.status_code == 303, response.text
+    return response
+
+
+def link_in(mail: Any) -> str:
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    found = LINK.search(body)
+    assert found, body
+    return found.group(1)
+
+
+async def open_link(client: Any, token: str) -> Any:
+    page = await client.get(f"/l/{token}")
+    assert page.status_code == 200
+    return await client.post(f"/l/{token}", data={"_csrf_token": await csrf_token(client)})
+
+
+async def events(case_id: int) -> list[str]:
+    rows = await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case_id).order_by(CaseEvent.id)
+    return [row["kind"] for row in rows]
+
+
+async def test_push_mail_link_dispute_counter_accept_confirm(
+    staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    sink, _url = smtp
+    case = await supplier_case()
+    handler = await make_user("handler")
+    await sign_in(staff, handler)
+
+    await push(staff, case.number)
+    assert len(sink.messages) == 1
+    mail = sink.messages[0]
+    assert mail["To"] == "qa@supplier-a.cn"
+    assert case.number in mail["Subject"]
+    token = link_in(mail)
+    assert len(token) >= 43  # 256 bits, URL-safe
+    link = await AccessLink.objects().where(AccessLink.case == case.id).first()
+    assert link.token_hash == token_digest(token) and link.party == "supplier" and link.language == "zh"
+    assert (link.expires_at - datetime.now(UTC)).days in (29, 30)
+
+    # Scanners: GET and HEAD show the page and change nothing.
+    before = await events(case.id)
+    assert (await party.head(f"/l/{token}")).status_code in (200, 405)
+    opened = await party.get(f"/l/{token}")
+    assert opened.status_code == 200 and 'id="continue"' in opened.text
+    assert opened.headers["referrer-policy"] == "no-referrer"
+    assert "cc_party" not in party.cookies
+    assert await events(case.id) == before
+
+    answer = await party.post(f"/l/{token}", data={"_csrf_token": await csrf_token(party)})
+    assert answer.status_code == 303
+    location = answer.headers["location"]
+    assert location == f"/p/cases/{case.number}" and token not in location
+    assert answer.headers["referrer-policy"] == "no-referrer"
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax") and token not in cookie
+
+    page = await party.get(location)
+    assert page.status_code == 200, page.text
+    assert "Cracked housings" in page.text
+    assert 'lang="zh-CN"' in page.text  # the link's language, not the browser's
+
+    # The supplier disputes with a photo: it goes through the evidence pipeline, marked as theirs.
+    response = await party.post(
+        f"/p/cases/{case.number}/respond",
+        data={"response": "dispute", "reason": "Packed intact; damage happened in transit"},
+        files={"evidence": ("photo.jpg", photo(), "image/jpeg")},
+        headers={"x-csrftoken": await csrf_token(party)},
+    )
+    assert response.status_code == 303, response.text
+    theirs = await Evidence.objects().where(Evidence.case == case.id).first()
+    assert theirs.party == "supplier" and theirs.status == "ok" and len(theirs.sha256) == 64
+    assert (await party.get(f"/p/cases/{case.number}/evidence/{theirs.id}/thumb")).status_code == 200
+    assert (await party.get(f"/evidence/{theirs.id}/original")).status_code in (302, 401)
+
+    # Messages both ways, each a CaseEvent; internal notes never reach the party.
+    await Message(case=case.id, party="supplier", body="INTERNAL-ONLY note", internal=True).save()
+    sent = await staff.post(
+        f"/cases/{case.number}/messages/supplier",
+        data={"body": "We counter with a partial refund"},
+        headers={"x-csrftoken": await csrf_token(staff), "HX-Request": "true"},
+    )
+    assert sent.status_code == 200 and "We counter" in sent.text
+    thread = await party.get(f"/p/cases/{case.number}/messages", headers={"HX-Request": "true"})
+    assert "We counter" in thread.text and "INTERNAL-ONLY" not in thread.text
+    assert 'hx-trigger="every 3s"' in thread.text
+
+    # The handler counters with a plan; the supplier accepts it.
+    ready = (date.today() + timedelta(days=10)).isoformat()
+    countered = await staff.post(
+        f"/cases/{case.number}/plan",
+        data={
+            "remedy": "partial_refund",
+            "amount": "1250.50",
+            "currency": "eur",
+            "ready_by": ready,
+            "details": "Refund within 10 days",
+            "_csrf_token": await csrf_token(staff),
+        },
+    )
+    assert countered.status_code == 303, countered.text
+    proposal = await PlanProposal.objects().where(PlanProposal.case == case.id).first()
+    assert proposal.round == 1 and proposal.proposed_by == "us" and proposal.amount == Decimal("1250.50")
+    # The side that proposed cannot accept its own proposal.
+    own = await staff.post(
+        f"/cases/{case.number}/plan/{proposal.id}/accept", data={"_csrf_token": await csrf_token(staff)}
+    )
+    assert own.status_code == 403
+    accepted = await party.post(
+        f"/p/cases/{case.number}/plan/{proposal.id}/accept", data={"_csrf_token": await csrf_token(party)}
+    )
+    assert accepted.status_code == 303, accepted.text
+    row = await Case.objects().where(Case.id == case.id).first()
+    assert row.node == "plan" and row.remedy == "partial_refund" and row.currency == "EUR"
+
+    # The customer confirms the agreed plan: the case moves to implementation.
+    confirmed = await staff.post(
+        f"/cases/{case.number}/customer-answer",
+        data={"answer": "accept", "comment": "ok", "_csrf_token": await csrf_token(staff)},
+    )
+    assert confirmed.status_code == 303, confirmed.text
+    row = await Case.objects().where(Case.id == case.id).first()
+    assert row.node == "implementation"
+
+    progress = await party.post(
+        f"/p/cases/{case.number}/progress",
+        data={"step": "refund_sent", "note": "SWIFT ref 123", "_csrf_token": await csrf_token(party)},
+    )
+    assert progress.status_code == 303, progress.text
+
+    kinds = await events(case.id)
+    for kind in (
+        "case_pushed",
+        "push_mail_sent",
+        "party_link_opened",
+        "party_viewed",
+        "evidence_added",
+        "party_response",
+        "message",
+        "plan_proposed",
+        "plan_agreed",
+        "customer_plan_answer",
+        "progress_update",
+    ):
+        assert kind in kinds, (kind, kinds)
+    assert kinds.count("node_changed") == 3  # reported → responsibility → plan → implementation
+
+    # The staff panel and the supplier's answer time.
+    panel = await staff.get(f"/cases/{case.number}/collaboration")
+    assert panel.status_code == 200 and "partial_refund" in panel.text.replace("Partial refund", "partial_refund")
+    overview = await staff.get(f"/parties/supplier/{row.supplier}")
+    assert overview.status_code == 200 and case.number in overview.text
+
+
+async def test_plan_rounds_go_back_and_forth(staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str]) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    await push(staff, case.number)
+    assert (await open_link(party, link_in(smtp[0].messages[0]))).status_code == 303
+    for side, client, prefix in ((1, party, "/p"), (2, staff, ""), (3, party, "/p")):
+        response = await client.post(
+            f"{prefix}/cases/{case.number}/plan",
+            data={
+                "remedy": "replacement",
+                "currency": "CNY",
+                "details": f"round {side}",
+                "_csrf_token": await csrf_token(client),
+            },
+        )
+        assert response.status_code == 303, response.text
+    rows = await PlanProposal.objects().where(PlanProposal.case == case.id).order_by(PlanProposal.round)
+    assert [(r.round, r.proposed_by, r.status) for r in rows] == [
+        (1, "supplier", "superseded"),
+        (2, "us", "superseded"),
+        (3, "supplier", "open"),
+    ]
+    stale = await party.post(
+        f"/p/cases/{case.number}/plan/{rows[1].id}/accept", data={"_csrf_token": await csrf_token(party)}
+    )
+    assert stale.status_code == 409
+    bad = await party.post(
+        f"/p/cases/{case.number}/plan",
+        data={"remedy": "replacement", "amount": "12abc", "_csrf_token": await csrf_token(party)},
+    )
+    assert bad.status_code == 422
+
+
+async def test_dispute_mediation_returns_to_the_node_it_left(
+    staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str], mail_app: Any
+) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    await push(staff, case.number)
+    await open_link(party, link_in(smtp[0].messages[0]))
+    opened = await party.post(
+        f"/p/cases/{case.number}/dispute",
+        data={"reason": "We do not agree with the hint", "_csrf_token": await csrf_token(party)},
+    )
+    assert opened.status_code == 303, opened.text
+    row = await Case.objects().where(Case.id == case.id).first()
+    assert row.node == "disputed" and row.node_before_dispute == "responsibility"
+    from app.collaboration.tables import Dispute
+
+    dispute = await Dispute.objects().where(Dispute.case == case.id).first()
+    assert dispute.opened_by == "supplier" and dispute.from_node == "responsibility"
+    page = await staff.get(f"/disputes/{dispute.id}")
+    assert page.status_code == 200 and 'id="their-position"' in page.text and "We do not agree" in page.text
+    # A handler sees the page but cannot decide; a manager can.
+    denied = await staff.post(
+        f"/disputes/{dispute.id}/decide",
+        data={"decision": "supplier", "rationale": "x", "_csrf_token": await csrf_token(staff)},
+    )
+    assert denied.status_code == 403
+    async with asgi_client(mail_app) as manager_client:
+        await sign_in(manager_client, await make_user("manager"))
+        missing = await manager_client.post(
+            f"/disputes/{dispute.id}/decide",
+            data={"decision": "supplier", "rationale": " ", "_csrf_token": await csrf_token(manager_client)},
+        )
+        assert missing.status_code == 422
+        decided = await manager_client.post(
+            f"/disputes/{dispute.id}/decide",
+            data={
+                "decision": "supplier",
+                "rationale": "Packing list shows the defect at origin",
+                "_csrf_token": await csrf_token(manager_client),
+            },
+        )
+        assert decided.status_code == 303, decided.text
+    row = await Case.objects().where(Case.id == case.id).first()
+    assert row.node == "responsibility" and row.confirmed_party == "supplier"
+    assert {"dispute_opened", "dispute_decided"} <= set(await events(case.id))
+
+
+async def test_claim_pack_pdf_parses_back(staff: Any, make_user: Any, tmp_path: Path) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    uploaded = await staff.post(
+        f"/cases/{case.number}/evidence",
+        files={"evidence": ("crack.jpg", photo((20, 120, 220)), "image/jpeg")},
+        headers={"x-csrftoken": await csrf_token(staff)},
+    )
+    assert uploaded.status_code in (200, 303), uploaded.text
+    evidence = await Evidence.objects().where(Evidence.case == case.id).first()
+    response = await staff.get(f"/cases/{case.number}/claim-pack.pdf")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    pdf = tmp_path / "pack.pdf"
+    pdf.write_bytes(response.content)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    flat = re.sub(r"\s+", "", text)
+    assert case.number in text and "Claim letter" in text and "Timeline" in text
+    assert evidence.sha256 in flat
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True).stdout
+    assert len(images.strip().splitlines()) >= 3  # header, rule, at least one image
+
+
+async def test_push_refuses_bad_input(staff: Any, make_user: Any, smtp: tuple[Sink, str]) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    response = await staff.post(
+        f"/cases/{case.number}/push",
+        data={
+            "party": "customs",
+            "email": "a@b.c\r\nBcc: x@y.z",
+            "requirement": "gift",
+            "reply_by": "2001-01-01",
+            "_csrf_token": await csrf_token(staff),
+        },
+    )
+    assert response.status_code == 422
+    assert not smtp[0].messages
+    assert await AccessLink.count().where(AccessLink.case == case.id) == 0
