@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from app.cases.states import Node
@@ -39,6 +40,17 @@ class CaseFilters:
     query: str = ""
     assignee_id: int | None = None
     before_id: int | None = None  # keyset pagination: newest first, continue below this id
+    # The dashboard's links: the cases behind one of its numbers.
+    supplier_id: int | None = None
+    carrier_id: int | None = None
+    product_id: int | None = None
+    category: str = ""
+    region: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    # The rate's cohort: cases on orders delivered in these days, cancelled ones not counted.
+    delivered_from: date | None = None
+    delivered_to: date | None = None
 
 
 async def case_list(filters: CaseFilters, *, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
@@ -51,12 +63,36 @@ async def case_list(filters: CaseFilters, *, limit: int = PAGE_SIZE) -> list[dic
         query = query.where(Case.assignee == filters.assignee_id)
     if filters.before_id is not None:
         query = query.where(Case.id < filters.before_id)
+    query = _dashboard_filters(query, filters)
     if filters.query:
         term = f"%{filters.query.strip()}%"
         query = query.where(
             Case.number.ilike(term) | Case.order_number.ilike(term) | Case.description.ilike(term)
         )
     return list(await query)
+
+
+def _dashboard_filters(query: Any, filters: CaseFilters) -> Any:
+    for column, value in (
+        (Case.supplier, filters.supplier_id),
+        (Case.carrier, filters.carrier_id),
+        (Case.product, filters.product_id),
+        (Case.product.category, filters.category or None),
+        (Case.region, filters.region or None),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.created_from is not None:
+        query = query.where(Case.created_at >= datetime.combine(filters.created_from, time(0), UTC))
+    if filters.created_to is not None:
+        query = query.where(Case.created_at < datetime.combine(filters.created_to + timedelta(days=1), time(0), UTC))
+    if filters.delivered_from is not None or filters.delivered_to is not None:
+        query = query.where(Case.node != "cancelled")
+    if filters.delivered_from is not None:
+        query = query.where(Case.purchase_order.delivered_on >= filters.delivered_from)
+    if filters.delivered_to is not None:
+        query = query.where(Case.purchase_order.delivered_on <= filters.delivered_to)
+    return query
 
 
 async def node_counts() -> dict[str, int]:

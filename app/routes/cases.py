@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -49,8 +50,22 @@ class CaseController(Controller):
         problem_type: FromQuery[str] = "",
         q: FromQuery[str] = "",
         before: FromQuery[int | None] = None,
+        supplier: FromQuery[int | None] = None,
+        carrier: FromQuery[int | None] = None,
+        product: FromQuery[int | None] = None,
+        category: FromQuery[str] = "",
+        region: FromQuery[str] = "",
+        created_from: FromQuery[date | None] = None,
+        created_to: FromQuery[date | None] = None,
+        delivered_from: FromQuery[date | None] = None,
+        delivered_to: FromQuery[date | None] = None,
     ) -> Template:
-        filters = selectors.CaseFilters(node=node, problem_type=problem_type, query=q[:200], before_id=before)
+        filters = selectors.CaseFilters(
+            node=node, problem_type=problem_type, query=q[:200], before_id=before,
+            supplier_id=supplier, carrier_id=carrier, product_id=product, category=category[:60],
+            region=region[:60], created_from=created_from, created_to=created_to,
+            delivered_from=delivered_from, delivered_to=delivered_to,
+        )
         rows = await selectors.case_list(filters)
         context = {
             "rows": rows,
