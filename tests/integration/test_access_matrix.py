@@ -1,5 +1,6 @@
 """Role × route: generated from the app's route table, so a new route cannot escape it."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -8,9 +9,21 @@ from app.accounts.roles import Role
 from app.accounts.services import token_create
 from app.cases.events import Actor
 from app.cases.services import CaseDraft, case_create
+from app.collaboration.links import issue_link
+from app.db import atomic
 from tests.conftest import csrf_token, sign_in
 
-WHO = ["anonymous", *[role.value for role in Role]]
+WHO = ["anonymous", *[role.value for role in Role], "supplier link", "carrier link"]
+
+
+async def open_party_link(client: Any, case_id: int, party: str) -> None:
+    """A supplier's or carrier's session, opened the way they open it: POST to their emailed link."""
+    async with atomic():
+        _link, token = await issue_link(
+            case_id=case_id, party=party, email=f"{party}@example.com", language="en", now=datetime.now(UTC)
+        )
+    response = await client.post(f"/l/{token}", data={"_csrf_token": await csrf_token(client)})
+    assert response.status_code == 303
 
 
 def route_table(app: Any) -> list[tuple[str, str, frozenset[str]]]:
@@ -37,14 +50,17 @@ def test_every_route_declares_roles(app: Any) -> None:
 async def test_only_declared_roles_get_through(client: Any, app: Any, make_user: Any, who: str) -> None:
     case = (await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="other"))).case
     api_headers: dict[str, str] = {}
-    if who != "anonymous":
+    role = who.removesuffix(" link")
+    if who.endswith(" link"):
+        await open_party_link(client, case.id, role)
+    elif who != "anonymous":
         user = await make_user(who)
         await sign_in(client, user)
         api_headers = {"Authorization": f"Bearer {await token_create(email=user.email)}"}
     token = await csrf_token(client)
     checked = 0
     for method, path, roles in route_table(app):
-        if path.startswith("/static") or path == "/logout" and who != "anonymous":
+        if path.startswith("/static") or (path == "/logout" and who != "anonymous"):
             continue  # static files are public by design; signing out would end this test's session
         url = path.replace("{number:str}", case.number).replace("{file_path:path}", "/css/app.css")
         headers = {"x-csrftoken": token, **(api_headers if url.startswith("/api/") else {})}
@@ -55,6 +71,6 @@ async def test_only_declared_roles_get_through(client: Any, app: Any, make_user:
             assert response.status_code != 403, f"{who} {method} {url}"
         else:
             denied = response.status_code in (401, 403) or to_login
-            assert denied != (who in roles), f"{who} {method} {url} -> {response.status_code}"
+            assert denied != (role in roles), f"{who} {method} {url} -> {response.status_code}"
         checked += 1
     assert checked >= 8
