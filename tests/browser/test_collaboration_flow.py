@@ -1,0 +1,183 @@
+"""Push to the supplier by real SMTP, open the mailed link in Chromium, dispute, counter, accept, confirm."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from playwright.async_api import expect
+
+from app.cases.tables import Case, CaseEvent
+from app.collaboration.tables import PlanProposal
+from app.evidence.tables import Evidence
+from tests.browser.conftest import ROOT, free_port, screenshot_path, sign_in_page
+from tests.conftest import PASSWORD
+from tests.integration.test_collaboration import Sink, photo, supplier_case
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def smtp() -> Iterator[Sink]:
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    sink.url = f"smtp://127.0.0.1:{controller.port}"  # type: ignore[attr-defined]
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture
+def mail_server(settings: Any, smtp: Sink) -> Iterator[str]:
+    """`crossclaim serve` on the test database, sending its mail to the loopback SMTP server."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "CROSSCLAIM_DATA_DIR": str(settings.data_dir),
+        "CROSSCLAIM_SECRET_KEY": settings.secret_key,
+        "CROSSCLAIM_BASE_URL": f"http://127.0.0.1:{port}",
+        "CROSSCLAIM_SMTP_URL": smtp.url,  # type: ignore[attr-defined]
+        "CROSSCLAIM_LOG_LEVEL": "WARNING",
+        "REDIS_URL": settings.redis_url,
+    }
+    log_path: Path = settings.data_dir / f"server-collab-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not start; see {log_path}") from None
+                time.sleep(0.2)
+        yield base
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def mail_arrives(sink: Sink) -> Any:
+    for _ in range(100):
+        if sink.messages:
+            return sink.messages[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError("no mail arrived")
+
+
+async def test_supplier_disputes_handler_counters_supplier_accepts_customer_confirms(
+    browser: Any, mail_server: str, smtp: Sink, make_user: Any, tmp_path: Path
+) -> None:
+    case = await supplier_case(email="qa@supplier-a.cn", language="zh")
+    handler = await make_user("handler", name="Hao")
+    errors: list[str] = []
+    desk_context = await browser.new_context(base_url=mail_server, viewport={"width": 1280, "height": 900})
+    phone_context = await browser.new_context(
+        base_url=mail_server, viewport={"width": 375, "height": 780}, has_touch=True, is_mobile=True
+    )
+    desk, phone = await desk_context.new_page(), await phone_context.new_page()
+    for page in (desk, phone):
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        # The handler pushes the case; party and email come prefilled from the case's supplier.
+        await sign_in_page(desk, handler.email, PASSWORD)
+        await desk.goto(f"/cases/{case.number}")
+        await desk.wait_for_selector("#push-form")
+        assert await desk.input_value("#push-email") == "qa@supplier-a.cn"
+        assert await desk.input_value("#push-party") == "supplier"
+        await desk.select_option("#push-requirement", "replacement")
+        await desk.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await desk.click("#push")
+        await desk.wait_for_selector("#links li[data-live='true']")
+
+        mail = await mail_arrives(smtp)
+        body = mail.get_body(preferencelist=("plain",)).get_content()
+        found = re.search(r"(http://127\.0\.0\.1:\d+/l/[A-Za-z0-9_\-]+)", body)
+        assert found, body
+        token = found.group(1).rsplit("/", 1)[1]
+
+        # The supplier opens the mailed link on a phone: a page with a button, then their case without the token.
+        await phone.goto(found.group(1))
+        await phone.click("#continue")
+        await phone.wait_for_selector("#party-case")
+        assert token not in phone.url and phone.url.endswith(f"/p/cases/{case.number}")
+        assert await phone.get_attribute("html", "lang") == "zh-CN"
+
+        # They dispute, with a photo as counter-evidence.
+        picture = tmp_path / "packed.jpg"
+        picture.write_bytes(photo())
+        await phone.check("input[name=response][value=dispute]")
+        await phone.fill("#reason", "Packed intact; see photo")
+        await phone.set_input_files("#evidence", str(picture))
+        await phone.click("#send-answer")
+        await phone.wait_for_selector("#party-respond p[data-response='dispute']")
+        await expect(phone.locator("#party-evidence img")).to_have_count(1)
+        await phone.screenshot(path=screenshot_path("party-case-375"), full_page=True)
+
+        # A message from the supplier reaches the handler's open page by polling, without a reload.
+        await desk.reload()
+        await desk.wait_for_selector("#thread-supplier")
+        await phone.fill("#body-supplier", "Please check the packing photo")
+        await phone.click("#thread-supplier button[type=submit]")
+        await expect(desk.locator("#msgs-supplier")).to_contain_text("Please check the packing photo", timeout=10000)
+
+        # The handler counters with a plan.
+        await desk.click("#collaboration details:has(#propose-form) summary")
+        await desk.select_option("#remedy", "partial_refund")
+        await desk.fill("#amount", "480.00")
+        await desk.fill("#currency", "EUR")
+        await desk.fill("#details", "Partial refund, 40% of the invoice")
+        await desk.click("#propose")
+        await desk.wait_for_selector("#proposals li[data-by='us'][data-status='open']")
+
+        # The supplier accepts it; the plan waits for the customer.
+        await phone.reload()
+        await phone.click("#proposals li[data-status='open'] button")
+        await phone.wait_for_selector("#proposals li[data-status='accepted']")
+
+        # The customer's answer is recorded; the case moves to implementation.
+        await desk.reload()
+        await desk.check("#customer-answer-form input[value=accept]")
+        await desk.click("#record-customer-answer")
+        await expect(desk.locator("#case-node")).to_have_text("implementation")
+        await desk.screenshot(path=screenshot_path("collaboration-desk-1280"), full_page=True)
+
+        stored = await Case.objects().where(Case.id == case.id).first()
+        assert stored.node == "implementation" and stored.remedy == "partial_refund"
+        theirs = await Evidence.objects().where((Evidence.case == case.id) & (Evidence.party == "supplier")).first()
+        assert theirs is not None and theirs.status == "ok"
+        assert (await PlanProposal.objects().where(PlanProposal.case == case.id).first()).status == "accepted"
+        kinds = [row["kind"] for row in await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case.id)]
+        for kind in (
+            "case_pushed",
+            "push_mail_sent",
+            "party_link_opened",
+            "party_viewed",
+            "evidence_added",
+            "party_response",
+            "message",
+            "plan_proposed",
+            "plan_agreed",
+            "customer_plan_answer",
+        ):
+            assert kind in kinds, (kind, kinds)
+        assert errors == []
+    finally:
+        await desk_context.close()
+        await phone_context.close()
