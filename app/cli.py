@@ -77,6 +77,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from app.tasks import (
         configure_queue,
         reminders,  # noqa: F401 - registers the periodic reminder sweep
+        reports,  # noqa: F401 - registers the monthly report and the corrective-action checks
     )
 
     configure_logging(settings.log_level)
@@ -213,6 +214,23 @@ def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
+def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> int:
+    from app.analytics.report import ReportError, monthly_pdf
+
+    async def work() -> int:
+        try:
+            pdf = await monthly_pdf(args.month)
+        except ReportError as error:
+            print(f"crossclaim: {error}", file=sys.stderr)
+            return 2
+        with open(args.out, "wb") as out:
+            out.write(pdf)
+        print(json.dumps({"month": args.month, "out": args.out, "bytes": len(pdf)}))
+        return 0
+
+    return _run(settings, work)
+
+
 def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     for env, default, help_text in documented_settings():
         print(f"{env}\t{default}\t{help_text}")
@@ -275,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     remind_sweep = remind.add_parser("sweep", help="send the reminders that are due, once each; prints JSON")
     remind_sweep.add_argument("--now", help="act as of this ISO date-time (default: now)")
     remind_sweep.set_defaults(func=cmd_remind_sweep)
+
+    report = sub.add_parser("report", help="reports").add_subparsers(dest="report_command", required=True)
+    monthly = report.add_parser("monthly", help="write the monthly after-sales report as a PDF")
+    monthly.add_argument("--month", required=True, help="YYYY-MM")
+    monthly.add_argument("--out", required=True, metavar="FILE.pdf")
+    monthly.set_defaults(func=cmd_report_monthly)
 
     sub.add_parser("settings", help="list every setting with its default").set_defaults(func=cmd_settings)
     return parser

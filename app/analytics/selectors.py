@@ -630,3 +630,99 @@ def parse_filters(
     if fields:
         raise ValidationFailed(_("Some filters could not be read."), fields=fields)
     return filters
+
+
+# --- corrective actions, root causes and money still owed ------------------------------------------------------
+
+
+def before_window(started_on: date, days: int) -> tuple[date, date]:
+    """The same number of days just before the action started: the baseline."""
+    return started_on - timedelta(days=days), started_on - timedelta(days=1)
+
+
+def after_window(started_on: date, days: int) -> tuple[date, date]:
+    return started_on, started_on + timedelta(days=days - 1)
+
+
+async def scope_rate(scope: dict[str, Any], window: tuple[date, date]) -> Any:
+    row = await overall_rate(AnalyticsFilters(start=window[0], end=window[1], **scope))
+    return wilson(row["affected"], row["units"])
+
+
+async def action_list(*, limit: int = 100) -> list[dict[str, Any]]:
+    """Corrective actions, newest first, with the rate before and after and both intervals."""
+    from app.analytics.tables import CorrectiveAction
+
+    rows = await CorrectiveAction.select(
+        *CorrectiveAction.all_columns(),
+        CorrectiveAction.supplier.name.as_alias("supplier_name"),
+        CorrectiveAction.carrier.name.as_alias("carrier_name"),
+        CorrectiveAction.product.sku.as_alias("product_sku"),
+        CorrectiveAction.owner.name.as_alias("owner_name"),
+    ).order_by(CorrectiveAction.id, ascending=False).limit(limit)
+    for row in rows:
+        scope = {"supplier_id": row["supplier"], "product_id": row["product"], "carrier_id": row["carrier"]}
+        started = row["started_on"] or row["created_at"].date()
+        days = int(row["check_after_days"])
+        row["before"] = (await scope_rate(scope, before_window(started, days))).as_dict()
+        row["after_window"] = after_window(started, days)
+        row["after"] = (await scope_rate(scope, row["after_window"])).as_dict()
+        row["scope"] = " · ".join(
+            name for name in (row["supplier_name"], row["product_sku"], row["carrier_name"]) if name
+        )
+    return rows
+
+
+async def root_cause_matrix(filters: AnalyticsFilters) -> list[dict[str, Any]]:
+    """Cases reported in the period by problem type and recorded root cause ('' = not yet found)."""
+    where = _Where()
+    _created_in(where, filters)
+    _case_filters(where, filters, cohort=False)
+    rows = await _raw(
+        "SELECT c.problem_type AS problem_type, c.root_cause AS root_cause, COUNT(*) AS cases "
+        f"FROM after_sales_case c LEFT JOIN product p ON p.id = c.product WHERE {where.sql()} "
+        "GROUP BY c.problem_type, c.root_cause ORDER BY cases DESC",
+        where.args,
+    )
+    return [{**row, "cases": _int(row["cases"])} for row in rows]
+
+
+AGEING_BUCKETS = ((0, 30, "0–30"), (31, 60, "31–60"), (61, 90, "61–90"), (91, 10**6, "90+"))
+
+
+async def recovery_ledger(*, today: date, limit: int = 200) -> dict[str, Any]:
+    """Claims per case and party: claimed vs recovered per currency, and the age of what is still open."""
+    rows = await _raw(
+        "SELECT r.id AS id, c.number AS number, r.party AS party, r.kind AS kind, r.currency AS currency, "
+        "r.claimed_amount AS claimed, r.recovered_amount AS recovered, r.claimed_on AS claimed_on, "
+        "r.recovered_on AS recovered_on FROM recovery r JOIN after_sales_case c ON c.id = r.\"case\" "
+        f"ORDER BY r.claimed_on, r.id LIMIT {int(limit)}",
+        [],
+    )
+    totals: dict[str, dict[str, Decimal]] = {}
+    ageing: dict[str, dict[str, Decimal]] = {}
+    for row in rows:
+        claimed = Decimal(str(row["claimed"] or 0))
+        recovered = Decimal(str(row["recovered"] or 0))
+        open_amount = max(Decimal(0), claimed - recovered)
+        claimed_on = row["claimed_on"]
+        if isinstance(claimed_on, str):
+            claimed_on = date.fromisoformat(claimed_on)
+        row["open"] = _money(open_amount)
+        row["claimed"], row["recovered"] = _money(claimed), _money(recovered)
+        row["age_days"] = (today - claimed_on).days if claimed_on else None
+        total = totals.setdefault(row["currency"], {"claimed": Decimal(0), "recovered": Decimal(0), "open": Decimal(0)})
+        total["claimed"] += claimed
+        total["recovered"] += recovered
+        total["open"] += open_amount
+        if open_amount and row["age_days"] is not None:
+            bucket = next(label for low, high, label in AGEING_BUCKETS if low <= row["age_days"] <= high)
+            row["bucket"] = bucket
+            cells = ageing.setdefault(row["currency"], {label: Decimal(0) for *_, label in AGEING_BUCKETS})
+            cells[bucket] += open_amount
+    return {
+        "rows": rows,
+        "totals": {cur: {k: _money(v) for k, v in t.items()} for cur, t in totals.items()},
+        "ageing": {cur: {k: _money(v) for k, v in cells.items()} for cur, cells in ageing.items()},
+        "buckets": [label for *_, label in AGEING_BUCKETS],
+    }

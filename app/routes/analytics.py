@@ -10,6 +10,8 @@ from litestar.params import FromQuery, QueryParameter
 
 from app.accounts.roles import DESK, STAFF
 from app.analytics import dashboard, selectors
+from app.errors import ValidationFailed
+from app.i18n import gettext as _
 from app.web.pages import render
 
 
@@ -75,6 +77,12 @@ class DashboardController(Controller):
         from app.analytics.report import monthly_pdf, previous_month
 
         month = month or previous_month(today_utc())
+        try:
+            selectors.month_bounds(month)
+        except ValueError:
+            raise ValidationFailed(
+                _("Choose a month like 2026-05."), fields=[("month", _("Choose a month like 2026-05."))]
+            ) from None
         pdf = await monthly_pdf(month)
         return Response(
             pdf,

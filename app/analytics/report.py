@@ -1,0 +1,103 @@
+"""The monthly report: key figures against last month, charts, rankings, open trouble, as a WeasyPrint PDF."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from app.analytics import charts, selectors
+from app.analytics.dashboard import chart_set
+from app.analytics.selectors import AnalyticsFilters, month_bounds
+from app.analytics.taxonomy import ROOT_CAUSES, VERDICTS
+from app.cases.taxonomy import PROBLEM_TYPES
+
+
+class ReportError(Exception):
+    """The report cannot be made as it must be (e.g. no font that draws Chinese)."""
+
+
+def previous_month(today: date) -> str:
+    return (today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+
+def cjk_fonts() -> list[str]:
+    """Font files fontconfig offers for Chinese; empty means CJK text would print as empty boxes."""
+    try:
+        # fontconfig is what WeasyPrint itself asks for fonts, so its answer is the one that counts.
+        command = ["fc-list", ":lang=zh", "file"]
+        found = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False).stdout  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return sorted({line.strip().rstrip(":") for line in found.splitlines() if line.strip()})
+
+
+def require_cjk_font() -> None:
+    if not cjk_fonts():
+        raise ReportError(
+            "No font for Chinese text was found (fc-list :lang=zh is empty). "
+            "Install one, e.g. apt-get install fonts-noto-cjk, then make the report again."
+        )
+
+
+def _figure(name: str, now: Any, before: Any) -> dict[str, Any]:
+    return {"name": name, "now": now, "before": before}
+
+
+async def report_context(month: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """Everything the report prints for a calendar month 'YYYY-MM'."""
+    from app.i18n import gettext as _
+
+    try:
+        start, end = month_bounds(month)
+    except ValueError:
+        raise ReportError(f"The month must look like 2026-05, not {month!r}.") from None
+    filters = AnalyticsFilters(start=start, end=end)
+    last = filters.shifted_month_back()
+    summary = await selectors.summary(filters)
+    before = await selectors.case_totals(last)
+    before_rate = await selectors.overall_rate(last)
+    figures = [
+        _figure(_("Cases reported"), summary["totals"]["cases"], before["cases"]),
+        _figure(_("Units affected"), summary["totals"]["affected"], before["affected"]),
+        _figure(_("Units delivered"), summary["rate"]["units"], before_rate["units"]),
+        _figure(_("After-sales rate"), summary["rate"]["rate"], before_rate["rate"]),
+        _figure(_("Still open"), summary["totals"]["open"], before["open"]),
+        _figure(_("Disputed"), summary["totals"]["disputed"], before["disputed"]),
+    ]
+    svgs = chart_set(summary)
+    return {
+        "month": month,
+        "previous": last.start.strftime("%Y-%m"),
+        "generated_at": (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
+        "summary": summary,
+        "figures": figures,
+        "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
+        "overdue": await selectors.overdue_cases(AnalyticsFilters(start=start, end=end), now=now, limit=40),
+        "disputed": await selectors.disputed_cases(filters, limit=40),
+        "actions": await selectors.action_list(),
+        "problem_types": PROBLEM_TYPES,
+        "root_causes": ROOT_CAUSES,
+        "verdicts": VERDICTS,
+        "empty": summary["totals"]["cases"] == 0,
+    }
+
+
+def render_html(context: dict[str, Any]) -> str:
+    from app.asgi import template_environment
+
+    return template_environment().get_template("pdf/monthly.html").render(**context)
+
+
+def html_to_pdf(html: str) -> bytes:
+    from weasyprint import HTML
+
+    return bytes(HTML(string=html, base_url=None).write_pdf())
+
+
+async def monthly_pdf(month: str, *, now: datetime | None = None) -> bytes:
+    """The PDF bytes; WeasyPrint runs in a thread so the event loop keeps serving."""
+    require_cjk_font()
+    html = render_html(await report_context(month, now=now))
+    return await asyncio.to_thread(html_to_pdf, html)

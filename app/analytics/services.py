@@ -1,0 +1,133 @@
+"""Writes for analytics: a case's root cause, corrective actions and the check of their effect."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from app import db
+from app.analytics.rates import Rate
+from app.analytics.selectors import after_window, before_window, scope_rate
+from app.analytics.tables import CorrectiveAction
+from app.analytics.taxonomy import ACTION_STATUSES, ROOT_CAUSES
+from app.cases.events import Actor, record_event
+from app.cases.tables import Case
+from app.errors import NotFound, ValidationFailed
+from app.i18n import gettext as _
+
+
+def action_scope(action: CorrectiveAction) -> dict[str, Any]:
+    return {"supplier_id": action.supplier, "product_id": action.product, "carrier_id": action.carrier}
+
+
+async def case_root_cause_set(*, actor: Actor, number: str, root_cause: str, now: datetime | None = None) -> Case:
+    if root_cause not in ROOT_CAUSES:
+        raise ValidationFailed(_("Choose a root cause from the list."), fields=[("root_cause", _("Not in the list."))])
+    now = now or datetime.now(UTC)
+    async with db.atomic():
+        case = await Case.objects().where(Case.number == number).first()
+        if case is None:
+            raise NotFound(f"There is no case {number}.")
+        if case.root_cause == root_cause:
+            return case
+        await Case.update({Case.root_cause: root_cause, Case.updated_at: now}).where(Case.id == case.id)
+        await record_event(
+            case_id=case.id,
+            actor=actor,
+            kind="root_cause_set",
+            data={"from": case.root_cause, "to": root_cause},
+            at=now,
+        )
+    case.root_cause = root_cause
+    return case
+
+
+async def corrective_action_create(
+    *,
+    root_cause: str,
+    action: str,
+    supplier_id: int | None = None,
+    product_id: int | None = None,
+    carrier_id: int | None = None,
+    owner_id: int | None = None,
+    due_on: date | None = None,
+    check_after_days: int = 90,
+    started_on: date | None = None,
+    today: date,
+) -> CorrectiveAction:
+    """Record the action with the baseline rate of its scope over the same span before it starts."""
+    fields: list[tuple[str, str]] = []
+    if root_cause not in ROOT_CAUSES:
+        fields.append(("root_cause", _("Choose a root cause from the list.")))
+    if not action.strip():
+        fields.append(("action", _("Say what will be done.")))
+    if supplier_id is None and product_id is None and carrier_id is None:
+        fields.append(("supplier", _("Choose the supplier, product or carrier the action is for.")))
+    if not 7 <= check_after_days <= 730:
+        fields.append(("check_after_days", _("Check the effect after 7 to 730 days.")))
+    if fields:
+        raise ValidationFailed(_("The corrective action is not complete."), fields=fields)
+    started_on = started_on or today
+    scope = {"supplier_id": supplier_id, "product_id": product_id, "carrier_id": carrier_id}
+    baseline = await scope_rate(scope, before_window(started_on, check_after_days))
+    async with db.atomic():
+        row = CorrectiveAction(
+            supplier=supplier_id,
+            product=product_id,
+            carrier=carrier_id,
+            root_cause=root_cause,
+            action=action.strip()[:2000],
+            owner=owner_id,
+            due_on=due_on,
+            status="open",
+            started_on=started_on,
+            baseline_rate=baseline.value,
+            check_after_days=float(check_after_days),
+            verdict="pending",
+        )
+        await row.save()
+    return row
+
+
+def verdict_for(baseline: float | None, after: Rate) -> str:
+    """Effective only when the whole interval after the action lies below the baseline rate."""
+    if after.units == 0 or baseline is None:
+        return "no_data"
+    return "effective" if after.below(baseline) else "not_effective"
+
+
+async def effect_check(*, action_id: int, today: date) -> CorrectiveAction:
+    """Measure the rate after the action once its period is over; before that it stays pending."""
+    action = await CorrectiveAction.objects().where(CorrectiveAction.id == action_id).first()
+    if action is None:
+        raise NotFound(f"There is no corrective action {action_id}.")
+    days = int(action.check_after_days)
+    started = action.started_on or action.created_at.date()
+    window = after_window(started, days)
+    if today <= window[1]:
+        return action
+    after = await scope_rate(action_scope(action), window)
+    verdict = verdict_for(action.baseline_rate, after)
+    async with db.atomic():
+        await CorrectiveAction.update(
+            {CorrectiveAction.effect_rate: after.value, CorrectiveAction.verdict: verdict}
+        ).where(CorrectiveAction.id == action.id)
+    action.effect_rate, action.verdict = after.value, verdict
+    return action
+
+
+async def effect_check_due(*, today: date) -> dict[str, int]:
+    """Every action whose period has ended and that has no verdict yet; safe to run twice."""
+    pending = await CorrectiveAction.select(CorrectiveAction.id).where(CorrectiveAction.verdict == "pending")
+    verdicts: dict[str, int] = {}
+    for row in pending:
+        checked = await effect_check(action_id=row["id"], today=today)
+        verdicts[checked.verdict] = verdicts.get(checked.verdict, 0) + 1
+    return verdicts
+
+
+async def corrective_action_status(*, action_id: int, status: str) -> None:
+    if status not in ACTION_STATUSES:
+        raise ValidationFailed(_("Choose a status from the list."), fields=[("status", _("Not in the list."))])
+    async with db.atomic():
+        await CorrectiveAction.update({CorrectiveAction.status: status}).where(CorrectiveAction.id == action_id)

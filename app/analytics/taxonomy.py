@@ -1,0 +1,29 @@
+"""Root causes, corrective action statuses and effect verdicts, with their labels."""
+
+from app.i18n import lazy_gettext as _
+
+ROOT_CAUSES = {
+    "production": _("Production"),
+    "material": _("Material"),
+    "packaging": _("Packaging"),
+    "handling_in_transit": _("Handling in transit"),
+    "labelling": _("Labelling"),
+    "documentation": _("Documentation"),
+    "customs": _("Customs"),
+    "customer_use": _("Customer use"),
+    "other": _("Other"),
+}
+
+ACTION_STATUSES = {
+    "open": _("Open"),
+    "in_progress": _("In progress"),
+    "done": _("Done"),
+    "cancelled": _("Cancelled"),
+}
+
+VERDICTS = {
+    "pending": _("Pending: the check period has not ended"),
+    "effective": _("Effective: the rate after lies below the baseline"),
+    "not_effective": _("Not (yet) effective: the rate after is not clearly below the baseline"),
+    "no_data": _("No deliveries after the action: nothing to measure"),
+}

@@ -1,0 +1,140 @@
+"""The monthly PDF parsed back, the CLI, the download button and the mail to managers over real SMTP."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import os
+import socket
+import subprocess
+import sys
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from app.analytics import selectors
+from app.analytics.selectors import AnalyticsFilters
+from tests.conftest import ROOT
+from tests.integration.test_analytics_figures import generate
+
+
+def pdf_text(path: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def pdf_pages(path: Path) -> int:
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True).stdout
+    return int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+
+
+def pdf_fonts(path: Path) -> list[list[str]]:
+    out = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    return [line.split() for line in out.splitlines()[2:] if line.strip()]
+
+
+async def test_cli_writes_the_monthly_pdf(settings: Any, tmp_path: Path) -> None:
+    await generate(seed=9)
+    out = tmp_path / "april.pdf"
+    env = {**os.environ, "DATABASE_URL": settings.database_url, "CROSSCLAIM_DATA_DIR": str(settings.data_dir)}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "app.cli", "report", "monthly", "--month", "2026-04", "--out", str(out)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes().startswith(b"%PDF")
+    text = pdf_text(out)
+    april = AnalyticsFilters(start=selectors.month_bounds("2026-04")[0], end=selectors.month_bounds("2026-04")[1])
+    totals = await selectors.case_totals(april)
+    before = await selectors.case_totals(april.shifted_month_back())
+    assert totals["cases"] > 0
+    assert "After-sales report 2026-04" in text and "售后月报" in text
+    line = next(row for row in text.splitlines() if row.strip().startswith("Cases reported"))
+    assert line.split()[-3:-1] == [str(totals["cases"]), str(before["cases"])]
+    assert "供应商 0" in text  # Chinese supplier names in the ranking
+    assert "No cases were reported" not in text
+    assert pdf_pages(out) >= 3
+    fonts = pdf_fonts(out)
+    cjk = [font for font in fonts if "CJK" in font[0]]
+    assert cjk, fonts
+    # pdffonts columns: name type encoding emb sub uni object ID; every font must be embedded.
+    assert all("yes" in font[-5:-2] for font in fonts), fonts
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Any:
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+async def test_empty_month_is_mailed_to_managers_and_says_so(
+    settings: Any, make_user: Any, smtp: Any, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from app.tasks.reports import send_monthly_report
+
+    inbox, port = smtp
+    manager = await make_user("manager", email="mei@example.com")
+    await make_user("handler", email="hao@example.com")
+    from app.accounts.tables import User
+
+    gone = await make_user("manager", email="gone@example.com")
+    await User.update({User.active: False}).where(User.id == gone.id)
+    mail_settings = replace(settings, smtp_url=f"smtp://127.0.0.1:{port}")
+    result = await asyncio.to_thread(send_monthly_report, mail_settings, month="2024-01")
+    assert result["sent_to"] == [manager.email]
+    assert len(inbox.messages) == 1
+    message = inbox.messages[0]
+    assert message["To"] == "mei@example.com" and "2024-01" in message["Subject"]
+    attachment = next(part for part in message.walk() if part.get_content_type() == "application/pdf")
+    assert attachment.get_filename() == "crossclaim-2024-01.pdf"
+    path = tmp_path / "empty.pdf"
+    path.write_bytes(attachment.get_payload(decode=True))
+    text = pdf_text(path)
+    assert "No cases were reported in this month." in text
+    assert "No deliveries in this month." in text
+    assert pdf_pages(path) >= 2
+
+
+async def test_download_button_gives_the_pdf(client: Any, login: Any) -> None:
+    await login("handler")
+    page = await client.get("/dashboard")
+    assert 'action="/dashboard/report.pdf"' in page.text
+    response = await client.get("/dashboard/report.pdf", params={"month": "2025-12"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/pdf"
+    assert 'filename="crossclaim-2025-12.pdf"' in response.headers["content-disposition"]
+    assert response.content.startswith(b"%PDF")
+    assert (await client.get("/dashboard/report.pdf", params={"month": "Dec"})).status_code == 422
+
+
+async def test_no_cjk_font_fails_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from app.analytics.report import ReportError, monthly_pdf
+
+    # A real fontconfig that knows no fonts at all: what a bare container looks like.
+    config = tmp_path / "fonts.conf"
+    config.write_text('<?xml version="1.0"?><fontconfig><cachedir>' + str(tmp_path) + "</cachedir></fontconfig>")
+    monkeypatch.setenv("FONTCONFIG_FILE", str(config))
+    with pytest.raises(ReportError, match="No font for Chinese"):
+        await monthly_pdf("2026-04")
