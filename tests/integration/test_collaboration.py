@@ -377,3 +377,63 @@ async def test_push_refuses_bad_input(staff: Any, make_user: Any, smtp: tuple[Si
     assert response.status_code == 422
     assert not smtp[0].messages
     assert await AccessLink.count().where(AccessLink.case == case.id) == 0
+
+
+async def test_claim_pack_attached_to_the_push_mail_and_links_renewed_when_we_write(
+    staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    token = await csrf_token(staff)
+    reply_by = (datetime.now(UTC).date() + timedelta(days=5)).isoformat()
+    response = await staff.post(
+        f"/cases/{case.number}/push",
+        data={
+            "party": "supplier",
+            "email": "qa@supplier-a.cn",
+            "language": "en",
+            "requirement": "refund",
+            "reply_by": reply_by,
+            "attach_pack": "yes",
+            "_csrf_token": token,
+        },
+    )
+    assert response.status_code == 303, response.text
+    mail = smtp[0].messages[0]
+    attachments = list(mail.iter_attachments())
+    assert [a.get_content_type() for a in attachments] == ["application/pdf"]
+    assert attachments[0].get_content().startswith(b"%PDF")
+    assert "Please answer by " + reply_by in mail.get_body(preferencelist=("plain",)).get_content()
+
+    link = await AccessLink.objects().where(AccessLink.case == case.id).first()
+    await AccessLink.update({AccessLink.expires_at: datetime.now(UTC) + timedelta(days=1)}).where(
+        AccessLink.id == link.id
+    )
+    sent = await staff.post(
+        f"/cases/{case.number}/messages/supplier", data={"body": "Any news?", "_csrf_token": await csrf_token(staff)}
+    )
+    assert sent.status_code == 303
+    renewed = await AccessLink.objects().where(AccessLink.id == link.id).first()
+    assert renewed.expires_at > datetime.now(UTC) + timedelta(days=29)
+
+    # A second push replaces the first link: one live link per party and case.
+    await push(staff, case.number)
+    rows = await AccessLink.objects().where(AccessLink.case == case.id).order_by(AccessLink.id)
+    assert [row.revoked_at is None for row in rows] == [False, True]
+
+    # The supplier answers; the overview shows the answer time.
+    assert (await open_link(party, link_in(smtp[0].messages[-1]))).status_code == 303
+    answered = await party.post(
+        f"/p/cases/{case.number}/respond",
+        data={"response": "accept_part", "share": "40", "_csrf_token": await csrf_token(party)},
+    )
+    assert answered.status_code == 303, answered.text
+    bad_share = await party.post(
+        f"/p/cases/{case.number}/respond",
+        data={"response": "accept_part", "share": "140", "_csrf_token": await csrf_token(party)},
+    )
+    assert bad_share.status_code == 422
+    overview = await staff.get(f"/parties/supplier/{case.supplier}")
+    assert overview.status_code == 200
+    hours = re.findall(r'<td class="answer-hours">([^<]+)</td>', overview.text)
+    assert len(hours) == 1 and float(hours[0]) >= 0
