@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import anyio.to_thread
+from jinja2 import Environment
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
@@ -38,8 +39,12 @@ def _back(request: Request[Any, Any, Any], number: str) -> Response[Any]:
     return Redirect(path=f"/cases/{number}#collaboration", status_code=303)
 
 
-def _environment(request: Request[Any, Any, Any]) -> Any:
-    return request.app.template_engine.engine
+def _environment(request: Request[Any, Any, Any]) -> Environment:
+    """The app's own Jinja environment: the PDF uses the same filters and translations as the pages."""
+    engine = request.app.template_engine
+    if engine is None or not isinstance(engine.engine, Environment):
+        raise RuntimeError("the app has no Jinja template engine")
+    return engine.engine
 
 
 async def panel_context(number: str) -> dict[str, Any]:
