@@ -16,7 +16,7 @@ from app.cases.events import Actor, record_event
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
 from app.cases.taxonomy import PROBLEM_TYPES
-from app.db import atomic, current_engine, is_sqlite
+from app.db import atomic
 from app.errors import NotFound, ValidationFailed
 from app.evidence.services import (
     AttachedEvidence,
@@ -24,6 +24,7 @@ from app.evidence.services import (
     Upload,
     check_uploads,
     evidence_attach,
+    lock_case,
     prepare_uploads,
     uploader_id,
 )
@@ -365,8 +366,7 @@ async def _settle(case: Case, *, report: IntakeReport, actor: Actor, supplier_id
     """Customer, expected handling time and handler: set once, and again only where still missing (replays)."""
     now = datetime.now(UTC)
     async with atomic():
-        if not is_sqlite(current_engine()):
-            await Case.raw("SELECT id FROM after_sales_case WHERE id = {} FOR UPDATE", case.id)
+        await lock_case(case.id)
         current = await Case.objects().where(Case.id == case.id).first()
         assert current is not None
         changes: dict[Any, Any] = {}
@@ -456,10 +456,13 @@ async def case_assign(*, actor: Actor, number: str, assignee_id: int) -> Case:
             fields=[("assignee", _("Choose an active handler, manager or admin."))],
         )
     now = datetime.now(UTC)
+    found = await Case.select(Case.id).where(Case.number == number).first()
+    if found is None:
+        raise NotFound(_("There is no case %(number)s.", number=number))
     async with atomic():
-        case = await Case.objects().where(Case.number == number).first()
-        if case is None:
-            raise NotFound(_("There is no case %(number)s.", number=number))
+        await lock_case(found["id"])
+        case = await Case.objects().where(Case.id == found["id"]).first()
+        assert case is not None
         if case.assignee == user.id:
             return case
         await Case.update({Case.assignee: user.id, Case.updated_at: now}).where(Case.id == case.id)

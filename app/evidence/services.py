@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,8 +43,9 @@ FORM_OVERHEAD_BYTES: Final = 1 * _MB
 # (Content-Length first, then the streamed byte count). Per-file caps are the pipeline's.
 UPLOAD_BODY_LIMIT: Final = EvidenceLimits().max_upload_bytes + FORM_OVERHEAD_BYTES
 # Decoding a 12 MP photo takes ~100 MB for a moment: at most this many run at once per process, so
-# a burst of uploads queues instead of exhausting memory; the event loop is never the one waiting.
-PROCESSING_SLOTS: Final = 2
+# a burst of uploads queues instead of exhausting memory, and one CPU stays free for the event loop
+# (the threads release the GIL while decoding, so more slots than cores would starve it).
+PROCESSING_SLOTS: Final = max(1, min(4, (os.cpu_count() or 2) - 1))
 MAX_REASON: Final = 1000
 
 
@@ -204,7 +206,7 @@ async def evidence_attach(
         return attached
     uploader = uploader_id(actor)
     async with atomic():
-        await _lock_case(case_id)
+        await lock_case(case_id)
         for item in prepared:
             existing = await _same_file(case_id, item) if item.sha256 else None
             if existing is not None:
@@ -257,7 +259,7 @@ async def evidence_withdraw(
     if not may_withdraw_any and row.uploaded_by != uploader_id(actor):
         raise PermissionDenied(_("Only a handler or the person who uploaded a file can withdraw it."))
     async with atomic():
-        await _lock_case(row.case)
+        await lock_case(row.case)
         current = await selectors.evidence_get(row.id)
         if current.status == selectors.WITHDRAWN:
             return current  # a repeated click: already withdrawn, nothing more to record
@@ -276,7 +278,7 @@ async def evidence_withdraw(
     return await selectors.evidence_get(row.id)
 
 
-async def _lock_case(case_id: int) -> None:
+async def lock_case(case_id: int) -> None:
     """Serialises evidence writes per case, so two copies of one upload cannot both be recorded."""
     # SQLite's IMMEDIATE transaction already holds the only write lock.
     if not is_sqlite(current_engine()):

@@ -72,21 +72,21 @@ async def _report_parts(request: Request[Any, Any, Any]) -> tuple[dict[str, Any]
             raise ValidationFailed(_("The body is not valid JSON."), fields=[("body", hint)]) from None
         if not isinstance(body, dict):
             raise ValidationFailed(_("The body must be a JSON object."), fields=[("body", _("Send a JSON object."))])
-        facts = body.get("facts") or {}
-        if not isinstance(facts, dict):
+        given = body.get("facts") or {}
+        if not isinstance(given, dict):
             raise ValidationFailed(_("The facts must be a JSON object."), fields=[("facts", _("Send an object."))])
-        return body, facts, []
+        return body, given, []
     form = await read_form(request)
     fields = text_fields(form)
     facts: dict[str, Any] = dict(fact_fields(form))
     if fields.get("facts", "").strip():
         try:
-            given = decode_json(fields["facts"])
+            posted = decode_json(fields["facts"])
         except SerializationException:
-            given = None
-        if not isinstance(given, dict):
+            posted = None
+        if not isinstance(posted, dict):
             raise ValidationFailed(_("The facts are not a JSON object."), fields=[("facts", _("Send an object."))])
-        facts = {**given, **facts}
+        facts = {**posted, **facts}
     return fields, facts, await uploads_from_form(form)
 
 

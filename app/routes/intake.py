@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from app.errors import NotFound, PayloadTooLarge, ValidationFailed
 from app.evidence import selectors, services
 from app.evidence.pipeline import EvidenceLimits, content_disposition
 from app.evidence.services import UPLOAD_BODY_LIMIT, EvidencePolicy, Upload
-from app.evidence.storage import EvidenceStore, store_from_url
+from app.evidence.storage import EvidenceMissing, EvidenceStore, store_from_url
 from app.evidence.tables import Evidence
 from app.i18n import LANGUAGES
 from app.i18n import gettext as _
@@ -33,6 +34,8 @@ from app.routes.cases import actor_for
 from app.rules import FACTS, FactSpec, relevant_facts
 from app.settings import Settings
 from app.web.pages import render, wants_fragment
+
+log = logging.getLogger("crossclaim.evidence")
 
 EXPECTED_DAYS = (1, 3, 7, 14, 30)
 # Originals are streamed in pieces this size, so a long video never sits in memory whole.
@@ -223,7 +226,11 @@ class IntakeController(Controller):
     async def order_details(self, request: Request[Any, Any, Any], order_number: FromQuery[str] = "") -> Template:
         order = await intake.order_lookup(order_number[:80])
         _number, line = intake.split_order_number(order_number[:80])
-        context = {"order": order, "order_number": order_number[:80], "values": {"order_line": str(line or "")}}
+        values = {"order_number": order_number[:80], "order_line": str(line or "")}
+        context = {"order": order, "order_number": order_number[:80], "values": values}
+        if not wants_fragment(request):
+            # Opened directly (no script): the whole form, with the order already looked up.
+            context = {**intake_context(values=values), "order": order, "order_number": order_number[:80]}
         return render(request, "intake/form.html", context, block="order_details")
 
     @get("/facts", opt={"roles": STAFF}, name="intake_facts")
@@ -270,7 +277,19 @@ class IntakeController(Controller):
         return Redirect(path=target, status_code=303)
 
     def _refused(self, request: Request[Any, Any, Any], values: dict[str, str], error: ValidationFailed) -> Template:
-        context = intake_context(values=values, errors=error.fields, message=error.message)
+        message = error.message
+        key_used = any(name == "Idempotency-Key" for name, _text in error.fields)
+        if key_used:
+            # This page already filed a report and the form changed since: a new key lets the changed
+            # report be sent as a new case, deliberately, instead of failing the same way forever.
+            values = {name: value for name, value in values.items() if name != "client_key"}
+            message = _(
+                "This report was already sent before these changes. Send again to file it as a new case, "
+                "or find the first one in the case list."
+            )
+        fields = [(name, text) for name, text in error.fields if name != "Idempotency-Key"]
+        context = intake_context(values=values, errors=fields, message=message)
+        context["new_client_key"] = key_used
         if wants_fragment(request):
             # Only the summary is swapped: the chosen photos stay in the page, ready to send again.
             return HTMXBlockTemplate(
@@ -393,7 +412,10 @@ class EvidenceController(Controller):
         row = await selectors.evidence_get(evidence_id)
         if row.status == selectors.FAILED or not row.original_key:
             raise _nothing_stored()
-        handle = await anyio.to_thread.run_sync(evidence_store(request).open, row.original_key)
+        try:
+            handle = await anyio.to_thread.run_sync(evidence_store(request).open, row.original_key)
+        except EvidenceMissing:
+            raise _missing(row) from None
         return Stream(
             _chunks(handle),
             media_type=row.media_type or "application/octet-stream",
@@ -420,6 +442,12 @@ def _nothing_stored() -> NotFound:
     return NotFound(_("This file was refused when it was uploaded, so there is nothing to show."))
 
 
+def _missing(row: Evidence) -> NotFound:
+    # The row says the bytes were stored: losing them is an operations problem, logged loudly.
+    log.error("evidence bytes missing from the store", extra={"evidence_id": row.id, "sha256": row.sha256})
+    return NotFound(_("This file is missing from the evidence store. Tell an administrator: it must be restored."))
+
+
 def _chunks(handle: BinaryIO) -> Iterator[bytes]:
     # A sync generator: Litestar pulls each chunk in a worker thread, off the event loop.
     try:
@@ -435,7 +463,10 @@ async def _serve_copy(request: Request[Any, Any, Any], row: Evidence, key: str) 
         raise _nothing_stored()
     if not key:
         raise NotFound(_("There is no preview of this file; a handler can download the original."))
-    data = await anyio.to_thread.run_sync(evidence_store(request).get, key)
+    try:
+        data = await anyio.to_thread.run_sync(evidence_store(request).get, key)
+    except EvidenceMissing:
+        raise _missing(row) from None
     stem = (row.filename or "evidence").rsplit(".", 1)[0]
     extension = ".png" if row.web_media_type == "image/png" else ".jpg"
     return Response(

@@ -266,6 +266,12 @@
     if (where && html && xhr.status < 500) {
       where.innerHTML = xhr.responseText;
       markInvalid(form, where);
+      // The server hands out a new key when this report was already filed and has changed since.
+      const fresh = where.querySelector("[data-new-client-key]");
+      const key = form.querySelector("[data-client-key]");
+      if (fresh && key) {
+        key.value = fresh.dataset.newClientKey;
+      }
     } else if (where) {
       where.textContent = say.textFailed;
     }

@@ -142,6 +142,13 @@ async def test_order_lookup_fills_in_supplier_carrier_terms_and_lines(client: An
     assert picked.select_one("input[name=order_line][value='2']").has_attr("checked")
     unknown = await client.get("/intake/order?order_number=PO-NOPE", headers={"HX-Request": "true"})
     assert "No order with this number is on file" in unknown.text
+    # Without htmx (opened directly) the whole form comes back with the order looked up.
+    whole = await client.get(f"/intake/order?order_number={ORDER}")
+    assert whole.status_code == 200 and "<html" in whole.text
+    page = BeautifulSoup(whole.text, "html.parser")
+    assert page.select_one("#field-order_number")["value"] == ORDER and page.select_one(".order-card") is not None
+    facts_page = await client.get("/intake/facts?problem_type=transit_damage")
+    assert facts_page.status_code == 200 and "<html" in facts_page.text
 
 
 async def test_problem_type_swaps_in_only_its_facts_and_evidence_checklist(client: Any, login: Any) -> None:
@@ -245,10 +252,20 @@ async def test_sending_the_same_form_twice_shows_the_same_case_and_a_changed_rep
     changed = await post_intake(client, {**values, "quantity_affected": "9"})
     assert changed.status_code == 422
     soup = BeautifulSoup(changed.text, "html.parser")
-    assert "already used for a different report" in soup.select_one("#intake-errors").get_text()
-    # The form comes back with what was typed, so nothing has to be entered again.
+    assert "already sent before these changes" in soup.select_one("#intake-errors").get_text()
+    # The form comes back with what was typed, so nothing has to be entered again, and with a new key:
+    # sending it again deliberately files the changed report as a new case.
     assert soup.select_one("#field-quantity_affected")["value"] == "9"
+    fresh_key = soup.select_one("input[name=client_key]")["value"]
+    assert fresh_key != values["client_key"]
     assert await Case.count() == 1
+    fragment = await post_intake(client, {**values, "quantity_affected": "9"}, **{"HX-Request": "true"})
+    assert fragment.status_code == 422
+    hinted = BeautifulSoup(fragment.text, "html.parser").select_one("[data-new-client-key]")["data-new-client-key"]
+    assert hinted not in (values["client_key"], fresh_key)
+    resent = await post_intake(client, {**values, "quantity_affected": "9", "client_key": fresh_key})
+    assert resent.status_code == 303 and resent.headers["location"].endswith("?reported=new")
+    assert await Case.count() == 2
 
 
 async def test_mistakes_come_back_as_a_summary_naming_each_field(client: Any, login: Any) -> None:
@@ -371,6 +388,10 @@ async def test_evidence_is_added_later_and_withdrawn_with_a_reason_never_deleted
     assert "missing" in soup.select_one("li[data-checklist-item=delivery_receipt]")["class"]
     row = await Evidence.objects().first()
     assert row.covers == "damage_photos"
+    # Without a script the panel is a page of its own, linked from the case page's <noscript>.
+    whole = await client.get(f"/cases/{number}/evidence")
+    assert whole.status_code == 200 and "<html" in whole.text and 'id="evidence-panel"' in whole.text
+    assert f"/evidence/{row.id}/thumb" in whole.text
 
     nothing = await client.post(
         f"/cases/{number}/evidence", data={}, headers={"x-csrftoken": token, "HX-Request": "true"}
