@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
 import os
@@ -10,20 +11,26 @@ import secrets
 import smtplib
 import ssl
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.header import Header
+from email.utils import formatdate, parseaddr
 from typing import Any
 from urllib.parse import unquote, urlparse
+
+from piccolo.query.functions.aggregate import Max
 
 from app import db
 from app.accounts.roles import Role
 from app.accounts.tables import User
-from app.cases.events import Actor, record_event
-from app.cases.tables import Case
+from app.cases.events import Actor, event_hash
+from app.cases.tables import Case, CaseEvent
 from app.collaboration.tables import AccessLink
 from app.i18n import current_language
 from app.i18n import gettext as _
-from app.notify.email import Mail, build_message, send_mail
+from app.notify.email import Mail, send_mail
 from app.notify.inapp import notify_users
 from app.notify.push import PushFailed, PushTarget, SubscriptionGone, send_push
 from app.notify.sms import PermanentSmsError, TransientSmsError, sms_provider
@@ -165,19 +172,24 @@ class _People:
     async def load(cls, rows: list[dict[str, Any]], *, sms: bool) -> _People:
         columns = (User.id, User.email, User.time_zone, User.role)
         assignees = {r["assignee_id"] for r in rows if r["assignee_id"]}
-        users = {u["id"]: u for u in await _in(User.select(*columns).where(User.active.eq(True)), User.id, assignees)}
+        users = {
+            u["id"]: u for u in await _in(lambda: User.select(*columns).where(User.active.eq(True)), User.id, assignees)
+        }
         managers = list(await User.select(*columns).where((User.role == Role.MANAGER) & User.active.eq(True)))
         ids = set(users) | {m["id"] for m in managers}
         push_users = {
-            r["user"] for r in await _in(PushSubscription.select(PushSubscription.user), PushSubscription.user, ids)
+            r["user"]
+            for r in await _in(lambda: PushSubscription.select(PushSubscription.user), PushSubscription.user, ids)
         }
         supplier_ids = {r["supplier_id"] for r in rows if r["supplier_id"]}
         carrier_ids = {r["carrier_id"] for r in rows if r["carrier_id"]}
         suppliers = await _in(
-            Supplier.select(Supplier.id, Supplier.email, Supplier.phone, Supplier.time_zone), Supplier.id, supplier_ids
+            lambda: Supplier.select(Supplier.id, Supplier.email, Supplier.phone, Supplier.time_zone),
+            Supplier.id,
+            supplier_ids,
         )
         carriers = await _in(
-            Carrier.select(Carrier.id, Carrier.email, Carrier.phone, Carrier.time_zone), Carrier.id, carrier_ids
+            lambda: Carrier.select(Carrier.id, Carrier.email, Carrier.phone, Carrier.time_zone), Carrier.id, carrier_ids
         )
         return cls(
             users=users,
@@ -218,13 +230,14 @@ class _People:
         return found
 
 
-async def _in(query: Any, column: Any, ids: set[int]) -> list[dict[str, Any]]:
+async def _in(query: Callable[[], Any], column: Any, ids: set[int]) -> list[dict[str, Any]]:
+    """A fresh ``query()`` per chunk of ``column IN ids`` (Piccolo's where() adds to the query it is called on)."""
     if not ids:
         return []
     found: list[dict[str, Any]] = []
     values = sorted(ids)
     for start in range(0, len(values), CHUNK):
-        found.extend(await query.where(column.is_in(values[start : start + CHUNK])))
+        found.extend(await query().where(column.is_in(values[start : start + CHUNK])))
     return found
 
 
@@ -319,9 +332,9 @@ class _Context:
     @classmethod
     async def load(cls, reminders: list[dict[str, Any]]) -> _Context:
         case_ids = {r["case"] for r in reminders}
-        cases = await _in(Case.select(Case.id, Case.number, Case.customer), Case.id, case_ids)
+        cases = await _in(lambda: Case.select(Case.id, Case.number, Case.customer), Case.id, case_ids)
         deadlines = await _in(
-            StageDeadline.select(StageDeadline.case, StageDeadline.node, StageDeadline.due_at).order_by(
+            lambda: StageDeadline.select(StageDeadline.case, StageDeadline.node, StageDeadline.due_at).order_by(
                 StageDeadline.id
             ),
             StageDeadline.case,
@@ -401,13 +414,58 @@ def _escape(value: str) -> str:
     return str(escape(value))
 
 
+SMTP_CONNECTIONS = 8
+
+
 def _send_mails(settings: Settings, batch: list[tuple[dict[str, Any], Mail]], outcome: Outcome) -> None:
-    """Every mail of a sweep over one SMTP connection (a connection per mail costs ~10 ms each)."""
+    """A sweep's mails over a few SMTP connections at once (one connection per mail costs ~10 ms each)."""
     if not settings.smtp_url:
         for reminder, mail in batch:
             send_mail(settings, mail)
             outcome.sent.append(reminder["id"])
         return
+    lanes = max(1, min(SMTP_CONNECTIONS, len(batch) // 25))
+    if lanes == 1:
+        _send_over_one_connection(settings, batch, outcome)
+        return
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="smtp") as pool:
+        for lane in range(lanes):
+            pool.submit(_send_over_one_connection, settings, batch[lane::lanes], outcome)
+
+
+def mime_bytes(settings: Settings, mail: Mail) -> bytes:
+    """A text + HTML mail as bytes, built directly: the email package takes ~7 ms a message here, this ~0.1 ms."""
+    boundary = f"=_cc_{secrets.token_hex(12)}"
+    headers = [
+        f"From: {_header(settings.mail_from)}",
+        f"To: {', '.join(mail.to)}",
+        f"Subject: {_header(mail.subject)}",
+        f"Date: {formatdate(localtime=False)}",
+        f"Message-ID: <{secrets.token_hex(16)}@crossclaim.localhost>",
+        "MIME-Version: 1.0",
+        *(f"{name}: {_header(value)}" for name, value in mail.headers.items()),
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+    ]
+    parts = [("plain", mail.text), ("html", mail.html or "")]
+    body = []
+    for subtype, content in parts:
+        encoded = base64.encodebytes(content.encode()).decode("ascii")
+        body.append(
+            f"--{boundary}\r\nContent-Type: text/{subtype}; charset=utf-8\r\n"
+            f"Content-Transfer-Encoding: base64\r\n\r\n{encoded}"
+        )
+    text = "\r\n".join(headers) + "\r\n\r\n" + "\r\n".join(body) + f"\r\n--{boundary}--\r\n"
+    return text.replace("\r\n", "\n").replace("\n", "\r\n").encode("ascii")
+
+
+def _header(value: str) -> str:
+    # Headers carry no line breaks (no header injection); non-ASCII goes RFC 2047-encoded.
+    value = value.replace("\r", " ").replace("\n", " ")
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _send_over_one_connection(settings: Settings, batch: list[tuple[dict[str, Any], Mail]], outcome: Outcome) -> None:
+    sender = parseaddr(settings.mail_from)[1] or settings.mail_from
     url = urlparse(settings.smtp_url)
     host, port = url.hostname or "127.0.0.1", url.port or (465 if url.scheme == "smtps" else 25)
     try:
@@ -429,7 +487,7 @@ def _send_mails(settings: Settings, batch: list[tuple[dict[str, Any], Mail]], ou
             return
         for index, (reminder, mail) in enumerate(batch):
             try:
-                client.send_message(build_message(settings, mail))
+                client.sendmail(sender, list(mail.to), mime_bytes(settings, mail))
                 outcome.sent.append(reminder["id"])
             except smtplib.SMTPRecipientsRefused as error:
                 outcome.failed.append((reminder["id"], str(error)[:500]))
@@ -447,7 +505,7 @@ async def _send_pushes(
 ) -> None:
     user_ids = {int(r["recipient"].split(":")[1]) for r in reminders}
     subscriptions = await _in(
-        PushSubscription.select(
+        lambda: PushSubscription.select(
             PushSubscription.id, PushSubscription.user, PushSubscription.endpoint, PushSubscription.keys
         ),
         PushSubscription.user,
@@ -540,14 +598,54 @@ async def _record(reminders: list[dict[str, Any]], outcome: Outcome, now: dateti
         if status.get(reminder["id"]) == "failed":
             kind = "reminder_failed"
         groups[(reminder["case"], reminder["node"], reminder["level"], kind)].append(reminder)
-    for (case_id, node, level, kind), members in sorted(groups.items()):
-        await record_event(
-            case_id=case_id,
-            actor=SWEEPER,
-            kind=kind,
-            data={"node": node, "level": level, "to": sorted(f"{m['channel']}:{m['recipient']}" for m in members)},
-            at=now,
+    await _record_events(
+        [
+            (
+                case_id,
+                kind,
+                {"node": node, "level": level, "to": sorted(f"{m['channel']}:{m['recipient']}" for m in members)},
+            )
+            for (case_id, node, level, kind), members in sorted(groups.items())
+        ],
+        now,
+    )
+
+
+async def _record_events(entries: list[tuple[int, str, dict[str, Any]]], now: datetime) -> None:
+    """record_event for many cases at once: one read of the chain heads, one insert; inside a transaction."""
+    heads: dict[int, str] = {}
+    case_ids = sorted({case_id for case_id, _, _ in entries})
+    for start in range(0, len(case_ids), CHUNK):
+        chunk = case_ids[start : start + CHUNK]
+        latest = (
+            await CaseEvent.select(CaseEvent.case, Max(CaseEvent.id, alias="last"))
+            .where(CaseEvent.case.is_in(chunk))
+            .group_by(CaseEvent.case)
         )
+        ids = [row["last"] for row in latest]
+        if ids:
+            for row in await CaseEvent.select(CaseEvent.case, CaseEvent.hash).where(CaseEvent.id.is_in(ids)):
+                heads[row["case"]] = row["hash"]
+    events = []
+    for case_id, kind, data in entries:
+        prev = heads.get(case_id, "")
+        digest = event_hash(prev_hash=prev, case_id=case_id, at=now, actor=SWEEPER, kind=kind, data=data)
+        heads[case_id] = digest
+        events.append(
+            CaseEvent(
+                case=case_id,
+                at=now,
+                actor_kind=SWEEPER.kind,
+                actor_id=SWEEPER.id,
+                actor_label=SWEEPER.label,
+                kind=kind,
+                data=data,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+    for start in range(0, len(events), CHUNK):
+        await CaseEvent.insert(*events[start : start + CHUNK])
 
 
 async def retry_failed(*, reminder_id: int) -> None:
