@@ -30,7 +30,9 @@ from app.routes.api import CaseApiController
 from app.routes.api_intake import IntakeApiController, create_case
 from app.routes.cases import CaseController
 from app.routes.collaboration import COLLABORATION_ROUTES
+from app.routes.grid import GRID_ROUTES
 from app.routes.hooks import HOOK_HANDLERS
+from app.routes.imports import IMPORT_ROUTES
 from app.routes.intake import EvidenceController, IntakeController
 from app.routes.party import PARTY_ROUTES
 from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
@@ -63,6 +65,8 @@ ROUTE_HANDLERS: list[Any] = [
     home,
     set_language,
     *TRACKING_ROUTES,
+    *GRID_ROUTES,
+    *IMPORT_ROUTES,
     *COLLABORATION_ROUTES,
     *PARTY_ROUTES,
 ]

@@ -73,6 +73,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from huey.consumer import Consumer
 
+    from app.imports import tasks as import_tasks  # noqa: F401 - registers the import task
     from app.logs import configure_logging
     from app.tasks import (
         configure_queue,
@@ -231,6 +232,56 @@ def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
+def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Check a file, print the JSON summary, and write it unless --dry-run or it has row errors."""
+    from pathlib import Path
+
+    from app.cases.events import Actor
+    from app.errors import ValidationFailed
+    from app.imports.jobs import commit, preview_file, refused
+    from app.imports.reader import FileRefused
+
+    try:
+        _, preview = preview_file(Path(args.file), args.kind)
+    except (FileRefused, OSError) as error:
+        print(json.dumps(refused(str(error)), ensure_ascii=False))
+        return 2
+    summary = preview.summary()
+    if args.dry_run or preview.mapping_problems or (preview.error_rows and not args.skip_invalid):
+        print(json.dumps(summary, ensure_ascii=False, default=str))
+        return 2 if preview.mapping_problems or (preview.error_rows and not args.skip_invalid) else 0
+
+    async def work() -> int:
+        try:
+            result = await commit(preview=preview, actor=Actor(kind="system", label="crossclaim import"),
+                                  skip_invalid=args.skip_invalid)  # fmt: skip
+        except ValidationFailed as error:
+            print(json.dumps({**summary, "refused": str(error)}, ensure_ascii=False))
+            return 2
+        print(json.dumps({**summary, "imported": result.as_dict()}, ensure_ascii=False, default=str))
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.cases.grid import GridView
+    from app.imports.export import export_view
+
+    exported: list[bytes] = []
+
+    async def work() -> int:
+        exported.append(await export_view(GridView(), args.format))
+        return 0
+
+    _run(settings, work)
+    Path(args.out).write_bytes(exported[0])
+    print(json.dumps({"out": args.out, "format": args.format, "bytes": len(exported[0])}))
+    return 0
+
+
 def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     for env, default, help_text in documented_settings():
         print(f"{env}\t{default}\t{help_text}")
@@ -299,6 +350,19 @@ def build_parser() -> argparse.ArgumentParser:
     monthly.add_argument("--month", required=True, help="YYYY-MM")
     monthly.add_argument("--out", required=True, metavar="FILE.pdf")
     monthly.set_defaults(func=cmd_report_monthly)
+
+    imports = sub.add_parser("import", help="import purchase order lines or a legacy case ledger (CSV/XLSX)")
+    imports.add_argument("kind", choices=["orders", "cases"])
+    imports.add_argument("file", metavar="FILE")
+    imports.add_argument("--dry-run", action="store_true", help="check and print the summary, write nothing")
+    imports.add_argument("--skip-invalid", action="store_true", help="import the valid rows of a file with errors")
+    imports.set_defaults(func=cmd_import)
+
+    export = sub.add_parser("export", help="export cases (the default grid view) to CSV or XLSX")
+    export.add_argument("what", choices=["cases"])
+    export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    export.add_argument("--out", required=True)
+    export.set_defaults(func=cmd_export)
 
     sub.add_parser("settings", help="list every setting with its default").set_defaults(func=cmd_settings)
     return parser

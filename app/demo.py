@@ -15,6 +15,7 @@ from app.cases.events import Actor
 from app.cases.responsibility import hint_refresh
 from app.cases.states import MAIN_LINE, Node
 from app.cases.tables import Case
+from app.tracking.demo import reminder_history
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
 
 DEMO_PASSWORD = "crossclaim-demo"  # noqa: S105 - printed by `make run` on purpose
@@ -116,12 +117,14 @@ async def seed_demo(*, force: bool = False, seed: int = 2026, today: date | None
 
     lines = await _orders(rng, start, today, suppliers, carriers, products)
     made = await _cases(rng, today, lines, suppliers, carriers, customers, handlers, users)
+    reminders = await reminder_history(today=today)  # overdue nodes with the reminders they caused
     return {
         "users": len(users),
         "suppliers": len(suppliers),
         "carriers": len(carriers),
         "order_lines": len(lines),
         "cases": made,
+        "reminders": reminders,
         "login": {"email": "handler@crossclaim.demo", "password": DEMO_PASSWORD},
     }
 
