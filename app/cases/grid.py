@@ -1,0 +1,277 @@
+"""The case grid: its columns, filters, sort orders and keyset pages, shared by the page and the exports."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from app.cases.tables import Case
+from app.db import current_engine, is_sqlite
+from app.i18n import lazy_gettext as _
+
+PAGE_SIZE = 100
+CENTS = Decimal("0.01")
+EXPORT_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class GridColumn:
+    name: str
+    label: Any
+    sql: str  # an expression over the aliases below; never NULL, so keyset comparisons hold
+    kind: str = "text"  # text, int, decimal, datetime
+    default: bool = True
+
+
+def _due_sql() -> str:
+    far = "'9999-12-31T00:00:00+00:00'" if is_sqlite(current_engine()) else "TIMESTAMPTZ '9999-12-31'"
+    return (
+        f'COALESCE((SELECT MIN(d.due_at) FROM stage_deadline d WHERE d."case" = c.id AND d.finished_at IS NULL), {far})'  # noqa: S608 - constant text
+    )
+
+
+COLUMNS: tuple[GridColumn, ...] = (
+    GridColumn("number", _("Case"), "c.number"),
+    GridColumn("order_number", _("Order"), "c.order_number"),
+    GridColumn("node", _("Node"), "c.node"),
+    GridColumn("supplier", _("Supplier"), "COALESCE(s.name, '')"),
+    GridColumn("carrier", _("Carrier"), "COALESCE(r.name, '')"),
+    GridColumn("product", _("Product"), "COALESCE(p.name, '')"),
+    GridColumn("category", _("Category"), "COALESCE(p.category, '')"),
+    GridColumn("problem_type", _("Problem type"), "c.problem_type"),
+    GridColumn("region", _("Region"), "c.region"),
+    GridColumn("responsible", _("Responsible party"), "COALESCE(NULLIF(c.confirmed_party, ''), c.suggested_party)"),
+    GridColumn("urgency", _("Urgency"), "c.urgency", default=False),
+    GridColumn("assignee", _("Assignee"), "COALESCE(u.name, '')", default=False),
+    GridColumn("due", _("Due"), "", kind="datetime"),
+    GridColumn("amount", _("Amount"), "COALESCE(c.claim_amount, 0)", kind="decimal"),
+    GridColumn("currency", _("Currency"), "c.currency", default=False),
+    GridColumn("quantity", _("Quantity"), "c.quantity_affected", kind="int", default=False),
+    GridColumn("created_at", _("Reported"), "c.created_at", kind="datetime", default=False),
+)
+BY_NAME = {column.name: column for column in COLUMNS}
+DEFAULT_COLUMNS = tuple(column.name for column in COLUMNS if column.default)
+# Exact-match filters the grid offers, by column name.
+FILTERS = ("node", "supplier", "carrier", "product", "category", "problem_type", "region", "responsible")
+
+FROM = """
+FROM after_sales_case c
+LEFT JOIN supplier s ON s.id = c.supplier
+LEFT JOIN carrier r ON r.id = c.carrier
+LEFT JOIN product p ON p.id = c.product
+LEFT JOIN app_user u ON u.id = c.assignee
+"""
+
+
+@dataclass(frozen=True)
+class GridView:
+    """What the user is looking at: columns, filters, sort and where the page starts."""
+
+    columns: tuple[str, ...] = DEFAULT_COLUMNS
+    filters: dict[str, str] = field(default_factory=dict)
+    sort: str = "number"
+    descending: bool = True
+    after: str = ""  # keyset cursor of the last row of the previous page
+    query: str = ""
+
+    @classmethod
+    def parse(cls, params: Any) -> GridView:
+        """From query parameters (cols=a,b&sort=-due&f_supplier=X&q=text&after=cursor); unknown names are dropped."""
+        # The column chooser posts one "col" per ticked box; links carry them as one "cols" list.
+        picked = list(params.getall("col")) if hasattr(params, "getall") and "col" in params else []
+        picked = picked or str(params.get("cols") or "").split(",")
+        columns = tuple(n for n in picked if n in BY_NAME) or DEFAULT_COLUMNS
+        sort = str(params.get("sort") or "-number")
+        descending = sort.startswith("-")
+        sort = sort.lstrip("-")
+        if sort not in BY_NAME:
+            sort, descending = "number", True
+        filters = {n: str(params.get(f"f_{n}"))[:200] for n in FILTERS if params.get(f"f_{n}")}
+        return cls(
+            columns=columns,
+            filters=filters,
+            sort=sort,
+            descending=descending,
+            after=str(params.get("after") or "")[:500],
+            query=str(params.get("q") or "")[:200].strip(),
+        )
+
+    def params(self, **changes: Any) -> dict[str, str]:
+        """The query string of this view (with ``changes``), to build links that keep it."""
+        view = {
+            "cols": ",".join(self.columns),
+            "sort": ("-" if self.descending else "") + self.sort,
+            **{f"f_{k}": v for k, v in self.filters.items()},
+            **({"q": self.query} if self.query else {}),
+        }
+        view.update({k: v for k, v in changes.items() if v is not None})
+        return {k: v for k, v in view.items() if v != ""}
+
+
+def _expression(name: str) -> str:
+    column = BY_NAME[name]
+    return _due_sql() if name == "due" else column.sql
+
+
+def _cursor_value(kind: str, raw: Any) -> Any:
+    if kind == "datetime":
+        return datetime.fromisoformat(raw)
+    if kind == "decimal":
+        return Decimal(raw)
+    if kind == "int":
+        return int(raw)
+    return str(raw)
+
+
+def encode_cursor(value: Any, row_id: int) -> str:
+    body = json.dumps([value.isoformat() if isinstance(value, datetime) else str(value), row_id])
+    return base64.urlsafe_b64encode(body.encode()).decode()
+
+
+def decode_cursor(view: GridView) -> tuple[Any, int] | None:
+    if not view.after:
+        return None
+    try:
+        raw, row_id = json.loads(base64.urlsafe_b64decode(view.after.encode()))
+        return _cursor_value(BY_NAME[view.sort].kind, raw), int(row_id)
+    except (ValueError, TypeError, KeyError):
+        return None  # a stale or edited cursor starts from the top rather than failing
+
+
+async def grid_rows(
+    view: GridView, *, limit: int = PAGE_SIZE, case_ids: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """One page of the view (``limit`` + 1 rows tell whether there is a next page)."""
+    selects = ", ".join(f"{_expression(n)} AS {n}" for n in BY_NAME)
+    where: list[str] = []
+    values: list[Any] = []
+    for name, value in view.filters.items():
+        where.append(f"{_expression(name)} = {{}}")
+        values.append(value)
+    if view.query:
+        term = f"%{view.query.lower()}%"
+        where.append("(LOWER(c.number) LIKE {} OR LOWER(c.order_number) LIKE {} OR LOWER(c.description) LIKE {})")
+        values.extend([term, term, term])
+    if case_ids is not None:
+        where.append(f"c.id IN ({', '.join('{}' for _ in case_ids) or 'NULL'})")
+        values.extend(case_ids)
+    sort = _expression(view.sort)
+    cursor = decode_cursor(view)
+    if cursor is not None:
+        op = "<" if view.descending else ">"
+        where.append(f"({sort} {op} {{}} OR ({sort} = {{}} AND c.id {op} {{}}))")
+        values.extend([cursor[0], cursor[0], cursor[1]])
+    direction = "DESC" if view.descending else "ASC"
+    sql = (
+        f"SELECT c.id AS id, {selects} {FROM}"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + f" ORDER BY {sort} {direction}, c.id {direction} LIMIT {int(limit)}"
+    )
+    rows = await Case.raw(sql, *values)
+    for row in rows:
+        if row["due"] is not None and str(row["due"]).startswith("9999"):
+            row["due"] = None
+        elif isinstance(row["due"], str):
+            row["due"] = datetime.fromisoformat(row["due"])
+        if isinstance(row["created_at"], str):
+            row["created_at"] = datetime.fromisoformat(row["created_at"])
+        # SQLite hands NUMERIC back as a float; amounts are money with two places on both engines.
+        row["amount"] = Decimal(str(row["amount"] or 0)).quantize(CENTS)
+    return list(rows)
+
+
+def next_cursor(view: GridView, rows: list[dict[str, Any]], limit: int) -> str | None:
+    if len(rows) < limit:
+        return None
+    last = rows[-1]
+    value = last[view.sort]
+    if view.sort == "due" and value is None:
+        value = "9999-12-31T00:00:00+00:00"
+    return encode_cursor(value, last["id"])
+
+
+async def filter_choices() -> dict[str, list[str]]:
+    """The distinct values each filter offers (small sets: partners, categories, regions)."""
+    choices: dict[str, list[str]] = {}
+    for name in FILTERS:
+        rows = await Case.raw(f"SELECT DISTINCT {_expression(name)} AS v {FROM} ORDER BY 1 LIMIT 500")
+        choices[name] = [str(row["v"]) for row in rows if row["v"]]
+    return choices
+
+
+# Fields a handler may change straight from the grid: nothing that moves money, nodes or responsibility.
+INLINE_FIELDS: dict[str, Any] = {"region": _("Region"), "urgency": _("Urgency")}
+
+
+async def assignable_users() -> list[dict[str, Any]]:
+    from app.accounts.tables import User
+
+    return list(
+        await User.select(User.id, User.name, User.email)
+        .where((User.active == True) & User.role.is_in(["admin", "manager", "handler"]))  # noqa: E712
+        .order_by(User.name)
+    )
+
+
+async def bulk_assign(*, actor: Any, case_ids: list[int], assignee_id: int | None) -> int:
+    """Give the chosen cases to one handler (or nobody), each change on its case's timeline."""
+    from app.accounts.tables import User
+    from app.cases.events import record_event
+    from app.db import atomic
+    from app.errors import ValidationFailed
+
+    if not case_ids:
+        raise ValidationFailed("Choose at least one case.", fields=[("case", "Tick the cases to assign.")])
+    async with atomic():
+        label = ""
+        if assignee_id is not None:
+            user = await User.objects().where(User.id == assignee_id).first()
+            if user is None or not user.active:
+                raise ValidationFailed("Choose an active handler.", fields=[("assignee", "Not a handler.")])
+            label = user.name or user.email
+        rows = await Case.select(Case.id, Case.assignee).where(Case.id.is_in(case_ids[:500]))
+        changed = [row["id"] for row in rows if row["assignee"] != assignee_id]
+        if changed:
+            await Case.update({Case.assignee: assignee_id, Case.updated_at: datetime.now(UTC)}).where(
+                Case.id.is_in(changed)
+            )
+        for case_id in changed:
+            await record_event(
+                case_id=case_id, actor=actor, kind="assigned", data={"assignee_id": assignee_id, "assignee": label}
+            )
+    return len(changed)
+
+
+async def inline_update(*, actor: Any, case_id: int, field_name: str, value: str) -> dict[str, Any]:
+    """Change one safe field of one case from the grid; returns the case's fresh grid row."""
+    from app.cases.events import record_event
+    from app.cases.taxonomy import URGENCIES
+    from app.db import atomic
+    from app.errors import NotFound, ValidationFailed
+
+    value = value.strip()
+    if field_name not in INLINE_FIELDS:
+        raise ValidationFailed("This field cannot be changed here.", fields=[(field_name, "Open the case.")])
+    if field_name == "urgency" and value not in URGENCIES:
+        raise ValidationFailed("Choose an urgency.", fields=[("urgency", ", ".join(URGENCIES))])
+    if len(value) > 60:
+        raise ValidationFailed("Too long.", fields=[(field_name, "Keep it under 60 characters.")])
+    column = getattr(Case, field_name)
+    async with atomic():
+        row = await Case.select(Case.id, column).where(Case.id == case_id).first()
+        if row is None:
+            raise NotFound("There is no such case.")
+        if row[field_name] != value:
+            await Case.update({column: value, Case.updated_at: datetime.now(UTC)}).where(Case.id == case_id)
+            await record_event(
+                case_id=case_id,
+                actor=actor,
+                kind="case_edited",
+                data={"field": field_name, "from": row[field_name], "to": value},
+            )
+    rows = await grid_rows(GridView(), limit=1, case_ids=[case_id])
+    return rows[0]

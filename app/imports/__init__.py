@@ -1,0 +1,1 @@
+"""Bringing spreadsheets in: purchase order lines and legacy after-sales ledgers."""

@@ -1,0 +1,147 @@
+"""An import from upload to commit: the stored file, its mapping, the preview, and the run's progress."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.cases.events import Actor
+from app.errors import NotFound, ValidationFailed
+from app.imports import services
+from app.imports.columns import COLUMNS, KINDS, auto_mapping, known_headers
+from app.imports.preview import Preview, check
+from app.imports.reader import FileRefused, Sheet, read_sheet
+
+# Uploads above this are refused before they are read (about a million rows of a wide sheet).
+MAX_UPLOAD_BYTES = 60 * 1024 * 1024
+# Files with more valid rows than this are written by the worker, with a progress bar.
+BACKGROUND_ROWS = 2000
+
+
+@dataclass
+class Job:
+    token: str
+    folder: Path
+    kind: str
+    filename: str
+
+    @property
+    def upload(self) -> Path:
+        return self.folder / "upload"
+
+    @property
+    def state_file(self) -> Path:
+        return self.folder / "state.json"
+
+    def state(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads(self.state_file.read_text()))
+        except (OSError, ValueError):
+            return {}
+
+    def save_state(self, **changes: Any) -> dict[str, Any]:
+        state = {**self.state(), **changes}
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state, default=str, ensure_ascii=False))
+        temporary.replace(self.state_file)  # readers polling the bar never see half a file
+        return state
+
+
+def _root(data_dir: Path) -> Path:
+    return data_dir / "imports"
+
+
+def job_create(*, data_dir: Path, kind: str, filename: str, data: bytes, owner: int) -> Job:
+    if kind not in KINDS:
+        raise ValidationFailed("Choose what the file holds.", fields=[("kind", f"One of: {', '.join(KINDS)}.")])
+    if not data.strip():
+        raise ValidationFailed("The file is empty.", fields=[("file", "Choose a CSV or XLSX file with rows.")])
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ValidationFailed("The file is too large.", fields=[("file", "Split it into files under 60 MB.")])
+    token = secrets.token_urlsafe(12)
+    folder = _root(data_dir) / token
+    folder.mkdir(parents=True)
+    job = Job(token=token, folder=folder, kind=kind, filename=filename[-200:])
+    job.upload.write_bytes(data)
+    job.save_state(kind=kind, filename=job.filename, owner=owner, status="uploaded", progress=0)
+    return job
+
+
+def job_get(*, data_dir: Path, token: str) -> Job:
+    if not token.replace("-", "").replace("_", "").isalnum():
+        raise NotFound("There is no such import.")
+    folder = _root(data_dir) / token
+    if not (folder / "state.json").exists():
+        raise NotFound("There is no such import.")
+    job = Job(token=token, folder=folder, kind="", filename="")
+    state = job.state()
+    job.kind, job.filename = state["kind"], state["filename"]
+    return job
+
+
+def load_sheet(path: Path, kind: str) -> Sheet:
+    return read_sheet(path, known_headers=known_headers(kind))
+
+
+def mapping_from_form(kind: str, sheet: Sheet, form: dict[str, Any]) -> dict[str, int | None]:
+    """The user's corrections: each field's file column index, or "" for none; the rest stay automatic."""
+    mapping = auto_mapping(kind, sheet.headers)
+    for column in COLUMNS[kind]:
+        chosen = form.get(f"map_{column.name}")
+        if chosen is None:
+            continue
+        chosen = str(chosen)
+        mapping[column.name] = int(chosen) if chosen.isdigit() and int(chosen) < len(sheet.headers) else None
+    return mapping
+
+
+def preview_file(path: Path, kind: str, mapping: dict[str, int | None] | None = None) -> tuple[Sheet, Preview]:
+    sheet = load_sheet(path, kind)
+    return sheet, check(kind, sheet, mapping or auto_mapping(kind, sheet.headers))
+
+
+def refused(message: str) -> dict[str, Any]:
+    return {"rows": 0, "valid": 0, "errors": [{"row": 0, "column": "", "message": message}]}
+
+
+async def commit(*, preview: Preview, actor: Actor, skip_invalid: bool = False) -> services.ImportResult:
+    """Write a checked file: all its rows in one transaction, or nothing when any row is wrong."""
+    if preview.mapping_problems:
+        raise ValidationFailed(
+            "The column mapping is incomplete.", fields=[("mapping", m) for m in preview.mapping_problems]
+        )
+    if preview.error_rows and not skip_invalid:
+        raise ValidationFailed(
+            f"{preview.error_rows} rows have errors; correct them or import only the valid rows.",
+            fields=[("file", f"row {e.row}, {e.column}: {e.message}") for e in preview.errors[:20]],
+        )
+    if preview.kind == "orders":
+        return await services.import_orders(records=preview.records)
+    return await services.import_cases(records=preview.records, actor=actor)
+
+
+async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]:
+    """Read, check and write a stored upload with the mapping and choice saved on it; records progress."""
+    job = job_get(data_dir=data_dir, token=token)
+    state = job.state()
+    if state.get("status") in {"done", "running"}:
+        return state  # a retried task or a second click: the first run owns it
+    job.save_state(status="running", progress=10, message="Reading the file")
+    try:
+        sheet = load_sheet(job.upload, job.kind)
+        mapping = {k: v for k, v in state.get("mapping", {}).items()} or auto_mapping(job.kind, sheet.headers)
+        job.save_state(progress=40, message="Checking the rows")
+        preview = check(job.kind, sheet, mapping)
+        job.save_state(progress=60, message="Writing", rows=preview.rows, valid=preview.valid)
+        result = await commit(preview=preview, actor=actor, skip_invalid=bool(state.get("skip_invalid")))
+    except (FileRefused, ValidationFailed) as error:
+        return job.save_state(status="failed", progress=100, message=str(error))
+    except Exception as error:
+        job.save_state(
+            status="failed", progress=100, message=f"The import stopped ({type(error).__name__}); nothing was written."
+        )
+        raise
+    return job.save_state(status="done", progress=100, message="Imported", result=result.as_dict())

@@ -1,0 +1,203 @@
+"""Reading an uploaded CSV or XLSX file into numbered rows, whatever Excel did to it."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.imports.values import is_blank
+
+# More than this is refused outright rather than read for minutes; split the file instead.
+MAX_ROWS = 200_000
+# Rows looked at to find the header (title rows and blank rows above it are skipped).
+HEADER_SEARCH_ROWS = 20
+
+
+class FileRefused(ValueError):
+    """The file as a whole cannot be imported; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """The header row and the data rows below it, each with its row number as the user sees it."""
+
+    headers: list[str]
+    header_row: int
+    rows: list[tuple[int, tuple[Any, ...]]]
+    # Cells holding a formula whose value Excel never saved: (row, column index).
+    unsaved_formulas: frozenset[tuple[int, int]] = frozenset()
+    encoding: str = ""
+
+
+def file_kind(head: bytes) -> str:
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise FileRefused("This is an old Excel .xls file; save it as .xlsx or CSV and try again.")
+    if b"\x00" in head[:4096] and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FileRefused("This is not a CSV or XLSX file.")
+    return "csv"
+
+
+def read_sheet(path: Path, *, known_headers: frozenset[str]) -> Sheet:
+    """The rows of the file's first sheet; ``known_headers`` (normalised) tell the header row from titles."""
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+    if not head.strip():
+        raise FileRefused("The file is empty.")
+    kind = file_kind(head)
+    formulas: frozenset[tuple[int, int]] = frozenset()
+    if kind == "xlsx":
+        raw_rows, encoding = _xlsx_rows(path), "xlsx"
+        if _has_formulas(path):
+            raw_rows, formulas = _xlsx_rows_with_formulas(path)
+    else:
+        encoding = _csv_encoding(path)
+        raw_rows = _csv_rows(path, encoding)
+    return _assemble(raw_rows, known_headers, formulas, encoding)
+
+
+def _assemble(
+    raw_rows: Iterator[tuple[int, tuple[Any, ...]]],
+    known_headers: frozenset[str],
+    formulas: frozenset[tuple[int, int]],
+    encoding: str,
+) -> Sheet:
+    filled: list[tuple[int, tuple[Any, ...]]] = []
+    for number, cells in raw_rows:
+        if all(is_blank(cell) for cell in cells):
+            continue
+        filled.append((number, cells))
+        if len(filled) > MAX_ROWS + HEADER_SEARCH_ROWS:
+            raise FileRefused(f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")
+    if not filled:
+        raise FileRefused("The file has no rows with values.")
+    top = filled[:HEADER_SEARCH_ROWS]
+    # The header is the first row naming known columns; a merged title row above it has one cell.
+    position = next((i for i, (_, cells) in enumerate(top) if _header_score(cells, known_headers) >= 2), None)
+    if position is None:
+        position = next((i for i, (_, cells) in enumerate(top) if sum(not is_blank(x) for x in cells) >= 2), None)
+    if position is None:
+        raise FileRefused("No header row was found: the first row of the table must name its columns.")
+    header_row, header_cells = filled[position]
+    rows = filled[position + 1 :]
+    if len(rows) > MAX_ROWS:
+        raise FileRefused(f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")
+    headers = [str(cell).strip() if not is_blank(cell) else "" for cell in header_cells]
+    while headers and not headers[-1]:
+        headers.pop()
+    if not rows:
+        raise FileRefused("The file has a header row but no data rows.")
+    return Sheet(headers=headers, header_row=header_row, rows=rows, unsaved_formulas=formulas, encoding=encoding)
+
+
+def normalise_header(name: Any) -> str:
+    return "".join(ch for ch in str(name).lower() if ch.isalnum())
+
+
+def _header_score(cells: tuple[Any, ...], known: frozenset[str]) -> int:
+    return sum(1 for cell in cells if not is_blank(cell) and normalise_header(cell) in known)
+
+
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without BOM) when it decodes, else GB18030 — what Chinese Excel saves as 'CSV'."""
+    with path.open("rb") as handle:
+        data = handle.read()
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise FileRefused("The text encoding of this CSV is not UTF-8 or GBK/GB18030; save it as UTF-8 CSV.")
+
+
+def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    with path.open("r", encoding=encoding, newline="") as handle:
+        sample = handle.read(16384)
+        handle.seek(0)
+        try:
+            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        reader = csv.reader(handle, dialect)
+        try:
+            for cells in reader:
+                yield reader.line_num, tuple(cells)
+        except csv.Error as error:
+            raise FileRefused(f"The CSV is malformed near line {reader.line_num}: {error}.") from None
+
+
+def _open_workbook(path: Path, *, data_only: bool) -> Any:
+    from openpyxl import load_workbook
+
+    # A file object, not a path: openpyxl judges paths by their extension and uploads are stored without one.
+    handle = path.open("rb")
+    try:
+        workbook = load_workbook(handle, read_only=True, data_only=data_only)
+    except Exception as error:  # openpyxl raises many kinds for a damaged archive; each means the same here
+        handle.close()
+        raise FileRefused(
+            f"This XLSX file cannot be opened ({type(error).__name__}); save it again from Excel."
+        ) from None
+    # Closing the workbook closes its zip reader but not a file object it was given: keep it to close.
+    workbook.crossclaim_handle = handle
+    return workbook
+
+
+def _close(workbook: Any) -> None:
+    workbook.close()
+    workbook.crossclaim_handle.close()
+
+
+def _xlsx_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    workbook = _open_workbook(path, data_only=True)
+    try:
+        if not workbook.worksheets:
+            raise FileRefused("The workbook has no sheets.")
+        yield from enumerate(workbook.worksheets[0].iter_rows(values_only=True), start=1)
+    except (KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise FileRefused(f"This XLSX file is damaged ({type(error).__name__}); save it again from Excel.") from None
+    finally:
+        _close(workbook)
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether the first sheet stores any formula; only then is the slower second read needed."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/sheet"))
+            if not names:
+                return False
+            with archive.open(names[0]) as stream:
+                tail = b""
+                while chunk := stream.read(1 << 20):
+                    if b"<f>" in tail + chunk or b"<f " in tail + chunk:
+                        return True
+                    tail = chunk[-4:]
+    except (zipfile.BadZipFile, OSError):
+        return False
+    return False
+
+
+def _xlsx_rows_with_formulas(path: Path) -> tuple[Iterator[tuple[int, tuple[Any, ...]]], frozenset[tuple[int, int]]]:
+    """Saved values, and where a formula has none (files written by scripts, never opened in Excel)."""
+    values = list(_xlsx_rows(path))
+    workbook = _open_workbook(path, data_only=False)
+    unsaved: set[tuple[int, int]] = set()
+    try:
+        sheet = workbook.worksheets[0]
+        for (number, saved), cells in zip(values, sheet.iter_rows(values_only=True), strict=False):
+            for index, cell in enumerate(cells):
+                if isinstance(cell, str) and cell.startswith("=") and index < len(saved) and saved[index] is None:
+                    unsaved.add((number, index))
+    finally:
+        _close(workbook)
+    return iter(values), frozenset(unsaved)

@@ -1,0 +1,227 @@
+"""Writing checked import records: one transaction, natural keys, so the same file twice changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from piccolo.columns import Column as DbColumn
+from piccolo.table import Table
+
+from app.cases.events import Actor, record_event
+from app.cases.services import next_case_number
+from app.cases.tables import Case
+from app.db import atomic
+from app.trade.tables import Carrier, OrderLine, Product, PurchaseOrder, Supplier
+
+# Rows per INSERT: well under SQLite's 32,766 bound parameters at 10 columns a row.
+CHUNK = 500
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, **self.counts}
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def _ids(table: type[Table], key: DbColumn, keys: Iterable[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    wanted = list(dict.fromkeys(keys))
+    for chunk in _chunks(wanted):
+        rows = await table.select(table._meta.primary_key, key).where(key.is_in(list(chunk)))
+        found.update({row[key._meta.name]: row["id"] for row in rows})
+    return found
+
+
+async def _upsert(
+    table: type[Table], key: DbColumn, rows: dict[str, dict[str, Any]], *, update: Sequence[DbColumn] = ()
+) -> dict[str, int]:
+    """Insert rows by natural key; existing ones get ``update`` columns refreshed (or are left alone)."""
+    for chunk in _chunks(list(rows.values())):
+        query = table.insert(*[table(**row) for row in chunk])
+        if update:
+            query = query.on_conflict(target=key, action="DO UPDATE", values=list(update))
+        else:
+            query = query.on_conflict(target=key, action="DO NOTHING")
+        await query.returning(table._meta.primary_key)
+    return await _ids(table, key, rows)
+
+
+def supplier_code(record: dict[str, Any]) -> str:
+    """The supplier's code, or one made from its name when a ledger has only names."""
+    return (record.get("supplier_code") or record.get("supplier_name") or "")[:40]
+
+
+def carrier_code(name: str) -> str:
+    return name.strip().upper()[:40]
+
+
+async def _partners(records: list[dict[str, Any]], *, refresh: bool) -> tuple[dict[str, int], dict[str, int]]:
+    suppliers: dict[str, dict[str, Any]] = {}
+    carriers: dict[str, dict[str, Any]] = {}
+    for record in records:
+        code = supplier_code(record)
+        if code and code not in suppliers:
+            suppliers[code] = {"code": code, "name": record.get("supplier_name") or code}
+        carrier = record.get("carrier")
+        if carrier and carrier_code(carrier) not in carriers:
+            carriers[carrier_code(carrier)] = {"code": carrier_code(carrier), "name": carrier}
+    update = [Supplier.name] if refresh else []
+    supplier_ids = await _upsert(Supplier, Supplier.code, suppliers, update=update)
+    carrier_ids = await _upsert(Carrier, Carrier.code, carriers)
+    return supplier_ids, carrier_ids
+
+
+async def _products(records: list[dict[str, Any]], supplier_ids: dict[str, int], *, refresh: bool) -> dict[str, int]:
+    products: dict[str, dict[str, Any]] = {}
+    for record in records:
+        sku = record.get("sku")
+        if sku and sku not in products:
+            products[sku] = {
+                "sku": sku,
+                "name": record.get("product_name") or sku,
+                "category": record.get("category") or "",
+                "supplier": supplier_ids.get(supplier_code(record)),
+            }
+    update = [Product.name, Product.category] if refresh else []
+    return await _upsert(Product, Product.sku, products, update=update)
+
+
+async def import_orders(*, records: list[dict[str, Any]]) -> ImportResult:
+    """Purchase orders and their lines, keyed by order number and "<order>#<line>"."""
+    lines_before: set[str] = set()
+    async with atomic():
+        supplier_ids, carrier_ids = await _partners(records, refresh=True)
+        product_ids = await _products(records, supplier_ids, refresh=True)
+        orders: dict[str, dict[str, Any]] = {}
+        for record in records:
+            number = record["order_number"]
+            order = orders.setdefault(number, {"number": number, "supplier": supplier_ids[supplier_code(record)]})
+            for name in ("incoterm", "transport_mode", "region", "currency", "container_no", "seal_no", "tracking_no"):
+                if record.get(name) and name not in order:
+                    order[name] = record[name]
+            for name in ("ordered_on", "ship_by", "shipped_on", "delivered_on"):
+                if record.get(name) and name not in order:
+                    order[name] = record[name]
+            if record.get("carrier") and "carrier" not in order:
+                order["carrier"] = carrier_ids[carrier_code(record["carrier"])]
+        order_columns = [
+            PurchaseOrder.supplier, PurchaseOrder.carrier, PurchaseOrder.incoterm, PurchaseOrder.transport_mode,
+            PurchaseOrder.region, PurchaseOrder.currency, PurchaseOrder.container_no, PurchaseOrder.seal_no,
+            PurchaseOrder.tracking_no, PurchaseOrder.ordered_on, PurchaseOrder.ship_by, PurchaseOrder.shipped_on,
+            PurchaseOrder.delivered_on,
+        ]  # fmt: skip
+        order_ids = await _upsert(PurchaseOrder, PurchaseOrder.number, orders, update=order_columns)
+        lines: dict[str, dict[str, Any]] = {}
+        next_line: dict[str, int] = {}
+        for record in records:
+            number = record["order_number"]
+            # A file without line numbers numbers each order's lines in file order.
+            line_no = record.get("line_no") or next_line.get(number, 1)
+            next_line[number] = line_no + 1
+            key = f"{number}#{line_no}"
+            lines[key] = {
+                "line_key": key,
+                "purchase_order": order_ids[number],
+                "line_no": line_no,
+                "product": product_ids[record["sku"]],
+                "quantity_ordered": record.get("quantity_ordered") or 0,
+                "quantity_delivered": record.get("quantity_delivered")
+                if record.get("quantity_delivered") is not None
+                else record.get("quantity_ordered") or 0,
+                "unit_price": record.get("unit_price") or Decimal("0"),
+            }
+        lines_before = set(await _ids(OrderLine, OrderLine.line_key, lines))
+        line_columns = [
+            OrderLine.purchase_order, OrderLine.line_no, OrderLine.product, OrderLine.quantity_ordered,
+            OrderLine.quantity_delivered, OrderLine.unit_price,
+        ]  # fmt: skip
+        await _upsert(OrderLine, OrderLine.line_key, lines, update=line_columns)
+    created = len(lines) - len(lines_before)
+    return ImportResult(
+        created=created,
+        updated=len(lines_before),
+        counts={
+            "orders": len(orders),
+            "lines": len(lines),
+            "suppliers": len(supplier_ids),
+            "products": len(product_ids),
+        },
+    )
+
+
+def ledger_key(record: dict[str, Any]) -> str:
+    """A legacy case's idempotency key: its old number, or a digest of the row when it had none."""
+    if record.get("legacy_number"):
+        key = f"ledger:{record['legacy_number']}"
+        if len(key) <= 64:
+            return key
+    body = {k: v for k, v in record.items() if k != "row"}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+    return f"ledger:#{digest[:48]}"
+
+
+def _moment(day: date) -> datetime:
+    return datetime.combine(day, time(12, 0), UTC)
+
+
+async def import_cases(*, records: list[dict[str, Any]], actor: Actor) -> ImportResult:
+    """Legacy after-sales cases, closed where the ledger says so; a case seen before is left as it is."""
+    keyed = {ledger_key(record): record for record in records}
+    async with atomic():
+        existing = set(await _ids(Case, Case.client_key, keyed))
+        fresh = {key: record for key, record in keyed.items() if key not in existing}
+        supplier_ids, carrier_ids = await _partners(list(fresh.values()), refresh=False)
+        product_ids = await _products(list(fresh.values()), supplier_ids, refresh=False)
+        order_ids = await _ids(
+            PurchaseOrder, PurchaseOrder.number, (r["order_number"] for r in fresh.values() if r.get("order_number"))
+        )
+        line_keys = [f"{r['order_number']}#{r.get('line_no')}" for r in fresh.values() if r.get("order_number")]
+        line_ids = await _ids(OrderLine, OrderLine.line_key, line_keys)
+        for key, record in sorted(fresh.items(), key=lambda item: (item[1]["reported_on"], item[1]["row"])):
+            reported = _moment(record["reported_on"])
+            closed = _moment(record["closed_on"]) if record.get("closed_on") else None
+            number = record.get("order_number") or ""
+            case = Case(
+                number=await next_case_number(reported.year),
+                client_key=key,
+                client_digest="ledger",
+                order_number=number,
+                purchase_order=order_ids.get(number),
+                order_line=line_ids.get(f"{number}#{record.get('line_no')}"),
+                product=product_ids.get(record.get("sku") or ""),
+                supplier=supplier_ids.get(supplier_code(record)),
+                carrier=carrier_ids.get(carrier_code(record.get("carrier") or "")),
+                quantity_affected=record.get("quantity_affected") or 1,
+                problem_type=record["problem_type"],
+                description=record.get("description") or "",
+                region=record.get("region") or "",
+                confirmed_party=record.get("responsible_party") or "",
+                remedy=record.get("remedy") or "",
+                claim_amount=record.get("claim_amount"),
+                currency=record.get("currency") or "CNY",
+                node="closed" if closed else "reported",
+                node_entered_at=closed or reported,
+                created_at=reported,
+                updated_at=closed or reported,
+                closed_at=closed,
+            )
+            await case.save()
+            data = {"number": case.number, "legacy_number": record.get("legacy_number") or "", "row": record["row"]}
+            await record_event(case_id=case.id, actor=actor, kind="case_imported", data=data, at=reported)
+    return ImportResult(created=len(fresh), unchanged=len(existing), counts={"cases": len(keyed)})

@@ -1,0 +1,227 @@
+"""Cell values as spreadsheets hold them, turned into dates, numbers, codes and taxonomy keys."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES
+
+
+class ValueProblem(ValueError):
+    """A cell that cannot be read as what its column holds; the message is shown to the user."""
+
+
+# Excel counts days from 1899-12-30 (its 1900 leap-year bug included); 2958465 is 9999-12-31.
+EXCEL_EPOCH = date(1899, 12, 30)
+EXCEL_MAX_SERIAL = 2958465
+_DATE_YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+_DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_DATE_DMY = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def text(value: Any, *, limit: int = 200) -> str:
+    if is_blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # an order number typed as 4500012 comes back from Excel as 4500012.0
+    result = str(value).strip()
+    if len(result) > limit:
+        raise ValueProblem(f"Keep this under {limit} characters.")
+    return result
+
+
+def parse_date(value: Any) -> date | None:
+    """Excel serials, Excel dates, and ISO, 2026/3/5, 2026.3.5, 2026年3月5日, 20260305 or 5.3.2026 text."""
+    if is_blank(value):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _from_serial(float(value))
+    raw = str(value).strip()
+    head = re.split(r"[ T]", raw, maxsplit=1)[0]  # "2026-03-05 14:30" → the day
+    for pattern, order in ((_DATE_YMD, "ymd"), (_DATE_COMPACT, "ymd"), (_DATE_DMY, "dmy")):
+        match = pattern.match(head)
+        if match:
+            first, second, third = (int(part) for part in match.groups())
+            year, month, day = (first, second, third) if order == "ymd" else (third, second, first)
+            try:
+                return date(year, month, day)
+            except ValueError:
+                raise ValueProblem(f"{raw!r} is not a real date.") from None
+    if re.fullmatch(r"\d{1,7}(\.\d+)?", raw):
+        return _from_serial(float(raw))
+    raise ValueProblem(f"{raw!r} is not a date; use 2026-03-05, 2026/3/5 or 2026年3月5日.")
+
+
+def _from_serial(serial: float) -> date:
+    if not 1 <= serial <= EXCEL_MAX_SERIAL:
+        raise ValueProblem(f"{serial:g} is not an Excel date.")
+    return EXCEL_EPOCH + timedelta(days=int(serial))
+
+
+CURRENCY_WORDS: dict[str, str] = {
+    "¥": "CNY", "￥": "CNY", "元": "CNY", "人民币": "CNY", "RMB": "CNY", "CNY": "CNY",
+    "$": "USD", "US$": "USD", "美元": "USD", "美金": "USD",
+    "€": "EUR", "欧元": "EUR",
+    "£": "GBP", "英镑": "GBP",
+    "港币": "HKD", "港元": "HKD", "HK$": "HKD",
+    "日元": "JPY",
+}  # fmt: skip
+_AMOUNT = re.compile(r"^([^\d\-+.,]*)\s*([-+]?[\d.,\s]+)\s*([^\d.,]*)$")
+
+
+def parse_currency(value: Any) -> str | None:
+    if is_blank(value):
+        return None
+    raw = str(value).strip()
+    code = CURRENCY_WORDS.get(raw) or CURRENCY_WORDS.get(raw.upper())
+    if code:
+        return code
+    if len(raw) == 3 and raw.isascii() and raw.isalpha():
+        return raw.upper()
+    raise ValueProblem(f"{raw!r} is not a currency; use a code such as CNY, USD or EUR.")
+
+
+def parse_amount(value: Any) -> tuple[Decimal | None, str | None]:
+    """An amount and the currency written next to it, if any: ¥1,234.50, 1234.5 USD, 100元."""
+    if is_blank(value):
+        return None, None
+    if isinstance(value, bool):
+        raise ValueProblem("A yes/no value is not an amount.")
+    if isinstance(value, int):
+        return Decimal(value), None
+    if isinstance(value, float):
+        return Decimal(repr(value)), None  # repr keeps 12.3 as 12.3, not 12.2999…
+    raw = str(value).strip()
+    match = _AMOUNT.match(raw)
+    if not match:
+        raise ValueProblem(f"{raw!r} is not an amount.")
+    prefix, number, suffix = (part.strip() for part in match.groups())
+    currency = None
+    for word in (prefix, suffix):
+        if word:
+            currency = parse_currency(word)
+    number = number.replace(" ", "").replace(",", "")
+    try:
+        amount = Decimal(number)
+    except InvalidOperation:
+        raise ValueProblem(f"{raw!r} is not an amount.") from None
+    if not amount.is_finite():
+        raise ValueProblem(f"{raw!r} is not an amount.")
+    return amount, currency
+
+
+def parse_count(value: Any, *, minimum: int = 0) -> int | None:
+    """A whole number of units: 12, 12.0, "1,200" or "12件"."""
+    if is_blank(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueProblem("A yes/no value is not a quantity.")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueProblem(f"{value:g} is not a whole number.")
+        number = int(value)
+    elif isinstance(value, int):
+        number = value
+    else:
+        raw = re.sub(r"[,\s]|[件个台套箱只pcsPCS]+$", "", str(value).strip())
+        if not re.fullmatch(r"[-+]?\d+(\.0+)?", raw):
+            raise ValueProblem(f"{value!r} is not a whole number.")
+        number = int(Decimal(raw))
+    if number < minimum:
+        raise ValueProblem(f"Enter at least {minimum}.")
+    if number > 100_000_000:
+        raise ValueProblem(f"{number} is more than any order holds.")
+    return number
+
+
+def _lookup(table: dict[str, str], labels: dict[str, Any], what: str, value: Any) -> str | None:
+    if is_blank(value):
+        return None
+    raw = str(value).strip()
+    key = raw.lower().replace(" ", "_").replace("-", "_")
+    if key in labels:
+        return key
+    for code, label in labels.items():
+        if str(label).lower() == raw.lower():
+            return code
+    found = table.get(raw) or table.get(raw.lower())
+    if found:
+        return found
+    raise ValueProblem(f"{raw!r} is not a known {what}; choose one of: {', '.join(labels)}.")
+
+
+PROBLEM_WORDS: dict[str, str] = {
+    "质量问题": "quality_defect", "质量缺陷": "quality_defect", "次品": "quality_defect", "不良品": "quality_defect",
+    "产品缺陷": "quality_defect", "功能故障": "quality_defect", "故障": "quality_defect",
+    "与描述不符": "not_as_described", "货不对板": "not_as_described", "描述不符": "not_as_described",
+    "错发": "wrong_item", "发错货": "wrong_item", "错货": "wrong_item",
+    "少发": "short_shipment", "短装": "short_shipment", "数量短少": "short_shipment", "少货": "short_shipment",
+    "缺件": "missing_parts", "少配件": "missing_parts", "配件缺失": "missing_parts",
+    "运输损坏": "transit_damage", "破损": "transit_damage", "运损": "transit_damage", "外箱破损": "transit_damage",
+    "丢件": "lost_in_transit", "丢失": "lost_in_transit", "运输丢失": "lost_in_transit",
+    "延迟交货": "late_delivery", "延误": "late_delivery", "迟发": "late_delivery", "晚到": "late_delivery",
+    "清关问题": "customs_issue", "海关问题": "customs_issue", "海关扣货": "customs_issue",
+    "其他": "other", "其它": "other",
+    "damaged": "transit_damage", "damage": "transit_damage", "defect": "quality_defect", "lost": "lost_in_transit",
+    "short": "short_shipment", "late": "late_delivery", "customs": "customs_issue", "wrong item": "wrong_item",
+}  # fmt: skip
+PARTY_WORDS: dict[str, str] = {
+    "供应商": "supplier", "工厂": "supplier", "承运商": "carrier", "物流": "carrier", "货代": "carrier",
+    "物流商": "carrier", "我方": "purchaser", "采购方": "purchaser", "公司": "purchaser",
+    "待定": "undetermined", "未定": "undetermined", "us": "purchaser", "purchaser": "purchaser",
+}  # fmt: skip
+REMEDY_WORDS: dict[str, str] = {
+    "退货": "return", "换货": "replacement", "补发": "replacement", "维修": "repair", "返修": "repair",
+    "退款": "refund", "部分退款": "partial_refund", "折让": "discount", "折扣": "discount",
+    "贷项通知": "credit_note", "扣款": "credit_note",
+}  # fmt: skip
+
+
+def parse_problem_type(value: Any) -> str | None:
+    return _lookup(PROBLEM_WORDS, PROBLEM_TYPES, "problem type", value)
+
+
+def parse_party(value: Any) -> str | None:
+    return _lookup(PARTY_WORDS, PARTIES, "responsible party", value)
+
+
+def parse_remedy(value: Any) -> str | None:
+    return _lookup(REMEDY_WORDS, REMEDIES, "remedy", value)
+
+
+INCOTERMS = frozenset({"EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF"})
+TRANSPORT_WORDS: dict[str, str] = {
+    "sea": "sea", "ocean": "sea", "海运": "sea", "air": "air", "空运": "air", "rail": "rail", "铁路": "rail",
+    "中欧班列": "rail", "road": "road", "truck": "road", "陆运": "road", "公路": "road",
+    "express": "express", "courier": "express", "快递": "express",
+}  # fmt: skip
+
+
+def parse_incoterm(value: Any) -> str | None:
+    if is_blank(value):
+        return None
+    code = str(value).strip().upper()[:3]
+    if code not in INCOTERMS:
+        raise ValueProblem(f"{value!r} is not an Incoterm; use one of {', '.join(sorted(INCOTERMS))}.")
+    return code
+
+
+def parse_transport_mode(value: Any) -> str | None:
+    if is_blank(value):
+        return None
+    raw = str(value).strip()
+    mode = TRANSPORT_WORDS.get(raw.lower()) or TRANSPORT_WORDS.get(raw)
+    if mode is None:
+        raise ValueProblem(f"{raw!r} is not a transport mode; use sea, air, rail, road or express.")
+    return mode

@@ -1,0 +1,100 @@
+"""The case grid page: filters, sorting, column chooser, keyset pages, bulk assign, inline edits and exports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath
+from litestar.response import Response, Template
+
+from app.accounts.roles import DESK, STAFF
+from app.cases import grid
+from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, URGENCIES
+from app.errors import ValidationFailed
+from app.imports.export import FORMATS, export_view
+from app.routes.cases import actor_for
+from app.web.pages import render
+
+
+def _context(view: grid.GridView, rows: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    limit = grid.PAGE_SIZE
+    return {
+        "view": view,
+        "rows": rows[:limit],
+        "columns": grid.COLUMNS,
+        "shown": [grid.BY_NAME[n] for n in view.columns],
+        "next_after": grid.next_cursor(view, rows[:limit], limit) if len(rows) > limit else None,
+        "query_string": lambda **changes: urlencode(view.params(**changes)),
+        "problem_types": PROBLEM_TYPES,
+        "parties": PARTIES,
+        "urgencies": URGENCIES,
+        "inline_fields": grid.INLINE_FIELDS,
+        **extra,
+    }
+
+
+class GridController(Controller):
+    path = "/grid"
+
+    @get("/", opt={"roles": STAFF}, name="case_grid")
+    async def page(self, request: Request[Any, Any, Any]) -> Template:
+        view = grid.GridView.parse(request.query_params)
+        rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
+        # "Load more" asks for the next rows only; filters, sorting and columns re-render the table.
+        block = "more_rows" if request.headers.get("hx-target") == "grid-more" else "results"
+        context = _context(
+            view, rows, choices=await grid.filter_choices(), users=await grid.assignable_users(), notice=""
+        )
+        return render(request, "grid/page.html", context, block=block)
+
+    @get("/export/{fmt:str}", opt={"roles": DESK}, name="grid_export")
+    async def export(self, request: Request[Any, Any, Any], fmt: FromPath[str]) -> Response[bytes]:
+        if fmt not in FORMATS:
+            raise ValidationFailed("Choose CSV or XLSX.", fields=[("format", "csv or xlsx")])
+        view = grid.GridView.parse(request.query_params)
+        data = await export_view(view, fmt)
+        name = f"cases-{datetime.now(UTC):%Y%m%d-%H%M}.{fmt}"
+        return Response(
+            data, media_type=FORMATS[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
+
+    @post("/assign", opt={"roles": DESK}, status_code=200)
+    async def assign(self, request: Request[Any, Any, Any]) -> Template:
+        form = await request.form()
+        view = grid.GridView.parse(form)
+        ids = [int(v) for v in form.getall("case") if str(v).isdigit()] if "case" in form else []
+        assignee = str(form.get("assignee") or "")
+        changed = await grid.bulk_assign(
+            actor=actor_for(request), case_ids=ids, assignee_id=int(assignee) if assignee.isdigit() else None
+        )
+        rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
+        context = _context(
+            view, rows, choices=await grid.filter_choices(), users=await grid.assignable_users(),
+            notice=f"{changed}",
+        )  # fmt: skip
+        return render(request, "grid/page.html", context, block="results")
+
+    @get("/{case_id:int}/edit/{field_name:str}", opt={"roles": DESK}, name="grid_edit")
+    async def edit(self, request: Request[Any, Any, Any], case_id: FromPath[int], field_name: FromPath[str]) -> Template:
+        row = (await grid.grid_rows(grid.GridView(), limit=1, case_ids=[case_id]) or [None])[0]
+        if row is None or field_name not in grid.INLINE_FIELDS:
+            raise ValidationFailed("This field cannot be changed here.", fields=[(field_name, "Open the case.")])
+        return render(
+            request, "grid/_cell.html", {"row": row, "name": field_name, "editing": True, "urgencies": URGENCIES}
+        )
+
+    @post("/{case_id:int}/edit/{field_name:str}", opt={"roles": DESK}, status_code=200)
+    async def save(self, request: Request[Any, Any, Any], case_id: FromPath[int], field_name: FromPath[str]) -> Template:
+        form = await request.form()
+        row = await grid.inline_update(
+            actor=actor_for(request), case_id=case_id, field_name=field_name, value=str(form.get("value") or "")
+        )
+        return render(
+            request, "grid/_cell.html", {"row": row, "name": field_name, "editing": False, "urgencies": URGENCIES}
+        )
+
+
+GRID_ROUTES = [GridController]
