@@ -25,7 +25,7 @@ from app.cases.responsibility import configure_rules
 from app.i18n import LANGUAGES, current_language, gettext, ngettext
 from app.logs import configure_logging
 from app.routes.accounts import AccountController
-from app.routes.analytics import AnalyticsApiController, DashboardController
+from app.routes.analytics import AnalyticsApiController, DashboardController, RootCauseController
 from app.routes.api import CaseApiController
 from app.routes.api_intake import IntakeApiController, create_case
 from app.routes.cases import CaseController
@@ -60,6 +60,7 @@ ROUTE_HANDLERS: list[Any] = [
     CaseHintController,
     RulesApiController,
     DashboardController,
+    RootCauseController,
     AnalyticsApiController,
     healthz,
     home,

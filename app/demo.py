@@ -61,6 +61,10 @@ SUPPLIER_CATEGORIES = {
     "SUP-HCM": "textiles",
 }
 REGIONS = ["East China", "South China", "North China", "Central China", "Southwest", "Northeast"]
+# The story's corrective actions started this many days ago and are judged after ACTION_CHECK_DAYS:
+# Ningbo's new packaging spec worked (its defects drop), Brightway's stricter inspection did not.
+ACTION_DAYS_AGO = 75
+ACTION_CHECK_DAYS = 60
 INCOTERMS = ["FOB", "FOB", "CIF", "CFR", "EXW", "FCA", "DAP", "DDP"]
 QUALITY_PROBLEMS = ["quality_defect", "quality_defect", "not_as_described", "missing_parts", "wrong_item"]
 TRANSIT_PROBLEMS = ["transit_damage", "transit_damage", "short_shipment", "lost_in_transit", "late_delivery"]
@@ -118,6 +122,7 @@ async def seed_demo(*, force: bool = False, seed: int = 2026, today: date | None
     lines = await _orders(rng, start, today, suppliers, carriers, products)
     made = await _cases(rng, today, lines, suppliers, carriers, customers, handlers, users)
     reminders = await reminder_history(today=today)  # overdue nodes with the reminders they caused
+    actions = await _corrective_actions(today, suppliers, carriers, users)
     return {
         "users": len(users),
         "suppliers": len(suppliers),
@@ -125,6 +130,7 @@ async def seed_demo(*, force: bool = False, seed: int = 2026, today: date | None
         "order_lines": len(lines),
         "cases": made,
         "reminders": reminders,
+        "corrective_actions": actions,
         "login": {"email": "handler@crossclaim.demo", "password": DEMO_PASSWORD},
     }
 
@@ -225,7 +231,7 @@ async def _cases(
     reporter = next(u for u in users if u.role == Role.WAREHOUSE)
     counts: dict[str, int] = {}
     for entry in lines:
-        quality = rng.random() < supplier_risk[entry["supplier"]] * 5
+        quality = rng.random() < _quality_risk(entry, supplier_risk, today) * 5
         transit = rng.random() < carrier_risk[carrier_codes[entry["carrier"].id]] * 5
         if not (quality or transit):
             continue
@@ -263,6 +269,7 @@ async def _cases(
         hinted_at = reported_at + timedelta(seconds=1)
         await hint_refresh(case_id=created.case.id, actor=Actor.system(), today=hinted_at.date(), now=hinted_at)
         final = await _walk(rng, created.case.number, reported_at, today, handlers)
+        await _recovery(rng, created.case.id, draft, final, reported_at, today)
         counts[final] = counts.get(final, 0) + 1
     return counts
 
@@ -309,3 +316,66 @@ async def _walk(rng: random.Random, number: str, start: datetime, today: date, h
         await cases.case_move(actor=actor, number=number, target="cancelled", reason="Reported twice", now=at)
         return Node.CANCELLED.value
     return node.value
+
+
+def _quality_risk(entry: dict[str, Any], supplier_risk: dict[str, float], today: date) -> float:
+    delivered = entry["order"].delivered_on
+    if delivered >= today - timedelta(days=ACTION_DAYS_AGO):
+        if entry["supplier"] == "SUP-NBH":
+            return 0.005  # the new packaging spec took effect
+        if entry["supplier"] == "SUP-BRW":
+            return 0.045  # stricter inspection did not reach the cause: defects went on, even rose
+    return supplier_risk[entry["supplier"]]
+
+
+async def _recovery(
+    rng: random.Random, case_id: int, draft: cases.CaseDraft, final: str, reported_at: datetime, today: date
+) -> None:
+    """Money claimed back from the responsible party once a plan exists; some of it already recovered."""
+    from app.analytics.tables import Recovery
+
+    if final in {"reported", "responsibility", "cancelled"} or draft.claim_amount is None or rng.random() < 0.3:
+        return
+    party = "carrier" if draft.problem_type in TRANSIT_PROBLEMS else "supplier"
+    claimed_on = min(today, (reported_at + timedelta(days=rng.randint(3, 12))).date())
+    share = {"closed": 1.0, "feedback": 1.0, "completed": rng.choice([0.5, 1.0])}.get(final, 0.0)
+    recovered = (draft.claim_amount * Decimal(str(share))).quantize(Decimal("0.01"))
+    await Recovery(
+        case=case_id,
+        party=party,
+        kind="insurer" if party == "carrier" and rng.random() < 0.5 else rng.choice(["refund", "credit_note"]),
+        claimed_amount=draft.claim_amount,
+        recovered_amount=recovered,
+        currency=draft.currency,
+        claimed_on=claimed_on,
+        recovered_on=min(today, claimed_on + timedelta(days=rng.randint(5, 40))) if recovered else None,
+    ).save()
+
+
+async def _corrective_actions(
+    today: date, suppliers: dict[str, Supplier], carriers: dict[str, Carrier], users: list[User]
+) -> dict[str, str]:
+    """Two actions whose check period is over (one worked, one did not) and one still running."""
+    from app.analytics import services as analytics
+
+    manager = next(u for u in users if u.role == Role.MANAGER)
+    started = today - timedelta(days=ACTION_DAYS_AGO)
+    plans = [
+        ("SUP-NBH", None, "packaging", "New packaging spec: double-wall cartons, foam corners", started),
+        ("SUP-BRW", None, "production", "Stricter inspection: AQL 1.0 pre-shipment inspection", started),
+        (None, "CAR-EUR", "handling_in_transit", "Change of carrier on the road lanes", today - timedelta(days=20)),
+    ]
+    for supplier, carrier, cause, action, on in plans:
+        await analytics.corrective_action_create(
+            root_cause=cause,
+            action=action,
+            supplier_id=suppliers[supplier].id if supplier else None,
+            carrier_id=carriers[carrier].id if carrier else None,
+            owner_id=manager.id,
+            due_on=on + timedelta(days=14),
+            started_on=on,
+            check_after_days=ACTION_CHECK_DAYS,
+            today=today,
+        )
+    verdicts = await analytics.effect_check_due(today=today)
+    return {key: str(value) for key, value in verdicts.items()}

@@ -68,7 +68,7 @@ def pareto(rows: Sequence[dict[str, Any]], *, labels: dict[str, str], title: str
 
 def trend(rows: Sequence[dict[str, Any]], *, title: str, cases: str, rate: str) -> str:
     """Cases per month as bars, the after-sales rate (in %) as a line on the right axis."""
-    chart = pygal.Bar(**_config(title=title))
+    chart = pygal.Bar(**_config(title=title, value_formatter=lambda v: f"{v:.3g}"))
     chart.x_labels = [row["month"] for row in rows]
     chart.add(cases, [row["cases"] for row in rows])
     rates = [None if row["rate"] is None else round(row["rate"] * 100, 2) for row in rows]

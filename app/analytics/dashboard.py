@@ -12,8 +12,13 @@ from app.cases.taxonomy import PARTIES, PROBLEM_TYPES
 from app.i18n import gettext as _
 
 # Which case-list parameter narrows to one row of a dimension.
-LINK_PARAMS = {"supplier": "supplier", "carrier": "carrier", "product": "product", "category": "category",
-               "region": "region"}
+LINK_PARAMS = {
+    "supplier": "supplier",
+    "carrier": "carrier",
+    "product": "product",
+    "category": "category",
+    "region": "region",
+}
 
 
 def cases_url(filters: AnalyticsFilters, *, cohort: bool = False, **extra: Any) -> str:
@@ -36,11 +41,15 @@ def chart_set(summary: dict[str, Any]) -> dict[str, str]:
             summary["trend"], title=_("Cases and after-sales rate per month"), cases=_("Cases"), rate=_("Rate (%)")
         ),
         "suppliers": charts.rates(
-            summary["by"]["supplier"], title=_("After-sales rate by supplier"), overall=overall,
+            summary["by"]["supplier"],
+            title=_("After-sales rate by supplier"),
+            overall=overall,
             overall_label=_("overall"),
         ),
         "carriers": charts.rates(
-            summary["by"]["carrier"], title=_("After-sales rate by carrier"), overall=overall,
+            summary["by"]["carrier"],
+            title=_("After-sales rate by carrier"),
+            overall=overall,
             overall_label=_("overall"),
         ),
     }
@@ -82,4 +91,57 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
             "product": _("Product"),
         },
         "report_month": f"{today.year - (today.month == 1)}-{(today.month - 2) % 12 + 1:02d}",
+    }
+
+
+async def workspace_context(filters: AnalyticsFilters) -> dict[str, Any]:
+    """The root-cause workspace: a flagged supplier's (or product's, carrier's) cases by type and cause."""
+    from app.analytics.taxonomy import ACTION_STATUSES, ROOT_CAUSES, VERDICTS
+    from app.cases import selectors as case_selectors
+    from app.cases.tables import Case
+
+    case_filters = case_selectors.CaseFilters(
+        problem_type=filters.problem_type,
+        supplier_id=filters.supplier_id,
+        carrier_id=filters.carrier_id,
+        product_id=filters.product_id,
+        created_from=filters.start,
+        created_to=filters.end,
+    )
+    rows = await case_selectors.case_list(case_filters, limit=100)
+    causes = {
+        row["number"]: row["root_cause"]
+        for row in await Case.select(Case.number, Case.root_cause).where(
+            Case.number.is_in([row["number"] for row in rows] or [""])
+        )
+    }
+    for row in rows:
+        row["root_cause"] = causes.get(row["number"], "")
+    scope = await selectors.rates_by(filters, "all")
+    return {
+        "filters": filters,
+        "query": urlencode(
+            {
+                key: value
+                for key, value in {
+                    "from": filters.start.isoformat(),
+                    "to": filters.end.isoformat(),
+                    "supplier": filters.supplier_id or "",
+                    "carrier": filters.carrier_id or "",
+                    "product": filters.product_id or "",
+                    "problem_type": filters.problem_type,
+                }.items()
+                if value
+            }
+        ),
+        "rate": scope[0] if scope else None,
+        "matrix": await selectors.root_cause_matrix(filters),
+        "cases": rows,
+        "actions": await selectors.action_list(),
+        "choices": await selectors.filter_choices(),
+        "products": await selectors.products_of(filters.supplier_id) if filters.supplier_id else [],
+        "root_causes": ROOT_CAUSES,
+        "statuses": ACTION_STATUSES,
+        "verdicts": VERDICTS,
+        "problem_types": PROBLEM_TYPES,
     }

@@ -66,7 +66,11 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
         _figure(_("Still open"), summary["totals"]["open"], before["open"]),
         _figure(_("Disputed"), summary["totals"]["disputed"], before["disputed"]),
     ]
-    svgs = chart_set(summary)
+    # The report's trend looks back half a year, so one month has something to be compared with.
+    trend_start = start
+    for _month in range(5):
+        trend_start = (trend_start - timedelta(days=1)).replace(day=1)
+    svgs = chart_set({**summary, "trend": await selectors.monthly_trend(AnalyticsFilters(start=trend_start, end=end))})
     return {
         "month": month,
         "previous": last.start.strftime("%Y-%m"),

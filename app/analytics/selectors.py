@@ -653,13 +653,17 @@ async def action_list(*, limit: int = 100) -> list[dict[str, Any]]:
     """Corrective actions, newest first, with the rate before and after and both intervals."""
     from app.analytics.tables import CorrectiveAction
 
-    rows = await CorrectiveAction.select(
-        *CorrectiveAction.all_columns(),
-        CorrectiveAction.supplier.name.as_alias("supplier_name"),
-        CorrectiveAction.carrier.name.as_alias("carrier_name"),
-        CorrectiveAction.product.sku.as_alias("product_sku"),
-        CorrectiveAction.owner.name.as_alias("owner_name"),
-    ).order_by(CorrectiveAction.id, ascending=False).limit(limit)
+    rows = (
+        await CorrectiveAction.select(
+            *CorrectiveAction.all_columns(),
+            CorrectiveAction.supplier.name.as_alias("supplier_name"),
+            CorrectiveAction.carrier.name.as_alias("carrier_name"),
+            CorrectiveAction.product.sku.as_alias("product_sku"),
+            CorrectiveAction.owner.name.as_alias("owner_name"),
+        )
+        .order_by(CorrectiveAction.id, ascending=False)
+        .limit(limit)
+    )
     for row in rows:
         scope = {"supplier_id": row["supplier"], "product_id": row["product"], "carrier_id": row["carrier"]}
         started = row["started_on"] or row["created_at"].date()
@@ -695,7 +699,7 @@ async def recovery_ledger(*, today: date, limit: int = 200) -> dict[str, Any]:
     rows = await _raw(
         "SELECT r.id AS id, c.number AS number, r.party AS party, r.kind AS kind, r.currency AS currency, "
         "r.claimed_amount AS claimed, r.recovered_amount AS recovered, r.claimed_on AS claimed_on, "
-        "r.recovered_on AS recovered_on FROM recovery r JOIN after_sales_case c ON c.id = r.\"case\" "
+        'r.recovered_on AS recovered_on FROM recovery r JOIN after_sales_case c ON c.id = r."case" '
         f"ORDER BY r.claimed_on, r.id LIMIT {int(limit)}",
         [],
     )
@@ -726,3 +730,11 @@ async def recovery_ledger(*, today: date, limit: int = 200) -> dict[str, Any]:
         "ageing": {cur: {k: _money(v) for k, v in cells.items()} for cur, cells in ageing.items()},
         "buckets": [label for *_, label in AGEING_BUCKETS],
     }
+
+
+async def products_of(supplier_id: int) -> list[dict[str, Any]]:
+    return list(
+        await Product.select(Product.id, Product.sku, Product.name)
+        .where(Product.supplier == supplier_id)
+        .order_by(Product.sku)
+    )

@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get
-from litestar.params import FromQuery, QueryParameter
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
 
 from app.accounts.roles import DESK, STAFF
-from app.analytics import dashboard, selectors
+from app.analytics import dashboard, selectors, services
+from app.analytics.taxonomy import ROOT_CAUSES
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
-from app.web.pages import render
+from app.routes.cases import actor_for
+from app.web.pages import render, wants_fragment
 
 
 def today_utc() -> date:
@@ -89,6 +92,88 @@ class DashboardController(Controller):
             media_type="application/pdf",
             headers={"Content-Disposition": f'attachment; filename="crossclaim-{month}.pdf"'},
         )
+
+
+def _optional_id(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
+
+
+def _optional_date(text: str, field: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed(
+            _("Use a date like 2026-05-31."), fields=[(field, _("Use a date like 2026-05-31."))]
+        ) from None
+
+
+class RootCauseController(Controller):
+    path = "/dashboard"
+
+    @get("/root-causes", opt={"roles": DESK}, name="root_causes")
+    async def workspace(
+        self,
+        request: Request[Any, Any, Any],
+        start: Annotated[str, QueryParameter(query="from")] = "",
+        end: Annotated[str, QueryParameter(query="to")] = "",
+        supplier: FromQuery[str] = "",
+        carrier: FromQuery[str] = "",
+        product: FromQuery[str] = "",
+        problem_type: FromQuery[str] = "",
+    ) -> Template:
+        filters = filters_from(
+            start=start, end=end, supplier=supplier, carrier=carrier, product=product, problem_type=problem_type
+        )
+        context = await dashboard.workspace_context(filters)
+        return render(request, "analytics/root_causes.html", context, block="workspace")
+
+    @post("/root-causes/cases/{number:str}", opt={"roles": DESK}, status_code=200, name="case_root_cause")
+    async def case_root_cause(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+        form = await request.form()
+        case = await services.case_root_cause_set(
+            actor=actor_for(request), number=number, root_cause=str(form.get("root_cause", ""))
+        )
+        if not wants_fragment(request):
+            back = str(form.get("next", ""))
+            # Only back into the workspace: a form field must not send anyone elsewhere.
+            if not back.startswith("/dashboard/root-causes"):
+                back = "/dashboard/root-causes"
+            return Redirect(path=back, status_code=303)
+        return render(
+            request,
+            "analytics/_root_cause_cell.html",
+            {"number": case.number, "current": case.root_cause, "root_causes": ROOT_CAUSES, "saved": True},
+        )
+
+    @post("/actions", opt={"roles": DESK}, status_code=303, name="corrective_action_create")
+    async def action_create(self, request: Request[Any, Any, Any]) -> Redirect:
+        form = await request.form()
+        days = str(form.get("check_after_days", "90"))
+        action = await services.corrective_action_create(
+            root_cause=str(form.get("root_cause", "")),
+            action=str(form.get("action", "")),
+            supplier_id=_optional_id(str(form.get("supplier", ""))),
+            product_id=_optional_id(str(form.get("product", ""))),
+            carrier_id=_optional_id(str(form.get("carrier", ""))),
+            owner_id=request.user.id,
+            due_on=_optional_date(str(form.get("due_on", "")), "due_on"),
+            started_on=_optional_date(str(form.get("started_on", "")), "started_on"),
+            check_after_days=int(days) if days.isdigit() else 0,
+            today=today_utc(),
+        )
+        return Redirect(path=f"/dashboard/root-causes#action-{action.id}", status_code=303)
+
+    @post("/actions/{action_id:int}/check", opt={"roles": DESK}, status_code=303, name="corrective_action_check")
+    async def action_check(self, action_id: FromPath[int]) -> Redirect:
+        await services.effect_check(action_id=action_id, today=today_utc())
+        return Redirect(path=f"/dashboard/root-causes#action-{action_id}", status_code=303)
+
+    @get("/recoveries", opt={"roles": DESK}, name="recovery_ledger")
+    async def recoveries(self, request: Request[Any, Any, Any]) -> Template:
+        ledger = await selectors.recovery_ledger(today=today_utc())
+        return render(request, "analytics/recoveries.html", {"ledger": ledger})
 
 
 class AnalyticsApiController(Controller):

@@ -59,14 +59,16 @@ async def test_dashboard_shows_flag_charts_and_links(client: Any, login: Any) ->
     ranking = page.select("#supplier-ranking tbody tr")
     assert len(ranking) == 4
     supplier = data["suppliers"][0]
-    link = next(a["href"] for a in page.select("#supplier-ranking a") if f"supplier={supplier.id}" in a["href"]
-                and a["href"].startswith("/cases"))
+    link = next(
+        a["href"]
+        for a in page.select("#supplier-ranking a")
+        if f"supplier={supplier.id}" in a["href"] and a["href"].startswith("/cases")
+    )
     listed = await client.get(link)
     assert listed.status_code == 200
     numbers = set(re.findall(r"CC-\d{4}", listed.text))
     expected = {
-        case.number for case in data["cases"]
-        if case.supplier == supplier.id and START <= case.created_at.date() <= END
+        case.number for case in data["cases"] if case.supplier == supplier.id and START <= case.created_at.date() <= END
     }
     assert numbers == expected and numbers
 
@@ -76,7 +78,8 @@ async def test_dashboard_filters_answer_a_fragment(client: Any, login: Any) -> N
     await login("manager")
     carrier = data["lines"][0]["order"].carrier
     response = await client.get(
-        "/dashboard", params={**PERIOD, "carrier": str(carrier), "problem_type": "transit_damage"},
+        "/dashboard",
+        params={**PERIOD, "carrier": str(carrier), "problem_type": "transit_damage"},
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 200

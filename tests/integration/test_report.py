@@ -42,7 +42,11 @@ async def test_cli_writes_the_monthly_pdf(settings: Any, tmp_path: Path) -> None
     done = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "app.cli", "report", "monthly", "--month", "2026-04", "--out", str(out)],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes().startswith(b"%PDF")
