@@ -282,23 +282,6 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> int:
-    from app.analytics.report import ReportError, monthly_pdf
-
-    async def work() -> int:
-        try:
-            pdf = await monthly_pdf(args.month)
-        except ReportError as error:
-            print(f"crossclaim: {error}", file=sys.stderr)
-            return 2
-        with open(args.out, "wb") as out:
-            out.write(pdf)
-        print(json.dumps({"month": args.month, "out": args.out, "bytes": len(pdf)}))
-        return 0
-
-    return _run(settings, work)
-
-
 def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     for env, default, help_text in documented_settings():
         print(f"{env}\t{default}\t{help_text}")
@@ -380,12 +363,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     export.add_argument("--out", required=True)
     export.set_defaults(func=cmd_export)
-
-    report = sub.add_parser("report", help="reports").add_subparsers(dest="report_command", required=True)
-    monthly = report.add_parser("monthly", help="write the monthly after-sales report as a PDF")
-    monthly.add_argument("--month", required=True, help="YYYY-MM")
-    monthly.add_argument("--out", required=True, metavar="FILE.pdf")
-    monthly.set_defaults(func=cmd_report_monthly)
 
     sub.add_parser("settings", help="list every setting with its default").set_defaults(func=cmd_settings)
     return parser
