@@ -1,0 +1,67 @@
+"""The case grid in Chromium: filter, sort, choose columns, load more, and the phone's cards."""
+
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from tests.browser.conftest import screenshot_path, sign_in_page
+from tests.conftest import PASSWORD
+from tests.integration.test_grid import make_cases
+
+pytestmark = pytest.mark.browser
+
+
+async def test_grid_filter_sort_and_column_chooser(page: Any, make_user: Any) -> None:
+    cases = await make_cases(5)
+    user = await make_user("handler", name="Hao")
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    await sign_in_page(page, user.email, PASSWORD)
+    await page.goto("/grid")
+    rows = page.locator("#grid-rows tr[data-case]")
+    await expect(rows).to_have_count(5)
+
+    await page.select_option("#f_region", "华东")
+    await expect(rows).to_have_count(3)
+    assert "f_region=" in page.url
+
+    # Sorting by amount ascending, then descending, by clicking the header twice.
+    await page.click("#case-grid th[data-column=amount] a")
+    await expect(page.locator("#case-grid th[data-column=amount]")).to_have_attribute("aria-sort", "descending")
+    await expect(rows.first).to_have_attribute("data-case", cases[2].number)
+    await page.click("#case-grid th[data-column=amount] a")
+    await expect(page.locator("#case-grid th[data-column=amount]")).to_have_attribute("aria-sort", "ascending")
+    await expect(rows.first).to_have_attribute("data-case", cases[0].number)
+    await expect(rows).to_have_count(3)  # the filter stays while sorting
+
+    # The column chooser: hide "Supplier", show "Urgency".
+    await page.click("#column-chooser summary")
+    await page.uncheck("#column-chooser input[value=supplier]")
+    await expect(page.locator("#case-grid th[data-column=supplier]")).to_have_count(0)
+    await page.check("#column-chooser input[value=urgency]")
+    await expect(page.locator("#case-grid th[data-column=urgency]")).to_have_count(1)
+    await expect(rows).to_have_count(3)
+    await expect(page.locator("#case-grid th[data-column=amount]")).to_have_attribute("aria-sort", "ascending")
+
+    # Inline edit of a safe field.
+    await rows.first.locator("td[data-column=region] .cell-edit").click()
+    await rows.first.locator("td[data-column=region] input[name=value]").fill("西北")
+    await rows.first.locator("td[data-column=region] button[type=submit]").click()
+    await expect(rows.first.locator("td[data-column=region] .cell-edit")).to_have_text("西北")
+    await page.screenshot(path=screenshot_path("grid-1280"), full_page=True)
+    assert errors == []
+
+
+async def test_grid_is_cards_on_a_phone(phone: Any, make_user: Any) -> None:
+    await make_cases(2)
+    user = await make_user("warehouse")
+    await sign_in_page(phone, user.email, PASSWORD)
+    await phone.goto("/grid")
+    await expect(phone.locator("#case-grid thead")).to_be_hidden()
+    first = phone.locator("#grid-rows tr[data-case]").first
+    box = await first.bounding_box()
+    assert box["width"] <= 375
+    assert await first.locator("td").nth(1).evaluate("td => getComputedStyle(td).display") == "flex"
+    await phone.screenshot(path=screenshot_path("grid-375"), full_page=True)
