@@ -205,7 +205,7 @@ def main() -> None:
         engines = sys.argv[sys.argv.index("--engines") + 1].split(",")
     results = []
     for name in engines:
-        args = [sys.executable, __file__, "--one", name, *(["--quick"] if QUICK else [])]
+        args = [sys.executable, __file__, "--one", name, "smtp", *(["--quick"] if QUICK else [])]
         done = subprocess.run(args, check=True, capture_output=True, text=True)
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     table = []
