@@ -73,6 +73,26 @@ async def thread(case_id: int, party: str) -> list[Message]:
     return list(rows)
 
 
+async def thread_view(case_id: int, party: str) -> dict[str, Any]:
+    """A thread with the files sent along with its messages."""
+    return {"messages": await thread(case_id, party), "attachments": await attachments(case_id), "party": party}
+
+
+async def attachments(case_id: int) -> dict[int, list[Evidence]]:
+    """The files sent with each message of a case, by message id (accepted files only)."""
+    by_message: dict[int, list[int]] = {}
+    for event in await events_of(case_id, frozenset({"message"})):
+        ids = [int(i) for i in event["data"].get("evidence_ids", [])]
+        if ids:
+            by_message[int(event["data"]["message_id"])] = ids
+    wanted = sorted({i for ids in by_message.values() for i in ids})
+    rows = (
+        await Evidence.objects().where(Evidence.id.is_in(wanted) & (Evidence.status == evidence.OK)) if wanted else []
+    )
+    found = {row.id: row for row in rows}
+    return {message: [found[i] for i in ids if i in found] for message, ids in by_message.items()}
+
+
 @dataclass(frozen=True)
 class ProposalView:
     proposal: PlanProposal
@@ -133,7 +153,7 @@ async def party_page(access: PartyAccess, case: Case) -> dict[str, Any]:
         "push": await latest_push(case.id, access.party),
         "hint": hint_panel(case, today=datetime.now(UTC).date()),
         "evidence": await visible_evidence(case.id, access.party),
-        "messages": await thread(case.id, access.party),
+        **await thread_view(case.id, access.party),
         "proposals": await proposals(case.id),
         "responses": await responses(case.id, access.party),
         "answer": await customer_answer(case.id),
@@ -170,7 +190,7 @@ async def staff_panel(case: Case) -> dict[str, Any]:
         "default_language": chosen.get("language", "en"),
         "push": await latest_push(case.id),
         "proposals": await proposals(case.id),
-        "threads": {party: await thread(case.id, party) for party in ("supplier", "carrier")},
+        "threads": {party: await thread_view(case.id, party) for party in ("supplier", "carrier")},
         "responses": {party: await responses(case.id, party) for party in ("supplier", "carrier")},
         "answer": await customer_answer(case.id),
         "dispute": await open_dispute(case.id),

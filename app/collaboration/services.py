@@ -376,12 +376,20 @@ async def progress_update(
         )
 
 
-async def message_post(*, actor: Actor, case_id: int, party: str, body: str, now: datetime | None = None) -> Message:
-    """One message in the thread between us and ``party``; we writing renews their link."""
+async def message_post(
+    *,
+    actor: Actor,
+    case_id: int,
+    party: str,
+    body: str,
+    evidence_ids: list[int] | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """One message (with files already attached to the case) to or from ``party``; our writing renews their link."""
     now = now or datetime.now(UTC)
     if party not in COUNTERPARTIES:
         raise ValidationFailed(_("Choose the supplier or the carrier."), fields=[("party", _("Choose one."))])
-    body = _text(body, "body", required=True)
+    body = _text(body, "body", required=not evidence_ids)
     case = await _case_by_id(case_id)
     _touch_counterparty(case)
     async with atomic():
@@ -400,7 +408,7 @@ async def message_post(*, actor: Actor, case_id: int, party: str, body: str, now
             case_id=case_id,
             actor=actor,
             kind="message",
-            data={"message_id": message.id, "party": party, "length": len(body)},
+            data={"message_id": message.id, "party": party, "length": len(body), "evidence_ids": evidence_ids or []},
             at=now,
         )
         if actor.kind == "user":

@@ -9,19 +9,24 @@ from typing import Any
 import anyio.to_thread
 from jinja2 import Environment
 from litestar import Request, Response, get, post
+from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from markupsafe import escape
 
 from app.accounts.roles import DESK, MANAGERS
 from app.cases import selectors as case_selectors
+from app.cases.events import Actor
 from app.cases.taxonomy import PARTIES, REMEDIES
 from app.collaboration import claim_pack, selectors, services
+from app.errors import NotFound
+from app.evidence import services as evidence_services
+from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.i18n import current_language
 from app.i18n import gettext as _
 from app.notify.email import Attachment, Mail, send_mail
 from app.routes.cases import actor_for
-from app.routes.intake import evidence_store
+from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 from app.settings import Settings
 from app.web.pages import render, wants_fragment
 
@@ -168,25 +173,61 @@ async def staff_progress(request: Request[Any, Any, Any], number: FromPath[str])
     return _back(request, number)
 
 
+async def message_form(
+    request: Request[Any, Any, Any], *, number: str, actor: Actor, party: str
+) -> tuple[FormMultiDict, list[int]]:
+    """A message form and its files: the files go through the evidence pipeline first, marked by who sent them."""
+    refuse_oversized(request)
+    form = await read_form(request)
+    uploads = await uploads_from_form(form)
+    if not uploads:
+        return form, []
+    attached = await evidence_services.evidence_add(
+        actor=actor,
+        number=number,
+        uploads=uploads,
+        store=evidence_store(request),
+        policy=evidence_policy(request),
+        party=party,
+    )
+    return form, [item.evidence.id for item in attached]
+
+
+async def _thread(request: Request[Any, Any, Any], number: str, party: str) -> Template:
+    case = await case_selectors.case_get(number)
+    context = {
+        **await selectors.thread_view(case.id, party),
+        "post_url": f"/cases/{number}/messages/{party}",
+        "file_prefix": "/evidence/",
+    }
+    return render(request, "collaboration/_thread.html", context)
+
+
 @get("/cases/{number:str}/messages/{party:str}", opt={"roles": DESK}, name="staff_thread")
 async def staff_thread(request: Request[Any, Any, Any], number: FromPath[str], party: FromPath[str]) -> Template:
-    case = await case_selectors.case_get(number)
-    party = party if party in services.COUNTERPARTIES else "supplier"
-    context = {"messages": await selectors.thread(case.id, party), "case": case, "party": party}
-    return render(request, "collaboration/_thread.html", {**context, "post_url": f"/cases/{number}/messages/{party}"})
+    return await _thread(request, number, party if party in services.COUNTERPARTIES else "supplier")
 
 
-@post("/cases/{number:str}/messages/{party:str}", opt={"roles": DESK}, status_code=200)
+@post(
+    "/cases/{number:str}/messages/{party:str}",
+    opt={"roles": DESK},
+    request_max_body_size=UPLOAD_BODY_LIMIT,
+    status_code=200,
+)
 async def staff_message(
     request: Request[Any, Any, Any], number: FromPath[str], party: FromPath[str]
 ) -> Response[Any] | Template:
-    form = await request.form()
     case = await case_selectors.case_get(number)
-    await services.message_post(actor=actor_for(request), case_id=case.id, party=party, body=_field(form, "body"))
+    actor = actor_for(request)
+    if party not in services.COUNTERPARTIES:
+        raise NotFound(_("There is nothing at this address."))
+    form, evidence_ids = await message_form(request, number=number, actor=actor, party="us")
+    await services.message_post(
+        actor=actor, case_id=case.id, party=party, body=_field(form, "body"), evidence_ids=evidence_ids
+    )
     if not wants_fragment(request):
         return Redirect(path=f"/cases/{number}#collaboration", status_code=303)
-    context = {"messages": await selectors.thread(case.id, party), "case": case, "party": party}
-    return render(request, "collaboration/_thread.html", {**context, "post_url": f"/cases/{number}/messages/{party}"})
+    return await _thread(request, number, party)
 
 
 @post("/cases/{number:str}/links/{link_id:str}/revoke", opt={"roles": DESK}, status_code=303)

@@ -21,6 +21,7 @@ from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.i18n import LANGUAGES, current_language
 from app.i18n import gettext as _
 from app.logs import security_event
+from app.routes.collaboration import message_form
 from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 from app.settings import Settings
 from app.web.auth import client_ip
@@ -123,21 +124,34 @@ async def party_case(request: Request[Any, Any, Any], number: FromPath[str]) -> 
 @get("/p/cases/{number:str}/messages", opt={"roles": PARTY}, name="party_messages")
 async def party_messages(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
     access, case = await _party(request, number)
-    context = {"messages": await selectors.thread(case.id, access.party), "case": case, "party": access.party}
-    return render(request, "collaboration/_thread.html", {**context, "post_url": f"/p/cases/{case.number}/messages"})
+    return await _thread(request, access, case)
 
 
-@post("/p/cases/{number:str}/messages", opt={"roles": PARTY}, status_code=200)
+async def _thread(request: Request[Any, Any, Any], access: PartyAccess, case: Case) -> Template:
+    context = {
+        **await selectors.thread_view(case.id, access.party),
+        "post_url": f"/p/cases/{case.number}/messages",
+        "file_prefix": f"/p/cases/{case.number}/evidence/",
+    }
+    return render(request, "collaboration/_thread.html", context)
+
+
+@post(
+    "/p/cases/{number:str}/messages",
+    opt={"roles": PARTY},
+    request_max_body_size=UPLOAD_BODY_LIMIT,
+    status_code=200,
+)
 async def party_message_post(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     access, case = await _party(request, number)
-    form = await request.form()
+    actor = services.actor_of(access)
+    form, evidence_ids = await message_form(request, number=case.number, actor=actor, party=access.party)
     await services.message_post(
-        actor=services.actor_of(access), case_id=case.id, party=access.party, body=_field(form, "body")
+        actor=actor, case_id=case.id, party=access.party, body=_field(form, "body"), evidence_ids=evidence_ids
     )
     if not wants_fragment(request):
         return Redirect(path=f"/p/cases/{number}#messages", status_code=303)
-    context = {"messages": await selectors.thread(case.id, access.party), "case": case, "party": access.party}
-    return render(request, "collaboration/_thread.html", {**context, "post_url": f"/p/cases/{case.number}/messages"})
+    return await _thread(request, access, case)
 
 
 @post(

@@ -437,3 +437,37 @@ async def test_claim_pack_attached_to_the_push_mail_and_links_renewed_when_we_wr
     assert overview.status_code == 200
     hours = re.findall(r'<td class="answer-hours">([^<]+)</td>', overview.text)
     assert len(hours) == 1 and float(hours[0]) >= 0
+
+
+async def test_messages_carry_attachments_through_the_evidence_pipeline(
+    staff: Any, party: Any, mail_app: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    await push(staff, case.number)
+    await open_link(party, link_in(smtp[0].messages[0]))
+    sent = await party.post(
+        f"/p/cases/{case.number}/messages",
+        data={"body": "Label photo"},
+        files={"evidence": ("label.jpg", photo((10, 200, 10)), "image/jpeg")},
+        headers={"x-csrftoken": await csrf_token(party), "HX-Request": "true"},
+    )
+    assert sent.status_code == 200, sent.text
+    row = await Evidence.objects().where(Evidence.case == case.id).first()
+    assert row.party == "supplier" and row.status == "ok"
+    assert f"/p/cases/{case.number}/evidence/{row.id}/thumb" in sent.text
+    staff_view = await staff.get(f"/cases/{case.number}/messages/supplier", headers={"HX-Request": "true"})
+    assert f"/evidence/{row.id}/thumb" in staff_view.text and "Label photo" in staff_view.text
+    # A file alone is a message; a message with neither text nor file is refused.
+    empty = await party.post(
+        f"/p/cases/{case.number}/messages", data={"body": " "}, headers={"x-csrftoken": await csrf_token(party)}
+    )
+    assert empty.status_code == 422
+    # The carrier on the same case sees neither the supplier's thread nor its files.
+    await push(staff, case.number, email="claims@carrier.example", party="carrier")
+    async with asgi_client(mail_app) as carrier:
+        await open_link(carrier, link_in(smtp[0].messages[-1]))
+        thread = await carrier.get(f"/p/cases/{case.number}/messages")
+        assert thread.status_code == 200 and "Label photo" not in thread.text
+        assert (await carrier.get(f"/p/cases/{case.number}/evidence/{row.id}/thumb")).status_code == 404
+        assert 'data-party="supplier"' not in (await carrier.get(f"/p/cases/{case.number}")).text
