@@ -12,7 +12,6 @@ from typing import Any
 
 import boto3
 import pytest
-from litestar.testing import AsyncTestClient
 from moto.server import ThreadedMotoServer
 from PIL import Image
 
@@ -20,6 +19,7 @@ from app.accounts.services import token_create
 from app.cases.tables import Case, CaseEvent
 from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.evidence.tables import Evidence
+from tests.conftest import asgi_client
 
 RED = (255, 0, 0)
 
@@ -437,7 +437,7 @@ def s3_endpoint() -> Iterator[str]:
 
 
 async def test_evidence_goes_to_an_s3_compatible_store_over_http(
-    settings: Any, s3_endpoint: str, make_user: Any
+    settings: Any, bound_engine: Any, s3_endpoint: str, make_user: Any
 ) -> None:
     from app.asgi import create_app
 
@@ -446,10 +446,10 @@ async def test_evidence_goes_to_an_s3_compatible_store_over_http(
     )
     admin.create_bucket(Bucket="crossclaim-evidence")
     url = f"s3://AK:SK@crossclaim-evidence?endpoint={s3_endpoint}&region=us-east-1"
-    app = create_app(dataclasses.replace(settings, evidence_url=url))
+    app = create_app(dataclasses.replace(settings, evidence_url=url), engine=bound_engine)
     api = await bearer(make_user, "handler")
     original = phone_jpeg()
-    async with AsyncTestClient(app=app, base_url="http://testserver") as s3_client:
+    async with asgi_client(app) as s3_client:
         body = (
             await s3_client.post(
                 "/api/v1/cases",
