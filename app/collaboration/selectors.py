@@ -228,6 +228,7 @@ class PartyCase:
     number: str
     node: str
     pushed_at: datetime | None
+    reply_by: str
     answered_at: datetime | None
 
     @property
@@ -235,6 +236,42 @@ class PartyCase:
         if self.pushed_at is None or self.answered_at is None:
             return None
         return round((self.answered_at - self.pushed_at).total_seconds() / 3600, 1)
+
+    @property
+    def on_time(self) -> bool | None:
+        """Answered by the reply date we set (None while unanswered or never pushed)."""
+        if self.answered_at is None or not self.reply_by:
+            return None
+        return self.answered_at.date().isoformat() <= self.reply_by
+
+
+async def _answer_rows(kind: str, cases: list[dict[str, Any]]) -> list[PartyCase]:
+    """Each case's first push to ``kind`` and the party's first answer after it, from one query."""
+    ids = [case["id"] for case in cases]
+    events = (
+        await CaseEvent.select(CaseEvent.case, CaseEvent.at, CaseEvent.actor_kind, CaseEvent.kind, CaseEvent.data)
+        .where(CaseEvent.case.is_in(ids) & CaseEvent.kind.is_in(["case_pushed", *ANSWER_EVENTS]))
+        .order_by(CaseEvent.id)
+        if ids
+        else []
+    )
+    pushed: dict[int, tuple[datetime, str]] = {}
+    answered: dict[int, datetime] = {}
+    for event in events:
+        case_id, data = event["case"], json_object(event["data"])
+        if event["kind"] == "case_pushed" and data.get("party") == kind and case_id not in pushed:
+            pushed[case_id] = (event["at"], str(data.get("reply_by", "")))
+        elif event["actor_kind"] == kind and case_id in pushed and case_id not in answered:
+            answered[case_id] = event["at"]
+    rows = []
+    for case in cases:
+        at, reply_by = pushed.get(case["id"], (None, ""))
+        rows.append(PartyCase(case["number"], case["node"], at, reply_by, answered.get(case["id"])))
+    return rows
+
+
+def _median(values: list[float]) -> float | None:
+    return sorted(values)[len(values) // 2] if values else None
 
 
 async def party_overview(kind: str, party_id: str) -> dict[str, Any]:
@@ -246,24 +283,39 @@ async def party_overview(kind: str, party_id: str) -> dict[str, Any]:
         raise NotFound(_("There is no such supplier or carrier."))
     column = Case.supplier if kind == "supplier" else Case.carrier
     cases = await Case.select(Case.id, Case.number, Case.node).where(column == number).order_by(Case.id)
-    rows = []
-    for case in cases:
-        events = await events_of(case["id"])
-        pushed = next((e["at"] for e in events if e["kind"] == "case_pushed" and e["data"]["party"] == kind), None)
-        answered = next(
-            (
-                e["at"]
-                for e in events
-                if pushed is not None and e["actor_kind"] == kind and e["kind"] in ANSWER_EVENTS and e["at"] >= pushed
-            ),
-            None,
-        )
-        rows.append(PartyCase(case["number"], case["node"], pushed, answered))
+    rows = await _answer_rows(kind, cases)
     hours = [row.answer_hours for row in rows if row.answer_hours is not None]
     return {
         "kind": kind,
         "party": party,
         "cases": rows,
         "answered": len(hours),
-        "median_hours": sorted(hours)[len(hours) // 2] if hours else None,
+        "late": sum(1 for row in rows if row.on_time is False),
+        "median_hours": _median(hours),
     }
+
+
+async def parties_index() -> list[dict[str, Any]]:
+    """Every supplier and carrier with cases: how many, how many answered, the median first answer."""
+    out = []
+    for kind, table, column in (("supplier", Supplier, Case.supplier), ("carrier", Carrier, Case.carrier)):
+        parties = await table.select(table.id, table.name).order_by(table.name)
+        cases = await Case.select(Case.id, Case.number, Case.node, column.as_alias("party")).where(column.is_not_null())
+        for party in parties:
+            own = [case for case in cases if case["party"] == party["id"]]
+            if not own:
+                continue
+            rows = await _answer_rows(kind, own)
+            hours = [row.answer_hours for row in rows if row.answer_hours is not None]
+            out.append(
+                {
+                    "kind": kind,
+                    "id": party["id"],
+                    "name": party["name"],
+                    "cases": len(own),
+                    "open": sum(1 for row in rows if row.node not in ("closed", "cancelled")),
+                    "answered": len(hours),
+                    "median_hours": _median(hours),
+                }
+            )
+    return out

@@ -284,7 +284,13 @@ async def party_overview(request: Request[Any, Any, Any], kind: FromPath[str], p
     return render(request, "collaboration/party_overview.html", {**context, "now": datetime.now(UTC)})
 
 
+@get("/parties", opt={"roles": DESK}, name="parties_index")
+async def parties_index(request: Request[Any, Any, Any]) -> Template:
+    return render(request, "collaboration/parties.html", {"parties": await selectors.parties_index()})
+
+
 COLLABORATION_ROUTES: list[Any] = [
+    parties_index,
     collaboration_panel,
     case_push,
     staff_propose,

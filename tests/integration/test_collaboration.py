@@ -437,6 +437,13 @@ async def test_claim_pack_attached_to_the_push_mail_and_links_renewed_when_we_wr
     assert overview.status_code == 200
     hours = re.findall(r'<td class="answer-hours">([^<]+)</td>', overview.text)
     assert len(hours) == 1 and float(hours[0]) >= 0
+    assert 'id="late-count"' not in overview.text  # answered before the reply date
+    index = await staff.get("/parties")
+    assert index.status_code == 200 and "Supplier SUP-A" in index.text
+    medians = re.findall(r'<td class="median-hours">([^<]+)</td>', index.text)
+    assert (
+        len(medians) == 2 and float(medians[0]) == float(hours[0]) and medians[1] == "—"
+    )  # the carrier never answered
 
 
 async def test_messages_carry_attachments_through_the_evidence_pipeline(
