@@ -19,11 +19,13 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 
-def phone_photo(path: Path, colour: tuple[int, int, int]) -> Path:
+def phone_photo(path: Path, colour: tuple[int, int, int], *, noisy: bool = False) -> Path:
     """A portrait photo as a phone stores it: landscape pixels with EXIF Orientation=6."""
     exif = Image.Exif()
     exif[0x0112] = 6
     image = Image.new("RGB", (1200, 900), colour)
+    if noisy:  # a few hundred KB, like a real photo, so an upload takes a moment
+        image = Image.blend(image, Image.effect_noise((1200, 900), 80).convert("RGB"), 0.5)
     image.paste((255, 255, 255), (0, 0, 120, 90))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85, exif=exif)
@@ -138,7 +140,7 @@ async def test_evidence_added_later_shows_what_was_refused_and_can_be_withdrawn(
 
     created = await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="quality_defect"))
     user = await make_user("handler", name="Hao")
-    photo = phone_photo(tmp_path / "crack.jpg", (90, 90, 90))
+    photo = phone_photo(tmp_path / "crack.jpg", (90, 90, 90), noisy=True)
     fake = tmp_path / "invoice.jpg"
     fake.write_bytes(b"<html><body>not a photo</body></html>")
     errors: list[str] = []
@@ -156,7 +158,22 @@ async def test_evidence_added_later_shows_what_was_refused_and_can_be_withdrawn(
     await expect(panel.locator("[data-previews] li.preview")).to_have_count(2)
     await panel.locator("[data-previews] li.preview").first.locator("select").select_option("defect_evidence")
     assert await phone.evaluate("() => document.documentElement.scrollWidth") <= 375
+    # A slow uplink, as in a dock: each file's bar moves while the form is still sending.
+    cdp = await phone.context.new_cdp_session(phone)
+    await cdp.send("Network.enable")
+    await cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 64 * 1024},
+    )
     await panel.locator(".add-evidence [data-submit]").click()
+    form = panel.locator("form.add-evidence")
+    await expect(form).to_have_attribute("aria-busy", "true")
+    await expect(form.locator("[data-status]")).to_have_text("Sending…")
+    await expect(form.locator("[data-progress]").first).not_to_have_attribute("value", "0")
+    await cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
 
     # The panel is replaced in place: one thumbnail, and the refused file with its reason.
     await expect(phone.locator("#evidence-panel .status-ok img")).to_have_count(1)
