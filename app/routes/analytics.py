@@ -61,7 +61,7 @@ class DashboardController(Controller):
         category: FromQuery[str] = "",
         region: FromQuery[str] = "",
         problem_type: FromQuery[str] = "",
-    ) -> Any:
+    ) -> Template:
         filters = filters_from(
             start=start,
             end=end,

@@ -47,6 +47,7 @@ async def test_dashboard_shows_flag_charts_and_links(client: Any, login: Any) ->
     await login("handler")
     response = await client.get("/dashboard", params=PERIOD)
     assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/html")
     page = BeautifulSoup(response.text, "html.parser")
     images = [img["src"] for img in page.select(".charts img")]
     assert len(images) == 4
