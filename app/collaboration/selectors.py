@@ -145,6 +145,16 @@ async def open_dispute(case_id: int) -> Dispute | None:
     return row
 
 
+async def last_decision(case_id: int) -> Dispute | None:
+    row: Dispute | None = (
+        await Dispute.objects()
+        .where((Dispute.case == case_id) & Dispute.decided_at.is_not_null())
+        .order_by(Dispute.id, ascending=False)
+        .first()
+    )
+    return row
+
+
 async def party_page(access: PartyAccess, case: Case) -> dict[str, Any]:
     """Everything the party's page shows; built only from what this party may see."""
     return {
@@ -158,6 +168,7 @@ async def party_page(access: PartyAccess, case: Case) -> dict[str, Any]:
         "responses": await responses(case.id, access.party),
         "answer": await customer_answer(case.id),
         "dispute": await open_dispute(case.id),
+        "decided": await last_decision(case.id),
         "events": await events_of(case.id, PARTY_EVENTS),
         "remedies": REMEDIES,
         "problem_types": PROBLEM_TYPES,

@@ -152,6 +152,26 @@ async def party_viewed(*, access: links.PartyAccess, now: datetime | None = None
         await record_event(case_id=access.case_id, actor=actor_of(access), kind="party_viewed", data={}, at=now)
 
 
+def response_data(*, party: str, response: str, share: str = "", reason: str = "") -> dict[str, Any]:
+    """A party's answer checked before anything is stored (files included): what the event will record."""
+    if response not in RESPONSES:
+        raise ValidationFailed(_("Choose an answer."), fields=[("response", _("Accept, accept in part or dispute."))])
+    data: dict[str, Any] = {"party": party, "response": response}
+    if response == "accept_part":
+        try:
+            percent = int(share)
+        except ValueError:
+            percent = 0
+        if not 1 <= percent <= 99:
+            raise ValidationFailed(_("Enter the share you accept."), fields=[("share", _("A percentage, 1 to 99."))])
+        data["share"] = percent
+    if response == "dispute":
+        data["reason"] = _text(reason, "reason", required=True)
+    elif reason.strip():
+        data["reason"] = _text(reason, "reason")
+    return data
+
+
 async def party_respond(
     *,
     access: links.PartyAccess,
@@ -163,24 +183,13 @@ async def party_respond(
 ) -> None:
     """The party's answer on responsibility: accept, accept a share, or dispute with reasons and files."""
     now = now or datetime.now(UTC)
-    if response not in RESPONSES:
-        raise ValidationFailed(_("Choose an answer."), fields=[("response", _("Accept, accept in part or dispute."))])
-    data: dict[str, Any] = {"party": access.party, "response": response}
-    if response == "accept_part":
-        try:
-            percent = int(share)
-        except ValueError:
-            percent = 0
-        if not 1 <= percent <= 99:
-            raise ValidationFailed(_("Enter the share you accept."), fields=[("share", _("A percentage, 1 to 99."))])
-        data["share"] = percent
+    data = response_data(party=access.party, response=response, share=share, reason=reason)
     if response == "dispute":
-        data["reason"] = _text(reason, "reason", required=True)
         data["evidence_ids"] = list(evidence_ids or [])
-    elif reason:
-        data["reason"] = _text(reason, "reason")
     case = await _case_by_id(access.case_id)
     _touch_counterparty(case)
+    if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
+        raise Conflict(_("Responsibility is answered while it or the plan is open."))
     async with atomic():
         await record_event(case_id=case.id, actor=actor_of(access), kind="party_response", data=data, at=now)
 
@@ -296,6 +305,8 @@ async def plan_accept(
     if proposal.proposed_by == side:
         raise PermissionDenied(_("The other side accepts a proposal, not the side that made it."))
     case = await _case_by_id(case_id)
+    if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
+        raise Conflict(_("Plans are agreed while responsibility or the plan is open."))
     async with atomic():
         await PlanProposal.update({PlanProposal.status: "accepted"}).where(PlanProposal.id == proposal.id)
         changes: dict[Any, Any] = {Case.remedy: proposal.remedy, Case.currency: proposal.currency, Case.updated_at: now}

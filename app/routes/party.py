@@ -165,6 +165,10 @@ async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) 
     refuse_oversized(request)
     form = await read_form(request)
     response = _field(form, "response")
+    # Checked before any file is stored: a refused answer leaves no orphan evidence behind.
+    services.response_data(
+        party=access.party, response=response, share=_field(form, "share"), reason=_field(form, "reason")
+    )
     uploads = await uploads_from_form(form)
     evidence_ids: list[int] = []
     if response == "dispute" and uploads:

@@ -81,7 +81,7 @@ async def supplier_case(code: str = "SUP-A", email: str = "qa@supplier-a.cn", la
     await carrier.save()
     draft = CaseDraft(
         problem_type="quality_defect",
-        description="Cracked housings on arrival",
+        description="Cracked housings on arrival · 外壳破裂",
         supplier_id=supplier.id,
         carrier_id=carrier.id,
         order_number=f"PO-{code}",
@@ -336,6 +336,8 @@ async def test_dispute_mediation_returns_to_the_node_it_left(
         assert decided.status_code == 303, decided.text
     row = await Case.objects().where(Case.id == case.id).first()
     assert row.node == "responsibility" and row.confirmed_party == "supplier"
+    seen = await party.get(f"/p/cases/{case.number}")
+    assert 'id="party-decision"' in seen.text and "Packing list shows the defect" in seen.text
     assert {"dispute_opened", "dispute_decided"} <= set(await events(case.id))
 
 
@@ -356,6 +358,7 @@ async def test_claim_pack_pdf_parses_back(staff: Any, make_user: Any, tmp_path: 
     text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
     flat = re.sub(r"\s+", "", text)
     assert case.number in text and "Claim letter" in text and "Timeline" in text
+    assert "外壳破裂" in text  # the CJK font is embedded, so the Chinese text comes back
     assert evidence.sha256 in flat
     images = subprocess.run(["pdfimages", "-list", str(pdf)], check=True, capture_output=True, text=True).stdout
     assert len(images.strip().splitlines()) >= 3  # header, rule, at least one image
@@ -433,6 +436,15 @@ async def test_claim_pack_attached_to_the_push_mail_and_links_renewed_when_we_wr
         data={"response": "accept_part", "share": "140", "_csrf_token": await csrf_token(party)},
     )
     assert bad_share.status_code == 422
+    # A refused answer stores none of its files.
+    refused = await party.post(
+        f"/p/cases/{case.number}/respond",
+        data={"response": "dispute", "reason": " "},
+        files={"evidence": ("x.jpg", photo(), "image/jpeg")},
+        headers={"x-csrftoken": await csrf_token(party)},
+    )
+    assert refused.status_code == 422
+    assert await Evidence.count().where(Evidence.case == case.id) == 0
     overview = await staff.get(f"/parties/supplier/{case.supplier}")
     assert overview.status_code == 200
     hours = re.findall(r'<td class="answer-hours">([^<]+)</td>', overview.text)

@@ -139,6 +139,7 @@ async def test_supplier_a_cannot_read_or_act_on_supplier_b_case(app: Any) -> Non
     party_a = await session_for(app, token_a)
     try:
         # B's case has a file of theirs and a proposal, so there is something to steal.
+        await case_move(actor=Actor.system(), number=case_b.number, target="responsibility")
         uploaded = await party_b.post(
             f"/p/cases/{case_b.number}/respond",
             data={"response": "dispute", "reason": "mine"},
@@ -147,7 +148,6 @@ async def test_supplier_a_cannot_read_or_act_on_supplier_b_case(app: Any) -> Non
         )
         assert uploaded.status_code == 303, uploaded.text
         evidence_b = await Evidence.objects().where(Evidence.case == case_b.id).first()
-        await case_move(actor=Actor.system(), number=case_b.number, target="responsibility")
         proposal_b = await services.plan_propose(
             actor=Actor.system(),
             case_id=case_b.id,
