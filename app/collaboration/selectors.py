@@ -10,6 +10,7 @@ from app.cases.responsibility import hint_panel, json_object
 from app.cases.tables import Case, CaseEvent, Message
 from app.cases.taxonomy import PROBLEM_TYPES, REMEDIES
 from app.collaboration.links import PartyAccess, is_live
+from app.collaboration.services import PROGRESS
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.errors import NotFound
 from app.evidence import selectors as evidence
@@ -111,6 +112,12 @@ async def proposals(case_id: int) -> list[ProposalView]:
     return [ProposalView(row, ready.get(row.id, "")) for row in rows]
 
 
+async def agreed_plan(case_id: int) -> ProposalView | None:
+    """The plan both sides accepted, for the customer to confirm (the tracking page shows it)."""
+    agreed = [view for view in await proposals(case_id) if view.proposal.status == "accepted"]
+    return agreed[-1] if agreed else None
+
+
 async def events_of(case_id: int, kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
     rows = await CaseEvent.select().where(CaseEvent.case == case_id).order_by(CaseEvent.id)
     out = []
@@ -128,6 +135,11 @@ async def latest_push(case_id: int, party: str | None = None) -> dict[str, Any] 
 
 async def responses(case_id: int, party: str) -> list[dict[str, Any]]:
     return [e for e in await events_of(case_id, frozenset({"party_response"})) if e["data"].get("party") == party]
+
+
+async def progress(case_id: int) -> list[dict[str, Any]]:
+    """Progress reported during implementation, by either side, oldest first."""
+    return await events_of(case_id, frozenset({"progress_update"}))
 
 
 async def customer_answer(case_id: int) -> dict[str, Any] | None:
@@ -169,6 +181,8 @@ async def party_page(access: PartyAccess, case: Case) -> dict[str, Any]:
         "answer": await customer_answer(case.id),
         "dispute": await open_dispute(case.id),
         "decided": await last_decision(case.id),
+        "progress": await progress(case.id),
+        "step_labels": PROGRESS,
         "events": await events_of(case.id, PARTY_EVENTS),
         "remedies": REMEDIES,
         "problem_types": PROBLEM_TYPES,
@@ -205,6 +219,8 @@ async def staff_panel(case: Case) -> dict[str, Any]:
         "responses": {party: await responses(case.id, party) for party in ("supplier", "carrier")},
         "answer": await customer_answer(case.id),
         "dispute": await open_dispute(case.id),
+        "progress": await progress(case.id),
+        "step_labels": PROGRESS,
         "today": now.date(),
     }
 

@@ -18,10 +18,17 @@ from app.db import atomic
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.i18n import LANGUAGES
 from app.i18n import gettext as _
+from app.i18n import lazy_gettext as _l
 
 COUNTERPARTIES = ("supplier", "carrier")
 RESPONSES = ("accept", "accept_part", "dispute")
-PROGRESS = ("shipped", "refund_sent", "credit_note_issued", "repaired", "other")
+PROGRESS: dict[str, str] = {
+    "shipped": _l("Replacement shipped"),
+    "refund_sent": _l("Refund sent"),
+    "credit_note_issued": _l("Credit note issued"),
+    "repaired": _l("Repaired"),
+    "other": _l("Other"),
+}
 DECISIONS = ("supplier", "carrier", "purchaser", "shared")
 MAX_TEXT = 4000
 # A view is recorded at most this often per link, so polling and reloads do not flood the timeline.

@@ -234,6 +234,18 @@ async def test_push_mail_link_dispute_counter_accept_confirm(
         data={"step": "refund_sent", "note": "SWIFT ref 123", "_csrf_token": await csrf_token(party)},
     )
     assert progress.status_code == 303, progress.text
+    shipped = await staff.post(
+        f"/cases/{case.number}/progress",
+        data={"step": "shipped", "tracking_no": "", "_csrf_token": await csrf_token(staff)},
+    )
+    assert shipped.status_code == 422  # shipped needs its tracking number
+    shipped = await staff.post(
+        f"/cases/{case.number}/progress",
+        data={"step": "shipped", "tracking_no": "SF1234567890", "_csrf_token": await csrf_token(staff)},
+    )
+    assert shipped.status_code == 303
+    seen = await party.get(f"/p/cases/{case.number}")
+    assert "SF1234567890" in seen.text and "SWIFT ref 123" in seen.text and 'id="progress-form"' in seen.text
 
     kinds = await events(case.id)
     for kind in (
