@@ -328,6 +328,8 @@ async def cycle_times(filters: AnalyticsFilters) -> list[dict[str, Any]]:
     where = _Where()
     _created_in(where, filters, column="t.at")
     case_where = _Where()
+    # Moves after the period cannot be the previous move of one inside it: leave them out of the window.
+    case_where.add("e.at < {}", _day_start(filters.end + timedelta(days=1)))
     _case_filters(case_where, filters, cohort=False)
     previous = 'COALESCE(LAG(e.at) OVER (PARTITION BY e."case" ORDER BY e.id), c.created_at)'
     rows = await _raw(
@@ -445,10 +447,10 @@ def _money(value: Any) -> str:
 
 
 async def supplier_ranking(
-    filters: AnalyticsFilters, rates: list[dict[str, Any]] | None = None
+    filters: AnalyticsFilters, rates: list[dict[str, Any]] | None = None, overall_row: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """Suppliers by after-sales rate, worst first, with the flag where the interval clears the overall rate."""
-    overall = (await overall_rate(filters))["rate"]
+    overall = (overall_row or await overall_rate(filters))["rate"]
     rates = rates if rates is not None else await rates_by(filters, "supplier")
     acceptance = await supplier_acceptance(filters)
     money = await recovered_money(filters)
@@ -484,10 +486,16 @@ async def _names(table: Any, ids: list[Any]) -> dict[int, str]:
     return {row["id"]: row["label"] for row in rows}
 
 
-async def named_rates(filters: AnalyticsFilters, dimension: str) -> list[dict[str, Any]]:
+async def named_rates(
+    filters: AnalyticsFilters,
+    dimension: str,
+    *,
+    overall_row: dict[str, Any] | None = None,
+    rows: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """rates_by with display names, worst first, flagged against the overall rate."""
-    overall = (await overall_rate(filters))["rate"]
-    rows = await rates_by(filters, dimension)
+    overall = (overall_row or await overall_rate(filters))["rate"]
+    rows = rows if rows is not None else await rates_by(filters, dimension)
     table = {"supplier": Supplier, "carrier": Carrier, "product": Product}.get(dimension)
     names = await _names(table, [row["key"] for row in rows]) if table is not None else {}
     for row in rows:
@@ -536,8 +544,23 @@ async def disputed_cases(filters: AnalyticsFilters, *, limit: int = 50) -> list[
 
 async def summary(filters: AnalyticsFilters) -> dict[str, Any]:
     """Everything the dashboard shows, as plain JSON-ready data."""
-    overall = await overall_rate(filters)
-    by = {dimension: await named_rates(filters, dimension) for dimension in DIMENSIONS}
+    # Every order has a supplier, so the supplier rows add up to the overall figure: one pair of scans less
+    # per dimension than asking for the overall rate each time.
+    per_supplier = await rates_by(filters, "supplier")
+    total = wilson(sum(row["affected"] for row in per_supplier), sum(row["units"] for row in per_supplier))
+    cases = sum(row["cases"] for row in per_supplier)
+    overall = {
+        "key": "all",
+        "cases": cases,
+        "cases_per_1000": round(cases * 1000 / total.units, 3) if total.units else None,
+        **total.as_dict(),
+    }
+    by = {
+        dimension: await named_rates(
+            filters, dimension, overall_row=overall, rows=per_supplier if dimension == "supplier" else None
+        )
+        for dimension in DIMENSIONS
+    }
     return {
         "period": {"from": filters.start.isoformat(), "to": filters.end.isoformat()},
         "totals": await case_totals(filters),
@@ -548,7 +571,7 @@ async def summary(filters: AnalyticsFilters) -> dict[str, Any]:
         "cycle_times": await cycle_times(filters),
         "sla": await sla_compliance(filters),
         "hints": await hint_decisions(filters),
-        "suppliers": await supplier_ranking(filters, rates=[dict(row) for row in by["supplier"]]),
+        "suppliers": await supplier_ranking(filters, rates=[dict(row) for row in by["supplier"]], overall_row=overall),
     }
 
 
