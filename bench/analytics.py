@@ -111,7 +111,7 @@ async def generate(engine: Any, sqlite: bool, cases: int, *, days: int = 365) ->
         f"SELECT 'B' || i, '', 'PO' || (1 + (i - 1) % {orders}), 1 + (i - 1) % {orders}, "
         f"1 + (((1 + ((1 + (i - 1) % {orders}) * 7) % {SUPPLIERS}) - 1) + {SUPPLIERS} * (i % 4)) % {PRODUCTS}, "
         f"1 + ((1 + (i - 1) % {orders}) * 7) % {SUPPLIERS}, 1 + ((1 + (i - 1) % {orders}) * 3) % {CARRIERS}, "
-        f"1 + (i * 11) % 40, {pick(PROBLEMS, 'i * 3')}, '', {pick(REGIONS, '(1 + (i - 1) % ' + str(orders) + ') * 5')}, "
+        f"1 + (i * 11) % 40, {pick(PROBLEMS, 'i * 3')}, '', {pick(REGIONS, f'(1 + (i - 1) % {orders}) * 5')}, "
         f"'normal', {pick(NODES, 'i * 7')}, '', {time_expr(sqlite, f'(i * 17) % {days}', '(i * 97) % 86400')}, "
         "'{}', '{}', '', " + pick(["", "supplier", "carrier"], "i") + ", '', '', 'USD', '', '', "
         f"{time_expr(sqlite, f'(i * 17) % {days}', '(i * 97) % 86400')}, "
@@ -131,10 +131,7 @@ async def generate(engine: Any, sqlite: bool, cases: int, *, days: int = 365) ->
         f"{time_expr(sqlite, f'(i * 34) % {days} + 3', '0')}, "
         f"{time_expr(sqlite, f'(i * 34) % {days} + (i % 6)', '0')}, 0, '' {source(sqlite, cases // 2)}"
     )
-    if not sqlite:
-        await run("ANALYZE")
-    else:
-        await run("ANALYZE")
+    await run("ANALYZE")
 
 
 class Recorder:
