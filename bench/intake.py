@@ -7,8 +7,8 @@ Pillow steps of bench/evidence_pipeline.py on the same file, in the same run.
 Part 2 starts a real `crossclaim serve` on a temporary data dir, keeps 4 large uploads in flight (from
 4 processes, so building requests never delays the sampler) and samples /healthz meanwhile: if Pillow
 work ran on the event loop, the health check would queue behind it. Bounded by count and time.
-Prints one JSON document on stdout; numbers depend on how busy the machine is (shared CPUs), so the
-load average is printed with them.
+Prints one line of JSON on stdout (`rows` for bench/__main__.py); numbers depend on how busy the
+machine is (shared CPUs), so the load average is printed with them. `--quick` runs fewer rounds.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from evidence_pipeline import bare_pillow, make_phone_jpeg, median_ms  # noqa: E402
 
-RUNS = 7
+QUICK = "--quick" in sys.argv or os.environ.get("BENCH_QUICK") == "1"
+RUNS = 3 if QUICK else 7
 UPLOADS_IN_FLIGHT = 4
-UPLOAD_ROUNDS = 3  # each of the 4 clients sends this many photos in a row
+UPLOAD_ROUNDS = 1 if QUICK else 3  # each of the 4 uploaders sends this many photos in a row
 HEALTH_INTERVAL_S = 0.02
 MAX_SECONDS = 90
 
@@ -161,7 +162,9 @@ def health_under_uploads(base: str, token: str, data: bytes) -> dict[str, Any]:
     photo.write_bytes(data)
     with httpx.Client(base_url=base, timeout=60) as client:
         idle = [timed_health(client) for _ in range(50)]
-        with multiprocessing.get_context("spawn").Pool(UPLOADS_IN_FLIGHT) as pool:
+        # The uploaders stand in for phones on the network, not for work of the server: niced, they take
+        # less of the two shared CPUs from the process being measured.
+        with multiprocessing.get_context("spawn").Pool(UPLOADS_IN_FLIGHT, initializer=os.nice, initargs=(10,)) as pool:
             uploads = pool.starmap_async(
                 upload_photos, [(base, token, str(photo), worker) for worker in range(UPLOADS_IN_FLIGHT)]
             )
@@ -208,23 +211,46 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=15)
+    ratio = app["median_ms"] / baseline
+    p99 = health["healthz_p99_ms"]
+    rows = [
+        {
+            "id": "P2",
+            "what": "intake of a 12 MP phone JPEG end to end (POST /api/v1/cases in-process)",
+            "figure": f"{app['median_ms']:.0f} ms",
+            "ceiling": f"{baseline:.0f} ms bare Pillow",
+            "ratio": round(ratio, 2),
+            "target": "<= 1.5",
+            "met": ratio <= 1.5,
+            "note": "multipart, checks, hash, 3 fsynced writes, rows and events; decodes at reduced size (draft)",
+        },
+        {
+            "id": "P3",
+            "what": f"/healthz p99 while {UPLOADS_IN_FLIGHT} large uploads are in flight (crossclaim serve)",
+            "figure": f"{p99:.0f} ms",
+            "ceiling": f"{health['healthz_idle_p99_ms']:.0f} ms idle p99",
+            "ratio": round(p99 / max(health["healthz_idle_p99_ms"], 0.1), 2),
+            "target": "p99 < 50 ms",
+            "met": p99 < 50,
+            "note": f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs shared with the uploaders",
+        },
+    ]
+    # One line of JSON, last: what bench/__main__.py collects into bench/RESULTS.md.
     print(
         json.dumps(
             {
+                "rows": rows,
                 "image": "4000x3000 JPEG, EXIF Orientation=6 (bench/evidence_pipeline.py)",
                 "jpeg_bytes": len(data),
                 "runs": RUNS,
                 "bare_pillow_ms_median": round(baseline, 1),
                 "intake_end_to_end_ms_median": round(app["median_ms"], 1),
                 "intake_runs_ms": app["runs_ms"],
-                "ratio_intake_to_bare_pillow": round(app["median_ms"] / baseline, 3),
-                "target_ratio": 1.5,
+                "ratio_intake_to_bare_pillow": round(ratio, 3),
                 "healthz_under_uploads": health,
-                "target_healthz_p99_ms": 50,
                 "cpus": os.cpu_count(),
                 "load_average_1m": round(os.getloadavg()[0], 2),
-            },
-            indent=2,
+            }
         )
     )
 
