@@ -114,9 +114,15 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
 
         # The supplier opens the mailed link on a phone: a page with a button, then their case without the token.
         await phone.goto(found.group(1))
+        assert token not in phone.url  # replaced in the address bar before the button is pressed
         await phone.click("#continue")
         await phone.wait_for_selector("#party-case")
         assert token not in phone.url and phone.url.endswith(f"/p/cases/{case.number}")
+        # Going back finds no token in history either.
+        await phone.go_back()
+        assert token not in phone.url
+        await phone.go_forward()
+        await phone.wait_for_selector("#party-case")
         assert await phone.get_attribute("html", "lang") == "zh-CN"
 
         # They dispute, with a photo as counter-evidence.
