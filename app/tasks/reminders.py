@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 
 from huey import crontab
 from piccolo.utils.sync import run_sync
@@ -14,25 +15,25 @@ from app.tasks.queue import huey
 log = logging.getLogger("crossclaim.reminders")
 
 
-def run_sweep(settings: Settings | None = None) -> dict[str, int]:
+def run_sweep(settings: Settings | None = None, now: datetime | None = None) -> dict[str, int]:
     """One sweep as of now; the same function behind the task and `crossclaim remind sweep`."""
     from app.tracking.policies import configure_policy
     from app.tracking.sweep import sweep
 
     settings = settings or Settings.from_env()
     configure_policy(settings.data_dir)
-    summary = run_sync(sweep(settings=settings))
+    summary = run_sync(sweep(settings=settings, now=now))
     log.info("reminder sweep %s", json.dumps(summary.as_dict()))
     return summary.as_dict()
 
 
-@huey.periodic_task(crontab(minute="*"))
+@huey.periodic_task(crontab(minute="*"))  # type: ignore[untyped-decorator]
 def reminder_sweep() -> dict[str, int]:
     # A clock that passed a step while the worker was down is still due (next_check_at <= now),
     # so the first run after a restart catches up by itself.
     return run_sweep()
 
 
-@huey.on_startup()
+@huey.on_startup()  # type: ignore[untyped-decorator]
 def reminder_catch_up() -> None:
     huey.enqueue(reminder_sweep.s())

@@ -46,8 +46,8 @@ async def board(filters: BoardFilters, *, user_id: int, zone: str, now: datetime
             StageDeadline.case.number.as_alias("number"),
             StageDeadline.case.urgency.as_alias("urgency"),
             StageDeadline.case.problem_type.as_alias("problem_type"),
-            StageDeadline.case.assignee.name.as_alias("assignee_name"),
-            StageDeadline.case.supplier.name.as_alias("supplier_name"),
+            StageDeadline.case.assignee.name.as_alias("assignee_name"),  # type: ignore[union-attr]
+            StageDeadline.case.supplier.name.as_alias("supplier_name"),  # type: ignore[union-attr]
         )
         .where(StageDeadline.finished_at.is_null())
         .order_by(StageDeadline.due_at)

@@ -240,3 +240,36 @@ async def test_sms_goes_to_the_supplier_through_the_http_provider(
         assert case.number in FakeSmsProvider.received[0]["text"]
     finally:
         server.shutdown()
+
+
+async def test_the_huey_periodic_task_runs_the_same_sweep(
+    mail_settings: Any, smtp: tuple[Sink, str], make_user: Any
+) -> None:
+    from app.tasks.queue import huey
+    from app.tasks.reminders import reminder_sweep
+
+    due_now = [task.name for task in huey.read_periodic(datetime(2026, 3, 5, 1, 7))]
+    assert reminder_sweep.task_class.__name__ in due_now  # every minute
+    await overdue_case(make_user)
+    # In a process of its own, as the Huey worker calls it: bound tables, no running event loop.
+    script = (
+        "import json, sys; from datetime import datetime; from app import db; from app.settings import Settings; "
+        "from app.tasks.reminders import run_sweep; s = Settings.from_env(); "
+        "db.bind_tables(db.make_engine(s.database_url)); "
+        "first = run_sweep(s, datetime.fromisoformat(sys.argv[1])); "
+        "second = run_sweep(s, datetime.fromisoformat(sys.argv[1])); "  # a second loop in the same process
+        "print(json.dumps([first, second]))"
+    )
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", script, AFTER_DUE.isoformat()],
+        env=cli_env(mail_settings),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    summary, again = json.loads(done.stdout.strip().splitlines()[-1])
+    assert again["sent"] == 0
+    assert summary["sent"] == 3 and len(smtp[0].messages) == 2, summary
