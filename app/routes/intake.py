@@ -30,6 +30,7 @@ from app.evidence.storage import EvidenceMissing, EvidenceStore, store_from_url
 from app.evidence.tables import Evidence
 from app.i18n import LANGUAGES
 from app.i18n import gettext as _
+from app.i18n import lazy_gettext as N_
 from app.routes.cases import actor_for
 from app.rules import FACTS, FactSpec, relevant_facts
 from app.settings import Settings
@@ -168,30 +169,32 @@ def upload_limits() -> dict[str, int]:
     }
 
 
+# Shown next to a field's error; lazy, so each request reads them in its own language.
 FIELD_LABELS = {
-    "order_number": "Order number",
-    "order_line": "Order line",
-    "product_sku": "Product SKU",
-    "problem_type": "Problem type",
-    "quantity_affected": "Quantity affected",
-    "description": "What happened",
-    "customer_name": "Customer name",
-    "customer_email": "Customer email",
-    "customer_phone": "Customer phone",
-    "customer_language": "Customer language",
-    "region": "Region",
-    "urgency": "Urgency",
-    "expected_days": "Expected handling time",
-    "evidence": "Photos and videos",
-    "evidence_covers": "What a photo shows",
-    "Idempotency-Key": "Report key",
+    "order_number": N_("Order number"),
+    "order_line": N_("Order line"),
+    "product_sku": N_("Product SKU"),
+    "problem_type": N_("Problem type"),
+    "quantity_affected": N_("Quantity affected"),
+    "description": N_("What happened"),
+    "customer_name": N_("Customer name"),
+    "customer_email": N_("Customer email"),
+    "customer_phone": N_("Customer phone"),
+    "customer_language": N_("Customer language"),
+    "region": N_("Region"),
+    "urgency": N_("Urgency"),
+    "expected_days": N_("Expected handling time"),
+    "evidence": N_("Photos and videos"),
+    "evidence_covers": N_("What a photo shows"),
+    "Idempotency-Key": N_("Report key"),
 }
 
 
 def field_label(name: str) -> str:
     if name.startswith("facts.") and name[6:] in FACTS:
         return _(FACTS[name[6:]].question)
-    return _(FIELD_LABELS.get(name, name))
+    label = FIELD_LABELS.get(name)
+    return str(label) if label is not None else name
 
 
 def intake_context(
