@@ -22,27 +22,32 @@ async def _managers() -> list[str]:
     return sorted(row["email"] for row in rows)
 
 
-def send_monthly_report(settings: Settings, *, month: str) -> dict[str, object]:
+async def monthly_report_mail(settings: Settings, *, month: str) -> dict[str, object]:
     """Make the month's PDF and mail it to every active manager; the same month twice mails twice."""
+    import asyncio
+
     from app.analytics.report import monthly_pdf
     from app.notify.email import Attachment, Mail, send_mail
 
-    recipients = run_sync(_managers())
-    pdf = run_sync(monthly_pdf(month))
+    recipients = await _managers()
+    pdf = await monthly_pdf(month)
     if not recipients:
         log.warning("monthly report %s made, but there is no active manager to send it to", month)
         return {"month": month, "sent_to": [], "bytes": len(pdf)}
-    send_mail(
-        settings,
-        Mail(
-            to=recipients,
-            subject=f"Crossclaim after-sales report {month} / 售后月报 {month}",
-            text=f"The after-sales report for {month} is attached.\n{month} 售后月报见附件。\n",
-            attachments=[Attachment(f"crossclaim-{month}.pdf", pdf, "application/pdf")],
-        ),
+    mail = Mail(
+        to=recipients,
+        subject=f"Crossclaim after-sales report {month} / 售后月报 {month}",
+        text=f"The after-sales report for {month} is attached.\n{month} 售后月报见附件。\n",
+        attachments=[Attachment(f"crossclaim-{month}.pdf", pdf, "application/pdf")],
     )
+    await asyncio.to_thread(send_mail, settings, mail)  # blocking SMTP stays off the event loop
     log.info("monthly report %s mailed to %d managers", month, len(recipients))
     return {"month": month, "sent_to": recipients, "bytes": len(pdf)}
+
+
+def send_monthly_report(settings: Settings, *, month: str) -> dict[str, object]:
+    """The task's synchronous door (Huey runs plain functions)."""
+    return run_sync(monthly_report_mail(settings, month=month))
 
 
 @huey.periodic_task(crontab(day="1", hour="6", minute="0"))

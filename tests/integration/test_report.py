@@ -96,7 +96,7 @@ async def test_empty_month_is_mailed_to_managers_and_says_so(
 ) -> None:
     from dataclasses import replace
 
-    from app.tasks.reports import send_monthly_report
+    from app.tasks.reports import monthly_report_mail
 
     inbox, port = smtp
     manager = await make_user("manager", email="mei@example.com")
@@ -106,7 +106,7 @@ async def test_empty_month_is_mailed_to_managers_and_says_so(
     gone = await make_user("manager", email="gone@example.com")
     await User.update({User.active: False}).where(User.id == gone.id)
     mail_settings = replace(settings, smtp_url=f"smtp://127.0.0.1:{port}")
-    result = await asyncio.to_thread(send_monthly_report, mail_settings, month="2024-01")
+    result = await monthly_report_mail(mail_settings, month="2024-01")
     assert result["sent_to"] == [manager.email]
     assert len(inbox.messages) == 1
     message = inbox.messages[0]
@@ -142,3 +142,32 @@ async def test_no_cjk_font_fails_loudly(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("FONTCONFIG_FILE", str(config))
     with pytest.raises(ReportError, match="No font for Chinese"):
         await monthly_pdf("2026-04")
+
+
+async def test_the_periodic_task_runs_on_the_first_and_mails(settings: Any, make_user: Any, smtp: Any) -> None:
+    from datetime import datetime
+
+    from app.tasks.reports import monthly_report
+
+    assert monthly_report.task_class().validate_datetime(datetime(2026, 6, 1, 6, 0))
+    assert not monthly_report.task_class().validate_datetime(datetime(2026, 6, 2, 6, 0))
+    inbox, port = smtp
+    await make_user("manager", email="mei@example.com")
+    # The worker's own way in: a fresh process, settings from the environment, the task's sync door.
+    script = (
+        "from app import db; from app.settings import Settings; s = Settings.from_env(); "
+        "db.bind_tables(db.make_engine(s.database_url)); "
+        "from app.tasks.reports import monthly_report; print(monthly_report.call_local())"
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "CROSSCLAIM_DATA_DIR": str(settings.data_dir),
+        "CROSSCLAIM_SMTP_URL": f"smtp://127.0.0.1:{port}",
+    }
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "mei@example.com" in done.stdout
+    assert len(inbox.messages) == 1 and inbox.messages[0]["To"] == "mei@example.com"
