@@ -11,8 +11,9 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from app.accounts.roles import ADMINS, PUBLIC, STAFF
+from app.accounts.roles import ADMINS, DESK, PUBLIC, STAFF
 from app.cases import states
+from app.cases.events import Actor
 from app.errors import NotFound, ValidationFailed
 from app.i18n import LANGUAGES, current_language
 from app.notify import inapp
@@ -60,9 +61,37 @@ async def board(
 
 @get("/cases/{number:str}/deadlines", opt={"roles": STAFF}, name="case_deadlines")
 async def case_deadlines(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
+    return render(request, "cases/_deadlines.html", await _clock_context(request, number))
+
+
+async def _clock_context(request: Request[Any, Any, Any], number: str) -> dict[str, Any]:
     case, clocks = await selectors.case_clocks(number)
-    context = {"case": case, "deadlines": clocks, "reminders": await selectors.reminders_of(case.id), "now": _now()}
-    return render(request, "cases/_deadlines.html", context)
+    return {
+        "case": case,
+        "deadlines": clocks,
+        "reminders": await selectors.reminders_of(case.id),
+        "paused": await selectors.clock_paused(case.id),
+        "can_pause": request.user.role in DESK,
+        "now": _now(),
+    }
+
+
+@dataclass
+class WaitForm:
+    waiting: str = ""
+
+
+@post("/cases/{number:str}/clock", opt={"roles": DESK}, status_code=200)
+async def case_clock_wait(
+    request: Request[Any, Any, Any],
+    number: FromPath[str],
+    data: Annotated[WaitForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+) -> Template:
+    actor = Actor(kind="user", id=str(request.user.id), label=request.user.name or request.user.email)
+    await services.clock_wait(actor=actor, number=number, waiting=data.waiting == "yes", now=_now())
+    return render(
+        request, "cases/_deadlines.html", await _clock_context(request, number), headers={"HX-Trigger": "case-changed"}
+    )
 
 
 @dataclass
@@ -197,6 +226,7 @@ async def track_feedback(
 TRACKING_ROUTES: list[Any] = [
     board,
     case_deadlines,
+    case_clock_wait,
     sla_admin,
     sla_save,
     reminder_retry,

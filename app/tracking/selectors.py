@@ -83,6 +83,16 @@ async def case_clocks(number: str) -> tuple[Case, list[dict[str, Any]]]:
     return case, list(rows)
 
 
+async def clock_paused(case_id: int) -> bool:
+    last = (
+        await CaseEvent.select(CaseEvent.kind)
+        .where((CaseEvent.case == case_id) & CaseEvent.kind.is_in(["clock_paused", "clock_resumed", "node_changed"]))
+        .order_by(CaseEvent.id, ascending=False)
+        .first()
+    )
+    return bool(last and last["kind"] == "clock_paused")
+
+
 async def reminders_of(case_id: int) -> list[dict[str, Any]]:
     return list(await Reminder.select().where(Reminder.case == case_id).order_by(Reminder.id))
 

@@ -9,7 +9,7 @@ from app.cases.events import Actor, record_event
 from app.cases.tables import Case, CaseEvent
 from app.collaboration.tables import AccessLink
 from app.db import atomic
-from app.errors import Conflict, ValidationFailed
+from app.errors import Conflict, NotFound, ValidationFailed
 from app.tracking.policies import BusinessCalendar, Policy, Step, current_policy
 from app.tracking.tables import PushSubscription, Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, Supplier
@@ -135,3 +135,60 @@ async def customer_feedback(*, link: AccessLink, score: int, comment: str, reope
         await case_move(
             actor=actor, number=case.number, target="implementation", reason="Reopened by the customer", now=now
         )
+
+
+async def clock_wait(*, actor: Actor, number: str, waiting: bool, now: datetime) -> StageDeadline:
+    """Pause our running clock while we wait on another party, or restart it: the wait moves the due time."""
+    async with atomic():
+        case = await Case.objects().where(Case.number == number).first()
+        if case is None:
+            raise NotFound(f"There is no case {number}.")
+        clock = (
+            await StageDeadline.objects()
+            .where((StageDeadline.case == case.id) & StageDeadline.finished_at.is_null())
+            .order_by(StageDeadline.id, ascending=False)
+            .first()
+        )
+        if clock is None:
+            raise Conflict("This case has no running clock.")
+        if clock.owner_party != "us":
+            raise Conflict("Only our own clock pauses while we wait on another party.")
+        paused = await _paused_since(case.id, clock)
+        if waiting == (paused is not None):
+            raise Conflict("The clock is already paused." if waiting else "The clock is not paused.")
+        if waiting:
+            clock.next_check_at = None  # no reminders while the other party has the ball
+            await clock.save([StageDeadline.next_check_at])
+            await record_event(case_id=case.id, actor=actor, kind="clock_paused", data={"node": clock.node}, at=now)
+            return clock
+        assert paused is not None
+        waited = now - paused
+        clock.due_at = clock.due_at + waited
+        clock.paused_seconds = clock.paused_seconds + int(waited.total_seconds())
+        clock.next_check_at = next_check(current_policy(), clock.started_at, clock.due_at, now - timedelta(seconds=1))
+        await clock.save([StageDeadline.due_at, StageDeadline.paused_seconds, StageDeadline.next_check_at])
+        await record_event(
+            case_id=case.id,
+            actor=actor,
+            kind="clock_resumed",
+            data={"node": clock.node, "paused_seconds": int(waited.total_seconds())},
+            at=now,
+        )
+        return clock
+
+
+async def _paused_since(case_id: int, clock: StageDeadline) -> datetime | None:
+    """When the running clock was paused, if it is paused now (the timeline is the record)."""
+    last = (
+        await CaseEvent.select(CaseEvent.kind, CaseEvent.at)
+        .where(
+            (CaseEvent.case == case_id)
+            & CaseEvent.kind.is_in(["clock_paused", "clock_resumed"])
+            & (CaseEvent.at >= clock.started_at)
+        )
+        .order_by(CaseEvent.id, ascending=False)
+        .first()
+    )
+    if last is None or last["kind"] != "clock_paused":
+        return None
+    return last["at"]  # type: ignore[no-any-return]

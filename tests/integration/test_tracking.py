@@ -129,3 +129,39 @@ async def test_the_customer_sees_progress_only_gives_feedback_and_may_reopen(cli
     event = await CaseEvent.select(CaseEvent.data).where(CaseEvent.kind == "customer_feedback").first()
     assert event["data"]["score"] == 2 if isinstance(event["data"], dict) else '"score": 2' in event["data"]
     assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "implementation"
+
+
+async def test_waiting_on_another_party_pauses_our_clock(client: Any, login: Any, settings: Any) -> None:
+    from app.errors import Conflict
+    from app.tracking.services import clock_wait
+    from app.tracking.tables import StageDeadline
+
+    configure_policy(settings.data_dir)
+    await login("handler")
+    start = datetime.now(UTC) - timedelta(days=3)
+    case = await make_case(started=start)
+    for node in ("responsibility", "plan"):
+        await case_move(actor=Actor.system(), number=case.number, target=node, now=start)
+    before = await StageDeadline.objects().where(StageDeadline.node == "plan").first()
+    paused_at = start + timedelta(hours=1)
+    await clock_wait(actor=Actor.system(), number=case.number, waiting=True, now=paused_at)
+    during = await StageDeadline.objects().where(StageDeadline.node == "plan").first()
+    assert during.next_check_at is None and during.due_at == before.due_at
+    try:
+        await clock_wait(actor=Actor.system(), number=case.number, waiting=True, now=paused_at)
+        raise AssertionError("pausing twice must be refused")
+    except Conflict:
+        pass
+    token = await csrf_token(client)
+    answer = await client.post(
+        f"/cases/{case.number}/clock", data={"waiting": "no", "_csrf_token": token}, headers={"HX-Request": "true"}
+    )
+    assert answer.status_code == 200 and 'data-paused="no"' in answer.text
+    after = await StageDeadline.objects().where(StageDeadline.node == "plan").first()
+    waited = after.due_at - before.due_at
+    assert (
+        timedelta(days=2, hours=22) < waited < timedelta(days=3) and after.paused_seconds >= waited.total_seconds() - 1
+    )
+    assert after.next_check_at is not None
+    kinds = [e["kind"] for e in await CaseEvent.select(CaseEvent.kind).where(CaseEvent.kind.like("clock_%"))]
+    assert kinds == ["clock_paused", "clock_resumed"]
