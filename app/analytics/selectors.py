@@ -144,6 +144,11 @@ def _group(dimension: str, key: str) -> str:
     return "" if dimension == "all" else f" GROUP BY {key}"
 
 
+def _product_join(filters: AnalyticsFilters, dimension: str = "") -> str:
+    # The product table only matters for a category; joining it always costs a lookup per case.
+    return "LEFT JOIN product p ON p.id = c.product " if filters.category or dimension == "category" else ""
+
+
 def _int(value: Any) -> int:
     return int(value or 0)
 
@@ -179,7 +184,7 @@ async def _affected_units(filters: AnalyticsFilters, dimension: str, sql: _Sql) 
     rows = await _raw(
         f"SELECT {key} AS k, SUM(c.quantity_affected) AS affected, COUNT(*) AS cases "
         "FROM after_sales_case c JOIN purchase_order po ON po.id = c.purchase_order "
-        f"LEFT JOIN product p ON p.id = c.product WHERE {where.sql()} {_group(dimension, key)}",
+        f"{_product_join(filters, dimension)}WHERE {where.sql()} {_group(dimension, key)}",
         where.args,
     )
     return {row["k"]: (_int(row["affected"]), _int(row["cases"])) for row in rows}
@@ -248,7 +253,7 @@ async def cases_by_problem_type(filters: AnalyticsFilters) -> list[dict[str, Any
     _case_filters(where, filters, cohort=False)
     rows = await _raw(
         "SELECT c.problem_type AS k, COUNT(*) AS cases, SUM(c.quantity_affected) AS affected "
-        f"FROM after_sales_case c LEFT JOIN product p ON p.id = c.product WHERE {where.sql()} "
+        f"FROM after_sales_case c {_product_join(filters)}WHERE {where.sql()} "
         "GROUP BY c.problem_type",
         where.args,
     )
@@ -280,7 +285,7 @@ async def case_totals(filters: AnalyticsFilters) -> dict[str, int]:
         f"SUM(CASE WHEN c.node NOT IN {OPEN_NODES_SQL} THEN 1 ELSE 0 END) AS open, "
         "SUM(CASE WHEN c.node = 'disputed' THEN 1 ELSE 0 END) AS disputed, "
         "SUM(c.quantity_affected) AS affected "
-        f"FROM after_sales_case c LEFT JOIN product p ON p.id = c.product WHERE {where.sql()}",
+        f"FROM after_sales_case c {_product_join(filters)}WHERE {where.sql()}",
         where.args,
     )
     row = rows[0] if rows else {}
@@ -303,7 +308,7 @@ async def monthly_trend(filters: AnalyticsFilters) -> list[dict[str, Any]]:
     month = sql.month_of_timestamp("c.created_at")
     counts = await _raw(
         f"SELECT {month} AS k, COUNT(*) AS cases FROM after_sales_case c "
-        f"LEFT JOIN product p ON p.id = c.product WHERE {where.sql()} GROUP BY {month}",
+        f"{_product_join(filters)}WHERE {where.sql()} GROUP BY {month}",
         where.args,
     )
     cases = {row["k"]: _int(row["cases"]) for row in counts}
@@ -332,12 +337,15 @@ async def cycle_times(filters: AnalyticsFilters) -> list[dict[str, Any]]:
     case_where.add("e.at < {}", _day_start(filters.end + timedelta(days=1)))
     _case_filters(case_where, filters, cohort=False)
     previous = 'COALESCE(LAG(e.at) OVER (PARTITION BY e."case" ORDER BY e.id), c.created_at)'
+    # The window only carries the previous time; the JSON and date arithmetic run on the period's rows alone.
+    node = sql.json_text("t.data", "from")
+    days = sql.days_between("t.at", "t.since")
     rows = await _raw(
-        f"SELECT t.node AS node, COUNT(*) AS moves, AVG(t.days) AS avg_days, MAX(t.days) AS max_days FROM ("
-        f"SELECT {sql.json_text('e.data', 'from')} AS node, e.at AS at, {sql.days_between('e.at', previous)} AS days "
-        'FROM case_event e JOIN after_sales_case c ON c.id = e."case" LEFT JOIN product p ON p.id = c.product '
+        f"SELECT {node} AS node, COUNT(*) AS moves, AVG({days}) AS avg_days, MAX({days}) AS max_days FROM ("
+        f"SELECT e.data AS data, e.at AS at, {previous} AS since "
+        f'FROM case_event e JOIN after_sales_case c ON c.id = e."case" {_product_join(filters)}'
         f"WHERE e.kind = 'node_changed' AND {case_where.sql()}"
-        f") t WHERE {where.sql()} GROUP BY t.node",
+        f") t WHERE {where.sql()} GROUP BY {node}",
         [*case_where.args, *where.args],
     )
     return sorted(
@@ -364,7 +372,7 @@ async def sla_compliance(filters: AnalyticsFilters) -> list[dict[str, Any]]:
         "SELECT sd.node AS node, sd.owner_party AS party, COUNT(*) AS finished, "
         f"SUM(CASE WHEN {sql.within_due()} THEN 1 ELSE 0 END) AS met "
         'FROM stage_deadline sd JOIN after_sales_case c ON c.id = sd."case" '
-        f"LEFT JOIN product p ON p.id = c.product WHERE {where.sql()} GROUP BY sd.node, sd.owner_party",
+        f"{_product_join(filters)}WHERE {where.sql()} GROUP BY sd.node, sd.owner_party",
         where.args,
     )
     return sorted(
@@ -389,7 +397,7 @@ async def hint_decisions(filters: AnalyticsFilters) -> dict[str, Any]:
     _case_filters(where, filters, cohort=False)
     rows = await _raw(
         'SELECT e.kind AS kind, COUNT(*) AS n FROM case_event e JOIN after_sales_case c ON c.id = e."case" '
-        f"LEFT JOIN product p ON p.id = c.product WHERE e.kind IN ({{}}, {{}}) AND {where.sql()} GROUP BY e.kind",
+        f"{_product_join(filters)}WHERE e.kind IN ({{}}, {{}}) AND {where.sql()} GROUP BY e.kind",
         [*HINT_KINDS, *where.args],
     )
     counts = {row["kind"]: _int(row["n"]) for row in rows}
@@ -414,7 +422,7 @@ async def supplier_acceptance(filters: AnalyticsFilters) -> dict[int, dict[str, 
     rows = await _raw(
         "SELECT c.supplier AS k, COUNT(*) AS assigned, SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM dispute d "
         "WHERE d.\"case\" = c.id AND d.opened_by = 'supplier') THEN 1 ELSE 0 END) AS accepted "
-        "FROM after_sales_case c LEFT JOIN product p ON p.id = c.product "
+        f"FROM after_sales_case c {_product_join(filters)}"
         f"WHERE c.confirmed_party = 'supplier' AND {where.sql()} GROUP BY c.supplier",
         where.args,
     )
@@ -430,7 +438,7 @@ async def recovered_money(filters: AnalyticsFilters, party: str = "supplier") ->
     rows = await _raw(
         "SELECT c.supplier AS k, r.currency AS currency, SUM(r.claimed_amount) AS claimed, "
         'SUM(r.recovered_amount) AS recovered FROM recovery r JOIN after_sales_case c ON c.id = r."case" '
-        f"LEFT JOIN product p ON p.id = c.product WHERE {where.sql()} GROUP BY c.supplier, r.currency",
+        f"{_product_join(filters)}WHERE {where.sql()} GROUP BY c.supplier, r.currency",
         where.args,
     )
     money: dict[Any, dict[str, dict[str, str]]] = {}
@@ -521,7 +529,7 @@ async def overdue_cases(
     rows = await _raw(
         "SELECT c.number AS number, c.problem_type AS problem_type, c.node AS node, sd.owner_party AS party, "
         'sd.due_at AS due_at FROM stage_deadline sd JOIN after_sales_case c ON c.id = sd."case" '
-        f"LEFT JOIN product p ON p.id = c.product WHERE {where.sql()} ORDER BY sd.due_at{tail}",
+        f"{_product_join(filters)}WHERE {where.sql()} ORDER BY sd.due_at{tail}",
         where.args,
     )
     return rows
@@ -533,7 +541,7 @@ async def disputed_cases(filters: AnalyticsFilters, *, limit: int = 50) -> list[
     _case_filters(where, filters, cohort=False)
     return await _raw(
         "SELECT c.number AS number, c.problem_type AS problem_type, c.node_entered_at AS since, "
-        "s.name AS supplier FROM after_sales_case c LEFT JOIN product p ON p.id = c.product "
+        f"s.name AS supplier FROM after_sales_case c {_product_join(filters)}"
         f"LEFT JOIN supplier s ON s.id = c.supplier WHERE {where.sql()} ORDER BY c.node_entered_at LIMIT {int(limit)}",
         where.args,
     )
@@ -707,7 +715,7 @@ async def root_cause_matrix(filters: AnalyticsFilters) -> list[dict[str, Any]]:
     _case_filters(where, filters, cohort=False)
     rows = await _raw(
         "SELECT c.problem_type AS problem_type, c.root_cause AS root_cause, COUNT(*) AS cases "
-        f"FROM after_sales_case c LEFT JOIN product p ON p.id = c.product WHERE {where.sql()} "
+        f"FROM after_sales_case c {_product_join(filters)}WHERE {where.sql()} "
         "GROUP BY c.problem_type, c.root_cause ORDER BY cases DESC",
         where.args,
     )
