@@ -11,14 +11,14 @@ from jinja2 import Environment
 from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, ServerSentEvent, Template
 from markupsafe import escape
 
 from app.accounts.roles import DESK, MANAGERS
 from app.cases import selectors as case_selectors
 from app.cases.events import Actor
 from app.cases.taxonomy import PARTIES, REMEDIES
-from app.collaboration import claim_pack, selectors, services
+from app.collaboration import claim_pack, live, selectors, services
 from app.errors import NotFound
 from app.evidence import services as evidence_services
 from app.evidence.services import UPLOAD_BODY_LIMIT
@@ -203,6 +203,36 @@ async def _thread(request: Request[Any, Any, Any], number: str, party: str) -> T
     return render(request, "collaboration/_thread.html", context)
 
 
+def wants_stream(request: Request[Any, Any, Any]) -> bool:
+    """EventSource asks for text/event-stream; anything else gets the thread once (no open-ended answer)."""
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+def stream_of(request: Request[Any, Any, Any], *, case_id: int, party: str, urls: dict[str, str]) -> ServerSentEvent:
+    template = _environment(request).get_template("collaboration/_messages.html")
+    state = request.app.state
+    events = live.thread_events(
+        case_id=case_id,
+        party=party,
+        render=lambda view: template.render(**view, **urls),
+        ticks=state.get("sse_ticks", live.TICKS),
+        interval=state.get("sse_interval", live.INTERVAL),
+    )
+    return ServerSentEvent(events, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@get("/cases/{number:str}/messages/{party:str}/stream", opt={"roles": DESK}, name="staff_thread_stream")
+async def staff_thread_stream(
+    request: Request[Any, Any, Any], number: FromPath[str], party: FromPath[str]
+) -> Template | ServerSentEvent:
+    party = party if party in services.COUNTERPARTIES else "supplier"
+    if not wants_stream(request):
+        return await _thread(request, number, party)
+    case = await case_selectors.case_get(number)
+    urls = {"post_url": f"/cases/{number}/messages/{party}", "file_prefix": "/evidence/"}
+    return stream_of(request, case_id=case.id, party=party, urls=urls)
+
+
 @get("/cases/{number:str}/messages/{party:str}", opt={"roles": DESK}, name="staff_thread")
 async def staff_thread(request: Request[Any, Any, Any], number: FromPath[str], party: FromPath[str]) -> Template:
     return await _thread(request, number, party if party in services.COUNTERPARTIES else "supplier")
@@ -298,6 +328,7 @@ COLLABORATION_ROUTES: list[Any] = [
     customer_answer,
     staff_progress,
     staff_thread,
+    staff_thread_stream,
     staff_message,
     link_revoke,
     dispute_open,

@@ -8,7 +8,7 @@ from typing import Any
 import anyio.to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, ServerSentEvent, Template
 
 from app.accounts.roles import PARTY, PUBLIC
 from app.cases.tables import Case
@@ -21,7 +21,7 @@ from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.i18n import LANGUAGES, current_language
 from app.i18n import gettext as _
 from app.logs import security_event
-from app.routes.collaboration import message_form
+from app.routes.collaboration import message_form, stream_of, wants_stream
 from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 from app.settings import Settings
 from app.web.auth import client_ip
@@ -125,6 +125,15 @@ async def party_case(request: Request[Any, Any, Any], number: FromPath[str]) -> 
 async def party_messages(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
     access, case = await _party(request, number)
     return await _thread(request, access, case)
+
+
+@get("/p/cases/{number:str}/messages/stream", opt={"roles": PARTY}, name="party_messages_stream")
+async def party_messages_stream(request: Request[Any, Any, Any], number: FromPath[str]) -> Template | ServerSentEvent:
+    access, case = await _party(request, number)
+    if not wants_stream(request):
+        return await _thread(request, access, case)
+    urls = {"post_url": f"/p/cases/{case.number}/messages", "file_prefix": f"/p/cases/{case.number}/evidence/"}
+    return stream_of(request, case_id=case.id, party=access.party, urls=urls)
 
 
 async def _thread(request: Request[Any, Any, Any], access: PartyAccess, case: Case) -> Template:
@@ -276,6 +285,7 @@ PARTY_ROUTES: list[Any] = [
     link_continue,
     party_case,
     party_messages,
+    party_messages_stream,
     party_message_post,
     party_respond,
     party_propose,

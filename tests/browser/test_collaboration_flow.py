@@ -91,7 +91,9 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
         base_url=mail_server, viewport={"width": 375, "height": 780}, has_touch=True, is_mobile=True
     )
     desk, phone = await desk_context.new_page(), await phone_context.new_page()
+    streams: list[str] = []
     for page in (desk, phone):
+        page.on("request", lambda r: streams.append(r.url) if r.resource_type == "eventsource" else None)
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     try:
@@ -142,6 +144,9 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
         await phone.fill("#body-supplier", "Please check the packing photo")
         await phone.click("#thread-supplier button[type=submit]")
         await expect(desk.locator("#msgs-supplier")).to_contain_text("Please check the packing photo", timeout=10000)
+        # Both pages hold an SSE connection to their thread (htmx's SSE extension); polling is the fallback.
+        assert any(url.endswith(f"/p/cases/{case.number}/messages/stream") for url in streams), streams
+        assert any(url.endswith(f"/cases/{case.number}/messages/supplier/stream") for url in streams), streams
 
         # The handler counters with a plan.
         await desk.click("#collaboration details:has(#propose-form) summary")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import subprocess
@@ -502,3 +503,38 @@ async def test_messages_carry_attachments_through_the_evidence_pipeline(
         assert thread.status_code == 200 and "Label photo" not in thread.text
         assert (await carrier.get(f"/p/cases/{case.number}/evidence/{row.id}/thumb")).status_code == 404
         assert 'data-party="supplier"' not in (await carrier.get(f"/p/cases/{case.number}")).text
+
+
+async def test_threads_stream_new_messages_as_server_sent_events(
+    staff: Any, party: Any, mail_app: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    await push(staff, case.number)
+    await open_link(party, link_in(smtp[0].messages[0]))
+    mail_app.state.sse_ticks, mail_app.state.sse_interval = 4, 0.3
+
+    async def listen() -> str:
+        response = await party.get(f"/p/cases/{case.number}/messages/stream", headers={"Accept": "text/event-stream"})
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        return str(response.text)
+
+    listening = asyncio.create_task(listen())
+    await asyncio.sleep(0.4)
+    sent = await staff.post(
+        f"/cases/{case.number}/messages/supplier",
+        data={"body": "Live from the desk", "_csrf_token": await csrf_token(staff)},
+    )
+    assert sent.status_code == 303
+    stream = await listening
+    events = [block for block in stream.split("\r\n\r\n") if "event: thread" in block]
+    assert len(events) == 2, stream  # the thread as it was, then again with the new message
+    assert "Live from the desk" not in events[0] and "Live from the desk" in events[1]
+    assert 'id="msgs-supplier"' in events[1]
+    # Without an event-stream Accept header the same address answers the thread once.
+    once = await party.get(f"/p/cases/{case.number}/messages/stream")
+    assert once.status_code == 200 and "Live from the desk" in once.text
+    # The staff side streams too; a party session cannot reach it.
+    staff_once = await staff.get(f"/cases/{case.number}/messages/supplier/stream")
+    assert staff_once.status_code == 200 and "Live from the desk" in staff_once.text
+    assert (await party.get(f"/cases/{case.number}/messages/supplier/stream")).status_code in (302, 401)
