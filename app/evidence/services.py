@@ -141,37 +141,38 @@ async def prepare_uploads(
 
 def _prepare_one(upload: Upload, *, store: EvidenceStore, limits: EvidenceLimits, allowance: int) -> PreparedUpload:
     data = upload.data
-    sha256 = hashlib.sha256(data).hexdigest() if data else ""
-    refused = partial(
-        PreparedUpload,
-        filename=safe_display_name(upload.filename, media_type=""),
-        size=len(data),
-        sha256=sha256,
-        covers=upload.covers,
-    )
-    if len(data) > max(allowance, 0):
-        return refused(
-            refusal=_(
-                "Your upload allowance for today is used up, so this file was not stored. "
-                "Try again tomorrow, or ask a handler to add it."
-            ),
-            refusal_code="quota",
+
+    def refused(reason: str, code: str, sha256: str | None = None) -> PreparedUpload:
+        # Refused bytes are hashed too: a retry of the same file is then recognised, not recorded twice.
+        digest = sha256 if sha256 is not None else (hashlib.sha256(data).hexdigest() if data else "")
+        return PreparedUpload(
+            filename=safe_display_name(upload.filename, media_type=""),
+            size=len(data),
+            sha256=digest,
+            covers=upload.covers,
+            refusal=reason,
+            refusal_code=code,
         )
+
+    if len(data) > max(allowance, 0):
+        message = _(
+            "Your upload allowance for today is used up, so this file was not stored. "
+            "Try again tomorrow, or ask a handler to add it."
+        )
+        return refused(message, "quota")
     try:
         processed = process_upload(data, filename=upload.filename, declared_type=upload.declared_type, limits=limits)
     except EvidenceRejected as rejected:
-        return refused(refusal=rejected.message, refusal_code=rejected.code)
+        return refused(rejected.message, rejected.code)
     try:
         original_key = store.put(data)
         web_key = store.put(processed.web) if processed.web else ""
         thumb_key = store.put(processed.thumb) if processed.thumb else ""
     except Exception:
         # Storage trouble must not lose the report: the file is recorded as failed and can be sent again.
-        log.exception("evidence store failed", extra={"sha256": sha256})
-        return refused(
-            refusal=_("The file could not be stored just now. Send it again in a few minutes."),
-            refusal_code="storage",
-        )
+        log.exception("evidence store failed", extra={"sha256": processed.sha256})
+        message = _("The file could not be stored just now. Send it again in a few minutes.")
+        return refused(message, "storage", processed.sha256)
     return PreparedUpload(
         filename=processed.filename,
         size=processed.size,
@@ -286,10 +287,16 @@ async def lock_case(case_id: int) -> None:
 
 
 async def _same_file(case_id: int, item: PreparedUpload) -> Evidence | None:
-    # A withdrawn file sent again is a deliberate re-submission and gets a row of its own.
+    """The row these bytes already have on the case, if sending them again changes nothing.
+
+    A file accepted now matches only an accepted row: an earlier refusal (storage down, allowance used
+    up) stays on record and the file gets its row. A file refused now matches either, so a replayed
+    report does not pile up copies of one refusal. A withdrawn file sent again is deliberate and new.
+    """
+    statuses = [selectors.OK] if item.accepted else [selectors.OK, selectors.FAILED]
     return (
         await Evidence.objects()
-        .where((Evidence.case == case_id) & (Evidence.sha256 == item.sha256) & (Evidence.status != selectors.WITHDRAWN))
+        .where((Evidence.case == case_id) & (Evidence.sha256 == item.sha256) & Evidence.status.is_in(statuses))
         .order_by(Evidence.id)
         .first()
     )

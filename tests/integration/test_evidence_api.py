@@ -282,6 +282,11 @@ async def test_bad_files_get_clear_reasons_and_the_case_survives(
     assert len(rows) == len(bad) and all(row.original_key == "" for row in rows)
     failed_events = await CaseEvent.count().where(CaseEvent.kind == "evidence_failed")
     assert failed_events == len(bad)
+    # The same refused file sent again (a replayed report) is recognised, not recorded twice.
+    svg = bad[2]
+    resent = await client.post(f"/api/v1/cases/{number}/evidence", files=files(svg[:3]), headers=api)
+    assert resent.status_code == 200 and resent.json()["uploads"][0]["already_on_case"] is True
+    assert await Evidence.count().where(Evidence.status == "failed") == len(bad)
 
     # Served copies are re-encoded images: no script, no archive, never HTML, never sniffed.
     for item in accepted[:2]:

@@ -447,6 +447,19 @@ async def test_the_daily_allowance_refuses_files_but_keeps_the_report(client: An
     rows = await Evidence.objects().order_by(Evidence.id)
     assert [row.status for row in rows] == ["ok", "failed"]
     assert "allowance for today is used up" in rows[1].status_reason
+    # Sent again once there is room (the report replayed with its key): the refused file gets its row,
+    # the refusal stays on record, and nothing else is duplicated.
+    app.state["evidence_policy"] = EvidencePolicy()
+    again = await post_intake(
+        client,
+        form(order_number="", order_line="", client_key="0c5e2a7b-6d1f-4e8a-9b3c-7f2d1e0a9c44"),
+        files=[("one.jpg", photo()), ("two.jpg", photo((10, 200, 10)))],
+        **{"HX-Request": "true"},
+    )
+    assert again.status_code == 200
+    rows = await Evidence.objects().order_by(Evidence.id)
+    assert [row.status for row in rows] == ["ok", "failed", "ok"]
+    assert rows[1].sha256 == rows[2].sha256 and await Case.count() == 1
 
 
 async def test_a_declared_body_over_the_limit_is_refused_before_reading(client: Any, login: Any, settings: Any) -> None:
