@@ -61,6 +61,11 @@ async def live_link(token: str, *, now: datetime, parties: tuple[str, ...] = LIN
     return link
 
 
+async def link_is_live(link_id: int, *, now: datetime) -> bool:
+    link = await AccessLink.objects().where(AccessLink.id == link_id).first()
+    return is_live(link, now)
+
+
 async def renew_links(*, case_id: int, party: str, now: datetime, days: int = LINK_DAYS) -> None:
     """We wrote to the party: their live links on this case run another ``days`` from now."""
     await AccessLink.update({AccessLink.expires_at: now + timedelta(days=days)}).where(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from litestar.response.sse import ServerSentEventMessage
@@ -30,10 +30,16 @@ async def thread_events(
     render: Callable[[dict[str, Any]], str],
     ticks: int = TICKS,
     interval: float = INTERVAL,
+    allowed: Callable[[], Awaitable[bool]] | None = None,
 ) -> AsyncIterator[ServerSentEventMessage]:
-    """The thread's list as an event when it changes, a comment otherwise (that also notices a gone client)."""
+    """The thread's list as an event when it changes, a comment otherwise (that also notices a gone client).
+
+    ``allowed`` is asked before every tick: a revoked link ends its party's stream at once, not a minute later.
+    """
     last: tuple[int, int] | None = None
     for _ in range(ticks):
+        if allowed is not None and not await allowed():
+            return
         marker = await thread_marker(case_id, party)
         if marker != last:
             last = marker

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -208,7 +209,14 @@ def wants_stream(request: Request[Any, Any, Any]) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
-def stream_of(request: Request[Any, Any, Any], *, case_id: int, party: str, urls: dict[str, str]) -> ServerSentEvent:
+def stream_of(
+    request: Request[Any, Any, Any],
+    *,
+    case_id: int,
+    party: str,
+    urls: dict[str, str],
+    allowed: Callable[[], Awaitable[bool]] | None = None,
+) -> ServerSentEvent:
     template = _environment(request).get_template("collaboration/_messages.html")
     state = request.app.state
     events = live.thread_events(
@@ -217,6 +225,7 @@ def stream_of(request: Request[Any, Any, Any], *, case_id: int, party: str, urls
         render=lambda view: template.render(**view, **urls),
         ticks=state.get("sse_ticks", live.TICKS),
         interval=state.get("sse_interval", live.INTERVAL),
+        allowed=allowed,
     )
     return ServerSentEvent(events, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 

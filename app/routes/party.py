@@ -133,7 +133,13 @@ async def party_messages_stream(request: Request[Any, Any, Any], number: FromPat
     if not wants_stream(request):
         return await _thread(request, access, case)
     urls = {"post_url": f"/p/cases/{case.number}/messages", "file_prefix": f"/p/cases/{case.number}/evidence/"}
-    return stream_of(request, case_id=case.id, party=access.party, urls=urls)
+    return stream_of(
+        request,
+        case_id=case.id,
+        party=access.party,
+        urls=urls,
+        allowed=lambda: links.link_is_live(access.link_id, now=_now()),
+    )
 
 
 async def _thread(request: Request[Any, Any, Any], access: PartyAccess, case: Case) -> Template:

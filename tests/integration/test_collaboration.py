@@ -538,3 +538,33 @@ async def test_threads_stream_new_messages_as_server_sent_events(
     staff_once = await staff.get(f"/cases/{case.number}/messages/supplier/stream")
     assert staff_once.status_code == 200 and "Live from the desk" in staff_once.text
     assert (await party.get(f"/cases/{case.number}/messages/supplier/stream")).status_code in (302, 401)
+
+
+async def test_revoking_the_link_ends_its_stream_at_once(
+    staff: Any, party: Any, mail_app: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    await push(staff, case.number)
+    await open_link(party, link_in(smtp[0].messages[0]))
+    mail_app.state.sse_ticks, mail_app.state.sse_interval = 50, 0.2
+    link = await AccessLink.objects().where(AccessLink.case == case.id).first()
+
+    async def listen() -> str:
+        response = await party.get(f"/p/cases/{case.number}/messages/stream", headers={"Accept": "text/event-stream"})
+        return str(response.text)
+
+    started = asyncio.get_running_loop().time()
+    listening = asyncio.create_task(listen())
+    await asyncio.sleep(0.5)
+    revoked = await staff.post(
+        f"/cases/{case.number}/links/{link.id}/revoke", data={"_csrf_token": await csrf_token(staff)}
+    )
+    assert revoked.status_code == 303
+    await staff.post(
+        f"/cases/{case.number}/messages/supplier",
+        data={"body": "After the revocation", "_csrf_token": await csrf_token(staff)},
+    )
+    stream = await asyncio.wait_for(listening, timeout=5)
+    assert asyncio.get_running_loop().time() - started < 5  # not the 10 s the stream would have run
+    assert "After the revocation" not in stream
