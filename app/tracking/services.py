@@ -71,19 +71,24 @@ async def clock_start(*, case: Case, node: str, now: datetime) -> StageDeadline 
 
 
 async def _queue_customer_update(*, case: Case, node: str, deadline_id: int, now: datetime) -> None:
-    """A queued claim row: the next sweep sends the customer their update, exactly once."""
-    customer = await Customer.select(Customer.email).where(Customer.id == case.customer).first()
-    if not customer or not customer["email"]:
+    """Queued claim rows (mail, and SMS when we have a phone): the next sweep sends each exactly once."""
+    customer = await Customer.select(Customer.email, Customer.phone).where(Customer.id == case.customer).first()
+    if not customer:
         return
-    await Reminder.raw(
-        'INSERT INTO reminder (claim_key, "case", node, level, channel, recipient, status, attempts, error, claimed_at)'
-        " VALUES ({}, {}, {}, 'update', 'email', {}, 'queued', 0, '', {}) ON CONFLICT (claim_key) DO NOTHING",
-        f"{case.id}:{node}#{deadline_id}:update:email:{customer['email']}",
-        case.id,
-        node,
-        customer["email"],
-        now - timedelta(days=3650),
-    )
+    for channel, recipient in (("email", customer["email"]), ("sms", customer["phone"])):
+        if not recipient:
+            continue
+        await Reminder.raw(
+            'INSERT INTO reminder (claim_key, "case", node, level, channel, recipient, status, attempts, error,'
+            " claimed_at) VALUES ({}, {}, {}, 'update', {}, {}, 'queued', 0, '', {})"
+            " ON CONFLICT (claim_key) DO NOTHING",
+            f"{case.id}:{node}#{deadline_id}:update:{channel}:{recipient}"[:255],
+            case.id,
+            node,
+            channel,
+            recipient,
+            now - timedelta(days=3650),
+        )
 
 
 async def clock_move(*, case_id: int, target: str, now: datetime) -> StageDeadline | None:

@@ -78,6 +78,7 @@ class Outcome:
     sent: list[int] = field(default_factory=list)
     retry: list[tuple[int, str]] = field(default_factory=list)
     failed: list[tuple[int, str]] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
 def _as_datetime(value: Any) -> datetime:
@@ -310,7 +311,16 @@ async def deliver(*, settings: Settings, ids: list[int], now: datetime, summary:
     if by_channel["push"]:
         await _send_pushes(settings, by_channel["push"], context, outcome)
     if by_channel["sms"]:
-        await asyncio.to_thread(_send_sms, settings, by_channel["sms"], context, outcome)
+        texts = {}
+        for reminder in by_channel["sms"]:
+            if reminder["level"] == "update":
+                if not settings.sms_url:
+                    continue  # no provider: the customer's update goes by mail only
+                text, follow, link = await context.customer_message(settings, reminder, now)
+                texts[reminder["id"]] = f"{text} {follow} {link}"
+            else:
+                texts[reminder["id"]] = context.text(reminder)
+        await asyncio.to_thread(_send_sms, settings, by_channel["sms"], texts, outcome)
     async with db.atomic():
         await notify_users(
             [(int(r["recipient"].split(":")[1]), r["case"], context.text(r)) for r in by_channel["inapp"]], now=now
@@ -319,6 +329,7 @@ async def deliver(*, settings: Settings, ids: list[int], now: datetime, summary:
         await _record(reminders, outcome, now)
     summary.sent += len(outcome.sent)
     summary.failed += len(outcome.failed) + len(outcome.retry)
+    summary.skipped += len(outcome.skipped)
 
 
 @dataclass
@@ -375,6 +386,19 @@ class _Context:
         )
 
     async def _customer_update(self, settings: Settings, reminder: dict[str, Any], number: str, now: datetime) -> Mail:
+        text, follow, link = await self.customer_message(settings, reminder, now)
+        return Mail(
+            to=[reminder["recipient"]],
+            subject=f"[{number}] {text}",
+            text=f"{text}\n{follow} {link}\n",
+            html=f'<p>{_escape(text)}</p><p>{_escape(follow)} <a href="{_escape(link)}">{_escape(link)}</a></p>',
+        )
+
+    async def customer_message(
+        self, settings: Settings, reminder: dict[str, Any], now: datetime
+    ) -> tuple[str, str, str]:
+        """The update in the customer's language, and a fresh tracking link of their own (hash stored only)."""
+        number = self.numbers.get(reminder["case"], "?")
         customer_id = self.customers.get(reminder["case"])
         row = (
             await Customer.select(Customer.language).where(Customer.id == customer_id).first() if customer_id else None
@@ -386,7 +410,7 @@ class _Context:
                 token_hash=hashlib.sha256(token.encode()).hexdigest(),
                 case=reminder["case"],
                 party="customer",
-                email=reminder["recipient"],
+                email=reminder["recipient"] if reminder["channel"] == "email" else "",
                 language=language,
                 created_at=now,
                 expires_at=now + timedelta(days=TRACKING_LINK_DAYS),
@@ -400,12 +424,7 @@ class _Context:
             follow = _("Follow its progress here:")
         finally:
             current_language.reset(marker)
-        return Mail(
-            to=[reminder["recipient"]],
-            subject=f"[{number}] {text}",
-            text=f"{text}\n{follow} {link}\n",
-            html=f'<p>{_escape(text)}</p><p>{_escape(follow)} <a href="{_escape(link)}">{_escape(link)}</a></p>',
-        )
+        return text, follow, link
 
 
 def _escape(value: str) -> str:
@@ -549,14 +568,14 @@ def _json(value: Any) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
-def _send_sms(settings: Settings, reminders: list[dict[str, Any]], context: _Context, outcome: Outcome) -> None:
+def _send_sms(settings: Settings, reminders: list[dict[str, Any]], texts: dict[int, str], outcome: Outcome) -> None:
     provider = sms_provider(settings.sms_url)
     for reminder in reminders:
-        if provider is None:
-            outcome.failed.append((reminder["id"], "no SMS provider configured"))
+        if provider is None or reminder["id"] not in texts:
+            outcome.skipped.append((reminder["id"], "no SMS provider configured"))
             continue
         try:
-            provider.send(reminder["recipient"], context.text(reminder))
+            provider.send(reminder["recipient"], texts[reminder["id"]])
             outcome.sent.append(reminder["id"])
         except PermanentSmsError as error:
             outcome.failed.append((reminder["id"], str(error)[:500]))
@@ -591,12 +610,17 @@ async def _record(reminders: list[dict[str, Any]], outcome: Outcome, now: dateti
         await Reminder.update(
             {Reminder.status: "failed", Reminder.error: error, Reminder.attempts: Reminder.attempts + 1}
         ).where(Reminder.id == reminder_id)
+    for reminder_id, error in outcome.skipped:
+        await Reminder.update({Reminder.status: "skipped", Reminder.error: error}).where(Reminder.id == reminder_id)
     status = {i: "sent" for i in outcome.sent} | {i: "failed" for i, _ in [*outcome.retry, *outcome.failed]}
+    status |= {i: "skipped" for i, _ in outcome.skipped}
     groups: dict[tuple[int, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for reminder in reminders:
         kind = "customer_updated" if reminder["level"] == "update" else "reminder_sent"
         if status.get(reminder["id"]) == "failed":
             kind = "reminder_failed"
+        if status.get(reminder["id"]) == "skipped":
+            continue  # nothing was sent and nothing went wrong: not worth a line on the timeline
         groups[(reminder["case"], reminder["node"], reminder["level"], kind)].append(reminder)
     await _record_events(
         [

@@ -234,9 +234,7 @@ async def test_sms_goes_to_the_supplier_through_the_http_provider(
         await Supplier.update({Supplier.phone: "+86 138 0000 0001"}).where(Supplier.code == "SUP-T")
         summary = await sweep(settings=with_sms, now=AFTER_DUE)
         assert summary.sent == 4
-        assert FakeSmsProvider.received == [
-            {"to": "+86 138 0000 0001", "text": FakeSmsProvider.received[0]["text"]}
-        ]
+        assert FakeSmsProvider.received == [{"to": "+86 138 0000 0001", "text": FakeSmsProvider.received[0]["text"]}]
         assert case.number in FakeSmsProvider.received[0]["text"]
     finally:
         server.shutdown()
@@ -273,3 +271,30 @@ async def test_the_huey_periodic_task_runs_the_same_sweep(
     summary, again = json.loads(done.stdout.strip().splitlines()[-1])
     assert again["sent"] == 0
     assert summary["sent"] == 3 and len(smtp[0].messages) == 2, summary
+
+
+async def test_the_customer_update_goes_by_sms_too_when_a_provider_is_set(
+    mail_settings: Any, smtp: tuple[Sink, str], make_user: Any
+) -> None:
+    server = HTTPServer(("127.0.0.1", 0), FakeSmsProvider)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    FakeSmsProvider.received = []
+    try:
+        start = datetime.now(UTC).replace(microsecond=0)
+        case, _ = await overdue_case(make_user, customer=True, start=start)
+        await Customer.update({Customer.phone: "+86 139 0000 0002"}).where(Customer.email == "wang@example.cn")
+        await case_move(actor=Actor.system(), number=case.number, target="plan", now=start + timedelta(minutes=1))
+        await case_move(
+            actor=Actor.system(), number=case.number, target="implementation", now=start + timedelta(minutes=2)
+        )
+        without = await sweep(settings=mail_settings, now=start + timedelta(minutes=3))
+        # No SMS provider: both mails go, the SMS is skipped (not an error an admin must chase).
+        assert (without.sent, without.skipped, without.failed) == (2, 1, 0)
+        with_sms = replace(mail_settings, sms_url=f"http://127.0.0.1:{server.server_port}/send")
+        await case_move(actor=Actor.system(), number=case.number, target="completed", now=start + timedelta(minutes=4))
+        summary = await sweep(settings=with_sms, now=start + timedelta(minutes=5))
+        assert summary.sent == 2 and summary.failed == 0
+        (sms,) = FakeSmsProvider.received
+        assert sms["to"] == "+86 139 0000 0002" and "/t/" in sms["text"] and case.number in sms["text"]
+    finally:
+        server.shutdown()
