@@ -35,6 +35,7 @@ from app.routes.hooks import HOOK_HANDLERS
 from app.routes.imports import IMPORT_ROUTES
 from app.routes.intake import EvidenceController, IntakeController
 from app.routes.party import PARTY_ROUTES
+from app.routes.pwa import PwaController
 from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
 from app.routes.system import healthz, home, set_language
 from app.routes.tracking import TRACKING_ROUTES
@@ -54,6 +55,7 @@ ROUTE_HANDLERS: list[Any] = [
     CaseController,
     CaseApiController,
     IntakeController,
+    PwaController,
     EvidenceController,
     IntakeApiController,
     create_case,

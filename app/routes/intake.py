@@ -31,6 +31,7 @@ from app.evidence.tables import Evidence
 from app.i18n import LANGUAGES
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as N_
+from app.routes import hooks
 from app.routes.cases import actor_for
 from app.rules import FACTS, FactSpec, relevant_facts
 from app.settings import Settings
@@ -273,6 +274,9 @@ class IntakeController(Controller):
             )
         except ValidationFailed as error:
             return self._refused(request, values, error)
+        settings: Settings = request.app.state.settings
+        if settings.test_hooks and hooks.drop_intake_response_armed():
+            return hooks.dropped_response()
         target = f"/cases/{result.case.number}?reported={'new' if result.created else 'again'}"
         if wants_fragment(request):
             # The page's script navigates; 201 for a new case, 200 when this report was already filed.

@@ -280,6 +280,45 @@
     }
   }
 
+  // No network: the intake report goes to the phone's queue (static/js/queue.js) with its key, and
+  // the form starts a new report; the queue sends it when the network returns.
+  async function keepOffline(form, body) {
+    const queue = window.CrossclaimQueue;
+    const badge = document.getElementById("queue-badge");
+    if (!queue || form.id !== "intake-form") {
+      return;
+    }
+    const token = form.querySelector("input[name='_csrf_token']");
+    try {
+      await queue.add(form.getAttribute("action"), body, token ? token.value : "");
+    } catch (error) {
+      return;
+    }
+    if (navigator.storage && navigator.storage.persist) {
+      navigator.storage.persist().catch(() => {});
+    }
+    const state = stateOf(form);
+    for (const entry of state.files) {
+      if (entry.url) {
+        URL.revokeObjectURL(entry.url);
+      }
+      entry.node.remove();
+    }
+    state.files = [];
+    form.reset();
+    const key = form.querySelector("[data-client-key]");
+    if (key) {
+      key.value = newKey();
+    }
+    updateChecklist(form);
+    status(form, badge ? badge.dataset.textSaved : "");
+    if (badge) {
+      const count = await queue.count();
+      badge.querySelector("[data-queue-count]").textContent = String(count);
+      badge.hidden = false;
+    }
+  }
+
   function send(form) {
     const state = stateOf(form);
     if (state.sending) {
@@ -318,6 +357,7 @@
         setSending(form, false);
         resetProgress(form, "");
         status(form, say.textNetwork);
+        keepOffline(form, body);
       });
     }
     setSending(form, true);

@@ -1,0 +1,136 @@
+// The installable app on the page side: registers the service worker, shows the "not sent" badge,
+// replays the offline queue (static/js/queue.js) when the page loads or the network returns, renders
+// the "not sent" page, and clears this phone's copies on sign-out.
+(function () {
+  "use strict";
+
+  const queue = window.CrossclaimQueue;
+
+  function csrfToken() {
+    const field = document.querySelector("input[name='_csrf_token']");
+    return field ? field.value : "";
+  }
+
+  async function updateBadge() {
+    const badge = document.getElementById("queue-badge");
+    if (!badge || !queue) {
+      return;
+    }
+    const count = await queue.count().catch(() => 0);
+    badge.querySelector("[data-queue-count]").textContent = String(count);
+    badge.hidden = count === 0;
+  }
+
+  function describe(item) {
+    const field = (name) => (item.fields.find(([key]) => key === name) || [null, ""])[1];
+    const parts = [field("order_number") || field("product_sku"), field("problem_type").replace(/_/g, " ")];
+    return parts.filter(Boolean).join(" · ") || item.key.slice(0, 8);
+  }
+
+  async function renderQueue() {
+    const holder = document.querySelector("[data-queue-list]");
+    const template = document.querySelector("template[data-queue-row]");
+    if (!holder || !template || !queue) {
+      return;
+    }
+    const say = holder.dataset;
+    const items = await queue.list();
+    const rows = items.map((item) => {
+      const node = template.content.firstElementChild.cloneNode(true);
+      node.dataset.key = item.key;
+      node.dataset.state = item.state;
+      node.querySelector("[data-title]").textContent = describe(item);
+      node.querySelector("[data-state]").textContent =
+        say["text" + item.state.charAt(0).toUpperCase() + item.state.slice(1)] || item.state;
+      node.querySelector("[data-when]").textContent =
+        new Date(item.created).toLocaleString() + " · " + item.files.length + " " + say.textPhotos;
+      const error = node.querySelector("[data-error]");
+      error.textContent = item.error;
+      error.hidden = !item.error;
+      node.querySelector("[data-resend]").addEventListener("click", async (event) => {
+        event.currentTarget.disabled = true;
+        // A person resending refreshes the credentials: this page's token, after signing in again.
+        await queue.resend(item.key, csrfToken());
+        await refresh();
+      });
+      node.querySelector("[data-discard]").addEventListener("click", async () => {
+        if (window.confirm(say.textConfirmDiscard)) {
+          await queue.remove(item.key);
+          await refresh();
+        }
+      });
+      return node;
+    });
+    if (rows.length === 0) {
+      const empty = document.createElement("p");
+      empty.className = "muted";
+      empty.dataset.queueEmpty = "";
+      empty.textContent = say.textEmpty;
+      rows.push(empty);
+    }
+    holder.replaceChildren(...rows);
+  }
+
+  async function refresh() {
+    await Promise.all([updateBadge(), renderQueue()]);
+  }
+
+  async function replay() {
+    if (!queue || navigator.onLine === false) {
+      return;
+    }
+    await queue.replay().catch(() => {});
+    await refresh();
+  }
+
+  async function signOut(form) {
+    const count = queue ? await queue.count().catch(() => 0) : 0;
+    const badge = document.getElementById("queue-badge");
+    if (count > 0 && !window.confirm((badge && badge.dataset.textConfirmLogout) || "Unsent reports will be lost.")) {
+      return;
+    }
+    // The server also sends Clear-Site-Data; this covers browsers that ignore it.
+    try {
+      if (queue) {
+        await queue.clear();
+      }
+      if (window.caches) {
+        for (const name of await caches.keys()) {
+          await caches.delete(name);
+        }
+      }
+    } finally {
+      form.submit();
+    }
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (form instanceof HTMLFormElement && form.id === "logout-form") {
+      event.preventDefault();
+      signOut(form);
+    }
+  });
+
+  window.addEventListener("online", replay);
+
+  if (typeof BroadcastChannel === "function" && queue) {
+    new BroadcastChannel(queue.CHANNEL).addEventListener("message", () => refresh());
+  }
+
+  function start() {
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+    }
+    if (document.querySelector("[data-queue-list]") && navigator.storage && navigator.storage.persist) {
+      navigator.storage.persist().catch(() => {});
+    }
+    refresh().then(replay);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -1,0 +1,211 @@
+// The offline report queue: intake posts that could not reach the server, kept in IndexedDB with
+// their fields, photos and client key, and replayed later. Plain script for both the page and the
+// service worker (importScripts); replays are exactly-once because the server files one case per key.
+(function (scope) {
+  "use strict";
+
+  const DB_NAME = "crossclaim";
+  const STORE = "reports";
+  const CHANNEL = "crossclaim-queue";
+  const SYNC_TAG = "crossclaim-intake";
+
+  function request(req) {
+    return new Promise((resolve, reject) => {
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+  }
+
+  function open() {
+    const req = scope.indexedDB.open(DB_NAME, 1);
+    req.onupgradeneeded = () => {
+      req.result.createObjectStore(STORE, { keyPath: "key" });
+    };
+    return request(req);
+  }
+
+  async function withStore(mode, work) {
+    const db = await open();
+    try {
+      const tx = db.transaction(STORE, mode);
+      const done = new Promise((resolve, reject) => {
+        tx.oncomplete = resolve;
+        tx.onerror = () => reject(tx.error);
+        tx.onabort = () => reject(tx.error);
+      });
+      const result = await work(tx.objectStore(STORE));
+      await done;
+      return result;
+    } finally {
+      db.close();
+    }
+  }
+
+  // Pages update their badge and list when any tab or the worker changes the queue.
+  function announce() {
+    if (typeof scope.BroadcastChannel === "function") {
+      const channel = new scope.BroadcastChannel(CHANNEL);
+      channel.postMessage({ type: "changed" });
+      channel.close();
+    }
+  }
+
+  function list() {
+    return withStore("readonly", (store) => request(store.getAll())).then((items) =>
+      items.sort((a, b) => a.created - b.created)
+    );
+  }
+
+  function get(key) {
+    return withStore("readonly", (store) => request(store.get(key)));
+  }
+
+  async function put(item) {
+    await withStore("readwrite", (store) => request(store.put(item)));
+    announce();
+    return item;
+  }
+
+  async function remove(key) {
+    await withStore("readwrite", (store) => request(store.delete(key)));
+    announce();
+  }
+
+  async function clear() {
+    await withStore("readwrite", (store) => request(store.clear()));
+    announce();
+  }
+
+  async function count() {
+    return (await list()).length;
+  }
+
+  // A FormData as it was about to be posted: text fields in order, files as blobs with their names.
+  async function add(action, formData, csrf) {
+    const fields = [];
+    const files = [];
+    for (const [name, value] of formData.entries()) {
+      if (typeof value === "string") {
+        fields.push([name, value]);
+      } else {
+        files.push({ field: name, name: value.name || "photo", type: value.type, blob: value });
+      }
+    }
+    const key = (fields.find(([name]) => name === "client_key") || [null, ""])[1];
+    if (!key) {
+      throw new Error("a queued report needs its client key");
+    }
+    const item = await put({
+      key: key,
+      action: action,
+      fields: fields,
+      files: files,
+      csrf: csrf || "",
+      state: "waiting",
+      error: "",
+      attempts: 0,
+      created: Date.now(),
+    });
+    await askForSync();
+    return item;
+  }
+
+  async function askForSync() {
+    try {
+      const registration = scope.registration || (await scope.navigator.serviceWorker.ready);
+      if (registration && registration.sync) {
+        await registration.sync.register(SYNC_TAG);
+      }
+    } catch (error) {
+      // No Background Sync here (Safari, Firefox): the online event and page loads replay instead.
+    }
+  }
+
+  function bodyOf(item) {
+    const body = new FormData();
+    for (const [name, value] of item.fields) {
+      body.append(name, value);
+    }
+    for (const file of item.files) {
+      body.append(file.field, file.blob, file.name);
+    }
+    return body;
+  }
+
+  function reasonOf(status, text) {
+    const plain = String(text || "")
+      .replace(/<(script|style)[\s\S]*?<\/\1>/gi, " ")
+      .replace(/<[^>]+>/g, " ")
+      .replace(/&amp;/g, "&")
+      .replace(/&lt;/g, "<")
+      .replace(/&gt;/g, ">")
+      .replace(/&#39;|&#x27;/g, "'")
+      .replace(/&quot;/g, '"')
+      .replace(/\s+/g, " ")
+      .trim();
+    return "HTTP " + status + (plain ? ": " + plain.slice(0, 400) : "");
+  }
+
+  // One post of one item. "sent" removes it; "offline" leaves it waiting; "refused" keeps it with
+  // the server's reason until someone resends or discards it: nothing is dropped silently.
+  async function send(item, csrf) {
+    const token = csrf || item.csrf;
+    await put({ ...item, state: "sending", attempts: item.attempts + 1 });
+    let response;
+    try {
+      response = await scope.fetch(item.action, {
+        method: "POST",
+        body: bodyOf(item),
+        credentials: "same-origin",
+        headers: { "HX-Request": "true", "X-CSRFToken": token },
+      });
+    } catch (error) {
+      await put({ ...item, state: "waiting", error: "", attempts: item.attempts + 1 });
+      return "offline";
+    }
+    const redirect = response.headers.get("HX-Redirect") || "";
+    if (response.ok && !redirect.startsWith("/login")) {
+      await remove(item.key);
+      return "sent";
+    }
+    const reason = redirect.startsWith("/login")
+      ? "HTTP 401: signed out; sign in again and send again"
+      : reasonOf(response.status, await response.text().catch(() => ""));
+    await put({ ...item, csrf: token, state: "failed", error: reason, attempts: item.attempts + 1 });
+    return "refused";
+  }
+
+  // Waiting items, oldest first, until the network fails; one replay at a time across tabs and the worker.
+  async function replay() {
+    const run = async () => {
+      for (const item of await list()) {
+        if (item.state === "failed") {
+          continue;
+        }
+        if ((await send(item)) === "offline") {
+          return;
+        }
+      }
+    };
+    const locks = scope.navigator && scope.navigator.locks;
+    return locks ? locks.request("crossclaim-queue", run) : run();
+  }
+
+  async function resend(key, csrf) {
+    const item = await get(key);
+    return item ? send(item, csrf) : "sent";
+  }
+
+  scope.CrossclaimQueue = {
+    CHANNEL: CHANNEL,
+    SYNC_TAG: SYNC_TAG,
+    add: add,
+    list: list,
+    count: count,
+    get: get,
+    remove: remove,
+    clear: clear,
+    replay: replay,
+    resend: resend,
+  };
+})(self);
