@@ -224,8 +224,9 @@ def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> int:
         except ReportError as error:
             print(f"crossclaim: {error}", file=sys.stderr)
             return 2
-        with open(args.out, "wb") as out:
-            out.write(pdf)
+        from pathlib import Path
+
+        await asyncio.to_thread(Path(args.out).write_bytes, pdf)
         print(json.dumps({"month": args.month, "out": args.out, "bytes": len(pdf)}))
         return 0
 
