@@ -284,6 +284,8 @@ async def dispute_open(request: Request[Any, Any, Any], number: FromPath[str]) -
     dispute = await services.dispute_open(
         actor=actor_for(request), case_id=case.id, opened_by="us", reason=_field(form, "reason")
     )
+    if wants_fragment(request):
+        return Response(None, status_code=204, headers={"HX-Redirect": f"/disputes/{dispute.id}"})
     return Redirect(path=f"/disputes/{dispute.id}", status_code=303)
 
 

@@ -127,6 +127,13 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
         await phone.wait_for_selector("#party-case")
         assert await phone.get_attribute("html", "lang") == "zh-CN"
 
+        # A refused answer shows why, in view, and keeps what they typed.
+        await phone.check("input[name=response][value=accept_part]")
+        await phone.fill("#reason", "Typed on a phone")
+        await phone.click("#send-answer")
+        await expect(phone.locator("#messages .notice-error")).to_contain_text("share")
+        assert await phone.input_value("#reason") == "Typed on a phone"
+
         # They dispute, with a photo as counter-evidence.
         picture = tmp_path / "packed.jpg"
         picture.write_bytes(photo())
