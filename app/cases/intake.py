@@ -13,6 +13,7 @@ from typing import Any, Final
 from app.accounts.roles import DESK, Role
 from app.accounts.tables import User
 from app.cases.events import Actor, record_event
+from app.cases.responsibility import hint_refresh
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
 from app.cases.taxonomy import PROBLEM_TYPES
@@ -349,6 +350,9 @@ async def intake_submit(
         case, created = outcome.case, outcome.created
     case = await _settle(case, report=report, actor=actor, supplier_id=draft.supplier_id)
     attached = await evidence_attach(actor=actor, case_id=case.id, prepared=prepared)
+    if created:
+        # The handler opens the case to a responsibility hint and its claim clocks already worked out.
+        case = await hint_refresh(case_id=case.id, actor=actor, today=today or datetime.now(UTC).date())
     return IntakeResult(case=case, created=created, evidence=attached)
 
 

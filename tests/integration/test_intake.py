@@ -218,7 +218,11 @@ async def test_the_form_files_a_linked_assigned_case_and_keeps_a_refused_file_on
     assert "empty" in rows[1].status_reason and rows[1].original_key == "" and rows[1].size == 0
     assert LocalEvidenceStore(settings.data_dir / "evidence").get(rows[0].original_key) == image
     kinds = [e["kind"] for e in await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case.id)]
-    assert kinds == ["case_reported", "assigned", "evidence_added", "evidence_failed"]
+    assert kinds == ["case_reported", "assigned", "evidence_added", "evidence_failed", "hint_changed"]
+    # The hint is worked out at once (here it still asks for facts that would settle it).
+    assert case.hint["party"] in {"carrier", "supplier", "purchaser", "undetermined"}
+    assert case.hint["basis"] or case.hint["missing_facts"]
+    assert case.suggested_party == case.hint["party"]
 
     # The case page loads its evidence panel, which shows the thumbnail and says why the other file failed.
     detail = await client.get(location)
