@@ -270,6 +270,7 @@ async def _cases(
         await hint_refresh(case_id=created.case.id, actor=Actor.system(), today=hinted_at.date(), now=hinted_at)
         final = await _walk(rng, created.case.number, reported_at, today, handlers)
         await _recovery(rng, created.case.id, draft, final, reported_at, today)
+        await _decision(rng, created.case.number, draft, final, reported_at, handlers)
         counts[final] = counts.get(final, 0) + 1
     return counts
 
@@ -350,6 +351,29 @@ async def _recovery(
         claimed_on=claimed_on,
         recovered_on=min(today, claimed_on + timedelta(days=rng.randint(5, 40))) if recovered else None,
     ).save()
+
+
+async def _decision(
+    rng: random.Random, number: str, draft: cases.CaseDraft, final: str, reported_at: datetime, handlers: list[User]
+) -> None:
+    """Past the responsibility node someone settled the party: mostly as hinted, sometimes overriding it."""
+    from app.cases.responsibility import SETTLED_PARTIES, party_confirm
+    from app.cases.tables import Case as CaseRow
+
+    if final in {"reported", "responsibility", "cancelled"}:
+        return
+    case = await CaseRow.objects().where(CaseRow.number == number).output(load_json=True).first()
+    hinted = str((case.hint or {}).get("party") or "") if case else ""
+    handler = rng.choice(handlers)
+    actor = Actor(kind="user", id=str(handler.id), label=handler.name)
+    at = reported_at + timedelta(days=1)
+    if hinted in SETTLED_PARTIES and rng.random() < 0.8:
+        await party_confirm(actor=actor, number=number, party=hinted, now=at)
+        return
+    party = "carrier" if draft.problem_type in TRANSIT_PROBLEMS else "supplier"
+    if party == hinted:
+        party = "purchaser"
+    await party_confirm(actor=actor, number=number, party=party, reason="Inspection report points elsewhere", now=at)
 
 
 async def _corrective_actions(
