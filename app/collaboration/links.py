@@ -109,8 +109,13 @@ def session_value(secret: str, link: AccessLink, now: datetime) -> str:
     return f"{link.id}.{issued}.{_signature(secret, link.id, issued, link.token_hash)}"
 
 
-async def session_access(secret: str, value: str, *, now: datetime) -> PartyAccess | None:
-    """The party behind a session cookie, while the cookie is genuine and young and its link is live."""
+async def session_access(
+    secret: str, value: str, *, now: datetime, parties: tuple[str, ...] = ("supplier", "carrier")
+) -> PartyAccess | None:
+    """The party behind a session cookie, while the cookie is genuine and young and its link is live.
+
+    Each cookie serves one kind of party: the customer's tracking cookie never opens a supplier page.
+    """
     parts = value.split(".")
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
         return None
@@ -118,7 +123,7 @@ async def session_access(secret: str, value: str, *, now: datetime) -> PartyAcce
     if not 0 <= now.timestamp() - issued <= SESSION_HOURS * 3600:
         return None
     link = await AccessLink.objects().where(AccessLink.id == link_id).first()
-    if link is None or not is_live(link, now) or link.party == "customer":
+    if link is None or not is_live(link, now) or link.party not in parties:
         return None
     if not hmac.compare_digest(parts[2], _signature(secret, link_id, issued, link.token_hash)):
         return None

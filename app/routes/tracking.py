@@ -14,15 +14,22 @@ from litestar.response import Redirect, Template
 from app.accounts.roles import ADMINS, DESK, PUBLIC, STAFF
 from app.cases import states
 from app.cases.events import Actor
-from app.errors import NotFound, ValidationFailed
+from app.collaboration import links
+from app.collaboration.links import PartyAccess
+from app.errors import RateLimited, ValidationFailed
 from app.i18n import LANGUAGES, current_language
+from app.i18n import gettext as _
+from app.logs import security_event
 from app.notify import inapp
 from app.notify.push import application_server_key
 from app.settings import Settings
 from app.tracking import policies, selectors, services, sweep
+from app.web.auth import client_ip
 from app.web.pages import render
+from app.web.ratelimit import AttemptLimiter
 
 TRACK_COOKIE = "cc_track"
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}
 
 
 def _now() -> datetime:
@@ -173,31 +180,84 @@ async def bell_read(request: Request[Any, Any, Any]) -> Template:
     return render(request, "tracking/_bell.html", {"unread": 0, "items": await inapp.recent(request.user.id)})
 
 
+def _limiter(request: Request[Any, Any, Any]) -> AttemptLimiter:
+    # The same bucket as the party links: guessing /t/ tokens costs what guessing /l/ tokens costs.
+    state = request.app.state
+    limiter: AttemptLimiter | None = state.get("link_limiter")
+    if limiter is None:
+        limiter = state["link_limiter"] = AttemptLimiter(_settings(request).login_attempts_per_minute)
+    return limiter
+
+
+def _generic(request: Request[Any, Any, Any]) -> Template:
+    """The party links' one page for unknown, expired, revoked and tampered links or sessions."""
+    return render(request, "party/invalid.html", {}, status_code=404, headers=NO_REFERRER)
+
+
 @get("/t/{token:str}", opt={"roles": PUBLIC}, name="track_link")
-async def track_link(token: FromPath[str]) -> Redirect:
-    """Take the token out of the address bar (and out of history and referrers) into a cookie."""
-    await selectors.customer_link(token, now=_now())
-    response = Redirect(path="/track", status_code=303)
-    response.set_cookie(TRACK_COOKIE, token, httponly=True, samesite="lax", path="/track", max_age=86400 * 30)
+async def track_link(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
+    """Only a page with a button: mail scanners fetch links, and a GET must never use one up or act."""
+    context = {"token": token, "action": f"/t/{token}"}
+    return render(request, "party/continue.html", context, headers=NO_REFERRER)
+
+
+@post("/t/{token:str}", opt={"roles": PUBLIC}, status_code=303)
+async def track_continue(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
+    limiter, ip = _limiter(request), client_ip(request)
+    if limiter.blocked(ip):
+        security_event("link_rate_limited", ip=ip)
+        raise RateLimited(
+            _("Too many link attempts from your address. Wait a minute and try again."),
+            retry_after=limiter.retry_after(ip),
+        )
+    now = _now()
+    link = await links.live_link(token, now=now, parties=("customer",))
+    if link is None:
+        limiter.record(ip)
+        security_event("link_refused", ip=ip)
+        return _generic(request)
+    settings = _settings(request)
+    access = PartyAccess(link.id, link.case, link.party, link.email, link.language)
+    await services.customer_opened(access=access, now=now)
+    security_event("link_used", ip=ip, link_id=link.id, party=link.party)
+    # The cookie holds a signature bound to the link, never the token; the address it lands on has no token.
+    response: Response[Any] = Redirect(path="/track", status_code=303, headers=NO_REFERRER)
+    response.set_cookie(
+        TRACK_COOKIE,
+        links.session_value(settings.secret_key, link, now),
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/track",
+        max_age=links.SESSION_HOURS * 3600,
+    )
     return response
 
 
-async def _customer_context(request: Request[Any, Any, Any]) -> tuple[Any, dict[str, Any]]:
-    token = request.cookies.get(TRACK_COOKIE, "")
-    if not token:
-        raise NotFound("This link is not valid.")
-    link = await selectors.customer_link(token, now=_now())
-    # The page speaks the customer's language (the link remembers it), whatever the browser says.
-    current_language.set(link.language if link.language in LANGUAGES else "en")
-    view = await selectors.customer_view(link.case)
+async def _customer(request: Request[Any, Any, Any]) -> PartyAccess | None:
+    """The customer behind the tracking cookie, checked against their link on every request."""
+    value = request.cookies.get(TRACK_COOKIE, "")
+    if not value:
+        return None
+    access = await links.session_access(_settings(request).secret_key, value, now=_now(), parties=("customer",))
+    if access is not None:
+        # The page speaks the customer's language (the link remembers it), whatever the browser says.
+        current_language.set(access.language if access.language in LANGUAGES else "en")
+    return access
+
+
+async def _customer_context(access: PartyAccess) -> dict[str, Any]:
+    view = await selectors.customer_view(access.case_id)
     steps = [n.value for n in states.MAIN_LINE]
-    return link, {"view": view, "steps": steps, "language": link.language}
+    return {"view": view, "steps": steps, "language": access.language}
 
 
 @get("/track", opt={"roles": PUBLIC}, name="track_page")
 async def track_page(request: Request[Any, Any, Any]) -> Template:
-    _link, context = await _customer_context(request)
-    return render(request, "tracking/customer.html", context)
+    access = await _customer(request)
+    if access is None:
+        return _generic(request)
+    return render(request, "tracking/customer.html", await _customer_context(access), headers=NO_REFERRER)
 
 
 @dataclass
@@ -210,17 +270,19 @@ class FeedbackForm:
 @post("/track/feedback", opt={"roles": PUBLIC}, status_code=200)
 async def track_feedback(
     request: Request[Any, Any, Any], data: Annotated[FeedbackForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
-) -> Response[Any] | Template:
-    link, _ = await _customer_context(request)
+) -> Template:
+    access = await _customer(request)
+    if access is None:
+        return _generic(request)
     try:
         await services.customer_feedback(
-            link=link, score=data.score, comment=data.comment, reopen=data.reopen == "yes", now=_now()
+            access=access, score=data.score, comment=data.comment, reopen=data.reopen == "yes", now=_now()
         )
     except ValidationFailed as error:
-        link, context = await _customer_context(request)
-        return render(request, "tracking/customer.html", {**context, "error": str(error)}, status_code=422)
-    link, context = await _customer_context(request)
-    return render(request, "tracking/customer.html", {**context, "thanks": True})
+        context = {**await _customer_context(access), "error": str(error)}
+        return render(request, "tracking/customer.html", context, status_code=422, headers=NO_REFERRER)
+    context = {**await _customer_context(access), "thanks": True}
+    return render(request, "tracking/customer.html", context, headers=NO_REFERRER)
 
 
 TRACKING_ROUTES: list[Any] = [
@@ -235,6 +297,7 @@ TRACKING_ROUTES: list[Any] = [
     bell,
     bell_read,
     track_link,
+    track_continue,
     track_page,
     track_feedback,
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from app.cases import states
 from app.cases.tables import Case, CaseEvent
-from app.collaboration.tables import AccessLink
 from app.errors import NotFound
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Supplier
@@ -114,22 +112,6 @@ async def failed_reminders(limit: int = 100) -> list[dict[str, Any]]:
         .order_by(Reminder.id, ascending=False)
         .limit(limit)
     )
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def customer_link(token: str, *, now: datetime) -> AccessLink:
-    """The customer's live link for ``token``; NotFound alike for unknown, expired or revoked ones."""
-    link = (
-        await AccessLink.objects()
-        .where((AccessLink.token_hash == token_hash(token)) & (AccessLink.party == "customer"))
-        .first()
-    )
-    if link is None or link.revoked_at is not None or link.expires_at <= now:
-        raise NotFound("This link is not valid.")
-    return link
 
 
 async def customer_view(case_id: int) -> dict[str, Any]:

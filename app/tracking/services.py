@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from app.cases import states
 from app.cases.events import Actor, record_event
 from app.cases.tables import Case, CaseEvent
+from app.collaboration.links import PartyAccess
 from app.collaboration.tables import AccessLink
 from app.db import atomic
 from app.errors import Conflict, NotFound, ValidationFailed
@@ -114,13 +115,19 @@ async def push_subscribe(*, user_id: int, endpoint: str, p256dh: str, auth: str,
         await PushSubscription(user=user_id, endpoint=endpoint, keys={"p256dh": p256dh, "auth": auth}).save()
 
 
-async def customer_feedback(*, link: AccessLink, score: int, comment: str, reopen: bool, now: datetime) -> None:
+async def customer_opened(*, access: PartyAccess, now: datetime) -> None:
+    """The customer pressed Continue on their link (a prefetching GET never gets here)."""
+    async with atomic():
+        await AccessLink.update({AccessLink.last_used_at: now}).where(AccessLink.id == access.link_id)
+
+
+async def customer_feedback(*, access: PartyAccess, score: int, comment: str, reopen: bool, now: datetime) -> None:
     """The customer's satisfaction score; within the window they may also reopen the case."""
     if not 1 <= score <= 5:
         raise ValidationFailed("Choose a score from 1 to 5.", fields=[("score", "Choose 1 to 5.")])
-    actor = Actor(kind="customer", id=str(link.id), label=link.email)
+    actor = Actor(kind="customer", id=str(access.link_id), label=access.email)
     async with atomic():
-        case = await Case.objects().where(Case.id == link.case).first()
+        case = await Case.objects().where(Case.id == access.case_id).first()
         if case is None or case.node not in {states.Node.COMPLETED.value, states.Node.FEEDBACK.value}:
             raise Conflict("Feedback opens when the case is completed.")
         done = await CaseEvent.count().where((CaseEvent.case == case.id) & (CaseEvent.kind == "customer_feedback"))

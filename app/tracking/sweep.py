@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import logging
 import os
 import secrets
@@ -27,7 +26,7 @@ from app.accounts.roles import Role
 from app.accounts.tables import User
 from app.cases.events import Actor, event_hash
 from app.cases.tables import Case, CaseEvent
-from app.collaboration.tables import AccessLink
+from app.collaboration import links
 from app.i18n import current_language
 from app.i18n import gettext as _
 from app.notify.email import Mail, send_mail
@@ -404,17 +403,15 @@ class _Context:
             await Customer.select(Customer.language).where(Customer.id == customer_id).first() if customer_id else None
         )
         language = row["language"] if row else "en"
-        token = secrets.token_urlsafe(32)
         async with db.atomic():
-            await AccessLink(
-                token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                case=reminder["case"],
+            _link, token = await links.issue_link(
+                case_id=reminder["case"],
                 party="customer",
                 email=reminder["recipient"] if reminder["channel"] == "email" else "",
                 language=language,
-                created_at=now,
-                expires_at=now + timedelta(days=TRACKING_LINK_DAYS),
-            ).save()
+                now=now,
+                days=TRACKING_LINK_DAYS,
+            )
         link = f"{settings.base_url}/t/{token}"
         marker = current_language.set(language)
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,7 +10,9 @@ from bs4 import BeautifulSoup
 from app.cases.events import Actor
 from app.cases.services import CaseDraft, case_create, case_move
 from app.cases.tables import Case, CaseEvent
+from app.collaboration import links
 from app.collaboration.tables import AccessLink
+from app.db import atomic
 from app.notify.inapp import notify_users
 from app.tracking.policies import configure_policy
 from app.tracking.tables import Reminder
@@ -102,23 +103,29 @@ async def test_the_bell_counts_unread_and_clears(client: Any, login: Any) -> Non
     assert BeautifulSoup(cleared.text, "html.parser").select_one("#bell-count").text == "0"
 
 
+async def customer_link(case_id: int, *, language: str = "zh") -> tuple[AccessLink, str]:
+    async with atomic():
+        return await links.issue_link(
+            case_id=case_id, party="customer", email="c@example.cn", language=language, now=datetime.now(UTC)
+        )
+
+
+async def open_tracking(client: Any, token: str) -> Any:
+    """Press Continue on the link page, as the customer does."""
+    return await client.post(f"/t/{token}", data={"_csrf_token": await csrf_token(client)})
+
+
 async def test_the_customer_sees_progress_only_gives_feedback_and_may_reopen(client: Any, settings: Any) -> None:
     configure_policy(settings.data_dir)
     now = datetime.now(UTC)
     case = await make_case(started=now - timedelta(days=5))
     for node in ("responsibility", "plan", "implementation", "completed", "feedback"):
         await case_move(actor=Actor.system(), number=case.number, target=node, now=now - timedelta(days=1))
-    await AccessLink(
-        token_hash=hashlib.sha256(b"tok-123").hexdigest(),
-        case=case.id,
-        party="customer",
-        email="c@example.cn",
-        language="zh",
-        expires_at=now + timedelta(days=30),
-    ).save()
-    assert (await client.get("/t/wrong-token")).status_code == 404
-    opened = await client.get("/t/tok-123")
+    link, token = await customer_link(case.id)
+    opened = await open_tracking(client, token)
     assert opened.status_code == 303 and opened.headers["location"] == "/track"
+    assert opened.headers["referrer-policy"] == "no-referrer"
+    assert token not in client.cookies["cc_track"] and link.token_hash not in client.cookies["cc_track"]
     page = await client.get("/track")
     assert page.status_code == 200 and case.number in page.text and 'id="feedback-form"' in page.text
     token = await csrf_token(client)
@@ -126,9 +133,96 @@ async def test_the_customer_sees_progress_only_gives_feedback_and_may_reopen(cli
         "/track/feedback", data={"score": "2", "comment": "Still broken", "reopen": "yes", "_csrf_token": token}
     )
     assert sent.status_code == 200 and 'id="feedback-thanks"' in sent.text
-    event = await CaseEvent.select(CaseEvent.data).where(CaseEvent.kind == "customer_feedback").first()
+    event = (
+        await CaseEvent.select(CaseEvent.data, CaseEvent.actor_id).where(CaseEvent.kind == "customer_feedback").first()
+    )
+    assert event["actor_id"] == str(link.id)
     assert event["data"]["score"] == 2 if isinstance(event["data"], dict) else '"score": 2' in event["data"]
     assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "implementation"
+
+
+async def test_get_and_head_of_a_tracking_link_only_show_a_continue_page(client: Any, settings: Any) -> None:
+    configure_policy(settings.data_dir)
+    case = await make_case(started=datetime.now(UTC))
+    link, token = await customer_link(case.id)
+    events = await CaseEvent.count().where(CaseEvent.case == case.id)
+    for _ in range(2):
+        shown = await client.get(f"/t/{token}")
+        assert shown.status_code == 200 and 'id="link-continue"' in shown.text
+        assert shown.headers["referrer-policy"] == "no-referrer" and "cc_track" not in shown.headers.get(
+            "set-cookie", ""
+        )
+        form = BeautifulSoup(shown.text, "html.parser").select_one("#link-continue form")
+        assert form["method"] == "post" and form["action"] == f"/t/{token}"
+        assert "/static/js/party-link.js" in shown.text  # takes the token out of the address bar
+        head = await client.head(f"/t/{token}")
+        assert "cc_track" not in head.headers.get("set-cookie", "")
+    assert "cc_track" not in client.cookies
+    assert await CaseEvent.count().where(CaseEvent.case == case.id) == events
+    row = await AccessLink.objects().where(AccessLink.id == link.id).first()
+    assert row.last_used_at is None
+    assert (await client.get("/track")).status_code == 404
+
+
+async def test_the_tracking_page_is_reached_at_an_address_without_the_token(client: Any, settings: Any) -> None:
+    configure_policy(settings.data_dir)
+    case = await make_case(started=datetime.now(UTC))
+    link, token = await customer_link(case.id)
+    shown = await client.get(f"/t/{token}")
+    action = BeautifulSoup(shown.text, "html.parser").select_one("#link-continue form")["action"]
+    final = await client.post(action, data={"_csrf_token": await csrf_token(client)}, follow_redirects=True)
+    assert final.status_code == 200 and case.number in final.text
+    assert str(final.url).endswith("/track") and token not in str(final.url)
+    assert all(token not in r.headers.get("location", "") for r in final.history)
+    assert (await AccessLink.objects().where(AccessLink.id == link.id).first()).last_used_at is not None
+
+
+async def test_revoking_the_tracking_link_ends_the_customer_session_at_once(client: Any, settings: Any) -> None:
+    configure_policy(settings.data_dir)
+    now = datetime.now(UTC)
+    case = await make_case(started=now - timedelta(days=5))
+    for node in ("responsibility", "plan", "implementation", "completed"):
+        await case_move(actor=Actor.system(), number=case.number, target=node, now=now - timedelta(days=1))
+    _link, token = await customer_link(case.id)
+    assert (await open_tracking(client, token)).status_code == 303
+    assert (await client.get("/track")).status_code == 200
+    await links.revoke_links(case_id=case.id, party="customer", now=datetime.now(UTC))
+    page = await client.get("/track")
+    assert page.status_code == 404 and 'id="link-invalid"' in page.text and case.number not in page.text
+    sent = await client.post("/track/feedback", data={"score": "5", "_csrf_token": await csrf_token(client)})
+    assert sent.status_code == 404 and 'id="link-invalid"' in sent.text
+    assert await CaseEvent.count().where(CaseEvent.kind == "customer_feedback") == 0
+    again = await open_tracking(client, token)
+    assert again.status_code == 404 and 'id="link-invalid"' in again.text
+
+
+async def test_tampered_unknown_and_foreign_tokens_and_cookies_get_the_generic_page(client: Any, settings: Any) -> None:
+    configure_policy(settings.data_dir)
+    case = await make_case(started=datetime.now(UTC))
+    _link, token = await customer_link(case.id)
+    async with atomic():
+        _supplier, supplier_token = await links.issue_link(
+            case_id=case.id, party="supplier", email="s@example.cn", language="en", now=datetime.now(UTC)
+        )
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    bodies = set()
+    for bad in (tampered, "x" * 43, supplier_token):
+        refused = await open_tracking(client, bad)
+        assert refused.status_code == 404 and case.number not in refused.text
+        start = refused.text.index('<section class="panel" id="link-invalid">')
+        bodies.add(refused.text[start : refused.text.index("</section>", start)])
+    assert len(bodies) == 1 and "cc_track" not in client.cookies
+    # A forged or altered cookie is no session either.
+    assert (await open_tracking(client, token)).status_code == 303
+    link_id, issued_at, signature = client.cookies["cc_track"].split(".")
+    client.cookies.set("cc_track", f"{link_id}.{int(issued_at) + 1}.{signature}", path="/track")
+    assert (await client.get("/track")).status_code == 404
+
+
+async def test_tracking_link_attempts_are_rate_limited(client: Any) -> None:
+    token = await csrf_token(client)
+    statuses = [(await client.post(f"/t/{'y' * 43}", data={"_csrf_token": token})).status_code for _ in range(11)]
+    assert statuses[:10] == [404] * 10 and statuses[10] == 429
 
 
 async def test_waiting_on_another_party_pauses_our_clock(client: Any, login: Any, settings: Any) -> None:
