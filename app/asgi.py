@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar, Router
-from piccolo.engine.base import Engine
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.middleware.base import DefineMiddleware
@@ -18,6 +17,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from piccolo.engine.base import Engine
 
 from app import db
 from app.accounts.roles import PUBLIC

@@ -56,14 +56,14 @@ def live_server(settings: Any) -> Iterator[str]:
         "REDIS_URL": settings.redis_url,
     }
     log = (settings.data_dir / f"server-{port}.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
+            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
                 break
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:

@@ -1,12 +1,14 @@
 """The node state machine: what may follow what, and what a move must carry."""
 
+from itertools import pairwise
+
 import pytest
 
 from app.cases.states import MAIN_LINE, Node, Transition, TransitionError, allowed_targets, check
 
 
 def test_main_line_moves_forward_one_node_at_a_time() -> None:
-    for source, target in zip(MAIN_LINE, MAIN_LINE[1:], strict=False):
+    for source, target in pairwise(MAIN_LINE):
         check(Transition(source, target))
     with pytest.raises(TransitionError, match="cannot move from reported to plan"):
         check(Transition(Node.REPORTED, Node.PLAN))
