@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from app.cases.search import search_clause
 from app.cases.tables import Case
 from app.db import current_engine, is_sqlite
 from app.i18n import lazy_gettext as _
@@ -153,9 +154,9 @@ async def grid_rows(
         where.append(f"{_expression(name)} = {{}}")
         values.append(value)
     if view.query:
-        term = f"%{view.query.lower()}%"
-        where.append("(LOWER(c.number) LIKE {} OR LOWER(c.order_number) LIKE {} OR LOWER(c.description) LIKE {})")
-        values.extend([term, term, term])
+        clause, found = search_clause(view.query)
+        where.append(f"c.id IN ({clause})")
+        values.extend(found)
     if case_ids is not None:
         where.append(f"c.id IN ({', '.join('{}' for _ in case_ids) or 'NULL'})")
         values.extend(case_ids)

@@ -12,7 +12,9 @@ from litestar.response import Response, Template
 
 from app.accounts.roles import DESK, STAFF
 from app.cases import grid
-from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, URGENCIES
+from app.cases.search import similar_cases
+from app.cases.selectors import case_get
+from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES, URGENCIES
 from app.errors import ValidationFailed
 from app.imports.export import FORMATS, export_view
 from app.routes.cases import actor_for
@@ -77,8 +79,22 @@ class GridController(Controller):
         )  # fmt: skip
         return render(request, "grid/page.html", context, block="results")
 
+    @get("/similar/{number:str}", opt={"roles": STAFF}, name="case_similar")
+    async def similar(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
+        case = await case_get(number)
+        context = {
+            "case": case,
+            "similar": await similar_cases(case.id),
+            "problem_types": PROBLEM_TYPES,
+            "parties": PARTIES,
+            "remedies": REMEDIES,
+        }
+        return render(request, "cases/_similar.html", context)
+
     @get("/{case_id:int}/edit/{field_name:str}", opt={"roles": DESK}, name="grid_edit")
-    async def edit(self, request: Request[Any, Any, Any], case_id: FromPath[int], field_name: FromPath[str]) -> Template:
+    async def edit(
+        self, request: Request[Any, Any, Any], case_id: FromPath[int], field_name: FromPath[str]
+    ) -> Template:
         row = (await grid.grid_rows(grid.GridView(), limit=1, case_ids=[case_id]) or [None])[0]
         if row is None or field_name not in grid.INLINE_FIELDS:
             raise ValidationFailed("This field cannot be changed here.", fields=[(field_name, "Open the case.")])
@@ -87,7 +103,9 @@ class GridController(Controller):
         )
 
     @post("/{case_id:int}/edit/{field_name:str}", opt={"roles": DESK}, status_code=200)
-    async def save(self, request: Request[Any, Any, Any], case_id: FromPath[int], field_name: FromPath[str]) -> Template:
+    async def save(
+        self, request: Request[Any, Any, Any], case_id: FromPath[int], field_name: FromPath[str]
+    ) -> Template:
         form = await request.form()
         row = await grid.inline_update(
             actor=actor_for(request), case_id=case_id, field_name=field_name, value=str(form.get("value") or "")
