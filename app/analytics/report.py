@@ -95,9 +95,9 @@ def render_html(context: dict[str, Any]) -> str:
 
 
 def html_to_pdf(html: str) -> bytes:
-    from weasyprint import HTML
+    from app.pdf import html_to_pdf as render
 
-    return bytes(HTML(string=html, base_url=None).write_pdf())
+    return render(html)
 
 
 async def monthly_pdf(month: str, *, now: datetime | None = None) -> bytes:

@@ -58,10 +58,9 @@ async def claim_pack_context(number: str, *, store: EvidenceStore, party: str = 
 
 def render_pdf(environment: Environment, context: dict[str, Any]) -> bytes:
     """Blocking (WeasyPrint is CPU work): call through a worker thread."""
-    from weasyprint import HTML
+    from app.pdf import html_to_pdf
 
-    html = environment.get_template(TEMPLATE).render(**context)
-    return bytes(HTML(string=html, base_url=None).write_pdf())
+    return html_to_pdf(environment.get_template(TEMPLATE).render(**context))
 
 
 async def claim_pack_pdf(environment: Environment, context: dict[str, Any]) -> bytes:

@@ -151,7 +151,7 @@ async def test_multipart_report_with_files_lists_its_evidence(client: Any, api: 
     read = (await client.get(f"/api/v1/cases/{body['number']}", headers=api)).json()
     assert read["evidence"] == body["evidence"]
     kinds = [event["kind"] for event in read["events"]]
-    assert kinds == ["case_reported", "assigned", "evidence_added", "evidence_added"]
+    assert kinds == ["case_reported", "assigned", "evidence_added", "evidence_added", "hint_changed"]
 
 
 async def test_same_key_same_report_is_the_same_case_and_a_different_report_is_a_422(
