@@ -50,6 +50,7 @@ class GridController(Controller):
         context = _context(
             view, rows, choices=await grid.filter_choices(), users=await grid.assignable_users(), notice=""
         )
+        context["can_edit"] = request.user.role in DESK
         return render(request, "grid/page.html", context, block=block)
 
     @get("/export/{fmt:str}", opt={"roles": DESK}, name="grid_export")
@@ -75,7 +76,7 @@ class GridController(Controller):
         rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
         context = _context(
             view, rows, choices=await grid.filter_choices(), users=await grid.assignable_users(),
-            notice=f"{changed}",
+            notice=f"{changed}", can_edit=True,
         )  # fmt: skip
         return render(request, "grid/page.html", context, block="results")
 

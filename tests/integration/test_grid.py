@@ -58,6 +58,9 @@ async def test_filter_sort_and_columns(client: Any, login: Any) -> None:
     assert numbers(page.text) == [c.number for c in reversed(cases)]
     soup = BeautifulSoup(page.text, "html.parser")
     assert [th["data-column"] for th in soup.select("#case-grid thead th[data-column]")] == list(grid.DEFAULT_COLUMNS)
+    # Warehouse staff read the grid; exports, bulk assignment and inline edits are for the desk.
+    assert soup.select_one("#export-csv") is None and soup.select_one("#bulk-assign") is None
+    assert not soup.select(".cell-edit")
     filtered = await client.get("/grid", params={"f_supplier": "深圳陶瓷厂", "sort": "amount"})
     assert numbers(filtered.text) == [cases[0].number, cases[2].number, cases[4].number]
     by_amount = await client.get("/grid", params={"sort": "-amount", "f_region": "华东"})
