@@ -6,7 +6,7 @@ from piccolo.conf.apps import AppConfig
 
 from app.accounts.tables import ApiToken, StaffSession, User
 from app.analytics.tables import CorrectiveAction, Recovery
-from app.cases.tables import Case, CaseEvent, CaseNumberCounter, Message
+from app.cases.tables import Case, CaseEvent, CaseNumberCounter, Message, SavedView
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.evidence.tables import Evidence
 from app.tracking.tables import Notification, PushSubscription, Reminder, StageDeadline
@@ -37,6 +37,7 @@ TABLES = [
     Dispute,
     CorrectiveAction,
     Recovery,
+    SavedView,
 ]
 
 APP_CONFIG = AppConfig(

@@ -276,3 +276,38 @@ async def inline_update(*, actor: Any, case_id: int, field_name: str, value: str
             )
     rows = await grid_rows(GridView(), limit=1, case_ids=[case_id])
     return rows[0]
+
+
+async def saved_views(user_id: int) -> list[dict[str, Any]]:
+    from app.cases.tables import SavedView
+
+    return list(
+        await SavedView.select(SavedView.id, SavedView.name, SavedView.params)
+        .where(SavedView.user == user_id)
+        .order_by(SavedView.name)
+    )
+
+
+async def view_save(*, user_id: int, name: str, view: GridView) -> None:
+    """Keep the view under ``name`` for this user; the same name again replaces it."""
+    from urllib.parse import urlencode
+
+    from app.cases.tables import SavedView
+    from app.db import atomic
+    from app.errors import ValidationFailed
+
+    name = name.strip()
+    if not 1 <= len(name) <= 80:
+        raise ValidationFailed("Name the view.", fields=[("name", "1 to 80 characters.")])
+    params = urlencode(view.params(after=""))
+    async with atomic():
+        await SavedView.delete().where((SavedView.user == user_id) & (SavedView.name == name))
+        await SavedView(user=user_id, name=name, params=params).save()
+
+
+async def view_delete(*, user_id: int, view_id: int) -> None:
+    from app.cases.tables import SavedView
+    from app.db import atomic
+
+    async with atomic():
+        await SavedView.delete().where((SavedView.user == user_id) & (SavedView.id == view_id))

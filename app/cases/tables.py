@@ -91,3 +91,13 @@ class Message(Table):
     internal = Boolean(default=False)
     external_id = Varchar(length=255, null=True, default=None, unique=True)
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class SavedView(Table):
+    """A grid view a user named and kept: its query string (columns, filters, sort, search)."""
+
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
+    user = ForeignKey(User, null=False, on_delete=OnDelete.cascade)
+    name = Varchar(length=80)
+    params = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())

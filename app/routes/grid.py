@@ -51,7 +51,21 @@ class GridController(Controller):
             view, rows, choices=await grid.filter_choices(), users=await grid.assignable_users(), notice=""
         )
         context["can_edit"] = request.user.role in DESK
+        context["saved"] = await grid.saved_views(request.user.id)
         return render(request, "grid/page.html", context, block=block)
+
+    @post("/views", opt={"roles": STAFF}, status_code=200)
+    async def save_view(self, request: Request[Any, Any, Any]) -> Template:
+        form = await request.form()
+        await grid.view_save(
+            user_id=request.user.id, name=str(form.get("view_name") or ""), view=grid.GridView.parse(form)
+        )
+        return render(request, "grid/_views.html", {"saved": await grid.saved_views(request.user.id)})
+
+    @post("/views/{view_id:int}/delete", opt={"roles": STAFF}, status_code=200)
+    async def delete_view(self, request: Request[Any, Any, Any], view_id: FromPath[int]) -> Template:
+        await grid.view_delete(user_id=request.user.id, view_id=view_id)
+        return render(request, "grid/_views.html", {"saved": await grid.saved_views(request.user.id)})
 
     @get("/export/{fmt:str}", opt={"roles": DESK}, name="grid_export")
     async def export(self, request: Request[Any, Any, Any], fmt: FromPath[str]) -> Response[bytes]:

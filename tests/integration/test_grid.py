@@ -156,3 +156,32 @@ def test_cli_export(tmp_path: Path, settings: Any) -> None:
     assert done.returncode == 0, done.stderr
     header = next(load_workbook(out).active.iter_rows(values_only=True))
     assert header[0] == "Case" and "Due" in header
+
+
+async def test_saved_views_belong_to_their_user(client: Any, login: Any, make_user: Any) -> None:
+    from app.cases.tables import SavedView
+    from tests.conftest import sign_in
+
+    cases = await make_cases(3)
+    await login("handler")
+    hx = {"HX-Request": "true", "x-csrftoken": await csrf_token(client)}
+    form = {"view_name": "华东 by amount", "f_region": "华东", "sort": "-amount", "col": ["number", "amount"]}
+    saved = await client.post("/grid/views", data=form, headers=hx)
+    assert saved.status_code == 200
+    link = BeautifulSoup(saved.text, "html.parser").select_one("#saved-views a")
+    assert link.text == "华东 by amount"
+    opened = await client.get(link["href"])
+    assert numbers(opened.text) == [cases[2].number, cases[1].number, cases[0].number]
+    soup = BeautifulSoup(opened.text, "html.parser")
+    assert [th["data-column"] for th in soup.select("#case-grid thead th[data-column]")] == ["number", "amount"]
+    await client.post("/grid/views", data={**form, "f_region": ""}, headers=hx)  # same name: replaced
+    assert await SavedView.count() == 1
+    other = await make_user("warehouse")
+    client.cookies.clear()
+    await sign_in(client, other)
+    page = await client.get("/grid")
+    assert "华东 by amount" not in BeautifulSoup(page.text, "html.parser").select_one("#saved-views").text
+    view_id = (await SavedView.select(SavedView.id).first())["id"]
+    hx = {"HX-Request": "true", "x-csrftoken": await csrf_token(client)}
+    await client.post(f"/grid/views/{view_id}/delete", headers=hx)
+    assert await SavedView.count() == 1  # not theirs to delete
