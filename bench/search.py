@@ -55,7 +55,7 @@ async def fill(folder: Path) -> None:
             await Case.insert(*rows)
 
 
-async def timed() -> list[float]:
+async def timed() -> list[tuple[float, str]]:
     from app.cases.search import search_cases
 
     times = []
@@ -63,7 +63,7 @@ async def timed() -> list[float]:
         for query in QUERIES:
             started = time.perf_counter()
             await search_cases(query, limit=50)
-            times.append((time.perf_counter() - started) * 1000)
+            times.append(((time.perf_counter() - started) * 1000, query))
     return times
 
 
@@ -71,8 +71,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary)
         asyncio.run(fill(folder))
-        times = asyncio.run(timed())
-    median, worst = statistics.median(times), max(times)
+        timings = asyncio.run(timed())
+    times = [ms for ms, _ in timings]
+    median, (worst, slowest) = statistics.median(times), max(timings)
     row = {
         "id": "P8",
         "what": f"case search over {CASES:,} cases, median ms ({len(QUERIES)} queries x 3)",
@@ -81,7 +82,7 @@ def main() -> None:
         "ratio": round(median / TARGET_MS, 2),
         "target": f"<= {TARGET_MS} ms",
         "met": worst <= TARGET_MS,
-        "note": f"slowest {worst:.1f} ms; SQLite FTS5 trigram",
+        "note": f"slowest {worst:.1f} ms ({slowest}); SQLite FTS5 trigram",
     }
     print(json.dumps({"rows": [row]}, ensure_ascii=False))
 
