@@ -46,8 +46,12 @@ async function keepPage(path, response) {
   await cache.put(path, await storable(path, response));
 }
 
-async function precacheShell() {
+async function precacheShell(missingOnly) {
+  const cache = await caches.open(CACHE);
   for (const path of SHELL) {
+    if (missingOnly && (await cache.match(path, { ignoreVary: true }))) {
+      continue;
+    }
     try {
       await keepPage(path, await fetch(path, { credentials: "same-origin" }));
     } catch (error) {
@@ -61,7 +65,7 @@ self.addEventListener("install", (event) => {
     caches
       .open(CACHE)
       .then((cache) => cache.addAll(ASSETS))
-      .then(precacheShell)
+      .then(() => precacheShell(false))
       .then(() => self.skipWaiting())
   );
 });
@@ -124,6 +128,10 @@ self.addEventListener("sync", (event) => {
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "replay") {
     event.waitUntil(CrossclaimQueue.replay());
+  }
+  // A signed-in page asks for the shell: installed before signing in, the worker could not store it.
+  if (event.data && event.data.type === "shell") {
+    event.waitUntil(precacheShell(true));
   }
 });
 

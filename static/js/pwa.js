@@ -121,6 +121,9 @@
   function start() {
     if ("serviceWorker" in navigator) {
       navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+      if (navigator.serviceWorker.controller && document.getElementById("queue-badge")) {
+        navigator.serviceWorker.controller.postMessage({ type: "shell" });
+      }
     }
     if (document.querySelector("[data-queue-list]") && navigator.storage && navigator.storage.persist) {
       navigator.storage.persist().catch(() => {});

@@ -39,7 +39,7 @@ async def test_worker_is_served_at_the_root_uncached_with_a_filled_in_version(cl
     assert response.headers["cache-control"] == "no-cache"
     assert "__CACHE_VERSION__" not in response.text
     assert re.search(r'const VERSION = "[0-9a-f]{12}"', response.text)
-    assert "importScripts(\"/static/js/queue.js\")" in response.text
+    assert 'importScripts("/static/js/queue.js")' in response.text
     assert response.text == worker_source()
 
 
