@@ -12,8 +12,6 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
-from app.sqlite_reuse import ReusingSQLiteEngine
-
 # Seconds a SQLite writer waits for the lock before "database is locked"; writers queue instead.
 SQLITE_BUSY_SECONDS = 30
 
@@ -25,7 +23,7 @@ def make_engine(database_url: str) -> Engine[Any]:
         path = database_url.removeprefix("sqlite:///")
         if not path.startswith("/"):
             path = os.path.abspath(path)
-        return ReusingSQLiteEngine(path=path, timeout=SQLITE_BUSY_SECONDS)
+        return SQLiteEngine(path=path, timeout=SQLITE_BUSY_SECONDS)
     if parsed.scheme in {"postgres", "postgresql"}:
         return PostgresEngine(config={"dsn": database_url}, log_queries=False)
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {database_url!r}")
@@ -78,5 +76,3 @@ async def start(engine: Engine[Any]) -> None:
 async def stop(engine: Engine[Any]) -> None:
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
-    elif isinstance(engine, ReusingSQLiteEngine):
-        await engine.close_pools()
