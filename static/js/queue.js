@@ -146,19 +146,43 @@
     return "HTTP " + status + (plain ? ": " + plain.slice(0, 400) : "");
   }
 
+  // A current CSRF token, read from a small page: a token kept with a report goes stale when the
+  // browser's CSRF cookie changes (restarts, cleared cookies), and the report must not be refused for it.
+  async function freshToken() {
+    try {
+      const html = await (await scope.fetch("/offline", { credentials: "same-origin" })).text();
+      const found = html.match(/name="_csrf_token" value="([^"]+)"/);
+      return found ? found[1] : "";
+    } catch (error) {
+      return "";
+    }
+  }
+
+  function post(item, token) {
+    return scope.fetch(item.action, {
+      method: "POST",
+      body: bodyOf(item),
+      credentials: "same-origin",
+      headers: { "HX-Request": "true", "X-CSRFToken": token },
+    });
+  }
+
   // One post of one item. "sent" removes it; "offline" leaves it waiting; "refused" keeps it with
   // the server's reason until someone resends or discards it: nothing is dropped silently.
   async function send(item, csrf) {
-    const token = csrf || item.csrf;
+    let token = csrf || item.csrf;
     await put({ ...item, state: "sending", attempts: item.attempts + 1 });
     let response;
     try {
-      response = await scope.fetch(item.action, {
-        method: "POST",
-        body: bodyOf(item),
-        credentials: "same-origin",
-        headers: { "HX-Request": "true", "X-CSRFToken": token },
-      });
+      response = await post(item, token);
+      if (response.status === 403 && !csrf) {
+        // Once, with a fresh token: an automatic replay has no page whose token it could use.
+        const fresh = await freshToken();
+        if (fresh && fresh !== token) {
+          token = fresh;
+          response = await post(item, token);
+        }
+      }
     } catch (error) {
       await put({ ...item, state: "waiting", error: "", attempts: item.attempts + 1 });
       return "offline";

@@ -177,7 +177,7 @@ async def test_a_report_queued_before_the_browser_restarts_is_still_delivered(
     profile = tmp_path / "profile"
     async with async_playwright() as playwright:
 
-        async def launch() -> Any:
+        async def launch(*, offline: bool = False) -> Any:
             # A profile on disk, like a phone's: the worker, its caches and the queue outlive the browser.
             return await playwright.chromium.launch_persistent_context(
                 str(profile),
@@ -187,6 +187,7 @@ async def test_a_report_queued_before_the_browser_restarts_is_still_delivered(
                 viewport={"width": 375, "height": 780},
                 has_touch=True,
                 is_mobile=True,
+                offline=offline,
             )
 
         context = await launch()
@@ -199,12 +200,14 @@ async def test_a_report_queued_before_the_browser_restarts_is_still_delivered(
         await context.close()
         assert await Case.count() == 0
 
-        context = await launch()
+        # Started offline: the pending Background Sync must not fire before the session cookies are back.
+        context = await launch(offline=True)
         # The session outlives the restart (as a phone's browser keeps it); the test browser drops session cookies.
         await context.add_cookies(cookies)
+        await context.set_offline(False)
         page = await context.new_page()
         await page.goto("/queue")
-        assert await eventually(case_count, 1) == 1
+        assert await eventually(case_count, 1) == 1, await queued(page)
 
         async def queue_size() -> int:
             return len(await queued(page))
@@ -260,11 +263,31 @@ async def test_refused_replays_stay_in_not_sent_with_the_reason_until_resent(
     assert [item["state"] for item in await queued(phone)] == ["failed"]
     await phone.screenshot(path=screenshot_path("not-sent-refused-375"), full_page=True)
 
-    # Discarding is deliberate: a confirmation, then the item is gone.
-    phone.once("dialog", lambda dialog: asyncio.ensure_future(dialog.accept()))
-    await items.nth(0).locator("[data-discard]").click()
-    await expect(phone.locator("[data-queue-empty]")).to_be_visible()
-    assert await queued(phone) == []
+    # Signing out warns while a report is unsent; declined, nothing changes.
+    warnings: list[str] = []
+
+    async def answer(dialog: Any, accept: bool) -> None:
+        warnings.append(dialog.message)
+        await (dialog.accept() if accept else dialog.dismiss())
+
+    phone.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, False)))
+    await phone.click("#logout-form button")
+
+    async def warned() -> int:
+        return len(warnings)
+
+    assert await eventually(warned, 1) == 1
+    assert "not been sent" in warnings[0]
+    await expect(phone.locator("[data-queue-item]")).to_have_count(1)
+    # Confirmed, this phone's queue and caches are cleared before the session ends.
+    phone.once("dialog", lambda dialog: asyncio.ensure_future(answer(dialog, True)))
+    await phone.click("#logout-form button")
+    await phone.wait_for_url("**/login?logged_out=1")
+    assert await phone.evaluate("async () => (await CrossclaimQueue.list()).length") == 0
+    # The signed-in pages are gone from the caches (a fresh worker may store public assets again).
+    assert await phone.evaluate("async () => Boolean(await caches.match('/intake', {ignoreVary: true}))") is False
+    assert await phone.evaluate("async () => Boolean(await caches.match('/queue', {ignoreVary: true}))") is False
+    assert await Case.count() == 1
 
 
 async def file_offline_filled(page: Any, description: str, tmp_path: Path) -> None:
