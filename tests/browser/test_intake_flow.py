@@ -109,6 +109,8 @@ async def test_warehouse_files_a_case_with_two_photos_from_a_phone(phone: Any, m
     await expect(thumbnails).to_have_count(2)
     for index in range(2):
         await expect(thumbnails.nth(index)).to_be_visible()
+        # The thumbnails load lazily: bring each into the viewport, or decode() would wait for ever.
+        await thumbnails.nth(index).scroll_into_view_if_needed()
         # decode() resolves once the image is loaded and decoded, and rejects if it cannot be.
         size = await thumbnails.nth(index).evaluate(
             "img => img.decode().then(() => [img.naturalWidth, img.naturalHeight])"
@@ -128,7 +130,7 @@ async def test_warehouse_files_a_case_with_two_photos_from_a_phone(phone: Any, m
         ("IMG_0002.jpg", "ok", ""),
     ]
     kinds = [e["kind"] for e in await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case.id)]
-    assert kinds == ["case_reported", "assigned", "evidence_added", "evidence_added"]
+    assert kinds == ["case_reported", "assigned", "evidence_added", "evidence_added", "hint_changed"]
     assert errors == []
 
 
