@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def live_server(settings: Any) -> Iterator[str]:
-    """`crossclaim serve` in its own process, on the test database."""
+@contextmanager
+def running_server(settings: Any, name: str, **extra_env: str) -> Iterator[str]:
+    """`crossclaim serve` in its own process on the test database; yields its base URL."""
     port = free_port()
     env = {
         **os.environ,
@@ -52,27 +53,36 @@ def live_server(settings: Any) -> Iterator[str]:
         "CROSSCLAIM_SECRET_KEY": settings.secret_key,
         "CROSSCLAIM_BASE_URL": f"http://127.0.0.1:{port}",
         "CROSSCLAIM_LOG_LEVEL": "WARNING",
-        "CROSSCLAIM_TEST_HOOKS": "1",
         "REDIS_URL": settings.redis_url,
+        **extra_env,
     }
-    log = (settings.data_dir / f"server-{port}.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+    log_path: Path = settings.data_dir / f"server-{name}-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start; see {log.name}") from None
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/healthz", timeout=1):
+                        break
+                except OSError:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"the server did not start; see {log_path}") from None
+                    time.sleep(0.2)  # polling for the server's first answer
+            yield base
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Any) -> Iterator[str]:
+    """The shared server for browser tests, with the test hooks on."""
+    with running_server(settings, "live", CROSSCLAIM_TEST_HOOKS="1") as base:
+        yield base
 
 
 @pytest.fixture

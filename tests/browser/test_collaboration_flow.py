@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +16,7 @@ from playwright.async_api import expect
 from app.cases.tables import Case, CaseEvent
 from app.collaboration.tables import PlanProposal
 from app.evidence.tables import Evidence
-from tests.browser.conftest import ROOT, free_port, screenshot_path, sign_in_page
+from tests.browser.conftest import free_port, running_server, screenshot_path, sign_in_page
 from tests.conftest import PASSWORD
 from tests.integration.test_collaboration import Sink, photo, supplier_case
 
@@ -41,35 +36,8 @@ def smtp() -> Iterator[Sink]:
 @pytest.fixture
 def mail_server(settings: Any, smtp: Sink) -> Iterator[str]:
     """`crossclaim serve` on the test database, sending its mail to the loopback SMTP server."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.database_url,
-        "CROSSCLAIM_DATA_DIR": str(settings.data_dir),
-        "CROSSCLAIM_SECRET_KEY": settings.secret_key,
-        "CROSSCLAIM_BASE_URL": f"http://127.0.0.1:{port}",
-        "CROSSCLAIM_SMTP_URL": smtp.url,  # type: ignore[attr-defined]
-        "CROSSCLAIM_LOG_LEVEL": "WARNING",
-        "REDIS_URL": settings.redis_url,
-    }
-    log_path: Path = settings.data_dir / f"server-collab-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log
-        )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start; see {log_path}") from None
-                time.sleep(0.2)
+    with running_server(settings, "collab", CROSSCLAIM_SMTP_URL=smtp.url) as base:  # type: ignore[attr-defined]
         yield base
-        process.terminate()
-        process.wait(timeout=10)
 
 
 async def mail_arrives(sink: Sink) -> Any:
