@@ -56,7 +56,7 @@
   }
 
   function fillCovers(form, select) {
-    const keep = select.value;
+    const keep = select.value || select.dataset.wanted || "";
     while (select.options.length > 1) {
       select.remove(1);
     }
@@ -244,9 +244,10 @@
         entry.label.textContent = say.textDone || "";
       }
       if (redirect) {
-        window.location.assign(redirect);
+        forgetFixed(form).then(() => window.location.assign(redirect));
         return;
       }
+      forgetFixed(form);
       for (const entry of state.files) {
         if (entry.url) {
           URL.revokeObjectURL(entry.url);
@@ -294,6 +295,11 @@
     } catch (error) {
       return;
     }
+    const fixed = form.dataset.fixing;
+    if (fixed && fixed !== body.get("client_key")) {
+      await queue.remove(fixed).catch(() => {});
+    }
+    endFixing(form);
     if (navigator.storage && navigator.storage.persist) {
       navigator.storage.persist().catch(() => {});
     }
@@ -399,9 +405,105 @@
     }
   });
 
+  // "Fix and send" from the not-sent page: /intake#fix=KEY opens the stored report on the form, its
+  // fields, answers and photos restored, under its own key so the server still files it only once.
+  // Fields that arrive later (the order's lines, the questions of a problem type) are filled as they come.
+  const pending = new Map();
+
+  function setField(form, name, values) {
+    const fields = Array.from(form.querySelectorAll("[name='" + CSS.escape(name) + "']"));
+    const usable = fields.filter((field) => field.type !== "file");
+    if (usable.length === 0) {
+      return false;
+    }
+    for (const field of usable) {
+      const choice = field.type === "radio" || field.type === "checkbox";
+      if (choice) {
+        field.checked = values.includes(field.value);
+      } else {
+        field.value = values[0];
+      }
+      // As if typed or tapped: the order lookup and the problem type's questions load as they would.
+      if (!choice || field.checked) {
+        field.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    }
+    return true;
+  }
+
+  function fillPending(form) {
+    for (const [name, values] of pending) {
+      if (setField(form, name, values)) {
+        pending.delete(name);
+      }
+    }
+  }
+
+  function endFixing(form) {
+    delete form.dataset.fixing;
+    pending.clear();
+    const banner = form.querySelector("[data-fixing-banner]");
+    if (banner) {
+      banner.hidden = true;
+    }
+    if (window.location.hash.startsWith("#fix=")) {
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+  }
+
+  function forgetFixed(form) {
+    const key = form.dataset.fixing;
+    endFixing(form);
+    return key && window.CrossclaimQueue ? window.CrossclaimQueue.remove(key).catch(() => {}) : Promise.resolve();
+  }
+
+  async function openStored(form, key) {
+    const item = window.CrossclaimQueue ? await window.CrossclaimQueue.get(key).catch(() => null) : null;
+    if (!item) {
+      return;
+    }
+    form.dataset.fixing = item.key;
+    const banner = form.querySelector("[data-fixing-banner]");
+    if (banner) {
+      banner.querySelector("[data-fixing-reason]").textContent = item.error || "";
+      banner.hidden = false;
+    }
+    const covers = [];
+    for (const [name, value] of item.fields) {
+      if (name === "_csrf_token") {
+        continue;
+      }
+      if (name === "evidence_covers") {
+        covers.push(value);
+        continue;
+      }
+      pending.set(name, [...(pending.get(name) || []), value]);
+    }
+    fillPending(form);
+    const files = item.files.map((file) => new File([file.blob], file.name, { type: file.type || file.blob.type }));
+    addFiles(form, files);
+    stateOf(form).files.forEach((entry, index) => {
+      entry.select.dataset.wanted = covers[index] || "";
+      fillCovers(form, entry.select);
+    });
+    updateChecklist(form);
+  }
+
+  document.addEventListener("htmx:afterSettle", () => {
+    const form = document.getElementById("intake-form");
+    if (form && form.dataset.fixing && pending.size > 0) {
+      fillPending(form);
+    }
+  });
+
   function start() {
     for (const form of document.querySelectorAll("form[data-evidence-form]")) {
       ensureKey(form);
+    }
+    const fix = window.location.hash.match(/^#fix=(.+)$/);
+    const form = document.getElementById("intake-form");
+    if (fix && form) {
+      openStored(form, decodeURIComponent(fix[1]));
     }
   }
 

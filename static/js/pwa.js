@@ -47,6 +47,12 @@
       const error = node.querySelector("[data-error]");
       error.textContent = item.error;
       error.hidden = !item.error;
+      // A report the server refused for its content is corrected on the intake form, photos and all.
+      const fix = node.querySelector("[data-fix]");
+      if (fix) {
+        fix.href = "/intake#fix=" + encodeURIComponent(item.key);
+        fix.hidden = item.state !== "failed" || Boolean(item.needsSignIn);
+      }
       node.querySelector("[data-resend]").addEventListener("click", async (event) => {
         event.currentTarget.disabled = true;
         // A person resending refreshes the credentials: this page's token, after signing in again.
@@ -79,7 +85,8 @@
     if (!queue || navigator.onLine === false) {
       return;
     }
-    await queue.replay().catch(() => {});
+    // The sign-out form is on every signed-in page: reports refused for a lost session go again now.
+    await queue.replay({ signedIn: Boolean(document.getElementById("logout-form")) }).catch(() => {});
     await refresh();
   }
 

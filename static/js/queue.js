@@ -189,21 +189,29 @@
     }
     const redirect = response.headers.get("HX-Redirect") || "";
     if (response.ok && !redirect.startsWith("/login")) {
+      // Read to the end so the connection is released, not held open by an unread body.
+      await response.text().catch(() => "");
       await remove(item.key);
       return "sent";
     }
-    const reason = redirect.startsWith("/login")
+    const signedOut = redirect.startsWith("/login");
+    const reason = signedOut
       ? "HTTP 401: signed out; sign in again and send again"
       : reasonOf(response.status, await response.text().catch(() => ""));
-    await put({ ...item, csrf: token, state: "failed", error: reason, attempts: item.attempts + 1 });
+    // Refused for who sent it (signed out, stale session) rather than for what it says: signing in
+    // again is the fix, so the next replay from a signed-in page sends it without anyone pressing a button.
+    const needsSignIn = signedOut || response.status === 401 || response.status === 403;
+    await put({ ...item, csrf: token, state: "failed", error: reason, needsSignIn: needsSignIn, attempts: item.attempts + 1 });
     return "refused";
   }
 
-  // Waiting items, oldest first, until the network fails; one replay at a time across tabs and the worker.
-  async function replay() {
+  // Waiting items, oldest first, until the network fails; one replay at a time across tabs and the
+  // worker. A page that knows it is signed in also retries the items refused for want of a session.
+  async function replay(options) {
+    const signedIn = Boolean(options && options.signedIn);
     const run = async () => {
       for (const item of await list()) {
-        if (item.state === "failed") {
+        if (item.state === "failed" && !(signedIn && item.needsSignIn)) {
           continue;
         }
         if ((await send(item)) === "offline") {

@@ -39,7 +39,7 @@ async def eventually(probe: Any, expected: Any, *, seconds: float = 30) -> Any:
 async def queued(page: Any) -> list[dict[str, Any]]:
     return await page.evaluate(
         "async () => (await CrossclaimQueue.list()).map((i) => ({key: i.key, state: i.state, error: i.error,"
-        " files: i.files.length}))"
+        " files: i.files.length, attempts: i.attempts}))"
     )
 
 
@@ -245,21 +245,26 @@ async def test_refused_replays_stay_in_not_sent_with_the_reason_until_resent(
     for item in await queued(phone):
         assert item["error"].startswith(("HTTP 401", "HTTP 403")), item["error"]
 
-    # Signed in again, the "not sent" page shows both with their reasons; sending again uses the new session.
+    # Signed in again, the first signed-in page sends both again by itself: the valid one is filed,
+    # the invalid one is refused now for what it says, with the server's own reason.
     await sign_in_page(phone, user.email, PASSWORD)
+    assert await eventually(case_count, 1) == 1
     await phone.goto("/queue")
     items = phone.locator("[data-queue-item]")
-    await expect(items).to_have_count(2)
-    await expect(items.nth(0).locator("[data-error]")).to_contain_text("HTTP 40")
-    await items.nth(0).locator("[data-resend]").click()
     await expect(items).to_have_count(1)
-    assert await Case.count() == 1
-    # The invalid one is refused again, now with the server's own reason.
-    await items.nth(0).locator("[data-resend]").click()
     await expect(items.nth(0).locator("[data-error]")).to_contain_text("HTTP 422")
     await expect(items.nth(0).locator("[data-error]")).to_contain_text("email")
+    await expect(items.nth(0).locator("[data-fix]")).to_be_visible()
+    # Sending it again unchanged is refused again; it stays.
+    tried = (await queued(phone))[0]["attempts"]
+
+    async def after_resend() -> list[tuple[str, int]]:
+        return [(item["state"], item["attempts"]) for item in await queued(phone)]
+
+    await items.nth(0).locator("[data-resend]").click()
+    assert await eventually(after_resend, [("failed", tried + 1)]) == [("failed", tried + 1)]
+    await expect(items.nth(0).locator("[data-error]")).to_contain_text("HTTP 422")
     assert await Case.count() == 1
-    assert [item["state"] for item in await queued(phone)] == ["failed"]
     await phone.screenshot(path=screenshot_path("not-sent-refused-375"), full_page=True)
 
     # Signing out warns while a report is unsent; declined, nothing changes.
@@ -295,3 +300,53 @@ async def file_offline_filled(page: Any, description: str, tmp_path: Path) -> No
     await page.locator("[data-submit]").click()
     await expect(page.locator("[data-status]")).to_have_text("Saved on this phone, will send automatically.")
     await expect(page.locator("#queue-badge [data-queue-count]")).to_have_text("2")
+
+
+async def test_a_refused_report_is_fixed_on_the_intake_form_and_filed_once_with_its_photos(
+    phone: Any, make_user: Any, tmp_path: Path
+) -> None:
+    user = await make_user("warehouse", name="Wu")
+    await installed(phone, user)
+    context = phone.context
+    await context.set_offline(True)
+    await phone.goto("/intake")
+    await phone.evaluate("() => { document.getElementById('intake-form').noValidate = true; }")
+    await phone.click("details.customer summary")
+    await phone.fill("#field-customer_email", "not-an-email")
+    await fill_report(phone, "Fixed on the phone", [photo(tmp_path / "a.jpg", (10, 120, 30))])
+    await phone.locator("[data-submit]").click()
+    await expect(phone.locator("[data-status]")).to_have_text("Saved on this phone, will send automatically.")
+    await context.set_offline(False)
+
+    async def states() -> list[str]:
+        return [item["state"] for item in await queued(phone)]
+
+    await phone.goto("/queue")
+    assert await eventually(states, ["failed"]) == ["failed"]
+    stored = (await queued(phone))[0]
+    items = phone.locator("[data-queue-item]")
+    await expect(items.nth(0).locator("[data-error]")).to_contain_text("HTTP 422")
+
+    # "Fix and send" opens the intake form with everything restored: fields, photo, the reason.
+    await items.nth(0).locator("[data-fix]").click()
+    await phone.wait_for_url("**/intake#fix=*")
+    await expect(phone.locator("[data-fixing-banner]")).to_be_visible()
+    await expect(phone.locator("[data-fixing-reason]")).to_contain_text("email")
+    await expect(phone.locator("#field-description")).to_have_value("Fixed on the phone")
+    await expect(phone.locator("#field-order_number")).to_have_value("PO-OFFLINE-1")
+    await expect(phone.locator("#field-customer_email")).to_have_value("not-an-email")
+    await expect(phone.locator("input[name='problem_type'][value='transit_damage']")).to_be_checked()
+    await expect(phone.locator("[data-previews] li.preview")).to_have_count(1)
+    assert await phone.locator("[data-client-key]").input_value() == stored["key"]
+    await phone.screenshot(path=screenshot_path("intake-fixing-375"), full_page=True)
+
+    await phone.click("details.customer summary")
+    await phone.fill("#field-customer_email", "wu.customer@example.com")
+    await phone.locator("[data-submit]").click()
+    await phone.wait_for_url("**/cases/AS-*")
+    case = await Case.objects().first()
+    assert await Case.count() == 1
+    assert case.description == "Fixed on the phone"
+    assert await Evidence.count().where(Evidence.case == case.id) == 1
+    assert await queued(phone) == []
+    await expect(phone.locator("#queue-badge")).to_be_hidden()
