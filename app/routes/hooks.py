@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar import Request, get
+from litestar.params import FromQuery
 from litestar.response import Stream, Template
 
 from app.accounts.roles import PUBLIC
@@ -19,6 +21,8 @@ async def bare_page(request: Request[Any, Any, Any]) -> Template:
 
 # Armed by a test: the next intake post is committed, then its response is cut off mid-body.
 _drop_next_intake: list[bool] = []
+# Or a share of all intake posts, drawn from a seeded generator so a failing run can be repeated.
+_drop_share: dict[str, Any] = {"share": 0.0, "random": random.Random(0), "dropped": 0}  # noqa: S311 - fault injection, not secrets
 
 
 class ResponseDropped(Exception):
@@ -29,6 +33,10 @@ def drop_intake_response_armed() -> bool:
     """True once after the hook was armed (the intake handler asks only when test hooks are on)."""
     if _drop_next_intake:
         _drop_next_intake.clear()
+        return True
+    share: float = _drop_share["share"]
+    if share > 0 and _drop_share["random"].random() < share:
+        _drop_share["dropped"] += 1
         return True
     return False
 
@@ -50,4 +58,15 @@ async def arm_drop_intake() -> str:
     return "armed"
 
 
-HOOK_HANDLERS: list[Any] = [bare_page, arm_drop_intake]
+@get("/_hooks/drop-intake-responses", opt={"roles": PUBLIC}, name="hook_drop_intake_share")
+async def drop_intake_share(share: FromQuery[float], seed: FromQuery[int] = 0) -> str:
+    """Cuts off this share of intake responses after commit (0 stops it), for the offline queue's chaos test.
+
+    Answers how many were cut off since the previous call, so a test knows the fault really happened.
+    """
+    dropped = _drop_share["dropped"]
+    _drop_share.update(share=min(max(share, 0.0), 1.0), random=random.Random(seed), dropped=0)  # noqa: S311
+    return f"dropped {dropped}"
+
+
+HOOK_HANDLERS: list[Any] = [bare_page, arm_drop_intake, drop_intake_share]
