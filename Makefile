@@ -6,7 +6,7 @@ export CROSSCLAIM_DATA_DIR ?= var
 
 # Debian packages: WeasyPrint's libraries and a CJK font at run time; Chromium and poppler for tests.
 RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk
-TEST_DEBS := chromium poppler-utils
+TEST_DEBS := chromium poppler-utils dovecot-imapd
 
 .PHONY: run test install system-deps test-system-deps bench-system-deps debs lint bench bench-quick messages clean-data
 

@@ -34,6 +34,7 @@ from app.routes.grid import GRID_ROUTES
 from app.routes.hooks import HOOK_HANDLERS
 from app.routes.imports import IMPORT_ROUTES
 from app.routes.intake import EvidenceController, IntakeController
+from app.routes.mail import MAIL_ROUTES
 from app.routes.party import PARTY_ROUTES
 from app.routes.pwa import PwaController
 from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
@@ -71,6 +72,7 @@ ROUTE_HANDLERS: list[Any] = [
     *GRID_ROUTES,
     *IMPORT_ROUTES,
     *COLLABORATION_ROUTES,
+    *MAIL_ROUTES,
     *PARTY_ROUTES,
 ]
 

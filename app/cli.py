@@ -77,6 +77,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from app.logs import configure_logging
     from app.tasks import (
         configure_queue,
+        mail,  # noqa: F401 - registers the periodic mailbox read
         reminders,  # noqa: F401 - registers the periodic reminder sweep
         reports,  # noqa: F401 - registers the monthly report and the corrective-action checks
     )
@@ -283,6 +284,47 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_mail_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    """One .eml file through the same path as a mail read from the mailbox; prints the outcome as JSON."""
+    from pathlib import Path
+
+    from app.evidence.services import EvidencePolicy
+    from app.evidence.storage import store_from_url
+    from app.mail.ingest import ingest_mail
+
+    try:
+        raw = Path(args.file).read_bytes()
+    except OSError as error:
+        print(f"crossclaim: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    store = store_from_url(settings.evidence_url, settings.data_dir)
+
+    async def work() -> int:
+        outcome = await ingest_mail(raw, settings=settings, store=store, policy=EvidencePolicy())
+        print(json.dumps(outcome.as_dict(), ensure_ascii=False))
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_mail_poll(settings: Settings, args: argparse.Namespace) -> int:
+    from app.evidence.services import EvidencePolicy
+    from app.evidence.storage import store_from_url
+    from app.mail.imap import poll_mailbox
+
+    if not settings.imap_url:
+        print("crossclaim: set CROSSCLAIM_IMAP_URL to read a mailbox", file=sys.stderr)
+        return 2
+    store = store_from_url(settings.evidence_url, settings.data_dir)
+
+    async def work() -> int:
+        summary = await poll_mailbox(settings, store=store, policy=EvidencePolicy())
+        print(json.dumps(summary.as_dict()))
+        return 0
+
+    return _run(settings, work)
+
+
 def cmd_settings(settings: Settings, args: argparse.Namespace) -> int:
     for env, default, help_text in documented_settings():
         print(f"{env}\t{default}\t{help_text}")
@@ -364,6 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["csv", "xlsx"], default="csv")
     export.add_argument("--out", required=True)
     export.set_defaults(func=cmd_export)
+
+    mail = sub.add_parser("mail", help="inbound mail").add_subparsers(dest="mail_command", required=True)
+    mail_ingest = mail.add_parser("ingest", help="read one .eml file into its case thread (or quarantine); prints JSON")
+    mail_ingest.add_argument("file", metavar="FILE.eml")
+    mail_ingest.set_defaults(func=cmd_mail_ingest)
+    mail.add_parser("poll", help="read the unseen mail of CROSSCLAIM_IMAP_URL once; prints JSON").set_defaults(
+        func=cmd_mail_poll
+    )
 
     sub.add_parser("settings", help="list every setting with its default").set_defaults(func=cmd_settings)
     return parser

@@ -88,6 +88,27 @@ class Settings:
         "SMS provider: an http(s):// endpoint taking JSON {to, text}, or console to log them. Unset: no SMS.",
         default="",
     )
+    reply_address: str = _setting(
+        "CROSSCLAIM_REPLY_ADDRESS",
+        "The support mailbox replies go to (support@example.com); case mails set Reply-To to support+<case>.<tag>@…."
+        " Unset: no reply address, replies are not read.",
+        default="",
+    )
+    imap_url: str = _setting(
+        "CROSSCLAIM_IMAP_URL",
+        "imap://user:pass@host:port or imaps://… of the support mailbox the worker reads replies from. Unset: no polling.",
+        default="",
+    )
+    imap_folder: str = _setting(
+        "CROSSCLAIM_IMAP_FOLDER",
+        "The mailbox folder read for replies; processed mail is flagged \\Seen there.",
+        default="INBOX",
+    )
+    imap_interval: int = _setting(
+        "CROSSCLAIM_IMAP_INTERVAL",
+        "Minutes between two reads of the mailbox (1 to 60).",
+        default=2,
+    )
     log_level: str = _setting(
         "CROSSCLAIM_LOG_LEVEL",
         "DEBUG, INFO, WARNING or ERROR.",

@@ -48,11 +48,13 @@ def build_message(settings: Settings, mail: Mail) -> EmailMessage:
     message["To"] = ", ".join(mail.to)
     message["Subject"] = mail.subject
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="crossclaim.localhost")
+    # A case mail brings its own Message-ID (recorded before sending, so replies find their thread).
+    message["Message-ID"] = mail.headers.get("Message-ID") or make_msgid(domain="crossclaim.localhost")
     if mail.reply_to:
         message["Reply-To"] = mail.reply_to
     for name, value in mail.headers.items():
-        message[name] = value
+        if name != "Message-ID":
+            message[name] = value
     message.set_content(mail.text)
     if mail.html:
         message.add_alternative(mail.html, subtype="html")

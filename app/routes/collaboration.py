@@ -25,6 +25,7 @@ from app.evidence import services as evidence_services
 from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.i18n import current_language
 from app.i18n import gettext as _
+from app.mail.outgoing import case_mail
 from app.notify.email import Attachment, Mail, send_mail
 from app.routes.cases import actor_for
 from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
@@ -105,6 +106,7 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
         context = await claim_pack.claim_pack_context(number, store=evidence_store(request), party=pushed.link.party)
         pdf = await claim_pack.claim_pack_pdf(_environment(request), context)
     mail = push_mail(settings, pushed, requirement=requirement, reply_by=reply_by, pdf=pdf)
+    mail = await case_mail(settings, mail, case_id=pushed.case.id, number=pushed.case.number, party=pushed.link.party)
     # Sent after the commit, in a worker thread; the token exists only in this request and the mail.
     error = ""
     try:

@@ -29,6 +29,7 @@ from app.cases.tables import Case, CaseEvent
 from app.collaboration import links
 from app.i18n import current_language
 from app.i18n import gettext as _
+from app.mail.outgoing import case_mail
 from app.notify.email import Mail, send_mail
 from app.notify.inapp import notify_users
 from app.notify.push import PushFailed, PushTarget, SubscriptionGone, send_push
@@ -386,12 +387,13 @@ class _Context:
 
     async def _customer_update(self, settings: Settings, reminder: dict[str, Any], number: str, now: datetime) -> Mail:
         text, follow, link = await self.customer_message(settings, reminder, now)
-        return Mail(
+        mail = Mail(
             to=[reminder["recipient"]],
             subject=f"[{number}] {text}",
             text=f"{text}\n{follow} {link}\n",
             html=f'<p>{_escape(text)}</p><p>{_escape(follow)} <a href="{_escape(link)}">{_escape(link)}</a></p>',
         )
+        return await case_mail(settings, mail, case_id=reminder["case"], number=number, party="customer", now=now)
 
     async def customer_message(
         self, settings: Settings, reminder: dict[str, Any], now: datetime
@@ -457,9 +459,10 @@ def mime_bytes(settings: Settings, mail: Mail) -> bytes:
         f"To: {', '.join(mail.to)}",
         f"Subject: {_header(mail.subject)}",
         f"Date: {formatdate(localtime=False)}",
-        f"Message-ID: <{secrets.token_hex(16)}@crossclaim.localhost>",
+        f"Message-ID: {mail.headers.get('Message-ID') or f'<{secrets.token_hex(16)}@crossclaim.localhost>'}",
+        *([f"Reply-To: {_header(mail.reply_to)}"] if mail.reply_to else []),
         "MIME-Version: 1.0",
-        *(f"{name}: {_header(value)}" for name, value in mail.headers.items()),
+        *(f"{name}: {_header(value)}" for name, value in mail.headers.items() if name != "Message-ID"),
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
     ]
     parts = [("plain", mail.text), ("html", mail.html or "")]

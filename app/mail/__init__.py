@@ -1,0 +1,1 @@
+"""Mail into case threads: reply addresses, inbound parsing, matching, ingestion and IMAP polling."""
