@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar, Router
@@ -19,10 +17,10 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from piccolo.engine.base import Engine
 
-from app import db
+from app import db, i18n
 from app.accounts.roles import PUBLIC
 from app.cases.responsibility import configure_rules
-from app.i18n import LANGUAGES, current_language, gettext, ngettext
+from app.i18n import LANGUAGES, current_language
 from app.logs import configure_logging
 from app.routes.accounts import AccountController
 from app.routes.analytics import AnalyticsApiController, DashboardController, RootCauseController
@@ -77,12 +75,6 @@ ROUTE_HANDLERS: list[Any] = [
 ]
 
 
-def local_time(value: datetime | None, zone: str = "Asia/Shanghai", fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(zone)).strftime(fmt)
-
-
 def template_environment() -> Environment:
     environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -91,9 +83,8 @@ def template_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    i18n.install(environment)
     environment.globals.update(languages=LANGUAGES, current_language=current_language.get)
-    environment.filters["local_time"] = local_time
     environment.globals["hint_panel"] = hint_panel
     return environment
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from io import BytesIO
 from pathlib import Path
-from typing import cast
+from typing import Any, BinaryIO, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
 from babel.support import LazyProxy, NullTranslations, Translations
+from jinja2 import Environment, pass_context
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES: dict[str, str] = {"en": "English", "zh": "中文"}
@@ -55,6 +62,10 @@ def lazy_gettext(message: str) -> str:
     return cast(str, LazyProxy(gettext, message, enable_cache=False))
 
 
+def lazy_pgettext(context: str, message: str) -> str:
+    return cast(str, LazyProxy(pgettext, context, message, enable_cache=False))
+
+
 def pick_language(candidates: Iterable[str | None]) -> str:
     """The first supported language among the user's choice, cookie and Accept-Language."""
     for candidate in candidates:
@@ -80,3 +91,274 @@ def accept_language(header: str) -> list[str]:
             weight = 0.0
         weighted.append((weight, name.strip()))
     return [name for _, name in sorted(weighted, key=lambda item: -item[0])]
+
+
+def pgettext(context: str, message: str, **variables: object) -> str:
+    """gettext with a context, for one English word that needs two translations ("To" a date, "To" a person)."""
+    text = str(translations(current_language.get()).pgettext(context, message))
+    return text % variables if variables else text
+
+
+def npgettext(context: str, singular: str, plural: str, n: int, **variables: object) -> str:
+    text = str(translations(current_language.get()).npgettext(context, singular, plural, n))
+    return text % {"num": n, **variables}
+
+
+# --- words that reach a page as data: marked here so extraction finds them, translated when shown ----------
+
+NODE_LABELS: dict[str, str] = {
+    "reported": lazy_pgettext("node", "Reported"),
+    "responsibility": lazy_pgettext("node", "Responsibility"),
+    "plan": lazy_pgettext("node", "Plan"),
+    "implementation": lazy_pgettext("node", "Implementation"),
+    "completed": lazy_pgettext("node", "Completed"),
+    "feedback": lazy_pgettext("node", "Feedback"),
+    "closed": lazy_pgettext("node", "Closed"),
+    "disputed": lazy_pgettext("node", "Disputed"),
+    "cancelled": lazy_pgettext("node", "Cancelled"),
+}
+
+PARTY_KIND_LABELS: dict[str, str] = {
+    "supplier": lazy_gettext("Supplier"),
+    "carrier": lazy_gettext("Carrier"),
+    "purchaser": lazy_gettext("Purchaser (us)"),
+    "undetermined": lazy_gettext("Undetermined"),
+    "shared": lazy_gettext("Shared"),
+    "customer": lazy_gettext("Customer"),
+    "us": lazy_gettext("Us"),
+}
+
+EVENT_LABELS: dict[str, str] = {
+    "case_reported": lazy_gettext("Case reported"),
+    "case_imported": lazy_gettext("Imported"),
+    "case_edited": lazy_gettext("Edited"),
+    "assigned": lazy_gettext("Assigned"),
+    "evidence_added": lazy_gettext("Evidence added"),
+    "evidence_failed": lazy_gettext("Evidence could not be read"),
+    "evidence_withdrawn": lazy_gettext("Evidence withdrawn"),
+    "upload_rejected": lazy_gettext("Upload refused"),
+    "facts_changed": lazy_gettext("Facts changed"),
+    "hint_changed": lazy_gettext("Hint changed"),
+    "responsibility_confirmed": lazy_gettext("Responsibility confirmed"),
+    "responsibility_overridden": lazy_gettext("Responsibility decided differently"),
+    "root_cause_set": lazy_gettext("Root cause set"),
+    "message": lazy_gettext("Message"),
+    "party_viewed": lazy_gettext("Viewed by the party"),
+    "party_link_opened": lazy_gettext("Link opened"),
+    "link_revoked": lazy_gettext("Link revoked"),
+    "push_mail_sent": lazy_gettext("Email sent"),
+    "push_mail_failed": lazy_gettext("Email failed"),
+    "clock_paused": lazy_gettext("Clock paused"),
+    "clock_resumed": lazy_gettext("Clock resumed"),
+    "customer_feedback": lazy_gettext("Customer feedback"),
+    "mail_assigned": lazy_gettext("Email filed to the case"),
+    "mail_quarantined": lazy_gettext("Email quarantined"),
+    "mail_bounced": lazy_gettext("Email bounced"),
+    "mail_after_close": lazy_gettext("Email after closing"),
+    "case_pushed": lazy_gettext("Sent to the supplier or carrier"),
+    "party_response": lazy_gettext("Answer"),
+    "plan_proposed": lazy_gettext("Plan proposed"),
+    "plan_agreed": lazy_gettext("Plan agreed"),
+    "customer_plan_answer": lazy_gettext("Customer's answer to the plan"),
+    "progress_update": lazy_gettext("Progress update"),
+    "dispute_opened": lazy_gettext("Mediation opened"),
+    "dispute_decided": lazy_gettext("Mediation decided"),
+    "node_changed": lazy_gettext("Moved to another step"),
+}
+
+RESPONSE_LABELS: dict[str, str] = {
+    "accept": lazy_gettext("Accept"),
+    "accept_part": lazy_gettext("Accept in part"),
+    "dispute": lazy_gettext("Dispute"),
+}
+
+# Fact choices (snake_case codes in the rules) as people read them; Incoterms stay as written.
+CHOICE_LABELS: dict[str, str] = {
+    "sea": lazy_gettext("Sea"),
+    "air": lazy_gettext("Air"),
+    "road": lazy_gettext("Road"),
+    "rail": lazy_gettext("Rail"),
+    "courier": lazy_gettext("Courier"),
+    "multimodal": lazy_gettext("Multimodal"),
+    "hague_visby": lazy_gettext("Hague-Visby Rules"),
+    "hamburg": lazy_gettext("Hamburg Rules"),
+    "intact": lazy_gettext("Intact"),
+    "damaged": lazy_gettext("Damaged"),
+    "unknown": lazy_gettext("Unknown"),
+    "broken": lazy_gettext("Broken"),
+    "mismatch": lazy_gettext("Number does not match"),
+    "passed": lazy_gettext("Passed"),
+    "failed_shipped": lazy_gettext("Failed, shipped anyway"),
+    "none": lazy_gettext("No inspection"),
+    "purchaser": lazy_gettext("Ours"),
+    "carrier": lazy_gettext("The carrier's"),
+    "supplier": lazy_gettext("The supplier's"),
+}
+
+ROLE_LABELS: dict[str, str] = {
+    "admin": lazy_gettext("Administrator"),
+    "manager": lazy_gettext("Manager"),
+    "handler": lazy_gettext("Handler"),
+    "warehouse": lazy_gettext("Warehouse"),
+}
+
+LABELS: dict[str, dict[str, str]] = {
+    "role": ROLE_LABELS,
+    "node": NODE_LABELS,
+    "party": PARTY_KIND_LABELS,
+    "event": EVENT_LABELS,
+    "response": RESPONSE_LABELS,
+    "choice": CHOICE_LABELS,
+}
+
+
+def label(value: object, kind: str) -> str:
+    """The reader's word for a code (a node, party kind, event...); an unknown code is shown as it is."""
+    code = "" if value is None else str(value)
+    found = LABELS.get(kind, {}).get(code)
+    return str(found) if found is not None else code.replace("_", " ")
+
+
+def rule_text(text: object) -> str:
+    """A rule's explanation or citation in the reader's language (the rule files are English, see extract_rules)."""
+    message = " ".join(str(text or "").split())
+    return gettext(message) if message else ""
+
+
+def extract_rules(
+    fileobj: BinaryIO, keywords: object, comment_tags: object, options: object
+) -> Iterator[tuple[int, str, str, list[str]]]:
+    """Babel extractor for the trade rule files: every explanation, basis citation, cause and description.
+
+    Whitespace is collapsed as the registry does, so the msgid is the text the engine stores in a hint.
+    """
+    text = fileobj.read().decode("utf-8")
+    data = tomllib.loads(text)
+    lines = text.splitlines()
+
+    def line_of(needle: str) -> int:
+        first = needle.split()[0] if needle.split() else needle
+        return next((number for number, line in enumerate(lines, 1) if first in line), 1)
+
+    def messages() -> Iterator[str]:
+        if isinstance(data.get("description"), str):
+            yield data["description"]
+        for rule in data.get("rule", []):
+            if isinstance(rule.get("explanation"), str):
+                yield rule["explanation"]
+            if isinstance(rule.get("cause"), str):
+                yield rule["cause"].replace("_", " ")
+            yield from (item for item in rule.get("basis", []) if isinstance(item, str))
+            for citations in rule.get("basis_by_mode", {}).values():
+                yield from (item for item in citations if isinstance(item, str))
+
+    for message in messages():
+        normalised = " ".join(message.split())
+        if normalised:
+            yield line_of(message.strip()), "gettext", normalised, []
+
+
+# --- dates, numbers and money in the reader's language and time zone ---------------------------------------
+
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+_DATETIME_PATTERNS = {"en": "d MMM y, HH:mm", "zh": "y年M月d日 HH:mm"}
+_DATE_PATTERNS = {"en": "d MMM y", "zh": "y年M月d日"}
+
+
+def zone_or_default(name: str | None) -> ZoneInfo:
+    """The named IANA zone; an empty or unknown name falls back to the company's zone."""
+    try:
+        return ZoneInfo(name or DEFAULT_TIME_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIME_ZONE)
+
+
+def valid_time_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return bool(name)
+
+
+def format_moment(value: datetime, zone: str | None = None, *, fmt: str | None = None) -> str:
+    """A stored (UTC) moment on the wall clock of ``zone``; ``fmt`` keeps an strftime layout where one is wanted."""
+    local = value.astimezone(zone_or_default(zone))
+    if fmt:
+        return local.strftime(fmt)
+    language = current_language.get()
+    return format_datetime(local, _DATETIME_PATTERNS.get(language, _DATETIME_PATTERNS["en"]), locale=language)
+
+
+def zone_label(value: datetime, zone: str | None) -> str:
+    """The zone's long name at that moment, in the reader's language ("Central European Standard Time")."""
+    tz = zone_or_default(zone)
+    return format_datetime(value.astimezone(tz), "zzzz", tzinfo=tz, locale=current_language.get())
+
+
+def format_day(value: date | str | None) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        try:
+            return format_day(date.fromisoformat(value))
+        except ValueError:
+            return value
+    language = current_language.get()
+    return format_date(value, _DATE_PATTERNS.get(language, _DATE_PATTERNS["en"]), locale=language)
+
+
+def format_number(value: object, digits: int | None = None) -> str:
+    if value is None or value == "":
+        return ""
+    number = Decimal(str(value))
+    if digits is not None:
+        number = round(number, digits)
+    return format_decimal(number, locale=current_language.get())
+
+
+def format_money(amount: object, currency: str | None) -> str:
+    """An amount with its ISO currency ("€1,234.50", "US$1,234.50" in zh); no currency prints the number."""
+    if amount is None or amount == "":
+        return ""
+    if not currency:
+        return format_number(amount, 2)
+    return format_currency(Decimal(str(amount)), currency.upper(), locale=current_language.get())
+
+
+def viewer_zone(context: Mapping[str, Any]) -> str:
+    """The signed-in user's time zone (set on their profile), else the company's."""
+    request = context.get("request")
+    scope = getattr(request, "scope", None) or {}
+    user = scope.get("user") if isinstance(scope, Mapping) else None
+    return str(getattr(user, "time_zone", "") or DEFAULT_TIME_ZONE)
+
+
+@pass_context
+def local_time_filter(
+    context: Mapping[str, Any], value: datetime | None, zone: str | None = None, fmt: str | None = None
+) -> str:
+    if value is None:
+        return ""
+    return format_moment(value, zone or viewer_zone(context), fmt=fmt)
+
+
+@pass_context
+def zone_filter(context: Mapping[str, Any], value: datetime | None, zone: str | None = None) -> str:
+    return zone_label(value, zone or viewer_zone(context)) if value is not None else ""
+
+
+def install(environment: Environment) -> None:
+    """gettext, pgettext and the locale filters for the app's templates."""
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext, ngettext, newstyle=True, pgettext=pgettext, npgettext=npgettext
+    )
+    environment.filters.update(
+        local_time=local_time_filter,
+        zone_name=zone_filter,
+        day=format_day,
+        number=format_number,
+        money=format_money,
+        label=label,
+        rule_text=rule_text,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import available_timezones
 
 from app.cases.responsibility import hint_panel, json_object
 from app.cases.tables import Case, CaseEvent, Message
@@ -15,7 +16,9 @@ from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.errors import NotFound
 from app.evidence import selectors as evidence
 from app.evidence.tables import Evidence
+from app.i18n import DEFAULT_TIME_ZONE
 from app.i18n import gettext as _
+from app.tracking.tables import StageDeadline
 from app.trade.tables import Carrier, Supplier
 
 # Events a party may see on its own timeline (never internal notes or other parties' business).
@@ -186,7 +189,25 @@ async def party_page(access: PartyAccess, case: Case) -> dict[str, Any]:
         "events": await events_of(case.id, PARTY_EVENTS),
         "remedies": REMEDIES,
         "problem_types": PROBLEM_TYPES,
+        **await party_clock(case, access.party),
     }
+
+
+async def party_clock(case: Case, party: str) -> dict[str, Any]:
+    """The open clock this party holds on the case, with the party's time zone to show it in (theirs first)."""
+    clock = (
+        await StageDeadline.objects()
+        .where(
+            (StageDeadline.case == case.id) & (StageDeadline.owner_party == party) & StageDeadline.finished_at.is_null()
+        )
+        .order_by(StageDeadline.id, ascending=False)
+        .first()
+    )
+    table = Supplier if party == "supplier" else Carrier
+    party_id = _fk(case.supplier if party == "supplier" else case.carrier)
+    row = await table.select(table.time_zone).where(table.id == party_id).first() if party_id else None
+    zone = (row or {}).get("time_zone") or DEFAULT_TIME_ZONE
+    return {"clock": clock, "party_zone": zone, "our_zone": DEFAULT_TIME_ZONE}
 
 
 def _fk(value: Any) -> int | None:
@@ -319,6 +340,7 @@ async def party_overview(kind: str, party_id: str) -> dict[str, Any]:
         "answered": len(hours),
         "late": sum(1 for row in rows if row.on_time is False),
         "median_hours": _median(hours),
+        "time_zones": sorted(available_timezones()),
     }
 
 

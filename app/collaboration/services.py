@@ -16,9 +16,10 @@ from app.collaboration import links
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.db import atomic
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from app.i18n import LANGUAGES
+from app.i18n import LANGUAGES, valid_time_zone
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
+from app.trade.tables import Carrier, Supplier
 
 COUNTERPARTIES = ("supplier", "carrier")
 RESPONSES = ("accept", "accept_part", "dispute")
@@ -511,3 +512,18 @@ async def link_revoke(*, actor: Actor, number: str, link_id: int, now: datetime 
         await record_event(
             case_id=case.id, actor=actor, kind="link_revoked", data={"link_id": link.id, "party": link.party}, at=now
         )
+
+
+async def set_party_time_zone(kind: str, party_id: str, zone: str) -> None:
+    """Staff set the zone a supplier or carrier works in; its deadlines are shown to it on that clock."""
+    table = Supplier if kind == "supplier" else Carrier if kind == "carrier" else None
+    number = int(party_id) if party_id.isdigit() else 0
+    if table is None or not await table.exists().where(table.id == number):
+        raise NotFound(_("There is no such supplier or carrier."))
+    zone = zone.strip()
+    if not valid_time_zone(zone):
+        raise ValidationFailed(
+            _("Choose a time zone from the list."),
+            fields=[("time_zone", _("%(zone)s is not a time zone we know.", zone=zone or "—"))],
+        )
+    await table.update({table.time_zone: zone}).where(table.id == number)

@@ -1,9 +1,10 @@
-"""Staff sign-in and sign-out."""
+"""Staff sign-in and sign-out, and each user's own language and time zone."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated, Any
+from zoneinfo import available_timezones
 
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
@@ -81,6 +82,21 @@ class AccountController(Controller):
         )
         if user.language:
             response.set_cookie("cc_lang", user.language, samesite="lax", path="/", max_age=31536000)
+        return response
+
+    @get("/account", opt={"roles": STAFF}, name="account")
+    async def account_page(self, request: Request[Any, Any, Any], saved: FromQuery[bool] = False) -> Template:
+        return render(
+            request, "account.html", {"time_zones": sorted(available_timezones()), "saved": saved, "user": request.user}
+        )
+
+    @post("/account", opt={"roles": STAFF}, status_code=303)
+    async def account_save(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await request.form()
+        language, zone = str(form.get("language", "")), str(form.get("time_zone", "")).strip()
+        await accounts.set_preferences(user_id=request.user.id, language=language, time_zone=zone)
+        response = Redirect(path="/account?saved=true", status_code=303)
+        response.set_cookie("cc_lang", language, samesite="lax", path="/", max_age=31536000)
         return response
 
     @post("/logout", opt={"roles": STAFF}, status_code=303)

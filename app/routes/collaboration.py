@@ -327,6 +327,15 @@ async def party_overview(request: Request[Any, Any, Any], kind: FromPath[str], p
     return render(request, "collaboration/party_overview.html", {**context, "now": datetime.now(UTC)})
 
 
+@post("/parties/{kind:str}/{party_id:str}/time-zone", opt={"roles": DESK}, status_code=303)
+async def party_time_zone(
+    request: Request[Any, Any, Any], kind: FromPath[str], party_id: FromPath[str]
+) -> Response[Any]:
+    form = await request.form()
+    await services.set_party_time_zone(kind, party_id, _field(form, "time_zone"))
+    return Redirect(path=f"/parties/{kind}/{party_id}", status_code=303)
+
+
 @get("/parties", opt={"roles": DESK}, name="parties_index")
 async def parties_index(request: Request[Any, Any, Any]) -> Template:
     return render(request, "collaboration/parties.html", {"parties": await selectors.parties_index()})
@@ -334,6 +343,7 @@ async def parties_index(request: Request[Any, Any, Any]) -> Template:
 
 COLLABORATION_ROUTES: list[Any] = [
     parties_index,
+    party_time_zone,
     collaboration_panel,
     case_push,
     staff_propose,

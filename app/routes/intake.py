@@ -28,7 +28,7 @@ from app.evidence.pipeline import EvidenceLimits, content_disposition
 from app.evidence.services import UPLOAD_BODY_LIMIT, EvidencePolicy, Upload
 from app.evidence.storage import EvidenceMissing, EvidenceStore, store_from_url
 from app.evidence.tables import Evidence
-from app.i18n import LANGUAGES
+from app.i18n import LANGUAGES, label
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as N_
 from app.routes import hooks
@@ -132,7 +132,7 @@ async def uploads_from_form(form: FormMultiDict) -> list[Upload]:
 
 
 def _choice_label(spec: FactSpec, choice: str) -> str:
-    return choice if spec.name == "incoterm" else _(choice.replace("_", " ").capitalize())
+    return choice if spec.name == "incoterm" else label(choice, "choice")
 
 
 def facts_context(problem_type: str, values: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Literal
 
 from app.rules.deadlines import Deadline, HolidayCalendar, compute_deadlines
-from app.rules.facts import DEFAULT_EVIDENCE, EVIDENCE, FACTS, Facts, parse_facts
+from app.rules.facts import DEFAULT_EVIDENCE, EVIDENCE, FACTS, N_, Facts, parse_facts
 from app.rules.registry import Rule, RuleRegistry
 
 # Below this a hint is "weak": missing facts that could lift it are listed even if they agree.
@@ -16,7 +16,7 @@ WEAK_CONFIDENCE = 0.6
 # Near-miss rules needing more unknown facts than this (beyond the closest ones) are not worth asking about.
 _NEAR_MISS_SPAN = 2
 
-_NO_RULE_EXPLANATION = (
+_NO_RULE_EXPLANATION = N_(
     "No rule decides this case on the facts given yet: answer the questions listed, or gather the evidence."
 )
 

@@ -35,6 +35,12 @@ INCOTERM_GROUPS: Mapping[str, str] = MappingProxyType(
 
 TRANSPORT_MODES: tuple[str, ...] = ("sea", "air", "road", "rail", "courier", "multimodal")
 
+
+def N_(message: str) -> str:
+    """Marks a string for the translation catalogue; pages translate it when shown, the JSON API keeps English."""
+    return message
+
+
 FactKind = Literal["enum", "bool", "date", "country"]
 FactValue = str | bool | date
 
@@ -64,151 +70,151 @@ class FactSpec:
 
 
 _SPECS = (
-    FactSpec("problem_type", "enum", "What kind of problem is it?", _ALL, PROBLEM_TYPES),
-    FactSpec("incoterm", "enum", "Which Incoterms 2020 rule does the order use?", _ALL, INCOTERMS),
-    FactSpec("transport_mode", "enum", "How was the main carriage done?", _ALL, TRANSPORT_MODES),
-    FactSpec("delivered_on", "date", "On what date were the goods delivered to you?", _ALL),
-    FactSpec("discovered_on", "date", "On what date did you discover the problem?", _ALL),
+    FactSpec("problem_type", "enum", N_("What kind of problem is it?"), _ALL, PROBLEM_TYPES),
+    FactSpec("incoterm", "enum", N_("Which Incoterms 2020 rule does the order use?"), _ALL, INCOTERMS),
+    FactSpec("transport_mode", "enum", N_("How was the main carriage done?"), _ALL, TRANSPORT_MODES),
+    FactSpec("delivered_on", "date", N_("On what date were the goods delivered to you?"), _ALL),
+    FactSpec("discovered_on", "date", N_("On what date did you discover the problem?"), _ALL),
     FactSpec(
         "delivery_country",
         "country",
-        "In which country were the goods delivered (ISO code, e.g. DE)?",
+        N_("In which country were the goods delivered (ISO code, e.g. DE)?"),
         _CARRIAGE,
     ),
     FactSpec(
         "carrier_notice_on",
         "date",
-        "On what date did you send the carrier written notice, if you did?",
+        N_("On what date did you send the carrier written notice, if you did?"),
         _CARRIAGE,
     ),
     FactSpec(
         "supplier_notice_on",
         "date",
-        "On what date did you notify the supplier, if you did?",
+        N_("On what date did you notify the supplier, if you did?"),
         tuple(p for p in PROBLEM_TYPES if p not in ("late_delivery", "lost_in_transit", "customs_issue")),
     ),
     FactSpec(
         "sea_regime",
         "enum",
-        "For sea carriage: which convention does the bill of lading apply?",
+        N_("For sea carriage: which convention does the bill of lading apply?"),
         _CARRIAGE,
         ("hague_visby", "hamburg"),
     ),
     FactSpec(
         "damage_noted_on_receipt",
         "bool",
-        "Was the damage or shortage written on the delivery receipt when you signed it?",
+        N_("Was the damage or shortage written on the delivery receipt when you signed it?"),
         ("transit_damage", "short_shipment", "missing_parts"),
     ),
     FactSpec(
         "outer_packaging",
         "enum",
-        "In what state did the outer packaging arrive?",
+        N_("In what state did the outer packaging arrive?"),
         ("quality_defect", "transit_damage", "missing_parts"),
         ("intact", "damaged", "unknown"),
     ),
     FactSpec(
         "packaging_adequate",
         "bool",
-        "Was the packaging suitable for this transport mode?",
+        N_("Was the packaging suitable for this transport mode?"),
         ("transit_damage",),
     ),
     FactSpec(
         "packaging_spec_by_buyer",
         "bool",
-        "Was the packaging made to your own specification or supplied by you?",
+        N_("Was the packaging made to your own specification or supplied by you?"),
         ("transit_damage",),
     ),
     FactSpec(
         "seal",
         "enum",
-        "In what state was the container or trailer seal on arrival?",
+        N_("In what state was the container or trailer seal on arrival?"),
         ("short_shipment", "missing_parts"),
         ("intact", "broken", "mismatch"),
     ),
     FactSpec(
         "customs_exam_record",
         "bool",
-        "Is there a customs seal or examination record for this shipment?",
+        N_("Is there a customs seal or examination record for this shipment?"),
         ("transit_damage", "short_shipment", "missing_parts", "customs_issue"),
     ),
     FactSpec(
         "shock_indicator_tripped",
         "bool",
-        "Was a shock or tilt indicator on the goods tripped?",
+        N_("Was a shock or tilt indicator on the goods tripped?"),
         ("transit_damage",),
     ),
     FactSpec(
         "impact_marks",
         "bool",
-        "Are there impact marks on the packaging that match the damage inside?",
+        N_("Are there impact marks on the packaging that match the damage inside?"),
         ("transit_damage",),
     ),
     FactSpec(
         "psi",
         "enum",
-        "What was the result of the pre-shipment inspection?",
+        N_("What was the result of the pre-shipment inspection?"),
         ("quality_defect", "not_as_described"),
         ("passed", "failed_shipped", "none"),
     ),
     FactSpec(
         "defect_in_psi_report",
         "bool",
-        "Is this defect already listed in the pre-shipment inspection report?",
+        N_("Is this defect already listed in the pre-shipment inspection report?"),
         ("quality_defect", "not_as_described"),
     ),
     FactSpec(
         "within_agreed_aql",
         "bool",
-        "Is the defect rate within the AQL agreed in the contract?",
+        N_("Is the defect rate within the AQL agreed in the contract?"),
         ("quality_defect",),
     ),
     FactSpec(
         "cartons_short_on_receipt",
         "bool",
-        "Were fewer cartons delivered than the waybill lists, noted on the delivery receipt?",
+        N_("Were fewer cartons delivered than the waybill lists, noted on the delivery receipt?"),
         ("short_shipment",),
     ),
     FactSpec(
         "container_full",
         "bool",
-        "Was it a full container load (FCL) packed by the supplier?",
+        N_("Was it a full container load (FCL) packed by the supplier?"),
         ("short_shipment",),
     ),
     FactSpec(
         "units_missing_in_intact_cartons",
         "bool",
-        "Were units missing inside cartons that were not opened or tampered with?",
+        N_("Were units missing inside cartons that were not opened or tampered with?"),
         ("short_shipment", "missing_parts"),
     ),
     FactSpec(
         "handed_over_late",
         "bool",
-        "Did the supplier hand the goods over after the agreed shipment date?",
+        N_("Did the supplier hand the goods over after the agreed shipment date?"),
         ("late_delivery",),
     ),
     FactSpec(
         "buyer_failed_to_nominate_carrier",
         "bool",
-        "Did you fail to nominate the carrier or vessel in time?",
+        N_("Did you fail to nominate the carrier or vessel in time?"),
         ("late_delivery",),
     ),
     FactSpec(
         "import_papers_late_by_buyer",
         "bool",
-        "Were the import documents that you had to provide late or missing?",
+        N_("Were the import documents that you had to provide late or missing?"),
         ("late_delivery", "customs_issue"),
     ),
     FactSpec(
         "label_other_consignee",
         "bool",
-        "Does the label or waybill on the goods name another consignee?",
+        N_("Does the label or waybill on the goods name another consignee?"),
         ("wrong_item", "short_shipment", "lost_in_transit", "late_delivery"),
     ),
     FactSpec(
         "damaged_during_unloading_by",
         "enum",
-        "If the goods were damaged while being loaded or unloaded, whose people were doing it?",
+        N_("If the goods were damaged while being loaded or unloaded, whose people were doing it?"),
         ("transit_damage",),
         ("purchaser", "carrier", "supplier"),
     ),
@@ -223,19 +229,23 @@ DERIVED_FACTS: Mapping[str, tuple[str, tuple[str, ...]]] = MappingProxyType(
 
 EVIDENCE: Mapping[str, str] = MappingProxyType(
     {
-        "delivery_receipt": "The signed delivery receipt (CMR note, air waybill, delivery order) "
-        "with any reservations written on it",
-        "damage_photos": "Photos of the damage and of the outer and inner packaging, taken before unpacking further",
-        "cargo_survey": "An independent cargo survey report on when and how the damage arose",
-        "packing_photos": "The supplier's photos or loading report of the goods as packed and loaded",
-        "defect_evidence": "Photos, test results or samples showing the defect and its rate in the lot",
-        "psi_report": "The pre-shipment inspection report",
-        "contract_terms": "The sales contract's quality, AQL, packaging and delivery terms",
-        "seal_record": "The seal number found on arrival, compared with the bill of lading, and any "
-        "customs re-seal record",
-        "tally_report": "The packing list or loading tally against the count on arrival",
-        "tracking_history": "The carrier's tracking and handover history with dates",
-        "customs_record": "The customs examination, hold or release documents",
+        "delivery_receipt": N_(
+            "The signed delivery receipt (CMR note, air waybill, delivery order) with any reservations written on it"
+        ),
+        "damage_photos": N_(
+            "Photos of the damage and of the outer and inner packaging, taken before unpacking further"
+        ),
+        "cargo_survey": N_("An independent cargo survey report on when and how the damage arose"),
+        "packing_photos": N_("The supplier's photos or loading report of the goods as packed and loaded"),
+        "defect_evidence": N_("Photos, test results or samples showing the defect and its rate in the lot"),
+        "psi_report": N_("The pre-shipment inspection report"),
+        "contract_terms": N_("The sales contract's quality, AQL, packaging and delivery terms"),
+        "seal_record": N_(
+            "The seal number found on arrival, compared with the bill of lading, and any customs re-seal record"
+        ),
+        "tally_report": N_("The packing list or loading tally against the count on arrival"),
+        "tracking_history": N_("The carrier's tracking and handover history with dates"),
+        "customs_record": N_("The customs examination, hold or release documents"),
     }
 )
 

@@ -141,7 +141,7 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
         await desk.reload()
         await desk.check("#customer-answer-form input[value=accept]")
         await desk.click("#record-customer-answer")
-        await expect(desk.locator("#case-node")).to_have_text("implementation")
+        await expect(desk.locator("#case-node")).to_have_attribute("data-node", "implementation")
         await desk.screenshot(path=screenshot_path("collaboration-desk-1280"), full_page=True)
 
         stored = await Case.objects().where(Case.id == case.id).first()

@@ -112,7 +112,7 @@ async def test_case_detail_moves_through_htmx_and_escapes_report_text(client: An
     )
     assert response.status_code == 200 and response.headers["hx-trigger"] == "case-changed"
     assert "<html" not in response.text
-    assert BeautifulSoup(response.text, "html.parser").select_one("#case-node").text == "responsibility"
+    assert BeautifulSoup(response.text, "html.parser").select_one("#case-node")["data-node"] == "responsibility"
     refused = await client.post(
         f"/cases/{created.case.number}/move",
         data={"target": "closed"},

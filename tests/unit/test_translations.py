@@ -7,7 +7,7 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.frontend import parse_keywords, parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from app.i18n import translations
@@ -31,7 +31,8 @@ def source_messages() -> dict[tuple[Msgid, str | None], str]:
     """Every message in the current source, keyed by (msgid, context), with one place it comes from."""
     with (ROOT / "babel.cfg").open(encoding="utf-8") as handle:
         method_map, options_map = parse_mapping_cfg(handle)  # type: ignore[no-untyped-call]
-    keywords = {**DEFAULT_KEYWORDS, **dict.fromkeys(extra_keywords())}
+    # "name:1c,2" specs (context, message) are parsed as pybabel parses them.
+    keywords = {**DEFAULT_KEYWORDS, **parse_keywords(extra_keywords())}
     found: dict[tuple[Msgid, str | None], str] = {}
     for filename, lineno, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=keywords, strip_comment_tags=True

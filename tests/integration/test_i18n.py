@@ -1,0 +1,222 @@
+"""中文 on the main pages down to the words that arrive as data, and times in the reader's (or the party's) zone."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+
+from app.accounts.tables import User
+from app.cases.events import Actor
+from app.cases.services import case_move
+from app.cases.tables import Case
+from app.collaboration import links
+from app.db import atomic
+from app.i18n import EVENT_LABELS, NODE_LABELS, current_language, format_money
+from app.rules.facts import EVIDENCE, FACTS
+from app.tracking.tables import Reminder, StageDeadline
+from app.trade.tables import Supplier
+from tests.conftest import csrf_token, sign_in
+from tests.integration.test_collaboration import supplier_case
+from tests.integration.test_party_security import session_for
+from tests.integration.test_responsibility import days_ago, hinted_case, order, today
+
+RULES = Path(__file__).resolve().parents[2] / "app" / "rules" / "data"
+ACTOR = Actor.system()
+
+
+def english_runtime_strings() -> set[str]:
+    """Words that reach pages as data: fact questions, evidence items, rule explanations, node and event names."""
+    strings = {spec.question for spec in FACTS.values()} | set(EVIDENCE.values())
+    for path in RULES.glob("*.toml"):
+        for rule in tomllib.loads(path.read_text(encoding="utf-8")).get("rule", []):
+            strings.add(" ".join(rule["explanation"].split()))
+    token = current_language.set("en")
+    try:
+        strings |= {str(label) for label in NODE_LABELS.values()} | {str(label) for label in EVENT_LABELS.values()}
+    finally:
+        current_language.reset(token)
+    # Short words also appear inside longer Chinese-free tokens (codes, ids); the visible text is checked whole-word.
+    return strings
+
+
+def visible_text(html: str) -> str:
+    soup = BeautifulSoup(html, "html.parser")
+    for hidden in soup.select("script, style, code, option[value], [hidden]"):
+        hidden.decompose()
+    return " ".join(soup.get_text(" ").split())
+
+
+def english_left(html: str) -> list[str]:
+    text = f" {visible_text(html)} "
+    found = []
+    for phrase in english_runtime_strings():
+        if len(phrase.split()) > 1 and phrase in text:
+            found.append(phrase)
+        elif len(phrase.split()) == 1 and f" {phrase} " in text:
+            found.append(phrase)
+    return sorted(found)
+
+
+async def chinese_handler(client: Any, make_user: Any) -> Any:
+    user = await make_user("handler", language="zh")
+    await sign_in(client, user)
+    assert client.cookies["cc_lang"] == "zh"
+    return user
+
+
+async def transit_case() -> Case:
+    po = await order(incoterm="FOB", transport_mode="road", delivered_on=today() - timedelta(days=3))
+    facts = {"discovered_on": days_ago(2), "damage_noted_on_receipt": True, "outer_packaging": "damaged"}
+    return await hinted_case("transit_damage", facts, purchase_order_id=po.id)
+
+
+async def test_main_staff_pages_show_no_english_runtime_words_under_zh(client: Any, make_user: Any) -> None:
+    await chinese_handler(client, make_user)
+    case = await transit_case()
+    async with atomic():
+        await case_move(actor=ACTOR, number=case.number, target="responsibility")
+
+    pages = {
+        "intake": "/intake?problem_type=transit_damage",
+        "case": f"/cases/{case.number}",
+        "cases": "/cases",
+        "board": "/board",
+        "grid": "/grid",
+        "dashboard": "/dashboard",
+    }
+    for name, path in pages.items():
+        response = await client.get(path)
+        assert response.status_code == 200, (name, response.text[:300])
+        assert 'lang="zh-CN"' in response.text, name
+        assert english_left(response.text) == [], name
+
+    page = BeautifulSoup((await client.get(f"/cases/{case.number}")).text, "html.parser")
+    assert page.select_one("#case-node").get_text(strip=True) == "责任认定"
+    # The hint panel: the rule's explanation and the fact questions in Chinese; the JSON API keeps English.
+    explanation = page.select_one("#hint-explanation").get_text(strip=True)
+    assert explanation and all(ord(ch) < 128 for ch in explanation) is False, explanation
+    labels = [label.get_text(strip=True) for label in page.select("#facts-form label")]
+    assert "货物上的防震或倾斜指示器是否被触发？" in labels
+    api_hint = (await Case.select(Case.hint).where(Case.id == case.id).output(load_json=True).first())["hint"]
+    assert api_hint["explanation"].isascii()
+
+
+async def test_the_two_words_to_have_their_own_translations(client: Any, make_user: Any) -> None:
+    await sign_in(client, await make_user("admin", language="zh"))
+    dashboard = BeautifulSoup((await client.get("/dashboard")).text, "html.parser")
+    assert dashboard.select_one("#filter-to").parent.get_text(strip=True) == "至"
+    case = await supplier_case()
+    await Reminder(
+        claim_key=f"{case.id}:plan:50:email:x",
+        case=case.id,
+        node="plan",
+        level="50",
+        channel="email",
+        recipient="x@example.com",
+        status="failed",
+        error="refused",
+    ).save()
+    policies = BeautifulSoup((await client.get("/admin/sla")).text, "html.parser")
+    assert "收件人" in [th.get_text(strip=True) for th in policies.select("th")]
+
+
+async def german_supplier_case(zone: str = "Europe/Berlin") -> tuple[Case, datetime]:
+    case = await supplier_case(code="SUP-DE", email="qa@supplier.de", language="en")
+    await Supplier.update({Supplier.time_zone: zone}).where(Supplier.id == case.supplier)
+    due = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+    await StageDeadline(case=case.id, node="responsibility", owner_party="supplier", due_at=due).save()
+    await Case.update({Case.node: "responsibility"}).where(Case.id == case.id)
+    return case, due
+
+
+async def party_page(app: Any, case: Case, language: str = "en") -> BeautifulSoup:
+    async with atomic():
+        _link, token = await links.issue_link(
+            case_id=case.id, party="supplier", email="qa@supplier.de", language=language, now=datetime.now(UTC)
+        )
+    client = await session_for(app, token)
+    try:
+        response = await client.get(f"/p/cases/{case.number}")
+        assert response.status_code == 200, response.text
+        return BeautifulSoup(response.text, "html.parser")
+    finally:
+        await client.__aexit__(None, None, None)
+
+
+async def test_a_supplier_in_germany_sees_its_deadline_on_berlin_time_with_ours_alongside(app: Any) -> None:
+    case, _due = await german_supplier_case()
+    page = await party_page(app, case)
+    deadline = page.select_one("#party-deadline")
+    assert deadline["data-zone"] == "Europe/Berlin"
+    text = " ".join(deadline.get_text(" ").split())
+    # 09:00 UTC is 10:00 in Berlin in December and 17:00 in Shanghai.
+    assert text.startswith("3 Dec 2026, 10:00 Central European Standard Time"), text
+    assert page.select_one("#party-deadline-ours").get_text(strip=True) == "(3 Dec 2026, 17:00 China Standard Time)"
+
+    chinese = await party_page(app, case, language="zh")
+    text = " ".join(chinese.select_one("#party-deadline").get_text(" ").split())
+    assert text.startswith("2026年12月3日 10:00 中欧标准时间"), text
+    assert chinese.select_one("#case-node").get_text(strip=True) == "责任认定"
+
+
+async def test_staff_set_the_party_time_zone_and_a_bad_one_is_refused(app: Any, client: Any, login: Any) -> None:
+    case, _due = await german_supplier_case(zone="Asia/Shanghai")
+    await login("handler")
+    token = await csrf_token(client)
+    overview = BeautifulSoup((await client.get(f"/parties/supplier/{case.supplier}")).text, "html.parser")
+    assert overview.select_one("#party-time-zone option[selected]")["value"] == "Asia/Shanghai"
+
+    bad = await client.post(
+        f"/parties/supplier/{case.supplier}/time-zone", data={"time_zone": "Mars/Olympus", "_csrf_token": token}
+    )
+    assert bad.status_code == 422 and "Mars/Olympus" in bad.text
+    saved = await client.post(
+        f"/parties/supplier/{case.supplier}/time-zone", data={"time_zone": "Europe/Berlin", "_csrf_token": token}
+    )
+    assert saved.status_code == 303
+    assert await Supplier.select(Supplier.time_zone).where(Supplier.id == case.supplier).first() == {
+        "time_zone": "Europe/Berlin"
+    }
+    page = await party_page(app, case)
+    assert page.select_one("#party-deadline")["data-zone"] == "Europe/Berlin"
+
+
+async def test_a_user_sees_times_on_their_own_clock(client: Any, login: Any) -> None:
+    user = await login("handler")
+    case = await transit_case()
+    reported = (await Case.select(Case.created_at).where(Case.id == case.id).first())["created_at"]
+    token = await csrf_token(client)
+
+    refused = await client.post("/account", data={"language": "en", "time_zone": "Nowhere/Else", "_csrf_token": token})
+    assert refused.status_code == 422
+    saved = await client.post(
+        "/account", data={"language": "en", "time_zone": "America/New_York", "_csrf_token": token}
+    )
+    assert saved.status_code == 303
+    assert (await User.select(User.time_zone).where(User.id == user.id).first())["time_zone"] == "America/New_York"
+
+    account = BeautifulSoup((await client.get("/account?saved=true")).text, "html.parser")
+    assert account.select_one("#account-time-zone option[selected]")["value"] == "America/New_York"
+    listing = BeautifulSoup((await client.get("/cases")).text, "html.parser")
+    shown = listing.select_one(f'tr:has(a[href="/cases/{case.number}"]) td[data-label="Reported"]').get_text(strip=True)
+    local = reported.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
+    assert shown == f"{local.day} {local.strftime('%b %Y, %H:%M')}", shown
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("en", "€1,234.50"), ("zh", "€1,234.50"), ("en", "CN¥1,234.50")],
+)
+def test_money_is_formatted_per_locale(language: str, expected: str) -> None:
+    token = current_language.set(language)
+    try:
+        currency = "CNY" if "¥" in expected else "EUR"
+        assert format_money(Decimal("1234.5"), currency) == expected
+    finally:
+        current_language.reset(token)
