@@ -88,7 +88,6 @@ def push_mail(
 @post("/cases/{number:str}/push", opt={"roles": DESK}, status_code=303)
 async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
     form = await request.form()
-    settings: Settings = request.app.state.settings
     requirement = _field(form, "requirement")
     reply_by = services.parse_date(_field(form, "reply_by"), "reply_by") or date.min
     pushed = await services.case_push(
@@ -101,12 +100,23 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
         reply_by=reply_by,
         note=_field(form, "note"),
     )
+    attach_pack = _field(form, "attach_pack") == "yes"
+    await deliver_push(request, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
+    return _back(request, number)
+
+
+async def deliver_push(
+    request: Request[Any, Any, Any], pushed: services.Pushed, *, requirement: str, reply_by: date, attach_pack: bool
+) -> None:
+    """Mail a pushed case to its party (with the claim pack when asked) and record how the mail went."""
+    settings: Settings = request.app.state.settings
+    number = pushed.case.number
     pdf = None
-    if _field(form, "attach_pack") == "yes":
+    if attach_pack:
         context = await claim_pack.claim_pack_context(number, store=evidence_store(request), party=pushed.link.party)
         pdf = await claim_pack.claim_pack_pdf(_environment(request), context)
     mail = push_mail(settings, pushed, requirement=requirement, reply_by=reply_by, pdf=pdf)
-    mail = await case_mail(settings, mail, case_id=pushed.case.id, number=pushed.case.number, party=pushed.link.party)
+    mail = await case_mail(settings, mail, case_id=pushed.case.id, number=number, party=pushed.link.party)
     # Sent after the commit, in a worker thread; the token exists only in this request and the mail.
     error = ""
     try:
@@ -115,7 +125,6 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
         log.warning("push mail failed", extra={"case": number, "error": str(failure)})
         error = str(failure) or type(failure).__name__
     await services.mail_result(case_id=pushed.case.id, link_id=pushed.link.id, error=error)
-    return _back(request, number)
 
 
 @post("/cases/{number:str}/plan", opt={"roles": DESK}, status_code=303)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,9 +15,12 @@ from app.cases import grid
 from app.cases.search import similar_cases
 from app.cases.selectors import case_get
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES, URGENCIES
+from app.collaboration import bulk
+from app.collaboration.services import Pushed, parse_date
 from app.errors import ValidationFailed
 from app.imports.export import FORMATS, export_view
 from app.routes.cases import actor_for
+from app.routes.collaboration import deliver_push
 from app.web.pages import render
 
 
@@ -33,6 +36,7 @@ def _context(view: grid.GridView, rows: list[dict[str, Any]], **extra: Any) -> d
         "problem_types": PROBLEM_TYPES,
         "parties": PARTIES,
         "urgencies": URGENCIES,
+        "remedies": REMEDIES,
         "inline_fields": grid.INLINE_FIELDS,
         **extra,
     }
@@ -94,6 +98,34 @@ class GridController(Controller):
         )  # fmt: skip
         return render(request, "grid/page.html", context, block="results")
 
+    @post("/push", opt={"roles": DESK}, status_code=200)
+    async def push(self, request: Request[Any, Any, Any]) -> Template:
+        """Send the ticked cases each to its own supplier, with the mail and link a single push sends."""
+        form = await request.form()
+        view = grid.GridView.parse(form)
+        ids = [int(v) for v in form.getall("case") if str(v).isdigit()] if "case" in form else []
+        requirement = str(form.get("requirement") or "")
+        reply_by = parse_date(str(form.get("reply_by") or ""), "reply_by")
+        attach_pack = form.get("attach_pack") == "yes"
+
+        async def deliver(pushed: Pushed, reply_by: date) -> None:
+            await deliver_push(request, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
+
+        outcome = await bulk.push_to_suppliers(
+            actor=actor_for(request),
+            case_ids=ids,
+            requirement=requirement,
+            reply_by=reply_by,
+            note=str(form.get("note") or ""),
+            deliver=deliver,
+        )
+        rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
+        context = _context(
+            view, rows, choices=await grid.filter_choices(), users=await grid.assignable_users(),
+            pushed=outcome, can_edit=True,
+        )  # fmt: skip
+        return render(request, "grid/page.html", context, block="results")
+
     @get("/similar/{number:str}", opt={"roles": STAFF}, name="case_similar")
     async def similar(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
         case = await case_get(number)
@@ -110,7 +142,8 @@ class GridController(Controller):
     async def edit(
         self, request: Request[Any, Any, Any], case_id: FromPath[int], field_name: FromPath[str]
     ) -> Template:
-        row = (await grid.grid_rows(grid.GridView(), limit=1, case_ids=[case_id]) or [None])[0]
+        found = await grid.grid_rows(grid.GridView(), limit=1, case_ids=[case_id])
+        row = found[0] if found else None
         if row is None or field_name not in grid.INLINE_FIELDS:
             raise ValidationFailed("This field cannot be changed here.", fields=[(field_name, "Open the case.")])
         return render(

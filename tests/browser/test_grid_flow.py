@@ -65,3 +65,32 @@ async def test_grid_is_cards_on_a_phone(phone: Any, make_user: Any) -> None:
     assert box["width"] <= 375
     assert await first.locator("td").nth(1).evaluate("td => getComputedStyle(td).display") == "flex"
     await phone.screenshot(path=screenshot_path("grid-375"), full_page=True)
+
+
+async def test_ticked_cases_are_sent_to_their_suppliers_from_the_grid(page: Any, make_user: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from app.cases.tables import CaseEvent
+    from app.trade.tables import Supplier
+
+    cases = await make_cases(3)
+    await Supplier.update({Supplier.email: "qa@ceramics.example"}).where(Supplier.code == "SZ01")
+    user = await make_user("handler", name="Hao")
+    await sign_in_page(page, user.email, PASSWORD)
+    await page.goto("/grid")
+    rows = page.locator("#grid-rows tr[data-case]")
+    await expect(rows).to_have_count(3)
+    # cases[0] and cases[2] are the ceramics works' (which has an address); cases[1] is Ningbo Tools' (none).
+    for case in cases[:2]:
+        await page.locator(f"#grid-rows tr[data-case='{case.number}'] input[name=case]").check()
+    await page.click("#bulk-push summary")
+    await page.select_option("#bulk-requirement", "replacement")
+    await page.fill("#bulk-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+    await page.click("#bulk-push-send")
+    result = page.locator("#push-result")
+    await expect(result).to_contain_text("1 cases sent to their suppliers.")
+    await expect(result).to_contain_text(cases[0].number)
+    await expect(result.locator("li")).to_have_text([f"{cases[1].number}: no email address on record for the supplier"])
+    pushed = await CaseEvent.select(CaseEvent.case).where(CaseEvent.kind == "case_pushed")
+    assert [row["case"] for row in pushed] == [cases[0].id]
+    await page.screenshot(path=screenshot_path("grid-bulk-push-1280"), full_page=True)
