@@ -188,10 +188,23 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+# Reply headers of common clients that the library's patterns miss (Chinese and Japanese clients,
+# Outlook's separators): the history starts at the first such line.
+_HISTORY: Final = re.compile(
+    r"^\s*(?:.{0,200}(?:写道|寫道|wrote|a écrit|escribió|schrieb)\s*[:：]\s*"
+    r"|-{2,}\s*(?:原始邮件|原始郵件|Original Message|Ursprüngliche Nachricht|元のメッセージ)\s*-{2,}.*"
+    r"|(?:发件人|寄件者|差出人)\s*[:：].*)$",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
 def strip_reply(text: str) -> str:
     """The newest reply only: quoted history, the 'On … wrote:' header and the signature removed."""
     if not text.strip():
         return ""
+    cut = _HISTORY.search(text)
+    if cut is not None and text[: cut.start()].strip():
+        text = text[: cut.start()]
     try:
         parsed = EmailReplyParser(languages=list(REPLY_LANGUAGES)).read(text)
         reply = parsed.replies[0].body if parsed.replies else text
@@ -229,6 +242,12 @@ def _is_attachment(part: Message) -> bool:
 def _walk(message: Message, found: InboundMessage, bodies: dict[str, str]) -> None:
     """Depth-first over the parts, without descending into attached mails (a bounce's original)."""
     media_type = message.get_content_type()
+    if media_type in {"message/rfc822", "text/rfc822-headers", "message/rfc822-headers"}:
+        _read_original(message, found)
+        return
+    if media_type == "message/delivery-status":
+        _read_delivery_status(message, found)
+        return
     if message.is_multipart():
         payload = message.get_payload()
         for part in payload if isinstance(payload, list) else []:
@@ -238,12 +257,6 @@ def _walk(message: Message, found: InboundMessage, bodies: dict[str, str]) -> No
     if media_type.startswith("multipart/"):
         # A multipart without a usable boundary: its body is all there is to read.
         bodies.setdefault("text/plain", _part_text(message))
-        return
-    if media_type in {"message/rfc822", "text/rfc822-headers", "message/rfc822-headers"}:
-        _read_original(message, found)
-        return
-    if media_type == "message/delivery-status":
-        _read_delivery_status(message, found)
         return
     if _is_attachment(message) or not media_type.startswith("text/"):
         data = message.get_payload(decode=True)
