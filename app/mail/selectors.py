@@ -7,45 +7,28 @@ from typing import Any
 from app.mail.tables import FailingAddress, InboundMail
 
 SHOWN = 200
+_ROW = (
+    InboundMail.id,
+    InboundMail.sender,
+    InboundMail.subject,
+    InboundMail.received_at,
+    InboundMail.status,
+    InboundMail.reason,
+    InboundMail.text,
+    InboundMail.party,
+    InboundMail.case.number.as_alias("case_number"),
+)
 
 
 async def quarantine_rows(limit: int = SHOWN) -> list[dict[str, Any]]:
     """Held mail, oldest first (the next to look at), with the case staff may assign it to."""
     return list(
-        await InboundMail.select(
-            InboundMail.id,
-            InboundMail.sender,
-            InboundMail.subject,
-            InboundMail.received_at,
-            InboundMail.status,
-            InboundMail.reason,
-            InboundMail.text,
-            InboundMail.party,
-            InboundMail.case.number.as_alias("case_number"),
-        )
-        .where(InboundMail.status == "quarantined")
-        .order_by(InboundMail.id)
-        .limit(limit)
+        await InboundMail.select(*_ROW).where(InboundMail.status == "quarantined").order_by(InboundMail.id).limit(limit)
     )
 
 
 async def inbound_row(inbound_id: int) -> dict[str, Any] | None:
-    return await (
-        InboundMail.select(
-            InboundMail.id,
-            InboundMail.sender,
-            InboundMail.subject,
-            InboundMail.received_at,
-            InboundMail.status,
-            InboundMail.reason,
-            InboundMail.text,
-            InboundMail.party,
-            InboundMail.raw_key,
-            InboundMail.case.number.as_alias("case_number"),
-        )
-        .where(InboundMail.id == inbound_id)
-        .first()
-    )
+    return await InboundMail.select(*_ROW, InboundMail.raw_key).where(InboundMail.id == inbound_id).first()
 
 
 async def failing_addresses(limit: int = SHOWN) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from app.evidence import services as evidence_services
 from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.i18n import current_language
 from app.i18n import gettext as _
-from app.mail.outgoing import case_mail
+from app.mail.outgoing import case_mail, send_message_mail
 from app.notify.email import Attachment, Mail, send_mail
 from app.routes.cases import actor_for
 from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
@@ -272,9 +272,10 @@ async def staff_message(
     if party not in services.COUNTERPARTIES:
         raise NotFound(_("There is nothing at this address."))
     form, evidence_ids = await message_form(request, number=number, actor=actor, party="us")
-    await services.message_post(
+    message = await services.message_post(
         actor=actor, case_id=case.id, party=party, body=_field(form, "body"), evidence_ids=evidence_ids
     )
+    await send_message_mail(request.app.state.settings, message_id=message.id)
     if not wants_fragment(request):
         return Redirect(path=f"/cases/{number}#collaboration", status_code=303)
     return await _thread(request, number, party)

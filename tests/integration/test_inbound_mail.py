@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from app.cases.events import Actor
 from app.cases.services import case_move
@@ -29,9 +28,8 @@ from app.mail.imap import poll_mailbox
 from app.mail.ingest import ingest_mail
 from app.mail.tables import FailingAddress, InboundMail
 from app.tracking.tables import Notification
-from tests.browser.conftest import free_port
 from tests.conftest import ROOT, asgi_client, csrf_token, sign_in
-from tests.integration.test_collaboration import Sink, photo, push, supplier_case
+from tests.integration.test_collaboration import Sink, photo, push, smtp, supplier_case
 from tests.mail_server import Mailbox, dovecot
 
 SUPPORT = "support@example.com"
@@ -51,21 +49,14 @@ def mailbox(imap_server: Mailbox) -> Mailbox:
     return imap_server
 
 
-@pytest.fixture
-def smtp() -> Iterator[Sink]:
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    sink.url = f"smtp://127.0.0.1:{controller.port}"  # type: ignore[attr-defined]
-    yield sink
-    controller.stop()
+__all__ = ["smtp"]  # the loopback SMTP fixture of the collaboration tests, used here too
 
 
 @pytest.fixture
-def mail_settings(settings: Any, smtp: Sink, mailbox: Mailbox) -> Any:
+def mail_settings(settings: Any, smtp: tuple[Sink, str], mailbox: Mailbox) -> Any:
     return replace(
         settings,
-        smtp_url=smtp.url,  # type: ignore[attr-defined]
+        smtp_url=smtp[1],
         reply_address=SUPPORT,
         imap_url=mailbox.url,
         imap_folder="INBOX",
@@ -124,11 +115,11 @@ def reply(
     return message.as_bytes()
 
 
-async def pushed_case(staff: Any, smtp: Sink) -> tuple[Case, Any]:
+async def pushed_case(staff: Any, smtp: tuple[Sink, str]) -> tuple[Case, Any]:
     case = await supplier_case()
     await push(staff, case.number)
-    assert smtp.messages, "the push mail was not sent"
-    return case, smtp.messages[-1]
+    assert smtp[0].messages, "the push mail was not sent"
+    return case, smtp[0].messages[-1]
 
 
 async def kinds(case_id: int) -> list[str]:
@@ -137,7 +128,7 @@ async def kinds(case_id: int) -> list[str]:
 
 
 async def test_reply_round_trip_through_a_real_mailbox(
-    staff: Any, smtp: Sink, mailbox: Mailbox, mail_settings: Any
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
 ) -> None:
     case, sent = await pushed_case(staff, smtp)
     match = TAGGED.fullmatch(str(sent["Reply-To"]))
@@ -184,13 +175,13 @@ async def test_reply_round_trip_through_a_real_mailbox(
 
     # Our next mail to the supplier continues the thread.
     await push(staff, case.number)
-    second = smtp.messages[-1]
+    second = smtp[0].messages[-1]
     assert str(sent["Message-ID"]) in str(second["References"])
     assert str(second["In-Reply-To"]) == str(sent["Message-ID"])
 
 
 async def test_auto_reply_and_bounce_are_events_not_messages(
-    staff: Any, smtp: Sink, mailbox: Mailbox, mail_settings: Any
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
 ) -> None:
     case, sent = await pushed_case(staff, smtp)
     mailbox.append(reply(sent, body="I am out of the office until Monday.", headers={"Auto-Submitted": "auto-replied"}))
@@ -228,7 +219,7 @@ async def test_auto_reply_and_bounce_are_events_not_messages(
 
 
 async def test_forged_tag_and_unknown_sender_are_quarantined_and_staff_decide(
-    staff: Any, smtp: Sink, mailbox: Mailbox, mail_settings: Any
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
 ) -> None:
     case, sent = await pushed_case(staff, smtp)
     tagged = str(sent["Reply-To"])
@@ -281,7 +272,7 @@ async def test_forged_tag_and_unknown_sender_are_quarantined_and_staff_decide(
     ],
 )
 async def test_cjk_charsets_are_decoded(
-    staff: Any, smtp: Sink, mailbox: Mailbox, mail_settings: Any, charset: str, text: str
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any, charset: str, text: str
 ) -> None:
     case, sent = await pushed_case(staff, smtp)
     headers = (
@@ -296,7 +287,7 @@ async def test_cjk_charsets_are_decoded(
 
 
 async def test_bad_input_never_crashes_and_is_never_lost(
-    staff: Any, smtp: Sink, mailbox: Mailbox, mail_settings: Any
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
 ) -> None:
     case, sent = await pushed_case(staff, smtp)
     tagged = str(sent["Reply-To"])
@@ -339,7 +330,7 @@ async def test_bad_input_never_crashes_and_is_never_lost(
 
 
 async def test_oversized_attachment_is_refused_and_the_text_kept(
-    staff: Any, smtp: Sink, mailbox: Mailbox, mail_settings: Any
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
 ) -> None:
     case, sent = await pushed_case(staff, smtp)
     big = photo((10, 10, 10)) + os.urandom(300_000)
@@ -354,7 +345,7 @@ async def test_oversized_attachment_is_refused_and_the_text_kept(
 
 
 async def test_mail_on_a_closed_case_is_attached_and_the_handler_told(
-    staff: Any, smtp: Sink, mailbox: Mailbox, mail_settings: Any
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
 ) -> None:
     case, sent = await pushed_case(staff, smtp)
     await Case.update({Case.assignee: staff.user.id}).where(Case.id == case.id)
@@ -367,7 +358,7 @@ async def test_mail_on_a_closed_case_is_attached_and_the_handler_told(
     assert len(notes) == 1 and case.number in notes[0].text
 
 
-async def test_thread_headers_alone_find_the_case(staff: Any, smtp: Sink, mail_settings: Any) -> None:
+async def test_thread_headers_alone_find_the_case(staff: Any, smtp: tuple[Sink, str], mail_settings: Any) -> None:
     """A reply sent to the plain support address (the tag lost) still lands through In-Reply-To."""
     case, sent = await pushed_case(staff, smtp)
     raw = reply(sent, body="Answering from another client.", to=SUPPORT)
@@ -381,7 +372,7 @@ async def test_thread_headers_alone_find_the_case(staff: Any, smtp: Sink, mail_s
     assert (outcome.status, outcome.reason) == ("quarantined", "unattributable")
 
 
-async def test_cli_ingests_an_eml_file(staff: Any, smtp: Sink, mail_settings: Any, tmp_path: Path) -> None:
+async def test_cli_ingests_an_eml_file(staff: Any, smtp: tuple[Sink, str], mail_settings: Any, tmp_path: Path) -> None:
     case, sent = await pushed_case(staff, smtp)
     eml = tmp_path / "reply.eml"
     eml.write_bytes(reply(sent, body="Sent from the command line."))
@@ -403,3 +394,25 @@ async def test_cli_ingests_an_eml_file(staff: Any, smtp: Sink, mail_settings: An
     message = await Message.objects().where(Message.case == case.id).first()
     assert message is not None and message.body == "Sent from the command line."
     assert datetime.now(UTC) - message.created_at < (datetime.now(UTC) - datetime(2026, 1, 1, tzinfo=UTC))
+
+
+async def test_our_thread_message_is_mailed_and_its_reply_comes_back(
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
+) -> None:
+    case, pushed = await pushed_case(staff, smtp)
+    posted = await staff.post(
+        f"/cases/{case.number}/messages/supplier",
+        data={"body": "Could you send the batch number too?", "_csrf_token": await csrf_token(staff)},
+    )
+    assert posted.status_code == 303, posted.text
+    mailed = smtp[0].messages[-1]
+    assert mailed is not pushed and mailed["To"] == SUPPLIER
+    assert "Could you send the batch number too?" in mailed.get_body(("plain",)).get_content()
+    assert mailed["Reply-To"] == pushed["Reply-To"]
+    assert mailed["In-Reply-To"] == pushed["Message-ID"]
+    assert "message_mail_sent" in await kinds(case.id)
+
+    mailbox.append(reply(mailed, body="Batch 2026-11-07-B.\n\nOn Thu, Crossclaim wrote:\n> Could you send it?"))
+    assert await poll(mail_settings) == {"read": 1, "failed": 0, "posted": 1}
+    bodies = [m.body for m in await Message.objects().where(Message.case == case.id).order_by(Message.id)]
+    assert bodies == ["Could you send the batch number too?", "Batch 2026-11-07-B."]
