@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -219,10 +220,32 @@ def label(value: object, kind: str) -> str:
     return str(found) if found is not None else code.replace("_", " ")
 
 
+# A bare article of a carriage convention or the CISG, as the deadline rules cite them ("CMR Art. 30(1)").
+_CITATION = re.compile(r"(CISG|CMR|Montreal 1999|Hague-Visby|COTIF-CIM) Art\. ([0-9IVX]+(?:\([0-9a-z]+\))*)")
+LAW_NAMES: dict[str, str] = {
+    "CISG": "CISG",
+    "CMR": "CMR",
+    "COTIF-CIM": "COTIF-CIM",
+    "Montreal 1999": lazy_gettext("Montreal 1999"),
+    "Hague-Visby": lazy_gettext("Hague-Visby"),
+}
+
+
 def rule_text(text: object) -> str:
-    """A rule's explanation or citation in the reader's language (the rule files are English, see extract_rules)."""
+    """A rule's explanation or citation in the reader's language (the rule files are English, see extract_rules).
+
+    A citation the catalogue does not hold (the deadline rules cite articles in code) is put together from
+    the law's name and the article.
+    """
     message = " ".join(str(text or "").split())
-    return gettext(message) if message else ""
+    if not message:
+        return ""
+    translated = gettext(message)
+    cited = _CITATION.fullmatch(message)
+    if translated == message and cited:
+        law, article = cited.groups()
+        return gettext("%(law)s Art. %(article)s", law=str(LAW_NAMES[law]), article=article)
+    return translated
 
 
 def extract_rules(

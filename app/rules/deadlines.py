@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from app.rules.errors import RuleFileError
-from app.rules.facts import Facts
+from app.rules.facts import N_, Facts
 
 HOLIDAYS_DIR = Path(__file__).parent / "data" / "holidays"
 
@@ -444,12 +444,14 @@ def compute_deadlines(
     if start is None and facts.discovered_on is not None:
         start = facts.discovered_on
         warnings.append(
-            "delivery date unknown: deadlines are counted from the discovery date, but they really run "
-            "from delivery and may be earlier"
+            N_(
+                "delivery date unknown: deadlines are counted from the discovery date, but they really run "
+                "from delivery and may be earlier"
+            )
         )
     if start is None:
         if facts.problem_type is not None and facts.problem_type != "other":
-            warnings.append("delivery date unknown: no notice deadlines computed; enter delivered_on")
+            warnings.append(N_("delivery date unknown: no notice deadlines computed; enter delivered_on"))
         return DeadlineReport((), tuple(warnings))
 
     kinds = _kinds_for(facts)
@@ -463,8 +465,10 @@ def compute_deadlines(
     if builder.counted_on_calendar:
         if chosen_calendar is None:
             warnings.append(
-                "no holiday calendar for the place of delivery: only Sundays were skipped, so the real "
-                "deadline may be later"
+                N_(
+                    "no holiday calendar for the place of delivery: only Sundays were skipped, so the real "
+                    "deadline may be later"
+                )
             )
         else:
             uncovered = sorted(
@@ -493,7 +497,7 @@ def _carrier_deadlines(
     facts = builder.facts
     notice = facts.carrier_notice_on
     if facts.transport_mode is None:
-        warnings.append("transport mode unknown: carrier notice deadlines not computed; enter transport_mode")
+        warnings.append(N_("transport mode unknown: carrier notice deadlines not computed; enter transport_mode"))
         return
     if facts.transport_mode == "courier":
         damage_key = "shortage" if facts.problem_type in _SHORTAGE_PROBLEMS and "shortage" in windows else "damage"

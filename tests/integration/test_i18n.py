@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from app.trade.tables import Supplier
 from tests.conftest import csrf_token, sign_in
 from tests.integration.test_collaboration import supplier_case
 from tests.integration.test_party_security import session_for
-from tests.integration.test_responsibility import days_ago, hinted_case, order, today
+from tests.integration.test_responsibility import days_ago, hinted_case
 
 RULES = Path(__file__).resolve().parents[2] / "app" / "rules" / "data"
 ACTOR = Actor.system()
@@ -71,9 +71,15 @@ async def chinese_handler(client: Any, make_user: Any) -> Any:
 
 
 async def transit_case() -> Case:
-    po = await order(incoterm="FOB", transport_mode="road", delivered_on=today() - timedelta(days=3))
-    facts = {"discovered_on": days_ago(2), "damage_noted_on_receipt": True, "outer_packaging": "damaged"}
-    return await hinted_case("transit_damage", facts, purchase_order_id=po.id)
+    """Concealed road damage with no place of delivery: no rule decides, CMR deadlines, a calendar warning."""
+    facts = {
+        "incoterm": "FOB",
+        "transport_mode": "road",
+        "delivered_on": days_ago(2),
+        "damage_noted_on_receipt": False,
+        "outer_packaging": "intact",
+    }
+    return await hinted_case("transit_damage", facts)
 
 
 async def test_main_staff_pages_show_no_english_runtime_words_under_zh(client: Any, make_user: Any) -> None:
@@ -101,6 +107,11 @@ async def test_main_staff_pages_show_no_english_runtime_words_under_zh(client: A
     # The hint panel: the rule's explanation and the fact questions in Chinese; the JSON API keeps English.
     explanation = page.select_one("#hint-explanation").get_text(strip=True)
     assert explanation and all(ord(ch) < 128 for ch in explanation) is False, explanation
+    # Fixed warnings and the deadline rules' bare citations are Chinese too.
+    warnings = [li.get_text(strip=True) for li in page.select("#hint-warnings li")]
+    assert "交货地没有节假日日历：只跳过了星期日，因此实际期限可能更晚" in warnings, warnings
+    cited = page.select_one('.countdown[data-regime="CMR"] .countdown-what').get_text(" ", strip=True)
+    assert "CMR 第" in cited and "Art." not in cited, cited
     labels = [label.get_text(strip=True) for label in page.select("#facts-form label")]
     assert "货物上的防震或倾斜指示器是否被触发？" in labels
     api_hint = (await Case.select(Case.hint).where(Case.id == case.id).output(load_json=True).first())["hint"]
