@@ -16,7 +16,7 @@ from piccolo.table import Table
 from app.cases.events import Actor, record_event
 from app.cases.services import next_case_number
 from app.cases.tables import Case
-from app.db import atomic
+from app.db import atomic, insert_many
 from app.trade.tables import Carrier, OrderLine, Product, PurchaseOrder, Supplier
 
 # Rows per INSERT: well under SQLite's 32,766 bound parameters at 10 columns a row.
@@ -52,13 +52,7 @@ async def _upsert(
     table: type[Table], key: DbColumn, rows: dict[str, dict[str, Any]], *, update: Sequence[DbColumn] = ()
 ) -> dict[str, int]:
     """Insert rows by natural key; existing ones get ``update`` columns refreshed (or are left alone)."""
-    for chunk in _chunks(list(rows.values())):
-        query = table.insert(*[table(**row) for row in chunk])
-        if update:
-            query = query.on_conflict(target=key, action="DO UPDATE", values=list(update))
-        else:
-            query = query.on_conflict(target=key, action="DO NOTHING")
-        await query.returning(table._meta.primary_key)
+    await insert_many(table, list(rows.values()), key=key, update=update)
     return await _ids(table, key, rows)
 
 
@@ -120,7 +114,7 @@ async def import_orders(*, records: list[dict[str, Any]]) -> ImportResult:
                     order[name] = record[name]
             if record.get("carrier") and "carrier" not in order:
                 order["carrier"] = carrier_ids[carrier_code(record["carrier"])]
-        order_columns = [
+        order_columns: list[DbColumn] = [
             PurchaseOrder.supplier, PurchaseOrder.carrier, PurchaseOrder.incoterm, PurchaseOrder.transport_mode,
             PurchaseOrder.region, PurchaseOrder.currency, PurchaseOrder.container_no, PurchaseOrder.seal_no,
             PurchaseOrder.tracking_no, PurchaseOrder.ordered_on, PurchaseOrder.ship_by, PurchaseOrder.shipped_on,
@@ -151,7 +145,7 @@ async def import_orders(*, records: list[dict[str, Any]]) -> ImportResult:
             OrderLine.purchase_order, OrderLine.line_no, OrderLine.product, OrderLine.quantity_ordered,
             OrderLine.quantity_delivered, OrderLine.unit_price,
         ]  # fmt: skip
-        await _upsert(OrderLine, OrderLine.line_key, lines, update=line_columns)
+        await insert_many(OrderLine, list(lines.values()), key=OrderLine.line_key, update=line_columns)
     created = len(lines) - len(lines_before)
     return ImportResult(
         created=created,
