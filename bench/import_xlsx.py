@@ -1,7 +1,8 @@
 """P6: importing 100,000 purchase order lines from XLSX, against openpyxl's bare read-only parse of the file.
 
 Builds the workbook (Chinese headers, dates, prices), times openpyxl reading every cell of it in
-read-only mode (the ceiling: no import can read faster than its reader), then times the whole import
+read-only mode (the ceiling the target names; the import itself reads with calamine, whose bare parse
+is reported too), then times the whole import
 on a fresh SQLite database: reading, header matching, checking and normalising every row, and writing
 suppliers, products, orders and lines in one transaction. Prints one JSON line (`rows` for
 bench/__main__.py). `--quick` uses 10,000 rows.
@@ -58,6 +59,16 @@ def bare_parse(path: Path) -> float:
     return time.perf_counter() - started
 
 
+def calamine_parse(path: Path) -> float:
+    """The reader the import uses, bare: how much of the import is left for matching, checking and writing."""
+    from python_calamine import CalamineWorkbook
+
+    started = time.perf_counter()
+    count = sum(1 for _ in CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows())
+    assert count == ROWS + 1
+    return time.perf_counter() - started
+
+
 async def full_import(path: Path, folder: Path) -> tuple[float, int]:
     from app import db
     from app.cases.events import Actor
@@ -84,6 +95,7 @@ def main() -> None:
         path = folder / "orders.xlsx"
         build(path, ROWS)
         ceiling_s = min(bare_parse(path) for _ in range(2))
+        reader_s = min(calamine_parse(path) for _ in range(2))
         import_s, created = asyncio.run(full_import(path, folder))
     rate = ROWS / import_s
     ceiling = ROWS / ceiling_s
@@ -96,7 +108,10 @@ def main() -> None:
         "ratio": round(ratio, 2),
         "target": f">= {TARGET_RATE} rows/s and >= {TARGET_RATIO} of the bare openpyxl read-only parse",
         "met": rate >= TARGET_RATE and ratio >= TARGET_RATIO,
-        "note": f"{created:,} lines created; import {import_s:.1f} s, bare parse {ceiling_s:.1f} s",
+        "note": (
+            f"{created:,} lines created; import {import_s:.1f} s, bare openpyxl parse {ceiling_s:.1f} s; "
+            f"the import reads with calamine, whose bare parse takes {reader_s:.1f} s"
+        ),
     }
     print(json.dumps({"rows": [row]}, ensure_ascii=False))
 
