@@ -194,6 +194,16 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     return _run(settings, work)
 
 
+def cmd_analytics_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    from app.analytics.daily import rebuild
+
+    async def work() -> int:
+        print(json.dumps({"days": await rebuild()}))
+        return 0
+
+    return _run(settings, work)
+
+
 def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -382,6 +392,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="audit checks").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="check every case timeline's hash chain").set_defaults(func=cmd_audit_verify)
+
+    analytics = sub.add_parser("analytics", help="the dashboard's figures").add_subparsers(
+        dest="analytics_command", required=True
+    )
+    analytics.add_parser(
+        "rebuild", help="recompute the daily sums behind the dashboard from the cases; prints JSON"
+    ).set_defaults(func=cmd_analytics_rebuild)
 
     remind = sub.add_parser("remind", help="node reminders").add_subparsers(dest="remind_command", required=True)
     remind_sweep = remind.add_parser("sweep", help="send the reminders that are due, once each; prints JSON")

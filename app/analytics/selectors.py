@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from app import db
+from app.analytics import daily
 from app.analytics.rates import wilson
 from app.cases.tables import Case
 from app.trade.tables import Carrier, Product, Supplier
@@ -64,33 +67,6 @@ def month_bounds(month: str) -> tuple[date, date]:
     return first, following - timedelta(days=1)
 
 
-class _Sql:
-    """The few expressions that differ between SQLite and PostgreSQL."""
-
-    def __init__(self) -> None:
-        self.sqlite = db.is_sqlite(db.current_engine())
-
-    def month_of_timestamp(self, column: str) -> str:
-        # SQLite keeps timestamps as UTC text; PostgreSQL converts to the session zone unless told.
-        return f"substr({column}, 1, 7)" if self.sqlite else f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM')"
-
-    def month_of_date(self, column: str) -> str:
-        return f"substr({column}, 1, 7)" if self.sqlite else f"to_char({column}, 'YYYY-MM')"
-
-    def days_between(self, later: str, earlier: str) -> str:
-        if self.sqlite:
-            return f"(julianday({later}) - julianday({earlier}))"
-        return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
-
-    def json_text(self, column: str, key: str) -> str:
-        return f"json_extract({column}, '$.{key}')" if self.sqlite else f"({column}::jsonb ->> '{key}')"
-
-    def within_due(self) -> str:
-        if self.sqlite:
-            return "julianday(sd.finished_at) <= julianday(sd.due_at) + sd.paused_seconds / 86400.0"
-        return "sd.finished_at <= sd.due_at + sd.paused_seconds * interval '1 second'"
-
-
 class _Where:
     """A WHERE clause built with Piccolo's {} placeholders and its arguments, in order."""
 
@@ -129,19 +105,8 @@ def _case_filters(where: _Where, filters: AnalyticsFilters, *, cohort: bool) -> 
         where.add("c.problem_type = {}", filters.problem_type)
 
 
-def _created_in(where: _Where, filters: AnalyticsFilters, column: str = "c.created_at") -> None:
-    where.add(
-        f"{column} >= {{}} AND {column} < {{}}", _day_start(filters.start), _day_start(filters.end + timedelta(days=1))
-    )
-
-
 async def _raw(sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
     return list(await Case.raw(sql, *args))
-
-
-def _group(dimension: str, key: str) -> str:
-    # PostgreSQL refuses to group by a constant: the overall figure is one ungrouped row.
-    return "" if dimension == "all" else f" GROUP BY {key}"
 
 
 def _product_join(filters: AnalyticsFilters, dimension: str = "") -> str:
@@ -153,83 +118,126 @@ def _int(value: Any) -> int:
     return int(value or 0)
 
 
+# --- the daily sums (app/analytics/daily.py) as relations over a period -----------------------------------------
+
+
+# Set while one read (the summary) runs on sums it has just brought up to date.
+_refreshed: ContextVar[bool] = ContextVar("analytics_refreshed", default=False)
+
+
+async def _fresh() -> None:
+    """Days changed since the last read are summed again first, so every figure is exact."""
+    if _refreshed.get():
+        return
+    if await _raw("SELECT 1 AS dirty FROM analytics_dirty LIMIT 1", []):
+        await daily.refresh()
+
+
+@asynccontextmanager
+async def _one_read() -> AsyncIterator[None]:
+    """Bring the sums up to date once, then read everything on one connection and one snapshot."""
+    if _refreshed.get():
+        yield
+        return
+    await _fresh()
+    token = _refreshed.set(True)
+    try:
+        async with db.current_engine().transaction():
+            yield
+    finally:
+        _refreshed.reset(token)
+
+
+def _narrow(where: _Where, filters: AnalyticsFilters, *, problem_type: bool = True) -> None:
+    """The dashboard's filters on a relation `a` of daily.py columns."""
+    if filters.supplier_id is not None:
+        where.add("a.supplier = {}", filters.supplier_id)
+    if filters.carrier_id is not None:
+        where.add("a.carrier = {}", filters.carrier_id)
+    if filters.region:
+        where.add("a.region = {}", filters.region)
+    if filters.product_id is not None:
+        where.add("a.product = {}", filters.product_id)
+    if filters.category:
+        where.add("a.product IN (SELECT id FROM product WHERE category = {})", filters.category)
+    if problem_type and filters.problem_type:
+        where.add("a.problem_type = {}", filters.problem_type)
+
+
+def _facts(fact: str, filters: AnalyticsFilters, where: _Where) -> tuple[str, list[Any]]:
+    """`fact` over the period as relation `a` (stored sums, or its source when the sums are too coarse)."""
+    sql = daily.Dialect()
+    _narrow(where, filters)
+    if not daily.FACTS[fact].by_product and (filters.product_id is not None or filters.category):
+        text, args = daily.source(fact, filters.start, filters.end, sql)
+    else:
+        text, args = daily.stored(fact, filters.start, filters.end)
+    return f"({text}) a", args
+
+
+def _cohort(filters: AnalyticsFilters, where: _Where) -> tuple[str, list[Any]]:
+    """Units delivered and cases on them, by delivery day; a problem type narrows the cases, not the units."""
+    _narrow(where, filters, problem_type=False)
+    keys = "day, supplier, carrier, region, product"
+    if not filters.problem_type:
+        text, args = daily.stored("cohort", filters.start, filters.end, columns=f"{keys}, units, affected, n")
+        return f"({text}) a", args
+    units, unit_args = daily.stored(
+        "cohort", filters.start, filters.end, columns=f"{keys}, units, 0 AS affected, 0 AS n"
+    )
+    cases, case_args = daily.stored(
+        "cohort_pt",
+        filters.start,
+        filters.end,
+        columns=f"{keys}, 0 AS units, affected, n",
+        extra=" AND problem_type = {}",
+        args=[filters.problem_type],
+    )
+    return f"({units} UNION ALL {cases}) a", [*unit_args, *case_args]
+
+
+def _group(dimension: str, key: str) -> str:
+    # PostgreSQL refuses to group by a constant: the overall figure is one ungrouped row.
+    return "" if dimension == "all" else f" GROUP BY {key}"
+
+
 # --- after-sales rate: affected units ÷ units delivered, on the cohort of orders delivered in the period ---
 
-_CASE_KEYS = {
-    "supplier": "po.supplier",
-    "product": "c.product",
+_RATE_KEYS = {
+    "supplier": "a.supplier",
+    "product": "a.product",
     "category": "p.category",
-    "carrier": "po.carrier",
-    "region": "po.region",
-    "month": "",
-    "all": "'all'",
-}
-_LINE_KEYS = {
-    "supplier": "po.supplier",
-    "product": "ol.product",
-    "category": "p.category",
-    "carrier": "po.carrier",
-    "region": "po.region",
+    "carrier": "a.carrier",
+    "region": "a.region",
     "month": "",
     "all": "'all'",
 }
 
 
-async def _affected_units(filters: AnalyticsFilters, dimension: str, sql: _Sql) -> dict[Any, tuple[int, int]]:
-    key = _CASE_KEYS[dimension] or sql.month_of_date("po.delivered_on")
+async def _cohort_figures(filters: AnalyticsFilters, dimension: str) -> list[dict[str, Any]]:
+    await _fresh()
+    key = _RATE_KEYS[dimension] or daily.Dialect().month_of_date("a.day")
     where = _Where()
-    where.add("po.delivered_on >= {} AND po.delivered_on <= {}", filters.start, filters.end)
-    where.add("c.node <> 'cancelled'")
-    _case_filters(where, filters, cohort=True)
-    rows = await _raw(
-        f"SELECT {key} AS k, SUM(c.quantity_affected) AS affected, COUNT(*) AS cases "
-        "FROM after_sales_case c JOIN purchase_order po ON po.id = c.purchase_order "
-        f"{_product_join(filters, dimension)}WHERE {where.sql()} {_group(dimension, key)}",
-        where.args,
+    relation, args = _cohort(filters, where)
+    join = " LEFT JOIN product p ON p.id = a.product" if dimension == "category" else ""
+    return await _raw(
+        f"SELECT {key} AS k, SUM(a.units) AS units, SUM(a.affected) AS affected, SUM(a.n) AS cases "
+        f"FROM {relation}{join} WHERE {where.sql()}{_group(dimension, key)}",
+        [*args, *where.args],
     )
-    return {row["k"]: (_int(row["affected"]), _int(row["cases"])) for row in rows}
-
-
-async def _units_delivered(filters: AnalyticsFilters, dimension: str, sql: _Sql) -> dict[Any, int]:
-    key = _LINE_KEYS[dimension] or sql.month_of_date("po.delivered_on")
-    where = _Where()
-    where.add("po.delivered_on >= {} AND po.delivered_on <= {}", filters.start, filters.end)
-    if filters.supplier_id is not None:
-        where.add("po.supplier = {}", filters.supplier_id)
-    if filters.carrier_id is not None:
-        where.add("po.carrier = {}", filters.carrier_id)
-    if filters.region:
-        where.add("po.region = {}", filters.region)
-    if filters.product_id is not None:
-        where.add("ol.product = {}", filters.product_id)
-    if filters.category:
-        where.add("p.category = {}", filters.category)
-    # Only join products when their category matters: the line table is the biggest one here.
-    join = "JOIN product p ON p.id = ol.product " if dimension == "category" or filters.category else ""
-    rows = await _raw(
-        f"SELECT {key} AS k, SUM(ol.quantity_delivered) AS units "
-        "FROM order_line ol JOIN purchase_order po ON po.id = ol.purchase_order "
-        f"{join}WHERE {where.sql()} {_group(dimension, key)}",
-        where.args,
-    )
-    return {row["k"]: _int(row["units"]) for row in rows}
 
 
 async def rates_by(filters: AnalyticsFilters, dimension: str) -> list[dict[str, Any]]:
     """One row per value of the dimension: units, affected units, cases, rate and interval."""
-    sql = _Sql()
-    affected = await _affected_units(filters, dimension, sql)
-    units = await _units_delivered(filters, dimension, sql)
     rows = []
-    for key in set(units) | set(affected):
-        if key is None:
+    for row in await _cohort_figures(filters, dimension):
+        if row["k"] is None:
             continue
-        hit, cases = affected.get(key, (0, 0))
-        delivered = units.get(key, 0)
-        rate = wilson(hit, delivered)
+        cases, delivered = _int(row["cases"]), _int(row["units"])
+        rate = wilson(_int(row["affected"]), delivered)
         rows.append(
             {
-                "key": key,
+                "key": row["k"],
                 "cases": cases,
                 "cases_per_1000": round(cases * 1000 / delivered, 3) if delivered else None,
                 **rate.as_dict(),
@@ -246,16 +254,19 @@ async def overall_rate(filters: AnalyticsFilters) -> dict[str, Any]:
 # --- case counts over cases reported in the period --------------------------------------------------------
 
 
+async def _created(filters: AnalyticsFilters, select: str, tail: str = "") -> list[dict[str, Any]]:
+    await _fresh()
+    where = _Where()
+    relation, args = _facts("created", filters, where)
+    return await _raw(f"SELECT {select} FROM {relation} WHERE {where.sql()}{tail}", [*args, *where.args])
+
+
 async def cases_by_problem_type(filters: AnalyticsFilters) -> list[dict[str, Any]]:
     """The Pareto: problem types by case count, largest first, with the cumulative share."""
-    where = _Where()
-    _created_in(where, filters)
-    _case_filters(where, filters, cohort=False)
-    rows = await _raw(
-        "SELECT c.problem_type AS k, COUNT(*) AS cases, SUM(c.quantity_affected) AS affected "
-        f"FROM after_sales_case c {_product_join(filters)}WHERE {where.sql()} "
-        "GROUP BY c.problem_type",
-        where.args,
+    rows = await _created(
+        filters,
+        "a.problem_type AS k, SUM(a.n) AS cases, SUM(a.affected) AS affected",
+        " GROUP BY a.problem_type",
     )
     rows.sort(key=lambda row: (-_int(row["cases"]), row["k"]))
     total = sum(_int(row["cases"]) for row in rows)
@@ -275,50 +286,45 @@ async def cases_by_problem_type(filters: AnalyticsFilters) -> list[dict[str, Any
     return pareto
 
 
-async def case_totals(filters: AnalyticsFilters) -> dict[str, int]:
-    """Cases reported in the period: all, still open, disputed now, and open past a stage deadline."""
-    where = _Where()
-    _created_in(where, filters)
-    _case_filters(where, filters, cohort=False)
+async def overdue_count(filters: AnalyticsFilters, *, now: datetime | None = None) -> int:
+    """Open stage deadlines already past on open cases matching the filters (whenever reported)."""
+    where = _overdue_where(filters, now or datetime.now(UTC))
     rows = await _raw(
-        "SELECT COUNT(*) AS cases, "
-        f"SUM(CASE WHEN c.node NOT IN {OPEN_NODES_SQL} THEN 1 ELSE 0 END) AS open, "
-        "SUM(CASE WHEN c.node = 'disputed' THEN 1 ELSE 0 END) AS disputed, "
-        "SUM(c.quantity_affected) AS affected "
-        f"FROM after_sales_case c {_product_join(filters)}WHERE {where.sql()}",
+        'SELECT COUNT(*) AS n FROM stage_deadline sd JOIN after_sales_case c ON c.id = sd."case" '
+        f"{_product_join(filters)}WHERE {where.sql()}",
         where.args,
     )
+    return _int(rows[0]["n"]) if rows else 0
+
+
+async def case_totals(filters: AnalyticsFilters) -> dict[str, int]:
+    """Cases reported in the period: all, still open, disputed now, and open past a stage deadline."""
+    rows = await _created(
+        filters,
+        "SUM(a.n) AS cases, SUM(a.open_n) AS open, SUM(a.disputed) AS disputed, SUM(a.affected) AS affected",
+    )
     row = rows[0] if rows else {}
-    overdue = await overdue_cases(filters, limit=None)
     return {
         "cases": _int(row.get("cases")),
         "open": _int(row.get("open")),
         "disputed": _int(row.get("disputed")),
         "affected": _int(row.get("affected")),
-        "overdue": len(overdue),
+        "overdue": await overdue_count(filters),
     }
 
 
 async def monthly_trend(filters: AnalyticsFilters) -> list[dict[str, Any]]:
     """Per calendar month: cases reported, and the rate of the orders delivered that month."""
-    sql = _Sql()
-    where = _Where()
-    _created_in(where, filters)
-    _case_filters(where, filters, cohort=False)
-    month = sql.month_of_timestamp("c.created_at")
-    counts = await _raw(
-        f"SELECT {month} AS k, COUNT(*) AS cases FROM after_sales_case c "
-        f"{_product_join(filters)}WHERE {where.sql()} GROUP BY {month}",
-        where.args,
-    )
+    month = daily.Dialect().month_of_date("a.day")
+    counts = await _created(filters, f"{month} AS k, SUM(a.n) AS cases", f" GROUP BY {month}")
     cases = {row["k"]: _int(row["cases"]) for row in counts}
-    affected = await _affected_units(filters, "month", sql)
-    units = await _units_delivered(filters, "month", sql)
+    cohort = {row["k"]: row for row in await _cohort_figures(filters, "month")}
     months = []
     cursor = filters.start.replace(day=1)
     while cursor <= filters.end:
         key = cursor.strftime("%Y-%m")
-        rate = wilson(affected.get(key, (0, 0))[0], units.get(key, 0))
+        row = cohort.get(key, {})
+        rate = wilson(_int(row.get("affected")), _int(row.get("units")))
         months.append({"month": key, "cases": cases.get(key, 0), **rate.as_dict()})
         cursor = (cursor.replace(day=28) + timedelta(days=4)).replace(day=1)
     return months
@@ -327,33 +333,27 @@ async def monthly_trend(filters: AnalyticsFilters) -> list[dict[str, Any]]:
 # --- process: time per node, deadlines kept, responsibility hints ------------------------------------------
 
 
+async def _process(fact: str, filters: AnalyticsFilters, select: str, group: str) -> list[dict[str, Any]]:
+    await _fresh()
+    where = _Where()
+    relation, args = _facts(fact, filters, where)
+    return await _raw(f"SELECT {select} FROM {relation} WHERE {where.sql()} GROUP BY {group}", [*args, *where.args])
+
+
 async def cycle_times(filters: AnalyticsFilters) -> list[dict[str, Any]]:
     """Days spent per node, from each node_changed event back to the case's previous move (or report)."""
-    sql = _Sql()
-    where = _Where()
-    _created_in(where, filters, column="t.at")
-    case_where = _Where()
-    # Moves after the period cannot be the previous move of one inside it: leave them out of the window.
-    case_where.add("e.at < {}", _day_start(filters.end + timedelta(days=1)))
-    _case_filters(case_where, filters, cohort=False)
-    previous = 'COALESCE(LAG(e.at) OVER (PARTITION BY e."case" ORDER BY e.id), c.created_at)'
-    # The window only carries the previous time; the JSON and date arithmetic run on the period's rows alone.
-    node = sql.json_text("t.data", "from")
-    days = sql.days_between("t.at", "t.since")
-    rows = await _raw(
-        f"SELECT {node} AS node, COUNT(*) AS moves, AVG({days}) AS avg_days, MAX({days}) AS max_days FROM ("
-        f"SELECT e.data AS data, e.at AS at, {previous} AS since "
-        f'FROM case_event e JOIN after_sales_case c ON c.id = e."case" {_product_join(filters)}'
-        f"WHERE e.kind = 'node_changed' AND {case_where.sql()}"
-        f") t WHERE {where.sql()} GROUP BY {node}",
-        [*case_where.args, *where.args],
+    rows = await _process(
+        "move",
+        filters,
+        "a.label AS node, SUM(a.n) AS moves, SUM(a.days) AS days, MAX(a.max_days) AS max_days",
+        "a.label",
     )
     return sorted(
         (
             {
                 "node": row["node"],
                 "moves": _int(row["moves"]),
-                "avg_days": float(row["avg_days"] or 0),
+                "avg_days": float(row["days"] or 0) / _int(row["moves"]) if _int(row["moves"]) else 0.0,
                 "max_days": float(row["max_days"] or 0),
             }
             for row in rows
@@ -364,16 +364,11 @@ async def cycle_times(filters: AnalyticsFilters) -> list[dict[str, Any]]:
 
 async def sla_compliance(filters: AnalyticsFilters) -> list[dict[str, Any]]:
     """Stage deadlines finished in the period, per node and party: how many within their due time."""
-    sql = _Sql()
-    where = _Where()
-    _created_in(where, filters, column="sd.finished_at")
-    _case_filters(where, filters, cohort=False)
-    rows = await _raw(
-        "SELECT sd.node AS node, sd.owner_party AS party, COUNT(*) AS finished, "
-        f"SUM(CASE WHEN {sql.within_due()} THEN 1 ELSE 0 END) AS met "
-        'FROM stage_deadline sd JOIN after_sales_case c ON c.id = sd."case" '
-        f"{_product_join(filters)}WHERE {where.sql()} GROUP BY sd.node, sd.owner_party",
-        where.args,
+    rows = await _process(
+        "deadline",
+        filters,
+        "a.label AS node, a.party AS party, SUM(a.n) AS finished, SUM(a.met) AS met",
+        "a.label, a.party",
     )
     return sorted(
         (
@@ -392,14 +387,7 @@ async def sla_compliance(filters: AnalyticsFilters) -> list[dict[str, Any]]:
 
 async def hint_decisions(filters: AnalyticsFilters) -> dict[str, Any]:
     """How often staff confirmed the responsibility hint, and how often they decided otherwise."""
-    where = _Where()
-    _created_in(where, filters, column="e.at")
-    _case_filters(where, filters, cohort=False)
-    rows = await _raw(
-        'SELECT e.kind AS kind, COUNT(*) AS n FROM case_event e JOIN after_sales_case c ON c.id = e."case" '
-        f"{_product_join(filters)}WHERE e.kind IN ({{}}, {{}}) AND {where.sql()} GROUP BY e.kind",
-        [*HINT_KINDS, *where.args],
-    )
+    rows = await _process("hint", filters, "a.label AS kind, SUM(a.n) AS n", "a.label")
     counts = {row["kind"]: _int(row["n"]) for row in rows}
     confirmed = counts.get("responsibility_confirmed", 0)
     overridden = counts.get("responsibility_overridden", 0)
@@ -416,17 +404,36 @@ async def hint_decisions(filters: AnalyticsFilters) -> dict[str, Any]:
 
 async def supplier_acceptance(filters: AnalyticsFilters) -> dict[int, dict[str, int]]:
     """Cases found to be the supplier's and, of those, the ones the supplier did not dispute."""
-    where = _Where()
-    _created_in(where, filters)
-    _case_filters(where, filters, cohort=False)
-    rows = await _raw(
-        "SELECT c.supplier AS k, COUNT(*) AS assigned, SUM(CASE WHEN NOT EXISTS (SELECT 1 FROM dispute d "
-        "WHERE d.\"case\" = c.id AND d.opened_by = 'supplier') THEN 1 ELSE 0 END) AS accepted "
-        f"FROM after_sales_case c {_product_join(filters)}"
-        f"WHERE c.confirmed_party = 'supplier' AND {where.sql()} GROUP BY c.supplier",
-        where.args,
+    rows = await _created(
+        filters,
+        "a.supplier AS k, SUM(a.assigned) AS assigned, SUM(a.accepted) AS accepted",
+        " GROUP BY a.supplier HAVING SUM(a.assigned) > 0",
     )
     return {row["k"]: {"assigned": _int(row["assigned"]), "accepted": _int(row["accepted"])} for row in rows}
+
+
+async def supplier_answer_times(filters: AnalyticsFilters) -> dict[int, dict[str, Any]]:
+    """Per supplier, cases first pushed to them in the period: how many they answered and how fast.
+
+    The answer time runs from our first push to the supplier's first answer after it on the case (accept,
+    accept in part, dispute, or a message); a case still waiting counts as pushed, not answered.
+    """
+    rows = await _process(
+        "answer",
+        filters,
+        "a.supplier AS k, SUM(a.n) AS pushed, SUM(a.met) AS answered, SUM(a.days) AS days, MAX(a.max_days) AS max_days",
+        "a.supplier",
+    )
+    times: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        answered = _int(row["answered"])
+        times[row["k"]] = {
+            "pushed": _int(row["pushed"]),
+            "answered": answered,
+            "answer_days": float(row["days"]) / answered if answered else None,
+            "answer_max_days": float(row["max_days"]) if answered else None,
+        }
+    return times
 
 
 async def recovered_money(filters: AnalyticsFilters, party: str = "supplier") -> dict[Any, dict[str, dict[str, str]]]:
@@ -516,15 +523,19 @@ async def named_rates(
 # --- case lists for the report -------------------------------------------------------------------------------
 
 
-async def overdue_cases(
-    filters: AnalyticsFilters, *, now: datetime | None = None, limit: int | None = 50
-) -> list[dict[str, Any]]:
-    """Open stage deadlines already past, on cases matching the filters (whenever reported)."""
-    now = now or datetime.now(UTC)
+def _overdue_where(filters: AnalyticsFilters, now: datetime) -> _Where:
     where = _Where()
     where.add("sd.finished_at IS NULL AND sd.due_at < {}", now)
     where.add(f"c.node NOT IN {OPEN_NODES_SQL}")
     _case_filters(where, filters, cohort=False)
+    return where
+
+
+async def overdue_cases(
+    filters: AnalyticsFilters, *, now: datetime | None = None, limit: int | None = 50
+) -> list[dict[str, Any]]:
+    """Open stage deadlines already past, on cases matching the filters (whenever reported)."""
+    where = _overdue_where(filters, now or datetime.now(UTC))
     tail = f" LIMIT {int(limit)}" if limit else ""
     rows = await _raw(
         "SELECT c.number AS number, c.problem_type AS problem_type, c.node AS node, sd.owner_party AS party, "
@@ -552,6 +563,11 @@ async def disputed_cases(filters: AnalyticsFilters, *, limit: int = 50) -> list[
 
 async def summary(filters: AnalyticsFilters) -> dict[str, Any]:
     """Everything the dashboard shows, as plain JSON-ready data."""
+    async with _one_read():
+        return await _summary(filters)
+
+
+async def _summary(filters: AnalyticsFilters) -> dict[str, Any]:
     # Every order has a supplier, so the supplier rows add up to the overall figure: one pair of scans less
     # per dimension than asking for the overall rate each time.
     per_supplier = await rates_by(filters, "supplier")
@@ -710,14 +726,10 @@ async def action_list(*, limit: int = 100) -> list[dict[str, Any]]:
 
 async def root_cause_matrix(filters: AnalyticsFilters) -> list[dict[str, Any]]:
     """Cases reported in the period by problem type and recorded root cause ('' = not yet found)."""
-    where = _Where()
-    _created_in(where, filters)
-    _case_filters(where, filters, cohort=False)
-    rows = await _raw(
-        "SELECT c.problem_type AS problem_type, c.root_cause AS root_cause, COUNT(*) AS cases "
-        f"FROM after_sales_case c {_product_join(filters)}WHERE {where.sql()} "
-        "GROUP BY c.problem_type, c.root_cause ORDER BY cases DESC",
-        where.args,
+    rows = await _created(
+        filters,
+        "a.problem_type AS problem_type, a.label AS root_cause, SUM(a.n) AS cases",
+        " GROUP BY a.problem_type, a.label ORDER BY cases DESC",
     )
     return [{**row, "cases": _int(row["cases"])} for row in rows]
 
