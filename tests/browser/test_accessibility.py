@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import expect
 
-from app.cases.events import Actor
-from app.cases.responsibility import hint_refresh
-from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case
 from app.collaboration import links
 from app.db import atomic
-from app.tracking.tables import StageDeadline
-from app.trade.tables import Supplier
 from tests.browser.conftest import screenshot_path, sign_in_page
 from tests.conftest import PASSWORD
-from tests.integration.test_collaboration import supplier_case
+from tests.integration.test_i18n import german_supplier_case, transit_case
 
 pytestmark = pytest.mark.browser
 
@@ -84,34 +79,11 @@ async def small_targets(page: Any) -> list[str]:
     )
 
 
-async def hinted_case() -> Case:
-    today = datetime.now(UTC).date()
-    created = await case_create(
-        actor=Actor.system(),
-        draft=CaseDraft(
-            problem_type="transit_damage",
-            order_number="PO-A11Y-1",
-            description="Cartons looked fine; the lamps inside are cracked.",
-            facts={
-                "incoterm": "FOB",
-                "transport_mode": "road",
-                "delivered_on": (today - timedelta(days=2)).isoformat(),
-                "damage_noted_on_receipt": False,
-                "outer_packaging": "intact",
-            },
-        ),
-    )
-    return await hint_refresh(case_id=created.case.id, actor=Actor.system(), today=today)
-
-
-async def berlin_supplier_case() -> Case:
-    case = await supplier_case(code="SUP-BER", email="qa@supplier.de", language="en")
-    await Supplier.update({Supplier.time_zone: "Europe/Berlin"}).where(Supplier.id == case.supplier)
-    await StageDeadline(
-        case=case.id, node="responsibility", owner_party="supplier", due_at=datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
-    ).save()
-    await Case.update({Case.node: "responsibility"}).where(Case.id == case.id)
-    return case
+async def seen(page: Any, name: str) -> list[str]:
+    """A full-page screenshot for the artifacts, then what axe finds on the page as shown."""
+    width = page.viewport_size["width"]
+    await page.screenshot(path=screenshot_path(f"a11y-{name}-{width}"), full_page=True, caret="initial")
+    return await axe_violations(page)
 
 
 async def open_as_party(page: Any, case: Case, language: str) -> None:
@@ -129,53 +101,46 @@ async def open_as_party(page: Any, case: Case, language: str) -> None:
 async def test_main_flows_have_no_serious_axe_violations(open_context: Any, make_user: Any, language: str) -> None:
     handler = await make_user("handler", language=language)
     manager = await make_user("manager", language=language)
-    case = await hinted_case()
-    party_case = await berlin_supplier_case()
+    case = await transit_case()
+    party_case, _due = await german_supplier_case()
     problems: dict[str, list[str]] = {}
 
-    # Intake on a phone, as warehouse staff file it; then its errors, announced to screen readers.
+    # Intake on a phone, as warehouse staff file it.
     phone = await open_context(PHONE)
     await sign_in_page(phone, handler.email, PASSWORD)
     await phone.goto("/intake")
     await phone.wait_for_load_state("networkidle")
-    await phone.screenshot(path=screenshot_path(f"a11y-intake-{language}-375"), full_page=True, caret="initial")
-    problems["intake (phone)"] = await axe_violations(phone)
+    problems["intake (phone)"] = await seen(phone, f"intake-{language}")
     problems["intake touch targets"] = await small_targets(phone)
 
     # The case page with its hint panel, on a phone and on a desk.
     await phone.goto(f"/cases/{case.number}")
-    await phone.screenshot(path=screenshot_path(f"a11y-case-{language}-375"), full_page=True, caret="initial")
-    problems["case (phone)"] = await axe_violations(phone)
+    problems["case (phone)"] = await seen(phone, f"case-{language}")
     desk = await open_context(DESKTOP)
     await sign_in_page(desk, handler.email, PASSWORD)
     await desk.goto(f"/cases/{case.number}")
-    await desk.screenshot(path=screenshot_path(f"a11y-case-{language}-1280"), full_page=True, caret="initial")
-    problems["case"] = await axe_violations(desk)
+    problems["case"] = await seen(desk, f"case-{language}")
 
-    # The dashboard, for a manager.
+    # The dashboard, for a manager, on a desk and at phone width.
     board = await open_context(DESKTOP)
     await sign_in_page(board, manager.email, PASSWORD)
     await board.goto("/dashboard")
     await board.wait_for_load_state("networkidle")
-    await board.screenshot(path=screenshot_path(f"a11y-dashboard-{language}-1280"), full_page=True, caret="initial")
-    problems["dashboard"] = await axe_violations(board)
+    problems["dashboard"] = await seen(board, f"dashboard-{language}")
     await board.set_viewport_size(PHONE["viewport"])
-    await board.screenshot(path=screenshot_path(f"a11y-dashboard-{language}-375"), full_page=True, caret="initial")
-    problems["dashboard (phone width)"] = await axe_violations(board)
+    problems["dashboard (phone width)"] = await seen(board, f"dashboard-{language}")
 
     # The supplier's page from its link, on a phone and on a desk.
     party = await open_context(PHONE)
     await open_as_party(party, party_case, language)
-    await party.screenshot(path=screenshot_path(f"a11y-party-{language}-375"), full_page=True, caret="initial")
-    problems["party (phone)"] = await axe_violations(party)
+    problems["party (phone)"] = await seen(party, f"party-{language}")
     await party.set_viewport_size(DESKTOP["viewport"])
-    await party.screenshot(path=screenshot_path(f"a11y-party-{language}-1280"), full_page=True, caret="initial")
-    problems["party"] = await axe_violations(party)
+    problems["party"] = await seen(party, f"party-{language}")
 
     assert {page: found for page, found in problems.items() if found} == {}
 
 
-async def test_intake_errors_are_announced_and_focus_goes_to_them(open_context: Any, make_user: Any) -> None:
+async def test_intake_errors_are_announced_and_link_to_their_fields(open_context: Any, make_user: Any) -> None:
     handler = await make_user("handler", language="en")
     phone = await open_context(PHONE)
     await sign_in_page(phone, handler.email, PASSWORD)
@@ -194,7 +159,7 @@ async def test_intake_errors_are_announced_and_focus_goes_to_them(open_context: 
 
 
 async def test_a_supplier_in_germany_reads_its_deadline_on_berlin_time(open_context: Any) -> None:
-    case = await berlin_supplier_case()
+    case, _due = await german_supplier_case()
     party = await open_context(DESKTOP)
     await open_as_party(party, case, "en")
     deadline = party.locator("#party-deadline")
