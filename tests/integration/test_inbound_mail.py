@@ -9,7 +9,6 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -139,7 +138,7 @@ async def test_reply_round_trip_through_a_real_mailbox(
     jpeg = photo((30, 120, 200))
     mailbox.append(reply(sent, files=[("batch.jpg", jpeg, "image/jpeg")]))
     assert await poll(mail_settings) == {"read": 1, "failed": 0, "posted": 1}
-    assert mailbox.flags() == [("1", True)]
+    assert [seen for _, seen in mailbox.flags()] == [True]
 
     messages = await Message.objects().where(Message.case == case.id)
     assert len(messages) == 1
@@ -372,7 +371,9 @@ async def test_thread_headers_alone_find_the_case(staff: Any, smtp: tuple[Sink, 
     assert (outcome.status, outcome.reason) == ("quarantined", "unattributable")
 
 
-async def test_cli_ingests_an_eml_file(staff: Any, smtp: tuple[Sink, str], mail_settings: Any, tmp_path: Path) -> None:
+async def test_cli_ingests_an_eml_file_and_polls_the_mailbox(
+    staff: Any, smtp: tuple[Sink, str], mail_settings: Any, mailbox: Mailbox, tmp_path: Path
+) -> None:
     case, sent = await pushed_case(staff, smtp)
     eml = tmp_path / "reply.eml"
     eml.write_bytes(reply(sent, body="Sent from the command line."))
@@ -393,7 +394,17 @@ async def test_cli_ingests_an_eml_file(staff: Any, smtp: tuple[Sink, str], mail_
     assert missing.returncode == 2
     message = await Message.objects().where(Message.case == case.id).first()
     assert message is not None and message.body == "Sent from the command line."
-    assert datetime.now(UTC) - message.created_at < (datetime.now(UTC) - datetime(2026, 1, 1, tzinfo=UTC))
+
+    poll_command = [sys.executable, "-m", "app.cli", "mail", "poll"]
+    unset = subprocess.run(poll_command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert unset.returncode == 2 and "CROSSCLAIM_IMAP_URL" in unset.stderr
+    mailbox.append(reply(sent, body="And this one came through the mailbox."))
+    env["CROSSCLAIM_IMAP_URL"] = mail_settings.imap_url
+    polled = subprocess.run(poll_command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert polled.returncode == 0, polled.stderr
+    assert json.loads(polled.stdout) == {"read": 1, "failed": 0, "posted": 1}
+    assert await Message.count().where(Message.case == case.id) == 2
+    assert [seen for _, seen in mailbox.flags()] == [True]
 
 
 async def test_our_thread_message_is_mailed_and_its_reply_comes_back(
