@@ -8,7 +8,7 @@ export CROSSCLAIM_DATA_DIR ?= var
 RUNTIME_DEBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-cjk
 TEST_DEBS := chromium poppler-utils dovecot-imapd
 
-.PHONY: run test install system-deps test-system-deps bench-system-deps debs lint bench bench-quick messages clean-data
+.PHONY: run test install system-deps test-system-deps bench-system-deps bench-install debs lint bench bench-quick messages clean-data
 
 run: install system-deps
 	$(BIN)/crossclaim migrate
@@ -53,10 +53,13 @@ lint: install
 	$(BIN)/ruff check app tests bench
 	$(BIN)/mypy app
 
-bench: install system-deps bench-system-deps
+bench-install: install
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'
+
+bench: bench-install system-deps bench-system-deps
 	$(BIN)/python -m bench
 
-bench-quick: install system-deps bench-system-deps
+bench-quick: bench-install system-deps bench-system-deps
 	$(BIN)/python -m bench --quick
 
 # Extract every translatable string, merge it into each catalogue, and compile the catalogues.
