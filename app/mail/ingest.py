@@ -269,20 +269,18 @@ async def post_mail(
             created_at=now,
         )
         await message.save()
-        await record_event(
-            case_id=case.id,
-            actor=actor,
-            kind="message",
-            data={
-                "message_id": message.id,
-                "party": party,
-                "length": len(body),
-                "evidence_ids": [item.evidence.id for item in attached],
-                "via": "email",
-                "inbound_id": row.id,
-            },
-            at=now,
-        )
+        data: dict[str, Any] = {
+            "message_id": message.id,
+            "party": party,
+            "length": len(body),
+            "evidence_ids": [item.evidence.id for item in attached],
+            "via": "email",
+            "inbound_id": row.id,
+        }
+        if party == "customer":
+            # Customers have no thread on the case page: their words are shown on the timeline.
+            data["reason"] = body[:1000]
+        await record_event(case_id=case.id, actor=actor, kind="message", data=data, at=now)
         changes: dict[Any, Any] = {
             InboundMail.status: POSTED,
             InboundMail.case: case.id,

@@ -25,8 +25,11 @@ from app.evidence.storage import LocalEvidenceStore, evidence_key
 from app.evidence.tables import Evidence
 from app.mail.imap import poll_mailbox
 from app.mail.ingest import ingest_mail
+from app.mail.outgoing import case_mail
 from app.mail.tables import FailingAddress, InboundMail
+from app.notify.email import Mail
 from app.tracking.tables import Notification
+from app.trade.tables import Customer
 from tests.conftest import ROOT, asgi_client, csrf_token, sign_in
 from tests.integration.test_collaboration import Sink, photo, push, smtp, supplier_case
 from tests.mail_server import Mailbox, dovecot
@@ -427,3 +430,25 @@ async def test_our_thread_message_is_mailed_and_its_reply_comes_back(
     assert await poll(mail_settings) == {"read": 1, "failed": 0, "posted": 1}
     bodies = [m.body for m in await Message.objects().where(Message.case == case.id).order_by(Message.id)]
     assert bodies == ["Could you send the batch number too?", "Batch 2026-11-07-B."]
+
+
+async def test_customer_reply_to_an_update_is_on_the_case_timeline(staff: Any, mail_settings: Any) -> None:
+    customer = Customer(name="Zhang San", email="zhang@customer.example", language="zh")
+    await customer.save()
+    case = await supplier_case()
+    await Case.update({Case.customer: customer.id}).where(Case.id == case.id)
+    update = Mail(to=[customer.email], subject=f"[{case.number}] update", text="Your case has moved on.")
+    sent = await case_mail(mail_settings, update, case_id=case.id, number=case.number, party="customer")
+    assert sent.reply_to is not None and ".u" in sent.reply_to
+    answer = EmailMessage()
+    answer["From"] = customer.email
+    answer["To"] = sent.reply_to
+    answer["Message-ID"] = "<customer-answer@customer.example>"
+    answer["Subject"] = "Re: update"
+    answer.set_content("谢谢，请尽快发货。\n\n在 2026年11月26日 10:00，Crossclaim 写道：\n> Your case has moved on.")
+    outcome = await ingest_mail(
+        answer.as_bytes(), settings=mail_settings, store=store_of(mail_settings), policy=EvidencePolicy()
+    )
+    assert (outcome.status, outcome.case_number) == ("posted", case.number)
+    page = await staff.get(f"/cases/{case.number}")
+    assert page.status_code == 200 and "谢谢，请尽快发货。" in page.text and "Your case has moved on" not in page.text
