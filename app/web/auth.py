@@ -14,6 +14,7 @@ from app.accounts.roles import PARTY
 from app.accounts.tables import User
 from app.collaboration.links import PARTY_COOKIE, PartyAccess, session_access
 from app.errors import NotAuthenticated, PermissionDenied
+from app.i18n import gettext as _
 from app.logs import security_event
 from app.settings import Settings
 
@@ -52,7 +53,7 @@ def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
     if roles is None:
         if is_automatic_options(handler):
             return
-        raise PermissionDenied("This route declares no roles.")  # fail closed
+        raise PermissionDenied(_("This route declares no roles."))  # fail closed
     if "public" in roles:
         return
     user: User | None = connection.scope.get("user")
@@ -61,15 +62,15 @@ def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
         if user is None and isinstance(access, PartyAccess) and access.party in roles:
             return
         if user is None:
-            raise NotAuthenticated("Please sign in.")
-        raise PermissionDenied("This page is for the supplier or carrier the case was sent to.")
+            raise NotAuthenticated(_("Please sign in."))
+        raise PermissionDenied(_("This page is for the supplier or carrier the case was sent to."))
     if user is None:
-        raise NotAuthenticated("Please sign in.")
+        raise NotAuthenticated(_("Please sign in."))
     if user.role not in roles:
         security_event(
             "access_denied", user_id=user.id, role=user.role, path=connection.url.path, ip=client_ip(connection)
         )
-        raise PermissionDenied("Your role does not allow this.")
+        raise PermissionDenied(_("Your role does not allow this."))
 
 
 def is_automatic_options(handler: BaseRouteHandler) -> bool:
