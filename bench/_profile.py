@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -30,13 +32,15 @@ def _py_spy() -> str:
     return path
 
 
-def start(pid: int, seconds: int, name: str) -> subprocess.Popen[bytes]:
-    """Starts sampling ``pid`` for ``seconds`` in the background (idle threads left out)."""
+def start(pid: int, seconds: int | None, name: str) -> subprocess.Popen[bytes]:
+    """Starts sampling ``pid`` in the background: for ``seconds``, or until ``finish`` stops it."""
     PROFILES.mkdir(exist_ok=True)
     out = PROFILES / f"{name}.txt"
-    command = [_py_spy(), "record", "--pid", str(pid), "--duration", str(seconds), "--format", "raw",
-               "--rate", "200", "--nonblocking", "-o", str(out)]  # fmt: skip
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command = [_py_spy(), "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking",
+               "-o", str(out), *(["--duration", str(seconds)] if seconds else [])]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.3)  # py-spy needs a moment to attach before the measured work starts
+    return process
 
 
 def _short(frame: str) -> str:
@@ -77,7 +81,10 @@ def summary(name: str, *, ours: str = "app/", top: int = 3) -> str:
     return f"profile ({total} samples): under ours {share(innermost)} | leaves {share(leaves)}"
 
 
-def finish(process: subprocess.Popen[bytes], name: str, *, ours: str = "app/") -> str:
+def finish(process: subprocess.Popen[bytes], name: str, *, ours: str = "app/", now: bool = False) -> str:
+    """Waits for the sampling to end (``now``: ends it; py-spy writes what it has on SIGINT) and sums it up."""
+    if now:
+        process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:

@@ -26,6 +26,7 @@ from app.migrate import migrate
 from app.settings import Settings
 from app.tracking.policies import configure_policy
 from app.tracking.sweep import sweep
+from bench import _profile
 
 QUICK = "--quick" in sys.argv or os.environ.get("BENCH_QUICK") == "1"
 CASES = 10_000 if QUICK else 100_000
@@ -159,9 +160,13 @@ async def run(engine_name: str, channel: str = "smtp") -> dict[str, Any]:
         started = time.perf_counter()
         await load(engine, url)
         load_seconds = time.perf_counter() - started
+        # Sampled from outside by py-spy, which costs the sweep next to nothing; named if it misses.
+        tag = f"p5-{engine_name}-{channel}"
+        spy = _profile.start(os.getpid(), None, tag)
         started = time.perf_counter()
         first = await sweep(settings=settings, now=NOW)
         first_seconds = time.perf_counter() - started
+        profile = _profile.finish(spy, tag, now=True)
         started = time.perf_counter()
         second = await sweep(settings=settings, now=NOW + timedelta(minutes=1))
         second_seconds = time.perf_counter() - started
@@ -187,6 +192,7 @@ async def run(engine_name: str, channel: str = "smtp") -> dict[str, Any]:
         "second_sweep": second.as_dict(),
         "second_sweep_s": round(second_seconds, 3),
         "load_s": round(load_seconds, 1),
+        "profile": profile,
     }
 
 
@@ -214,7 +220,7 @@ def main() -> None:
         exact = result["first_sweep"]["sent"] == DUE == delivered and result["second_sweep"]["sent"] == 0
         table.append(
             {
-                "id": f"P7-{result['engine']}-{result['channel']}",
+                "id": "P5",
                 "what": f"reminder sweep, {CASES:,} open cases, {DUE:,} due, mail via {result['channel']} "
                 f"({result['engine']})",
                 "figure": f"{result['first_sweep_s']:.2f} s",
@@ -223,7 +229,8 @@ def main() -> None:
                 "target": "<= 1, exactly DUE sent, then 0",
                 "met": exact and result["first_sweep_s"] <= TARGET_SECONDS,
                 "note": f"sent {result['first_sweep']['sent']}, then {result['second_sweep']['sent']} "
-                f"in {result['second_sweep_s']:.3f} s",
+                f"in {result['second_sweep_s']:.3f} s"
+                + ("" if result["first_sweep_s"] <= TARGET_SECONDS else f"; {result['profile']}"),
             }
         )
     print(json.dumps({"rows": table, "results": results}))
