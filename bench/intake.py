@@ -37,6 +37,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from evidence_pipeline import bare_pillow, make_phone_jpeg, median_ms  # noqa: E402
 
+from bench import _profile  # noqa: E402
+
 QUICK = "--quick" in sys.argv or os.environ.get("BENCH_QUICK") == "1"
 RUNS = 3 if QUICK else 7
 UPLOADS_IN_FLIGHT = 4
@@ -207,7 +209,9 @@ def main() -> None:
     baseline = statistics.median([bare, bare_after])
     server, base, token, _log = start_server()
     try:
+        spy = _profile.start(server.pid, None, "p3-healthz-under-uploads")
         health = health_under_uploads(base, token, data)
+        profile = _profile.finish(spy, "p3-healthz-under-uploads", now=True)
     finally:
         server.terminate()
         server.wait(timeout=15)
@@ -232,7 +236,8 @@ def main() -> None:
             "ratio": round(p99 / max(health["healthz_idle_p99_ms"], 0.1), 2),
             "target": "p99 < 50 ms",
             "met": p99 < 50,
-            "note": f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs shared with the uploaders",
+            "note": f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs shared with the uploaders"
+            + ("" if p99 < 50 else f"; server {profile}"),
         },
     ]
     # One line of JSON, last: what bench/__main__.py collects into bench/RESULTS.md.
