@@ -320,7 +320,7 @@ def cmd_mail_ingest(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_mail_poll(settings: Settings, args: argparse.Namespace) -> int:
     from app.evidence.services import EvidencePolicy
     from app.evidence.storage import store_from_url
-    from app.mail.imap import poll_mailbox
+    from app.mail.imap import MailboxUnavailable, poll_mailbox
 
     if not settings.imap_url:
         print("crossclaim: set CROSSCLAIM_IMAP_URL to read a mailbox", file=sys.stderr)
@@ -328,7 +328,11 @@ def cmd_mail_poll(settings: Settings, args: argparse.Namespace) -> int:
     store = store_from_url(settings.evidence_url, settings.data_dir)
 
     async def work() -> int:
-        summary = await poll_mailbox(settings, store=store, policy=EvidencePolicy())
+        try:
+            summary = await poll_mailbox(settings, store=store, policy=EvidencePolicy())
+        except MailboxUnavailable as error:
+            print(f"crossclaim: the mailbox cannot be read: {error}", file=sys.stderr)
+            return 1
         print(json.dumps(summary.as_dict()))
         return 0
 

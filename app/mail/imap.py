@@ -24,6 +24,10 @@ BATCH = 200
 TIMEOUT_SECONDS = 60
 
 
+class MailboxUnavailable(Exception):
+    """The mailbox could not be reached, logged into or opened: nothing was read."""
+
+
 @dataclass
 class PollSummary:
     read: int = 0
@@ -85,9 +89,15 @@ async def poll_mailbox(settings: Settings, *, store: EvidenceStore, policy: Evid
     summary = PollSummary()
     if not settings.imap_url:
         return summary
-    client = await anyio.to_thread.run_sync(connect, settings.imap_url)
     try:
-        uids = await anyio.to_thread.run_sync(_unseen, client, settings.imap_folder)
+        client = await anyio.to_thread.run_sync(connect, settings.imap_url)
+    except (OSError, imaplib.IMAP4.error, ValueError) as error:
+        raise MailboxUnavailable(f"{type(error).__name__}: {error}") from error
+    try:
+        try:
+            uids = await anyio.to_thread.run_sync(_unseen, client, settings.imap_folder)
+        except (OSError, imaplib.IMAP4.error, RuntimeError) as error:
+            raise MailboxUnavailable(f"{type(error).__name__}: {error}") from error
         for uid in uids:
             raw = await anyio.to_thread.run_sync(_fetch, client, uid)
             if raw is None:

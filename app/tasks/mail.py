@@ -25,11 +25,16 @@ def run_poll(settings: Settings | None = None) -> dict[str, object]:
     """One read of the mailbox; the same function behind the task and `crossclaim mail poll`."""
     from app.evidence.services import EvidencePolicy
     from app.evidence.storage import store_from_url
-    from app.mail.imap import poll_mailbox
+    from app.mail.imap import MailboxUnavailable, poll_mailbox
 
     settings = settings or Settings.from_env()
     store = store_from_url(settings.evidence_url, settings.data_dir)
-    summary = run_sync(poll_mailbox(settings, store=store, policy=EvidencePolicy()))
+    try:
+        summary = run_sync(poll_mailbox(settings, store=store, policy=EvidencePolicy()))
+    except MailboxUnavailable as error:
+        # The next read tries again; nothing was read, so nothing is lost.
+        log.warning("mailbox not read: %s", error)
+        return {"error": str(error)}
     log.info("mailbox read %s", json.dumps(summary.as_dict()))
     return summary.as_dict()
 

@@ -401,6 +401,9 @@ async def test_cli_ingests_an_eml_file_and_polls_the_mailbox(
     poll_command = [sys.executable, "-m", "app.cli", "mail", "poll"]
     unset = subprocess.run(poll_command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert unset.returncode == 2 and "CROSSCLAIM_IMAP_URL" in unset.stderr
+    env["CROSSCLAIM_IMAP_URL"] = mail_settings.imap_url.replace("imap-test-secret", "wrong-password")
+    refused = subprocess.run(poll_command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "the mailbox cannot be read" in refused.stderr, refused.stderr
     mailbox.append(reply(sent, body="And this one came through the mailbox."))
     env["CROSSCLAIM_IMAP_URL"] = mail_settings.imap_url
     polled = subprocess.run(poll_command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
