@@ -89,12 +89,17 @@ async def attribute(parsed: InboundMessage, settings: Settings) -> Attribution:
 
 
 async def known_addresses(case: Case, party: str) -> set[str]:
-    """Every address the party is known by on this case: links, the mails we sent, its master data."""
+    """Every address the party is known by on this case: links, mails we sent, its master data, assigned mail."""
     found: set[str] = set()
     links = await AccessLink.select(AccessLink.email).where((AccessLink.case == case.id) & (AccessLink.party == party))
     found.update(row["email"] for row in links)
     sent = await SentMail.select(SentMail.recipient).where((SentMail.case == case.id) & (SentMail.party == party))
     found.update(row["recipient"] for row in sent)
+    # A sender staff once assigned to this party's thread is known from then on.
+    posted = await InboundMail.select(InboundMail.sender).where(
+        (InboundMail.case == case.id) & (InboundMail.party == party) & (InboundMail.status == POSTED)
+    )
+    found.update(row["sender"] for row in posted)
     master: dict[str, Any] = {"supplier": (Supplier, case.supplier), "carrier": (Carrier, case.carrier),
                               "customer": (Customer, case.customer)}  # fmt: skip
     table, row_id = master.get(party, (None, None))

@@ -248,6 +248,9 @@ async def test_forged_tag_and_unknown_sender_are_quarantined_and_staff_decide(
     message = await Message.objects().first()
     assert message is not None and message.body == "I am the new contact for this case." and message.via == "email"
     assert "mail_assigned" in await kinds(case.id)
+    # Once assigned, that sender is known for this party: the next mail goes straight into the thread.
+    mailbox.append(reply(sent, body="Following up.", sender="someone@elsewhere.example"))
+    assert await poll(mail_settings) == {"read": 1, "failed": 0, "posted": 1}
     again = await staff.post(
         f"/mail/quarantine/{rows[1].id}/assign", data={"number": case.number, "party": "supplier"}, headers=headers
     )
@@ -255,7 +258,7 @@ async def test_forged_tag_and_unknown_sender_are_quarantined_and_staff_decide(
     rejected = await staff.post(f"/mail/quarantine/{rows[0].id}/reject", headers=headers)
     assert rejected.status_code == 200 and "Rejected" in rejected.text
     statuses = [r["status"] for r in await InboundMail.select(InboundMail.status).order_by(InboundMail.id)]
-    assert statuses == ["rejected", "posted"]
+    assert statuses == ["rejected", "posted", "posted"]
     bad = await staff.post(
         f"/mail/quarantine/{rows[0].id}/assign", data={"number": "AS-1999-000001", "party": "x"}, headers=headers
     )
