@@ -309,6 +309,8 @@ async def post_mail(
                     "A mail from %(sender)s arrived on closed case %(number)s.", sender=actor.label, number=case.number
                 )
                 await notify_users([(int(case.assignee), case.id, text)], now=now)
+        # Mail from the address shows it works again.
+        await FailingAddress.delete().where(FailingAddress.address == parsed.sender)
         await Case.update({Case.updated_at: now}).where(Case.id == case.id)
     return Ingested(POSTED, row.id, case.number)
 

@@ -218,6 +218,10 @@ async def test_auto_reply_and_bounce_are_events_not_messages(
     assert [(f.address, f.party, f.case) for f in failing] == [(SUPPLIER, "supplier", case.id)]
     page = await staff.get("/mail/quarantine")
     assert page.status_code == 200 and SUPPLIER in page.text
+    # A real answer from the address later shows it works again.
+    mailbox.append(reply(sent, body="Our mail server is back."))
+    assert await poll(mail_settings) == {"read": 1, "failed": 0, "posted": 1}
+    assert await FailingAddress.count() == 0
 
 
 async def test_forged_tag_and_unknown_sender_are_quarantined_and_staff_decide(
