@@ -31,6 +31,7 @@ def _context(view: grid.GridView, rows: list[dict[str, Any]], **extra: Any) -> d
         "rows": rows[:limit],
         "columns": grid.COLUMNS,
         "shown": [grid.BY_NAME[n] for n in view.columns],
+        "column_labels": {column.name: str(column.label) for column in grid.COLUMNS},
         "next_after": grid.next_cursor(view, rows[:limit], limit) if len(rows) > limit else None,
         "query_string": lambda **changes: urlencode(view.params(**changes)),
         "problem_types": PROBLEM_TYPES,
@@ -86,10 +87,10 @@ class GridController(Controller):
     async def assign(self, request: Request[Any, Any, Any]) -> Template:
         form = await request.form()
         view = grid.GridView.parse(form)
-        ids = [int(v) for v in form.getall("case") if str(v).isdigit()] if "case" in form else []
+        ids = [int(v) for v in form.getall("case") if str(v).isdecimal()] if "case" in form else []
         assignee = str(form.get("assignee") or "")
         changed = await grid.bulk_assign(
-            actor=actor_for(request), case_ids=ids, assignee_id=int(assignee) if assignee.isdigit() else None
+            actor=actor_for(request), case_ids=ids, assignee_id=int(assignee) if assignee.isdecimal() else None
         )
         rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
         context = _context(
@@ -103,7 +104,7 @@ class GridController(Controller):
         """Send the ticked cases each to its own supplier, with the mail and link a single push sends."""
         form = await request.form()
         view = grid.GridView.parse(form)
-        ids = [int(v) for v in form.getall("case") if str(v).isdigit()] if "case" in form else []
+        ids = [int(v) for v in form.getall("case") if str(v).isdecimal()] if "case" in form else []
         requirement = str(form.get("requirement") or "")
         reply_by = parse_date(str(form.get("reply_by") or ""), "reply_by")
         attach_pack = form.get("attach_pack") == "yes"

@@ -185,3 +185,21 @@ async def test_saved_views_belong_to_their_user(client: Any, login: Any, make_us
     hx = {"HX-Request": "true", "x-csrftoken": await csrf_token(client)}
     await client.post(f"/grid/views/{view_id}/delete", headers=hx)
     assert await SavedView.count() == 1  # not theirs to delete
+
+
+async def test_filters_offer_the_regions_in_use_and_the_partners_on_record(client: Any, login: Any) -> None:
+    await make_cases()
+    await Supplier(code="ZZ09", name="Unused Works").save()
+    await login("handler")
+    soup = BeautifulSoup((await client.get("/grid")).text, "html.parser")
+
+    def offered(name: str) -> list[str]:
+        return [option["value"] for option in soup.select(f"#f_{name} option") if option["value"]]
+
+    assert offered("region") == ["华东", "华南"]
+    assert offered("supplier") == sorted(["Ningbo Tools", "Unused Works", "深圳陶瓷厂"])
+    assert offered("category") == ["tableware"]
+    assert "plan" in offered("node") and "quality_defect" in offered("problem_type")
+    # A chosen filter narrows the grid to it.
+    narrowed = await client.get("/grid", params={"f_region": "华南"})
+    assert len(numbers(narrowed.text)) == 2
