@@ -143,6 +143,7 @@ EVENT_LABELS: dict[str, str] = {
     "responsibility_confirmed": lazy_gettext("Responsibility confirmed"),
     "responsibility_overridden": lazy_gettext("Responsibility decided differently"),
     "root_cause_set": lazy_gettext("Root cause set"),
+    "recovery_recorded": lazy_gettext("Claim for money back recorded"),
     "message": lazy_gettext("Message"),
     "party_viewed": lazy_gettext("Viewed by the party"),
     "party_link_opened": lazy_gettext("Link opened"),
@@ -350,7 +351,11 @@ def format_money(amount: object, currency: str | None) -> str:
 
 
 def viewer_zone(context: Mapping[str, Any]) -> str:
-    """The signed-in user's time zone (set on their profile), else the company's."""
+    """Who reads the page: a supplier's or carrier's page is in the party's zone, staff pages in the
+    signed-in user's (set on their profile), anything else in the company's."""
+    party_zone = context.get("party_zone")
+    if isinstance(party_zone, str) and party_zone:
+        return party_zone
     request = context.get("request")
     scope = getattr(request, "scope", None) or {}
     user = scope.get("user") if isinstance(scope, Mapping) else None

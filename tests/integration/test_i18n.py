@@ -17,7 +17,7 @@ from app.cases.services import case_move
 from app.cases.tables import Case
 from app.collaboration import links
 from app.db import atomic
-from app.i18n import EVENT_LABELS, NODE_LABELS, current_language, format_money
+from app.i18n import EVENT_LABELS, NODE_LABELS, current_language, format_moment, format_money
 from app.rules.facts import EVIDENCE, FACTS
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Supplier
@@ -140,9 +140,10 @@ async def test_the_two_words_to_have_their_own_translations(client: Any, make_us
 async def german_supplier_case(zone: str = "Europe/Berlin") -> tuple[Case, datetime]:
     case = await supplier_case(code="SUP-DE", email="qa@supplier.de", language="en")
     await Supplier.update({Supplier.time_zone: zone}).where(Supplier.id == case.supplier)
+    # The move starts the policy's clock and leaves an event the party sees; ours is the clock to show.
+    await case_move(actor=ACTOR, number=case.number, target="responsibility")
     due = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
     await StageDeadline(case=case.id, node="responsibility", owner_party="supplier", due_at=due).save()
-    await Case.update({Case.node: "responsibility"}).where(Case.id == case.id)
     return case, due
 
 
@@ -169,6 +170,15 @@ async def test_a_supplier_in_germany_sees_its_deadline_on_berlin_time_with_ours_
     # 09:00 UTC is 10:00 in Berlin in December and 17:00 in Shanghai.
     assert text.startswith("3 Dec 2026, 10:00 Central European Standard Time"), text
     assert page.select_one("#party-deadline-ours").get_text(strip=True) == "(3 Dec 2026, 17:00 China Standard Time)"
+    # The rest of their page reads on their clock too: the timeline's times are Berlin times.
+    token = current_language.set("en")
+    try:
+        for moment in page.select(".timeline time"):
+            expected = format_moment(datetime.fromisoformat(moment["datetime"]), "Europe/Berlin")
+            assert moment.get_text(strip=True) == expected
+    finally:
+        current_language.reset(token)
+    assert page.select(".timeline time")
 
     chinese = await party_page(app, case, language="zh")
     text = " ".join(chinese.select_one("#party-deadline").get_text(" ").split())
