@@ -412,6 +412,9 @@ async def supplier_acceptance(filters: AnalyticsFilters) -> dict[int, dict[str, 
     return {row["k"]: {"assigned": _int(row["assigned"]), "accepted": _int(row["accepted"])} for row in rows}
 
 
+NO_ANSWERS: dict[str, Any] = {"pushed": 0, "answered": 0, "answer_days": None, "answer_max_days": None}
+
+
 async def supplier_answer_times(filters: AnalyticsFilters) -> dict[int, dict[str, Any]]:
     """Per supplier, cases first pushed to them in the period: how many they answered and how fast.
 
@@ -468,6 +471,7 @@ async def supplier_ranking(
     overall = (overall_row or await overall_rate(filters))["rate"]
     rates = rates if rates is not None else await rates_by(filters, "supplier")
     acceptance = await supplier_acceptance(filters)
+    answers = await supplier_answer_times(filters)
     money = await recovered_money(filters)
     names = await _names(Supplier, [row["key"] for row in rates])
     ranking = []
@@ -481,6 +485,7 @@ async def supplier_ranking(
                 "assigned": taken["assigned"],
                 "accepted": taken["accepted"],
                 "acceptance": taken["accepted"] / taken["assigned"] if taken["assigned"] else None,
+                **answers.get(row["key"], NO_ANSWERS),
                 "money": money.get(row["key"], {}),
             }
         )
@@ -654,7 +659,7 @@ def parse_filters(
     def number(name: str, text: str) -> int | None:
         if not text:
             return None
-        if not text.isdigit():
+        if not text.isdecimal():
             fields.append((name, _("Choose one from the list.")))
             return None
         return int(text)

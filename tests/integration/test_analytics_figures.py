@@ -278,6 +278,73 @@ async def test_process_figures_match_python() -> None:
     assert {k: [v["assigned"], v["accepted"]] for k, v in got_acceptance.items()} == dict(acceptance)
 
 
+async def pushes_and_answers(seed: int) -> None:
+    """Cases pushed to the supplier (some to the carrier, some twice) and answers from either side."""
+    from app.cases.tables import Case, CaseEvent
+
+    rng = random.Random(seed)
+    for case in await Case.objects().order_by(Case.id):
+        if rng.random() < 0.3:
+            continue
+        if rng.random() < 0.2:  # an answer before any push is not an answer to it
+            await CaseEvent(case=case.id, at=case.created_at, kind="message", actor_kind="supplier", data={}).save()
+        pushed = case.created_at + timedelta(hours=rng.randint(1, 48))
+        party = rng.choice(["supplier", "supplier", "carrier"])
+        await CaseEvent(case=case.id, at=pushed, kind="case_pushed", data={"party": party}).save()
+        if rng.random() < 0.3:
+            again = pushed + timedelta(days=3)
+            await CaseEvent(case=case.id, at=again, kind="case_pushed", data={"party": "supplier"}).save()
+        for _ in range(rng.randint(0, 2)):
+            await CaseEvent(
+                case=case.id,
+                at=pushed + timedelta(hours=rng.uniform(0.5, 300)),
+                kind=rng.choice(["party_response", "message", "plan_proposed"]),
+                actor_kind=rng.choice(["supplier", "supplier", "user", "carrier"]),
+                data={},
+            ).save()
+
+
+async def test_supplier_answer_times_match_python() -> None:
+    from app.cases.tables import Case, CaseEvent
+
+    data = await generate(seed=13)
+    await pushes_and_answers(seed=13)
+    filters = AnalyticsFilters(start=START, end=END)
+    cases = {case.id: case for case in await Case.objects()}
+    timeline: dict[int, list[Any]] = defaultdict(list)
+    for event in await CaseEvent.objects().output(load_json=True):
+        timeline[event.case].append(event)
+    pushed: dict[int, int] = defaultdict(int)
+    answers: dict[int, list[float]] = defaultdict(list)
+    for case_id, events in timeline.items():
+        pushes = [e.at for e in events if e.kind == "case_pushed" and e.data.get("party") == "supplier"]
+        if not pushes or not in_period(min(pushes), filters):
+            continue
+        first, supplier = min(pushes), cases[case_id].supplier
+        pushed[supplier] += 1
+        replies = [
+            e.at
+            for e in events
+            if e.actor_kind == "supplier" and e.kind in ("party_response", "message") and e.at >= first
+        ]
+        if replies:
+            answers[supplier].append((min(replies) - first).total_seconds() / 86400)
+    assert sum(pushed.values()) > 20 and sum(len(v) for v in answers.values()) > 10
+    got = await selectors.supplier_answer_times(filters)
+    assert {k: (v["pushed"], v["answered"]) for k, v in got.items()} == {
+        k: (n, len(answers[k])) for k, n in pushed.items()
+    }
+    for supplier, values in answers.items():
+        assert got[supplier]["answer_days"] == pytest.approx(sum(values) / len(values), rel=1e-6)
+        assert got[supplier]["answer_max_days"] == pytest.approx(max(values), rel=1e-6)
+    ranking = {row["key"]: row for row in (await selectors.summary(filters))["suppliers"]}
+    for supplier in data["suppliers"]:
+        row = ranking[supplier.id]
+        assert (row["pushed"], row["answered"]) == (pushed.get(supplier.id, 0), len(answers.get(supplier.id, [])))
+        expected = answers.get(supplier.id)
+        assert row["answer_days"] == (pytest.approx(sum(expected) / len(expected)) if expected else None)
+
+
 async def test_supplier_flag_needs_the_whole_interval_above() -> None:
     from app.cases.tables import Case
     from app.trade.tables import Carrier, OrderLine, Product, PurchaseOrder, Supplier
