@@ -121,6 +121,9 @@ async def test_main_flows_have_no_serious_axe_violations(open_context: Any, make
     await sign_in_page(desk, handler.email, PASSWORD)
     await desk.goto(f"/cases/{case.number}")
     problems["case"] = await seen(desk, f"case-{language}")
+    await desk.goto("/intake")
+    await desk.wait_for_load_state("networkidle")
+    problems["intake"] = await seen(desk, f"intake-{language}")
 
     # The dashboard, for a manager, on a desk and at phone width.
     board = await open_context(DESKTOP)
