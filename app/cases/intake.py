@@ -17,7 +17,7 @@ from app.cases.responsibility import hint_refresh
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
 from app.cases.taxonomy import PROBLEM_TYPES
-from app.db import atomic
+from app.db import atomic, current_engine, is_sqlite
 from app.errors import NotFound, ValidationFailed
 from app.evidence.services import (
     AttachedEvidence,
@@ -176,7 +176,11 @@ def report_from_fields(fields: Mapping[str, Any], facts: Mapping[str, Any]) -> I
 
     def text(name: str) -> str:
         value = fields.get(name)
-        return value.strip() if isinstance(value, str) else ""
+        if value is None or isinstance(value, str):
+            return value.strip() if value else ""
+        # A JSON client sent a list, an object, a number or true: refused by name, never silently dropped.
+        problems.append((name, _("Send this field as text.")))
+        return ""
 
     def number(name: str, default: int | None) -> int | None:
         value = fields.get(name)
@@ -400,7 +404,15 @@ async def _settle(case: Case, *, report: IntakeReport, actor: Actor, supplier_id
 
 
 async def _customer_for(report: IntakeReport) -> int:
-    """The customer with this email, else this phone, else this exact name; a new one when none matches."""
+    """The customer with this email, else this phone, else this exact name; a new one when none matches.
+
+    Runs inside the caller's transaction. Two reports for one new customer must not both find nobody
+    and create two: on PostgreSQL a transaction-scoped advisory lock on the customer's identity makes
+    the second wait for the first's commit (SQLite's IMMEDIATE transactions already queue writers).
+    """
+    identity = (report.customer_email or report.customer_phone or report.customer_name).strip().lower()
+    if identity and not is_sqlite(current_engine()):
+        await Customer.raw("SELECT pg_advisory_xact_lock(hashtext({}))", f"customer:{identity}")
     for column, value in (
         (Customer.email, report.customer_email),
         (Customer.phone, report.customer_phone),

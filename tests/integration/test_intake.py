@@ -1,11 +1,13 @@
 """The phone intake flow: the page, its live fragments, filing through the form, assignment and evidence on a case."""
 
+import asyncio
 import io
 import re
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
@@ -184,6 +186,7 @@ async def test_problem_type_swaps_in_only_its_facts_and_evidence_checklist(clien
     ]
 
 
+@pytest.mark.checklist(3, 10)
 async def test_the_form_files_a_linked_assigned_case_and_keeps_a_refused_file_on_record(
     client: Any, login: Any, make_user: Any, settings: Any
 ) -> None:
@@ -238,6 +241,7 @@ async def test_the_form_files_a_linked_assigned_case_and_keeps_a_refused_file_on
     assert has_no_inline_code(panel.text)
 
 
+@pytest.mark.checklist(25)
 async def test_sending_the_same_form_twice_shows_the_same_case_and_a_changed_report_is_refused(
     client: Any, login: Any
 ) -> None:
@@ -300,6 +304,7 @@ async def test_mistakes_come_back_as_a_summary_naming_each_field(client: Any, lo
     assert await Case.count() == 0
 
 
+@pytest.mark.checklist(20)
 async def test_posting_without_the_csrf_token_is_refused(client: Any, login: Any) -> None:
     await login("warehouse")
     response = await client.post("/intake", data=form(), files=[("evidence", ("a.jpg", photo(), "image/jpeg"))])
@@ -438,6 +443,7 @@ async def test_evidence_is_added_later_and_withdrawn_with_a_reason_never_deleted
     assert other.status_code == 403
 
 
+@pytest.mark.checklist(2, 26)
 async def test_the_daily_allowance_refuses_files_but_keeps_the_report(client: Any, app: Any, login: Any) -> None:
     app.state["evidence_policy"] = EvidencePolicy(daily_bytes_per_uploader=len(photo()) + 100)
     await login("warehouse")
@@ -466,6 +472,7 @@ async def test_the_daily_allowance_refuses_files_but_keeps_the_report(client: An
     assert rows[1].sha256 == rows[2].sha256 and await Case.count() == 1
 
 
+@pytest.mark.checklist(2)
 async def test_a_declared_body_over_the_limit_is_refused_before_reading(client: Any, login: Any, settings: Any) -> None:
     from app.evidence.services import UPLOAD_BODY_LIMIT
 
@@ -486,3 +493,37 @@ async def test_a_declared_body_over_the_limit_is_refused_before_reading(client: 
     assert "nothing was stored" in response.text and "Send fewer files at once" in response.text
     after = sorted((settings.data_dir / "evidence").rglob("*")) if (settings.data_dir / "evidence").exists() else []
     assert before == after and await Case.count() == 0
+
+
+async def test_concurrent_reports_for_one_new_customer_make_one_customer(client: Any, login: Any) -> None:
+    await seed_order()
+    await login("warehouse")
+    keys = [f"5d7e1c2a-0000-4000-8000-00000000000{n}" for n in range(6)]
+    answers = await asyncio.gather(
+        *(
+            post_intake(client, form(client_key=key, customer_email="new.buyer@example.com", customer_phone=""))
+            for key in keys
+        )
+    )
+    assert all(answer.status_code in (201, 303) for answer in answers), [a.status_code for a in answers]
+    assert await Case.count() == 6
+    customers = await Customer.select(Customer.id).where(Customer.email == "new.buyer@example.com")
+    assert len(customers) == 1
+    assert {row["customer"] for row in await Case.select(Case.customer)} == {customers[0]["id"]}
+
+
+async def test_customer_lookups_racing_in_separate_transactions_create_one_customer() -> None:
+    from app.cases.intake import _customer_for
+    from app.db import atomic
+
+    report = IntakeReport(problem_type="quality_defect", customer_email="race@example.com", customer_name="Race")
+
+    async def settle() -> int:
+        async with atomic():
+            customer_id = await _customer_for(report)
+            await asyncio.sleep(0.05)  # the transaction stays open, as intake's does while it assigns a handler
+            return customer_id
+
+    found = await asyncio.gather(*(settle() for _ in range(6)))
+    assert len(set(found)) == 1
+    assert await Customer.count().where(Customer.email == "race@example.com") == 1
