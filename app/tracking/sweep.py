@@ -339,11 +339,23 @@ class _Context:
     numbers: dict[int, str]
     customers: dict[int, int | None]
     due: dict[tuple[int, str], datetime]
+    # (case id, address) of the case's supplier and carrier: their reminders carry the reply address.
+    partners: dict[tuple[int, str], str]
 
     @classmethod
     async def load(cls, reminders: list[dict[str, Any]]) -> _Context:
         case_ids = {r["case"] for r in reminders}
-        cases = await _in(lambda: Case.select(Case.id, Case.number, Case.customer), Case.id, case_ids)
+        cases = await _in(
+            lambda: Case.select(
+                Case.id,
+                Case.number,
+                Case.customer,
+                Case.supplier.email.as_alias("supplier_email"),
+                Case.carrier.email.as_alias("carrier_email"),
+            ),
+            Case.id,
+            case_ids,
+        )
         deadlines = await _in(
             lambda: StageDeadline.select(StageDeadline.case, StageDeadline.node, StageDeadline.due_at).order_by(
                 StageDeadline.id
@@ -355,6 +367,12 @@ class _Context:
             numbers={c["id"]: c["number"] for c in cases},
             customers={c["id"]: c["customer"] for c in cases},
             due={(d["case"], d["node"]): _as_datetime(d["due_at"]) for d in deadlines},
+            partners={
+                (c["id"], str(c[f"{party}_email"]).lower()): party
+                for c in cases
+                for party in ("supplier", "carrier")
+                if c[f"{party}_email"]
+            },
         )
 
     def text(self, reminder: dict[str, Any]) -> str:
@@ -377,13 +395,17 @@ class _Context:
             return await self._customer_update(settings, reminder, number, now)
         text = self.text(reminder)
         link = f"{settings.base_url}/cases/{number}"
-        return Mail(
+        mail = Mail(
             to=[reminder["recipient"]],
             subject=f"[{number}] {text}",
             text=f"{text}\n\n{link}\n",
             html=f'<p>{_escape(text)}</p><p><a href="{_escape(link)}">{_escape(number)}</a></p>',
             headers={"X-Crossclaim-Claim": str(reminder["id"])},
         )
+        party = self.partners.get((reminder["case"], reminder["recipient"].lower()))
+        if party is None:
+            return mail  # staff: their answers belong in Crossclaim, not in the support mailbox
+        return await case_mail(settings, mail, case_id=reminder["case"], number=number, party=party, now=now)
 
     async def _customer_update(self, settings: Settings, reminder: dict[str, Any], number: str, now: datetime) -> Mail:
         text, follow, link = await self.customer_message(settings, reminder, now)
