@@ -28,10 +28,13 @@ from app.mail.ingest import ingest_mail
 from app.mail.outgoing import case_mail
 from app.mail.tables import FailingAddress, InboundMail
 from app.notify.email import Mail
+from app.tracking.policies import configure_policy
+from app.tracking.sweep import sweep
 from app.tracking.tables import Notification
 from app.trade.tables import Customer
 from tests.conftest import ROOT, asgi_client, csrf_token, sign_in
 from tests.integration.test_collaboration import Sink, photo, push, smtp, supplier_case
+from tests.integration.test_reminders import AFTER_DUE, overdue_case
 from tests.mail_server import Mailbox, dovecot
 
 SUPPORT = "support@example.com"
@@ -462,3 +465,17 @@ async def test_customer_reply_to_an_update_is_on_the_case_timeline(staff: Any, m
     assert (outcome.status, outcome.case_number) == ("posted", case.number)
     page = await staff.get(f"/cases/{case.number}")
     assert page.status_code == 200 and "谢谢，请尽快发货。" in page.text and "Your case has moved on" not in page.text
+
+
+async def test_reminders_to_the_supplier_carry_the_reply_address_and_staff_reminders_do_not(
+    settings: Any, smtp: tuple[Sink, str], make_user: Any
+) -> None:
+    configure_policy(settings.data_dir)
+    reminded = replace(settings, smtp_url=smtp[1], reply_address=SUPPORT)
+    case, handler = await overdue_case(make_user)
+    await sweep(settings=reminded, now=AFTER_DUE)
+    by_recipient = {str(mail["To"]): mail for mail in smtp[0].messages}
+    supplier_mail = by_recipient["sup@example.cn"]
+    assert TAGGED.fullmatch(str(supplier_mail["Reply-To"])), supplier_mail["Reply-To"]
+    assert case.number.lower() in str(supplier_mail["X-Crossclaim-Tag"])
+    assert by_recipient[handler.email]["Reply-To"] is None
