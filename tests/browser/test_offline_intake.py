@@ -147,6 +147,7 @@ async def test_three_reports_filed_offline_arrive_once_each_with_their_photos(
     assert errors == []
 
 
+@pytest.mark.checklist(25)
 async def test_a_lost_response_is_replayed_without_a_duplicate(
     phone: Any, make_user: Any, live_server: str, tmp_path: Path
 ) -> None:
@@ -169,6 +170,7 @@ async def test_a_lost_response_is_replayed_without_a_duplicate(
     assert await Evidence.count().where(Evidence.case == case.id) == 1
 
 
+@pytest.mark.checklist(27)
 async def test_a_report_queued_before_the_browser_restarts_is_still_delivered(
     live_server: str, make_user: Any, tmp_path: Path
 ) -> None:
@@ -218,6 +220,7 @@ async def test_a_report_queued_before_the_browser_restarts_is_still_delivered(
     assert await Evidence.count().where(Evidence.case == case.id) == 1
 
 
+@pytest.mark.checklist(23, 28)
 async def test_refused_replays_stay_in_not_sent_with_the_reason_until_resent(
     phone: Any, make_user: Any, tmp_path: Path
 ) -> None:

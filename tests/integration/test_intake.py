@@ -348,6 +348,7 @@ async def test_assignment_follows_the_supplier_else_takes_turns(make_user: Any, 
     assert handler is not None and handler.id == second.id and rule == "round_robin"
 
 
+@pytest.mark.checklist(19)
 async def test_a_handler_can_reassign_a_case_and_warehouse_cannot(client: Any, make_user: Any) -> None:
     created = await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="other"))
     number = created.case.number
