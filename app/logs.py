@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+# The client address of the request being answered, so every security line names it.
+client_ip_var: ContextVar[str] = ContextVar("client_ip", default="-")
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -48,4 +50,4 @@ security_log = logging.getLogger("crossclaim.security")
 
 def security_event(event: str, **fields: Any) -> None:
     """A login, link use, denial, CSRF failure, upload rejection or rate limit, for the audit."""
-    security_log.info(event, extra={"event": event, **fields})
+    security_log.info(event, extra={"event": event, "ip": client_ip_var.get(), **fields})

@@ -68,6 +68,12 @@ class Settings:
         "Failed logins allowed from one address per minute before answering 429.",
         default=10,
     )
+    link_attempts_per_minute: int = _setting(
+        "CROSSCLAIM_LINK_ATTEMPTS_PER_MINUTE",
+        "Unknown, expired or revoked supplier, carrier and tracking links opened from one address per minute"
+        " before answering 429.",
+        default=10,
+    )
     secure_cookies: bool = _setting(
         "CROSSCLAIM_SECURE_COOKIES",
         "Mark cookies Secure and send HSTS: set to 1 when served over HTTPS.",

@@ -248,7 +248,7 @@ async def staff_panel(case: Case) -> dict[str, Any]:
 
 async def dispute_page(dispute_id: str) -> dict[str, Any]:
     """Both positions side by side: our events and evidence, theirs, the hint and the deadlines."""
-    number = int(dispute_id) if dispute_id.isdigit() else 0
+    number = int(dispute_id) if dispute_id.isdecimal() else 0
     dispute = await Dispute.objects().where(Dispute.id == number).first()
     if dispute is None:
         raise NotFound(_("There is no such dispute."))
@@ -324,7 +324,7 @@ def _median(values: list[float]) -> float | None:
 
 async def party_overview(kind: str, party_id: str) -> dict[str, Any]:
     """One supplier's or carrier's cases and how long they took to answer our first push."""
-    number = int(party_id) if party_id.isdigit() else 0
+    number = int(party_id) if party_id.isdecimal() else 0
     table = Supplier if kind == "supplier" else Carrier if kind == "carrier" else None
     party = await table.select().where(table.id == number).first() if table is not None else None
     if table is None or party is None:

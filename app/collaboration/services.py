@@ -517,7 +517,7 @@ async def link_revoke(*, actor: Actor, number: str, link_id: int, now: datetime 
 async def set_party_time_zone(kind: str, party_id: str, zone: str) -> None:
     """Staff set the zone a supplier or carrier works in; its deadlines are shown to it on that clock."""
     table = Supplier if kind == "supplier" else Carrier if kind == "carrier" else None
-    number = int(party_id) if party_id.isdigit() else 0
+    number = int(party_id) if party_id.isdecimal() else 0
     if table is None or not await table.exists().where(table.id == number):
         raise NotFound(_("There is no such supplier or carrier."))
     zone = zone.strip()

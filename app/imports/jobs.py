@@ -94,7 +94,7 @@ def mapping_from_form(kind: str, sheet: Sheet, form: dict[str, Any]) -> dict[str
         if chosen is None:
             continue
         chosen = str(chosen)
-        mapping[column.name] = int(chosen) if chosen.isdigit() and int(chosen) < len(sheet.headers) else None
+        mapping[column.name] = int(chosen) if chosen.isdecimal() and int(chosen) < len(sheet.headers) else None
     return mapping
 
 

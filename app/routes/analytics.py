@@ -15,6 +15,7 @@ from app.analytics.taxonomy import ROOT_CAUSES
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.routes.cases import actor_for
+from app.web.openapi import error_responses
 from app.web.pages import render, wants_fragment
 
 
@@ -95,7 +96,7 @@ class DashboardController(Controller):
 
 
 def _optional_id(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isdecimal() else None
 
 
 def _optional_date(text: str, field: str) -> date | None:
@@ -160,7 +161,7 @@ class RootCauseController(Controller):
             owner_id=request.user.id,
             due_on=_optional_date(str(form.get("due_on", "")), "due_on"),
             started_on=_optional_date(str(form.get("started_on", "")), "started_on"),
-            check_after_days=int(days) if days.isdigit() else 0,
+            check_after_days=int(days) if days.isdecimal() else 0,
             today=today_utc(),
         )
         return Redirect(path=f"/dashboard/root-causes#action-{action.id}", status_code=303)
@@ -180,7 +181,12 @@ class AnalyticsApiController(Controller):
     path = "/api/v1/analytics"
     tags = ["analytics"]
 
-    @get("/summary", opt={"roles": STAFF}, summary="The dashboard's figures for a period")
+    @get(
+        "/summary",
+        opt={"roles": STAFF},
+        summary="The dashboard's figures for a period",
+        responses=error_responses(422),
+    )
     async def summary(
         self,
         start: Annotated[str, QueryParameter(query="from")] = "",

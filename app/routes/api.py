@@ -10,19 +10,21 @@ from litestar.params import FromPath, FromQuery, Parameter
 from app.accounts.roles import STAFF
 from app.cases import selectors
 from app.evidence.selectors import evidence_documents
+from app.web.openapi import error_responses
 
 
 class CaseApiController(Controller):
     path = "/api/v1/cases"
     tags = ["cases"]
 
-    @get("/", opt={"roles": STAFF}, summary="List cases, newest first")
+    @get("/", opt={"roles": STAFF}, summary="List cases, newest first", responses=error_responses(422))
     async def list_cases(
         self,
         node: FromQuery[str] = "",
         problem_type: FromQuery[str] = "",
         q: FromQuery[str] = "",
-        before: int | None = Parameter(default=None, ge=1, description="Continue below this case id"),
+        # Bounded to a 64-bit id: a bigger number would overflow the database's integer, not find a case.
+        before: int | None = Parameter(default=None, ge=1, le=2**63 - 1, description="Continue below this case id"),
         limit: int = Parameter(default=50, ge=1, le=200),
     ) -> dict[str, Any]:
         filters = selectors.CaseFilters(node=node, problem_type=problem_type, query=q[:200], before_id=before)
@@ -32,7 +34,12 @@ class CaseApiController(Controller):
             "next_before": rows[-1]["id"] if len(rows) == limit else None,
         }
 
-    @get("/{number:str}", opt={"roles": STAFF}, summary="One case with its timeline and evidence")
+    @get(
+        "/{number:str}",
+        opt={"roles": STAFF},
+        summary="One case with its timeline and evidence",
+        responses=error_responses(404),
+    )
     async def get_case(self, number: FromPath[str]) -> dict[str, Any]:
         case = await selectors.case_get(number)
         events = await selectors.case_events(case.id)

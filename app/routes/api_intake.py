@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, post
 from litestar.exceptions import SerializationException
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, HeaderParameter
 from litestar.serialization import decode_json
 
@@ -27,6 +28,7 @@ from app.routes.intake import (
     text_fields,
     uploads_from_form,
 )
+from app.web.openapi import CaseReportOperation, EvidenceOperation, error_responses
 
 CREATE_DESCRIPTION = """\
 Send `multipart/form-data` (or JSON without files) with the report fields: `problem_type` (required),
@@ -102,6 +104,10 @@ async def _report_parts(request: Request[Any, Any, Any]) -> tuple[dict[str, Any]
     description=CREATE_DESCRIPTION,
     request_max_body_size=UPLOAD_BODY_LIMIT,
     status_code=201,
+    operation_class=CaseReportOperation,
+    responses=error_responses(
+        413, 422, s200=ResponseSpec(dict[str, Any], description="The same report again: the case it made")
+    ),
 )
 async def create_case(
     request: Request[Any, Any, Any],
@@ -139,6 +145,10 @@ class IntakeApiController(Controller):
         description="`multipart/form-data` with files named `evidence` and optional `evidence_covers` tags.",
         request_max_body_size=UPLOAD_BODY_LIMIT,
         status_code=201,
+        operation_class=EvidenceOperation,
+        responses=error_responses(
+            404, 413, 422, s200=ResponseSpec(dict[str, Any], description="Every file was already on the case")
+        ),
     )
     async def add_evidence(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[dict[str, Any]]:
         refuse_oversized(request)

@@ -152,7 +152,7 @@ async def staff_accept_plan(
     await services.plan_accept(
         actor=actor_for(request),
         case_id=case.id,
-        proposal_id=int(proposal_id) if proposal_id.isdigit() else 0,
+        proposal_id=int(proposal_id) if proposal_id.isdecimal() else 0,
         side="us",
     )
     return _back(request, number)
@@ -284,7 +284,7 @@ async def staff_message(
 @post("/cases/{number:str}/links/{link_id:str}/revoke", opt={"roles": DESK}, status_code=303)
 async def link_revoke(request: Request[Any, Any, Any], number: FromPath[str], link_id: FromPath[str]) -> Response[Any]:
     await services.link_revoke(
-        actor=actor_for(request), number=number, link_id=int(link_id) if link_id.isdigit() else 0
+        actor=actor_for(request), number=number, link_id=int(link_id) if link_id.isdecimal() else 0
     )
     return _back(request, number)
 
@@ -313,7 +313,7 @@ async def dispute_decide(request: Request[Any, Any, Any], dispute_id: FromPath[s
     form = await request.form()
     dispute = await services.dispute_decide(
         actor=actor_for(request),
-        dispute_id=int(dispute_id) if dispute_id.isdigit() else 0,
+        dispute_id=int(dispute_id) if dispute_id.isdecimal() else 0,
         decision=_field(form, "decision"),
         rationale=_field(form, "rationale"),
     )

@@ -20,7 +20,7 @@ from app.web.pages import render, wants_fragment
 
 
 def _id(raw: str) -> int:
-    if not raw.isdigit():
+    if not raw.isdecimal():
         raise NotFound(_("There is no such mail."))
     return int(raw)
 

@@ -40,7 +40,7 @@ def _limiter(request: Request[Any, Any, Any]) -> AttemptLimiter:
     limiter: AttemptLimiter | None = state.get("link_limiter")
     if limiter is None:
         settings: Settings = state.settings
-        limiter = state["link_limiter"] = AttemptLimiter(settings.login_attempts_per_minute)
+        limiter = state["link_limiter"] = AttemptLimiter(settings.link_attempts_per_minute)
     return limiter
 
 
@@ -232,7 +232,7 @@ async def party_accept_plan(
     await services.plan_accept(
         actor=services.actor_of(access),
         case_id=case.id,
-        proposal_id=int(proposal_id) if proposal_id.isdigit() else 0,
+        proposal_id=int(proposal_id) if proposal_id.isdecimal() else 0,
         side=access.party,
     )
     return _done(request, number)

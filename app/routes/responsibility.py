@@ -19,6 +19,7 @@ from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.routes.cases import actor_for
 from app.rules import FACTS, FactsError, RuleRegistry, suggest
+from app.web.openapi import FactsOperation, error_responses
 from app.web.pages import render, wants_fragment
 
 # A facts object is a few hundred bytes; this leaves room for comments and indentation, not for abuse.
@@ -83,6 +84,8 @@ class RulesApiController(Controller):
         opt={"roles": STAFF},
         status_code=200,
         request_max_body_size=MAX_FACTS_BODY,
+        operation_class=FactsOperation,
+        responses=error_responses(413, 422),
         summary="Suggest the responsible party for a set of facts",
         description=(
             "The body is a JSON object of facts, the same as `crossclaim rules suggest FILE.json` reads; the answer "

@@ -185,7 +185,7 @@ def _limiter(request: Request[Any, Any, Any]) -> AttemptLimiter:
     state = request.app.state
     limiter: AttemptLimiter | None = state.get("link_limiter")
     if limiter is None:
-        limiter = state["link_limiter"] = AttemptLimiter(_settings(request).login_attempts_per_minute)
+        limiter = state["link_limiter"] = AttemptLimiter(_settings(request).link_attempts_per_minute)
     return limiter
 
 

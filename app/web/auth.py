@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
+from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
@@ -26,6 +28,7 @@ class StaffAuthenticationMiddleware(AbstractAuthenticationMiddleware):
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         settings: Settings = connection.app.state.settings
+        refuse_cross_origin(connection, settings)
         authorization = connection.headers.get("authorization", "")
         if authorization.lower().startswith("bearer "):
             user = await accounts.token_user(authorization[7:].strip())
@@ -45,6 +48,32 @@ class StaffAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             access = await session_access(settings.secret_key, party, now=datetime.now(UTC))
             return AuthenticationResult(user=None, auth=access)
         return AuthenticationResult(user=None, auth=None)
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def refuse_cross_origin(connection: ASGIConnection[Any, Any, Any, Any], settings: Settings) -> None:
+    """A state change whose browser says it comes from another site is refused, CSRF token or not.
+
+    Browsers send ``Origin`` with every POST; clients that send none (API scripts, curl) rely on the
+    CSRF token or their bearer token instead. ``null`` (sandboxed frames, cross-site redirects) is foreign.
+
+    Our pages send ``Referrer-Policy: no-referrer``, under which Chromium posts our own forms with
+    ``Origin: null``; such a browser also sends ``Sec-Fetch-Site`` (which page scripts cannot set), so
+    where it is present it decides: only ``same-origin`` (and ``none``, typed by the user) pass.
+    """
+    origin = connection.headers.get("origin")
+    if origin is None or connection.scope.get("method") not in UNSAFE_METHODS:
+        return
+    site = connection.headers.get("sec-fetch-site")
+    if site is not None:
+        if site in ("same-origin", "none"):
+            return
+        raise PermissionDeniedException("CSRF check failed: the request came from another origin.")
+    ours = {connection.headers.get("host", ""), urlsplit(settings.base_url).netloc}
+    if urlsplit(origin).netloc not in ours - {""}:
+        raise PermissionDeniedException("CSRF check failed: the request came from another origin.")
 
 
 def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

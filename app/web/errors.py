@@ -118,7 +118,21 @@ def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respons
     return error_response(request, status_code=status, code=f"http_{status}", message=message)
 
 
+def number_out_of_range(error: BaseException) -> bool:
+    """A number too large for the database or a date, sent in an address or a form: the request's fault.
+
+    SQLite's driver raises OverflowError for an integer beyond 64 bits, asyncpg a DataError saying so.
+    """
+    return isinstance(error, OverflowError) or (
+        type(error).__name__ == "DataError" and "out of int" in str(error) and "range" in str(error)
+    )
+
+
 def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    if number_out_of_range(error):
+        log.info("number out of range", extra={"path": request.url.path})
+        message = _("A number in the request is too large.")
+        return error_response(request, status_code=422, code="out_of_range", message=message)
     log.exception("unexpected error", extra={"path": request.url.path})
     message = _("Something went wrong on our side. Nothing you sent was lost; please try again.")
     return error_response(

@@ -12,7 +12,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.i18n import accept_language, current_language, pick_language
-from app.logs import request_id_var
+from app.logs import client_ip_var, request_id_var
 
 access_log = logging.getLogger("crossclaim.access")
 
@@ -65,6 +65,8 @@ class EdgeMiddleware:
             return
         request_id = secrets.token_hex(8)
         token = request_id_var.set(request_id)
+        client: Any = scope.get("client")
+        ip_token = client_ip_var.set(client[0] if client else "-")
         language_token = current_language.set(request_language(scope))
         started = time.perf_counter()
         status = {"code": 0}
@@ -86,7 +88,6 @@ class EdgeMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
-            client: Any = scope.get("client")
             # The path only: query strings may carry tokens and never reach the log.
             access_log.info(
                 "request",
@@ -99,6 +100,7 @@ class EdgeMiddleware:
                 },
             )
             request_id_var.reset(token)
+            client_ip_var.reset(ip_token)
             current_language.reset(language_token)
 
 

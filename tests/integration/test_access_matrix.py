@@ -57,6 +57,7 @@ def route_table(app: Any) -> list[tuple[str, str, frozenset[str]]]:
     return rows
 
 
+@pytest.mark.checklist(19)
 def test_every_route_declares_roles(app: Any) -> None:
     for route in app.routes:
         for handler in getattr(route, "route_handlers", []):
@@ -64,6 +65,7 @@ def test_every_route_declares_roles(app: Any) -> None:
 
 
 @pytest.mark.parametrize("who", WHO)
+@pytest.mark.checklist(19)
 async def test_only_declared_roles_get_through(client: Any, app: Any, make_user: Any, who: str) -> None:
     case = (await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="other"))).case
     api_headers: dict[str, str] = {}

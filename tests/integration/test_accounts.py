@@ -2,10 +2,13 @@
 
 from typing import Any
 
+import pytest
+
 from app.accounts.services import user_deactivate
 from tests.conftest import PASSWORD, csrf_token, sign_in
 
 
+@pytest.mark.checklist(17)
 async def test_sign_in_sets_a_hardened_cookie_and_opens_the_case_list(client: Any, make_user: Any) -> None:
     user = await make_user("handler")
     response = await sign_in(client, user)
@@ -16,6 +19,7 @@ async def test_sign_in_sets_a_hardened_cookie_and_opens_the_case_list(client: An
     assert page.status_code == 200 and "After-sales cases" in page.text
 
 
+@pytest.mark.checklist(17)
 async def test_sign_in_rotates_the_session_id(client: Any, make_user: Any) -> None:
     user = await make_user("handler")
     await sign_in(client, user)
@@ -27,6 +31,7 @@ async def test_sign_in_rotates_the_session_id(client: Any, make_user: Any) -> No
     assert (await client.get("/cases")).status_code == 302  # the old id is dead
 
 
+@pytest.mark.checklist(18)
 async def test_unknown_email_and_wrong_password_answer_alike(client: Any, make_user: Any) -> None:
     user = await make_user("handler")
     token = await csrf_token(client)
@@ -39,6 +44,7 @@ async def test_unknown_email_and_wrong_password_answer_alike(client: Any, make_u
     assert wrong.text.replace(user.email, "X") == unknown.text.replace("ghost@example.com", "X")
 
 
+@pytest.mark.checklist(18)
 async def test_more_than_ten_failures_a_minute_answer_429(client: Any, make_user: Any) -> None:
     user = await make_user("handler")
     token = await csrf_token(client)
@@ -53,6 +59,7 @@ async def test_more_than_ten_failures_a_minute_answer_429(client: Any, make_user
     assert right.status_code == 429 and int(right.headers["retry-after"]) > 0
 
 
+@pytest.mark.checklist(17, 23)
 async def test_logout_kills_the_session_and_clears_site_data(client: Any, make_user: Any) -> None:
     user = await make_user("handler")
     await sign_in(client, user)
@@ -64,6 +71,7 @@ async def test_logout_kills_the_session_and_clears_site_data(client: Any, make_u
     assert (await client.get("/cases")).status_code == 302
 
 
+@pytest.mark.checklist(16)
 async def test_disabling_a_user_ends_their_session_at_once(client: Any, make_user: Any) -> None:
     user = await make_user("handler")
     await sign_in(client, user)
@@ -72,6 +80,7 @@ async def test_disabling_a_user_ends_their_session_at_once(client: Any, make_use
     assert (await client.get("/cases")).status_code == 302
 
 
+@pytest.mark.checklist(20)
 async def test_state_change_without_csrf_is_refused(client: Any, make_user: Any) -> None:
     user = await make_user("handler")
     response = await client.post("/login", data={"email": user.email, "password": PASSWORD})

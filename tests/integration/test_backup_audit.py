@@ -72,6 +72,7 @@ async def test_audit_verify_finds_a_tampered_event() -> None:
     assert [(b["case"], b["kind"]) for b in report.broken] == [(made.case.number, "node_changed")]
 
 
+@pytest.mark.checklist(33)
 async def test_backup_under_write_load_restores_every_acknowledged_case(settings: Any, tmp_path: Path) -> None:
     actor = Actor.system()
     store = LocalEvidenceStore(settings.data_dir / "evidence")

@@ -2,12 +2,14 @@
 
 from typing import Any
 
+import pytest
 from bs4 import BeautifulSoup
 from litestar import get
 
 from app.accounts.roles import PUBLIC
 
 
+@pytest.mark.checklist(15, 21)
 async def test_security_headers_on_pages_errors_and_static_files(client: Any) -> None:
     for path, status in [("/login", 200), ("/no-such-page", 404), ("/static/css/app.css", 200), ("/healthz", 200)]:
         response = await client.get(path)
@@ -23,6 +25,7 @@ async def test_security_headers_on_pages_errors_and_static_files(client: Any) ->
     assert "strict-transport-security" not in (await client.get("/login")).headers
 
 
+@pytest.mark.checklist(21)
 async def test_hsts_when_served_over_https(settings: Any) -> None:
     from dataclasses import replace
 
@@ -33,6 +36,7 @@ async def test_hsts_when_served_over_https(settings: Any) -> None:
         assert "max-age=" in (await secure.get("/login")).headers["strict-transport-security"]
 
 
+@pytest.mark.checklist(35)
 async def test_unexpected_exception_gives_a_plain_page_with_a_request_id(app: Any) -> None:
     from tests.conftest import asgi_client
 

@@ -23,6 +23,7 @@ def draft(**changes: Any) -> CaseDraft:
     return CaseDraft(**values)
 
 
+@pytest.mark.checklist(32)
 async def test_fifty_parallel_creations_get_fifty_distinct_numbers() -> None:
     results = await asyncio.gather(*(case_create(actor=ACTOR, draft=draft(description=f"n{i}")) for i in range(50)))
     numbers = {result.case.number for result in results}
@@ -33,6 +34,7 @@ async def test_fifty_parallel_creations_get_fifty_distinct_numbers() -> None:
     assert await Case.count() == 50 and await CaseEvent.count() == 50
 
 
+@pytest.mark.checklist(25)
 async def test_same_key_same_payload_is_one_case_and_different_payload_is_refused() -> None:
     first = await case_create(actor=ACTOR, draft=draft(), client_key="key-1")
     again = await case_create(actor=ACTOR, draft=draft(), client_key="key-1")
@@ -42,6 +44,7 @@ async def test_same_key_same_payload_is_one_case_and_different_payload_is_refuse
     assert await Case.count() == 1
 
 
+@pytest.mark.checklist(25)
 async def test_two_concurrent_requests_with_one_key_make_one_case() -> None:
     results = await asyncio.gather(*(case_create(actor=ACTOR, draft=draft(), client_key="same") for _ in range(5)))
     assert len({r.case.number for r in results}) == 1
@@ -96,6 +99,7 @@ async def test_case_list_filters_and_answers_htmx_with_the_results_block(client:
     assert "PO-2" in search.text and one.case.number not in search.text
 
 
+@pytest.mark.checklist(22)
 async def test_case_detail_moves_through_htmx_and_escapes_report_text(client: Any, login: Any) -> None:
     await login("handler")
     hostile = '<div hx-get="/admin" hx-trigger="load">x</div><img src=x onerror=alert(1)> {{7*7}}'

@@ -154,6 +154,7 @@ async def test_multipart_report_with_files_lists_its_evidence(client: Any, api: 
     assert kinds == ["case_reported", "assigned", "evidence_added", "evidence_added", "hint_changed"]
 
 
+@pytest.mark.checklist(25)
 async def test_same_key_same_report_is_the_same_case_and_a_different_report_is_a_422(
     client: Any, api: dict[str, str]
 ) -> None:
@@ -189,6 +190,7 @@ async def test_same_key_same_report_is_the_same_case_and_a_different_report_is_a
     assert await Case.count() == 1
 
 
+@pytest.mark.checklist(25)
 async def test_five_concurrent_requests_with_one_key_make_one_case(client: Any, api: dict[str, str]) -> None:
     headers = {**api, "Idempotency-Key": "7e1f2d3c-4b5a-4968-8776-655443322110"}
     photo = small_jpeg()
@@ -240,6 +242,7 @@ async def test_evidence_can_be_added_to_a_case_later(client: Any, api: dict[str,
     assert missing.status_code == 404
 
 
+@pytest.mark.checklist(1, 3, 4, 5, 6, 9, 10)
 async def test_bad_files_get_clear_reasons_and_the_case_survives(
     client: Any, api: dict[str, str], settings: Any
 ) -> None:
@@ -301,6 +304,7 @@ async def test_bad_files_get_clear_reasons_and_the_case_survives(
     assert (await client.get(f"/api/v1/cases/{number}", headers=api)).status_code == 200
 
 
+@pytest.mark.checklist(7)
 async def test_a_phone_photo_is_served_upright_without_gps_and_its_original_keeps_its_hash(
     client: Any, api: dict[str, str], make_user: Any
 ) -> None:
@@ -334,6 +338,7 @@ async def test_a_phone_photo_is_served_upright_without_gps_and_its_original_keep
     assert download.headers["content-type"] == "image/jpeg"
 
 
+@pytest.mark.checklist(19)
 async def test_originals_are_only_for_the_desk(client: Any, api: dict[str, str], make_user: Any) -> None:
     body = (
         await client.post(
@@ -357,6 +362,7 @@ async def test_originals_are_only_for_the_desk(client: Any, api: dict[str, str],
     assert (await client.get("/evidence/not-a-number/web", headers=api)).status_code == 404
 
 
+@pytest.mark.checklist(2)
 async def test_bodies_over_the_limit_are_refused_with_413_before_anything_is_stored(
     app: Any, client: Any, api: dict[str, str], settings: Any
 ) -> None:

@@ -41,6 +41,7 @@ async def generic(client: Any, token: str) -> tuple[int, str]:
     return response.status_code, response.text[start : response.text.index("</section>", start)]
 
 
+@pytest.mark.checklist(12)
 async def test_expired_revoked_tampered_and_unknown_tokens_get_one_generic_page(client: Any) -> None:
     case = await supplier_case()
     _live, live_token = await issued(case.id)
@@ -66,6 +67,7 @@ async def test_expired_revoked_tampered_and_unknown_tokens_get_one_generic_page(
     assert await CaseEvent.count().where(CaseEvent.kind == "party_link_opened") == 0
 
 
+@pytest.mark.checklist(13, 15, 20)
 async def test_get_and_head_never_consume_and_the_token_leaves_the_url(client: Any, caplog: Any) -> None:
     case = await supplier_case()
     link, token = await issued(case.id)
@@ -89,6 +91,7 @@ async def test_get_and_head_never_consume_and_the_token_leaves_the_url(client: A
     assert (await asgi_client(client._transport.app).post(f"/l/{token}")).status_code == 403
 
 
+@pytest.mark.checklist(16)
 async def test_revoking_the_link_ends_the_session_at_once(app: Any, client: Any, make_user: Any) -> None:
     case = await supplier_case()
     link, token = await issued(case.id)
@@ -106,6 +109,7 @@ async def test_revoking_the_link_ends_the_session_at_once(app: Any, client: Any,
         await party.__aexit__(None, None, None)
 
 
+@pytest.mark.checklist(12)
 async def test_tampered_session_cookie_is_refused(app: Any) -> None:
     case = await supplier_case()
     _link, token = await issued(case.id)
@@ -130,6 +134,7 @@ def party_routes(app: Any) -> list[tuple[str, str]]:
     return rows
 
 
+@pytest.mark.checklist(14, 19)
 async def test_supplier_a_cannot_read_or_act_on_supplier_b_case(app: Any) -> None:
     case_a = await supplier_case("SUP-A", "a@example.cn")
     case_b = await supplier_case("SUP-B", "b@example.cn")
@@ -200,6 +205,7 @@ async def test_supplier_a_cannot_read_or_act_on_supplier_b_case(app: Any) -> Non
         await party_b.__aexit__(None, None, None)
 
 
+@pytest.mark.checklist(18)
 async def test_link_attempts_are_rate_limited(client: Any) -> None:
     token = await csrf_token(client)
     statuses = [(await client.post(f"/l/{'y' * 43}", data={"_csrf_token": token})).status_code for _ in range(11)]

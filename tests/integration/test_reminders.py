@@ -108,6 +108,7 @@ async def test_the_clock_of_a_node_starts_and_stops_with_the_case(mail_settings:
     assert rows[1]["owner_party"] == "supplier" and rows[1]["due_at"] == DUE and rows[1]["finished_at"] is None
 
 
+@pytest.mark.checklist(29)
 async def test_a_sweep_run_twice_sends_once(mail_settings: Any, smtp: tuple[Sink, str], make_user: Any) -> None:
     sink = smtp[0]
     case, handler = await overdue_case(make_user)
@@ -131,6 +132,7 @@ async def test_a_sweep_run_twice_sends_once(mail_settings: Any, smtp: tuple[Sink
     assert later.sent == 2 and sink.messages[-1]["To"] == manager.email
 
 
+@pytest.mark.checklist(29)
 async def test_two_workers_at_once_send_once(mail_settings: Any, smtp: tuple[Sink, str], make_user: Any) -> None:
     await overdue_case(make_user)
     workers = [run_cli(mail_settings, AFTER_DUE) for _ in range(2)]
@@ -142,6 +144,7 @@ async def test_two_workers_at_once_send_once(mail_settings: Any, smtp: tuple[Sin
     assert await Reminder.count() == 3
 
 
+@pytest.mark.checklist(29)
 async def test_in_process_concurrent_sweeps_send_once(
     mail_settings: Any, smtp: tuple[Sink, str], make_user: Any
 ) -> None:
@@ -151,6 +154,7 @@ async def test_in_process_concurrent_sweeps_send_once(
     assert len(smtp[0].messages) == 2
 
 
+@pytest.mark.checklist(30)
 async def test_a_killed_workers_claims_are_sent_by_the_next_sweep(
     mail_settings: Any, smtp: tuple[Sink, str], make_user: Any
 ) -> None:
@@ -178,6 +182,7 @@ async def test_quiet_hours_hold_mail_until_morning(mail_settings: Any, smtp: tup
     assert morning.sent == 2 and len(smtp[0].messages) == 2
 
 
+@pytest.mark.checklist(31)
 async def test_an_unreachable_smtp_server_is_retried(settings: Any, make_user: Any) -> None:
     configure_policy(settings.data_dir)
     broken = replace(settings, smtp_url=f"smtp://127.0.0.1:{free_port()}")
@@ -301,3 +306,84 @@ async def test_the_customer_update_goes_by_sms_too_when_a_provider_is_set(
         assert sms["to"] == "+86 139 0000 0002" and "/t/" in sms["text"] and case.number in sms["text"]
     finally:
         server.shutdown()
+
+
+class PickyServer(Sink):
+    """A mail server that greylists one address (451, try later) and does not know another (550)."""
+
+    def __init__(self, greylisted: str, unknown: str) -> None:
+        super().__init__()
+        self.refuse = {greylisted: "451 4.7.1 Greylisted, try again later", unknown: "550 5.1.1 No such user"}
+        self.rcpt_attempts: list[str] = []
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        self.rcpt_attempts.append(address)
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.mark.checklist(31)
+async def test_a_greylisted_mail_is_retried_and_a_refused_address_is_recorded_not_retried(
+    settings: Any, make_user: Any
+) -> None:
+    """Item 31: a 4xx answer (transient) keeps the reminder for a later sweep; a 5xx one ends it as failed."""
+    configure_policy(settings.data_dir)
+    server = PickyServer(greylisted="hao@example.com", unknown="sup@example.cn")
+    controller = Controller(server, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        picky = replace(settings, smtp_url=f"smtp://127.0.0.1:{controller.port}")
+        await overdue_case(make_user)
+        first = await sweep(settings=picky, now=AFTER_DUE)
+        assert first.sent == 1 and first.failed == 2  # the in-app bell went; both mails did not
+        rows = {
+            r["recipient"]: r
+            for r in await Reminder.select(
+                Reminder.recipient, Reminder.status, Reminder.attempts, Reminder.error
+            ).where(Reminder.channel == "email")
+        }
+        assert rows["hao@example.com"]["status"] == "claimed" and "451" in rows["hao@example.com"]["error"]
+        assert rows["sup@example.cn"]["status"] == "failed" and "550" in rows["sup@example.cn"]["error"]
+        server.refuse.pop("hao@example.com")  # the greylisting period is over
+        later = await sweep(settings=picky, now=AFTER_DUE + timedelta(minutes=11))
+        assert later.retried == 1 and later.sent == 1
+        assert [m["To"] for m in server.messages] == ["hao@example.com"]
+        assert server.rcpt_attempts.count("sup@example.cn") == 1  # never asked again
+        statuses = {r["recipient"]: r["status"] for r in await Reminder.select(Reminder.recipient, Reminder.status)}
+        assert statuses["hao@example.com"] == "sent" and statuses["sup@example.cn"] == "failed"
+    finally:
+        controller.stop()
+
+
+@pytest.mark.checklist(30)
+async def test_a_worker_started_after_a_missed_step_catches_up_at_once(
+    mail_settings: Any, smtp: tuple[Sink, str], make_user: Any
+) -> None:
+    """Item 30: steps that fell due while no worker ran are swept as soon as `crossclaim worker` starts."""
+    import signal
+    import time
+
+    await overdue_case(make_user)  # due in March: the worker was down across every step since
+    await make_user("manager", email="mei@example.com")  # long overdue: the managers are told
+    log_path = mail_settings.data_dir / "worker-catch-up.log"
+    with log_path.open("wb") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "worker"],
+            env=cli_env(mail_settings, REDIS_URL=mail_settings.redis_url),
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+        )
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < 45 and await Reminder.count().where(Reminder.status == "sent") == 0:
+                assert worker.poll() is None, log_path.read_text()
+                await asyncio.sleep(0.3)
+        finally:
+            worker.send_signal(signal.SIGINT)  # Huey lets the running task finish on SIGINT
+            worker.wait(timeout=30)
+    caught_up = time.monotonic() - started
+    assert await Reminder.count().where(Reminder.status == "sent") >= 1, log_path.read_text()[-3000:]
+    assert caught_up < 30, "swept by the minute tick, not at start"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from bs4 import BeautifulSoup
 
 from app.cases.events import Actor
@@ -141,6 +142,7 @@ async def test_the_customer_sees_progress_only_gives_feedback_and_may_reopen(cli
     assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "implementation"
 
 
+@pytest.mark.checklist(13)
 async def test_get_and_head_of_a_tracking_link_only_show_a_continue_page(client: Any, settings: Any) -> None:
     configure_policy(settings.data_dir)
     case = await make_case(started=datetime.now(UTC))
@@ -164,6 +166,7 @@ async def test_get_and_head_of_a_tracking_link_only_show_a_continue_page(client:
     assert (await client.get("/track")).status_code == 404
 
 
+@pytest.mark.checklist(15)
 async def test_the_tracking_page_is_reached_at_an_address_without_the_token(client: Any, settings: Any) -> None:
     configure_policy(settings.data_dir)
     case = await make_case(started=datetime.now(UTC))
@@ -177,6 +180,7 @@ async def test_the_tracking_page_is_reached_at_an_address_without_the_token(clie
     assert (await AccessLink.objects().where(AccessLink.id == link.id).first()).last_used_at is not None
 
 
+@pytest.mark.checklist(16)
 async def test_revoking_the_tracking_link_ends_the_customer_session_at_once(client: Any, settings: Any) -> None:
     configure_policy(settings.data_dir)
     now = datetime.now(UTC)
@@ -196,6 +200,7 @@ async def test_revoking_the_tracking_link_ends_the_customer_session_at_once(clie
     assert again.status_code == 404 and 'id="link-invalid"' in again.text
 
 
+@pytest.mark.checklist(12, 14)
 async def test_tampered_unknown_and_foreign_tokens_and_cookies_get_the_generic_page(client: Any, settings: Any) -> None:
     configure_policy(settings.data_dir)
     case = await make_case(started=datetime.now(UTC))
@@ -219,6 +224,7 @@ async def test_tampered_unknown_and_foreign_tokens_and_cookies_get_the_generic_p
     assert (await client.get("/track")).status_code == 404
 
 
+@pytest.mark.checklist(18)
 async def test_tracking_link_attempts_are_rate_limited(client: Any) -> None:
     token = await csrf_token(client)
     statuses = [(await client.post(f"/t/{'y' * 43}", data={"_csrf_token": token})).status_code for _ in range(11)]

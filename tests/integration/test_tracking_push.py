@@ -80,6 +80,7 @@ def push_service() -> Iterator[str]:
     server.shutdown()
 
 
+@pytest.mark.checklist(31)
 async def test_a_reminder_arrives_encrypted_and_signed_and_a_gone_subscription_is_dropped(
     mail_settings: Any,  # noqa: F811 - the fixture imported above
     make_user: Any,

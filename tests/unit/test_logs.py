@@ -3,9 +3,12 @@
 import json
 import logging
 
+import pytest
+
 from app.logs import JsonFormatter
 
 
+@pytest.mark.checklist(34)
 def test_json_line_escapes_newlines_and_carries_fields() -> None:
     record = logging.makeLogRecord(
         {"name": "crossclaim.security", "levelname": "INFO", "msg": "login_failed\r\n{\"forged\": true}",

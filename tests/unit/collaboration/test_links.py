@@ -6,6 +6,8 @@ import base64
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from app.cases.events import Actor
 from app.cases.services import CaseDraft, case_create
 from app.collaboration import links
@@ -15,6 +17,7 @@ from app.db import atomic
 SECRET = "s" * 48
 
 
+@pytest.mark.checklist(11)
 def test_tokens_carry_256_random_bits_and_are_stored_as_sha256() -> None:
     tokens = {links.new_token() for _ in range(200)}
     assert len(tokens) == 200
@@ -31,6 +34,7 @@ async def make_link(**kwargs: object) -> tuple[AccessLink, str]:
         )
 
 
+@pytest.mark.checklist(11)
 async def test_only_the_hash_is_stored_and_the_link_finds_itself() -> None:
     link, token = await make_link()
     rows = await AccessLink.select().where(AccessLink.id == link.id)

@@ -51,10 +51,12 @@ def ascii_filename(header: str) -> str | None:
         ("发票 照片.HEIC", "image/heic", "发票 照片.heic"),
     ],
 )
+@pytest.mark.checklist(9)
 def test_display_names_are_sanitized(raw: str, media_type: str, expected: str) -> None:
     assert safe_display_name(raw, media_type=media_type) == expected
 
 
+@pytest.mark.checklist(9)
 def test_long_names_are_capped_at_120_characters_keeping_the_extension() -> None:
     name = safe_display_name("é" * 300 + ".jpg", media_type="image/jpeg")
     assert len(name) == 120
@@ -74,6 +76,7 @@ def test_content_disposition_ascii() -> None:
     assert parsed_filename(header) == ascii_filename(header) == "IMG_0042.jpg"
 
 
+@pytest.mark.checklist(9)
 def test_content_disposition_unicode_has_ascii_fallback() -> None:
     header = content_disposition("café crème.jpg", inline=False)
     assert header == "attachment; filename=\"cafe creme.jpg\"; filename*=UTF-8''caf%C3%A9%20cr%C3%A8me.jpg"
@@ -99,6 +102,7 @@ def test_content_disposition_non_latin_falls_back_to_a_generic_name() -> None:
         "x;y=z.jpg",
     ],
 )
+@pytest.mark.checklist(9)
 def test_content_disposition_cannot_be_broken_out_of(hostile: str) -> None:
     header = content_disposition(hostile, inline=True)
     assert "\r" not in header and "\n" not in header

@@ -94,6 +94,7 @@ XMP = (
 
 
 @pytest.mark.parametrize("with_icc", [True, False], ids=["icc", "no-icc"])
+@pytest.mark.checklist(7)
 def test_phone_jpeg_is_served_upright_without_metadata_and_hashed(with_icc: bool) -> None:
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     original = jpeg(
@@ -147,6 +148,7 @@ def test_large_jpeg_is_scaled_to_web_and_thumb_sizes() -> None:
         (8000, 8000),  # under Pillow's thresholds: only our own cap stands in the way
     ],
 )
+@pytest.mark.checklist(1)
 def test_png_claiming_too_many_pixels_is_refused_before_decoding(width: int, height: int) -> None:
     data = png_claiming(width, height)
     assert len(data) < 100
@@ -166,16 +168,19 @@ def test_png_claiming_too_many_pixels_is_refused_before_decoding(width: int, hei
     assert warnings.filters == filters_before, "the bomb filter must not outlive the call"
 
 
+@pytest.mark.checklist(1)
 def test_pixel_cap_is_configurable() -> None:
     data = png(Image.new("RGB", (300, 200)))
     assert rejection(data, "x.png", max_pixels=50_000).code == "too_many_pixels"
     assert upload(data, "x.png", max_pixels=60_000).width == 300
 
 
+@pytest.mark.checklist(3)
 def test_zero_bytes_is_refused_as_empty() -> None:
     assert rejection(b"", "photo.jpg").code == "empty"
 
 
+@pytest.mark.checklist(3)
 def test_truncated_jpeg_is_refused() -> None:
     whole = jpeg(noisy((400, 300)), quality=90)
     assert upload(whole, "ok.jpg").kind == "image"
@@ -185,6 +190,7 @@ def test_truncated_jpeg_is_refused() -> None:
         assert "again" in error.message
 
 
+@pytest.mark.checklist(3)
 def test_truncated_png_is_refused() -> None:
     whole = png(noisy((200, 200)))
     assert rejection(whole[: len(whole) // 2], "cut.png").code == "truncated"
@@ -209,12 +215,14 @@ def test_jpeg_with_a_broken_frame_header_is_corrupt() -> None:
         b"PK\x03\x04" + bytes(100),
     ],
 )
+@pytest.mark.checklist(4)
 def test_other_content_named_jpg_is_refused(content: bytes) -> None:
     error = rejection(content, "holiday.jpg")
     assert error.code == "unsupported_type"
     assert "JPEG" in error.message and "PDF" in error.message
 
 
+@pytest.mark.checklist(4)
 def test_pdf_named_png_is_accepted_as_document() -> None:
     pdf = b"%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
     result = upload(pdf, "scan.png", "image/png")
@@ -233,12 +241,14 @@ def test_pdf_named_png_is_accepted_as_document() -> None:
         b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- drawn -->\n<svg onload="alert(1)"/>',
     ],
 )
+@pytest.mark.checklist(6)
 def test_svg_is_refused(svg: bytes) -> None:
     error = rejection(svg, "diagram.svg")
     assert error.code == "svg_refused"
     assert "PNG" in error.message
 
 
+@pytest.mark.checklist(5)
 def test_jpeg_with_appended_script_is_re_encoded() -> None:
     polyglot = jpeg(landscape_with_marker()) + b"<script>alert(document.cookie)</script>"
     result = upload(polyglot, "nice.jpg")
@@ -248,6 +258,7 @@ def test_jpeg_with_appended_script_is_re_encoded() -> None:
     assert result.web.endswith(b"\xff\xd9")
 
 
+@pytest.mark.checklist(5)
 def test_gif_zip_polyglot_loses_the_archive() -> None:
     buffer = io.BytesIO()
     landscape_with_marker((120, 90)).convert("P").save(buffer, format="GIF")
@@ -284,6 +295,7 @@ def test_transparent_png_keeps_alpha_as_png_without_text_chunks() -> None:
         assert web.getpixel((60, 60)) == (0, 0, 255, 0)
 
 
+@pytest.mark.checklist(8)
 def test_heic_photo_becomes_jpeg() -> None:
     buffer = io.BytesIO()
     landscape_with_marker((640, 480)).save(buffer, format="HEIF", exif=phone_exif().tobytes(), quality=90)
@@ -331,6 +343,7 @@ def test_matroska_and_avif_are_refused() -> None:
     assert rejection(mp4_bytes(b"avif", b"avifmif1miaf"), "x.avif").code == "unsupported_type"
 
 
+@pytest.mark.checklist(10)
 def test_size_limits_depend_on_the_detected_kind() -> None:
     photo = jpeg(noisy((300, 300)), quality=95)
     error = rejection(photo, "x.jpg", max_image_bytes=len(photo) - 1)
@@ -348,6 +361,7 @@ def test_size_limits_depend_on_the_detected_kind() -> None:
     assert rejection(pdf, "x.pdf", max_pdf_bytes=50).code == "too_large"
 
 
+@pytest.mark.checklist(2, 10)
 def test_anything_above_every_cap_is_refused_unread() -> None:
     error = rejection(b"<html>" + bytes(5000), "x.jpg", max_image_bytes=100, max_video_bytes=100, max_pdf_bytes=100)
     assert error.code == "too_large"
@@ -389,6 +403,7 @@ def small_samples() -> list[bytes]:
     return samples
 
 
+@pytest.mark.checklist(3)
 def test_damaged_images_are_refused_cleanly_never_crash() -> None:
     """Flipped bytes and cut files either pass or raise EvidenceRejected, nothing else."""
     rng = random.Random(20261126)

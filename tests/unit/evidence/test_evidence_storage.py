@@ -75,6 +75,7 @@ def test_local_missing_key(tmp_path: Path) -> None:
         "",
     ],
 )
+@pytest.mark.checklist(9)
 def test_local_refuses_keys_it_did_not_mint(tmp_path: Path, key: str) -> None:
     store = LocalEvidenceStore(tmp_path)
     for call in (store.get, store.exists, store.open):
@@ -82,6 +83,7 @@ def test_local_refuses_keys_it_did_not_mint(tmp_path: Path, key: str) -> None:
             call(key)
 
 
+@pytest.mark.checklist(2)
 def test_local_failed_write_leaves_no_temp_file(tmp_path: Path) -> None:
     store = LocalEvidenceStore(tmp_path)
     # A folder squatting on the target name makes the final rename fail after the bytes are written.
