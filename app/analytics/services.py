@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
+
+from babel.numbers import list_currencies
 
 from app import db
 from app.analytics.rates import Rate
 from app.analytics.selectors import after_window, before_window, scope_rate
-from app.analytics.tables import CorrectiveAction
-from app.analytics.taxonomy import ACTION_STATUSES, ROOT_CAUSES
+from app.analytics.tables import CorrectiveAction, Recovery
+from app.analytics.taxonomy import ACTION_STATUSES, RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
 from app.cases.events import Actor, record_event
 from app.cases.tables import Case
 from app.errors import NotFound, ValidationFailed
@@ -131,3 +135,100 @@ async def corrective_action_status(*, action_id: int, status: str) -> None:
         raise ValidationFailed(_("Choose a status from the list."), fields=[("status", _("Not in the list."))])
     async with db.atomic():
         await CorrectiveAction.update({CorrectiveAction.status: status}).where(CorrectiveAction.id == action_id)
+
+
+AMOUNT = re.compile(r"\d{1,12}(\.\d{1,2})?")
+
+
+def _amount(text: str, field: str, fields: list[tuple[str, str]], *, required: bool) -> Decimal:
+    """A money amount as typed: digits with at most two decimals; spaces and thousands commas are allowed."""
+    cleaned = text.strip().replace(" ", "").replace(",", "")
+    if not cleaned and not required:
+        return Decimal("0")
+    if not AMOUNT.fullmatch(cleaned):
+        fields.append((field, _("Enter an amount like 1250.50: digits, at most two decimals, no sign.")))
+        return Decimal("0")
+    return Decimal(cleaned)
+
+
+def _day(text: str, field: str, fields: list[tuple[str, str]], today: date) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        fields.append((field, _("Use a date like 2026-05-31.")))
+        return None
+    if day > today:
+        fields.append((field, _("The date cannot be in the future.")))
+    return day
+
+
+async def recovery_record(
+    *,
+    actor: Actor,
+    number: str,
+    party: str,
+    kind: str,
+    claimed: str,
+    recovered: str = "",
+    currency: str,
+    claimed_on: str = "",
+    recovered_on: str = "",
+    today: date,
+    now: datetime | None = None,
+) -> Recovery:
+    """Money claimed back on a case from one party, and what has come back so far, on the case's timeline."""
+    fields: list[tuple[str, str]] = []
+    if party not in RECOVERY_PARTIES:
+        fields.append(("party", _("Choose the supplier or the carrier.")))
+    if kind not in RECOVERY_KINDS:
+        fields.append(("kind", _("Choose refund, credit note or insurer.")))
+    claimed_amount = _amount(claimed, "claimed", fields, required=True)
+    recovered_amount = _amount(recovered, "recovered", fields, required=False)
+    if claimed_amount <= 0 and not any(name == "claimed" for name, _text in fields):
+        fields.append(("claimed", _("The amount claimed must be more than zero.")))
+    if recovered_amount > claimed_amount > 0:
+        fields.append(("recovered", _("The amount recovered cannot exceed the amount claimed.")))
+    code = currency.strip().upper()
+    if len(code) != 3 or code not in list_currencies():
+        fields.append(("currency", _("Use a three-letter ISO currency code such as CNY or EUR.")))
+    claimed_day = _day(claimed_on, "claimed_on", fields, today) or today
+    recovered_day = _day(recovered_on, "recovered_on", fields, today)
+    if recovered_day is not None and recovered_day < claimed_day:
+        fields.append(("recovered_on", _("Money cannot come back before it was claimed.")))
+    if recovered_amount > 0 and recovered_day is None:
+        recovered_day = today
+    case = await Case.objects().where(Case.number == number.strip()).first() if number.strip() else None
+    if case is None:
+        fields.append(("case", _("There is no case with this number.")))
+    if fields:
+        raise ValidationFailed(_("The claim could not be recorded."), fields=fields)
+    assert case is not None
+    row = Recovery(
+        case=case.id,
+        party=party,
+        kind=kind,
+        claimed_amount=claimed_amount,
+        recovered_amount=recovered_amount,
+        currency=code,
+        claimed_on=claimed_day,
+        recovered_on=recovered_day,
+    )
+    async with db.atomic():
+        await row.save()
+        await record_event(
+            case_id=case.id,
+            actor=actor,
+            kind="recovery_recorded",
+            data={
+                "recovery_id": row.id,
+                "party": party,
+                "kind": kind,
+                "claimed": str(claimed_amount),
+                "recovered": str(recovered_amount),
+                "currency": code,
+            },
+            at=now or datetime.now(UTC),
+        )
+    return row

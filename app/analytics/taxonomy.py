@@ -27,3 +27,15 @@ VERDICTS = {
     "not_effective": _("Not (yet) effective: the rate after is not clearly below the baseline"),
     "no_data": _("No deliveries after the action: nothing to measure"),
 }
+
+# Money claimed back on a case: from whom, and in what form it comes back.
+RECOVERY_PARTIES = {
+    "supplier": _("Supplier"),
+    "carrier": _("Carrier"),
+}
+
+RECOVERY_KINDS = {
+    "refund": _("Refund"),
+    "credit_note": _("Credit note"),
+    "insurer": _("Insurer"),
+}

@@ -11,7 +11,7 @@ from litestar.response import Redirect, Template
 
 from app.accounts.roles import DESK, STAFF
 from app.analytics import dashboard, selectors, services
-from app.analytics.taxonomy import ROOT_CAUSES
+from app.analytics.taxonomy import RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.routes.cases import actor_for
@@ -173,8 +173,37 @@ class RootCauseController(Controller):
 
     @get("/recoveries", opt={"roles": DESK}, name="recovery_ledger")
     async def recoveries(self, request: Request[Any, Any, Any]) -> Template:
-        ledger = await selectors.recovery_ledger(today=today_utc())
-        return render(request, "analytics/recoveries.html", {"ledger": ledger})
+        return render(request, "analytics/recoveries.html", await _ledger_context())
+
+    @post("/recoveries", opt={"roles": DESK}, status_code=200, name="recovery_record")
+    async def recovery_record(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await request.form()
+        row = await services.recovery_record(
+            actor=actor_for(request),
+            number=str(form.get("case", "")),
+            party=str(form.get("party", "")),
+            kind=str(form.get("kind", "")),
+            claimed=str(form.get("claimed", "")),
+            recovered=str(form.get("recovered", "")),
+            currency=str(form.get("currency", "")),
+            claimed_on=str(form.get("claimed_on", "")),
+            recovered_on=str(form.get("recovered_on", "")),
+            today=today_utc(),
+        )
+        if not wants_fragment(request):
+            return Redirect(path=f"/dashboard/recoveries#recovery-{row.id}", status_code=303)
+        context = {**await _ledger_context(), "recorded": row.id}
+        return render(request, "analytics/recoveries.html", context, block="ledger")
+
+
+async def _ledger_context() -> dict[str, Any]:
+    today = today_utc()
+    return {
+        "ledger": await selectors.recovery_ledger(today=today),
+        "parties": RECOVERY_PARTIES,
+        "kinds": RECOVERY_KINDS,
+        "today": today.isoformat(),
+    }
 
 
 class AnalyticsApiController(Controller):

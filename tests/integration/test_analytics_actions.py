@@ -176,3 +176,45 @@ async def test_recovery_ledger_ages_open_claims(client: Any, login: Any) -> None
     await login("manager")
     page = await client.get("/dashboard/recoveries")
     assert page.status_code == 200 and "500.00" in page.text
+
+
+async def test_recovery_form_records_a_claim_and_refuses_bad_input(client: Any, login: Any) -> None:
+    case = Case(number="CC-7", problem_type="quality_defect")
+    await case.save()
+    await login("handler")
+    token = await csrf_token(client)
+    htmx = {"HX-Request": "true", "x-csrftoken": token}
+    good = {"case": "CC-7", "party": "supplier", "kind": "credit_note", "claimed": "1,250.50", "recovered": "250",
+            "currency": "usd", "claimed_on": (date.today() - timedelta(days=40)).isoformat()}  # fmt: skip
+    answer = await client.post("/dashboard/recoveries", data=good, headers=htmx)
+    assert answer.status_code == 200 and "<html" not in answer.text, answer.text
+    soup = BeautifulSoup(answer.text, "html.parser")
+    row = await Recovery.objects().first()
+    assert (row.claimed_amount, row.recovered_amount, row.currency) == (Decimal("1250.50"), Decimal("250"), "USD")
+    assert row.recovered_on is not None and soup.select_one("#recovery-recorded") is not None
+    cells = soup.select_one(f"#recovery-{row.id}").text
+    assert "1250.50" in cells and "1000.50" in cells and "(31–60)" in cells
+    event = await CaseEvent.objects().where(CaseEvent.kind == "recovery_recorded").first()
+    assert event is not None and event.case == case.id
+    for change, field in (
+        ({"claimed": "12,5.999"}, "claimed"),
+        ({"claimed": "-5"}, "claimed"),
+        ({"claimed": "0"}, "claimed"),
+        ({"recovered": "abc"}, "recovered"),
+        ({"recovered": "5000"}, "recovered"),
+        ({"currency": "XYZ"}, "currency"),
+        ({"currency": "€"}, "currency"),
+        ({"case": "NOPE-1"}, "case"),
+        ({"party": "customer"}, "party"),
+        ({"claimed_on": "31.05.2026"}, "claimed_on"),
+        ({"claimed_on": "2999-01-01"}, "claimed_on"),
+    ):
+        refused = await client.post("/dashboard/recoveries", data={**good, **change}, headers=htmx)
+        assert refused.status_code == 422, (change, refused.text)
+        assert refused.headers["HX-Retarget"] == "#messages"
+        assert "could not be recorded" in refused.text and field in refused.text, change
+    assert await Recovery.count() == 1
+    plain = await client.post("/dashboard/recoveries", data={**good, "_csrf_token": token})
+    assert plain.status_code == 303 and plain.headers["location"].startswith("/dashboard/recoveries#recovery-")
+    await login("warehouse")
+    assert (await client.post("/dashboard/recoveries", data=good, headers=htmx)).status_code == 403
