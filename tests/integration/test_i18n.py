@@ -184,6 +184,9 @@ async def test_a_supplier_in_germany_sees_its_deadline_on_berlin_time_with_ours_
     text = " ".join(chinese.select_one("#party-deadline").get_text(" ").split())
     assert text.startswith("2026年12月3日 10:00 中欧标准时间"), text
     assert chinese.select_one("#case-node").get_text(strip=True) == "责任认定"
+    assert english_left(str(chinese)) == []
+    moved = chinese.select_one(".timeline li").get_text(" ", strip=True)
+    assert "已转到其他环节" in moved and "已报告 → 责任认定" in moved, moved
 
 
 async def test_staff_set_the_party_time_zone_and_a_bad_one_is_refused(app: Any, client: Any, login: Any) -> None:
