@@ -18,7 +18,7 @@ from app.i18n import gettext as _
 from app.logs import security_event
 from app.settings import Settings
 from app.web.auth import SESSION_COOKIE, client_ip
-from app.web.pages import render
+from app.web.pages import remember_language, render
 from app.web.ratelimit import AttemptLimiter
 
 
@@ -81,7 +81,7 @@ class AccountController(Controller):
             path="/",
         )
         if user.language:
-            response.set_cookie("cc_lang", user.language, samesite="lax", path="/", max_age=31536000)
+            remember_language(request, response, user.language)
         return response
 
     @get("/account", opt={"roles": STAFF}, name="account")
@@ -96,7 +96,7 @@ class AccountController(Controller):
         language, zone = str(form.get("language", "")), str(form.get("time_zone", "")).strip()
         await accounts.set_preferences(user_id=request.user.id, language=language, time_zone=zone)
         response = Redirect(path="/account?saved=true", status_code=303)
-        response.set_cookie("cc_lang", language, samesite="lax", path="/", max_age=31536000)
+        remember_language(request, response, language)
         return response
 
     @post("/logout", opt={"roles": STAFF}, status_code=303)

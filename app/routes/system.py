@@ -13,6 +13,7 @@ from app.db import current_engine
 from app.i18n import LANGUAGES
 from app.routes.accounts import safe_next
 from app.tasks.queue import queue_status
+from app.web.pages import remember_language
 
 
 @get("/healthz", opt={"roles": PUBLIC}, name="healthz")
@@ -45,5 +46,5 @@ async def set_language(request: Request[Any, Any, Any]) -> Redirect:
     language = str(form.get("language", "en"))
     response = Redirect(path=safe_next(str(form.get("next", "/"))), status_code=303)
     if language in LANGUAGES:
-        response.set_cookie("cc_lang", language, samesite="lax", path="/", max_age=31536000)
+        remember_language(request, response, language)
     return response

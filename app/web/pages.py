@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from jinja2_fragments.litestar import HTMXBlockTemplate
-from litestar import Request
+from litestar import Request, Response
 from litestar.response import Template
 
 
@@ -39,3 +39,16 @@ def render(
             headers=all_headers,
         )
     return Template(template_name=template, context=dict(context), status_code=status_code, headers=all_headers)
+
+
+def remember_language(request: Request[Any, Any, Any], response: Response[Any], language: str) -> None:
+    """The reader's language for a year; HttpOnly (only the server reads it) and Secure behind HTTPS."""
+    response.set_cookie(
+        "cc_lang",
+        language,
+        samesite="lax",
+        path="/",
+        max_age=31536000,
+        httponly=True,
+        secure=request.app.state.settings.secure_cookies,
+    )
