@@ -173,6 +173,10 @@ async def test_recovery_ledger_ages_open_claims(client: Any, login: Any) -> None
     assert ledger["totals"]["USD"] == {"claimed": "180.00", "recovered": "120.00", "open": "60.00"}
     assert ledger["ageing"]["USD"]["31–60"] == "60.00" and ledger["ageing"]["CNY"]["90+"] == "500.00"
     assert "USD" in ledger["ageing"] and ledger["ageing"]["USD"]["0–30"] == "0.00"
+    # The list is the newest claims; the totals and the ageing still count every claim.
+    newest = await selectors.recovery_ledger(today=today, limit=1)
+    assert [row["age_days"] for row in newest["rows"]] == [10]
+    assert (newest["totals"], newest["ageing"]) == (ledger["totals"], ledger["ageing"])
     await login("manager")
     page = await client.get("/dashboard/recoveries")
     assert page.status_code == 200 and "500.00" in page.text
