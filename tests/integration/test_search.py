@@ -110,5 +110,5 @@ async def test_similar_cases_rank_by_what_they_share_and_say_how_they_ended(clie
     first = soup.select("#similar-cases tbody tr")[0]
     cells = [td.text.strip() for td in first.select("td")]
     assert cells[0].startswith(same_all.number) and cells[3] == "Refund" and cells[4] == "12"
-    assert cells[5] == "Supplier" and cells[6] == "88.00 CNY"
+    assert cells[5] == "Supplier" and cells[6] == "CN¥88.00"  # Babel's money format for English
     assert datetime.now(UTC) > opened
