@@ -21,6 +21,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+RESULTS = HERE / "results"
 # Each script is bounded on its own; this is the outer stop for one that hangs.
 SCRIPT_TIMEOUT = 1500
 
@@ -33,6 +34,30 @@ def scripts(names: list[str]) -> list[Path]:
 
 
 def run_one(script: Path, quick: bool) -> dict[str, Any]:
+    """Runs one script and keeps its result in bench/results/NAME.json (with when, mode and machine load)."""
+    load_before = os.getloadavg()[0]
+    result = _run(script, quick)
+    result.update(
+        mode="quick" if quick else "full",
+        finished=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        load=f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after",
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{script.stem}.json").write_text(json.dumps(result, indent=1, default=str, ensure_ascii=False))
+    return result
+
+
+def stored_results() -> list[dict[str, Any]]:
+    """The latest result of every script, so running one script updates only its rows in RESULTS.md."""
+    found = []
+    for script in scripts([]):
+        path = RESULTS / f"{script.stem}.json"
+        if path.exists():
+            found.append(json.loads(path.read_text()))
+    return found
+
+
+def _run(script: Path, quick: bool) -> dict[str, Any]:
     env = {**os.environ, "BENCH_QUICK": "1" if quick else "0", "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     try:
@@ -78,20 +103,25 @@ def machine() -> str:
     return f"{system}, {os.cpu_count()} cores ({cpu}){memory}, Python {platform.python_version()}"
 
 
-def render(results: list[dict[str, Any]], quick: bool) -> str:
+def render(results: list[dict[str, Any]]) -> str:
     lines = [
         "# Benchmark results",
         "",
-        f"- date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- written: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {machine()}",
-        f"- mode: {'quick' if quick else 'full'}",
-        f"- reproduce: `make bench` (full) or `make bench-quick`; one script: `.venv/bin/python -m bench "
-        f"{'--quick ' if quick else ''}NAME`",
+        "- reproduce: `make bench` (full) or `make bench-quick`; one script (updates only its rows): "
+        "`.venv/bin/python -m bench [--quick] NAME`",
         "",
-        "Ratios compare against a ceiling measured in the same run on the same machine.",
+        "Ratios compare against a ceiling measured in the same run on the same machine. Each script's",
+        "own run (when, mode, load average of the 2 shared cores) is listed under Runs.",
         "",
         "| id | what | figure | ceiling | ratio | target | met | script |",
         "|---|---|---|---|---|---|---|---|",
+    ]
+    runs = [
+        f"- {r['script']}: {r.get('mode', '?')} run, finished {r.get('finished', '?')}, "
+        f"{r.get('seconds', '?')} s, load {r.get('load', '?')}"
+        for r in results
     ]
     notes: list[str] = []
     for result in results:
@@ -116,8 +146,9 @@ def render(results: list[dict[str, Any]], quick: bool) -> str:
             )
             if row.get("note"):
                 notes.append(f"- {row.get('id', '')}: {row['note']}")
+    lines += ["", "## Runs", "", *runs]
     if notes:
-        lines += ["", "## Notes", "", *notes]
+        lines += ["", "## Notes (a missed target names its bottleneck from a py-spy profile)", "", *notes]
     lines += ["", "## Raw output", "", "```json", json.dumps(results, indent=1, default=str)[:20000], "```", ""]
     return "\n".join(lines)
 
@@ -131,7 +162,7 @@ def main() -> int:
     for script in scripts(args.names):
         print(f"running {script.name} …", file=sys.stderr, flush=True)
         results.append(run_one(script, args.quick))
-    (HERE / "RESULTS.md").write_text(render(results, args.quick))
+    (HERE / "RESULTS.md").write_text(render(stored_results()))
     print(f"wrote {HERE / 'RESULTS.md'}", file=sys.stderr)
     return 0 if all("error" not in r for r in results) else 1
 
