@@ -96,13 +96,14 @@ class Settings:
     )
     reply_address: str = _setting(
         "CROSSCLAIM_REPLY_ADDRESS",
-        "The support mailbox replies go to (support@example.com); case mails set Reply-To to support+<case>.<tag>@…."
-        " Unset: no reply address, replies are not read.",
+        "The support mailbox replies go to (support@example.com); case mails set Reply-To to"
+        " support+<case>.<tag>@…. Unset: no reply address, replies are not read.",
         default="",
     )
     imap_url: str = _setting(
         "CROSSCLAIM_IMAP_URL",
-        "imap://user:pass@host:port or imaps://… of the support mailbox the worker reads replies from. Unset: no polling.",
+        "imap://user:pass@host:port or imaps://… of the support mailbox the worker reads replies from."
+        " Unset: no polling.",
         default="",
     )
     imap_folder: str = _setting(

@@ -18,7 +18,6 @@ from app.routes.intake import evidence_policy, evidence_store
 from app.web.pages import render, wants_fragment
 
 
-
 def _id(raw: str) -> int:
     if not raw.isdecimal():
         raise NotFound(_("There is no such mail."))
