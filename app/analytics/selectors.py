@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,6 @@ from app.cases.tables import Case
 from app.trade.tables import Carrier, Product, Supplier
 
 DIMENSIONS = ("supplier", "product", "category", "carrier", "region")
-HINT_KINDS = ("responsibility_confirmed", "responsibility_overridden")
 OPEN_NODES_SQL = "('closed', 'cancelled')"
 
 
@@ -80,10 +79,6 @@ class _Where:
 
     def sql(self) -> str:
         return " AND ".join(self.parts) if self.parts else "1 = 1"
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time(0), UTC)
 
 
 def _case_filters(where: _Where, filters: AnalyticsFilters, *, cohort: bool) -> None:
