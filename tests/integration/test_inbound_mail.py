@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -479,3 +481,39 @@ async def test_reminders_to_the_supplier_carry_the_reply_address_and_staff_remin
     assert TAGGED.fullmatch(str(supplier_mail["Reply-To"])), supplier_mail["Reply-To"]
     assert case.number.lower() in str(supplier_mail["X-Crossclaim-Tag"])
     assert by_recipient[handler.email]["Reply-To"] is None
+
+
+async def test_the_worker_reads_the_mailbox_on_its_schedule(
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
+) -> None:
+    """The real `crossclaim worker`: its periodic task reads the mailbox (interval 1 minute: at once on start)."""
+    case, sent = await pushed_case(staff, smtp)
+    mailbox.append(reply(sent, body="Read by the worker."))
+    env = {
+        **os.environ,
+        "DATABASE_URL": mail_settings.database_url,
+        "REDIS_URL": mail_settings.redis_url,
+        "CROSSCLAIM_DATA_DIR": str(mail_settings.data_dir),
+        "CROSSCLAIM_SECRET_KEY": mail_settings.secret_key,
+        "CROSSCLAIM_REPLY_ADDRESS": SUPPORT,
+        "CROSSCLAIM_IMAP_URL": mail_settings.imap_url,
+        "CROSSCLAIM_IMAP_INTERVAL": "1",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker", "--workers", "1"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):
+            if await Message.count().where(Message.case == case.id):
+                break
+            await asyncio.sleep(0.1)  # waiting for another process to commit
+    finally:
+        worker.send_signal(signal.SIGINT)
+        worker.wait(timeout=30)
+    message = await Message.objects().where(Message.case == case.id).first()
+    assert message is not None and message.body == "Read by the worker." and message.via == "email"
+    assert [seen for _, seen in mailbox.flags()] == [True]
