@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import imaplib
+import ipaddress
 import os
 import pwd
 import shutil
@@ -24,6 +25,9 @@ class Mailbox:
     url: str
     host: str
     port: int
+    tls_url: str = ""
+    # The self-signed certificate of the imaps:// listener (trust it with SSL_CERT_FILE).
+    certificate: Path | None = None
 
     def client(self) -> imaplib.IMAP4:
         client = imaplib.IMAP4(self.host, self.port, timeout=10)
@@ -71,6 +75,38 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made here (no network, no openssl binary)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "imap.crt", folder / "imap.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
 def _identity() -> tuple[int, int, str, str]:
     """The mail owner and the login/internal users: ourselves, or Dovecot's own users when run as root."""
     if os.geteuid() != 0:
@@ -95,7 +131,8 @@ def dovecot() -> Iterator[Mailbox]:
     os.chmod(root, 0o755)
     os.chown(root / "mail", uid, gid)
     (root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
-    port = _free_port()
+    port, tls_port = _free_port(), _free_port()
+    cert_path, key_path = _self_signed(root)
     config = root / "dovecot.conf"
     config.write_text(
         f"""
@@ -104,7 +141,9 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{cert_path}
+ssl_key = <{key_path}
 disable_plaintext_auth = no
 auth_mechanisms = plain
 mail_location = maildir:{root}/mail/%n
@@ -127,7 +166,9 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
+    ssl = yes
   }}
 }}
 service anvil {{
@@ -136,7 +177,14 @@ service anvil {{
 """
     )
     process = subprocess.Popen([binary, "-F", "-c", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    box = Mailbox(url=f"imap://{USER.replace('@', '%40')}:{PASSWORD}@127.0.0.1:{port}", host="127.0.0.1", port=port)
+    user = USER.replace("@", "%40")
+    box = Mailbox(
+        url=f"imap://{user}:{PASSWORD}@127.0.0.1:{port}",
+        host="127.0.0.1",
+        port=port,
+        tls_url=f"imaps://{user}:{PASSWORD}@127.0.0.1:{tls_port}",
+        certificate=cert_path,
+    )
     try:
         deadline = time.monotonic() + 15
         while True:

@@ -25,7 +25,7 @@ from app.evidence.pipeline import EvidenceLimits
 from app.evidence.services import EvidencePolicy
 from app.evidence.storage import LocalEvidenceStore, evidence_key
 from app.evidence.tables import Evidence
-from app.mail.imap import poll_mailbox
+from app.mail.imap import MailboxUnavailable, poll_mailbox
 from app.mail.ingest import ingest_mail
 from app.mail.outgoing import case_mail
 from app.mail.tables import FailingAddress, InboundMail
@@ -517,3 +517,19 @@ async def test_the_worker_reads_the_mailbox_on_its_schedule(
     message = await Message.objects().where(Message.case == case.id).first()
     assert message is not None and message.body == "Read by the worker." and message.via == "email"
     assert [seen for _, seen in mailbox.flags()] == [True]
+
+
+async def test_imaps_with_a_verified_certificate(
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """imaps:// verifies the server's certificate (here a self-signed one the system is told to trust)."""
+    case, sent = await pushed_case(staff, smtp)
+    mailbox.append(reply(sent, body="Over TLS."))
+    tls = replace(mail_settings, imap_url=mailbox.tls_url)
+    with pytest.raises(MailboxUnavailable, match="CERTIFICATE_VERIFY_FAILED"):
+        await poll(tls)
+    assert [seen for _, seen in mailbox.flags()] == [False]
+    monkeypatch.setenv("SSL_CERT_FILE", str(mailbox.certificate))
+    assert await poll(tls) == {"read": 1, "failed": 0, "posted": 1}
+    assert [seen for _, seen in mailbox.flags()] == [True]
+    assert await Message.count().where(Message.case == case.id) == 1
