@@ -533,3 +533,17 @@ async def test_imaps_with_a_verified_certificate(
     assert await poll(tls) == {"read": 1, "failed": 0, "posted": 1}
     assert [seen for _, seen in mailbox.flags()] == [True]
     assert await Message.count().where(Message.case == case.id) == 1
+
+
+async def test_two_readers_of_one_mail_store_it_once(staff: Any, smtp: tuple[Sink, str], mail_settings: Any) -> None:
+    """Two workers reading the same mail at once (a second poller, a re-delivery): one message, one duplicate."""
+    case, sent = await pushed_case(staff, smtp)
+    raw = reply(sent, body="Sent once, read twice.", files=[("label.jpg", photo((90, 90, 200)), "image/jpeg")])
+    store, policy = store_of(mail_settings), EvidencePolicy()
+    outcomes = await asyncio.gather(
+        *[ingest_mail(raw, settings=mail_settings, store=store, policy=policy) for _ in range(3)]
+    )
+    assert sorted(o.status for o in outcomes) == ["duplicate", "duplicate", "posted"]
+    assert await Message.count().where(Message.case == case.id) == 1
+    assert await InboundMail.count() == 1
+    assert await Evidence.count().where(Evidence.case == case.id) == 1
