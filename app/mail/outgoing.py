@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import getaddresses, make_msgid
@@ -24,6 +26,8 @@ log = logging.getLogger("crossclaim.mail")
 
 # How many earlier mails of a thread the References header names (the newest ones).
 REFERENCES_KEPT = 10
+# Rows per statement when many mails are threaded at once (well under SQLite's bound-parameter limit).
+CHUNK = 500
 
 
 def _domain(settings: Settings) -> str:
@@ -35,37 +39,58 @@ async def case_mail(
     settings: Settings, mail: Mail, *, case_id: int, number: str, party: str, now: datetime | None = None
 ) -> Mail:
     """``mail`` with Reply-To, X-Crossclaim-Tag, Message-ID, In-Reply-To and References; the Message-ID is kept."""
-    if party not in PARTY_CODES:
-        return mail
+    return (await case_mails(settings, [(mail, case_id, number, party)], now=now))[0]
+
+
+async def case_mails(
+    settings: Settings, drafts: Sequence[tuple[Mail, int, str, str | None]], *, now: datetime | None = None
+) -> list[Mail]:
+    """Many case mails at once, each as ``case_mail`` makes it (a mail whose party is None goes as it is).
+
+    One read of the threads' earlier Message-IDs and one write of the new ones, in one transaction: a
+    reminder sweep mails a thousand parties, and a transaction per mail costs a disk flush each on SQLite.
+    """
     now = now or datetime.now(UTC)
-    message_id = make_msgid(domain=_domain(settings))
-    earlier = (
-        await SentMail.select(SentMail.message_id)
-        .where((SentMail.case == case_id) & (SentMail.party == party))
-        .order_by(SentMail.id, ascending=False)
-        .limit(REFERENCES_KEPT)
-    )
-    headers = {
-        **mail.headers,
-        "Message-ID": message_id,
-        "X-Crossclaim-Tag": tag_for(settings.secret_key, number, party),
-    }
-    if earlier:
-        ids = [f"<{row['message_id']}>" for row in reversed(earlier)]
-        headers["In-Reply-To"] = ids[-1]
-        headers["References"] = " ".join(ids)
-    async with atomic():
-        await SentMail.insert(
-            SentMail(
-                message_id=message_id.strip("<>").lower(),
-                case=case_id,
-                party=party,
-                recipient=(mail.to[0] if mail.to else "").lower()[:254],
-                sent_at=now,
-            )
+    threads = {(case_id, party) for _mail, case_id, _number, party in drafts if party in PARTY_CODES}
+    earlier: dict[tuple[int, str], list[str]] = defaultdict(list)
+    case_ids = sorted({case_id for case_id, _party in threads})
+    for start in range(0, len(case_ids), CHUNK):
+        rows = (
+            await SentMail.select(SentMail.case, SentMail.party, SentMail.message_id)
+            .where(SentMail.case.is_in(case_ids[start : start + CHUNK]))
+            .order_by(SentMail.id)
         )
-    tagged = reply_address(settings.reply_address, settings.secret_key, number, party)
-    return replace(mail, reply_to=tagged or mail.reply_to, headers=headers)
+        for row in rows:
+            if (row["case"], row["party"]) in threads:
+                earlier[(row["case"], row["party"])].append(row["message_id"])
+    domain = _domain(settings)
+    made: list[Mail] = []
+    records: list[SentMail] = []
+    for mail, case_id, number, party in drafts:
+        if party not in PARTY_CODES:
+            made.append(mail)
+            continue
+        message_id = make_msgid(domain=domain)
+        headers = {
+            **mail.headers,
+            "Message-ID": message_id,
+            "X-Crossclaim-Tag": tag_for(settings.secret_key, number, party),
+        }
+        thread = earlier[(case_id, party)]
+        if thread:
+            ids = [f"<{known}>" for known in thread[-REFERENCES_KEPT:]]
+            headers["In-Reply-To"] = ids[-1]
+            headers["References"] = " ".join(ids)
+        thread.append(message_id.strip("<>").lower())  # a second mail of this batch answers the first
+        recipient = (mail.to[0] if mail.to else "").lower()[:254]
+        records.append(SentMail(message_id=thread[-1], case=case_id, party=party, recipient=recipient, sent_at=now))
+        tagged = reply_address(settings.reply_address, settings.secret_key, number, party)
+        made.append(replace(mail, reply_to=tagged or mail.reply_to, headers=headers))
+    if records:
+        async with atomic():
+            for start in range(0, len(records), CHUNK):
+                await SentMail.insert(*records[start : start + CHUNK])
+    return made
 
 
 async def message_mail(settings: Settings, *, message_id: int) -> Mail | None:

@@ -29,7 +29,7 @@ from app.cases.tables import Case, CaseEvent
 from app.collaboration import links
 from app.i18n import current_language
 from app.i18n import gettext as _
-from app.mail.outgoing import case_mail
+from app.mail.outgoing import case_mails
 from app.notify.email import Mail, send_mail
 from app.notify.inapp import notify_users
 from app.notify.push import PushFailed, PushTarget, SubscriptionGone, send_push
@@ -306,7 +306,8 @@ async def deliver(*, settings: Settings, ids: list[int], now: datetime, summary:
     for reminder in reminders:
         by_channel[reminder["channel"]].append(reminder)
     if by_channel["email"]:
-        mails = [await context.mail(settings, r, now) for r in by_channel["email"]]
+        drafts = [await context.mail(settings, r, now) for r in by_channel["email"]]
+        mails = await case_mails(settings, drafts, now=now)
         await asyncio.to_thread(_send_mails, settings, list(zip(by_channel["email"], mails, strict=True)), outcome)
     if by_channel["push"]:
         await _send_pushes(settings, by_channel["push"], context, outcome)
@@ -389,7 +390,10 @@ class _Context:
             )
         return _("Case %(number)s at %(node)s is due %(due)s.", number=number, node=reminder["node"], due=due_text)
 
-    async def mail(self, settings: Settings, reminder: dict[str, Any], now: datetime) -> Mail:
+    async def mail(
+        self, settings: Settings, reminder: dict[str, Any], now: datetime
+    ) -> tuple[Mail, int, str, str | None]:
+        """The reminder's mail, with its case and the party whose thread it joins (None: staff, no thread)."""
         number = self.numbers.get(reminder["case"], "?")
         if reminder["level"] == "update":
             return await self._customer_update(settings, reminder, number, now)
@@ -402,12 +406,13 @@ class _Context:
             html=f'<p>{_escape(text)}</p><p><a href="{_escape(link)}">{_escape(number)}</a></p>',
             headers={"X-Crossclaim-Claim": str(reminder["id"])},
         )
+        # Staff (no party): their answers belong in Crossclaim, not in the support mailbox.
         party = self.partners.get((reminder["case"], reminder["recipient"].lower()))
-        if party is None:
-            return mail  # staff: their answers belong in Crossclaim, not in the support mailbox
-        return await case_mail(settings, mail, case_id=reminder["case"], number=number, party=party, now=now)
+        return mail, reminder["case"], number, party
 
-    async def _customer_update(self, settings: Settings, reminder: dict[str, Any], number: str, now: datetime) -> Mail:
+    async def _customer_update(
+        self, settings: Settings, reminder: dict[str, Any], number: str, now: datetime
+    ) -> tuple[Mail, int, str, str | None]:
         text, follow, link = await self.customer_message(settings, reminder, now)
         mail = Mail(
             to=[reminder["recipient"]],
@@ -415,7 +420,7 @@ class _Context:
             text=f"{text}\n{follow} {link}\n",
             html=f'<p>{_escape(text)}</p><p>{_escape(follow)} <a href="{_escape(link)}">{_escape(link)}</a></p>',
         )
-        return await case_mail(settings, mail, case_id=reminder["case"], number=number, party="customer", now=now)
+        return mail, reminder["case"], number, "customer"
 
     async def customer_message(
         self, settings: Settings, reminder: dict[str, Any], now: datetime
