@@ -34,9 +34,10 @@ def _context(view: grid.GridView, rows: list[dict[str, Any]], **extra: Any) -> d
         "column_labels": {column.name: str(column.label) for column in grid.COLUMNS},
         "next_after": grid.next_cursor(view, rows[:limit], limit) if len(rows) > limit else None,
         "query_string": lambda **changes: urlencode(view.params(**changes)),
-        "problem_types": PROBLEM_TYPES,
-        "parties": PARTIES,
-        "urgencies": URGENCIES,
+        # Translated once here: each cell would otherwise resolve a lazy string of its own.
+        "problem_types": {code: str(label) for code, label in PROBLEM_TYPES.items()},
+        "parties": {code: str(label) for code, label in PARTIES.items()},
+        "urgencies": {code: str(label) for code, label in URGENCIES.items()},
         "remedies": REMEDIES,
         "inline_fields": grid.INLINE_FIELDS,
         **extra,
