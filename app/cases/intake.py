@@ -177,7 +177,8 @@ def report_from_fields(fields: Mapping[str, Any], facts: Mapping[str, Any]) -> I
     def text(name: str) -> str:
         value = fields.get(name)
         if value is None or isinstance(value, str):
-            return value.strip() if value else ""
+            # NUL never means anything in a report, and PostgreSQL cannot store it in text.
+            return value.replace("\x00", "").strip() if value else ""
         # A JSON client sent a list, an object, a number or true: refused by name, never silently dropped.
         problems.append((name, _("Send this field as text.")))
         return ""

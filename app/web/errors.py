@@ -118,21 +118,25 @@ def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respons
     return error_response(request, status_code=status, code=f"http_{status}", message=message)
 
 
-def number_out_of_range(error: BaseException) -> bool:
-    """A number too large for the database or a date, sent in an address or a form: the request's fault.
+def input_the_database_refused(error: BaseException) -> str | None:
+    """Why the database refused a value the request sent, or None when the fault is ours.
 
-    SQLite's driver raises OverflowError for an integer beyond 64 bits, asyncpg a DataError saying so.
+    A number beyond 64 bits (SQLite's driver raises OverflowError, asyncpg a DataError saying so) or a
+    NUL character in text (PostgreSQL stores no NUL) comes from an address or a form, never from us.
     """
-    return isinstance(error, OverflowError) or (
-        type(error).__name__ == "DataError" and "out of int" in str(error) and "range" in str(error)
-    )
+    text = str(error)
+    if isinstance(error, OverflowError) or (type(error).__name__ == "DataError" and "out of int" in text):
+        return _("A number in the request is too large.")
+    if type(error).__name__ == "CharacterNotInRepertoireError" and "0x00" in text:
+        return _("The request holds a NUL character, which text cannot contain.")
+    return None
 
 
 def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    if number_out_of_range(error):
-        log.info("number out of range", extra={"path": request.url.path})
-        message = _("A number in the request is too large.")
-        return error_response(request, status_code=422, code="out_of_range", message=message)
+    refused = input_the_database_refused(error)
+    if refused is not None:
+        log.info("input refused by the database", extra={"path": request.url.path})
+        return error_response(request, status_code=422, code="invalid", message=refused)
     log.exception("unexpected error", extra={"path": request.url.path})
     message = _("Something went wrong on our side. Nothing you sent was lost; please try again.")
     return error_response(
