@@ -70,12 +70,13 @@ async def test_grid_is_cards_on_a_phone(phone: Any, make_user: Any) -> None:
 async def test_ticked_cases_are_sent_to_their_suppliers_from_the_grid(page: Any, make_user: Any) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from app.cases.tables import CaseEvent
+    from app.cases.tables import Case, CaseEvent
     from app.trade.tables import Supplier
 
     cases = await make_cases(3)
     await Supplier.update({Supplier.email: "qa@ceramics.example"}).where(Supplier.code == "SZ01")
     user = await make_user("handler", name="Hao")
+    await Case.update({Case.assignee: user.id}).where(Case.id.is_in([case.id for case in cases]))
     await sign_in_page(page, user.email, PASSWORD)
     await page.goto("/grid")
     rows = page.locator("#grid-rows tr[data-case]")
@@ -86,11 +87,16 @@ async def test_ticked_cases_are_sent_to_their_suppliers_from_the_grid(page: Any,
     await page.click("#bulk-push summary")
     await page.select_option("#bulk-requirement", "replacement")
     await page.fill("#bulk-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
-    await page.click("#bulk-push-send")
+    assigned_before = [row["assignee"] for row in await Case.select(Case.assignee).order_by(Case.id)]
+    # Enter in the note sends the push (its own form), never the assign form around the table.
+    await page.fill("#bulk-note", "Please check the glaze")
+    await page.press("#bulk-note", "Enter")
     result = page.locator("#push-result")
     await expect(result).to_contain_text("1 cases sent to their suppliers.")
     await expect(result).to_contain_text(cases[0].number)
     await expect(result.locator("li")).to_have_text([f"{cases[1].number}: no email address on record for the supplier"])
-    pushed = await CaseEvent.select(CaseEvent.case).where(CaseEvent.kind == "case_pushed")
+    pushed = await CaseEvent.select(CaseEvent.case, CaseEvent.data).where(CaseEvent.kind == "case_pushed")
     assert [row["case"] for row in pushed] == [cases[0].id]
+    assert "Please check the glaze" in str(pushed[0]["data"])
+    assert [row["assignee"] for row in await Case.select(Case.assignee).order_by(Case.id)] == assigned_before
     await page.screenshot(path=screenshot_path("grid-bulk-push-1280"), full_page=True)
