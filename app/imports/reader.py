@@ -198,14 +198,17 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
     try:
         workbook = CalamineWorkbook.from_path(str(path))
         names = workbook.sheet_names
-        rows = workbook.get_sheet_by_index(0).iter_rows() if names else iter(())
+        sheet = workbook.get_sheet_by_index(0) if names else None
+        rows = sheet.iter_rows() if sheet is not None else iter(())
+        # calamine starts each row at the first used column; openpyxl (and cell addresses) at column A.
+        lead = (None,) * (sheet.start[1] if sheet is not None and sheet.start else 0)
     except Exception as error:  # calamine raises several kinds for a damaged archive; each means the same here
         kind = type(error).__name__
         raise FileRefused(f"This XLSX file cannot be opened ({kind}); save it again from Excel.") from None
     if not names:
         raise FileRefused("The workbook has no sheets.")
     for number, cells in enumerate(rows, start=1):
-        yield number, tuple(None if cell == "" else cell for cell in cells)
+        yield number, lead + tuple(None if cell == "" else cell for cell in cells)
 
 
 def _has_formulas(path: Path) -> bool:

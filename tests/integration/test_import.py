@@ -114,6 +114,24 @@ async def test_xlsx_with_merged_title_blank_rows_serial_dates_and_formulas(tmp_p
     assert result.created == 2 and await OrderLine.count() == 2
 
 
+async def test_a_table_starting_in_column_c_keeps_its_columns_and_finds_unsaved_formulas(tmp_path: Path) -> None:
+    rows = order_rows()
+    rows[1][13] = "=3+5"  # never calculated: no saved value
+    workbook = Workbook()
+    sheet = workbook.active
+    for row_no, values in enumerate([ORDER_HEADERS, *rows], start=2):
+        for column_no, value in enumerate(values, start=3):  # the table starts at C2
+            sheet.cell(row=row_no, column=column_no, value=value)
+    path = tmp_path / "offset.xlsx"
+    workbook.save(path)
+    sheet_read, preview = preview_file(path, "orders")
+    assert sheet_read.header_row == 2
+    assert [e.as_dict() for e in preview.errors] == [
+        {"row": 4, "column": "单价", "message": "A formula without a saved value: open and save the file in Excel."}
+    ]
+    assert preview.valid == len(rows) - 1
+
+
 async def test_invalid_values_are_listed_per_row_and_column(tmp_path: Path) -> None:
     rows = order_rows()
     rows[0][8] = "2026-02-30"
