@@ -45,7 +45,8 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> Response[Any]:
     request_id = request_id_var.get()
-    all_headers = {"Vary": "HX-Request", "Cache-Control": "no-store", **(headers or {})}
+    # The code also as a header: scripts (the offline queue) tell a lost session from a refusal by it.
+    all_headers = {"Vary": "HX-Request", "Cache-Control": "no-store", "X-Error-Code": code, **(headers or {})}
     if _wants_json(request):
         body = {
             "error": code,

@@ -8,6 +8,8 @@
   const STORE = "reports";
   const CHANNEL = "crossclaim-queue";
   const SYNC_TAG = "crossclaim-intake";
+  // Times a report refused for a lost session is sent again by signed-in pages before it waits for a person.
+  const MAX_SIGN_IN_RETRIES = 3;
 
   function request(req) {
     return new Promise((resolve, reject) => {
@@ -198,10 +200,21 @@
     const reason = signedOut
       ? "HTTP 401: signed out; sign in again and send again"
       : reasonOf(response.status, await response.text().catch(() => ""));
-    // Refused for who sent it (signed out, stale session) rather than for what it says: signing in
-    // again is the fix, so the next replay from a signed-in page sends it without anyone pressing a button.
-    const needsSignIn = signedOut || response.status === 401 || response.status === 403;
-    await put({ ...item, csrf: token, state: "failed", error: reason, needsSignIn: needsSignIn, attempts: item.attempts + 1 });
+    // Refused for who sent it (signed out, a session or CSRF token gone stale) rather than for what it
+    // says: signing in again is the fix, so a signed-in page sends it again by itself (a few times at
+    // most). Any other refusal, a role's included, waits for a person to fix or discard it.
+    const code = response.headers.get("X-Error-Code") || "";
+    const needsSignIn = signedOut || response.status === 401 || (response.status === 403 && code === "csrf_failed");
+    const retries = needsSignIn ? (item.signInRetries || 0) + 1 : 0;
+    await put({
+      ...item,
+      csrf: token,
+      state: "failed",
+      error: reason,
+      needsSignIn: needsSignIn && retries <= MAX_SIGN_IN_RETRIES,
+      signInRetries: retries,
+      attempts: item.attempts + 1,
+    });
     return "refused";
   }
 

@@ -73,3 +73,12 @@ async def test_language_switch_translates_nothing_yet_but_keeps_the_choice(clien
     assert client.cookies["cc_lang"] == "zh"
     page = await client.get("/login")
     assert '<html lang="zh-CN">' in page.text
+
+
+async def test_refusals_name_their_code_in_a_header_for_scripts(client: Any, login: Any) -> None:
+    """The offline queue resends by itself only what a lost session refused (csrf_failed), not a role's refusal."""
+    await login("warehouse")
+    forged = await client.post("/intake", data={"problem_type": "other"}, headers={"HX-Request": "true"})
+    assert forged.status_code == 403 and forged.headers["x-error-code"] == "csrf_failed"
+    denied = await client.get("/dashboard", headers={"HX-Request": "true"})
+    assert denied.status_code == 403 and denied.headers["x-error-code"] not in ("", "csrf_failed")
