@@ -57,11 +57,14 @@ def refuse_cross_origin(connection: ASGIConnection[Any, Any, Any, Any], settings
     """A state change whose browser says it comes from another site is refused, CSRF token or not.
 
     Browsers send ``Origin`` with every POST; clients that send none (API scripts, curl) rely on the
-    CSRF token or their bearer token instead. ``null`` (sandboxed frames, cross-site redirects) is foreign.
+    CSRF token or their bearer token instead.
 
-    Our pages send ``Referrer-Policy: no-referrer``, under which Chromium posts our own forms with
-    ``Origin: null``; such a browser also sends ``Sec-Fetch-Site`` (which page scripts cannot set), so
-    where it is present it decides: only ``same-origin`` (and ``none``, typed by the user) pass.
+    Our pages send ``Referrer-Policy: no-referrer``, under which browsers post our own forms with
+    ``Origin: null``. Current browsers also send ``Sec-Fetch-Site`` (which page scripts cannot set), so
+    where it is present it decides: only ``same-origin`` (and ``none``, typed by the user) pass. Older
+    ones (Safari before 16.4, on phones that stay in use for years) send no ``Sec-Fetch-Site``: their
+    ``null`` cannot be told from a sandboxed frame's, so it is left to the CSRF token like a missing
+    Origin; a named foreign Origin is refused.
     """
     origin = connection.headers.get("origin")
     if origin is None or connection.scope.get("method") not in UNSAFE_METHODS:
@@ -71,6 +74,8 @@ def refuse_cross_origin(connection: ASGIConnection[Any, Any, Any, Any], settings
         if site in ("same-origin", "none"):
             return
         raise PermissionDeniedException("CSRF check failed: the request came from another origin.")
+    if origin == "null":
+        return
     ours = {connection.headers.get("host", ""), urlsplit(settings.base_url).netloc}
     if urlsplit(origin).netloc not in ours - {""}:
         raise PermissionDeniedException("CSRF check failed: the request came from another origin.")
