@@ -78,6 +78,8 @@ class OrderInfo:
         return next((line for line in self.lines if line.line_no == line_no), None)
 
 
+WHOLE_NUMBER = re.compile(r"[-+]?[0-9]+")
+
 def split_order_number(text: str) -> tuple[str, int | None]:
     """("PO-1", 2) from "PO-1#2"; a suffix that is not a number stays part of the order number."""
     number, separator, suffix = text.strip().rpartition(LINE_SEPARATOR)
@@ -187,14 +189,12 @@ def report_from_fields(fields: Mapping[str, Any], facts: Mapping[str, Any]) -> I
         value = fields.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             return default
-        if isinstance(value, bool):
+        # ASCII digits only: int() would also take "1_000", "٣" or "²" (and a bool is an int to Python).
+        raw = str(value).strip()
+        if isinstance(value, bool) or not WHOLE_NUMBER.fullmatch(raw):
             problems.append((name, _("Enter a whole number.")))
             return default
-        try:
-            return int(str(value).strip())
-        except ValueError:
-            problems.append((name, _("Enter a whole number.")))
-            return default
+        return int(raw)
 
     order_number, line_from_number = split_order_number(text("order_number"))
     report = IntakeReport(

@@ -53,27 +53,40 @@ def _string(**kwargs: Any) -> Schema:
     return Schema(type=OpenAPIType.STRING, **kwargs)
 
 
+def _optional(kind: OpenAPIType, **kwargs: Any) -> Schema:
+    """A report field that may be left out or sent as null (both mean "not given").
+
+    Numbers may also come as text, as a form sends them: ASCII digits with a sign, empty for "not given".
+    """
+    if "enum" in kwargs:
+        kwargs["enum"] = [*kwargs["enum"], None]
+    if kind == OpenAPIType.INTEGER:
+        return Schema(type=[kind, OpenAPIType.STRING, OpenAPIType.NULL], pattern=r"^\s*([-+]?[0-9]+)?\s*$", **kwargs)
+    return Schema(type=[kind, OpenAPIType.NULL], **kwargs)
+
+
 def _report_schema(*, with_files: bool) -> Schema:
+    text, number = OpenAPIType.STRING, OpenAPIType.INTEGER
     properties: dict[str, Schema | Reference] = {
         "problem_type": _string(enum=list(PROBLEM_TYPES)),
-        "order_number": _string(description="PO-1, or PO-1#2 for its line 2"),
-        "order_line": Schema(type=OpenAPIType.INTEGER, description="A line of order_number; ignored without one"),
-        "product_sku": _string(),
-        "quantity_affected": Schema(type=OpenAPIType.INTEGER, minimum=1),
-        "description": _string(),
-        "customer_name": _string(),
-        "customer_email": _string(),
-        "customer_phone": _string(),
-        "customer_language": _string(),
-        "region": _string(),
-        "urgency": _string(enum=list(URGENCIES)),
-        "expected_days": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_EXPECTED_DAYS),
+        "order_number": _optional(text, description="PO-1, or PO-1#2 for its line 2"),
+        "order_line": _optional(number, description="A line of order_number; ignored without one"),
+        "product_sku": _optional(text),
+        "quantity_affected": _optional(number, minimum=1),
+        "description": _optional(text),
+        "customer_name": _optional(text),
+        "customer_email": _optional(text),
+        "customer_phone": _optional(text),
+        "customer_language": _optional(text),
+        "region": _optional(text),
+        "urgency": _optional(text, enum=["", *URGENCIES], description="Empty: normal"),
+        "expected_days": _optional(number, minimum=1, maximum=MAX_EXPECTED_DAYS),
     }
     if with_files:
         properties["evidence"] = Schema(type=OpenAPIType.ARRAY, items=_string(format="binary"))
         properties["evidence_covers"] = Schema(type=OpenAPIType.ARRAY, items=_string())
     else:
-        properties["facts"] = Schema(type=OpenAPIType.OBJECT, description="The responsibility facts")
+        properties["facts"] = _optional(OpenAPIType.OBJECT, description="The responsibility facts")
     return Schema(type=OpenAPIType.OBJECT, properties=properties, required=["problem_type"])
 
 

@@ -529,3 +529,23 @@ async def test_fifty_concurrent_reports_over_http_are_all_filed_without_a_lock_e
     numbers = {row["number"] for row in await Case.select(Case.number)}
     assert len(numbers) == 50
     assert not [r for r in caplog.records if "locked" in r.getMessage().lower() or r.levelno >= logging.ERROR]
+
+
+async def test_report_numbers_are_ascii_digits_and_text_fields_are_text(client: Any, make_user: Any) -> None:
+    """Found by fuzzing: int() reads "1_000" and "٣", and a JSON list in a text field was dropped silently."""
+    api = await bearer(make_user)
+    for field, value in (
+        ("quantity_affected", "1_000"),
+        ("quantity_affected", "٣"),
+        ("expected_days", True),
+        ("description", ["a", "b"]),
+        ("customer_email", 12),
+    ):
+        response = await client.post("/api/v1/cases", json={"problem_type": "other", field: value}, headers=api)
+        assert response.status_code == 422, (field, value, response.text)
+        assert [f["field"] for f in response.json()["fields"]] == [field]
+    assert await Case.count() == 0
+    written = await client.post(
+        "/api/v1/cases", json={"problem_type": "other", "quantity_affected": " 12 ", "order_line": None}, headers=api
+    )
+    assert written.status_code == 201 and written.json()["quantity_affected"] == 12
