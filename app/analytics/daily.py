@@ -270,11 +270,23 @@ async def pending() -> bool:
     return bool(await _run("SELECT 1 AS dirty FROM analytics_dirty LIMIT 1", []))
 
 
+# PostgreSQL runs refreshes side by side: two that each take a day of one month would both rewrite that
+# month's row, and the second's DELETE cannot see the first's uncommitted insert, so the month would be
+# counted twice. One transaction-scoped lock makes them take turns (SQLite's writers take turns already).
+SUMS_LOCK = 7_342_001
+
+
+async def _take_turn(sql: Dialect) -> None:
+    if not sql.sqlite:
+        await _run("SELECT pg_advisory_xact_lock({})", [SUMS_LOCK])
+
+
 async def refresh() -> int:
     """Recompute every dirty day (and its month) in one transaction; returns how many days were recomputed."""
     sql = Dialect()
     done = 0
     async with db.atomic():
+        await _take_turn(sql)
         taken = await _run("DELETE FROM analytics_dirty RETURNING fact_group, day", [])
         days: dict[str, list[date]] = {}
         for row in taken:
@@ -292,6 +304,7 @@ async def rebuild() -> int:
     """Mark every day that has source rows dirty and recompute them all: the repair for any doubt."""
     sql = Dialect()
     async with db.atomic():
+        await _take_turn(sql)
         await _run("DELETE FROM analytics_day", [])
         for statement in (
             f"SELECT DISTINCT 'created', {sql.day_of('created_at')} FROM after_sales_case WHERE created_at IS NOT NULL",

@@ -178,3 +178,62 @@ async def test_rebuild_command_prints_the_days_it_summed(settings: Any) -> None:
     assert json.loads(done.stdout.strip().splitlines()[-1])["days"] > 100
     assert not await daily.pending()
     assert (await selectors.summary(PERIOD))["totals"]["cases"] > 0
+
+
+async def test_a_refresh_beside_an_uncommitted_write_waits_for_it(settings: Any) -> None:
+    """A write to an already dirty day, not yet committed, must not be summed without: the refresh waits.
+
+    On PostgreSQL the write's mark locks the existing mark (without that lock the refresh went ahead, summed
+    the day without the write and deleted the mark for good); on SQLite the refresh queues behind the writer.
+    """
+    import asyncio
+
+    from app.cases.services import CaseDraft, case_create
+
+    at = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+    draft = CaseDraft(problem_type="quality_defect", description="Cracked", region="East", quantity_affected=2)
+    case = (await case_create(actor=ACTOR, draft=draft, now=at)).case
+    assert await daily.pending()  # the day of the new case is marked, not yet summed
+    writer = await Writer.open(settings.database_url)
+    try:
+        await writer.begin_update_region(case.id, "West")
+        refreshing = asyncio.ensure_future(daily.refresh())
+        await asyncio.sleep(0.5)
+        assert not refreshing.done(), "the refresh did not wait for the write holding the day's mark"
+        await writer.commit()
+        await asyncio.wait_for(refreshing, timeout=30)
+    finally:
+        await writer.close()
+    regions = await Case.raw("SELECT DISTINCT region FROM analytics_day WHERE fact = 'created' AND grain = 'd'")
+    assert [row["region"] for row in regions] == ["West"]
+
+
+class Writer:
+    """A second connection of the engine under test, writing outside the app's own."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    @classmethod
+    async def open(cls, url: str) -> Writer:
+        if POSTGRES:
+            import asyncpg
+
+            return cls(await asyncpg.connect(url))
+        import aiosqlite
+
+        return cls(await aiosqlite.connect(url.removeprefix("sqlite:///"), isolation_level=None))
+
+    async def begin_update_region(self, case_id: int, region: str) -> None:
+        if POSTGRES:
+            await self.connection.execute("BEGIN")
+            await self.connection.execute("UPDATE after_sales_case SET region = $1 WHERE id = $2", region, case_id)
+        else:
+            await self.connection.execute("BEGIN IMMEDIATE")
+            await self.connection.execute("UPDATE after_sales_case SET region = ? WHERE id = ?", (region, case_id))
+
+    async def commit(self) -> None:
+        await self.connection.execute("COMMIT")
+
+    async def close(self) -> None:
+        await self.connection.close()
