@@ -259,7 +259,7 @@ async def post_mail(
         if decided_by is None:
             if not await _insert(row):
                 return Ingested(DUPLICATE)
-        elif await InboundMail.count().where((InboundMail.id == row.id) & (InboundMail.status == QUARANTINED)) == 0:
+        elif not await _claim(row.id, POSTED):
             raise Conflict(_("This mail was already dealt with."))
         attached = await evidence_attach(actor=actor, case_id=case.id, prepared=prepared, party=party, now=now)
         message = Message(
@@ -357,15 +357,27 @@ async def quarantine_reject(*, actor: Actor, inbound_id: int, now: datetime | No
     now = now or datetime.now(UTC)
     row = await _quarantined(inbound_id)
     async with atomic():
+        if not await _claim(row.id, REJECTED):
+            raise Conflict(_("This mail was already dealt with."))
         await InboundMail.update(
             {
-                InboundMail.status: REJECTED,
                 InboundMail.decided_by: int(actor.id) if actor.id.isdigit() else None,
                 InboundMail.decided_at: now,
             }
         ).where(InboundMail.id == row.id)
     row.status = REJECTED
     return row
+
+
+async def _claim(inbound_id: int, status: str) -> bool:
+    """Move a quarantined mail to ``status`` unless someone already dealt with it (inside the caller's
+    transaction): a second click, or a colleague at the same moment, finds it taken and gets a Conflict."""
+    taken = (
+        await InboundMail.update({InboundMail.status: status})
+        .where((InboundMail.id == inbound_id) & (InboundMail.status == QUARANTINED))
+        .returning(InboundMail.id)
+    )
+    return bool(taken)
 
 
 async def _quarantined(inbound_id: int) -> InboundMail:

@@ -277,6 +277,33 @@ async def test_forged_tag_and_unknown_sender_are_quarantined_and_staff_decide(
     assert original.headers["content-disposition"].startswith("attachment")
 
 
+async def test_a_quarantined_mail_clicked_at_once_by_several_is_dealt_with_once(
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
+) -> None:
+    case, sent = await pushed_case(staff, smtp)
+    mailbox.append(reply(sent, body="From a new colleague.", sender="new@elsewhere.example"))
+    mailbox.append(reply(sent, body="Another one.", sender="other@elsewhere.example"))
+    assert await poll(mail_settings) == {"read": 2, "failed": 0, "quarantined": 2}
+    first, second = await InboundMail.objects().order_by(InboundMail.id)
+    headers = {"HX-Request": "true", "x-csrftoken": await csrf_token(staff)}
+    form = {"number": case.number, "party": "supplier"}
+    clicks = await asyncio.gather(
+        *(staff.post(f"/mail/quarantine/{first.id}/assign", data=form, headers=headers) for _ in range(3)),
+        staff.post(f"/mail/quarantine/{first.id}/reject", headers=headers),
+    )
+    assert sorted(click.status_code for click in clicks) == [200, 409, 409, 409], [c.text[:200] for c in clicks]
+    assert await Message.count() == (1 if clicks[-1].status_code == 409 else 0)
+    # Assign and reject of the other one at the same moment: one of them, never both.
+    both = await asyncio.gather(
+        staff.post(f"/mail/quarantine/{second.id}/reject", headers=headers),
+        staff.post(f"/mail/quarantine/{second.id}/assign", data=form, headers=headers),
+    )
+    assert sorted(click.status_code for click in both) == [200, 409]
+    status = (await InboundMail.select(InboundMail.status).where(InboundMail.id == second.id).first())["status"]
+    assert status == ("rejected" if both[0].status_code == 200 else "posted")
+    assert await Message.count().where(Message.body == "Another one.") == (0 if status == "rejected" else 1)
+
+
 @pytest.mark.parametrize(
     ("charset", "text"),
     [
