@@ -167,13 +167,15 @@ class _TextFromHtml(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.skipping:
             return
-        text = " ".join(data.split())
-        if not text:
-            return
+        # Whitespace collapsed but kept where the mail had it: "<b>Re</b>fund" is one word, and Chinese
+        # text split by inline tags gets no spaces of its own.
+        text = re.sub(r"\s+", " ", data)
         if not self.lines[-1]:
-            self.lines[-1] = "> " * self.quoted + text
+            text = text.lstrip()
+            if text:
+                self.lines[-1] = "> " * self.quoted + text
         else:
-            self.lines[-1] += " " + text
+            self.lines[-1] += text
 
 
 def html_to_text(html: str) -> str:

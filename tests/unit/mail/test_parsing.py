@@ -62,6 +62,12 @@ def test_html_only_mail_becomes_text_without_scripts() -> None:
     assert parse_mail(message.as_bytes()).reply == "Refund approved & sent."
 
 
+def test_inline_tags_split_no_words_and_add_no_spaces() -> None:
+    assert html_to_text("<p><b>Re</b>fund <i>approved</i>.</p>") == "Refund approved."
+    assert html_to_text("<p>外壳<b>破裂</b>，我们<span>补发</span>。</p>") == "外壳破裂，我们补发。"
+    assert html_to_text("<p>  spaced\n\n  <b>out</b>  text </p>") == "spaced out text"
+
+
 def test_reply_stripping_in_several_languages() -> None:
     english = (
         "Yes, we accept.\n\nBest regards,\nLi Wei\n\nOn Tue, 24 Nov 2026 at 10:00, Crossclaim <c@x> wrote:\n> Do you?"
