@@ -147,5 +147,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
     )
     check_route_roles(app)
     # The edge layer wraps Litestar's own handler so that 404s for unknown paths get it too.
-    app.asgi_handler = EdgeMiddleware(app.asgi_handler, hsts=settings.secure_cookies)
+    app.asgi_handler = EdgeMiddleware(
+        app.asgi_handler, hsts=settings.secure_cookies, trusted_proxies=settings.forwarded_allow_ips
+    )
     return app

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import getpass
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -47,27 +46,51 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     worker: subprocess.Popen[bytes] | None = None
     if args.with_worker:
         worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"])
     try:
-        uvicorn.run(
-            "app.asgi:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            log_level=settings.log_level.lower(),
-            access_log=False,
-            proxy_headers=True,
-            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-        )
+        if args.server == "granian":
+            _serve_granian(settings, args)
+        else:
+            _serve_uvicorn(settings, args)
     finally:
         if worker is not None:
             worker.send_signal(signal.SIGINT)
             worker.wait(timeout=30)
     return 0
+
+
+def _serve_granian(settings: Settings, args: argparse.Namespace) -> None:
+    """Granian, chosen by measurement (bench/RESULTS.md, 'server' row); proxies are handled by the app."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(
+        "app.asgi:create_app",
+        factory=True,
+        interface=Interfaces.ASGI,
+        address=args.host,
+        port=args.port,
+        workers=1,
+        log_level=settings.log_level.lower(),  # type: ignore[arg-type]
+        log_access=False,
+    ).serve()
+
+
+def _serve_uvicorn(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    # X-Forwarded-For/-Proto are read by the app itself (FORWARDED_ALLOW_IPS), the same under any server.
+    uvicorn.run(
+        "app.asgi:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -353,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--with-worker", action="store_true", help="also start the task worker")
+    serve.add_argument(
+        "--server", choices=("granian", "uvicorn"), default="granian", help="the ASGI server (default: granian)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run the task worker (reminders, mail, reports)")

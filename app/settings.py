@@ -74,6 +74,12 @@ class Settings:
         " before answering 429.",
         default=10,
     )
+    forwarded_allow_ips: str = _setting(
+        "FORWARDED_ALLOW_IPS",
+        "Comma-separated addresses of the reverse proxies whose X-Forwarded-For/-Proto are believed"
+        " (the client address for rate limits and logs, and the scheme); * believes any.",
+        default="127.0.0.1",
+    )
     secure_cookies: bool = _setting(
         "CROSSCLAIM_SECURE_COOKIES",
         "Mark cookies Secure and send HSTS: set to 1 when served over HTTPS.",

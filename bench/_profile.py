@@ -36,8 +36,8 @@ def start(pid: int, seconds: int | None, name: str) -> subprocess.Popen[bytes]:
     """Starts sampling ``pid`` in the background: for ``seconds``, or until ``finish`` stops it."""
     PROFILES.mkdir(exist_ok=True)
     out = PROFILES / f"{name}.txt"
-    command = [_py_spy(), "record", "--pid", str(pid), "--format", "raw", "--rate", "200", "--nonblocking",
-               "-o", str(out), *(["--duration", str(seconds)] if seconds else [])]  # fmt: skip
+    command = [_py_spy(), "record", "--pid", str(pid), "--subprocesses", "--format", "raw", "--rate", "200",
+               "--nonblocking", "-o", str(out), *(["--duration", str(seconds)] if seconds else [])]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)  # py-spy needs a moment to attach before the measured work starts
     return process

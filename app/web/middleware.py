@@ -6,7 +6,7 @@ import logging
 import secrets
 import time
 from http.cookies import SimpleCookie
-from typing import Any
+from typing import Any, cast
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,17 +52,43 @@ def security_headers(*, hsts: bool) -> list[tuple[bytes, bytes]]:
     return headers
 
 
+def behind_proxy(scope: Scope, trusted: frozenset[str]) -> Scope:
+    """The client and scheme a trusted reverse proxy reports, in place of the proxy's own connection.
+
+    Only a peer in ``trusted`` is believed (``*``: any). The client is the nearest address in
+    X-Forwarded-For that is not itself a trusted proxy, so a client cannot pose as another by sending
+    the header itself. Done here rather than by the server, so every ASGI server behaves the same.
+    """
+    client: Any = scope.get("client")
+    if not client or not (client[0] in trusted or "*" in trusted):
+        return scope
+    headers = {name.lower(): value for name, value in scope.get("headers", [])}
+    forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
+    proto = headers.get(b"x-forwarded-proto", b"").decode("latin-1").strip().lower()
+    changed: dict[str, Any] = {}
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted or hop == hops[0]:
+            changed["client"] = (hop, 0)
+            break
+    if proto in ("http", "https"):
+        changed["scheme"] = proto
+    return cast(Scope, {**scope, **changed}) if changed else scope
+
+
 class EdgeMiddleware:
     """Outermost layer, so errors, static files and fragments all get the same headers."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool = False, trusted_proxies: str = "127.0.0.1") -> None:
         self.app = app
         self.extra = security_headers(hsts=hsts)
+        self.trusted = frozenset(address.strip() for address in trusted_proxies.split(",") if address.strip())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
+        scope = behind_proxy(scope, self.trusted)
         request_id = secrets.token_hex(8)
         token = request_id_var.set(request_id)
         client: Any = scope.get("client")
