@@ -270,15 +270,14 @@ async def pending() -> bool:
     return bool(await _run("SELECT 1 AS dirty FROM analytics_dirty LIMIT 1", []))
 
 
-# PostgreSQL runs refreshes side by side: two that each take a day of one month would both rewrite that
-# month's row, and the second's DELETE cannot see the first's uncommitted insert, so the month would be
-# counted twice. One transaction-scoped lock makes them take turns (SQLite's writers take turns already).
-SUMS_LOCK = 7_342_001
-
-
+# On PostgreSQL a refresh locks the dirty marks in SHARE ROW EXCLUSIVE mode first. Every write that
+# changes the sums has inserted a mark (its trigger's INSERT holds ROW EXCLUSIVE until it commits, even
+# when the mark already existed), so the refresh waits for writes in flight and sums their days with
+# them; writes that come later wait for the refresh and leave their own mark. The mode also excludes a
+# second refresh, which would write the months of the same days twice. SQLite's writers take turns anyway.
 async def _take_turn(sql: Dialect) -> None:
     if not sql.sqlite:
-        await _run("SELECT pg_advisory_xact_lock({})", [SUMS_LOCK])
+        await _run("LOCK TABLE analytics_dirty IN SHARE ROW EXCLUSIVE MODE", [])
 
 
 async def refresh() -> int:

@@ -272,14 +272,6 @@ POSTGRES = [
 ]
 
 
-# On PostgreSQL a writer's mark must hold a lock on an existing mark until the writer commits: `DO NOTHING`
-# takes none, so a refresh could delete the mark and sum the day without the writer's change, leaving the
-# day wrong with no mark. `DO UPDATE` locks the row; the refresh's DELETE then waits for the writer.
-MARK_LOCKS = "ON CONFLICT (fact_group, day) DO UPDATE SET day = EXCLUDED.day;"
-POSTGRES = [statement.replace("ON CONFLICT DO NOTHING;", MARK_LOCKS) for statement in POSTGRES]
-PG_FUNCTIONS = [statement for statement in POSTGRES if statement.startswith("CREATE OR REPLACE FUNCTION")]
-
-
 def _backfill(day: str) -> list[str]:
     """Every day that already has rows is dirty: the first read (or `crossclaim analytics rebuild`) sums it."""
     return [
