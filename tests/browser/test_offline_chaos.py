@@ -13,8 +13,7 @@ from playwright.async_api import async_playwright
 
 from app.cases.tables import Case
 from app.evidence.tables import Evidence
-from tests.browser.conftest import CHROMIUM_ARGS, chromium_path
-from tests.browser.test_offline_intake import installed, queued
+from tests.browser.test_offline_intake import installed, phone_with_profile, queued
 
 pytestmark = [pytest.mark.browser, pytest.mark.checklist(24, 27)]
 
@@ -73,15 +72,7 @@ async def test_two_hundred_reports_through_drops_cut_answers_and_restarts_file_e
         async with async_playwright() as playwright:
 
             async def launch() -> Any:
-                return await playwright.chromium.launch_persistent_context(
-                    str(profile),
-                    executable_path=chromium_path(),
-                    args=CHROMIUM_ARGS,
-                    base_url=live_server,
-                    viewport={"width": 375, "height": 780},
-                    has_touch=True,
-                    is_mobile=True,
-                )
+                return await phone_with_profile(playwright, profile, live_server)
 
             context = await launch()
             page = await context.new_page()

@@ -87,6 +87,19 @@ async def file_offline(page: Any, description: str, photos: list[Path], queued_c
     await expect(page.locator("[data-previews] li.preview")).to_have_count(0)
 
 
+async def phone_with_profile(playwright: Any, profile: Path, base_url: str) -> Any:
+    """A phone's browser on a profile on disk: the worker, its caches and the queue outlive the browser."""
+    return await playwright.chromium.launch_persistent_context(
+        str(profile),
+        executable_path=chromium_path(),
+        args=CHROMIUM_ARGS,
+        base_url=base_url,
+        viewport={"width": 375, "height": 780},
+        has_touch=True,
+        is_mobile=True,
+    )
+
+
 async def case_count() -> int:
     return await Case.count()
 
@@ -181,16 +194,7 @@ async def test_a_report_queued_before_the_browser_restarts_is_still_delivered(
     async with async_playwright() as playwright:
 
         async def launch() -> Any:
-            # A profile on disk, like a phone's: the worker, its caches and the queue outlive the browser.
-            return await playwright.chromium.launch_persistent_context(
-                str(profile),
-                executable_path=chromium_path(),
-                args=CHROMIUM_ARGS,
-                base_url=live_server,
-                viewport={"width": 375, "height": 780},
-                has_touch=True,
-                is_mobile=True,
-            )
+            return await phone_with_profile(playwright, profile, live_server)
 
         context = await launch()
         page = await context.new_page()
