@@ -234,9 +234,10 @@ def measure(engine: str, count: int, seconds: int, servers: tuple[str, ...]) -> 
                 "ceiling": f"uvicorn {other['bare']['rps']:.0f} / {other['grid']['rps']:.0f} req/s, "
                            f"grid p99 {other['grid']['p99_ms']:.1f} ms",
                 "ratio": round(chosen["grid"]["rps"] / other["grid"]["rps"], 2),
-                "target": "> 1 keeps granian as `crossclaim serve`'s server (docs/OPERATIONS.md)",
-                "met": chosen["grid"]["rps"] > other["grid"]["rps"],
-                "note": "ratio = granian grid req/s over uvicorn grid req/s",
+                "target": "informs the choice of server (docs/OPERATIONS.md)",
+                "met": None,
+                "note": "ratio = granian grid req/s over uvicorn grid req/s; "
+                        f"bare route {chosen['bare']['rps'] / other['bare']['rps']:.2f}",
             })  # fmt: skip
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
