@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -142,11 +144,18 @@ def start_server(server: str, port: int, env: dict[str, str]) -> subprocess.Pope
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
+    """Stops the server and whatever it started: a worker that py-spy was attached to can miss its
+    parent's shutdown and would go on serving (and taking CPU) after the benchmark."""
+    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
     process.terminate()
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait(timeout=10)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(child), signal.SIGKILL)
 
 
 # The pages of P1: the grid as the issue names it, and the case list handlers open first.
