@@ -196,6 +196,13 @@ async def _record_automatic(
     row.status = BOUNCE if parsed.automatic == "bounce" else AUTO_REPLY
     row.case, row.party = (case.id if case else None), attribution.party
     addresses = parsed.bounced or ([parsed.sender] if row.status == AUTO_REPLY else [])
+    ignored: list[str] = []
+    if row.status == BOUNCE:
+        # Anyone can write a delivery report naming any address: only an address we sent this case's mail
+        # to can have bounced it, so only those are marked failing.
+        sent_to = await _recipients(case) if case is not None else set()
+        ignored = [address for address in addresses if address.strip().lower() not in sent_to]
+        addresses = [address for address in addresses if address.strip().lower() in sent_to]
     async with atomic():
         if not await _insert(row):
             return Ingested(DUPLICATE)
@@ -209,13 +216,24 @@ async def _record_automatic(
                 case_id=case.id,
                 actor=Actor.system(),
                 kind="mail_bounced" if row.status == BOUNCE else "mail_auto_reply",
-                data={"inbound_id": row.id, "sender": row.sender, "addresses": addresses, "reason": reason[:500]},
+                data={
+                    "inbound_id": row.id,
+                    "sender": row.sender,
+                    "addresses": addresses,
+                    **({"ignored": ignored[:20]} if ignored else {}),
+                    "reason": reason[:500],
+                },
                 at=now,
             )
         if row.status == BOUNCE:
             for address in addresses:
                 await _mark_failing(address, case=case, party=attribution.party, reason=row.subject, now=now)
     return Ingested(row.status, row.id, case.number if case else "")
+
+
+async def _recipients(case: Case) -> set[str]:
+    rows = await SentMail.select(SentMail.recipient).where(SentMail.case == case.id)
+    return {row["recipient"].strip().lower() for row in rows if row["recipient"]}
 
 
 async def _mark_failing(address: str, *, case: Case | None, party: str, reason: str, now: datetime) -> None:

@@ -66,6 +66,11 @@ def build_message(settings: Settings, mail: Mail) -> EmailMessage:
     return message
 
 
+def refused_for_good(error: smtplib.SMTPRecipientsRefused) -> bool:
+    """A 5xx refusal (no such mailbox) is final; a 4xx one (greylisting, a full mailbox) is worth a retry."""
+    return any(500 <= code < 600 for code, _message in error.recipients.values())
+
+
 def send_mail(settings: Settings, mail: Mail) -> str:
     """Send (blocking: call from a task or a thread). Returns the Message-ID."""
     message = build_message(settings, mail)
@@ -86,7 +91,9 @@ def send_mail(settings: Settings, mail: Mail) -> str:
                 client.login(unquote(url.username), unquote(url.password or ""))
             client.send_message(message)
     except smtplib.SMTPRecipientsRefused as error:
-        raise PermanentMailError(str(error)) from error
+        if refused_for_good(error):
+            raise PermanentMailError(str(error)) from error
+        raise TransientMailError(str(error)) from error
     except smtplib.SMTPResponseException as error:
         if 500 <= error.smtp_code < 600:
             raise PermanentMailError(f"{error.smtp_code} {error.smtp_error!r}") from error

@@ -30,7 +30,7 @@ from app.collaboration import links
 from app.i18n import current_language
 from app.i18n import gettext as _
 from app.mail.outgoing import case_mails
-from app.notify.email import Mail, send_mail
+from app.notify.email import Mail, refused_for_good, send_mail
 from app.notify.inapp import notify_users
 from app.notify.push import PushFailed, PushTarget, SubscriptionGone, send_push
 from app.notify.sms import PermanentSmsError, TransientSmsError, sms_provider
@@ -536,10 +536,9 @@ def _send_over_one_connection(settings: Settings, batch: list[tuple[dict[str, An
                 client.sendmail(sender, list(mail.to), mime_bytes(settings, mail))
                 outcome.sent.append(reminder["id"])
             except smtplib.SMTPRecipientsRefused as error:
-                # A 4xx refusal (greylisting, a full mailbox) is temporary: only 5xx ends the reminder.
-                codes = [code for code, _ in error.recipients.values()]
-                permanent = any(500 <= code < 600 for code in codes)
-                (outcome.failed if permanent else outcome.retry).append((reminder["id"], str(error)[:500]))
+                (outcome.failed if refused_for_good(error) else outcome.retry).append(
+                    (reminder["id"], str(error)[:500])
+                )
             except smtplib.SMTPResponseException as error:
                 entry = (reminder["id"], f"{error.smtp_code} {error.smtp_error!r}"[:500])
                 (outcome.failed if 500 <= error.smtp_code < 600 else outcome.retry).append(entry)

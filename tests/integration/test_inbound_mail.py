@@ -187,16 +187,11 @@ async def test_reply_round_trip_through_a_real_mailbox(
     assert str(second["In-Reply-To"]) == str(sent["Message-ID"])
 
 
-async def test_auto_reply_and_bounce_are_events_not_messages(
-    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
-) -> None:
-    case, sent = await pushed_case(staff, smtp)
-    mailbox.append(reply(sent, body="I am out of the office until Monday.", headers={"Auto-Submitted": "auto-replied"}))
-    mailbox.append(reply(sent, body="Thank you for your mail.", headers={"Precedence": "auto_reply"}))
-    mailbox.append(reply(sent, body="Away.", headers={"X-Autoreply": "yes"}))
+def delivery_report(*, to: str, failed: str, original_id: str = "") -> bytes:
+    """A multipart/report bounce as a mail server writes it, naming the address that failed."""
     bounce = EmailMessage()
     bounce["From"] = "Mail Delivery System <MAILER-DAEMON@mx.supplier-a.cn>"
-    bounce["To"] = str(sent["Reply-To"])
+    bounce["To"] = to
     bounce["Subject"] = "Undelivered Mail Returned to Sender"
     bounce["Message-ID"] = make_msgid(domain="mx.supplier-a.cn")
     bounce.set_content("This is the mail system at host mx.supplier-a.cn. Your message could not be delivered.")
@@ -204,16 +199,26 @@ async def test_auto_reply_and_bounce_are_events_not_messages(
     raw = bounce.as_bytes().replace(b"multipart/mixed", b'multipart/report; report-type="delivery-status"', 1)
     status = (
         b"Reporting-MTA: dns; mx.supplier-a.cn\r\n\r\n"
-        b"Final-Recipient: rfc822; qa@supplier-a.cn\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"Final-Recipient: rfc822; " + failed.encode() + b"\r\nAction: failed\r\nStatus: 5.1.1\r\n"
     )
-    original = f"Message-ID: {sent['Message-ID']}\r\nTo: {SUPPLIER}\r\nSubject: x\r\n\r\n".encode()
+    original = (f"Message-ID: {original_id}\r\n" if original_id else "") + f"To: {failed}\r\nSubject: x\r\n\r\n"
     boundary = raw.split(b'boundary="')[1].split(b'"')[0]
     closing = b"--" + boundary + b"--"
     extra = (
         b"--" + boundary + b"\r\nContent-Type: message/delivery-status\r\n\r\n" + status + b"\r\n"
-        b"--" + boundary + b"\r\nContent-Type: text/rfc822-headers\r\n\r\n" + original + b"\r\n"
+        b"--" + boundary + b"\r\nContent-Type: text/rfc822-headers\r\n\r\n" + original.encode() + b"\r\n"
     )
-    mailbox.append(raw.replace(closing, extra + closing))
+    return raw.replace(closing, extra + closing)
+
+
+async def test_auto_reply_and_bounce_are_events_not_messages(
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
+) -> None:
+    case, sent = await pushed_case(staff, smtp)
+    mailbox.append(reply(sent, body="I am out of the office until Monday.", headers={"Auto-Submitted": "auto-replied"}))
+    mailbox.append(reply(sent, body="Thank you for your mail.", headers={"Precedence": "auto_reply"}))
+    mailbox.append(reply(sent, body="Away.", headers={"X-Autoreply": "yes"}))
+    mailbox.append(delivery_report(to=str(sent["Reply-To"]), failed=SUPPLIER, original_id=str(sent["Message-ID"])))
 
     assert await poll(mail_settings) == {"read": 4, "failed": 0, "auto_reply": 3, "bounce": 1}
     assert await Message.count().where(Message.case == case.id) == 0
@@ -227,6 +232,22 @@ async def test_auto_reply_and_bounce_are_events_not_messages(
     mailbox.append(reply(sent, body="Our mail server is back."))
     assert await poll(mail_settings) == {"read": 1, "failed": 0, "posted": 1}
     assert await FailingAddress.count() == 0
+
+
+async def test_a_bounce_marks_only_addresses_we_mailed_on_that_case(
+    staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
+) -> None:
+    case, sent = await pushed_case(staff, smtp)
+    # To the case's own reply address, but naming someone this case never mailed.
+    mailbox.append(delivery_report(to=str(sent["Reply-To"]), failed="director@customer.example"))
+    # Naming the supplier, but neither tagged nor in a thread of ours: nothing says we sent it.
+    mailbox.append(delivery_report(to=mail_settings.reply_address, failed=SUPPLIER))
+    assert await poll(mail_settings) == {"read": 2, "failed": 0, "bounce": 2}
+    assert await FailingAddress.count() == 0
+    event = await CaseEvent.objects().where((CaseEvent.case == case.id) & (CaseEvent.kind == "mail_bounced")).first()
+    data = event.data if isinstance(event.data, dict) else json.loads(event.data)
+    assert data["addresses"] == [] and data["ignored"] == ["director@customer.example"]
+    assert [row["status"] for row in await InboundMail.select(InboundMail.status)] == ["bounce", "bounce"]
 
 
 async def test_forged_tag_and_unknown_sender_are_quarantined_and_staff_decide(

@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from app.cases.events import Actor
 from app.cases.services import CaseDraft, case_create, case_move
 from app.cases.tables import CaseEvent
+from app.notify.email import Mail, PermanentMailError, TransientMailError, send_mail
 from app.notify.inapp import unread_count
 from app.tracking.policies import configure_policy
 from app.tracking.sweep import sweep
@@ -353,6 +354,23 @@ async def test_a_greylisted_mail_is_retried_and_a_refused_address_is_recorded_no
         assert server.rcpt_attempts.count("sup@example.cn") == 1  # never asked again
         statuses = {r["recipient"]: r["status"] for r in await Reminder.select(Reminder.recipient, Reminder.status)}
         assert statuses["hao@example.com"] == "sent" and statuses["sup@example.cn"] == "failed"
+    finally:
+        controller.stop()
+
+
+def test_a_single_mail_refused_for_now_is_transient_and_refused_for_good_is_permanent(settings: Any) -> None:
+    server = PickyServer(greylisted="hao@example.com", unknown="sup@example.cn")
+    controller = Controller(server, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        picky = replace(settings, smtp_url=f"smtp://127.0.0.1:{controller.port}")
+        with pytest.raises(TransientMailError, match="451"):
+            send_mail(picky, Mail(to=["hao@example.com"], subject="Your case", text="A plan is proposed."))
+        with pytest.raises(PermanentMailError, match="550"):
+            send_mail(picky, Mail(to=["sup@example.cn"], subject="Your case", text="A plan is proposed."))
+        server.refuse.pop("hao@example.com")
+        send_mail(picky, Mail(to=["hao@example.com"], subject="Your case", text="A plan is proposed."))
+        assert [m["To"] for m in server.messages] == ["hao@example.com"]
     finally:
         controller.stop()
 
