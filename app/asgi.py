@@ -20,7 +20,7 @@ from piccolo.engine.base import Engine
 from app import db, i18n
 from app.accounts.roles import PUBLIC
 from app.cases.responsibility import configure_rules
-from app.i18n import LANGUAGES, current_language
+from app.i18n import LANGUAGES, configure_company_zone, current_language
 from app.logs import configure_logging
 from app.routes.accounts import AccountController
 from app.routes.analytics import AnalyticsApiController, DashboardController, RootCauseController
@@ -100,6 +100,7 @@ def check_route_roles(app: Litestar) -> None:
 def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
+    configure_company_zone(settings.time_zone)
     # Tests hand in the engine whose connection pool they manage in their own event loop.
     engine = engine or db.make_engine(settings.database_url)
     db.bind_tables(engine)

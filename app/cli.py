@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from app import db
+from app.i18n import configure_company_zone
 from app.settings import Settings, documented_settings
 
 
@@ -473,6 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"crossclaim: {error}", file=sys.stderr)
         return 2
+    configure_company_zone(settings.time_zone)
     result: int = args.func(settings, args)
     return result
 

@@ -288,16 +288,29 @@ def extract_rules(
 # --- dates, numbers and money in the reader's language and time zone ---------------------------------------
 
 DEFAULT_TIME_ZONE = "Asia/Shanghai"
+_company = {"zone": DEFAULT_TIME_ZONE}
 _DATETIME_PATTERNS = {"en": "d MMM y, HH:mm", "zh": "y年M月d日 HH:mm"}
 _DATE_PATTERNS = {"en": "d MMM y", "zh": "y年M月d日"}
+
+
+def configure_company_zone(name: str) -> None:
+    """The company's own zone (setting ``CROSSCLAIM_TIME_ZONE``), set by each entry point at start."""
+    if not valid_time_zone(name):
+        raise ValueError(f"{name!r} is not an IANA time zone")
+    _company["zone"] = name
+
+
+def company_zone() -> str:
+    """Where the company works: staff without a zone of their own, new customers, our business calendar."""
+    return _company["zone"]
 
 
 def zone_or_default(name: str | None) -> ZoneInfo:
     """The named IANA zone; an empty or unknown name falls back to the company's zone."""
     try:
-        return ZoneInfo(name or DEFAULT_TIME_ZONE)
+        return ZoneInfo(name or company_zone())
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIME_ZONE)
+        return ZoneInfo(company_zone())
 
 
 def valid_time_zone(name: str) -> bool:
@@ -362,7 +375,7 @@ def viewer_zone(context: Mapping[str, Any]) -> str:
     request = context.get("request")
     scope = getattr(request, "scope", None) or {}
     user = scope.get("user") if isinstance(scope, Mapping) else None
-    return str(getattr(user, "time_zone", "") or DEFAULT_TIME_ZONE)
+    return str(getattr(user, "time_zone", "") or company_zone())
 
 
 @pass_context

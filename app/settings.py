@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def _setting(env: str, help: str, **kwargs: Any) -> Any:
@@ -122,6 +123,12 @@ class Settings:
         "Minutes between two reads of the mailbox (1 to 60).",
         default=2,
     )
+    time_zone: str = _setting(
+        "CROSSCLAIM_TIME_ZONE",
+        "The company's IANA time zone: pages of staff who chose none, new users and customers, and the"
+        " business calendar of the stages we own.",
+        default="Asia/Shanghai",
+    )
     log_level: str = _setting(
         "CROSSCLAIM_LOG_LEVEL",
         "DEBUG, INFO, WARNING or ERROR.",
@@ -149,6 +156,13 @@ class Settings:
 
     def resolved(self) -> Settings:
         """Fill the defaults that depend on the data dir, creating it when needed."""
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"CROSSCLAIM_TIME_ZONE must be an IANA time zone such as Asia/Shanghai or Europe/Berlin,"
+                f" not {self.time_zone!r}"
+            ) from None
         data_dir = self.data_dir.expanduser().resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         database_url = self.database_url or f"sqlite:///{data_dir / 'crossclaim.sqlite3'}"

@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from app.accounts.roles import Role
 from app.accounts.tables import ApiToken, StaffSession, User
 from app.errors import ValidationFailed
-from app.i18n import LANGUAGES, valid_time_zone
+from app.i18n import LANGUAGES, company_zone, valid_time_zone
 from app.i18n import gettext as _
 
 _hasher = PasswordHasher()
@@ -27,9 +27,7 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def user_add(
-    *, email: str, role: str, password: str, name: str = "", language: str = "en"
-) -> User:
+async def user_add(*, email: str, role: str, password: str, name: str = "", language: str = "en") -> User:
     email = email.strip().lower()
     problems: list[tuple[str, str]] = []
     if "@" not in email or len(email) > 254:
@@ -48,6 +46,7 @@ async def user_add(
         name=name or email.split("@")[0],
         password_hash=_hasher.hash(password),
         language=language,
+        time_zone=company_zone(),
     )
     await user.save()
     return user
@@ -77,25 +76,16 @@ async def session_end(token: str) -> None:
     await StaffSession.delete().where(StaffSession.token_hash == token_digest(token))
 
 
-async def session_user(
-    token: str, *, idle: timedelta, absolute: timedelta, now: datetime | None = None
-) -> User | None:
+async def session_user(token: str, *, idle: timedelta, absolute: timedelta, now: datetime | None = None) -> User | None:
     """The user behind a live session, touching it; expired sessions are deleted."""
     now = now or datetime.now(UTC)
     session = (
-        await StaffSession.objects(StaffSession.user)
-        .where(StaffSession.token_hash == token_digest(token))
-        .first()
+        await StaffSession.objects(StaffSession.user).where(StaffSession.token_hash == token_digest(token)).first()
     )
     if session is None:
         return None
     user: User | None = session.user
-    if (
-        now - session.last_seen_at > idle
-        or now - session.created_at > absolute
-        or user is None
-        or not user.active
-    ):
+    if now - session.last_seen_at > idle or now - session.created_at > absolute or user is None or not user.active:
         await StaffSession.delete().where(StaffSession.id == session.id)
         return None
     # Touch at most once a minute: a write per request would serialise every reader on SQLite.

@@ -30,6 +30,7 @@ from app.evidence.services import (
     uploader_id,
 )
 from app.evidence.storage import EvidenceStore
+from app.i18n import company_zone
 from app.i18n import gettext as _
 from app.rules import FACTS, FactsError, parse_facts
 from app.trade.tables import Customer, OrderLine, Product, PurchaseOrder
@@ -79,6 +80,7 @@ class OrderInfo:
 
 
 WHOLE_NUMBER = re.compile(r"[-+]?[0-9]+")
+
 
 def split_order_number(text: str) -> tuple[str, int | None]:
     """("PO-1", 2) from "PO-1#2"; a suffix that is not a number stays part of the order number."""
@@ -429,6 +431,7 @@ async def _customer_for(report: IntakeReport) -> int:
         phone=report.customer_phone,
         language=report.customer_language or "zh",
         region=report.region,
+        time_zone=company_zone(),  # customers are at home
     )
     await customer.save()
     return int(customer.id)

@@ -13,10 +13,12 @@ from app.cases.events import Actor, record_event
 from app.cases.tables import Case
 from app.cases.taxonomy import PARTIES
 from app.errors import NotFound, ValidationFailed
+from app.i18n import format_day, rule_text
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 from app.rules import FACTS, FactsError, FactSpec, RuleRegistry, parse_facts, relevant_facts, suggest
-from app.rules.deadlines import validate_carrier_windows
+from app.rules.deadlines import KIND_WORDS, RuleWarning, WarningValue, validate_carrier_windows
+from app.rules.facts import N_
 from app.settings import Settings
 from app.trade.tables import Carrier, PurchaseOrder
 
@@ -156,10 +158,11 @@ async def _refresh(case: Case, *, actor: Actor, today: date, registry: RuleRegis
     )
     hint = compute_hint(case, order=order, carrier=carrier, today=today, registry=registry)
     previous = json_object(case.hint)
-    await Case.update(
-        {Case.hint: hint, Case.suggested_party: hint["party"], Case.updated_at: now}
-    ).where(Case.id == case.id)
-    changed = [key for key in suggestion_of(hint) if previous.get(key) != hint[key]]
+    await Case.update({Case.hint: hint, Case.suggested_party: hint["party"], Case.updated_at: now}).where(
+        Case.id == case.id
+    )
+    # `warning_details` says what `warnings` says, with its values: a change shows in `warnings`.
+    changed = [key for key in suggestion_of(hint) if key != "warning_details" and previous.get(key) != hint[key]]
     if previous.get("ignored_facts", []) != hint["ignored_facts"]:
         changed.append("ignored_facts")
     if changed:
@@ -282,9 +285,9 @@ async def party_confirm(
             )
         if case.confirmed_party == party and case.confirmed_reason == reason:
             return case  # the same decision again (a double click): nothing new to record
-        await Case.update(
-            {Case.confirmed_party: party, Case.confirmed_reason: reason, Case.updated_at: now}
-        ).where(Case.id == case.id)
+        await Case.update({Case.confirmed_party: party, Case.confirmed_reason: reason, Case.updated_at: now}).where(
+            Case.id == case.id
+        )
         if overriding:
             data: dict[str, Any] = {"from": hinted, "to": party, "reason": reason, "hint": hint}
         else:
@@ -345,11 +348,38 @@ class FactField:
 
 
 @dataclass(frozen=True)
+class ShownWarning:
+    """A hint's warning in the reader's language; ``at_risk`` warnings say a claim may be lost."""
+
+    text: str
+    at_risk: bool
+
+
+def warning_text(warning: RuleWarning) -> str:
+    """The warning in the reader's language: the message from the catalogue, dates in the reader's format,
+    law names and consequences translated."""
+    values = {
+        name: format_day(value) if kind == "date" else rule_text(value) if kind == "text" else value
+        for name, value, kind in warning.values
+    }
+    return _(warning.message, **values)
+
+
+def shown_warnings(hint: Mapping[str, Any]) -> list[ShownWarning]:
+    details = hint.get("warning_details")
+    if isinstance(details, list):
+        found = (RuleWarning.from_dict(raw) for raw in details if isinstance(raw, Mapping))
+        return [ShownWarning(warning_text(warning), warning.at_risk) for warning in found]
+    # A hint stored before warnings kept their values: its fixed warnings are still in the catalogue.
+    return [ShownWarning(rule_text(text), str(text).startswith("claim at risk")) for text in hint.get("warnings", [])]
+
+
+@dataclass(frozen=True)
 class HintPanel:
     hint: dict[str, Any]
     today: date
     deadlines: list[DeadlineView]
-    warnings: list[str]
+    warnings: list[ShownWarning]
     fields: list[FactField]
     form_error: str
     confirm_error: str
@@ -397,20 +427,20 @@ def _deadline_view(raw: Mapping[str, Any], today: date) -> DeadlineView:
     )
 
 
-def _late_warning(deadline: DeadlineView) -> str:
+def _late_warning(deadline: DeadlineView) -> ShownWarning:
+    due: WarningValue = ("due", deadline.due.isoformat(), "date")
+    regime: WarningValue = ("regime", deadline.regime, "text")
     if deadline.kind == "time_bar":
-        return _(
-            "claim at risk: %(regime)s time bar on %(due)s has passed",
-            regime=deadline.regime,
-            due=deadline.due.isoformat(),
+        warning = RuleWarning(N_("claim at risk: %(regime)s time bar on %(due)s has passed"), (regime, due), True)
+    else:
+        message = (
+            N_("claim at risk: supplier notice due %(due)s has passed (%(regime)s, %(kind)s)")
+            if deadline.party == "supplier"
+            else N_("claim at risk: carrier notice due %(due)s has passed (%(regime)s, %(kind)s)")
         )
-    return _(
-        "claim at risk: %(party)s notice due %(due)s has passed (%(regime)s, %(kind)s)",
-        party=deadline.party,
-        due=deadline.due.isoformat(),
-        regime=deadline.regime,
-        kind=deadline.kind.replace("_", " "),
-    )
+        kind: WarningValue = ("kind", KIND_WORDS.get(deadline.kind, deadline.kind.replace("_", " ")), "text")
+        warning = RuleWarning(message, (due, regime, kind), True)
+    return ShownWarning(warning_text(warning), at_risk=True)
 
 
 def hint_panel(
@@ -426,7 +456,7 @@ def hint_panel(
     errors = dict(errors or {})
     raw_deadlines = list(hint.get("deadlines", []))
     deadlines = [_deadline_view(raw, today) for raw in raw_deadlines]
-    warnings = list(hint.get("warnings", []))
+    warnings = shown_warnings(hint)
     for raw, deadline in zip(raw_deadlines, deadlines, strict=True):
         # The hint was worked out on `computed_on`; a deadline that has run out since is at risk now.
         if deadline.status == "passed" and raw.get("status") == "open":

@@ -16,7 +16,7 @@ from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.errors import NotFound
 from app.evidence import selectors as evidence
 from app.evidence.tables import Evidence
-from app.i18n import DEFAULT_TIME_ZONE
+from app.i18n import company_zone
 from app.i18n import gettext as _
 from app.tracking.tables import StageDeadline
 from app.trade.tables import Carrier, Supplier
@@ -206,8 +206,8 @@ async def party_clock(case: Case, party: str) -> dict[str, Any]:
     table = Supplier if party == "supplier" else Carrier
     party_id = _fk(case.supplier if party == "supplier" else case.carrier)
     row = await table.select(table.time_zone).where(table.id == party_id).first() if party_id else None
-    zone = (row or {}).get("time_zone") or DEFAULT_TIME_ZONE
-    return {"clock": clock, "party_zone": zone, "our_zone": DEFAULT_TIME_ZONE}
+    zone = (row or {}).get("time_zone") or company_zone()
+    return {"clock": clock, "party_zone": zone, "our_zone": company_zone()}
 
 
 def _fk(value: Any) -> int | None:

@@ -14,6 +14,7 @@ from app.accounts.roles import PARTY, PUBLIC
 from app.cases.tables import Case
 from app.collaboration import links, selectors, services
 from app.collaboration.links import PartyAccess
+from app.collaboration.tables import AccessLink
 from app.errors import NotFound, RateLimited
 from app.evidence import services as evidence_services
 from app.evidence.pipeline import content_disposition
@@ -36,6 +37,7 @@ def _now() -> datetime:
 
 
 def _limiter(request: Request[Any, Any, Any]) -> AttemptLimiter:
+    # One bucket for supplier, carrier and tracking links: guessing /t/ tokens costs what guessing /l/ ones costs.
     state = request.app.state
     limiter: AttemptLimiter | None = state.get("link_limiter")
     if limiter is None:
@@ -44,9 +46,29 @@ def _limiter(request: Request[Any, Any, Any]) -> AttemptLimiter:
     return limiter
 
 
-def _generic(request: Request[Any, Any, Any]) -> Template:
+def invalid_link_page(request: Request[Any, Any, Any]) -> Template:
     """One page for unknown, expired, revoked and tampered links: it tells nobody whether a case exists."""
     return render(request, "party/invalid.html", {}, status_code=404, headers=NO_REFERRER)
+
+
+async def redeem_link(
+    request: Request[Any, Any, Any], token: str, *, parties: tuple[str, ...], now: datetime
+) -> AccessLink | None:
+    """The live link behind a pressed Continue, or None; a token that opens nothing counts against the address."""
+    limiter, ip = _limiter(request), client_ip(request)
+    if limiter.blocked(ip):
+        security_event("link_rate_limited", ip=ip)
+        raise RateLimited(
+            _("Too many link attempts from your address. Wait a minute and try again."),
+            retry_after=limiter.retry_after(ip),
+        )
+    link = await links.live_link(token, now=now, parties=parties)
+    if link is None:
+        limiter.record(ip)
+        security_event("link_refused", ip=ip)
+        return None
+    security_event("link_used", ip=ip, link_id=link.id, party=link.party)
+    return link
 
 
 @get("/l/{token:str}", opt={"roles": PUBLIC}, name="link_open")
@@ -57,23 +79,13 @@ async def link_open(request: Request[Any, Any, Any], token: FromPath[str]) -> Te
 
 @post("/l/{token:str}", opt={"roles": PUBLIC}, status_code=303)
 async def link_continue(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
-    limiter, ip = _limiter(request), client_ip(request)
-    if limiter.blocked(ip):
-        security_event("link_rate_limited", ip=ip)
-        raise RateLimited(
-            _("Too many link attempts from your address. Wait a minute and try again."),
-            retry_after=limiter.retry_after(ip),
-        )
     now = _now()
-    link = await links.live_link(token, now=now, parties=services.COUNTERPARTIES)
+    link = await redeem_link(request, token, parties=services.COUNTERPARTIES, now=now)
     if link is None:
-        limiter.record(ip)
-        security_event("link_refused", ip=ip)
-        return _generic(request)
+        return invalid_link_page(request)
     settings: Settings = request.app.state.settings
     access = PartyAccess(link.id, link.case, link.party, link.email, link.language)
     await services.party_opened(access=access, now=now)
-    security_event("link_used", ip=ip, link_id=link.id, party=link.party)
     row = await Case.select(Case.number).where(Case.id == link.case).first()
     assert row is not None
     response: Response[Any] = Redirect(path=f"/p/cases/{row['number']}", status_code=303, headers=NO_REFERRER)

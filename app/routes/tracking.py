@@ -16,17 +16,14 @@ from app.cases import states
 from app.cases.events import Actor
 from app.collaboration import links
 from app.collaboration.links import PartyAccess
-from app.errors import RateLimited, ValidationFailed
+from app.errors import ValidationFailed
 from app.i18n import LANGUAGES, current_language
-from app.i18n import gettext as _
-from app.logs import security_event
 from app.notify import inapp
 from app.notify.push import application_server_key
+from app.routes.party import invalid_link_page, redeem_link
 from app.settings import Settings
 from app.tracking import policies, selectors, services, sweep
-from app.web.auth import client_ip
 from app.web.pages import render
-from app.web.ratelimit import AttemptLimiter
 
 TRACK_COOKIE = "cc_track"
 NO_REFERRER = {"Referrer-Policy": "no-referrer"}
@@ -180,20 +177,6 @@ async def bell_read(request: Request[Any, Any, Any]) -> Template:
     return render(request, "tracking/_bell.html", {"unread": 0, "items": await inapp.recent(request.user.id)})
 
 
-def _limiter(request: Request[Any, Any, Any]) -> AttemptLimiter:
-    # The same bucket as the party links: guessing /t/ tokens costs what guessing /l/ tokens costs.
-    state = request.app.state
-    limiter: AttemptLimiter | None = state.get("link_limiter")
-    if limiter is None:
-        limiter = state["link_limiter"] = AttemptLimiter(_settings(request).link_attempts_per_minute)
-    return limiter
-
-
-def _generic(request: Request[Any, Any, Any]) -> Template:
-    """The party links' one page for unknown, expired, revoked and tampered links or sessions."""
-    return render(request, "party/invalid.html", {}, status_code=404, headers=NO_REFERRER)
-
-
 @get("/t/{token:str}", opt={"roles": PUBLIC}, name="track_link")
 async def track_link(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
     """Only a page with a button: mail scanners fetch links, and a GET must never use one up or act."""
@@ -203,23 +186,13 @@ async def track_link(request: Request[Any, Any, Any], token: FromPath[str]) -> T
 
 @post("/t/{token:str}", opt={"roles": PUBLIC}, status_code=303)
 async def track_continue(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
-    limiter, ip = _limiter(request), client_ip(request)
-    if limiter.blocked(ip):
-        security_event("link_rate_limited", ip=ip)
-        raise RateLimited(
-            _("Too many link attempts from your address. Wait a minute and try again."),
-            retry_after=limiter.retry_after(ip),
-        )
     now = _now()
-    link = await links.live_link(token, now=now, parties=("customer",))
+    link = await redeem_link(request, token, parties=("customer",), now=now)
     if link is None:
-        limiter.record(ip)
-        security_event("link_refused", ip=ip)
-        return _generic(request)
+        return invalid_link_page(request)
     settings = _settings(request)
     access = PartyAccess(link.id, link.case, link.party, link.email, link.language)
     await services.customer_opened(access=access, now=now)
-    security_event("link_used", ip=ip, link_id=link.id, party=link.party)
     # The cookie holds a signature bound to the link, never the token; the address it lands on has no token.
     response: Response[Any] = Redirect(path="/track", status_code=303, headers=NO_REFERRER)
     response.set_cookie(
@@ -249,14 +222,15 @@ async def _customer(request: Request[Any, Any, Any]) -> PartyAccess | None:
 async def _customer_context(access: PartyAccess) -> dict[str, Any]:
     view = await selectors.customer_view(access.case_id)
     steps = [n.value for n in states.MAIN_LINE]
-    return {"view": view, "steps": steps, "language": access.language}
+    # Dates on the page are the customer's own (party_zone is the zone the page is read in).
+    return {"view": view, "steps": steps, "language": access.language, "party_zone": view["time_zone"]}
 
 
 @get("/track", opt={"roles": PUBLIC}, name="track_page")
 async def track_page(request: Request[Any, Any, Any]) -> Template:
     access = await _customer(request)
     if access is None:
-        return _generic(request)
+        return invalid_link_page(request)
     return render(request, "tracking/customer.html", await _customer_context(access), headers=NO_REFERRER)
 
 
@@ -273,7 +247,7 @@ async def track_feedback(
 ) -> Template:
     access = await _customer(request)
     if access is None:
-        return _generic(request)
+        return invalid_link_page(request)
     try:
         await services.customer_feedback(
             access=access, score=data.score, comment=data.comment, reopen=data.reopen == "yes", now=_now()

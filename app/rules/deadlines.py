@@ -170,10 +170,63 @@ class Deadline:
         }
 
 
+WarningValueKind = Literal["plain", "date", "text"]
+WarningValue = tuple[str, str, WarningValueKind]  # name, value, how a page shows it
+
+
+@dataclass(frozen=True)
+class RuleWarning:
+    """A warning kept as a catalogue message and its values, so each reader gets it in their language.
+
+    ``message`` is English with ``%(name)s`` fields and is the msgid; each value says how a page shows it:
+    ``date`` (ISO here, the reader's format on a page), ``text`` (a phrase or law name from the catalogue)
+    or ``plain`` (a name or number shown as it is). ``text`` is the English the JSON API has always given.
+    """
+
+    message: str
+    values: tuple[WarningValue, ...] = ()
+    at_risk: bool = False
+
+    @property
+    def text(self) -> str:
+        if not self.values:
+            return self.message
+        return self.message % {name: value for name, value, _kind in self.values}
+
+    def __str__(self) -> str:
+        return self.text
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "message": self.message,
+            "values": {name: value for name, value, _kind in self.values},
+            "kinds": {name: kind for name, _value, kind in self.values},
+            "at_risk": self.at_risk,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, object]) -> RuleWarning:
+        """The warning a stored hint kept; an unknown kind is shown plain."""
+        values = raw.get("values")
+        kinds = raw.get("kinds")
+        values = values if isinstance(values, Mapping) else {}
+        kinds = kinds if isinstance(kinds, Mapping) else {}
+
+        def kind_of(name: object) -> WarningValueKind:
+            kind = kinds.get(name)
+            return "date" if kind == "date" else "text" if kind == "text" else "plain"
+
+        return cls(
+            message=str(raw.get("message", "")),
+            values=tuple((str(name), str(value), kind_of(name)) for name, value in values.items()),
+            at_risk=bool(raw.get("at_risk")),
+        )
+
+
 @dataclass(frozen=True)
 class DeadlineReport:
     deadlines: tuple[Deadline, ...] = ()
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[RuleWarning, ...] = ()
 
 
 CountRule = Literal["at_delivery", "calendar_days", "counted_days", "next_working_day", "years"]
@@ -185,7 +238,7 @@ class _Period:
     count: CountRule
     amount: int
     basis: str
-    consequence: str
+    consequence: str  # what missing the deadline costs, ending with its citation; a catalogue message
 
 
 @dataclass(frozen=True)
@@ -197,18 +250,37 @@ class _Regime:
         return next((p for p in self.periods if p.kind == kind), None)
 
 
-_PRIMA_FACIE = "delivery now counts as prima facie evidence that the goods arrived as described"
+_CMR_PRIMA_FACIE = N_(
+    "delivery now counts as prima facie evidence that the goods arrived as described (CMR Art. 30(1))"
+)
+_MONTREAL_NO_ACTION = N_(
+    "no action lies against the carrier, save fraud (Montreal 1999 Art. 31(4)) (Montreal 1999 Art. 31(2))"
+)
+_HAGUE_VISBY_PRIMA_FACIE = N_(
+    "removal counts as prima facie evidence of delivery as described in the bill of lading (Hague-Visby Art. III(6))"
+)
+_COURIER_REFUSAL = N_("the courier may refuse the claim (courier terms of carriage)")
 
 # The table in TRADE-RULES.md, with the article each number comes from.
 REGIMES: Mapping[str, _Regime] = {
     "CMR": _Regime(
         "CMR",
         (
-            _Period("apparent_damage", "at_delivery", 0, "CMR Art. 30(1)", f"{_PRIMA_FACIE} (CMR Art. 30(1))"),
-            _Period("non_apparent_damage", "counted_days", 7, "CMR Art. 30(1)", f"{_PRIMA_FACIE} (CMR Art. 30(1))"),
-            _Period("delay", "calendar_days", 21, "CMR Art. 30(3)", "no compensation for delay is payable"),
+            _Period("apparent_damage", "at_delivery", 0, "CMR Art. 30(1)", _CMR_PRIMA_FACIE),
+            _Period("non_apparent_damage", "counted_days", 7, "CMR Art. 30(1)", _CMR_PRIMA_FACIE),
             _Period(
-                "time_bar", "years", 1, "CMR Art. 32(1)", "the action is barred (3 years only for wilful misconduct)"
+                "delay",
+                "calendar_days",
+                21,
+                "CMR Art. 30(3)",
+                N_("no compensation for delay is payable (CMR Art. 30(3))"),
+            ),
+            _Period(
+                "time_bar",
+                "years",
+                1,
+                "CMR Art. 32(1)",
+                N_("the action is barred (3 years only for wilful misconduct) (CMR Art. 32(1))"),
             ),
         ),
     ),
@@ -220,23 +292,29 @@ REGIMES: Mapping[str, _Regime] = {
                 "calendar_days",
                 14,
                 "Montreal 1999 Art. 31(2)",
-                "no action lies against the carrier, save fraud (Montreal 1999 Art. 31(4))",
+                _MONTREAL_NO_ACTION,
             ),
             _Period(
                 "non_apparent_damage",
                 "calendar_days",
                 14,
                 "Montreal 1999 Art. 31(2)",
-                "no action lies against the carrier, save fraud (Montreal 1999 Art. 31(4))",
+                _MONTREAL_NO_ACTION,
             ),
             _Period(
                 "delay",
                 "calendar_days",
                 21,
                 "Montreal 1999 Art. 31(2)",
-                "no action lies against the carrier, save fraud (Montreal 1999 Art. 31(4))",
+                _MONTREAL_NO_ACTION,
             ),
-            _Period("time_bar", "years", 2, "Montreal 1999 Art. 35(1)", "the right to damages is extinguished"),
+            _Period(
+                "time_bar",
+                "years",
+                2,
+                "Montreal 1999 Art. 35(1)",
+                N_("the right to damages is extinguished (Montreal 1999 Art. 35(1))"),
+            ),
         ),
     ),
     "Hague-Visby": _Regime(
@@ -247,16 +325,22 @@ REGIMES: Mapping[str, _Regime] = {
                 "at_delivery",
                 0,
                 "Hague-Visby Art. III(6)",
-                "removal counts as prima facie evidence of delivery as described in the bill of lading",
+                _HAGUE_VISBY_PRIMA_FACIE,
             ),
             _Period(
                 "non_apparent_damage",
                 "calendar_days",
                 3,
                 "Hague-Visby Art. III(6)",
-                "removal counts as prima facie evidence of delivery as described in the bill of lading",
+                _HAGUE_VISBY_PRIMA_FACIE,
             ),
-            _Period("time_bar", "years", 1, "Hague-Visby Art. III(6)", "the carrier is discharged from all liability"),
+            _Period(
+                "time_bar",
+                "years",
+                1,
+                "Hague-Visby Art. III(6)",
+                N_("the carrier is discharged from all liability (Hague-Visby Art. III(6))"),
+            ),
         ),
     ),
     "Hamburg": _Regime(
@@ -267,17 +351,35 @@ REGIMES: Mapping[str, _Regime] = {
                 "next_working_day",
                 1,
                 "Hamburg Rules Art. 19(1)",
-                f"{_PRIMA_FACIE} (Hamburg Rules Art. 19(1))",
+                N_(
+                    "delivery now counts as prima facie evidence that the goods arrived as described "
+                    "(Hamburg Rules Art. 19(1))"
+                ),
             ),
             _Period(
                 "non_apparent_damage",
                 "calendar_days",
                 15,
                 "Hamburg Rules Art. 19(2)",
-                f"{_PRIMA_FACIE} (Hamburg Rules Art. 19(2))",
+                N_(
+                    "delivery now counts as prima facie evidence that the goods arrived as described "
+                    "(Hamburg Rules Art. 19(2))"
+                ),
             ),
-            _Period("delay", "calendar_days", 60, "Hamburg Rules Art. 19(5)", "no compensation for delay is payable"),
-            _Period("time_bar", "years", 2, "Hamburg Rules Art. 20(1)", "the action is time-barred"),
+            _Period(
+                "delay",
+                "calendar_days",
+                60,
+                "Hamburg Rules Art. 19(5)",
+                N_("no compensation for delay is payable (Hamburg Rules Art. 19(5))"),
+            ),
+            _Period(
+                "time_bar",
+                "years",
+                2,
+                "Hamburg Rules Art. 20(1)",
+                N_("the action is time-barred (Hamburg Rules Art. 20(1))"),
+            ),
         ),
     ),
     "COTIF-CIM": _Regime(
@@ -288,18 +390,31 @@ REGIMES: Mapping[str, _Regime] = {
                 "at_delivery",
                 0,
                 "COTIF-CIM Art. 47(2)(a)",
-                "acceptance extinguishes the claim for apparent loss or damage (COTIF-CIM Art. 47(1))",
+                N_(
+                    "acceptance extinguishes the claim for apparent loss or damage (COTIF-CIM Art. 47(1)) "
+                    "(COTIF-CIM Art. 47(2)(a))"
+                ),
             ),
             _Period(
                 "non_apparent_damage",
                 "calendar_days",
                 7,
                 "COTIF-CIM Art. 47(2)(b)",
-                "the claim is extinguished (COTIF-CIM Art. 47(1))",
+                N_("the claim is extinguished (COTIF-CIM Art. 47(1)) (COTIF-CIM Art. 47(2)(b))"),
             ),
-            _Period("delay", "calendar_days", 60, "COTIF-CIM Art. 47(2)(c)", "the claim for delay is extinguished"),
             _Period(
-                "time_bar", "years", 1, "COTIF-CIM Art. 48(1)", "the action is barred (2 years in the cases of 48(1))"
+                "delay",
+                "calendar_days",
+                60,
+                "COTIF-CIM Art. 47(2)(c)",
+                N_("the claim for delay is extinguished (COTIF-CIM Art. 47(2)(c))"),
+            ),
+            _Period(
+                "time_bar",
+                "years",
+                1,
+                "COTIF-CIM Art. 48(1)",
+                N_("the action is barred (2 years in the cases of 48(1)) (COTIF-CIM Art. 48(1))"),
             ),
         ),
     ),
@@ -310,17 +425,19 @@ _CISG_STOP = _Period(
     "years",
     2,
     "CISG Art. 39(2)",
-    "you lose the right to rely on the non-conformity, unless the supplier knew of it and did not "
-    "disclose it (CISG Art. 40); a reasonable excuse (CISG Art. 44) saves only a late Art. 39(1) "
-    "notice, not this stop",
+    N_(
+        "you lose the right to rely on the non-conformity, unless the supplier knew of it and did not "
+        "disclose it (CISG Art. 40); a reasonable excuse (CISG Art. 44) saves only a late Art. 39(1) "
+        "notice, not this stop (CISG Art. 39(2))"
+    ),
 )
 
-_KIND_WORDS: Mapping[str, str] = {
-    "apparent_damage": "apparent damage",
-    "non_apparent_damage": "non-apparent damage",
-    "delay": "delay",
-    "time_bar": "time bar",
-    "cisg_notice_stop": "CISG two-year notice stop",
+KIND_WORDS: Mapping[str, str] = {
+    "apparent_damage": N_("apparent damage"),
+    "non_apparent_damage": N_("non-apparent damage"),
+    "delay": N_("delay"),
+    "time_bar": N_("time bar"),
+    "cisg_notice_stop": N_("CISG two-year notice stop"),
 }
 
 
@@ -380,17 +497,37 @@ def _status(kind: DeadlineKind, due: date, notice: date | None, facts: Facts, to
     return "passed" if today > due else "open"
 
 
-def _risk_warning(deadline: Deadline, notice: date | None, consequence: str) -> str:
-    cited = deadline.basis[0]
-    because = consequence if cited in consequence else f"{consequence} ({cited})"
+def _risk_warning(deadline: Deadline, notice: date | None, consequence: str) -> RuleWarning:
+    due: WarningValue = ("due", deadline.due.isoformat(), "date")
+    because: WarningValue = ("because", consequence, "text")
+    regime: WarningValue = ("regime", deadline.regime, "text")
     if deadline.kind == "time_bar":
-        return f"claim at risk: {deadline.regime} time bar on {deadline.due.isoformat()} has passed: {because}"
-    who = "supplier" if deadline.party == "supplier" else "carrier"
+        return RuleWarning(
+            N_("claim at risk: %(regime)s time bar on %(due)s has passed: %(because)s"),
+            (regime, due, because),
+            at_risk=True,
+        )
+    kind: WarningValue = ("kind", KIND_WORDS[deadline.kind], "text")
     if notice is not None and notice > deadline.due:
-        late = f"was sent on {notice.isoformat()}, after it was due on {deadline.due.isoformat()}"
-    else:
-        late = f"due {deadline.due.isoformat()} has passed"
-    return f"claim at risk: {who} notice {late} ({deadline.regime}, {_KIND_WORDS[deadline.kind]}): {because}"
+        sent: WarningValue = ("sent", notice.isoformat(), "date")
+        message = (
+            N_(
+                "claim at risk: supplier notice was sent on %(sent)s, after it was due on %(due)s "
+                "(%(regime)s, %(kind)s): %(because)s"
+            )
+            if deadline.party == "supplier"
+            else N_(
+                "claim at risk: carrier notice was sent on %(sent)s, after it was due on %(due)s "
+                "(%(regime)s, %(kind)s): %(because)s"
+            )
+        )
+        return RuleWarning(message, (sent, due, regime, kind, because), at_risk=True)
+    message = (
+        N_("claim at risk: supplier notice due %(due)s has passed (%(regime)s, %(kind)s): %(because)s")
+        if deadline.party == "supplier"
+        else N_("claim at risk: carrier notice due %(due)s has passed (%(regime)s, %(kind)s): %(because)s")
+    )
+    return RuleWarning(message, (due, regime, kind, because), at_risk=True)
 
 
 def validate_carrier_windows(carrier_windows: Mapping[str, int] | None) -> Mapping[str, int]:
@@ -411,7 +548,7 @@ class _Builder:
     today: date
     calendar: HolidayCalendar
     deadlines: list[Deadline] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[RuleWarning] = field(default_factory=list)
     counted_on_calendar: list[tuple[date, date]] = field(default_factory=list)
 
     def add(self, party: str, regime: str, period: _Period, due: date, notice: date | None) -> None:
@@ -431,7 +568,7 @@ def compute_deadlines(
 ) -> DeadlineReport:
     """Every notice deadline and time bar that applies to these facts, with "claim at risk" warnings."""
     windows = validate_carrier_windows(carrier_windows)
-    warnings: list[str] = []
+    warnings: list[RuleWarning] = []
     chosen_calendar = calendar
     if chosen_calendar is None and facts.delivery_country:
         try:
@@ -444,14 +581,16 @@ def compute_deadlines(
     if start is None and facts.discovered_on is not None:
         start = facts.discovered_on
         warnings.append(
-            N_(
-                "delivery date unknown: deadlines are counted from the discovery date, but they really run "
-                "from delivery and may be earlier"
+            RuleWarning(
+                N_(
+                    "delivery date unknown: deadlines are counted from the discovery date, but they really run "
+                    "from delivery and may be earlier"
+                )
             )
         )
     if start is None:
         if facts.problem_type is not None and facts.problem_type != "other":
-            warnings.append(N_("delivery date unknown: no notice deadlines computed; enter delivered_on"))
+            warnings.append(RuleWarning(N_("delivery date unknown: no notice deadlines computed; enter delivered_on")))
         return DeadlineReport((), tuple(warnings))
 
     kinds = _kinds_for(facts)
@@ -465,9 +604,11 @@ def compute_deadlines(
     if builder.counted_on_calendar:
         if chosen_calendar is None:
             warnings.append(
-                N_(
-                    "no holiday calendar for the place of delivery: only Sundays were skipped, so the real "
-                    "deadline may be later"
+                RuleWarning(
+                    N_(
+                        "no holiday calendar for the place of delivery: only Sundays were skipped, so the real "
+                        "deadline may be later"
+                    )
                 )
             )
         else:
@@ -481,8 +622,16 @@ def compute_deadlines(
             )
             if uncovered:
                 warnings.append(
-                    f"holiday calendar {chosen_calendar.name} has no public holidays for "
-                    f"{', '.join(map(str, uncovered))}: only rest days were skipped there"
+                    RuleWarning(
+                        N_(
+                            "holiday calendar %(calendar)s has no public holidays for %(years)s: "
+                            "only rest days were skipped there"
+                        ),
+                        (
+                            ("calendar", chosen_calendar.name, "plain"),
+                            ("years", ", ".join(map(str, uncovered)), "plain"),
+                        ),
+                    )
                 )
     return DeadlineReport(tuple(builder.deadlines), tuple(dict.fromkeys([*warnings, *builder.warnings])))
 
@@ -492,29 +641,36 @@ def _carrier_deadlines(
     start: date,
     kinds: Sequence[DeadlineKind],
     windows: Mapping[str, int],
-    warnings: list[str],
+    warnings: list[RuleWarning],
 ) -> None:
     facts = builder.facts
     notice = facts.carrier_notice_on
     if facts.transport_mode is None:
-        warnings.append(N_("transport mode unknown: carrier notice deadlines not computed; enter transport_mode"))
+        warnings.append(
+            RuleWarning(N_("transport mode unknown: carrier notice deadlines not computed; enter transport_mode"))
+        )
         return
     if facts.transport_mode == "courier":
         damage_key = "shortage" if facts.problem_type in _SHORTAGE_PROBLEMS and "shortage" in windows else "damage"
-        source = "courier terms of carriage (default 21 days, set per carrier)"
+        source = N_("courier terms of carriage (default 21 days, set per carrier)")
         for kind in kinds:
             if kind == "time_bar":
                 continue  # couriers set their own time bar by contract; nothing general to compute
             days = windows.get("delay" if kind == "delay" else damage_key, COURIER_DEFAULT_DAYS)
-            period = _Period(kind, "calendar_days", days, source, "the courier may refuse the claim")
+            period = _Period(kind, "calendar_days", days, source, _COURIER_REFUSAL)
             builder.add("carrier", "courier", period, start + timedelta(days=days), notice)
         return
 
     regimes = _regimes_for(facts)
     if facts.transport_mode == "multimodal":
         warnings.append(
-            "multimodal transport has no single liability regime: the notice dates shown are the earliest "
-            f"of {', '.join(regimes)}; the regime of the stage where the loss happened applies"
+            RuleWarning(
+                N_(
+                    "multimodal transport has no single liability regime: the notice dates shown are the earliest "
+                    "of %(regimes)s; the regime of the stage where the loss happened applies"
+                ),
+                (("regimes", ", ".join(regimes), "plain"),),
+            )
         )
     for kind in kinds:
         candidates: list[tuple[date, str, _Period]] = []
@@ -526,7 +682,10 @@ def _carrier_deadlines(
         if not candidates:
             if kind == "delay":
                 warnings.append(
-                    f"{regimes[0]} has no delay notice regime: check the contract of carriage for a delay clause"
+                    RuleWarning(
+                        N_("%(regime)s has no delay notice regime: check the contract of carriage for a delay clause"),
+                        (("regime", regimes[0], "text"),),
+                    )
                 )
             continue
         due, name, period = min(candidates, key=lambda c: c[0])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Literal
 
-from app.rules.deadlines import Deadline, HolidayCalendar, compute_deadlines
+from app.rules.deadlines import Deadline, HolidayCalendar, RuleWarning, compute_deadlines
 from app.rules.facts import DEFAULT_EVIDENCE, EVIDENCE, FACTS, N_, Facts, parse_facts
 from app.rules.registry import Rule, RuleRegistry
 
@@ -66,7 +66,7 @@ class Suggestion:
     alternatives: tuple[Alternative, ...]
     deadlines: tuple[Deadline, ...]
     missing_facts: tuple[MissingFact, ...]
-    warnings: tuple[str, ...]
+    warnings: tuple[RuleWarning, ...]
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -79,7 +79,8 @@ class Suggestion:
             "alternatives": [a.to_dict() for a in self.alternatives],
             "deadlines": [d.to_dict() for d in self.deadlines],
             "missing_facts": [m.to_dict() for m in self.missing_facts],
-            "warnings": list(self.warnings),
+            "warnings": [warning.text for warning in self.warnings],
+            "warning_details": [warning.to_dict() for warning in self.warnings],
         }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.i18n import company_zone
 from app.rules.deadlines import WEEKDAYS, HolidayCalendar
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "sla.toml"
@@ -131,7 +132,7 @@ class Policy:
 
     def party_calendar(self, party: str, *, country: str = "", zone: str = "") -> BusinessCalendar:
         defaults = self.parties.get(party, self.parties.get("us", {}))
-        zone = zone or defaults.get("time_zone", "Asia/Shanghai")
+        zone = zone or defaults.get("time_zone") or company_zone()
         country = country or ZONE_COUNTRIES.get(zone, "") or defaults.get("country", "CN")
         return self.calendar(country=country, zone=zone)
 

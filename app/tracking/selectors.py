@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from app.cases import states
 from app.cases.tables import Case, CaseEvent
 from app.errors import NotFound
+from app.i18n import company_zone
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Supplier
 
@@ -116,7 +117,13 @@ async def failed_reminders(limit: int = 100) -> list[dict[str, Any]]:
 
 async def customer_view(case_id: int) -> dict[str, Any]:
     """What the customer may see: number, node, progress dates, nothing internal."""
-    case = await Case.select(Case.number, Case.node, Case.created_at, Case.closed_at).where(Case.id == case_id).first()
+    case = (
+        await Case.select(
+            Case.number, Case.node, Case.created_at, Case.closed_at, Case.customer.time_zone.as_alias("time_zone")
+        )
+        .where(Case.id == case_id)
+        .first()
+    )
     if case is None:
         raise NotFound("This link is not valid.")
     reached = await StageDeadline.select(StageDeadline.node, StageDeadline.started_at).where(
@@ -130,6 +137,7 @@ async def customer_view(case_id: int) -> dict[str, Any]:
         "node": case["node"],
         "created_at": case["created_at"],
         "closed_at": case["closed_at"],
+        "time_zone": case["time_zone"] or company_zone(),
         "started": {r["node"]: r["started_at"] for r in reached},
         "feedback_given": bool(feedback),
     }

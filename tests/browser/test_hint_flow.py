@@ -1,9 +1,10 @@
 """A handler reads a transit-damage hint, answers a question it asks, and overrides it — in real Chromium."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from babel.dates import format_date
 from playwright.async_api import expect
 
 from app.cases.events import Actor
@@ -84,10 +85,48 @@ async def test_handler_reads_the_hint_settles_a_fact_and_overrides_it(page: Any,
 
     stored = await Case.objects().where(Case.id == case.id).output(load_json=True).first()
     assert stored.suggested_party == "carrier" and stored.confirmed_party == "supplier"
-    event = await CaseEvent.objects().where(
-        (CaseEvent.case == case.id) & (CaseEvent.kind == "responsibility_overridden")
-    ).first()
+    event = (
+        await CaseEvent.objects()
+        .where((CaseEvent.case == case.id) & (CaseEvent.kind == "responsibility_overridden"))
+        .first()
+    )
     data = json_object(event.data)
     assert data["hint"]["party"] == "carrier" and data["hint"]["rule_ids"][0] == "transit.shock_indicator_post"
     assert event.actor_label == "Hao"
     assert errors == []
+
+
+async def test_a_claim_at_risk_reads_in_chinese_after_switching_language(page: Any, make_user: Any) -> None:
+    user = await make_user("handler", name="Mei")
+    today = datetime.now(UTC).date()
+    # Air freight delivered 30 days ago, no notice sent: Montreal's 14 days have run out.
+    created = await case_create(
+        actor=Actor.system(),
+        draft=CaseDraft(
+            problem_type="transit_damage",
+            facts={
+                "incoterm": "FOB",
+                "transport_mode": "air",
+                "delivered_on": (today - timedelta(days=30)).isoformat(),
+            },
+        ),
+    )
+    case = await hint_refresh(case_id=created.case.id, actor=Actor.system(), today=today)
+    due = date.fromisoformat(
+        next(d["due"] for d in case.hint["deadlines"] if d["kind"] == "non_apparent_damage" and d["status"] == "passed")
+    )
+    await sign_in_page(page, user.email, PASSWORD)
+    await page.goto(f"/cases/{case.number}")
+    risk = page.locator("#hint-warnings li.notice-error").filter(has_text="non-apparent damage")
+    await expect(risk).to_contain_text(f"claim at risk: carrier notice due {format_date(due, 'd MMM y', locale='en')}")
+
+    await page.select_option("#language", "zh")
+    await page.click("form[action='/language'] button[type=submit]")
+    await expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
+    risk = page.locator("#hint-warnings li.notice-error").filter(has_text="隐蔽损坏")
+    await expect(risk).to_contain_text(
+        f"索赔有风险：向承运人发出通知的期限 {format_date(due, 'y年M月d日', locale='zh')} 已过"
+    )
+    await expect(risk).to_contain_text("1999年《蒙特利尔公约》")
+    await expect(page.locator("#hint-warnings")).not_to_contain_text("claim at risk")
+    await page.locator("#hint-warnings").screenshot(path=screenshot_path("hint-warnings-zh"))

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from babel.dates import format_date
 from bs4 import BeautifulSoup
 
 from app.analytics import selectors
@@ -105,5 +106,9 @@ async def test_dashboard_default_period_is_six_months(client: Any, login: Any) -
     response = await client.get("/dashboard")
     assert response.status_code == 200
     start, end = selectors.default_period(date.today())
-    assert f"{start.isoformat()} – {end.isoformat()}" in response.text
+    period = BeautifulSoup(response.text, "html.parser").select_one("#period")
+    assert [moment["datetime"] for moment in period.select("time")] == [start.isoformat(), end.isoformat()]
+    # Written out in the reader's language: "1 Jun 2026 – 26 Nov 2026".
+    written = [format_date(day, "d MMM y", locale="en") for day in (start, end)]
+    assert " ".join(period.get_text(" ").split()).endswith(f"{written[0]} – {written[1]}")
     assert "No cases and no deliveries in this period." in response.text

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.dates import format_date
 from bs4 import BeautifulSoup
 
 from app.accounts.tables import User
@@ -17,11 +20,19 @@ from app.cases.services import case_move
 from app.cases.tables import Case
 from app.collaboration import links
 from app.db import atomic
-from app.i18n import EVENT_LABELS, NODE_LABELS, current_language, format_moment, format_money
+from app.i18n import (
+    EVENT_LABELS,
+    NODE_LABELS,
+    company_zone,
+    configure_company_zone,
+    current_language,
+    format_moment,
+    format_money,
+)
 from app.rules.facts import EVIDENCE, FACTS
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Supplier
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import asgi_client, csrf_token, sign_in
 from tests.integration.test_collaboration import supplier_case
 from tests.integration.test_party_security import session_for
 from tests.integration.test_responsibility import days_ago, hinted_case
@@ -116,6 +127,37 @@ async def test_main_staff_pages_show_no_english_runtime_words_under_zh(client: A
     assert "货物上的防震或倾斜指示器是否被触发？" in labels
     api_hint = (await Case.select(Case.hint).where(Case.id == case.id).output(load_json=True).first())["hint"]
     assert api_hint["explanation"].isascii()
+
+
+async def test_warnings_built_from_figures_are_chinese_with_chinese_dates(client: Any, make_user: Any) -> None:
+    await chinese_handler(client, make_user)
+    # Air freight delivered 30 days ago: Montreal's 14-day notice has run out, so the claim is at risk.
+    late = await hinted_case(
+        "transit_damage", {"incoterm": "FOB", "transport_mode": "air", "delivered_on": days_ago(30)}
+    )
+    page = BeautifulSoup((await client.get(f"/cases/{late.number}")).text, "html.parser")
+    risks = [li.get_text(strip=True) for li in page.select("#hint-warnings li.notice-error")]
+    assert risks, page.select_one("#hint-warnings")
+    assert not [text for text in risks if "claim at risk" in text or "has passed" in text], risks
+    due = date.fromisoformat(next(d["due"] for d in late.hint["deadlines"] if d["kind"] == "non_apparent_damage"))
+    chinese_due = format_date(due, "y年M月d日", locale="zh")
+    assert any(
+        text.startswith("索赔有风险")
+        and chinese_due in text
+        and "1999年《蒙特利尔公约》" in text
+        and "除欺诈外" in text
+        for text in risks
+    ), risks
+    # The JSON the API gives keeps its English words and ISO dates.
+    assert any(w.startswith("claim at risk") and due.isoformat() in w for w in late.hint["warnings"])
+
+    multimodal = await hinted_case(
+        "transit_damage", {"incoterm": "FOB", "transport_mode": "multimodal", "delivered_on": days_ago(1)}
+    )
+    page = BeautifulSoup((await client.get(f"/cases/{multimodal.number}")).text, "html.parser")
+    notes = [li.get_text(strip=True) for li in page.select("#hint-warnings li")]
+    assert any(text.startswith("多式联运没有统一的责任制度") for text in notes), notes
+    assert not [text for text in notes if "multimodal" in text], notes
 
 
 async def test_the_two_words_to_have_their_own_translations(client: Any, make_user: Any) -> None:
@@ -242,5 +284,40 @@ def test_money_is_formatted_per_locale(language: str, expected: str) -> None:
     try:
         currency = "CNY" if "¥" in expected else "EUR"
         assert format_money(Decimal("1234.5"), currency) == expected
+    finally:
+        current_language.reset(token)
+
+
+@pytest.fixture
+def berlin_company(settings: Any, bound_engine: Any) -> Iterator[Any]:
+    """An app whose company works on Berlin time (CROSSCLAIM_TIME_ZONE); the next test gets the default back."""
+    from app.asgi import create_app
+
+    try:
+        yield create_app(replace(settings, time_zone="Europe/Berlin"), engine=bound_engine)
+    finally:
+        configure_company_zone(settings.time_zone)
+
+
+async def test_the_company_time_zone_is_a_setting(berlin_company: Any, make_user: Any) -> None:
+    assert company_zone() == "Europe/Berlin"
+    # New staff start on the company's clock, as do customers reported at intake.
+    user = await make_user("handler")
+    assert user.time_zone == "Europe/Berlin"
+    case, _due = await german_supplier_case(zone="America/New_York")
+    page = await party_page(berlin_company, case)
+    # 09:00 UTC on 3 December: 04:00 in New York for the supplier, 10:00 for us in Berlin.
+    assert page.select_one("#party-deadline-ours").get_text(strip=True) == (
+        "(3 Dec 2026, 10:00 Central European Standard Time)"
+    )
+    # A staff member with no zone of their own reads the company's.
+    await User.update({User.time_zone: ""}).where(User.id == user.id)
+    async with asgi_client(berlin_company) as client:
+        await sign_in(client, user)
+        detail = BeautifulSoup((await client.get(f"/cases/{case.number}")).text, "html.parser")
+    moment = detail.select_one("#timeline time")
+    token = current_language.set("en")
+    try:
+        assert moment.get_text(strip=True) == format_moment(datetime.fromisoformat(moment["datetime"]), "Europe/Berlin")
     finally:
         current_language.reset(token)

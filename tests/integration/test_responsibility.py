@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.dates import format_date
 from bs4 import BeautifulSoup
 
 from app.accounts.services import token_create
@@ -36,6 +37,17 @@ HTMX = {"HX-Request": "true"}
 
 def today() -> date:
     return datetime.now(UTC).date()
+
+
+def shown_in_english(detail: dict[str, Any]) -> str:
+    """A warning as an English page shows it: its message with dates written out ("5 Nov 2026")."""
+    values = {
+        name: format_date(date.fromisoformat(value), "d MMM y", locale="en")
+        if detail["kinds"][name] == "date"
+        else value
+        for name, value in detail["values"].items()
+    }
+    return " ".join((detail["message"] % values).split())
 
 
 def days_ago(n: int) -> str:
@@ -153,7 +165,9 @@ async def test_cli_api_and_case_page_give_the_same_answer(
     assert shown == [(d["regime"], d["kind"], d["due"], d["status"]) for d in answer["deadlines"]]
     assert [li["data-name"] for li in region.select("#hint-missing li")] == [m["name"] for m in answer["missing_facts"]]
     warnings = [li.get_text(strip=True) for li in region.select("#hint-warnings li")]
-    assert warnings == answer["warnings"]
+    assert warnings == [shown_in_english(detail) for detail in answer["warning_details"]]
+    # The details carry the API's English words: the message with its values, dates in ISO.
+    assert [detail["message"] % detail["values"] for detail in answer["warning_details"]] == answer["warnings"]
     assert region.select_one("#hint-explanation").get_text(strip=True) == " ".join(answer["explanation"].split())
     expected_party = {
         "road-concealed-damage": "undetermined",
@@ -330,7 +344,10 @@ async def test_an_override_needs_a_reason_and_records_the_hint_it_overrode(clien
     await party_confirm(actor=ACTOR, number=case.number, party="carrier")
     events = await CaseEvent.objects().where(CaseEvent.case == case.id).order_by(CaseEvent.id).output(load_json=True)
     assert [e.kind for e in events] == [
-        "case_reported", "hint_changed", "responsibility_overridden", "responsibility_confirmed"
+        "case_reported",
+        "hint_changed",
+        "responsibility_overridden",
+        "responsibility_confirmed",
     ]
     assert events[-1].data["party"] == "carrier" and events[-1].data["hint"]["rule_ids"] == hint["rule_ids"]
     assert (await stored(case.number)).confirmed_party == "carrier"
@@ -375,7 +392,8 @@ async def test_deadlines_passed_since_the_hint_show_as_claim_at_risk(client: Any
     row = soup.select_one(f'.countdown[data-regime="Hague-Visby"][data-kind="{sea["kind"]}"]')
     assert row["data-status"] == "passed" and "overdue" in row.get_text()
     warnings = [li.get_text(strip=True) for li in soup.select("#hint-warnings li")]
-    assert f"claim at risk: carrier notice due {sea['due']} has passed (Hague-Visby, non apparent damage)" in warnings
+    due = format_date(date.fromisoformat(sea["due"]), "d MMM y", locale="en")
+    assert f"claim at risk: carrier notice due {due} has passed (Hague-Visby, non-apparent damage)" in warnings
     # The apparent-damage notice had already passed when the hint was made: the engine's own warning stays.
     assert sum(w.startswith("claim at risk") for w in warnings) == 2
 
@@ -457,7 +475,11 @@ async def test_a_company_rule_file_is_used_and_a_broken_one_stops_the_start(
         facts.write_text("{}")
         result = subprocess.run(
             [sys.executable, "-m", "app.cli", "rules", "suggest", str(facts)],
-            env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 2 and f"{company / 'zz-broken.toml'}:2:" in result.stderr
     finally:

@@ -17,7 +17,7 @@ from app.db import atomic
 from app.notify.inapp import notify_users
 from app.tracking.policies import configure_policy
 from app.tracking.tables import Reminder
-from app.trade.tables import Supplier
+from app.trade.tables import Customer, Supplier
 from tests.conftest import csrf_token, sign_in
 
 
@@ -140,6 +140,22 @@ async def test_the_customer_sees_progress_only_gives_feedback_and_may_reopen(cli
     assert event["actor_id"] == str(link.id)
     assert event["data"]["score"] == 2 if isinstance(event["data"], dict) else '"score": 2' in event["data"]
     assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "implementation"
+
+
+async def test_the_customer_reads_the_dates_on_their_own_clock(client: Any, settings: Any) -> None:
+    configure_policy(settings.data_dir)
+    # Reported at 03:00 UTC on 20 November: still the 19th in Los Angeles, already the 20th in Shanghai.
+    case = await make_case(started=datetime(2026, 11, 20, 3, 0, tzinfo=UTC))
+    customer = await Customer.objects().create(name="Lin", email="lin@example.com", time_zone="America/Los_Angeles")
+    await Case.update({Case.customer: customer.id}).where(Case.id == case.id)
+    _link, token = await customer_link(case.id, language="en")
+    await open_tracking(client, token)
+    page = BeautifulSoup((await client.get("/track")).text, "html.parser")
+    assert page.select_one('li[data-step="reported"] time').get_text(strip=True) == "19 Nov 2026"
+
+    await Customer.update({Customer.time_zone: ""}).where(Customer.id == customer.id)
+    page = BeautifulSoup((await client.get("/track")).text, "html.parser")
+    assert page.select_one('li[data-step="reported"] time').get_text(strip=True) == "20 Nov 2026"
 
 
 @pytest.mark.checklist(13)

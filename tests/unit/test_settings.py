@@ -43,3 +43,10 @@ def test_every_setting_is_documented_in_operations() -> None:
     missing = [env for env, _, _ in documented_settings() if f"`{env}`" not in operations]
     assert missing == [], f"document these settings in docs/OPERATIONS.md: {missing}"
     assert all(help_text.strip() for _, _, help_text in documented_settings())
+
+
+def test_an_unknown_company_time_zone_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"CROSSCLAIM_TIME_ZONE must be an IANA time zone .* not 'Mars/Olympus'"):
+        Settings.from_env({"CROSSCLAIM_DATA_DIR": str(tmp_path), "CROSSCLAIM_TIME_ZONE": "Mars/Olympus"})
+    chosen = Settings.from_env({"CROSSCLAIM_DATA_DIR": str(tmp_path), "CROSSCLAIM_TIME_ZONE": "Europe/Berlin"})
+    assert chosen.time_zone == "Europe/Berlin"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.rules import Deadline, HolidayCalendar, RuleFileError, add_years, parse_facts, shipped_countries, suggest
-from app.rules.deadlines import compute_deadlines
+from app.rules.deadlines import RuleWarning, compute_deadlines
 
 TODAY = date(2026, 11, 26)
 
@@ -28,7 +29,7 @@ def deadlines(
 
 
 def warnings(facts: Mapping[str, object], *, today: date = TODAY, **kwargs: object) -> tuple[str, ...]:
-    return suggest(facts, today=today, **kwargs).warnings  # type: ignore[arg-type]
+    return tuple(warning.text for warning in suggest(facts, today=today, **kwargs).warnings)  # type: ignore[arg-type]
 
 
 def concealed(mode: str, delivered: str, **extra: object) -> dict[str, object]:
@@ -239,6 +240,22 @@ def test_notice_sent_in_time_is_met_and_late_notice_is_flagged() -> None:
     late = concealed("sea", "2026-11-02", carrier_notice_on="2026-11-06")
     assert deadlines(late)["non_apparent_damage"].status == "passed"
     assert any("was sent on 2026-11-06, after it was due on 2026-11-05" in w for w in warnings(late))
+
+
+def test_a_late_notice_warning_keeps_its_values_for_the_readers_language() -> None:
+    late = concealed("sea", "2026-11-02", carrier_notice_on="2026-11-06")
+    risk = next(w for w in suggest(late, today=TODAY).warnings if w.at_risk)
+    assert risk.message.startswith("claim at risk: carrier notice was sent on %(sent)s")
+    values = {name: (value, kind) for name, value, kind in risk.values}
+    assert values["sent"] == ("2026-11-06", "date") and values["due"] == ("2026-11-05", "date")
+    assert values["regime"] == ("Hague-Visby", "text") and values["kind"] == ("non-apparent damage", "text")
+    # What a stored hint keeps comes back as the same warning; a kind it does not know is shown plain.
+    stored = json.loads(json.dumps(risk.to_dict()))
+    assert RuleWarning.from_dict(stored) == risk
+    stored["kinds"]["sent"] = "colour"
+    assert dict((name, kind) for name, _, kind in RuleWarning.from_dict(stored).values)["sent"] == "plain"
+    fixed = next(w for w in suggest({"problem_type": "transit_damage"}, today=TODAY).warnings)
+    assert fixed.values == () and not fixed.at_risk and fixed.text == fixed.message
 
 
 def test_open_notice_before_its_due_date() -> None:

@@ -252,4 +252,5 @@ def test_to_dict_is_json_ready() -> None:
         "deadlines",
         "missing_facts",
         "warnings",
+        "warning_details",
     }

@@ -65,7 +65,8 @@ def test_engine_never_crashes_and_always_names_a_basis_or_missing_facts(
     assert all(rule_id in registry for rule_id in result.rule_ids)
     assert all(alt.party != result.party and alt.basis for alt in result.alternatives)
     assert all(d.basis and d.party in ("carrier", "supplier") for d in result.deadlines)
-    assert all(("claim at risk" in w) for w in result.warnings if "has passed" in w)
+    assert all(("claim at risk" in w.text) for w in result.warnings if "has passed" in w.text)
+    assert all(w.at_risk == w.text.startswith("claim at risk") for w in result.warnings)
     json.dumps(result.to_dict())
 
 

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.i18n import DEFAULT_TIME_ZONE, configure_company_zone
 from app.tracking.policies import Limit, PolicyError, load_policy, save_override
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -23,6 +24,20 @@ def test_a_german_calendar_skips_the_weekend_not_the_spring_festival() -> None:
     calendar = load_policy().party_calendar("carrier", zone="Europe/Berlin")
     start = datetime(2026, 2, 13, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     assert calendar.add(start, Limit(days=3)) == datetime(2026, 2, 18, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+
+
+def test_our_own_stages_run_on_the_company_zone_and_its_holidays() -> None:
+    configure_company_zone("Europe/Berlin")
+    try:
+        ours = load_policy().party_calendar("us")
+    finally:
+        configure_company_zone(DEFAULT_TIME_ZONE)
+    berlin = ZoneInfo("Europe/Berlin")
+    assert ours.zone == berlin
+    # Fri 13 Feb 2026, three working days: Berlin skips the weekend only, not the Spring Festival.
+    start = datetime(2026, 2, 13, 10, 0, tzinfo=berlin)
+    assert ours.add(start, Limit(days=3)) == datetime(2026, 2, 18, 10, 0, tzinfo=berlin)
+    assert load_policy().party_calendar("us").zone == SHANGHAI
 
 
 def test_working_hours_carry_over_to_the_next_working_day() -> None:
