@@ -31,15 +31,15 @@ async def user_add(*, email: str, role: str, password: str, name: str = "", lang
     email = email.strip().lower()
     problems: list[tuple[str, str]] = []
     if "@" not in email or len(email) > 254:
-        problems.append(("email", "Enter a valid email address."))
+        problems.append(("email", _("Enter a valid email address.")))
     if role not in set(Role):
-        problems.append(("role", f"Role must be one of {', '.join(Role)}."))
+        problems.append(("role", _("Role must be one of %(roles)s.", roles=", ".join(Role))))
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(("password", f"Use at least {MIN_PASSWORD_LENGTH} characters."))
+        problems.append(("password", _("Use at least %(count)s characters.", count=MIN_PASSWORD_LENGTH)))
     if await User.exists().where(User.email == email):
-        problems.append(("email", "A user with this email already exists."))
+        problems.append(("email", _("A user with this email already exists.")))
     if problems:
-        raise ValidationFailed("The user could not be added.", fields=problems)
+        raise ValidationFailed(_("The user could not be added."), fields=problems)
     user = User(
         email=email,
         role=role,
@@ -104,7 +104,9 @@ async def user_deactivate(*, user_id: int) -> None:
 async def token_create(*, email: str, name: str = "") -> str:
     user = await User.objects().where(User.email == email.strip().lower()).first()
     if user is None:
-        raise ValidationFailed("No such user.", fields=[("email", f"No user has the email {email}.")])
+        raise ValidationFailed(
+            _("No such user."), fields=[("email", _("No user has the email %(email)s.", email=email))]
+        )
     token = "cc_" + secrets.token_urlsafe(32)
     await ApiToken(token_hash=token_digest(token), user=user.id, name=name).save()
     return token

@@ -31,7 +31,7 @@ async def case_root_cause_set(*, actor: Actor, number: str, root_cause: str, now
     async with db.atomic():
         case = await Case.objects().where(Case.number == number).first()
         if case is None:
-            raise NotFound(f"There is no case {number}.")
+            raise NotFound(_("There is no case %(number)s.", number=number))
         if case.root_cause == root_cause:
             return case
         await Case.update({Case.root_cause: root_cause, Case.updated_at: now}).where(Case.id == case.id)
@@ -104,7 +104,7 @@ async def effect_check(*, action_id: int, today: date) -> CorrectiveAction:
     """Measure the rate after the action once its period is over; before that it stays pending."""
     action = await CorrectiveAction.objects().where(CorrectiveAction.id == action_id).first()
     if action is None:
-        raise NotFound(f"There is no corrective action {action_id}.")
+        raise NotFound(_("There is no corrective action %(number)s.", number=action_id))
     days = int(action.check_after_days)
     started = action.started_on or action.created_at.date()
     window = after_window(started, days)

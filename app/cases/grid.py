@@ -12,7 +12,8 @@ from typing import Any
 from app.cases.search import search_clause
 from app.cases.tables import Case
 from app.db import current_engine, is_sqlite
-from app.i18n import lazy_gettext as _
+from app.i18n import gettext as _
+from app.i18n import lazy_gettext as _l
 
 PAGE_SIZE = 100
 CENTS = Decimal("0.01")
@@ -36,23 +37,23 @@ def _due_sql() -> str:
 
 
 COLUMNS: tuple[GridColumn, ...] = (
-    GridColumn("number", _("Case"), "c.number"),
-    GridColumn("order_number", _("Order"), "c.order_number"),
-    GridColumn("node", _("Node"), "c.node"),
-    GridColumn("supplier", _("Supplier"), "COALESCE(s.name, '')"),
-    GridColumn("carrier", _("Carrier"), "COALESCE(r.name, '')"),
-    GridColumn("product", _("Product"), "COALESCE(p.name, '')"),
-    GridColumn("category", _("Category"), "COALESCE(p.category, '')"),
-    GridColumn("problem_type", _("Problem type"), "c.problem_type"),
-    GridColumn("region", _("Region"), "c.region"),
-    GridColumn("responsible", _("Responsible party"), "COALESCE(NULLIF(c.confirmed_party, ''), c.suggested_party)"),
-    GridColumn("urgency", _("Urgency"), "c.urgency", default=False),
-    GridColumn("assignee", _("Assignee"), "COALESCE(u.name, '')", default=False),
-    GridColumn("due", _("Due"), "", kind="datetime"),
-    GridColumn("amount", _("Amount"), "COALESCE(c.claim_amount, 0)", kind="decimal"),
-    GridColumn("currency", _("Currency"), "c.currency", default=False),
-    GridColumn("quantity", _("Quantity"), "c.quantity_affected", kind="int", default=False),
-    GridColumn("created_at", _("Reported"), "c.created_at", kind="datetime", default=False),
+    GridColumn("number", _l("Case"), "c.number"),
+    GridColumn("order_number", _l("Order"), "c.order_number"),
+    GridColumn("node", _l("Node"), "c.node"),
+    GridColumn("supplier", _l("Supplier"), "COALESCE(s.name, '')"),
+    GridColumn("carrier", _l("Carrier"), "COALESCE(r.name, '')"),
+    GridColumn("product", _l("Product"), "COALESCE(p.name, '')"),
+    GridColumn("category", _l("Category"), "COALESCE(p.category, '')"),
+    GridColumn("problem_type", _l("Problem type"), "c.problem_type"),
+    GridColumn("region", _l("Region"), "c.region"),
+    GridColumn("responsible", _l("Responsible party"), "COALESCE(NULLIF(c.confirmed_party, ''), c.suggested_party)"),
+    GridColumn("urgency", _l("Urgency"), "c.urgency", default=False),
+    GridColumn("assignee", _l("Assignee"), "COALESCE(u.name, '')", default=False),
+    GridColumn("due", _l("Due"), "", kind="datetime"),
+    GridColumn("amount", _l("Amount"), "COALESCE(c.claim_amount, 0)", kind="decimal"),
+    GridColumn("currency", _l("Currency"), "c.currency", default=False),
+    GridColumn("quantity", _l("Quantity"), "c.quantity_affected", kind="int", default=False),
+    GridColumn("created_at", _l("Reported"), "c.created_at", kind="datetime", default=False),
 )
 BY_NAME = {column.name: column for column in COLUMNS}
 DEFAULT_COLUMNS = tuple(column.name for column in COLUMNS if column.default)
@@ -242,7 +243,7 @@ async def filter_choices() -> dict[str, list[str]]:
 
 
 # Fields a handler may change straight from the grid: nothing that moves money, nodes or responsibility.
-INLINE_FIELDS: dict[str, Any] = {"region": _("Region"), "urgency": _("Urgency")}
+INLINE_FIELDS: dict[str, Any] = {"region": _l("Region"), "urgency": _l("Urgency")}
 
 
 async def assignable_users() -> list[dict[str, Any]]:
@@ -263,13 +264,13 @@ async def bulk_assign(*, actor: Any, case_ids: list[int], assignee_id: int | Non
     from app.errors import ValidationFailed
 
     if not case_ids:
-        raise ValidationFailed("Choose at least one case.", fields=[("case", "Tick the cases to assign.")])
+        raise ValidationFailed(_("Choose at least one case."), fields=[("case", _("Tick the cases to assign."))])
     async with atomic():
         label = ""
         if assignee_id is not None:
             user = await User.objects().where(User.id == assignee_id).first()
             if user is None or not user.active:
-                raise ValidationFailed("Choose an active handler.", fields=[("assignee", "Not a handler.")])
+                raise ValidationFailed(_("Choose an active handler."), fields=[("assignee", _("Not a handler."))])
             label = user.name or user.email
         rows = await Case.select(Case.id, Case.assignee).where(Case.id.is_in(case_ids[:500]))
         changed = [row["id"] for row in rows if row["assignee"] != assignee_id]
@@ -293,16 +294,16 @@ async def inline_update(*, actor: Any, case_id: int, field_name: str, value: str
 
     value = value.strip()
     if field_name not in INLINE_FIELDS:
-        raise ValidationFailed("This field cannot be changed here.", fields=[(field_name, "Open the case.")])
+        raise ValidationFailed(_("This field cannot be changed here."), fields=[(field_name, _("Open the case."))])
     if field_name == "urgency" and value not in URGENCIES:
-        raise ValidationFailed("Choose an urgency.", fields=[("urgency", ", ".join(URGENCIES))])
+        raise ValidationFailed(_("Choose an urgency."), fields=[("urgency", ", ".join(URGENCIES))])
     if len(value) > 60:
-        raise ValidationFailed("Too long.", fields=[(field_name, "Keep it under 60 characters.")])
+        raise ValidationFailed(_("Too long."), fields=[(field_name, _("Keep it under 60 characters."))])
     column = getattr(Case, field_name)
     async with atomic():
         row = await Case.select(Case.id, column).where(Case.id == case_id).first()
         if row is None:
-            raise NotFound("There is no such case.")
+            raise NotFound(_("There is no such case."))
         if row[field_name] != value:
             await Case.update({column: value, Case.updated_at: datetime.now(UTC)}).where(Case.id == case_id)
             await record_event(
@@ -335,7 +336,7 @@ async def view_save(*, user_id: int, name: str, view: GridView) -> None:
 
     name = name.strip()
     if not 1 <= len(name) <= 80:
-        raise ValidationFailed("Name the view.", fields=[("name", "1 to 80 characters.")])
+        raise ValidationFailed(_("Name the view."), fields=[("name", _("1 to 80 characters."))])
     params = urlencode(view.params(after=""))
     async with atomic():
         await SavedView.delete().where((SavedView.user == user_id) & (SavedView.name == name))

@@ -9,6 +9,7 @@ from typing import Any
 from app.cases.states import Node
 from app.cases.tables import Case, CaseEvent
 from app.errors import NotFound
+from app.i18n import gettext as _
 
 PAGE_SIZE = 50
 
@@ -66,9 +67,7 @@ async def case_list(filters: CaseFilters, *, limit: int = PAGE_SIZE) -> list[dic
     query = _dashboard_filters(query, filters)
     if filters.query:
         term = f"%{filters.query.strip()}%"
-        query = query.where(
-            Case.number.ilike(term) | Case.order_number.ilike(term) | Case.description.ilike(term)
-        )
+        query = query.where(Case.number.ilike(term) | Case.order_number.ilike(term) | Case.description.ilike(term))
     return list(await query)
 
 
@@ -104,15 +103,13 @@ async def node_counts() -> dict[str, int]:
 
 async def case_get(number: str) -> Case:
     case = (
-        await Case.objects(
-            Case.supplier, Case.carrier, Case.product, Case.customer, Case.assignee, Case.purchase_order
-        )
+        await Case.objects(Case.supplier, Case.carrier, Case.product, Case.customer, Case.assignee, Case.purchase_order)
         .where(Case.number == number)
         .output(load_json=True)
         .first()
     )
     if case is None:
-        raise NotFound(f"There is no case {number}.")
+        raise NotFound(_("There is no case %(number)s.", number=number))
     return case
 
 
@@ -142,9 +139,7 @@ def case_summary(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def case_document(
-    case: Case, events: list[CaseEvent], evidence: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
+def case_document(case: Case, events: list[CaseEvent], evidence: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The API's detail shape of one case with its timeline and evidence files."""
 
     def name(related: Any, attribute: str) -> Any:

@@ -15,6 +15,7 @@ from app.cases.tables import Case, CaseNumberCounter
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
 from app.db import atomic
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.i18n import gettext as _
 from app.tracking import services as tracking
 
 MAX_DESCRIPTION = 5000
@@ -44,15 +45,15 @@ class CaseDraft:
     def problems(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
         if self.problem_type not in PROBLEM_TYPES:
-            found.append(("problem_type", f"Choose one of: {', '.join(PROBLEM_TYPES)}."))
+            found.append(("problem_type", _("Choose one of: %(choices)s.", choices=", ".join(PROBLEM_TYPES))))
         if self.urgency not in URGENCIES:
-            found.append(("urgency", f"Choose one of: {', '.join(URGENCIES)}."))
+            found.append(("urgency", _("Choose one of: %(choices)s.", choices=", ".join(URGENCIES))))
         if not 1 <= self.quantity_affected <= 10_000_000:
-            found.append(("quantity_affected", "Enter how many units are affected (at least 1)."))
+            found.append(("quantity_affected", _("Enter how many units are affected (at least 1).")))
         if len(self.description) > MAX_DESCRIPTION:
-            found.append(("description", f"Keep the description under {MAX_DESCRIPTION} characters."))
+            found.append(("description", _("Keep the description under %(count)s characters.", count=MAX_DESCRIPTION)))
         if len(self.currency) != 3 or not self.currency.isalpha():
-            found.append(("currency", "Use a three-letter ISO currency code such as CNY or EUR."))
+            found.append(("currency", _("Use a three-letter ISO currency code such as CNY or EUR.")))
         return found
 
     def digest(self) -> str:
@@ -86,8 +87,8 @@ async def _existing_for_key(client_key: str, digest: str) -> Case | None:
     existing = await Case.objects().where(Case.client_key == client_key).first()
     if existing is not None and existing.client_digest != digest:
         raise ValidationFailed(
-            "This idempotency key was already used for a different report.",
-            fields=[("Idempotency-Key", "Send a new key for a new report.")],
+            _("This idempotency key was already used for a different report."),
+            fields=[("Idempotency-Key", _("Send a new key for a new report."))],
         )
     return existing
 
@@ -98,7 +99,7 @@ async def case_create(
     """Create a case with a fresh number, or return the one an earlier request with this key made."""
     problems = draft.problems()
     if problems:
-        raise ValidationFailed("The report is incomplete.", fields=problems)
+        raise ValidationFailed(_("The report is incomplete."), fields=problems)
     now = now or datetime.now(UTC)
     digest = draft.digest()
     if client_key:
@@ -161,16 +162,14 @@ def _is_unique_violation(error: Exception) -> bool:
     return "unique" in text
 
 
-async def case_move(
-    *, actor: Actor, number: str, target: str, reason: str = "", now: datetime | None = None
-) -> Case:
+async def case_move(*, actor: Actor, number: str, target: str, reason: str = "", now: datetime | None = None) -> Case:
     """Move a case to another node, if the state machine allows it, and record why."""
     now = now or datetime.now(UTC)
     target_node = states.parse_node(target)
     async with atomic():
         case = await Case.objects().where(Case.number == number).first()
         if case is None:
-            raise NotFound(f"There is no case {number}.")
+            raise NotFound(_("There is no case %(number)s.", number=number))
         source = states.Node(case.node)
         origin = states.Node(case.node_before_dispute) if case.node_before_dispute else None
         transition = states.Transition(source, target_node, reason=reason, dispute_origin=origin)

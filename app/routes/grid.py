@@ -18,6 +18,7 @@ from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES, URGENCIES
 from app.collaboration import bulk
 from app.collaboration.services import Pushed, parse_date
 from app.errors import ValidationFailed
+from app.i18n import gettext as _
 from app.imports.export import FORMATS, export_view
 from app.routes.cases import actor_for
 from app.routes.collaboration import deliver_push
@@ -76,7 +77,7 @@ class GridController(Controller):
     @get("/export/{fmt:str}", opt={"roles": DESK}, name="grid_export")
     async def export(self, request: Request[Any, Any, Any], fmt: FromPath[str]) -> Response[bytes]:
         if fmt not in FORMATS:
-            raise ValidationFailed("Choose CSV or XLSX.", fields=[("format", "csv or xlsx")])
+            raise ValidationFailed(_("Choose CSV or XLSX."), fields=[("format", _("csv or xlsx"))])
         view = grid.GridView.parse(request.query_params)
         data = await export_view(view, fmt)
         name = f"cases-{datetime.now(UTC):%Y%m%d-%H%M}.{fmt}"
@@ -147,7 +148,7 @@ class GridController(Controller):
         found = await grid.grid_rows(grid.GridView(), limit=1, case_ids=[case_id])
         row = found[0] if found else None
         if row is None or field_name not in grid.INLINE_FIELDS:
-            raise ValidationFailed("This field cannot be changed here.", fields=[(field_name, "Open the case.")])
+            raise ValidationFailed(_("This field cannot be changed here."), fields=[(field_name, _("Open the case."))])
         return render(
             request, "grid/_cell.html", {"row": row, "name": field_name, "editing": True, "urgencies": URGENCIES}
         )

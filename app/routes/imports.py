@@ -32,7 +32,7 @@ def _data_dir(request: Request[Any, Any, Any]) -> Any:
 def _job(request: Request[Any, Any, Any], token: str) -> jobs.Job:
     job = jobs.job_get(data_dir=_data_dir(request), token=token)
     if job.state().get("owner") != request.user.id and request.user.role != "admin":
-        raise NotFound("There is no such import.")
+        raise NotFound(_("There is no such import."))
     return job
 
 

@@ -11,6 +11,7 @@ from app.cases import states
 from app.cases.tables import Case, CaseEvent
 from app.errors import NotFound
 from app.i18n import company_zone
+from app.i18n import gettext as _
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Supplier
 
@@ -77,7 +78,7 @@ async def case_clocks(number: str) -> tuple[Case, list[dict[str, Any]]]:
     """Each node visit of a case: start, due, finish and who held the clock."""
     case = await Case.objects().where(Case.number == number).first()
     if case is None:
-        raise NotFound(f"There is no case {number}.")
+        raise NotFound(_("There is no case %(number)s.", number=number))
     rows = await StageDeadline.select().where(StageDeadline.case == case.id).order_by(StageDeadline.id)
     return case, list(rows)
 
@@ -125,7 +126,7 @@ async def customer_view(case_id: int) -> dict[str, Any]:
         .first()
     )
     if case is None:
-        raise NotFound("This link is not valid.")
+        raise NotFound(_("This link is not valid."))
     reached = await StageDeadline.select(StageDeadline.node, StageDeadline.started_at).where(
         StageDeadline.case == case_id
     )

@@ -11,6 +11,7 @@ from app.collaboration.links import PartyAccess
 from app.collaboration.tables import AccessLink
 from app.db import atomic
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.i18n import gettext as _
 from app.tracking.policies import BusinessCalendar, Policy, Step, current_policy
 from app.tracking.tables import PushSubscription, Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, Supplier
@@ -107,9 +108,13 @@ async def push_subscribe(*, user_id: int, endpoint: str, p256dh: str, auth: str,
     """Keep a browser's push subscription; the same endpoint again replaces the old keys."""
     # Push services are https; plain http (a local fake push service) only with the test hooks on.
     if not endpoint.startswith("https://") and not (allow_http and endpoint.startswith("http://127.0.0.1")):
-        raise ValidationFailed("A push endpoint must be an https:// address.", fields=[("endpoint", "Use https.")])
+        raise ValidationFailed(
+            _("A push endpoint must be an https:// address."), fields=[("endpoint", _("Use https."))]
+        )
     if not p256dh or not auth or len(endpoint) > 1000:
-        raise ValidationFailed("The subscription is incomplete.", fields=[("keys", "p256dh and auth are needed.")])
+        raise ValidationFailed(
+            _("The subscription is incomplete."), fields=[("keys", _("p256dh and auth are needed."))]
+        )
     async with atomic():
         await PushSubscription.delete().where(PushSubscription.endpoint == endpoint)
         await PushSubscription(user=user_id, endpoint=endpoint, keys={"p256dh": p256dh, "auth": auth}).save()
@@ -124,15 +129,15 @@ async def customer_opened(*, access: PartyAccess, now: datetime) -> None:
 async def customer_feedback(*, access: PartyAccess, score: int, comment: str, reopen: bool, now: datetime) -> None:
     """The customer's satisfaction score; within the window they may also reopen the case."""
     if not 1 <= score <= 5:
-        raise ValidationFailed("Choose a score from 1 to 5.", fields=[("score", "Choose 1 to 5.")])
+        raise ValidationFailed(_("Choose a score from 1 to 5."), fields=[("score", _("Choose 1 to 5."))])
     actor = Actor(kind="customer", id=str(access.link_id), label=access.email)
     async with atomic():
         case = await Case.objects().where(Case.id == access.case_id).first()
         if case is None or case.node not in {states.Node.COMPLETED.value, states.Node.FEEDBACK.value}:
-            raise Conflict("Feedback opens when the case is completed.")
+            raise Conflict(_("Feedback opens when the case is completed."))
         done = await CaseEvent.count().where((CaseEvent.case == case.id) & (CaseEvent.kind == "customer_feedback"))
         if done:
-            raise Conflict("Thank you: your feedback is already recorded.")
+            raise Conflict(_("Thank you: your feedback is already recorded."))
         await record_event(
             case_id=case.id,
             actor=actor,
@@ -154,7 +159,7 @@ async def clock_wait(*, actor: Actor, number: str, waiting: bool, now: datetime)
     async with atomic():
         case = await Case.objects().where(Case.number == number).first()
         if case is None:
-            raise NotFound(f"There is no case {number}.")
+            raise NotFound(_("There is no case %(number)s.", number=number))
         clock = (
             await StageDeadline.objects()
             .where((StageDeadline.case == case.id) & StageDeadline.finished_at.is_null())
@@ -162,12 +167,12 @@ async def clock_wait(*, actor: Actor, number: str, waiting: bool, now: datetime)
             .first()
         )
         if clock is None:
-            raise Conflict("This case has no running clock.")
+            raise Conflict(_("This case has no running clock."))
         if clock.owner_party != "us":
-            raise Conflict("Only our own clock pauses while we wait on another party.")
+            raise Conflict(_("Only our own clock pauses while we wait on another party."))
         paused = await _paused_since(case.id, clock)
         if waiting == (paused is not None):
-            raise Conflict("The clock is already paused." if waiting else "The clock is not paused.")
+            raise Conflict(_("The clock is already paused.") if waiting else _("The clock is not paused."))
         if waiting:
             clock.next_check_at = None  # no reminders while the other party has the ball
             await clock.save([StageDeadline.next_check_at])
