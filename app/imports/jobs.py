@@ -12,8 +12,10 @@ from app.cases.events import Actor
 from app.errors import NotFound, ValidationFailed
 from app.imports import services
 from app.imports.columns import COLUMNS, KINDS, auto_mapping, known_headers
+from app.imports.messages import Message
 from app.imports.preview import Preview, check
 from app.imports.reader import FileRefused, Sheet, read_sheet
+from app.rules.facts import N_
 
 # Uploads above this are refused before they are read (about a million rows of a wide sheet).
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
@@ -48,6 +50,12 @@ class Job:
         temporary.write_text(json.dumps(state, default=str, ensure_ascii=False))
         temporary.replace(self.state_file)  # readers polling the bar never see half a file
         return state
+
+    @staticmethod
+    def message(state: dict[str, Any]) -> str:
+        """The run's last word in ``state`` (its progress, or why it failed) in the reader's language."""
+        message = Message.from_state(state)
+        return message.translated() if message is not None else ""
 
 
 def _root(data_dir: Path) -> Path:
@@ -129,19 +137,35 @@ async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]
     state = job.state()
     if state.get("status") in {"done", "running"}:
         return state  # a retried task or a second click: the first run owns it
-    job.save_state(status="running", progress=10, message="Reading the file")
+    # Messages are stored as msgid and values: the worker has no reader, the page translates them when shown.
+    job.save_state(status="running", progress=10, **Message(N_("Reading the file")).as_state())
+    preview: Preview | None = None
     try:
         sheet = load_sheet(job.upload, job.kind)
         mapping = {k: v for k, v in state.get("mapping", {}).items()} or auto_mapping(job.kind, sheet.headers)
-        job.save_state(progress=40, message="Checking the rows")
+        job.save_state(progress=40, **Message(N_("Checking the rows")).as_state())
         preview = check(job.kind, sheet, mapping)
-        job.save_state(progress=60, message="Writing", rows=preview.rows, valid=preview.valid)
+        job.save_state(progress=60, rows=preview.rows, valid=preview.valid, **Message(N_("Writing")).as_state())
         result = await commit(preview=preview, actor=actor, skip_invalid=bool(state.get("skip_invalid")))
-    except (FileRefused, ValidationFailed) as error:
-        return job.save_state(status="failed", progress=100, message=str(error))
+    except FileRefused as error:
+        return job.save_state(status="failed", progress=100, **error.message.as_state())
+    except ValidationFailed as error:
+        # commit()'s text is in the language it was raised in, which in the worker is not the reader's.
+        failure = _refusal(preview) if preview is not None else Message(str(error))
+        return job.save_state(status="failed", progress=100, **failure.as_state())
     except Exception as error:
-        job.save_state(
-            status="failed", progress=100, message=f"The import stopped ({type(error).__name__}); nothing was written."
-        )
+        stopped = Message(N_("The import stopped (%(kind)s); nothing was written."), kind=type(error).__name__)
+        job.save_state(status="failed", progress=100, **stopped.as_state())
         raise
-    return job.save_state(status="done", progress=100, message="Imported", result=result.as_dict())
+    return job.save_state(status="done", progress=100, result=result.as_dict(), **Message(N_("Imported")).as_state())
+
+
+def _refusal(preview: Preview) -> Message:
+    """Why commit() refused a checked file, as a catalogue message (the msgids are commit()'s own)."""
+    if preview.mapping_problems:
+        return Message("The column mapping is incomplete.")
+    return Message(
+        "%(num)s row has errors; correct it or import only the valid rows.",
+        plural="%(num)s rows have errors; correct them or import only the valid rows.",
+        num=preview.error_rows,
+    )

@@ -6,21 +6,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.imports.columns import COLUMNS, Column
+from app.imports.messages import Message, label_message
 from app.imports.reader import Sheet
 from app.imports.values import ValueProblem
+from app.rules.facts import N_
 
 # The preview lists every error, but a file that is wrong throughout need not list a million.
 MAX_ERRORS = 1000
+_REQUIRED = Message(N_("This cell is required."))
 
 
 @dataclass(frozen=True)
 class RowError:
     row: int
-    column: str
-    message: str
+    column: str  # the file's own header, shown as written
+    message: Message
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "column": self.column, "message": self.message}
+        return {"row": self.row, "column": self.column, "message": str(self.message)}
 
 
 @dataclass
@@ -30,7 +33,7 @@ class Preview:
     records: list[dict[str, Any]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     error_rows: int = 0
-    mapping_problems: list[str] = field(default_factory=list)
+    mapping_problems: list[Message] = field(default_factory=list)
 
     @property
     def valid(self) -> int:
@@ -45,20 +48,20 @@ class Preview:
         }
 
 
-def mapping_problems(kind: str, mapping: dict[str, int | None]) -> list[str]:
-    found = [
-        f"Choose the file's column for “{column.label}”."
-        for column in COLUMNS[kind]
-        if column.required and mapping.get(column.name) is None
-    ]
+def _choose_column(column: Column) -> Message:
+    return Message(N_("Choose the file's column for “%(label)s”."), label=label_message(column.label))
+
+
+def mapping_problems(kind: str, mapping: dict[str, int | None]) -> list[Message]:
+    found = [_choose_column(column) for column in COLUMNS[kind] if column.required and mapping.get(column.name) is None]
     if mapping.get("supplier_code") is None and mapping.get("supplier_name") is None and kind == "orders":
-        found.append("Choose the file's column for the supplier (code or name).")
+        found.append(Message(N_("Choose the file's column for the supplier (code or name).")))
     for name in ("order_number", "sku") if kind == "orders" else ():
         if mapping.get(name) is None:
-            found.append(f"Choose the file's column for “{next(c.label for c in COLUMNS[kind] if c.name == name)}”.")
+            found.append(_choose_column(next(c for c in COLUMNS[kind] if c.name == name)))
     used = [index for index in mapping.values() if index is not None]
     if len(used) != len(set(used)):
-        found.append("One file column is chosen for two fields; choose each column once.")
+        found.append(Message(N_("One file column is chosen for two fields; choose each column once.")))
     return found
 
 
@@ -83,17 +86,17 @@ def check(kind: str, sheet: Sheet, mapping: dict[str, int | None]) -> Preview:
                     RowError(
                         number,
                         _header(headers, index),
-                        "A formula without a saved value: open and save the file in Excel.",
+                        Message(N_("A formula without a saved value: open and save the file in Excel.")),
                     )
                 )
                 continue
             try:
                 record[column.name] = column.parse(raw)
             except ValueProblem as problem:
-                problems.append(RowError(number, _header(headers, index), str(problem)))
+                problems.append(RowError(number, _header(headers, index), problem.message))
                 continue
             if column.required and record[column.name] in (None, ""):
-                problems.append(RowError(number, _header(headers, index), "This cell is required."))
+                problems.append(RowError(number, _header(headers, index), _REQUIRED))
         if not problems:
             problems = finish(record, headers, mapping)
         if problems:
@@ -124,16 +127,20 @@ def _finish_order(record: dict[str, Any], headers: list[str], mapping: dict[str,
     problems = []
     for name in ("order_number", "sku"):
         if not record.get(name):
-            problems.append(RowError(row, _header(headers, mapping.get(name)), "This cell is required."))
+            problems.append(RowError(row, _header(headers, mapping.get(name)), _REQUIRED))
     if not record.get("supplier_code") and not record.get("supplier_name"):
         index = (
             mapping.get("supplier_code") if mapping.get("supplier_code") is not None else mapping.get("supplier_name")
         )
-        problems.append(RowError(row, _header(headers, index), "Name the supplier (code or name)."))
+        problems.append(RowError(row, _header(headers, index), Message(N_("Name the supplier (code or name)."))))
     if record.get("unit_price") is not None and record["unit_price"] < 0:
-        problems.append(RowError(row, _header(headers, mapping.get("unit_price")), "A price cannot be negative."))
+        problems.append(
+            RowError(row, _header(headers, mapping.get("unit_price")), Message(N_("A price cannot be negative.")))
+        )
     if len(f"{record.get('order_number', '')}#{record.get('line_no') or 0}") > 80:
-        problems.append(RowError(row, _header(headers, mapping.get("order_number")), "The order number is too long."))
+        problems.append(
+            RowError(row, _header(headers, mapping.get("order_number")), Message(N_("The order number is too long.")))
+        )
     return problems
 
 
@@ -141,8 +148,10 @@ def _finish_case(record: dict[str, Any], headers: list[str], mapping: dict[str, 
     _split_amount(record, "claim_amount")
     amount = record.get("claim_amount")
     if amount is not None and (amount < 0 or amount >= 10**12):
-        return [RowError(record["row"], _header(headers, mapping.get("claim_amount")), "The amount is out of range.")]
+        out_of_range = Message(N_("The amount is out of range."))
+        return [RowError(record["row"], _header(headers, mapping.get("claim_amount")), out_of_range)]
     closed, reported = record.get("closed_on"), record.get("reported_on")
     if closed and reported and closed < reported:
-        return [RowError(record["row"], _header(headers, mapping.get("closed_on")), "Closed before it was reported.")]
+        too_early = Message(N_("Closed before it was reported."))
+        return [RowError(record["row"], _header(headers, mapping.get("closed_on")), too_early)]
     return []

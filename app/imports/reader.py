@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.imports.messages import MessageError
 from app.imports.values import is_blank
+from app.rules.facts import N_
 
 # More than this is refused outright rather than read for minutes; split the file instead.
 MAX_ROWS = 200_000
@@ -19,8 +21,12 @@ MAX_ROWS = 200_000
 HEADER_SEARCH_ROWS = 20
 
 
-class FileRefused(ValueError):
+class FileRefused(MessageError):
     """The file as a whole cannot be imported; the message says why and what to do."""
+
+
+def _too_many_rows() -> FileRefused:
+    return FileRefused(N_("The file has more than %(limit)s rows; split it into smaller files."), limit=f"{MAX_ROWS:,}")
 
 
 @dataclass(frozen=True)
@@ -39,9 +45,9 @@ def file_kind(head: bytes) -> str:
     if head.startswith(b"PK\x03\x04"):
         return "xlsx"
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise FileRefused("This is an old Excel .xls file; save it as .xlsx or CSV and try again.")
+        raise FileRefused(N_("This is an old Excel .xls file; save it as .xlsx or CSV and try again."))
     if b"\x00" in head[:4096] and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FileRefused("This is not a CSV or XLSX file.")
+        raise FileRefused(N_("This is not a CSV or XLSX file."))
     return "csv"
 
 
@@ -50,7 +56,7 @@ def read_sheet(path: Path, *, known_headers: frozenset[str]) -> Sheet:
     with path.open("rb") as handle:
         head = handle.read(8192)
     if not head.strip():
-        raise FileRefused("The file is empty.")
+        raise FileRefused(N_("The file is empty."))
     kind = file_kind(head)
     _refuse_oversized(path, kind)
     formulas: frozenset[tuple[int, int]] = frozenset()
@@ -88,7 +94,7 @@ def _refuse_oversized(path: Path, kind: str) -> None:
         except (zipfile.BadZipFile, OSError):
             return  # the reader says what is wrong with it
     if rows > limit:
-        raise FileRefused(f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")
+        raise _too_many_rows()
 
 
 def _assemble(
@@ -103,25 +109,25 @@ def _assemble(
             continue
         filled.append((number, cells))
         if len(filled) > MAX_ROWS + HEADER_SEARCH_ROWS:
-            raise FileRefused(f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")
+            raise _too_many_rows()
     if not filled:
-        raise FileRefused("The file has no rows with values.")
+        raise FileRefused(N_("The file has no rows with values."))
     top = filled[:HEADER_SEARCH_ROWS]
     # The header is the first row naming known columns; a merged title row above it has one cell.
     position = next((i for i, (_, cells) in enumerate(top) if _header_score(cells, known_headers) >= 2), None)
     if position is None:
         position = next((i for i, (_, cells) in enumerate(top) if sum(not is_blank(x) for x in cells) >= 2), None)
     if position is None:
-        raise FileRefused("No header row was found: the first row of the table must name its columns.")
+        raise FileRefused(N_("No header row was found: the first row of the table must name its columns."))
     header_row, header_cells = filled[position]
     rows = filled[position + 1 :]
     if len(rows) > MAX_ROWS:
-        raise FileRefused(f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")
+        raise _too_many_rows()
     headers = [str(cell).strip() if not is_blank(cell) else "" for cell in header_cells]
     while headers and not headers[-1]:
         headers.pop()
     if not rows:
-        raise FileRefused("The file has a header row but no data rows.")
+        raise FileRefused(N_("The file has a header row but no data rows."))
     return Sheet(headers=headers, header_row=header_row, rows=rows, unsaved_formulas=formulas, encoding=encoding)
 
 
@@ -145,7 +151,7 @@ def _csv_encoding(path: Path) -> str:
         except UnicodeDecodeError:
             continue
         return encoding
-    raise FileRefused("The text encoding of this CSV is not UTF-8 or GBK/GB18030; save it as UTF-8 CSV.")
+    raise FileRefused(N_("The text encoding of this CSV is not UTF-8 or GBK/GB18030; save it as UTF-8 CSV."))
 
 
 def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, tuple[Any, ...]]]:
@@ -161,7 +167,12 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[tuple[int, tuple[Any, ...]]
             for cells in reader:
                 yield reader.line_num, tuple(cells)
         except csv.Error as error:
-            raise FileRefused(f"The CSV is malformed near line {reader.line_num}: {error}.") from None
+            raise FileRefused(
+                N_("The CSV is malformed near line %(line)s: %(error)s."), line=reader.line_num, error=str(error)
+            ) from None
+
+
+_CANNOT_OPEN = N_("This XLSX file cannot be opened (%(kind)s); save it again from Excel.")
 
 
 def _open_workbook(path: Path, *, data_only: bool) -> Any:
@@ -173,9 +184,7 @@ def _open_workbook(path: Path, *, data_only: bool) -> Any:
         workbook = load_workbook(handle, read_only=True, data_only=data_only)
     except Exception as error:  # openpyxl raises many kinds for a damaged archive; each means the same here
         handle.close()
-        raise FileRefused(
-            f"This XLSX file cannot be opened ({type(error).__name__}); save it again from Excel."
-        ) from None
+        raise FileRefused(_CANNOT_OPEN, kind=type(error).__name__) from None
     # Closing the workbook closes its zip reader but not a file object it was given: keep it to close.
     workbook.crossclaim_handle = handle
     return workbook
@@ -203,10 +212,9 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
         # calamine starts each row at the first used column; openpyxl (and cell addresses) at column A.
         lead = (None,) * (sheet.start[1] if sheet is not None and sheet.start else 0)
     except Exception as error:  # calamine raises several kinds for a damaged archive; each means the same here
-        kind = type(error).__name__
-        raise FileRefused(f"This XLSX file cannot be opened ({kind}); save it again from Excel.") from None
+        raise FileRefused(_CANNOT_OPEN, kind=type(error).__name__) from None
     if not names:
-        raise FileRefused("The workbook has no sheets.")
+        raise FileRefused(N_("The workbook has no sheets."))
     for number, cells in enumerate(rows, start=1):
         yield number, lead + tuple(None if cell == "" else cell for cell in cells)
 

@@ -8,9 +8,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES
+from app.imports.messages import MessageError
+from app.rules.facts import N_
 
 
-class ValueProblem(ValueError):
+class ValueProblem(MessageError):
     """A cell that cannot be read as what its column holds; the message is shown to the user."""
 
 
@@ -33,7 +35,7 @@ def text(value: Any, *, limit: int = 200) -> str:
         value = int(value)  # an order number typed as 4500012 comes back from Excel as 4500012.0
     result = str(value).strip()
     if len(result) > limit:
-        raise ValueProblem(f"Keep this under {limit} characters.")
+        raise ValueProblem(N_("Keep this under %(limit)s characters."), limit=limit)
     return result
 
 
@@ -57,15 +59,15 @@ def parse_date(value: Any) -> date | None:
             try:
                 return date(year, month, day)
             except ValueError:
-                raise ValueProblem(f"{raw!r} is not a real date.") from None
+                raise ValueProblem(N_("%(value)s is not a real date."), value=repr(raw)) from None
     if re.fullmatch(r"\d{1,7}(\.\d+)?", raw):
         return _from_serial(float(raw))
-    raise ValueProblem(f"{raw!r} is not a date; use 2026-03-05, 2026/3/5 or 2026年3月5日.")
+    raise ValueProblem(N_("%(value)s is not a date; use 2026-03-05, 2026/3/5 or 2026年3月5日."), value=repr(raw))
 
 
 def _from_serial(serial: float) -> date:
     if not 1 <= serial <= EXCEL_MAX_SERIAL:
-        raise ValueProblem(f"{serial:g} is not an Excel date.")
+        raise ValueProblem(N_("%(value)s is not an Excel date."), value=f"{serial:g}")
     return EXCEL_EPOCH + timedelta(days=int(serial))
 
 
@@ -89,7 +91,7 @@ def parse_currency(value: Any) -> str | None:
         return code
     if len(raw) == 3 and raw.isascii() and raw.isalpha():
         return raw.upper()
-    raise ValueProblem(f"{raw!r} is not a currency; use a code such as CNY, USD or EUR.")
+    raise ValueProblem(N_("%(value)s is not a currency; use a code such as CNY, USD or EUR."), value=repr(raw))
 
 
 def parse_amount(value: Any) -> tuple[Decimal | None, str | None]:
@@ -97,7 +99,7 @@ def parse_amount(value: Any) -> tuple[Decimal | None, str | None]:
     if is_blank(value):
         return None, None
     if isinstance(value, bool):
-        raise ValueProblem("A yes/no value is not an amount.")
+        raise ValueProblem(N_("A yes/no value is not an amount."))
     if isinstance(value, int):
         return Decimal(value), None
     if isinstance(value, float):
@@ -105,7 +107,7 @@ def parse_amount(value: Any) -> tuple[Decimal | None, str | None]:
     raw = str(value).strip()
     match = _AMOUNT.match(raw)
     if not match:
-        raise ValueProblem(f"{raw!r} is not an amount.")
+        raise ValueProblem(N_("%(value)s is not an amount."), value=repr(raw))
     prefix, number, suffix = (part.strip() for part in match.groups())
     currency = None
     for word in (prefix, suffix):
@@ -115,9 +117,9 @@ def parse_amount(value: Any) -> tuple[Decimal | None, str | None]:
     try:
         amount = Decimal(number)
     except InvalidOperation:
-        raise ValueProblem(f"{raw!r} is not an amount.") from None
+        raise ValueProblem(N_("%(value)s is not an amount."), value=repr(raw)) from None
     if not amount.is_finite():
-        raise ValueProblem(f"{raw!r} is not an amount.")
+        raise ValueProblem(N_("%(value)s is not an amount."), value=repr(raw))
     return amount, currency
 
 
@@ -126,26 +128,27 @@ def parse_count(value: Any, *, minimum: int = 0) -> int | None:
     if is_blank(value):
         return None
     if isinstance(value, bool):
-        raise ValueProblem("A yes/no value is not a quantity.")
+        raise ValueProblem(N_("A yes/no value is not a quantity."))
     if isinstance(value, float):
         if not value.is_integer():
-            raise ValueProblem(f"{value:g} is not a whole number.")
+            raise ValueProblem(N_("%(value)s is not a whole number."), value=f"{value:g}")
         number = int(value)
     elif isinstance(value, int):
         number = value
     else:
         raw = re.sub(r"[,\s]|[件个台套箱只pcsPCS]+$", "", str(value).strip())
         if not re.fullmatch(r"[-+]?\d+(\.0+)?", raw):
-            raise ValueProblem(f"{value!r} is not a whole number.")
+            raise ValueProblem(N_("%(value)s is not a whole number."), value=repr(value))
         number = int(Decimal(raw))
     if number < minimum:
-        raise ValueProblem(f"Enter at least {minimum}.")
+        raise ValueProblem(N_("Enter at least %(minimum)s."), minimum=minimum)
     if number > 100_000_000:
-        raise ValueProblem(f"{number} is more than any order holds.")
+        raise ValueProblem(N_("%(value)s is more than any order holds."), value=number)
     return number
 
 
-def _lookup(table: dict[str, str], labels: dict[str, Any], what: str, value: Any) -> str | None:
+def _lookup(table: dict[str, str], labels: dict[str, Any], unknown: str, value: Any) -> str | None:
+    """The code a cell names (its code, English label or a common word); ``unknown`` is the msgid when none."""
     if is_blank(value):
         return None
     raw = str(value).strip()
@@ -158,7 +161,7 @@ def _lookup(table: dict[str, str], labels: dict[str, Any], what: str, value: Any
     found = table.get(raw) or table.get(raw.lower())
     if found:
         return found
-    raise ValueProblem(f"{raw!r} is not a known {what}; choose one of: {', '.join(labels)}.")
+    raise ValueProblem(unknown, value=repr(raw), choices=", ".join(labels))
 
 
 PROBLEM_WORDS: dict[str, str] = {
@@ -189,15 +192,18 @@ REMEDY_WORDS: dict[str, str] = {
 
 
 def parse_problem_type(value: Any) -> str | None:
-    return _lookup(PROBLEM_WORDS, PROBLEM_TYPES, "problem type", value)
+    unknown = N_("%(value)s is not a known problem type; choose one of: %(choices)s.")
+    return _lookup(PROBLEM_WORDS, PROBLEM_TYPES, unknown, value)
 
 
 def parse_party(value: Any) -> str | None:
-    return _lookup(PARTY_WORDS, PARTIES, "responsible party", value)
+    unknown = N_("%(value)s is not a known responsible party; choose one of: %(choices)s.")
+    return _lookup(PARTY_WORDS, PARTIES, unknown, value)
 
 
 def parse_remedy(value: Any) -> str | None:
-    return _lookup(REMEDY_WORDS, REMEDIES, "remedy", value)
+    unknown = N_("%(value)s is not a known remedy; choose one of: %(choices)s.")
+    return _lookup(REMEDY_WORDS, REMEDIES, unknown, value)
 
 
 INCOTERMS = frozenset({"EXW", "FCA", "CPT", "CIP", "DAP", "DPU", "DDP", "FAS", "FOB", "CFR", "CIF"})
@@ -213,7 +219,8 @@ def parse_incoterm(value: Any) -> str | None:
         return None
     code = str(value).strip().upper()[:3]
     if code not in INCOTERMS:
-        raise ValueProblem(f"{value!r} is not an Incoterm; use one of {', '.join(sorted(INCOTERMS))}.")
+        unknown = N_("%(value)s is not an Incoterm; use one of %(choices)s.")
+        raise ValueProblem(unknown, value=repr(value), choices=", ".join(sorted(INCOTERMS)))
     return code
 
 
@@ -223,5 +230,6 @@ def parse_transport_mode(value: Any) -> str | None:
     raw = str(value).strip()
     mode = TRANSPORT_WORDS.get(raw.lower()) or TRANSPORT_WORDS.get(raw)
     if mode is None:
-        raise ValueProblem(f"{raw!r} is not a transport mode; use sea, air, rail, road or express.")
+        unknown = N_("%(value)s is not a transport mode; use sea, air, rail, road or express.")
+        raise ValueProblem(unknown, value=repr(raw))
     return mode

@@ -359,3 +359,59 @@ async def test_someone_elses_import_is_not_found(client: Any, login: Any, make_u
     client.cookies.clear()
     await sign_in(client, other)
     assert (await client.get(page_url)).status_code == 404
+
+
+# What the import flow says to each reader: the file's own headers and cell values stay as written.
+IMPORT_WORDS = {
+    "en": {
+        "problems": ["Enter at least 0.", "'12..5' is not an amount.", "'XYZ' is not an Incoterm; use one of "],
+        "mapping": "Choose the file's column for “Quantity ordered”.",
+        "refused": "This is not a CSV or XLSX file.",
+    },
+    "zh": {
+        "problems": [
+            "请输入不小于 0 的数。",
+            "'12..5' 不是金额。",
+            "'XYZ' 不是国际贸易术语（Incoterms）；请使用以下之一：",
+        ],
+        "mapping": "请选择文件中对应“订购数量”的列。",
+        "refused": "这不是 CSV 或 XLSX 文件。",
+    },
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+async def test_import_messages_are_in_the_readers_language(
+    client: Any, make_user: Any, settings: Any, language: str
+) -> None:
+    from app.imports import jobs
+    from tests.conftest import sign_in
+
+    words = IMPORT_WORDS[language]
+    user = await make_user("handler", language=language)
+    await sign_in(client, user)
+    rows = order_rows()
+    rows[0][12] = "-5"
+    rows[1][13] = "12..5"
+    rows[2][5] = "XYZ"
+    response = await upload(client, "orders.csv", csv_bytes(ORDER_HEADERS, rows, "utf-8"))
+    page_url = response.headers["location"]
+    soup = BeautifulSoup((await client.get(page_url)).text, "html.parser")
+    table = [[td.text for td in tr.select("td")] for tr in soup.select("#import-errors tbody tr")]
+    assert [(row, column) for row, column, _ in table] == [("2", "数量"), ("3", "单价"), ("4", "贸易条款")]
+    shown = [problem for _, _, problem in table]
+    assert shown[:2] == words["problems"][:2] and shown[2].startswith(words["problems"][2]), shown
+    hx = {"HX-Request": "true", "x-csrftoken": await csrf_token(client)}
+    unmapped = await client.post(f"{page_url}/mapping", data={"map_quantity_ordered": ""}, headers=hx)
+    alerts = [p.text for p in BeautifulSoup(unmapped.text, "html.parser").select("#import-form p.error")]
+    assert alerts == [words["mapping"]]
+    png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 50
+    refused = await client.get((await upload(client, "photo.csv", png)).headers["location"])
+    assert BeautifulSoup(refused.text, "html.parser").select_one("#import-refused").text == words["refused"]
+    # A run that fails where no reader's language is set (as in the worker) keeps English in its state;
+    # the page says it in the reader's language when it shows the state.
+    job = jobs.job_create(data_dir=settings.data_dir, kind="orders", filename="photo.csv", data=png, owner=user.id)
+    failed = await jobs.job_run(data_dir=settings.data_dir, token=job.token, actor=ACTOR)
+    assert failed["status"] == "failed" and failed["message"] == "This is not a CSV or XLSX file."
+    progress = await client.get(f"/imports/{job.token}/progress", headers={"HX-Request": "true"})
+    assert BeautifulSoup(progress.text, "html.parser").select_one("#import-failed").text.startswith(words["refused"])
