@@ -276,6 +276,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from app.errors import ValidationFailed
     from app.imports.jobs import commit, preview_file, refused
     from app.imports.reader import FileRefused
+    from app.rules.facts import N_
 
     try:
         _, preview = preview_file(Path(args.file), args.kind)
@@ -289,7 +290,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work() -> int:
         try:
-            result = await commit(preview=preview, actor=Actor(kind="system", label="crossclaim import"),
+            result = await commit(preview=preview, actor=Actor.system(N_("Spreadsheet import")),
                                   skip_invalid=args.skip_invalid)  # fmt: skip
         except ValidationFailed as error:
             print(json.dumps({**summary, "refused": str(error)}, ensure_ascii=False))

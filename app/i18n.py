@@ -217,6 +217,43 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+REMINDER_LABELS: dict[str, str] = {
+    "claimed": lazy_gettext("sending"),
+    "sent": lazy_gettext("sent"),
+    "failed": lazy_gettext("failed"),
+    "skipped": lazy_gettext("skipped"),
+    "email": lazy_gettext("email"),
+    "push": lazy_gettext("push"),
+    "sms": lazy_gettext("SMS"),
+    "inapp": lazy_gettext("in the app"),
+}
+LABELS["reminder"] = REMINDER_LABELS
+
+# What the "from → to" of a timeline event names: a node unless the event says otherwise.
+_CHANGE_KINDS = {
+    "hint_changed": "party",
+    "responsibility_confirmed": "party",
+    "responsibility_overridden": "party",
+    "root_cause_set": "root_cause",
+    "case_edited": "urgency",  # or a region, which has no label and is shown as it is
+}
+
+
+def actor_name(event: object) -> str:
+    """Who acted: a name as recorded for people and parties; Crossclaim's own actors in the reader's words."""
+    if isinstance(event, Mapping):
+        kind, name = event.get("actor_kind"), event.get("actor_label")
+    else:
+        kind, name = getattr(event, "actor_kind", ""), getattr(event, "actor_label", "")
+    name = str(name or "")
+    return gettext(name) if kind == "system" and name else name
+
+
+def change_label(value: object, event_kind: str) -> str:
+    """One side of an event's change ("from" or "to") in the reader's words."""
+    return label(value, _CHANGE_KINDS.get(event_kind, "node"))
+
+
 def label(value: object, kind: str) -> str:
     """The reader's word for a code (a node, party kind, event...); an unknown code is shown as it is."""
     code = "" if value is None else str(value)
@@ -404,5 +441,7 @@ def install(environment: Environment) -> None:
         number=format_number,
         money=format_money,
         label=label,
+        change_label=change_label,
+        actor_name=actor_name,
         rule_text=rule_text,
     )

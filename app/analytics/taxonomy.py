@@ -1,5 +1,6 @@
 """Root causes, corrective action statuses and effect verdicts, with their labels."""
 
+from app.i18n import LABELS
 from app.i18n import lazy_gettext as _
 
 ROOT_CAUSES = {
@@ -39,3 +40,5 @@ RECOVERY_KINDS = {
     "credit_note": _("Credit note"),
     "insurer": _("Insurer"),
 }
+
+LABELS["root_cause"] = ROOT_CAUSES  # for the `label` filter: a case timeline names the cause it was set to

@@ -18,7 +18,7 @@ class Actor:
     label: str = ""
 
     @classmethod
-    def system(cls, label: str = "Crossclaim") -> Actor:
+    def system(cls, label: str = "Crossclaim") -> Actor:  # a label other than the default: mark it with N_
         return cls(kind="system", label=label)
 
 

@@ -1,5 +1,6 @@
 """The problem types, urgencies and remedies users choose from, with their labels."""
 
+from app.i18n import LABELS
 from app.i18n import lazy_gettext as _
 
 PROBLEM_TYPES: dict[str, str] = {
@@ -38,3 +39,5 @@ PARTIES: dict[str, str] = {
     "purchaser": _("Purchaser (us)"),
     "undetermined": _("Undetermined"),
 }
+
+LABELS["urgency"] = URGENCIES  # for the `label` filter (an edited urgency on the timeline)

@@ -10,6 +10,8 @@ from typing import Any
 
 from app.cases.events import Actor
 from app.errors import NotFound, ValidationFailed
+from app.i18n import gettext as _
+from app.i18n import ngettext
 from app.imports import services
 from app.imports.columns import COLUMNS, KINDS, auto_mapping, known_headers
 from app.imports.messages import Message
@@ -64,11 +66,13 @@ def _root(data_dir: Path) -> Path:
 
 def job_create(*, data_dir: Path, kind: str, filename: str, data: bytes, owner: int) -> Job:
     if kind not in KINDS:
-        raise ValidationFailed("Choose what the file holds.", fields=[("kind", f"One of: {', '.join(KINDS)}.")])
+        raise ValidationFailed(
+            _("Choose what the file holds."), fields=[("kind", _("One of: %(kinds)s.", kinds=", ".join(KINDS)))]
+        )
     if not data.strip():
-        raise ValidationFailed("The file is empty.", fields=[("file", "Choose a CSV or XLSX file with rows.")])
+        raise ValidationFailed(_("The file is empty."), fields=[("file", _("Choose a CSV or XLSX file with rows."))])
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ValidationFailed("The file is too large.", fields=[("file", "Split it into files under 60 MB.")])
+        raise ValidationFailed(_("The file is too large."), fields=[("file", _("Split it into files under 60 MB."))])
     token = secrets.token_urlsafe(12)
     folder = _root(data_dir) / token
     folder.mkdir(parents=True)
@@ -80,10 +84,10 @@ def job_create(*, data_dir: Path, kind: str, filename: str, data: bytes, owner: 
 
 def job_get(*, data_dir: Path, token: str) -> Job:
     if not token.replace("-", "").replace("_", "").isalnum():
-        raise NotFound("There is no such import.")
+        raise NotFound(_("There is no such import."))
     folder = _root(data_dir) / token
     if not (folder / "state.json").exists():
-        raise NotFound("There is no such import.")
+        raise NotFound(_("There is no such import."))
     job = Job(token=token, folder=folder, kind="", filename="")
     state = job.state()
     job.kind, job.filename = state["kind"], state["filename"]
@@ -119,12 +123,19 @@ async def commit(*, preview: Preview, actor: Actor, skip_invalid: bool = False) 
     """Write a checked file: all its rows in one transaction, or nothing when any row is wrong."""
     if preview.mapping_problems:
         raise ValidationFailed(
-            "The column mapping is incomplete.", fields=[("mapping", m) for m in preview.mapping_problems]
+            _("The column mapping is incomplete."), fields=[("mapping", m) for m in preview.mapping_problems]
         )
     if preview.error_rows and not skip_invalid:
         raise ValidationFailed(
-            f"{preview.error_rows} rows have errors; correct them or import only the valid rows.",
-            fields=[("file", f"row {e.row}, {e.column}: {e.message}") for e in preview.errors[:20]],
+            ngettext(
+                "%(num)s row has errors; correct it or import only the valid rows.",
+                "%(num)s rows have errors; correct them or import only the valid rows.",
+                preview.error_rows,
+            ),
+            fields=[
+                ("file", _("row %(row)s, %(column)s: %(problem)s", row=e.row, column=e.column, problem=e.message))
+                for e in preview.errors[:20]
+            ],
         )
     if preview.kind == "orders":
         return await services.import_orders(records=preview.records)
@@ -154,7 +165,7 @@ async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]
         failure = _refusal(preview) if preview is not None else Message(str(error))
         return job.save_state(status="failed", progress=100, **failure.as_state())
     except Exception as error:
-        stopped = Message(N_("The import stopped (%(kind)s); nothing was written."), kind=type(error).__name__)
+        stopped = Message(N_("The import stopped (%(kind)s)."), kind=type(error).__name__)
         job.save_state(status="failed", progress=100, **stopped.as_state())
         raise
     return job.save_state(status="done", progress=100, result=result.as_dict(), **Message(N_("Imported")).as_state())

@@ -34,6 +34,7 @@ from app.notify.email import Mail, refused_for_good, send_mail
 from app.notify.inapp import notify_users
 from app.notify.push import PushFailed, PushTarget, SubscriptionGone, send_push
 from app.notify.sms import PermanentSmsError, TransientSmsError, sms_provider
+from app.rules.facts import N_
 from app.settings import Settings
 from app.tracking.policies import Policy, counterpart_of, current_policy
 from app.tracking.services import next_check, step_time
@@ -48,7 +49,7 @@ MAX_ATTEMPTS = 5
 CHUNK = 300
 TRACKING_LINK_DAYS = 120
 # Stored with the claim: the sweep that inserted it sends it now; a crash leaves it for the lease.
-SWEEPER = Actor.system("Reminder sweep")
+SWEEPER = Actor.system(N_("Reminder sweep"))
 
 
 @dataclass
@@ -601,7 +602,7 @@ def _send_sms(settings: Settings, reminders: list[dict[str, Any]], texts: dict[i
     provider = sms_provider(settings.sms_url)
     for reminder in reminders:
         if provider is None or reminder["id"] not in texts:
-            outcome.skipped.append((reminder["id"], "no SMS provider configured"))
+            outcome.skipped.append((reminder["id"], N_("no SMS provider configured")))
             continue
         try:
             provider.send(reminder["recipient"], texts[reminder["id"]])

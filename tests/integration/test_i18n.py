@@ -15,7 +15,7 @@ from babel.dates import format_date
 from bs4 import BeautifulSoup
 
 from app.accounts.tables import User
-from app.cases.events import Actor
+from app.cases.events import Actor, record_event
 from app.cases.services import case_move
 from app.cases.tables import Case
 from app.collaboration import links
@@ -30,6 +30,7 @@ from app.i18n import (
     format_money,
 )
 from app.rules.facts import EVIDENCE, FACTS
+from app.tracking.sweep import SWEEPER
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Supplier
 from tests.conftest import asgi_client, csrf_token, sign_in
@@ -158,6 +159,36 @@ async def test_warnings_built_from_figures_are_chinese_with_chinese_dates(client
     notes = [li.get_text(strip=True) for li in page.select("#hint-warnings li")]
     assert any(text.startswith("多式联运没有统一的责任制度") for text in notes), notes
     assert not [text for text in notes if "multimodal" in text], notes
+
+
+async def test_codes_on_the_timeline_clocks_and_board_read_in_chinese(client: Any, make_user: Any) -> None:
+    await chinese_handler(client, make_user)
+    case = await transit_case()
+    async with atomic():
+        await case_move(actor=ACTOR, number=case.number, target="responsibility")
+        await record_event(
+            case_id=case.id, actor=SWEEPER, kind="hint_changed", data={"from": "undetermined", "to": "carrier"}
+        )
+    await Reminder(
+        claim_key=f"{case.id}:responsibility:50:sms:x",
+        case=case.id,
+        node="responsibility",
+        level="50",
+        channel="sms",
+        recipient="+86 139 0000 0001",
+        status="skipped",
+        error="no SMS provider configured",
+    ).save()
+
+    page = BeautifulSoup((await client.get(f"/cases/{case.number}")).text, "html.parser")
+    changed = " ".join(page.select('#timeline li[data-kind="hint_changed"]')[-1].get_text(" ").split())
+    assert "提醒任务" in changed and "待定 → 承运人" in changed, changed
+    clocks = BeautifulSoup((await client.get(f"/cases/{case.number}/deadlines")).text, "html.parser")
+    assert [td.get_text(strip=True) for td in clocks.select("tbody td:last-child")] == ["我方", "承运人"]
+    reminder = " ".join(clocks.select_one(".reminders li").get_text(" ").split())
+    assert "短信" in reminder and "已跳过" in reminder and "未配置短信服务商" in reminder, reminder
+    board = BeautifulSoup((await client.get("/board")).text, "html.parser")
+    assert board.select_one(".owner").get_text(strip=True).endswith("承运人")
 
 
 async def test_the_two_words_to_have_their_own_translations(client: Any, make_user: Any) -> None:

@@ -64,7 +64,7 @@ async def test_the_case_page_lists_each_nodes_clock(client: Any, login: Any, set
     rows = panel.select("#deadlines-panel tbody tr")
     assert [r["data-node"] for r in rows] == ["reported", "responsibility"]
     assert "late" in rows[0]["class"]  # 8 working hours, finished a day later
-    assert rows[1].find_all("td")[4].text.strip() == "supplier"
+    assert rows[1].find_all("td")[4].text.strip() == "Supplier"  # the owner's label in the reader's language
 
 
 async def test_admins_edit_the_sla_override_and_retry_failed_reminders(client: Any, login: Any, settings: Any) -> None:
