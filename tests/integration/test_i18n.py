@@ -161,6 +161,20 @@ async def test_warnings_built_from_figures_are_chinese_with_chinese_dates(client
     assert not [text for text in notes if "multimodal" in text], notes
 
 
+async def reminder(case: Case, node: str, channel: str, recipient: str, status: str, error: str) -> None:
+    """A reminder at the 50% step that went the way ``status`` and ``error`` say."""
+    await Reminder(
+        claim_key=f"{case.id}:{node}:50:{channel}:x",
+        case=case.id,
+        node=node,
+        level="50",
+        channel=channel,
+        recipient=recipient,
+        status=status,
+        error=error,
+    ).save()
+
+
 async def test_codes_on_the_timeline_clocks_and_board_read_in_chinese(client: Any, make_user: Any) -> None:
     await chinese_handler(client, make_user)
     case = await transit_case()
@@ -169,24 +183,15 @@ async def test_codes_on_the_timeline_clocks_and_board_read_in_chinese(client: An
         await record_event(
             case_id=case.id, actor=SWEEPER, kind="hint_changed", data={"from": "undetermined", "to": "carrier"}
         )
-    await Reminder(
-        claim_key=f"{case.id}:responsibility:50:sms:x",
-        case=case.id,
-        node="responsibility",
-        level="50",
-        channel="sms",
-        recipient="+86 139 0000 0001",
-        status="skipped",
-        error="no SMS provider configured",
-    ).save()
+    await reminder(case, "responsibility", "sms", "+86 139 0000 0001", "skipped", "no SMS provider configured")
 
     page = BeautifulSoup((await client.get(f"/cases/{case.number}")).text, "html.parser")
     changed = " ".join(page.select('#timeline li[data-kind="hint_changed"]')[-1].get_text(" ").split())
     assert "提醒任务" in changed and "待定 → 承运人" in changed, changed
     clocks = BeautifulSoup((await client.get(f"/cases/{case.number}/deadlines")).text, "html.parser")
     assert [td.get_text(strip=True) for td in clocks.select("tbody td:last-child")] == ["我方", "承运人"]
-    reminder = " ".join(clocks.select_one(".reminders li").get_text(" ").split())
-    assert "短信" in reminder and "已跳过" in reminder and "未配置短信服务商" in reminder, reminder
+    shown = " ".join(clocks.select_one(".reminders li").get_text(" ").split())
+    assert "短信" in shown and "已跳过" in shown and "未配置短信服务商" in shown, shown
     board = BeautifulSoup((await client.get("/board")).text, "html.parser")
     assert board.select_one(".owner").get_text(strip=True).endswith("承运人")
 
@@ -196,16 +201,7 @@ async def test_the_two_words_to_have_their_own_translations(client: Any, make_us
     dashboard = BeautifulSoup((await client.get("/dashboard")).text, "html.parser")
     assert dashboard.select_one("#filter-to").parent.get_text(strip=True) == "至"
     case = await supplier_case()
-    await Reminder(
-        claim_key=f"{case.id}:plan:50:email:x",
-        case=case.id,
-        node="plan",
-        level="50",
-        channel="email",
-        recipient="x@example.com",
-        status="failed",
-        error="refused",
-    ).save()
+    await reminder(case, "plan", "email", "x@example.com", "failed", "refused")
     policies = BeautifulSoup((await client.get("/admin/sla")).text, "html.parser")
     assert "收件人" in [th.get_text(strip=True) for th in policies.select("th")]
 
