@@ -14,35 +14,54 @@ from app.tasks.queue import huey
 log = logging.getLogger("crossclaim.reports")
 
 
-async def _managers() -> list[str]:
+async def _managers() -> dict[str, list[str]]:
+    """Active managers' addresses by the language each reads."""
     from app.accounts.roles import Role
     from app.accounts.tables import User
+    from app.i18n import DEFAULT_LANGUAGE, LANGUAGES
 
-    rows = await User.select(User.email).where((User.role == Role.MANAGER) & (User.active == True))  # noqa: E712
-    return sorted(row["email"] for row in rows)
+    rows = await User.select(User.email, User.language).where(
+        (User.role == Role.MANAGER) & (User.active == True)  # noqa: E712
+    )
+    by_language: dict[str, list[str]] = {}
+    for row in rows:
+        language = row["language"] if row["language"] in LANGUAGES else DEFAULT_LANGUAGE
+        by_language.setdefault(language, []).append(row["email"])
+    return {language: sorted(emails) for language, emails in sorted(by_language.items())}
 
 
 async def monthly_report_mail(settings: Settings, *, month: str) -> dict[str, object]:
-    """Make the month's PDF and mail it to every active manager; the same month twice mails twice."""
+    """Make the month's PDF in each manager's language and mail it to them; the same month twice mails twice."""
     import asyncio
 
     from app.analytics.report import monthly_pdf
+    from app.i18n import current_language
+    from app.i18n import gettext as _
     from app.notify.email import Attachment, Mail, send_mail
 
-    recipients = await _managers()
-    pdf = await monthly_pdf(month)
-    if not recipients:
+    readers = await _managers()
+    if not readers:
+        pdf = await monthly_pdf(month)
         log.warning("monthly report %s made, but there is no active manager to send it to", month)
         return {"month": month, "sent_to": [], "bytes": len(pdf)}
-    mail = Mail(
-        to=recipients,
-        subject=f"Crossclaim after-sales report {month} / 售后月报 {month}",
-        text=f"The after-sales report for {month} is attached.\n{month} 售后月报见附件。\n",
-        attachments=[Attachment(f"crossclaim-{month}.pdf", pdf, "application/pdf")],
-    )
-    await asyncio.to_thread(send_mail, settings, mail)  # blocking SMTP stays off the event loop
-    log.info("monthly report %s mailed to %d managers", month, len(recipients))
-    return {"month": month, "sent_to": recipients, "bytes": len(pdf)}
+    sizes = {}
+    for language, recipients in readers.items():
+        token = current_language.set(language)
+        try:
+            pdf = await monthly_pdf(month)
+            mail = Mail(
+                to=recipients,
+                subject=_("Crossclaim after-sales report %(month)s", month=month),
+                text=_("The after-sales report for %(month)s is attached.", month=month) + "\n",
+                attachments=[Attachment(f"crossclaim-{month}.pdf", pdf, "application/pdf")],
+            )
+        finally:
+            current_language.reset(token)
+        await asyncio.to_thread(send_mail, settings, mail)  # blocking SMTP stays off the event loop
+        sizes[language] = len(pdf)
+    sent_to = sorted(email for recipients in readers.values() for email in recipients)
+    log.info("monthly report %s mailed to %d managers in %s", month, len(sent_to), ", ".join(readers))
+    return {"month": month, "sent_to": sent_to, "bytes": sum(sizes.values()), "languages": sorted(readers)}
 
 
 def send_monthly_report(settings: Settings, *, month: str) -> dict[str, object]:

@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,33 @@ async def test_empty_month_is_mailed_to_managers_and_says_so(
     assert "No cases were reported in this month." in text
     assert "No deliveries in this month." in text
     assert pdf_pages(path) >= 2
+
+
+async def test_each_manager_gets_the_report_in_their_language(
+    settings: Any, make_user: Any, smtp: Any, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from app.tasks.reports import monthly_report_mail
+
+    inbox, port = smtp
+    await make_user("manager", email="mei@example.com", language="en")
+    await make_user("manager", email="li@example.cn", language="zh")
+    result = await monthly_report_mail(replace(settings, smtp_url=f"smtp://127.0.0.1:{port}"), month="2024-01")
+    assert result["sent_to"] == ["li@example.cn", "mei@example.com"] and result["languages"] == ["en", "zh"]
+    mails = {message["To"]: message for message in inbox.messages}
+    assert set(mails) == {"mei@example.com", "li@example.cn"}
+    assert mails["mei@example.com"]["Subject"] == "Crossclaim after-sales report 2024-01"
+    assert str(make_header(decode_header(mails["li@example.cn"]["Subject"]))) == "Crossclaim 售后月报 2024-01"
+    texts = {}
+    for to, message in mails.items():
+        attachment = next(part for part in message.walk() if part.get_content_type() == "application/pdf")
+        path = tmp_path / f"{to}.pdf"
+        path.write_bytes(attachment.get_payload(decode=True))
+        texts[to] = pdf_text(path)
+    assert "No cases were reported in this month." in texts["mei@example.com"]
+    assert "No cases were reported in this month." not in texts["li@example.cn"]
+    assert "本月没有报告案件" in texts["li@example.cn"].replace(" ", ""), texts["li@example.cn"][:500]
 
 
 async def test_download_button_gives_the_pdf(client: Any, login: Any) -> None:
