@@ -16,6 +16,7 @@ from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
 from app.db import atomic
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.i18n import gettext as _
+from app.i18n import label
 from app.tracking import services as tracking
 
 MAX_DESCRIPTION = 5000
@@ -162,10 +163,22 @@ def _is_unique_violation(error: Exception) -> bool:
     return "unique" in text
 
 
+def _transition_refused(error: states.TransitionError) -> str:
+    """Why the move is refused, in the reader's language; a node reads as its label, in lower case mid-sentence."""
+    values = {
+        name: label(value, "node").lower() if isinstance(value, states.Node) else value
+        for name, value in error.values.items()
+    }
+    return _(error.message, **values)
+
+
 async def case_move(*, actor: Actor, number: str, target: str, reason: str = "", now: datetime | None = None) -> Case:
     """Move a case to another node, if the state machine allows it, and record why."""
     now = now or datetime.now(UTC)
-    target_node = states.parse_node(target)
+    try:
+        target_node = states.parse_node(target)
+    except states.TransitionError as error:
+        raise Conflict(_transition_refused(error)) from None
     async with atomic():
         case = await Case.objects().where(Case.number == number).first()
         if case is None:
@@ -176,7 +189,7 @@ async def case_move(*, actor: Actor, number: str, target: str, reason: str = "",
         try:
             states.check(transition)
         except states.TransitionError as error:
-            raise Conflict(str(error)) from None
+            raise Conflict(_transition_refused(error)) from None
         changes: dict[Any, Any] = {Case.node: target_node.value, Case.node_entered_at: now, Case.updated_at: now}
         if target_node is states.Node.DISPUTED:
             changes[Case.node_before_dispute] = source.value

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.rules.facts import N_
+
 
 class Node(StrEnum):
     REPORTED = "reported"
@@ -34,7 +36,16 @@ OPEN_NODES: tuple[Node, ...] = tuple(n for n in Node if n not in FINAL)
 
 
 class TransitionError(Exception):
-    """A move the state machine does not allow; the message says why in the user's words."""
+    """A move the state machine does not allow; the message says why in the user's words.
+
+    ``message`` is English with ``%(name)s`` fields and is the catalogue msgid; ``values`` fills them (a
+    ``Node`` for a node, so a page can show the node's own label). ``str(error)`` is the English text.
+    """
+
+    def __init__(self, message: str, **values: str) -> None:
+        super().__init__(message % values)
+        self.message = message
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -68,15 +79,15 @@ def check(transition: Transition) -> None:
     """Raise TransitionError unless the move is allowed and carries what it needs."""
     source, target = transition.source, transition.target
     if source in FINAL:
-        raise TransitionError(f"The case is {source.value}; it cannot move any more.")
+        raise TransitionError(N_("The case is %(node)s; it cannot move any more."), node=source)
     if target not in allowed_targets(source, dispute_origin=transition.dispute_origin):
-        raise TransitionError(f"A case cannot move from {source.value} to {target.value}.")
+        raise TransitionError(N_("A case cannot move from %(source)s to %(target)s."), source=source, target=target)
     if target in (Node.CANCELLED, Node.DISPUTED) and not transition.reason.strip():
-        raise TransitionError(f"Moving a case to {target.value} needs a reason.")
+        raise TransitionError(N_("Moving a case to %(node)s needs a reason."), node=target)
 
 
 def parse_node(value: str) -> Node:
     try:
         return Node(value)
     except ValueError:
-        raise TransitionError(f"{value!r} is not a case node.") from None
+        raise TransitionError(N_("%(value)s is not a case node."), value=repr(value)) from None

@@ -11,14 +11,24 @@ from jinja2 import Environment
 
 from app.cases.responsibility import hint_panel, json_object
 from app.cases.tables import Case
-from app.cases.taxonomy import REMEDIES
+from app.cases.taxonomy import PROBLEM_TYPES, REMEDIES
 from app.collaboration.selectors import events_of, proposals
 from app.errors import NotFound
 from app.evidence import selectors as evidence
 from app.evidence.storage import EvidenceStore
 from app.i18n import gettext as _
+from app.i18n import lazy_gettext
+from app.rules.facts import FACTS
 
 TEMPLATE = "pdf/claim_pack.html"
+
+# A plan round's status (PlanProposal.status) as the pack names it.
+PLAN_STATUSES: dict[str, str] = {
+    "open": lazy_gettext("Awaiting an answer"),
+    "accepted": lazy_gettext("Agreed"),
+    "superseded": lazy_gettext("Replaced by a later round"),
+    "declined": lazy_gettext("Declined by the customer"),
+}
 
 
 async def claim_pack_context(number: str, *, store: EvidenceStore, party: str = "") -> dict[str, Any]:
@@ -53,6 +63,9 @@ async def claim_pack_context(number: str, *, store: EvidenceStore, party: str = 
         "proposals": await proposals(case.id),
         "generated_at": datetime.now(UTC),
         "remedies": REMEDIES,
+        "problem_types": PROBLEM_TYPES,
+        "fact_specs": FACTS,
+        "plan_statuses": PLAN_STATUSES,
     }
 
 

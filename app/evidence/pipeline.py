@@ -15,6 +15,9 @@ from urllib.parse import quote
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms, ImageOps
 
+from app.i18n import gettext as _
+from app.rules.facts import N_
+
 # Registering mutates Pillow's plugin registry once per process; the plugin only adds a decoder.
 pillow_heif.register_heif_opener()
 
@@ -39,7 +42,11 @@ _MAX_NAME_CHARS: Final = 120
 
 
 class EvidenceRejected(Exception):
-    """The upload cannot be accepted; `message` tells the uploader what was wrong and what to do."""
+    """The upload cannot be accepted; `message` tells the uploader what was wrong and what to do.
+
+    The message is in the language of the request that sent the file (the worker thread that checks it
+    runs in a copy of the request's context); with no request it is English.
+    """
 
     def __init__(self, code: RejectionCode, message: str) -> None:
         super().__init__(message)
@@ -101,21 +108,21 @@ class ProcessedEvidence:
 class _MediaType:
     media_type: str
     kind: EvidenceKind
-    label: str
+    label: str  # a catalogue msgid (N_), translated where a message names it
     extensions: tuple[str, ...]  # the first one is what a sanitized name gets
     pillow_format: str | None
 
 
-_JPEG = _MediaType("image/jpeg", "image", "a JPEG image", (".jpg", ".jpeg", ".jpe", ".jfif"), "JPEG")
-_PNG = _MediaType("image/png", "image", "a PNG image", (".png",), "PNG")
-_GIF = _MediaType("image/gif", "image", "a GIF image", (".gif",), "GIF")
-_WEBP = _MediaType("image/webp", "image", "a WebP image", (".webp",), "WEBP")
-_HEIC = _MediaType("image/heic", "image", "a HEIC photo", (".heic", ".heif", ".hif"), "HEIF")
-_HEIF = _MediaType("image/heif", "image", "a HEIF photo", (".heif", ".heic", ".hif"), "HEIF")
-_MP4 = _MediaType("video/mp4", "video", "an MP4 video", (".mp4", ".m4v"), None)
-_MOV = _MediaType("video/quicktime", "video", "a QuickTime video", (".mov", ".qt"), None)
-_WEBM = _MediaType("video/webm", "video", "a WebM video", (".webm",), None)
-_PDF = _MediaType("application/pdf", "document", "a PDF document", (".pdf",), None)
+_JPEG = _MediaType("image/jpeg", "image", N_("a JPEG image"), (".jpg", ".jpeg", ".jpe", ".jfif"), "JPEG")
+_PNG = _MediaType("image/png", "image", N_("a PNG image"), (".png",), "PNG")
+_GIF = _MediaType("image/gif", "image", N_("a GIF image"), (".gif",), "GIF")
+_WEBP = _MediaType("image/webp", "image", N_("a WebP image"), (".webp",), "WEBP")
+_HEIC = _MediaType("image/heic", "image", N_("a HEIC photo"), (".heic", ".heif", ".hif"), "HEIF")
+_HEIF = _MediaType("image/heif", "image", N_("a HEIF photo"), (".heif", ".heic", ".hif"), "HEIF")
+_MP4 = _MediaType("video/mp4", "video", N_("an MP4 video"), (".mp4", ".m4v"), None)
+_MOV = _MediaType("video/quicktime", "video", N_("a QuickTime video"), (".mov", ".qt"), None)
+_WEBM = _MediaType("video/webm", "video", N_("a WebM video"), (".webm",), None)
+_PDF = _MediaType("application/pdf", "document", N_("a PDF document"), (".pdf",), None)
 
 _ALL_TYPES: Final = (_JPEG, _PNG, _GIF, _WEBP, _HEIC, _HEIF, _MP4, _MOV, _WEBM, _PDF)
 _KNOWN_EXTENSIONS: Final = frozenset(ext for t in _ALL_TYPES for ext in t.extensions) | frozenset(
@@ -151,8 +158,6 @@ _MP4_BRANDS: Final = frozenset(
 _MOV_BRANDS: Final = frozenset({b"qt  "})
 _AVIF_BRANDS: Final = frozenset({b"avif", b"avis"})
 
-_SUPPORTED_LIST: Final = "photos (JPEG, PNG, GIF, WebP, HEIC), videos (MP4, MOV, WebM) or PDF documents"
-
 _EXIF_DATE = re.compile(r"(\d{4})[:-](\d{2})[:-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _QUOTES = re.compile(r"[\"'`\u2018\u2019\u201c\u201d]")
 _WINDOWS_FORBIDDEN = re.compile(r"[<>:|?*]")
@@ -169,15 +174,21 @@ def process_upload(
     if size == 0:
         raise EvidenceRejected(
             "empty",
-            "The file is empty (0 bytes), so there is nothing to attach. "
-            "Choose the file again; if it came from a chat app, save it to your device first.",
+            _(
+                "The file is empty (0 bytes), so there is nothing to attach. "
+                "Choose the file again; if it came from a chat app, save it to your device first."
+            ),
         )
     # Checked before sniffing so an oversized body is never scanned or decoded.
     if size > limits.max_upload_bytes:
         raise EvidenceRejected(
             "too_large",
-            f"The file is {_megabytes(size)}; no evidence file may be larger than "
-            f"{_megabytes(limits.max_upload_bytes)}. Send a shorter video or a smaller file.",
+            _(
+                "The file is %(size)s; no evidence file may be larger than %(limit)s. "
+                "Send a shorter video or a smaller file.",
+                size=_megabytes(size),
+                limit=_megabytes(limits.max_upload_bytes),
+            ),
         )
 
     detected = _detect(data)
@@ -185,8 +196,13 @@ def process_upload(
     if size > limit:
         raise EvidenceRejected(
             "too_large",
-            f"This file is {detected.label} of {_megabytes(size)}; the limit for that kind of file is "
-            f"{_megabytes(limit)}. {_how_to_shrink(detected.kind)}",
+            _(
+                "This file is %(kind)s of %(size)s; the limit for that kind of file is %(limit)s. %(advice)s",
+                kind=_(detected.label),
+                size=_megabytes(size),
+                limit=_megabytes(limit),
+                advice=_how_to_shrink(detected.kind),
+            ),
         )
 
     notes = _mismatch_notes(detected, filename=filename, declared_type=declared_type)
@@ -286,14 +302,16 @@ def _detect(data: bytes) -> _MediaType:
         # EBML is shared with Matroska; only the WebM doc type is accepted.
         if b"webm" in data[:4096]:
             return _WEBM
-        _refuse_type("a Matroska (MKV) video")
+        _refuse_type(N_("a Matroska (MKV) video"))
     if head[4:8] == b"ftyp":
         return _detect_ftyp(data)
     if _looks_like_svg(data):
         raise EvidenceRejected(
             "svg_refused",
-            "SVG drawings are not accepted because they can carry scripts. "
-            "Export the drawing as PNG or PDF and upload that instead.",
+            _(
+                "SVG drawings are not accepted because they can carry scripts. "
+                "Export the drawing as PNG or PDF and upload that instead."
+            ),
         )
     _refuse_type(None)
 
@@ -306,7 +324,7 @@ def _detect_ftyp(data: bytes) -> _MediaType:
     compatible = [data[i : i + 4] for i in range(16, end - 3, 4)]
     # AVIF lists the generic HEIF brands too, so it is ruled out before they are looked at.
     if major in _AVIF_BRANDS or (b"avif" in compatible and not _HEIC_BRANDS.intersection(compatible)):
-        _refuse_type("an AVIF image")
+        _refuse_type(N_("an AVIF image"))
     for brands in ([major], compatible):
         if _HEIC_BRANDS.intersection(brands):
             return _HEIC
@@ -325,21 +343,33 @@ def _looks_like_svg(data: bytes) -> bool:
 
 
 def _refuse_type(what: str | None) -> NoReturn:
-    found = f"This file is {what}, which" if what else "This kind of file"
-    raise EvidenceRejected(
-        "unsupported_type",
-        f"{found} cannot be attached as evidence. Send {_SUPPORTED_LIST}.",
-    )
+    """Refuse a type we do not take; ``what`` names it (a catalogue msgid) when it is recognised."""
+    if what:
+        message = _(
+            "This file is %(kind)s, which cannot be attached as evidence. "
+            "Send photos (JPEG, PNG, GIF, WebP, HEIC), videos (MP4, MOV, WebM) or PDF documents.",
+            kind=_(what),
+        )
+    else:
+        message = _(
+            "This kind of file cannot be attached as evidence. "
+            "Send photos (JPEG, PNG, GIF, WebP, HEIC), videos (MP4, MOV, WebM) or PDF documents."
+        )
+    raise EvidenceRejected("unsupported_type", message)
 
 
 def _mismatch_notes(detected: _MediaType, *, filename: str, declared_type: str | None) -> list[str]:
     notes: list[str] = []
-    _, dot, ext = _clean_name(filename).rpartition(".")
+    _stem, dot, ext = _clean_name(filename).rpartition(".")
     extension = f".{ext.lower()}" if dot and ext else ""
     if extension and extension not in detected.extensions:
         notes.append(
-            f"The file name ends in {extension} but the content is {detected.label}; "
-            f"it was treated as {detected.media_type}."
+            _(
+                "The file name ends in %(extension)s but the content is %(kind)s; it was treated as %(media_type)s.",
+                extension=extension,
+                kind=_(detected.label),
+                media_type=detected.media_type,
+            )
         )
     declared = _normalize_media_type(declared_type)
     expected = {detected.media_type, "application/octet-stream"}
@@ -347,8 +377,12 @@ def _mismatch_notes(detected: _MediaType, *, filename: str, declared_type: str |
         expected |= {"image/heic", "image/heif", "image/heic-sequence", "image/heif-sequence"}
     if declared and declared not in expected:
         notes.append(
-            f"The browser declared {declared} but the content is {detected.label}; "
-            f"it was treated as {detected.media_type}."
+            _(
+                "The browser declared %(declared)s but the content is %(kind)s; it was treated as %(media_type)s.",
+                declared=declared,
+                kind=_(detected.label),
+                media_type=detected.media_type,
+            )
         )
     return notes
 
@@ -395,7 +429,7 @@ def _decode_and_copy(
     except Exception:
         animated = False  # a damaged later frame; the first one is what gets decoded below
     if animated:
-        notes.append("The image is animated; the preview shows its first frame only.")
+        notes.append(_("The image is animated; the preview shows its first frame only."))
 
     exif = _read_exif(image, notes)
     captured_at = _captured_at(exif)
@@ -427,7 +461,7 @@ def _decode_and_copy(
     thumb_image = _fit(web_image, limits.thumb_max_side)
 
     web_bytes, web_media_type = _encode_clean(web_image)
-    thumb_bytes, _ = _encode_clean(thumb_image)
+    thumb_bytes, _media_type = _encode_clean(thumb_image)
     return _ImageCopies(
         width=upright_width,
         height=upright_height,
@@ -443,7 +477,7 @@ def _read_exif(image: Image.Image, notes: list[str]) -> Image.Exif:
         return image.getexif()
     except Exception:
         # Broken EXIF must not lose the photo; without it the orientation is unknown.
-        notes.append("The photo's EXIF data is damaged and was ignored; its orientation may be wrong.")
+        notes.append(_("The photo's EXIF data is damaged and was ignored; its orientation may be wrong."))
         image.info.pop("exif", None)
         return Image.Exif()
 
@@ -504,7 +538,7 @@ def _to_srgb(image: Image.Image, icc_profile: object, notes: list[str]) -> Image
             if converted is not None:
                 return converted
         except (ImageCms.PyCMSError, OSError, ValueError):
-            notes.append("The image's colour profile could not be read; colours may look slightly off.")
+            notes.append(_("The image's colour profile could not be read; colours may look slightly off."))
     if image.mode == "CMYK":
         return image.convert("RGB")
     return image
@@ -530,16 +564,23 @@ def _encode_clean(image: Image.Image) -> tuple[bytes, str]:
 
 
 def _too_many_pixels(size: tuple[int, int] | None, limits: EvidenceLimits) -> EvidenceRejected:
-    limit_mp = limits.max_pixels / 1_000_000
+    limit_mp = f"{limits.max_pixels / 1_000_000:.0f}"
     if size is None:
-        found = "This image has far more pixels than allowed"
+        message = _(
+            "This image has far more pixels than allowed; the limit is %(limit)s megapixels. "
+            "Send it at a lower resolution, or a screenshot of the relevant part.",
+            limit=limit_mp,
+        )
     else:
-        found = f"This image is {size[0]} x {size[1]} pixels ({size[0] * size[1] / 1_000_000:.0f} megapixels)"
-    return EvidenceRejected(
-        "too_many_pixels",
-        f"{found}; the limit is {limit_mp:.0f} megapixels. "
-        "Send it at a lower resolution, or a screenshot of the relevant part.",
-    )
+        message = _(
+            "This image is %(width)s x %(height)s pixels (%(megapixels)s megapixels); the limit is %(limit)s "
+            "megapixels. Send it at a lower resolution, or a screenshot of the relevant part.",
+            width=size[0],
+            height=size[1],
+            megapixels=f"{size[0] * size[1] / 1_000_000:.0f}",
+            limit=limit_mp,
+        )
+    return EvidenceRejected("too_many_pixels", message)
 
 
 def _unreadable(
@@ -548,13 +589,19 @@ def _unreadable(
     if truncation_possible and _looks_truncated(detected, data, exc):
         return EvidenceRejected(
             "truncated",
-            f"The file starts like {detected.label} but is incomplete: the upload was cut off or the "
-            "file was not fully copied. Upload it again from the original.",
+            _(
+                "The file starts like %(kind)s but is incomplete: the upload was cut off or the "
+                "file was not fully copied. Upload it again from the original.",
+                kind=_(detected.label),
+            ),
         )
     return EvidenceRejected(
         "corrupt",
-        f"The file starts like {detected.label} but could not be read; it looks damaged. "
-        "Open it on your device and export or save it again as JPEG or PNG, then retry.",
+        _(
+            "The file starts like %(kind)s but could not be read; it looks damaged. "
+            "Open it on your device and export or save it again as JPEG or PNG, then retry.",
+            kind=_(detected.label),
+        ),
     )
 
 
@@ -606,7 +653,7 @@ def _megabytes(size: int) -> str:
 
 def _how_to_shrink(kind: EvidenceKind) -> str:
     if kind == "video":
-        return "Trim the video to the relevant part or record it at a lower resolution."
+        return _("Trim the video to the relevant part or record it at a lower resolution.")
     if kind == "document":
-        return "Split the PDF or save it with smaller images."
-    return "Send the photo at a lower resolution (most phones offer a 'smaller size' option when sharing)."
+        return _("Split the PDF or save it with smaller images.")
+    return _("Send the photo at a lower resolution (most phones offer a 'smaller size' option when sharing).")

@@ -23,7 +23,7 @@ from app.collaboration import claim_pack, live, selectors, services
 from app.errors import NotFound
 from app.evidence import services as evidence_services
 from app.evidence.services import UPLOAD_BODY_LIMIT
-from app.i18n import current_language
+from app.i18n import current_language, format_day
 from app.i18n import gettext as _
 from app.mail.outgoing import case_mail, send_message_mail
 from app.notify.email import Attachment, Mail, send_mail
@@ -74,7 +74,7 @@ def push_mail(
         subject = _("After-sales case %(number)s: your answer is needed", number=pushed.case.number)
         lines = [
             _("We ask for: %(remedy)s.", remedy=str(REMEDIES.get(requirement, requirement))),
-            _("Please answer by %(day)s.", day=reply_by.isoformat()),
+            _("Please answer by %(day)s.", day=format_day(reply_by)),
             _("Open the case (no account needed):"),
         ]
     finally:

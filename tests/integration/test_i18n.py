@@ -348,3 +348,169 @@ async def test_the_company_time_zone_is_a_setting(berlin_company: Any, make_user
         assert moment.get_text(strip=True) == format_moment(datetime.fromisoformat(moment["datetime"]), "Europe/Berlin")
     finally:
         current_language.reset(token)
+
+
+# --- codes that reached 中文 readers raw: the claim pack, the collaboration panel and mediation, refusals -----
+
+
+def pdf_text(pdf: bytes, tmp_path: Path) -> str:
+    import subprocess
+
+    path = tmp_path / "pack.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", str(path), "-"], check=True, capture_output=True, text=True).stdout
+
+
+def pdf_language(pdf: bytes) -> str:
+    """The document language in the PDF's catalogue (/Lang), which WeasyPrint takes from <html lang>."""
+    import re
+    import zlib
+
+    for part in [pdf, *re.findall(rb"stream\r?\n(.*?)endstream", pdf, re.S)]:
+        try:
+            data = part if part is pdf else zlib.decompress(part)
+        except zlib.error:
+            continue
+        found = re.search(rb"/Type /Catalog[^>]*/Lang \(([^)]*)\)", data)
+        if found:
+            return found.group(1).decode()
+    return ""
+
+
+async def test_the_claim_pack_reads_in_chinese_without_codes(client: Any, make_user: Any, tmp_path: Path) -> None:
+    import re
+    from datetime import timedelta
+
+    from app.collaboration import services
+    from tests.integration.test_collaboration import photo
+
+    await chinese_handler(client, make_user)
+    # Air freight: the deadlines are Montreal's, a regime whose name the catalogue translates.
+    facts = {
+        "incoterm": "FOB",
+        "transport_mode": "air",
+        "delivered_on": days_ago(2),
+        "damage_noted_on_receipt": False,
+        "outer_packaging": "intact",
+    }
+    case = await hinted_case("transit_damage", facts)
+    await case_move(actor=ACTOR, number=case.number, target="responsibility")
+    ready_by = date.today() + timedelta(days=9)
+    await services.plan_propose(
+        actor=ACTOR, case_id=case.id, side="us", remedy="replacement", amount=Decimal("80"), currency="CNY",
+        ready_by=ready_by, details="",
+    )  # fmt: skip
+    uploaded = await client.post(
+        f"/cases/{case.number}/evidence",
+        files={"evidence": ("box.jpg", photo(), "image/jpeg")},
+        headers={"x-csrftoken": await csrf_token(client)},
+    )
+    assert uploaded.status_code in (200, 303), uploaded.text
+
+    response = await client.get(f"/cases/{case.number}/claim-pack.pdf")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    assert pdf_language(response.content) == "zh-CN"
+    text = pdf_text(response.content, tmp_path)
+    flat = re.sub(r"\s+", "", text)
+    for words in (
+        "运输途中损坏",  # the problem type in the letter
+        "主运输采用什么方式？",  # fact questions and their answers
+        "空运",
+        "外包装到达时是什么状态？",
+        "完好",
+        "否",
+        format_date(date.fromisoformat(facts["delivered_on"]), "y年M月d日", locale="zh"),
+        "换货",  # the plan round: remedy, ready-by day, status
+        format_date(ready_by, "y年M月d日", locale="zh"),
+        "待答复",
+        "我方",  # whose evidence
+        "1999年《蒙特利尔公约》",  # the deadlines' regime
+    ):
+        assert words in flat, (words, text)
+    assert "致待定：" in flat  # no rule decides, so the letter goes to the party still to be determined
+    for code in (
+        "transit_damage", "transport_mode", "outer_packaging", "damage_noted_on_receipt", "delivered_on",
+        "replacement", "Montreal", "To the", ready_by.isoformat(), facts["delivered_on"],
+    ):  # fmt: skip
+        assert code not in text, (code, text)
+    for word in ("air", "intact", "open", "us", "supplier", "undetermined"):
+        assert not re.search(rf"\b{word}\b", text), (word, text)
+
+
+async def test_the_collaboration_panel_and_mediation_page_name_parties_answers_and_decisions(
+    client: Any, make_user: Any
+) -> None:
+    from datetime import timedelta
+
+    from app.collaboration import services
+    from app.collaboration.tables import Dispute
+
+    await chinese_handler(client, make_user)
+    case = await supplier_case()
+    pushed = await services.case_push(
+        actor=ACTOR, number=case.number, party="supplier", email="qa@supplier-a.cn", language="zh",
+        requirement="replacement", reply_by=date.today() + timedelta(days=7),
+    )  # fmt: skip
+    access = links.PartyAccess(
+        link_id=pushed.link.id, case_id=case.id, party="supplier", email="qa@supplier-a.cn", language="zh"
+    )
+    await services.party_respond(access=access, response="accept_part", share="40", reason="包装没有问题")
+
+    panel = BeautifulSoup((await client.get(f"/cases/{case.number}/collaboration")).text, "html.parser")
+    link_line = " ".join(panel.select_one("#links li").get_text(" ").split())
+    assert link_line.startswith("供应商 · qa@supplier-a.cn · 中文 ·"), link_line
+    answer = " ".join(panel.select_one(".party-response").get_text(" ").split())
+    assert answer.startswith("供应商 ·") and "部分接受 (40%)" in answer, answer
+    assert "accept_part" not in visible_text(str(panel))
+
+    # A move the state machine refuses is explained in Chinese, nodes by their names.
+    refused = await client.post(
+        f"/cases/{case.number}/move",
+        data={"target": "closed"},
+        headers={"HX-Request": "true", "x-csrftoken": await csrf_token(client)},
+    )
+    assert refused.status_code == 409
+    assert "案件不能从“责任认定”移到“已关闭”。" in visible_text(refused.text), refused.text
+
+    dispute = await services.dispute_open(
+        actor=services.actor_of(access), case_id=case.id, opened_by="supplier", reason="不同意"
+    )
+    await services.dispute_decide(actor=ACTOR, dispute_id=dispute.id, decision="shared", rationale="双方各担一半")
+    decided = await Dispute.objects().where(Dispute.id == dispute.id).first()
+    assert decided.decision == "shared"
+    page = BeautifulSoup((await client.get(f"/disputes/{dispute.id}")).text, "html.parser")
+    opened = " ".join(page.select_one("#dispute p:nth-of-type(2)").get_text(" ").split())
+    assert opened.startswith("由 供应商 在“责任认定”节点发起："), opened
+    assert page.select_one("#decision strong").get_text(strip=True) == "共同承担"
+    ours = [li.get_text(" ", strip=True) for li in page.select("#our-position .timeline li")]
+    assert any("已发送给供应商或承运人" in line for line in ours), ours
+    theirs = [" ".join(li.get_text(" ").split()) for li in page.select("#their-position .timeline li")]
+    assert any("供应商 · 答复" in line for line in theirs), theirs
+    assert any("供应商 · 已发起调解" in line for line in theirs), theirs
+    shown = visible_text(str(page))
+    for code in ("case_pushed", "party_response", "dispute_opened", "shared", "supplier"):
+        assert f" {code} " not in f" {shown} ", (code, shown)
+
+
+async def test_an_upload_refusal_reads_in_the_uploaders_language(client: Any, make_user: Any) -> None:
+    from tests.integration.test_collaboration import photo
+
+    await chinese_handler(client, make_user)
+    case = await supplier_case()
+    sent = await client.post(
+        f"/cases/{case.number}/evidence",
+        files=[
+            ("evidence", ("notes.txt", b"just some words", "text/plain")),
+            ("evidence", ("drawing.svg", b'<svg xmlns="http://www.w3.org/2000/svg"></svg>', "image/svg+xml")),
+            ("evidence", ("scan.png", photo(), "image/png")),  # a JPEG under a PNG name: kept, with a note
+        ],
+        headers={"x-csrftoken": await csrf_token(client)},
+    )
+    assert sent.status_code in (200, 303), sent.text
+    panel = BeautifulSoup((await client.get(f"/cases/{case.number}/evidence")).text, "html.parser")
+    reasons = [" ".join(p.get_text(" ").split()) for p in panel.select(".tile-reason")]
+    assert any("此类文件不能作为证据附加。请发送照片（JPEG、PNG" in r for r in reasons), reasons
+    assert any("不接受 SVG 图形，因为其中可能带有脚本。" in r for r in reasons), reasons
+    notes = [p.get_text(" ", strip=True) for p in panel.select(".evidence-tile p.small.muted")]
+    assert any("文件名以 .png 结尾，但内容是 JPEG 图片；已按 image/jpeg 处理。" in n for n in notes), notes
+    assert "cannot be attached" not in panel.get_text() and "The file name ends" not in panel.get_text()
