@@ -48,12 +48,14 @@ def translations(language: str) -> NullTranslations:
     return Translations(compiled, domain="messages")
 
 
-def gettext(message: str, **variables: object) -> str:
+def gettext(message: str, /, **variables: object) -> str:
+    if not message:
+        return ""  # the catalogue's empty msgid is its header, never a message
     text = translations(current_language.get()).gettext(message)
     return text % variables if variables else text
 
 
-def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
+def ngettext(singular: str, plural: str, n: int, /, **variables: object) -> str:
     text = translations(current_language.get()).ngettext(singular, plural, n)
     return text % {"num": n, **variables}
 
@@ -94,13 +96,13 @@ def accept_language(header: str) -> list[str]:
     return [name for _, name in sorted(weighted, key=lambda item: -item[0])]
 
 
-def pgettext(context: str, message: str, **variables: object) -> str:
+def pgettext(context: str, message: str, /, **variables: object) -> str:
     """gettext with a context, for one English word that needs two translations ("To" a date, "To" a person)."""
     text = str(translations(current_language.get()).pgettext(context, message))
     return text % variables if variables else text
 
 
-def npgettext(context: str, singular: str, plural: str, n: int, **variables: object) -> str:
+def npgettext(context: str, singular: str, plural: str, n: int, /, **variables: object) -> str:
     text = str(translations(current_language.get()).npgettext(context, singular, plural, n))
     return text % {"num": n, **variables}
 
@@ -216,6 +218,14 @@ LABELS: dict[str, dict[str, str]] = {
     "choice": CHOICE_LABELS,
 }
 
+
+PLAN_STATUSES: dict[str, str] = {
+    "open": lazy_gettext("Awaiting an answer"),
+    "accepted": lazy_gettext("Agreed"),
+    "superseded": lazy_gettext("Replaced by a later round"),
+    "declined": lazy_gettext("Declined by the customer"),
+}
+LABELS["plan_status"] = PLAN_STATUSES
 
 REMINDER_LABELS: dict[str, str] = {
     "claimed": lazy_gettext("sending"),

@@ -74,7 +74,7 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
     return {
         "month": month,
         "previous": last.start.strftime("%Y-%m"),
-        "generated_at": (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
+        "generated_at": now or datetime.now(UTC),  # shown on the company's clock
         "summary": summary,
         "figures": figures,
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},

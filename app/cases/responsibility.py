@@ -13,7 +13,7 @@ from app.cases.events import Actor, record_event
 from app.cases.tables import Case
 from app.cases.taxonomy import PARTIES
 from app.errors import NotFound, ValidationFailed
-from app.i18n import format_day, rule_text
+from app.i18n import format_day, pgettext, rule_text
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 from app.rules import FACTS, FactsError, FactSpec, RuleRegistry, parse_facts, relevant_facts, suggest
@@ -357,21 +357,37 @@ class ShownWarning:
 
 def warning_text(warning: RuleWarning) -> str:
     """The warning in the reader's language: the message from the catalogue, dates in the reader's format,
-    law names and consequences translated."""
-    values = {
-        name: format_day(value) if kind == "date" else rule_text(value) if kind == "text" else value
-        for name, value, kind in warning.values
-    }
-    return _(warning.message, **values)
+    law names and consequences translated. A message whose fields its values do not fill (a hint stored
+    before the message changed) is shown as stored, in English."""
+    values = {name: _shown_value(value, kind) for name, value, kind in warning.values}
+    try:
+        return _(warning.message, **values) if values else _(warning.message)
+    except (KeyError, ValueError, TypeError):
+        try:
+            return warning.text
+        except (KeyError, ValueError, TypeError):
+            return warning.message
+
+
+def _shown_value(value: str, kind: str) -> str:
+    if kind == "date":
+        return format_day(value)
+    if kind == "text":
+        return rule_text(value)
+    if kind == "names":
+        return pgettext("list separator", ", ").join(rule_text(name) for name in value.split(", "))
+    return value
 
 
 def shown_warnings(hint: Mapping[str, Any]) -> list[ShownWarning]:
     details = hint.get("warning_details")
     if isinstance(details, list):
-        found = (RuleWarning.from_dict(raw) for raw in details if isinstance(raw, Mapping))
+        found = [RuleWarning.from_dict(raw) for raw in details if isinstance(raw, Mapping) and raw.get("message")]
         return [ShownWarning(warning_text(warning), warning.at_risk) for warning in found]
     # A hint stored before warnings kept their values: its fixed warnings are still in the catalogue.
-    return [ShownWarning(rule_text(text), str(text).startswith("claim at risk")) for text in hint.get("warnings", [])]
+    english = hint.get("warnings")
+    english = english if isinstance(english, list) else []
+    return [ShownWarning(rule_text(text), str(text).startswith("claim at risk")) for text in english if text]
 
 
 @dataclass(frozen=True)

@@ -16,21 +16,13 @@ from app.collaboration.selectors import events_of, proposals
 from app.errors import NotFound
 from app.evidence import selectors as evidence
 from app.evidence.storage import EvidenceStore
+from app.i18n import PLAN_STATUSES
 from app.i18n import gettext as _
-from app.i18n import lazy_gettext
 from app.rules.facts import FACTS
 
 TEMPLATE = "pdf/claim_pack.html"
 
 # A plan round's status (PlanProposal.status) as the pack names it.
-PLAN_STATUSES: dict[str, str] = {
-    "open": lazy_gettext("Awaiting an answer"),
-    "accepted": lazy_gettext("Agreed"),
-    "superseded": lazy_gettext("Replaced by a later round"),
-    "declined": lazy_gettext("Declined by the customer"),
-}
-
-
 async def claim_pack_context(number: str, *, store: EvidenceStore, party: str = "") -> dict[str, Any]:
     """What the pack says, read once; thumbnails are inlined so rendering needs no fetching."""
     case = (

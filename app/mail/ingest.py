@@ -199,8 +199,8 @@ async def _record_automatic(
     ignored: list[str] = []
     if row.status == BOUNCE:
         # Anyone can write a delivery report naming any address: only an address we sent this case's mail
-        # to can have bounced it, so only those are marked failing.
-        sent_to = await _recipients(case) if case is not None else set()
+        # for this party to can have bounced it, so only those are marked failing.
+        sent_to = await _recipients(case, attribution.party) if case is not None else set()
         ignored = [address for address in addresses if address.strip().lower() not in sent_to]
         addresses = [address for address in addresses if address.strip().lower() in sent_to]
     async with atomic():
@@ -231,8 +231,8 @@ async def _record_automatic(
     return Ingested(row.status, row.id, case.number if case else "")
 
 
-async def _recipients(case: Case) -> set[str]:
-    rows = await SentMail.select(SentMail.recipient).where(SentMail.case == case.id)
+async def _recipients(case: Case, party: str) -> set[str]:
+    rows = await SentMail.select(SentMail.recipient).where((SentMail.case == case.id) & (SentMail.party == party))
     return {row["recipient"].strip().lower() for row in rows if row["recipient"]}
 
 

@@ -170,7 +170,7 @@ class Deadline:
         }
 
 
-WarningValueKind = Literal["plain", "date", "text"]
+WarningValueKind = Literal["plain", "date", "text", "names"]
 WarningValue = tuple[str, str, WarningValueKind]  # name, value, how a page shows it
 
 
@@ -179,8 +179,9 @@ class RuleWarning:
     """A warning kept as a catalogue message and its values, so each reader gets it in their language.
 
     ``message`` is English with ``%(name)s`` fields and is the msgid; each value says how a page shows it:
-    ``date`` (ISO here, the reader's format on a page), ``text`` (a phrase or law name from the catalogue)
-    or ``plain`` (a name or number shown as it is). ``text`` is the English the JSON API has always given.
+    ``date`` (ISO here, the reader's format on a page), ``text`` (a phrase or law name from the catalogue),
+    ``names`` (law names joined by ", ", each from the catalogue) or ``plain`` (a name or number shown as it
+    is). ``text`` is the English the JSON API has always given.
     """
 
     message: str
@@ -214,7 +215,7 @@ class RuleWarning:
 
         def kind_of(name: object) -> WarningValueKind:
             kind = kinds.get(name)
-            return "date" if kind == "date" else "text" if kind == "text" else "plain"
+            return "date" if kind == "date" else "text" if kind == "text" else "names" if kind == "names" else "plain"
 
         return cls(
             message=str(raw.get("message", "")),
@@ -260,6 +261,8 @@ _HAGUE_VISBY_PRIMA_FACIE = N_(
     "removal counts as prima facie evidence of delivery as described in the bill of lading (Hague-Visby Art. III(6))"
 )
 _COURIER_REFUSAL = N_("the courier may refuse the claim (courier terms of carriage)")
+N_("courier")  # the courier and Hamburg "regimes" are named in warnings and countdowns
+N_("Hamburg")
 
 # The table in TRADE-RULES.md, with the article each number comes from.
 REGIMES: Mapping[str, _Regime] = {
@@ -669,7 +672,7 @@ def _carrier_deadlines(
                     "multimodal transport has no single liability regime: the notice dates shown are the earliest "
                     "of %(regimes)s; the regime of the stage where the loss happened applies"
                 ),
-                (("regimes", ", ".join(regimes), "plain"),),
+                (("regimes", ", ".join(regimes), "names"),),
             )
         )
     for kind in kinds:

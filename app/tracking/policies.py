@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.core import get_global
+
 from app.i18n import company_zone
 from app.rules.deadlines import WEEKDAYS, HolidayCalendar
 
@@ -17,7 +19,8 @@ DEFAULT_FILE = Path(__file__).resolve().parent / "sla.toml"
 OVERRIDE_NAME = "sla_override.toml"
 PARTIES = ("us", "supplier", "carrier", "customer")
 TRANSIT_PROBLEMS = frozenset({"transit_damage", "lost_in_transit", "late_delivery", "short_shipment"})
-# A carrier row has a time zone but no country: the zone names the holiday file to use.
+# A carrier row (and the company) has a time zone but no country: the zone names the holiday file to use.
+# Hong Kong keeps the mainland's calendar here; other zones go by the CLDR's zone-to-territory table.
 ZONE_COUNTRIES = {"Asia/Shanghai": "CN", "Asia/Hong_Kong": "CN", "Europe/Berlin": "DE", "Europe/London": "GB"}
 
 
@@ -133,7 +136,7 @@ class Policy:
     def party_calendar(self, party: str, *, country: str = "", zone: str = "") -> BusinessCalendar:
         defaults = self.parties.get(party, self.parties.get("us", {}))
         zone = zone or defaults.get("time_zone") or company_zone()
-        country = country or ZONE_COUNTRIES.get(zone, "") or defaults.get("country", "CN")
+        country = country or defaults.get("country") or zone_country(zone)
         return self.calendar(country=country, zone=zone)
 
     def in_quiet_hours(self, moment: datetime, zone: str) -> bool:
@@ -144,6 +147,11 @@ class Policy:
         if self.quiet_from > self.quiet_until:
             return hour >= self.quiet_from or hour < self.quiet_until
         return self.quiet_from <= hour < self.quiet_until
+
+
+def zone_country(zone: str) -> str:
+    """The country whose holidays a clock in ``zone`` keeps: ours where we chose, else the CLDR's ("" if none)."""
+    return ZONE_COUNTRIES.get(zone) or str(get_global("zone_territories").get(zone, ""))
 
 
 def counterpart_of(problem_type: str) -> str:

@@ -27,7 +27,16 @@ from app.accounts.tables import User
 from app.cases.events import Actor, event_hash
 from app.cases.tables import Case, CaseEvent
 from app.collaboration import links
-from app.i18n import current_language
+from app.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    company_zone,
+    current_language,
+    format_moment,
+    label,
+    zone_label,
+    zone_or_default,
+)
 from app.i18n import gettext as _
 from app.mail.outgoing import case_mails
 from app.notify.email import Mail, refused_for_good, send_mail
@@ -334,30 +343,41 @@ async def deliver(*, settings: Settings, ids: list[int], now: datetime, summary:
     summary.skipped += len(outcome.skipped)
 
 
+@dataclass(frozen=True)
+class _Reader:
+    """Who a reminder is for: the language and zone it is written in; a party also sees our time."""
+
+    language: str
+    zone: str
+    party: bool = False
+
+
 @dataclass
 class _Context:
-    """The case numbers and due times the messages quote, loaded once per batch."""
+    """The case numbers, due times and readers the messages need, loaded once per batch."""
 
     numbers: dict[int, str]
     customers: dict[int, int | None]
     due: dict[tuple[int, str], datetime]
     # (case id, address) of the case's supplier and carrier: their reminders carry the reply address.
     partners: dict[tuple[int, str], str]
+    # (case id, recipient) of parties by email or phone, and staff by email or "user:<id>" (any case: 0).
+    readers: dict[tuple[int, str], _Reader]
 
     @classmethod
     async def load(cls, reminders: list[dict[str, Any]]) -> _Context:
         case_ids = {r["case"] for r in reminders}
-        cases = await _in(
-            lambda: Case.select(
-                Case.id,
-                Case.number,
-                Case.customer,
-                Case.supplier.email.as_alias("supplier_email"),
-                Case.carrier.email.as_alias("carrier_email"),
-            ),
-            Case.id,
-            case_ids,
-        )
+        party_columns = [
+            column
+            for party in (Case.supplier, Case.carrier)
+            for column in (
+                party.email.as_alias(f"{party._meta.name}_email"),
+                party.phone.as_alias(f"{party._meta.name}_phone"),
+                party.language.as_alias(f"{party._meta.name}_language"),
+                party.time_zone.as_alias(f"{party._meta.name}_time_zone"),
+            )
+        ]
+        cases = await _in(lambda: Case.select(Case.id, Case.number, Case.customer, *party_columns), Case.id, case_ids)
         deadlines = await _in(
             lambda: StageDeadline.select(StageDeadline.case, StageDeadline.node, StageDeadline.due_at).order_by(
                 StageDeadline.id
@@ -365,6 +385,23 @@ class _Context:
             StageDeadline.case,
             case_ids,
         )
+        readers: dict[tuple[int, str], _Reader] = {}
+        for c in cases:
+            for party in ("supplier", "carrier"):
+                reader = _Reader(c[f"{party}_language"] or DEFAULT_LANGUAGE, c[f"{party}_time_zone"] or "", True)
+                for address in (c[f"{party}_email"], c[f"{party}_phone"]):
+                    if address:
+                        readers[(c["id"], str(address).lower())] = reader
+        user_ids = {int(r["recipient"].split(":")[1]) for r in reminders if r["recipient"].startswith("user:")}
+        emails = {r["recipient"].lower() for r in reminders if r["channel"] == "email"}
+        columns = (User.id, User.email, User.language, User.time_zone)
+        staff = await _in(lambda: User.select(*columns), User.id, user_ids)
+        for start in range(0, len(emails), CHUNK):
+            chunk = sorted(emails)[start : start + CHUNK]
+            staff += await User.select(*columns).where(User.email.is_in(chunk))
+        for user in staff:
+            reader = _Reader(user["language"] or DEFAULT_LANGUAGE, user["time_zone"] or "")
+            readers[(0, f"user:{user['id']}")] = readers[(0, str(user["email"]).lower())] = reader
         return cls(
             numbers={c["id"]: c["number"] for c in cases},
             customers={c["id"]: c["customer"] for c in cases},
@@ -375,21 +412,36 @@ class _Context:
                 for party in ("supplier", "carrier")
                 if c[f"{party}_email"]
             },
+            readers=readers,
         )
 
+    def reader(self, reminder: dict[str, Any]) -> _Reader:
+        recipient = reminder["recipient"].lower()
+        found = self.readers.get((reminder["case"], recipient)) or self.readers.get((0, recipient))
+        return found or _Reader(DEFAULT_LANGUAGE, "")
+
     def text(self, reminder: dict[str, Any]) -> str:
+        """The reminder in its reader's language, the due time on their clock (a party's with ours beside it)."""
         number = self.numbers.get(reminder["case"], "?")
         due = self.due.get((reminder["case"], reminder["node"]))
-        due_text = due.strftime("%Y-%m-%d %H:%M UTC") if due else "?"
-        level = reminder["level"]
-        if level.isdigit() and int(level) >= 100:
-            return _(
-                "Case %(number)s is overdue at %(node)s: it was due %(due)s.",
-                number=number,
-                node=reminder["node"],
-                due=due_text,
-            )
-        return _("Case %(number)s at %(node)s is due %(due)s.", number=number, node=reminder["node"], due=due_text)
+        reader = self.reader(reminder)
+        marker = current_language.set(reader.language if reader.language in LANGUAGES else DEFAULT_LANGUAGE)
+        try:
+            due_text = _on_clock(due, reader.zone) if due else "?"
+            if due and reader.party and zone_or_default(reader.zone) != zone_or_default(company_zone()):
+                due_text = _("%(theirs)s (ours: %(ours)s)", theirs=due_text, ours=_on_clock(due, company_zone()))
+            node = label(reminder["node"], "node")
+            level = reminder["level"]
+            if level.isdigit() and int(level) >= 100:
+                return _(
+                    "Case %(number)s is overdue at %(node)s: it was due %(due)s.",
+                    number=number,
+                    node=node,
+                    due=due_text,
+                )
+            return _("Case %(number)s at %(node)s is due %(due)s.", number=number, node=node, due=due_text)
+        finally:
+            current_language.reset(marker)
 
     async def mail(
         self, settings: Settings, reminder: dict[str, Any], now: datetime
@@ -446,12 +498,19 @@ class _Context:
         marker = current_language.set(language)
         try:
             text = _(
-                "Your after-sales case %(number)s has moved on: %(node)s.", number=number, node=_(reminder["node"])
+                "Your after-sales case %(number)s has moved on: %(node)s.",
+                number=number,
+                node=label(reminder["node"], "node"),
             )
             follow = _("Follow its progress here:")
         finally:
             current_language.reset(marker)
         return text, follow, link
+
+
+def _on_clock(moment: datetime, zone: str) -> str:
+    """ "3 Dec 2026, 10:00 Central European Standard Time": a moment on one zone's wall clock, named."""
+    return f"{format_moment(moment, zone)} {zone_label(moment, zone)}"
 
 
 def _escape(value: str) -> str:

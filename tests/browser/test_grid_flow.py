@@ -92,7 +92,7 @@ async def test_ticked_cases_are_sent_to_their_suppliers_from_the_grid(page: Any,
     await page.fill("#bulk-note", "Please check the glaze")
     await page.press("#bulk-note", "Enter")
     result = page.locator("#push-result")
-    await expect(result).to_contain_text("1 cases sent to their suppliers.")
+    await expect(result).to_contain_text("1 case sent to its supplier.")
     await expect(result).to_contain_text(cases[0].number)
     await expect(result.locator("li")).to_have_text([f"{cases[1].number}: no email address on record for the supplier"])
     pushed = await CaseEvent.select(CaseEvent.case, CaseEvent.data).where(CaseEvent.kind == "case_pushed")
@@ -100,3 +100,14 @@ async def test_ticked_cases_are_sent_to_their_suppliers_from_the_grid(page: Any,
     assert "Please check the glaze" in str(pushed[0]["data"])
     assert [row["assignee"] for row in await Case.select(Case.assignee).order_by(Case.id)] == assigned_before
     await page.screenshot(path=screenshot_path("grid-bulk-push-1280"), full_page=True)
+
+    # Sent twice at once (a double click): the second Send is dropped while the first is on its way.
+    await page.locator(f"#grid-rows tr[data-case='{cases[2].number}'] input[name=case]").check()
+    await page.click("#bulk-push summary")
+    await page.select_option("#bulk-requirement", "repair")
+    await page.fill("#bulk-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+    await page.locator("#grid-push").evaluate("form => { form.requestSubmit(); form.requestSubmit(); }")
+    await expect(result).to_contain_text(cases[2].number)
+    await page.wait_for_load_state("networkidle")
+    pushed = await CaseEvent.select(CaseEvent.case).where(CaseEvent.kind == "case_pushed").order_by(CaseEvent.id)
+    assert [row["case"] for row in pushed] == [cases[0].id, cases[2].id]

@@ -46,11 +46,11 @@ async def test_a_claim_recorded_in_the_form_shows_in_the_ledger_with_its_age(pag
     row = await Recovery.objects().first()
     line = page.locator(f"#recovery-{row.id}")
     await expect(line).to_contain_text("AS-2026-000042")
-    await expect(line).to_contain_text("500.00 EUR")
+    await expect(line).to_contain_text("€500.00")
     await expect(line.locator(".age")).to_have_text("45 (31–60)")
     totals = page.locator("#recovery-totals")
     await expect(totals).to_contain_text("EUR")
-    await expect(totals.locator("td[data-label='31–60']")).to_have_text("500.00")
+    await expect(totals.locator("td[data-label='31–60']")).to_have_text("€500.00")
     assert await page.evaluate("() => window.stillHere === true")
     # The form is ready for the next claim.
     await expect(page.locator("#recovery-form input[name=claimed]")).to_have_value("")

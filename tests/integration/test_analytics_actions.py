@@ -197,7 +197,7 @@ async def test_recovery_form_records_a_claim_and_refuses_bad_input(client: Any, 
     assert (row.claimed_amount, row.recovered_amount, row.currency) == (Decimal("1250.50"), Decimal("250"), "USD")
     assert row.recovered_on is not None and soup.select_one("#recovery-recorded") is not None
     cells = soup.select_one(f"#recovery-{row.id}").text
-    assert "1250.50" in cells and "1000.50" in cells and "(31–60)" in cells
+    assert "$1,250.50" in cells and "$1,000.50" in cells and "(31–60)" in cells
     event = await CaseEvent.objects().where(CaseEvent.kind == "recovery_recorded").first()
     assert event is not None and event.case == case.id
     for change, field in (

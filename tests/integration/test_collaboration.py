@@ -25,6 +25,7 @@ from app.cases.tables import Case, CaseEvent, Message
 from app.collaboration.links import token_digest
 from app.collaboration.tables import AccessLink, PlanProposal
 from app.evidence.tables import Evidence
+from app.i18n import format_day
 from app.trade.tables import Carrier, Supplier
 from tests.browser.conftest import free_port
 from tests.conftest import asgi_client, csrf_token, sign_in
@@ -419,7 +420,8 @@ async def test_claim_pack_attached_to_the_push_mail_and_links_renewed_when_we_wr
     attachments = list(mail.iter_attachments())
     assert [a.get_content_type() for a in attachments] == ["application/pdf"]
     assert attachments[0].get_content().startswith(b"%PDF")
-    assert "Please answer by " + reply_by in mail.get_body(preferencelist=("plain",)).get_content()
+    day = format_day(date.fromisoformat(reply_by))  # the reader's date format, here English ("1 Dec 2026")
+    assert "Please answer by " + day in mail.get_body(preferencelist=("plain",)).get_content()
 
     link = await AccessLink.objects().where(AccessLink.case == case.id).first()
     await AccessLink.update({AccessLink.expires_at: datetime.now(UTC) + timedelta(days=1)}).where(

@@ -28,7 +28,7 @@ from app.evidence.tables import Evidence
 from app.mail.imap import MailboxUnavailable, poll_mailbox
 from app.mail.ingest import ingest_mail
 from app.mail.outgoing import case_mail
-from app.mail.tables import FailingAddress, InboundMail
+from app.mail.tables import FailingAddress, InboundMail, SentMail
 from app.notify.email import Mail
 from app.tracking.policies import configure_policy
 from app.tracking.sweep import sweep
@@ -187,6 +187,9 @@ async def test_reply_round_trip_through_a_real_mailbox(
     assert str(second["In-Reply-To"]) == str(sent["Message-ID"])
 
 
+CARRIER = "ops@carrier.example"
+
+
 def delivery_report(*, to: str, failed: str, original_id: str = "") -> bytes:
     """A multipart/report bounce as a mail server writes it, naming the address that failed."""
     bounce = EmailMessage()
@@ -238,16 +241,20 @@ async def test_a_bounce_marks_only_addresses_we_mailed_on_that_case(
     staff: Any, smtp: tuple[Sink, str], mailbox: Mailbox, mail_settings: Any
 ) -> None:
     case, sent = await pushed_case(staff, smtp)
+    await SentMail(message_id="carrier-1@crossclaim.test", case=case.id, party="carrier", recipient=CARRIER).save()
     # To the case's own reply address, but naming someone this case never mailed.
     mailbox.append(delivery_report(to=str(sent["Reply-To"]), failed="director@customer.example"))
+    # On the supplier's thread, naming the address we mailed the carrier at: not the supplier's to report.
+    mailbox.append(delivery_report(to=str(sent["Reply-To"]), failed=CARRIER))
     # Naming the supplier, but neither tagged nor in a thread of ours: nothing says we sent it.
     mailbox.append(delivery_report(to=mail_settings.reply_address, failed=SUPPLIER))
-    assert await poll(mail_settings) == {"read": 2, "failed": 0, "bounce": 2}
+    assert await poll(mail_settings) == {"read": 3, "failed": 0, "bounce": 3}
     assert await FailingAddress.count() == 0
-    event = await CaseEvent.objects().where((CaseEvent.case == case.id) & (CaseEvent.kind == "mail_bounced")).first()
-    data = event.data if isinstance(event.data, dict) else json.loads(event.data)
-    assert data["addresses"] == [] and data["ignored"] == ["director@customer.example"]
-    assert [row["status"] for row in await InboundMail.select(InboundMail.status)] == ["bounce", "bounce"]
+    bounced = (CaseEvent.case == case.id) & (CaseEvent.kind == "mail_bounced")
+    events = await CaseEvent.objects().where(bounced).order_by(CaseEvent.id)
+    data = [event.data if isinstance(event.data, dict) else json.loads(event.data) for event in events]
+    assert [(d["addresses"], d["ignored"]) for d in data] == [([], ["director@customer.example"]), ([], [CARRIER])]
+    assert [row["status"] for row in await InboundMail.select(InboundMail.status)] == ["bounce"] * 3
 
 
 async def test_forged_tag_and_unknown_sender_are_quarantined_and_staff_decide(

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from app.accounts.tables import User
 from app.cases.events import Actor
 from app.cases.services import CaseDraft, case_create, case_move
 from app.cases.tables import CaseEvent
@@ -27,7 +28,7 @@ from app.notify.email import Mail, PermanentMailError, TransientMailError, send_
 from app.notify.inapp import unread_count
 from app.tracking.policies import configure_policy
 from app.tracking.sweep import sweep
-from app.tracking.tables import Reminder, StageDeadline
+from app.tracking.tables import Notification, Reminder, StageDeadline
 from app.trade.tables import Customer, Supplier
 from tests.browser.conftest import free_port
 from tests.conftest import csrf_token
@@ -194,6 +195,29 @@ async def test_an_unreachable_smtp_server_is_retried(settings: Any, make_user: A
     assert all(r["status"] == "claimed" and r["attempts"] == 1 and "SMTP" in r["error"] for r in rows)
 
 
+async def test_each_reader_gets_the_reminder_in_their_language_and_on_their_clock(
+    mail_settings: Any, smtp: tuple[Sink, str], make_user: Any
+) -> None:
+    case, handler = await overdue_case(make_user)
+    await User.update({User.language: "zh", User.time_zone: "Asia/Shanghai"}).where(User.id == handler.id)
+    await Supplier.update({Supplier.language: "de", Supplier.time_zone: "America/New_York"}).where(
+        Supplier.code == "SUP-T"
+    )
+    await sweep(settings=mail_settings, now=AFTER_DUE)
+    mails = {m["To"]: m.get_body(preferencelist=("plain",)).get_content() for m in smtp[0].messages}
+    # Due 01:00 UTC on 5 March: 09:00 in Shanghai, 20:00 the day before in New York (sent at 21:00 there, before
+    # its quiet hours). German is not offered: the supplier reads English.
+    assert mails["hao@example.com"].startswith(
+        f"案件 {case.number} 在“责任认定”节点已逾期：到期时间为 2026年3月5日 09:00 中国标准时间。"
+    )
+    assert mails["sup@example.cn"].startswith(
+        f"Case {case.number} is overdue at Responsibility: it was due 4 Mar 2026, 20:00 Eastern Standard Time"
+        " (ours: 5 Mar 2026, 09:00 China Standard Time)."
+    )
+    (bell,) = await Notification.select(Notification.text).where(Notification.user == handler.id)
+    assert "责任认定" in bell["text"] and "2026年3月5日 09:00" in bell["text"]
+
+
 async def test_the_customer_hears_in_their_language_with_a_tracking_link(
     mail_settings: Any, smtp: tuple[Sink, str], make_user: Any, client: Any
 ) -> None:
@@ -207,6 +231,7 @@ async def test_the_customer_hears_in_their_language_with_a_tracking_link(
     body = mail.get_body(preferencelist=("plain",)).get_content()
     link = next(word for word in body.split() if "/t/" in word)
     assert "您的售后案件" in body  # the customer chose Chinese: the update speaks it
+    assert "责任认定" in body and "responsibility" not in body  # the node in words, not its code
     assert (await sweep(settings=mail_settings, now=start + timedelta(minutes=6))).sent == 0
     path = link.replace("http://testserver", "")
     assert "cc_track" not in (await client.get(path)).headers.get("set-cookie", "")  # a prefetch opens nothing

@@ -40,6 +40,29 @@ def test_our_own_stages_run_on_the_company_zone_and_its_holidays() -> None:
     assert load_policy().party_calendar("us").zone == SHANGHAI
 
 
+@pytest.mark.parametrize(
+    ("zone", "after_one_day"),
+    [
+        # Thanksgiving (Thu 26 Nov 2026) is a US holiday: Wednesday's day ends on Friday in Chicago.
+        ("America/Chicago", datetime(2026, 11, 27, 10, 0)),
+        # No French holiday file: Paris keeps the working week only, never the Chinese calendar.
+        ("Europe/Paris", datetime(2026, 11, 26, 10, 0)),
+    ],
+)
+def test_the_company_zone_names_the_country_of_our_holidays(zone: str, after_one_day: datetime) -> None:
+    configure_company_zone(zone)
+    try:
+        ours = load_policy().party_calendar("us")
+    finally:
+        configure_company_zone(DEFAULT_TIME_ZONE)
+    start = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo(zone))
+    assert ours.add(start, Limit(days=1)) == after_one_day.replace(tzinfo=ZoneInfo(zone))
+    # And the spring festival does not stop a Paris clock: Fri 13 Feb + 3 working days is Wed 18 Feb.
+    if zone == "Europe/Paris":
+        festival = datetime(2026, 2, 13, 10, 0, tzinfo=ZoneInfo(zone))
+        assert ours.add(festival, Limit(days=3)) == datetime(2026, 2, 18, 10, 0, tzinfo=ZoneInfo(zone))
+
+
 def test_working_hours_carry_over_to_the_next_working_day() -> None:
     calendar = load_policy().party_calendar("us")
     start = datetime(2026, 3, 6, 16, 0, tzinfo=SHANGHAI)  # a Friday, two working hours left
