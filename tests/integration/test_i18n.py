@@ -32,9 +32,11 @@ from app.i18n import (
 from app.rules.facts import EVIDENCE, FACTS
 from app.tracking.sweep import SWEEPER
 from app.tracking.tables import Reminder, StageDeadline
-from app.trade.tables import Supplier
+from app.trade.tables import Customer, Supplier
 from tests.conftest import asgi_client, csrf_token, sign_in
 from tests.integration.test_collaboration import supplier_case
+from tests.integration.test_intake import form as intake_form
+from tests.integration.test_intake import post_intake, seed_order
 from tests.integration.test_party_security import session_for
 from tests.integration.test_responsibility import days_ago, hinted_case
 
@@ -342,6 +344,12 @@ async def test_the_company_time_zone_is_a_setting(berlin_company: Any, make_user
     async with asgi_client(berlin_company) as client:
         await sign_in(client, user)
         detail = BeautifulSoup((await client.get(f"/cases/{case.number}")).text, "html.parser")
+        # A customer first met at intake is at home: on the company's clock.
+        await seed_order()
+        filed = await post_intake(client, intake_form(client_key="4c1d8e2a-77b0-4f6e-9a3e-5b1f0c2d9e41"))
+        assert filed.status_code in (201, 303), filed.text[:300]
+    customer = await Customer.select(Customer.time_zone).where(Customer.name == "Li Wei").first()
+    assert customer == {"time_zone": "Europe/Berlin"}
     moment = detail.select_one("#timeline time")
     token = current_language.set("en")
     try:
