@@ -363,7 +363,8 @@ async def _decision(
     if final in {"reported", "responsibility", "cancelled"}:
         return
     case = await CaseRow.objects().where(CaseRow.number == number).output(load_json=True).first()
-    hinted = str((case.hint or {}).get("party") or "") if case else ""
+    hint: dict[str, Any] = case.hint if case is not None and isinstance(case.hint, dict) else {}
+    hinted = str(hint.get("party") or "")
     handler = rng.choice(handlers)
     actor = Actor(kind="user", id=str(handler.id), label=handler.name)
     at = reported_at + timedelta(days=1)

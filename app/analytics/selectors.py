@@ -740,8 +740,9 @@ AGEING_BUCKETS = ((0, 30, "0–30"), (31, 60, "31–60"), (61, 90, "61–90"), (
 async def recovery_ledger(*, today: date, limit: int = 200) -> dict[str, Any]:
     """Claims per case and party: claimed vs recovered per currency, and the age of what is still open.
 
-    The totals and the ageing cover every claim; the list shows the newest `limit` claims, so one just
-    recorded is always on it.
+    The totals and the ageing cover every claim; the list shows the `limit` claims with the latest claim
+    dates (ties: the last recorded first), so a claim recorded today with an earlier claim date may fall
+    off a full list.
     """
     rows = await _raw(
         "SELECT r.id AS id, c.number AS number, r.party AS party, r.kind AS kind, r.currency AS currency, "

@@ -11,7 +11,7 @@ from app.cases.events import Actor
 from app.tasks.queue import huey
 
 
-@huey.task(retries=0)
+@huey.task(retries=0)  # type: ignore[untyped-decorator]
 def import_upload(data_dir: str, token: str, actor: dict[str, str]) -> dict[str, Any]:
     # Not retried: the run is one transaction, and a failure is shown to the user rather than repeated.
     from app.imports.jobs import job_run

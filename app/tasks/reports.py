@@ -69,7 +69,7 @@ def send_monthly_report(settings: Settings, *, month: str) -> dict[str, object]:
     return run_sync(monthly_report_mail(settings, month=month))
 
 
-@huey.periodic_task(crontab(day="1", hour="6", minute="0"))
+@huey.periodic_task(crontab(day="1", hour="6", minute="0"))  # type: ignore[untyped-decorator]
 def monthly_report() -> dict[str, object]:
     from app.analytics.report import previous_month
 
@@ -82,7 +82,7 @@ def check_effects(today: date | None = None) -> dict[str, int]:
     return run_sync(effect_check_due(today=today or datetime.now(UTC).date()))
 
 
-@huey.periodic_task(crontab(hour="5", minute="30"))
+@huey.periodic_task(crontab(hour="5", minute="30"))  # type: ignore[untyped-decorator]
 def corrective_action_effects() -> dict[str, int]:
     # An action's verdict comes from the data once its period is over, not from whoever closes it.
     return check_effects()
