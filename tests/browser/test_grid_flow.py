@@ -54,6 +54,30 @@ async def test_grid_filter_sort_and_column_chooser(page: Any, make_user: Any) ->
     assert errors == []
 
 
+async def test_the_ticked_cases_download_as_a_file_and_the_grid_stays(page: Any, make_user: Any) -> None:
+    import csv
+    import io
+
+    cases = await make_cases(4)
+    user = await make_user("handler", name="Hao")
+    await sign_in_page(page, user.email, PASSWORD)
+    await page.goto("/grid")
+    await expect(page.locator("#grid-rows tr[data-case]")).to_have_count(4)
+    # Nothing ticked: the page says so, and nothing is downloaded.
+    await page.click("#export-ticked-csv")
+    await expect(page.locator("#messages")).to_contain_text("Tick the cases to export.")
+    for case in (cases[1], cases[3]):
+        await page.locator(f"#grid-rows tr[data-case='{case.number}'] input[name=case]").check()
+    async with page.expect_download() as waiting:
+        await page.click("#export-ticked-csv")
+    download = await waiting.value
+    assert download.suggested_filename.startswith("cases-ticked-") and download.suggested_filename.endswith(".csv")
+    rows = list(csv.reader(io.StringIO((await download.path()).read_text(encoding="utf-8-sig"))))
+    assert sorted(row[0] for row in rows[1:]) == sorted([cases[1].number, cases[3].number])
+    assert page.url.endswith("/grid")  # the grid stays where it was
+    await expect(page.locator("#grid-rows tr[data-case] input[name=case]:checked")).to_have_count(2)
+
+
 async def test_grid_is_cards_on_a_phone(phone: Any, make_user: Any) -> None:
     await make_cases(2)
     user = await make_user("warehouse")

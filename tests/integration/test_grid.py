@@ -146,6 +146,31 @@ async def test_export_csv_and_xlsx_keep_the_view(client: Any, login: Any) -> Non
     assert values[1][2] == 30.5 and values[1][3].year >= 2026
 
 
+async def test_only_the_ticked_cases_are_exported_in_the_views_order(client: Any, login: Any) -> None:
+    cases = await make_cases()
+    await login("manager")
+    view = [("col", "number"), ("col", "supplier"), ("f_region", "华东")]
+    ticked = [("case", str(cases[0].id)), ("case", str(cases[2].id)), ("case", "x")]
+    # The button asks for the file of the ticked cases; the browser is sent to it, the grid stays.
+    asked = await client.get("/grid/export-ticked/csv", params=[*view, *ticked], headers={"HX-Request": "true"})
+    assert asked.status_code == 200, asked.text
+    target = asked.headers["hx-redirect"]
+    assert target.startswith("/grid/export/csv?") and "f_region=" in target
+    got = await client.get(target)
+    assert got.headers["content-disposition"].startswith('attachment; filename="cases-ticked-')
+    rows = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+    assert rows == [["Case", "Supplier"], [cases[2].number, "深圳陶瓷厂"], [cases[0].number, "深圳陶瓷厂"]]
+    # A ticked case the view's filters leave out stays out: the file is the view, narrowed to the ticks.
+    outside = next(case for case in cases if case.region != "华东")
+    narrowed = await client.get("/grid/export/csv", params=[*view, ("case", str(outside.id))])
+    assert list(csv.reader(io.StringIO(narrowed.content.decode("utf-8-sig")))) == [["Case", "Supplier"]]
+    # Nothing ticked: said so, nothing downloaded.
+    empty = await client.get("/grid/export-ticked/xlsx", params=view, headers={"HX-Request": "true"})
+    assert empty.status_code == 422 and "Tick the cases to export." in empty.text
+    assert "hx-redirect" not in empty.headers
+    assert (await client.get("/grid/export-ticked/pdf", params=ticked)).status_code == 422
+
+
 def test_cli_export(tmp_path: Path, settings: Any) -> None:
     env = {**os.environ, "DATABASE_URL": settings.database_url, "CROSSCLAIM_DATA_DIR": str(settings.data_dir)}
     out = tmp_path / "cases.xlsx"
