@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import logging
 import os
 import secrets
@@ -392,13 +393,8 @@ class _Context:
                 for address in (c[f"{party}_email"], c[f"{party}_phone"]):
                     if address:
                         readers[(c["id"], str(address).lower())] = reader
-        user_ids = {int(r["recipient"].split(":")[1]) for r in reminders if r["recipient"].startswith("user:")}
-        emails = {r["recipient"].lower() for r in reminders if r["channel"] == "email"}
-        columns = (User.id, User.email, User.language, User.time_zone)
-        staff = await _in(lambda: User.select(*columns), User.id, user_ids)
-        for start in range(0, len(emails), CHUNK):
-            chunk = sorted(emails)[start : start + CHUNK]
-            staff += await User.select(*columns).where(User.email.is_in(chunk))
+        # Staff are few (a company's handlers and managers): one read of all of them.
+        staff = await User.select(User.id, User.email, User.language, User.time_zone)
         for user in staff:
             reader = _Reader(user["language"] or DEFAULT_LANGUAGE, user["time_zone"] or "")
             readers[(0, f"user:{user['id']}")] = readers[(0, str(user["email"]).lower())] = reader
@@ -509,7 +505,12 @@ class _Context:
 
 
 def _on_clock(moment: datetime, zone: str) -> str:
-    """ "3 Dec 2026, 10:00 Central European Standard Time": a moment on one zone's wall clock, named."""
+    """A moment on one zone's wall clock, named: "3 Dec 2026, 10:00 Central European Standard Time"."""
+    return _clock_text(moment, zone, current_language.get())
+
+
+@functools.lru_cache(maxsize=4096)  # a sweep's reminders share due times and zones: Babel formats each once
+def _clock_text(moment: datetime, zone: str, language: str) -> str:
     return f"{format_moment(moment, zone)} {zone_label(moment, zone)}"
 
 
