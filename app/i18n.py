@@ -249,6 +249,12 @@ _CHANGE_KINDS = {
 }
 
 
+def recorded(text: object) -> str:
+    """Words Crossclaim recorded in English (a move's reason such as "Plan agreed") in the reader's language;
+    what a person wrote stays as written."""
+    return gettext(str(text or ""))
+
+
 def actor_name(event: object) -> str:
     """Who acted: a name as recorded for people and parties; Crossclaim's own actors in the reader's words."""
     if isinstance(event, Mapping):
@@ -453,5 +459,6 @@ def install(environment: Environment) -> None:
         label=label,
         change_label=change_label,
         actor_name=actor_name,
+        recorded=recorded,
         rule_text=rule_text,
     )

@@ -19,6 +19,7 @@ from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.i18n import LANGUAGES, valid_time_zone
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
+from app.rules.facts import N_
 from app.trade.tables import Carrier, Supplier
 
 COUNTERPARTIES = ("supplier", "carrier")
@@ -336,7 +337,7 @@ async def plan_accept(
             at=now,
         )
         if case.node == states.Node.RESPONSIBILITY.value:
-            await case_move(actor=actor, number=case.number, target="plan", reason="Plan agreed", now=now)
+            await case_move(actor=actor, number=case.number, target="plan", reason=N_("Plan agreed"), now=now)
     proposal.status = "accepted"
     return proposal
 
@@ -366,7 +367,11 @@ async def customer_answer(
         )
         if accepted:
             return await case_move(
-                actor=actor, number=number, target="implementation", reason="Plan confirmed by the customer", now=now
+                actor=actor,
+                number=number,
+                target="implementation",
+                reason=N_("Plan confirmed by the customer"),
+                now=now,
             )
         # Declined: back to the table; the proposal is reopened as superseded so a new round starts.
         await PlanProposal.update({PlanProposal.status: "declined"}).where(PlanProposal.id == agreed.id)
@@ -494,7 +499,7 @@ async def dispute_decide(
         )
         if case.node == states.Node.DISPUTED.value:
             await case_move(
-                actor=actor, number=case.number, target=dispute.from_node, reason="Dispute decided", now=now
+                actor=actor, number=case.number, target=dispute.from_node, reason=N_("Dispute decided"), now=now
             )
     decided = await Dispute.objects().where(Dispute.id == dispute.id).first()
     assert decided is not None

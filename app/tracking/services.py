@@ -12,6 +12,7 @@ from app.collaboration.tables import AccessLink
 from app.db import atomic
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.i18n import gettext as _
+from app.rules.facts import N_
 from app.tracking.policies import BusinessCalendar, Policy, Step, current_policy
 from app.tracking.tables import PushSubscription, Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, Supplier
@@ -150,7 +151,7 @@ async def customer_feedback(*, access: PartyAccess, score: int, comment: str, re
         from app.cases.services import case_move
 
         await case_move(
-            actor=actor, number=case.number, target="implementation", reason="Reopened by the customer", now=now
+            actor=actor, number=case.number, target="implementation", reason=N_("Reopened by the customer"), now=now
         )
 
 

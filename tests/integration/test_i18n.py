@@ -196,6 +196,13 @@ async def test_codes_on_the_timeline_clocks_and_board_read_in_chinese(client: An
     assert "短信" in shown and "已跳过" in shown and "未配置短信服务商" in shown, shown
     board = BeautifulSoup((await client.get("/board")).text, "html.parser")
     assert board.select_one(".owner").get_text(strip=True).endswith("承运人")
+    # A reason Crossclaim writes itself reads in Chinese; one a person wrote stays as written.
+    async with atomic():
+        await case_move(actor=ACTOR, number=case.number, target="plan", reason="Plan agreed")
+        await case_move(actor=ACTOR, number=case.number, target="implementation", reason="Lieferung geprüft")
+    page = BeautifulSoup((await client.get(f"/cases/{case.number}")).text, "html.parser")
+    reasons = [q.get_text() for q in page.select('#timeline li[data-kind="node_changed"] q')]
+    assert reasons[-2:] == ["方案已商定", "Lieferung geprüft"], reasons
 
 
 async def test_the_two_words_to_have_their_own_translations(client: Any, make_user: Any) -> None:
