@@ -68,7 +68,7 @@ class GridController(Controller):
         # "Load more" asks for the next rows only; filters, sorting and columns re-render the table.
         block = "more_rows" if request.headers.get("hx-target") == "grid-more" else "results"
         context = _context(
-            view, rows, choices=await grid.filter_choices(), users=await grid.assignable_users(), notice=""
+            view, rows, choices=await grid.filter_choices(), users=await grid.assignable_users(), notice=None
         )
         context["can_edit"] = request.user.role in DESK
         context["saved"] = await grid.saved_views(request.user.id)
@@ -105,7 +105,7 @@ class GridController(Controller):
         _check_format(fmt)
         ticked = _ticked(request.query_params)
         if not ticked:
-            raise ValidationFailed(_("Tick the cases to export."), fields=[("case", _("Tick the cases to export."))])
+            raise ValidationFailed(_("Tick the cases to export."))
         view = grid.GridView.parse(request.query_params)
         query = urlencode([*view.params().items(), *(("case", str(case_id)) for case_id in ticked)])
         return Response("", headers={"HX-Redirect": f"/grid/export/{fmt}?{query}"})
@@ -122,7 +122,7 @@ class GridController(Controller):
         rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
         context = _context(
             view, rows, choices=await grid.filter_choices(), users=await grid.assignable_users(),
-            notice=f"{changed}", can_edit=True,
+            notice=changed, can_edit=True,
         )  # fmt: skip
         return render(request, "grid/page.html", context, block="results")
 

@@ -126,6 +126,10 @@ async def test_bulk_assign_and_inline_edit_are_recorded(client: Any, login: Any,
     refused = await client.post(f"/grid/{cases[2].id}/edit/node", data={"value": "closed"}, headers=hx)
     assert refused.status_code == 422
     assert handler is not None
+    # In Chinese, and for one case: the count is a number to the plural rules, not text.
+    client.cookies.set("cc_lang", "zh")
+    one = await client.post("/grid/assign", data={"case": [str(cases[2].id)], "assignee": str(other.id)}, headers=hx)
+    assert one.status_code == 200 and "已分派 1 个案件。" in one.text
 
 
 async def test_export_csv_and_xlsx_keep_the_view(client: Any, login: Any) -> None:
