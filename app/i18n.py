@@ -133,6 +133,8 @@ PARTY_KIND_LABELS: dict[str, str] = {
 
 EVENT_LABELS: dict[str, str] = {
     "case_reported": lazy_gettext("Case reported"),
+    "reminder_sent": lazy_gettext("Reminder sent"),
+    "customer_updated": lazy_gettext("Customer told of the progress"),
     "case_imported": lazy_gettext("Imported"),
     "case_edited": lazy_gettext("Edited"),
     "assigned": lazy_gettext("Assigned"),
@@ -236,6 +238,7 @@ REMINDER_LABELS: dict[str, str] = {
     "push": lazy_gettext("push"),
     "sms": lazy_gettext("SMS"),
     "inapp": lazy_gettext("in the app"),
+    "update": lazy_gettext("customer update"),
 }
 LABELS["reminder"] = REMINDER_LABELS
 

@@ -71,6 +71,7 @@ class OrderInfo:
     region: str
     delivered_on: date | None
     lines: tuple[OrderLineInfo, ...]
+    currency: str = ""  # the order's: claims and plans on its case are in it
 
     def line(self, line_no: int | None) -> OrderLineInfo | None:
         """The named line, or the only one when the order has just one."""
@@ -128,6 +129,7 @@ async def order_lookup(order_number: str) -> OrderInfo | None:
         region=order.region,
         delivered_on=order.delivered_on,
         lines=tuple(OrderLineInfo(**line) for line in lines),
+        currency=order.currency or "",
     )
 
 
@@ -307,6 +309,7 @@ async def build_draft(report: IntakeReport, *, today: date) -> IntakeDraft:
         carrier_id=order.carrier_id if order else None,
         facts=facts,
         payload_digest=report.digest(),
+        currency=order.currency if order and order.currency else CaseDraft.currency,
     )
     problems.extend(draft.problems())
     if problems:

@@ -400,7 +400,7 @@ class HintPanel:
     form_error: str
     confirm_error: str
     can_edit: bool
-    hint_moved: bool  # the hint now names another party than the one a handler settled on
+    hint_moved: bool  # the hint names a party, and not the one a handler settled on
 
     @property
     def settled_parties(self) -> tuple[str, ...]:
@@ -501,5 +501,7 @@ def hint_panel(
         form_error="; ".join(f"{name}: {message}" for name, message in errors.items()),
         confirm_error=confirm_error,
         can_edit=can_edit,
-        hint_moved=bool(case.confirmed_party and hint.get("party") and hint.get("party") != case.confirmed_party),
+        hint_moved=bool(
+            case.confirmed_party and hint.get("party") in SETTLED_PARTIES and hint.get("party") != case.confirmed_party
+        ),
     )

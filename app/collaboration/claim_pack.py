@@ -12,7 +12,7 @@ from jinja2 import Environment
 from app.cases.responsibility import hint_panel, json_object
 from app.cases.tables import Case
 from app.cases.taxonomy import PROBLEM_TYPES, REMEDIES
-from app.collaboration.selectors import events_of, proposals
+from app.collaboration.selectors import PARTY_EVENTS, events_of, proposals
 from app.errors import NotFound
 from app.evidence import selectors as evidence
 from app.evidence.storage import EvidenceStore
@@ -44,10 +44,15 @@ async def claim_pack_context(number: str, *, store: EvidenceStore, party: str = 
             thumb = f"data:{media};base64,{base64.b64encode(data).decode()}"
         files.append({"row": row, "thumb": thumb})
     addressee = party or hint.hint.get("party") or case.confirmed_party or "supplier"
-    events = [e for e in await events_of(case.id) if e["kind"] not in ("party_viewed",)]
+    # A pack for a party carries only what its own page shows: never our internal decisions or notes.
+    events = await events_of(case.id, PARTY_EVENTS) if party else await events_of(case.id)
+    events = [e for e in events if e["kind"] != "party_viewed"]
+    partner = {"supplier": case.supplier, "carrier": case.carrier}.get(addressee)
+    addressee_name = str(getattr(partner, "name", "") or "")
     return {
         "case": case,
         "addressee": addressee,
+        "addressee_name": addressee_name,
         "hint": hint,
         "facts": json_object(case.facts),
         "files": files,

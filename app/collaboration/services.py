@@ -42,6 +42,7 @@ class Pushed:
     case: Case
     link: AccessLink
     token: str  # shown once, in the mail; only its SHA-256 is stored
+    note: str = ""  # what the handler wrote to them, repeated in the mail
 
 
 def actor_of(access: links.PartyAccess) -> Actor:
@@ -125,7 +126,7 @@ async def case_push(
         )
     if case.node == states.Node.REPORTED.value:
         case = await case_move(actor=actor, number=number, target="responsibility", now=now)
-    return Pushed(case=case, link=link, token=token)
+    return Pushed(case=case, link=link, token=token, note=note)
 
 
 async def mail_result(*, case_id: int, link_id: int, error: str, now: datetime | None = None) -> None:

@@ -74,6 +74,7 @@ def push_mail(
         subject = _("After-sales case %(number)s: your answer is needed", number=pushed.case.number)
         lines = [
             _("We ask for: %(remedy)s.", remedy=str(REMEDIES.get(requirement, requirement))),
+            *([_("Our note: %(note)s", note=pushed.note)] if pushed.note else []),
             _("Please answer by %(day)s.", day=format_day(reply_by)),
             _("Open the case (no account needed):"),
         ]

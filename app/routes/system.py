@@ -9,6 +9,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
 from app.accounts.roles import PUBLIC, Role
+from app.accounts.tables import User
 from app.db import current_engine
 from app.i18n import LANGUAGES
 from app.routes.accounts import safe_next
@@ -47,4 +48,8 @@ async def set_language(request: Request[Any, Any, Any]) -> Redirect:
     response = Redirect(path=safe_next(str(form.get("next", "/"))), status_code=303)
     if language in LANGUAGES:
         remember_language(request, response, language)
+        user = request.scope.get("user")
+        if isinstance(user, User) and user.language != language:
+            # A signed-in person's choice is theirs: the next sign-in, /account and their mail follow it.
+            await User.update({User.language: language}).where(User.id == user.id)
     return response

@@ -412,6 +412,7 @@ async def test_claim_pack_attached_to_the_push_mail_and_links_renewed_when_we_wr
             "requirement": "refund",
             "reply_by": reply_by,
             "attach_pack": "yes",
+            "note": "Please check the photos and confirm a refund.",
             "_csrf_token": token,
         },
     )
@@ -421,7 +422,9 @@ async def test_claim_pack_attached_to_the_push_mail_and_links_renewed_when_we_wr
     assert [a.get_content_type() for a in attachments] == ["application/pdf"]
     assert attachments[0].get_content().startswith(b"%PDF")
     day = format_day(date.fromisoformat(reply_by))  # the reader's date format, here English ("1 Dec 2026")
-    assert "Please answer by " + day in mail.get_body(preferencelist=("plain",)).get_content()
+    body = mail.get_body(preferencelist=("plain",)).get_content()
+    assert "Please answer by " + day in body
+    assert "Our note: Please check the photos and confirm a refund." in body  # what the handler wrote goes too
 
     link = await AccessLink.objects().where(AccessLink.case == case.id).first()
     await AccessLink.update({AccessLink.expires_at: datetime.now(UTC) + timedelta(days=1)}).where(
@@ -570,3 +573,29 @@ async def test_revoking_the_link_ends_its_stream_at_once(
     stream = await asyncio.wait_for(listening, timeout=5)
     assert asyncio.get_running_loop().time() - started < 5  # not the 10 s the stream would have run
     assert "After the revocation" not in stream
+
+
+async def test_the_pack_for_a_party_leaves_our_internal_timeline_out(tmp_path: Path) -> None:
+    from app.cases.events import record_event
+    from app.collaboration.claim_pack import claim_pack_context
+    from app.db import atomic
+    from app.evidence.storage import LocalEvidenceStore
+
+    case = await supplier_case()
+    async with atomic():
+        await record_event(
+            case_id=case.id,
+            actor=Actor.system(),
+            kind="responsibility_overridden",
+            data={"from": "undetermined", "to": "carrier", "reason": "Carrier signed with reservation"},
+        )
+        await record_event(case_id=case.id, actor=Actor.system(), kind="case_pushed", data={"party": "supplier"})
+    store = LocalEvidenceStore(tmp_path / "evidence")
+    ours = await claim_pack_context(case.number, store=store)
+    theirs = await claim_pack_context(case.number, store=store, party="supplier")
+    assert "responsibility_overridden" in [e["kind"] for e in ours["events"]]
+    assert [e["kind"] for e in theirs["events"]] == ["case_pushed"]
+    # The letter greets the supplier by name.
+    supplier = await Supplier.objects().where(Supplier.id == case.supplier).first()
+    assert theirs["addressee"] == "supplier" and theirs["addressee_name"] == supplier.name
+

@@ -529,3 +529,15 @@ async def test_an_upload_refusal_reads_in_the_uploaders_language(client: Any, ma
     notes = [p.get_text(" ", strip=True) for p in panel.select(".evidence-tile p.small.muted")]
     assert any("文件名以 .png 结尾，但内容是 JPEG 图片；已按 image/jpeg 处理。" in n for n in notes), notes
     assert "cannot be attached" not in panel.get_text() and "The file name ends" not in panel.get_text()
+
+
+async def test_the_language_switch_is_remembered_for_the_signed_in_person(client: Any, make_user: Any) -> None:
+    user = await make_user("handler", language="zh")
+    await sign_in(client, user)
+    switched = await client.post("/language", data={"language": "en", "next": "/account"}, headers={
+        "x-csrftoken": await csrf_token(client)})  # fmt: skip
+    assert switched.status_code == 303
+    assert (await User.select(User.language).where(User.id == user.id).first()) == {"language": "en"}
+    # Saving /account afterwards (its form shows the stored choice) keeps English.
+    account = BeautifulSoup((await client.get("/account")).text, "html.parser")
+    assert account.select_one("select[name=language] option[selected]")["value"] == "en"

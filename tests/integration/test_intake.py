@@ -206,6 +206,7 @@ async def test_the_form_files_a_linked_assigned_case_and_keeps_a_refused_file_on
     assert case.purchase_order == seeded["order"].id and case.order_line == seeded["lines"][1].id
     assert case.product == seeded["bowl"].id and case.supplier == seeded["supplier"].id
     assert case.carrier == seeded["carrier"].id and case.region == "Shanghai"
+    assert case.currency == "USD"  # the order's currency: plans and claims on the case are in it
     assert (case.quantity_affected, case.urgency, case.expected_days) == (3, "high", 7)
     assert case.assignee == handler.id and case.reported_by == reporter.id
     assert case.facts == {
