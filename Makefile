@@ -64,7 +64,7 @@ bench-quick: bench-install system-deps bench-system-deps
 
 # Extract every translatable string, merge it into each catalogue, and compile the catalogues.
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k N_ -k lazy_pgettext:1c,2 -o app/locale/messages.pot --no-location --omit-header --sort-output .
+	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs='.* __pycache__ node_modules .venv var' -k lazy_gettext -k _l -k N_ -k lazy_pgettext:1c,2 -o app/locale/messages.pot --no-location --omit-header --sort-output .
 	$(BIN)/pybabel update -i app/locale/messages.pot -d app/locale -D messages --no-fuzzy-matching --no-wrap
 	$(BIN)/pybabel compile -d app/locale -D messages
 

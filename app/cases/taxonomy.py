@@ -41,3 +41,4 @@ PARTIES: dict[str, str] = {
 }
 
 LABELS["urgency"] = URGENCIES  # for the `label` filter (an edited urgency on the timeline)
+LABELS["problem_type"] = PROBLEM_TYPES

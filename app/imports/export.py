@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.cases.grid import BY_NAME, EXPORT_LIMIT, GridView, grid_rows
+from app.i18n import label, zone_or_default
 
 FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -16,9 +17,16 @@ FORMATS = {
 }
 
 
-def _cell(value: Any) -> Any:
+# Columns holding a code: the file says them in the reader's words, as the grid does.
+_WORDS = {"node": "node", "problem_type": "problem_type", "responsible": "party", "urgency": "urgency"}
+
+
+def _cell(name: str, value: Any, zone: str | None) -> Any:
     if isinstance(value, datetime):
-        return value.replace(tzinfo=None)  # Excel has no time zones; the grid shows UTC times too
+        # Excel has no time zones: the reader's wall clock, as the grid shows it.
+        return value.astimezone(zone_or_default(zone)).replace(tzinfo=None)
+    if name in _WORDS and value:
+        return label(value, _WORDS[name])
     return value
 
 
@@ -29,18 +37,18 @@ async def export_rows(view: GridView, case_ids: list[int] | None = None) -> list
                            limit=EXPORT_LIMIT, case_ids=case_ids)  # fmt: skip
 
 
-def to_csv(view: GridView, rows: list[dict[str, Any]]) -> bytes:
+def to_csv(view: GridView, rows: list[dict[str, Any]], zone: str | None = None) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([str(BY_NAME[n].label) for n in view.columns])
     for row in rows:
-        writer.writerow(["" if row[n] is None else (row[n].isoformat() if isinstance(row[n], datetime) else row[n])
-                         for n in view.columns])  # fmt: skip
+        cells = (_cell(n, row[n], zone) for n in view.columns)
+        writer.writerow(["" if c is None else (f"{c:%Y-%m-%d %H:%M}" if isinstance(c, datetime) else c) for c in cells])
     # With a BOM, Excel opens UTF-8 Chinese text correctly instead of guessing GBK.
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(view: GridView, rows: list[dict[str, Any]]) -> bytes:
+def to_xlsx(view: GridView, rows: list[dict[str, Any]], zone: str | None = None) -> bytes:
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
@@ -53,7 +61,7 @@ def to_xlsx(view: GridView, rows: list[dict[str, Any]]) -> bytes:
     for row in rows:
         cells = []
         for name in view.columns:
-            value = _cell(row[name])
+            value = _cell(name, row[name], zone)
             if formats[name] == "decimal" and isinstance(value, Decimal):
                 value = float(value)  # XLSX numbers are doubles; cents survive at these magnitudes
             cells.append(value)
@@ -69,6 +77,7 @@ def _column_letter(index: int) -> str:
     return str(get_column_letter(max(index, 1)))
 
 
-async def export_view(view: GridView, fmt: str, case_ids: list[int] | None = None) -> bytes:
+async def export_view(view: GridView, fmt: str, case_ids: list[int] | None = None, *, zone: str | None = None) -> bytes:
+    """The view as a file: codes in the reader's words, times on ``zone``'s clock (the company's by default)."""
     rows = await export_rows(view, case_ids)
-    return to_xlsx(view, rows) if fmt == "xlsx" else to_csv(view, rows)
+    return to_xlsx(view, rows, zone) if fmt == "xlsx" else to_csv(view, rows, zone)

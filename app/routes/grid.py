@@ -93,7 +93,7 @@ class GridController(Controller):
         _check_format(fmt)
         view = grid.GridView.parse(request.query_params)
         ticked = _ticked(request.query_params)
-        data = await export_view(view, fmt, case_ids=ticked or None)
+        data = await export_view(view, fmt, case_ids=ticked or None, zone=request.user.time_zone)
         name = f"cases-{'ticked-' if ticked else ''}{datetime.now(UTC):%Y%m%d-%H%M}.{fmt}"
         return Response(
             data, media_type=FORMATS[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'}

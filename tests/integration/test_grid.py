@@ -8,6 +8,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup
 from openpyxl import load_workbook
@@ -142,6 +143,9 @@ async def test_export_csv_and_xlsx_keep_the_view(client: Any, login: Any) -> Non
     assert rows[0] == ["Case", "Supplier", "Amount", "Reported"]
     assert [r[0] for r in rows[1:]] == [cases[2].number, cases[1].number, cases[0].number]
     assert rows[1][1] == "深圳陶瓷厂" and rows[1][2] == "30.50"
+    # Times on the reader's clock (the manager's zone, Shanghai), as the grid shows them; not UTC ISO.
+    reported = await Case.select(Case.created_at).where(Case.id == cases[2].id).first()
+    assert rows[1][3] == f"{reported['created_at'].astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M}"
     as_xlsx = await client.get("/grid/export/xlsx", params=params)
     sheet = load_workbook(io.BytesIO(as_xlsx.content)).active
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:D4"
@@ -153,7 +157,7 @@ async def test_export_csv_and_xlsx_keep_the_view(client: Any, login: Any) -> Non
 async def test_only_the_ticked_cases_are_exported_in_the_views_order(client: Any, login: Any) -> None:
     cases = await make_cases()
     await login("manager")
-    view = [("col", "number"), ("col", "supplier"), ("f_region", "华东")]
+    view = [("col", "number"), ("col", "supplier"), ("col", "node"), ("f_region", "华东")]
     ticked = [("case", str(cases[0].id)), ("case", str(cases[2].id)), ("case", "x")]
     # The button asks for the file of the ticked cases; the browser is sent to it, the grid stays.
     asked = await client.get("/grid/export-ticked/csv", params=[*view, *ticked], headers={"HX-Request": "true"})
@@ -163,11 +167,16 @@ async def test_only_the_ticked_cases_are_exported_in_the_views_order(client: Any
     got = await client.get(target)
     assert got.headers["content-disposition"].startswith('attachment; filename="cases-ticked-')
     rows = list(csv.reader(io.StringIO(got.content.decode("utf-8-sig"))))
-    assert rows == [["Case", "Supplier"], [cases[2].number, "深圳陶瓷厂"], [cases[0].number, "深圳陶瓷厂"]]
+    # Codes in words, as the grid shows them.
+    assert rows == [
+        ["Case", "Supplier", "Node"],
+        [cases[2].number, "深圳陶瓷厂", "Reported"],
+        [cases[0].number, "深圳陶瓷厂", "Reported"],
+    ]
     # A ticked case the view's filters leave out stays out: the file is the view, narrowed to the ticks.
     outside = next(case for case in cases if case.region != "华东")
     narrowed = await client.get("/grid/export/csv", params=[*view, ("case", str(outside.id))])
-    assert list(csv.reader(io.StringIO(narrowed.content.decode("utf-8-sig")))) == [["Case", "Supplier"]]
+    assert list(csv.reader(io.StringIO(narrowed.content.decode("utf-8-sig")))) == [["Case", "Supplier", "Node"]]
     # Nothing ticked: said so, nothing downloaded.
     empty = await client.get("/grid/export-ticked/xlsx", params=view, headers={"HX-Request": "true"})
     assert empty.status_code == 422 and "Tick the cases to export." in empty.text
