@@ -77,7 +77,7 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
         "links": {
             "cases": cases_url(filters),
-            "open": cases_url(filters),
+            "open": cases_url(filters, node="open"),
             "disputed": cases_url(filters, node="disputed"),
             "rate": cases_url(filters, cohort=True),
         },

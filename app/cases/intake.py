@@ -33,6 +33,7 @@ from app.evidence.storage import EvidenceStore
 from app.i18n import company_zone
 from app.i18n import gettext as _
 from app.rules import FACTS, FactsError, parse_facts
+from app.rules.facts import N_
 from app.trade.tables import Customer, OrderLine, Product, PurchaseOrder
 
 # "PO-1234#2" names line 2 of order PO-1234, as printed on our pick lists.
@@ -396,7 +397,7 @@ async def _settle(case: Case, *, report: IntakeReport, actor: Actor, supplier_id
                 changes[Case.assignee] = handler.id
                 await record_event(
                     case_id=case.id,
-                    actor=actor,
+                    actor=Actor.system(N_("Automatic assignment")),  # the rule chose, not the reporter
                     kind="assigned",
                     data={"assignee_id": handler.id, "assignee": handler.name, "rule": rule},
                     at=now,

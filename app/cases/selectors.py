@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from app.cases import states
 from app.cases.states import Node
 from app.cases.tables import Case, CaseEvent
 from app.errors import NotFound
@@ -34,6 +35,10 @@ LIST_COLUMNS = (
 )
 
 
+# The node filter's value for every case not closed or cancelled (the dashboard's "still open").
+OPEN = "open"
+
+
 @dataclass(frozen=True)
 class CaseFilters:
     node: str = ""
@@ -56,7 +61,9 @@ class CaseFilters:
 
 async def case_list(filters: CaseFilters, *, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
     query = Case.select(*LIST_COLUMNS).order_by(Case.id, ascending=False).limit(limit)
-    if filters.node:
+    if filters.node == OPEN:
+        query = query.where(Case.node.not_in([node.value for node in states.FINAL]))
+    elif filters.node:
         query = query.where(Case.node == filters.node)
     if filters.problem_type:
         query = query.where(Case.problem_type == filters.problem_type)

@@ -20,6 +20,7 @@ from app.i18n import LANGUAGES, valid_time_zone
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 from app.rules.facts import N_
+from app.tracking import services as tracking
 from app.trade.tables import Carrier, Supplier
 
 COUNTERPARTIES = ("supplier", "carrier")
@@ -110,6 +111,7 @@ async def case_push(
     async with atomic():
         await links.revoke_links(case_id=case.id, party=party, now=now)
         link, token = await links.issue_link(case_id=case.id, party=party, email=email, language=language, now=now)
+        await tracking.clock_to_party(case_id=case.id, party=party)
         await record_event(
             case_id=case.id,
             actor=actor,

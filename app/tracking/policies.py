@@ -18,6 +18,7 @@ from app.rules.deadlines import WEEKDAYS, HolidayCalendar
 DEFAULT_FILE = Path(__file__).resolve().parent / "sla.toml"
 OVERRIDE_NAME = "sla_override.toml"
 PARTIES = ("us", "supplier", "carrier", "customer")
+COUNTERPARTIES = ("supplier", "carrier")
 TRANSIT_PROBLEMS = frozenset({"transit_damage", "lost_in_transit", "late_delivery", "short_shipment"})
 # A carrier row (and the company) has a time zone but no country: the zone names the holiday file to use.
 # Hong Kong keeps the mainland's calendar here; other zones go by the CLDR's zone-to-territory table.
@@ -113,10 +114,12 @@ class Policy:
         limit = Limit(days=int(base.get("days", 0)), hours=0 if base.get("days") else int(base.get("hours", 0)))
         return limit.scaled(self.urgency.get(urgency, 1.0))
 
-    def owner(self, *, node: str, problem_type: str) -> str:
+    def owner(self, *, node: str, problem_type: str, counterpart: str = "") -> str:
+        """Who holds the node's clock; "counterpart" is the party the case works with when known
+        (``counterpart``), else the carrier for transit problems and the supplier for the rest."""
         owner = str(self.nodes.get(node, {}).get("owner", "us"))
         if owner == "counterpart":
-            return counterpart_of(problem_type)
+            return counterpart if counterpart in COUNTERPARTIES else counterpart_of(problem_type)
         return owner
 
     def calendar(self, *, country: str, zone: str) -> BusinessCalendar:

@@ -13,7 +13,7 @@ from app.db import atomic
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.i18n import gettext as _
 from app.rules.facts import N_
-from app.tracking.policies import BusinessCalendar, Policy, Step, current_policy
+from app.tracking.policies import COUNTERPARTIES, BusinessCalendar, Policy, Step, current_policy
 from app.tracking.tables import PushSubscription, Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, Supplier
 
@@ -49,13 +49,41 @@ async def party_calendar(policy: Policy, case: Case, party: str) -> BusinessCale
     return policy.party_calendar(party)
 
 
+async def working_party(case: Case) -> str:
+    """The supplier or carrier this case is worked out with: the party settled on, else the last one we
+    sent it to, else "" (the policy then goes by the problem type)."""
+    if case.confirmed_party in COUNTERPARTIES:
+        return str(case.confirmed_party)
+    pushed = (
+        await CaseEvent.select(CaseEvent.data)
+        .where((CaseEvent.case == case.id) & (CaseEvent.kind == "case_pushed"))
+        .order_by(CaseEvent.id, ascending=False)
+        .first()
+        .output(load_json=True)
+    )
+    party = (pushed or {}).get("data", {}) or {}
+    return str(party.get("party", "")) if isinstance(party, dict) else ""
+
+
+async def clock_to_party(*, case_id: int, party: str) -> None:
+    """The case was sent to ``party``: a running clock held by the other counterparty passes to it (its due
+    time stays); call inside the transaction of the push."""
+    if party not in COUNTERPARTIES:
+        return
+    await StageDeadline.update({StageDeadline.owner_party: party}).where(
+        (StageDeadline.case == case_id)
+        & StageDeadline.finished_at.is_null()
+        & StageDeadline.owner_party.is_in([other for other in COUNTERPARTIES if other != party])
+    )
+
+
 async def clock_start(*, case: Case, node: str, now: datetime) -> StageDeadline | None:
     """Start the clock of ``node``; call inside the transaction that moved the case there."""
     policy = current_policy()
     limit = policy.limit(node=node, problem_type=case.problem_type, urgency=case.urgency)
     if limit is None or states.Node(node) in states.FINAL:
         return None
-    owner = policy.owner(node=node, problem_type=case.problem_type)
+    owner = policy.owner(node=node, problem_type=case.problem_type, counterpart=await working_party(case))
     calendar = await party_calendar(policy, case, owner)
     due_at = calendar.add(now, limit)
     deadline = StageDeadline(

@@ -94,6 +94,12 @@ async def test_dashboard_filters_answer_a_fragment(client: Any, login: Any) -> N
     assert page.select_one("#figure-cases strong").text == str(figures["cases"])
     href = page.select_one("#figure-cases")["href"]
     assert parse_qs(urlparse(href).query)["carrier"] == [str(carrier)]
+    # "Still open" leads to the open ones among them: as many rows as the figure says.
+    still_open = page.select_one("#figure-open")
+    listed = await client.get(still_open["href"], headers={"HX-Request": "true"})
+    rows = BeautifulSoup(listed.text, "html.parser").select("#case-rows tr[data-number], #case-rows tr")
+    assert parse_qs(urlparse(still_open["href"]).query)["node"] == ["open"]
+    assert len(rows) == int(still_open.select_one("strong").text) == figures["open"] < figures["cases"]
 
 
 async def test_dashboard_is_for_the_desk(client: Any, login: Any) -> None:

@@ -224,6 +224,10 @@ async def test_the_form_files_a_linked_assigned_case_and_keeps_a_refused_file_on
     assert LocalEvidenceStore(settings.data_dir / "evidence").get(rows[0].original_key) == image
     kinds = [e["kind"] for e in await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case.id)]
     assert kinds == ["case_reported", "assigned", "evidence_added", "evidence_failed", "hint_changed"]
+    assigned = await CaseEvent.select(CaseEvent.actor_kind, CaseEvent.actor_label).where(
+        (CaseEvent.case == case.id) & (CaseEvent.kind == "assigned")
+    )
+    assert assigned == [{"actor_kind": "system", "actor_label": "Automatic assignment"}]  # the rule, not the reporter
     # The hint is worked out at once (here it still asks for facts that would settle it).
     assert case.hint["party"] in {"carrier", "supplier", "purchaser", "undetermined"}
     assert case.hint["basis"] or case.hint["missing_facts"]

@@ -16,7 +16,7 @@ from app.collaboration.tables import AccessLink
 from app.db import atomic
 from app.notify.inapp import notify_users
 from app.tracking.policies import configure_policy
-from app.tracking.tables import Reminder
+from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Customer, Supplier
 from tests.conftest import csrf_token, sign_in
 
@@ -281,3 +281,31 @@ async def test_waiting_on_another_party_pauses_our_clock(client: Any, login: Any
     assert after.next_check_at is not None
     kinds = [e["kind"] for e in await CaseEvent.select(CaseEvent.kind).where(CaseEvent.kind.like("clock_%"))]
     assert kinds == ["clock_paused", "clock_resumed"]
+
+
+async def test_the_clock_passes_to_the_party_the_case_was_sent_to(settings: Any) -> None:
+    from app.collaboration.services import case_push
+    from app.trade.tables import Carrier
+
+    configure_policy(settings.data_dir)
+    supplier = await Supplier.objects().create(code="SUP-W", name="Works", email="qa@works.example")
+    carrier = await Carrier.objects().create(code="CAR-W", name="Lines", email="claims@lines.example")
+    draft = CaseDraft(problem_type="transit_damage", supplier_id=supplier.id, carrier_id=carrier.id)
+    now = datetime.now(UTC)
+    case = (await case_create(actor=Actor.system(), draft=draft, now=now)).case
+    await case_move(actor=Actor.system(), number=case.number, target="responsibility", now=now)
+
+    async def owners() -> list[tuple[str, str, bool]]:
+        rows = await StageDeadline.select().where(StageDeadline.case == case.id).order_by(StageDeadline.id)
+        return [(r["node"], r["owner_party"], r["finished_at"] is None) for r in rows]
+
+    # A transit problem: by default the carrier holds the responsibility clock.
+    assert (await owners())[-1] == ("responsibility", "carrier", True)
+    # Sent to the supplier instead: the running clock is the supplier's now; the one we asked answers it.
+    await case_push(actor=Actor.system(), number=case.number, party="supplier", email="qa@works.example",
+                    language="en", requirement="refund", reply_by=now.date() + timedelta(days=5), now=now)  # fmt: skip
+    assert (await owners())[-1] == ("responsibility", "supplier", True)
+    # Later counterpart stages go to the party we work with, not back to the carrier.
+    for node in ("plan", "implementation"):
+        await case_move(actor=Actor.system(), number=case.number, target=node, now=now)
+    assert (await owners())[-1] == ("implementation", "supplier", True)
