@@ -17,7 +17,7 @@ from app.accounts.tables import User
 from app.collaboration.links import PARTY_COOKIE, PartyAccess, session_access
 from app.errors import NotAuthenticated, PermissionDenied
 from app.i18n import gettext as _
-from app.logs import security_event
+from app.logs import redacted, security_event
 from app.settings import Settings
 
 SESSION_COOKIE = "cc_session"
@@ -102,7 +102,11 @@ def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
         raise NotAuthenticated(_("Please sign in."))
     if user.role not in roles:
         security_event(
-            "access_denied", user_id=user.id, role=user.role, path=connection.url.path, ip=client_ip(connection)
+            "access_denied",
+            user_id=user.id,
+            role=user.role,
+            path=redacted(connection.url.path),
+            ip=client_ip(connection),
         )
         raise PermissionDenied(_("Your role does not allow this."))
 
