@@ -18,7 +18,7 @@ from litestar.template.config import TemplateConfig
 from piccolo.engine.base import Engine
 
 from app import db, i18n
-from app.accounts.roles import PUBLIC
+from app.accounts.roles import CLAIM_FIGURES, PUBLIC
 from app.cases.responsibility import configure_rules
 from app.i18n import LANGUAGES, configure_company_zone, current_language
 from app.logs import configure_logging
@@ -86,6 +86,7 @@ def template_environment() -> Environment:
     i18n.install(environment)
     environment.globals.update(languages=LANGUAGES, current_language=current_language.get)
     environment.globals["hint_panel"] = hint_panel
+    environment.globals["claim_figures"] = CLAIM_FIGURES
     return environment
 
 

@@ -59,6 +59,13 @@ BY_NAME = {column.name: column for column in COLUMNS}
 DEFAULT_COLUMNS = tuple(column.name for column in COLUMNS if column.default)
 # Exact-match filters the grid offers, by column name.
 FILTERS = ("node", "supplier", "carrier", "product", "category", "problem_type", "region", "responsible")
+# Money and our hint: shown, sorted and filtered on only for readers of claim figures.
+FIGURE_COLUMNS = frozenset({"amount", "responsible"})
+
+
+def columns_for(*, figures: bool) -> tuple[GridColumn, ...]:
+    """The columns a reader may choose: all of them, or those without money and the hint."""
+    return COLUMNS if figures else tuple(column for column in COLUMNS if column.name not in FIGURE_COLUMNS)
 
 JOINS = """
 LEFT JOIN supplier s ON s.id = c.supplier
@@ -81,18 +88,22 @@ class GridView:
     query: str = ""
 
     @classmethod
-    def parse(cls, params: Any) -> GridView:
-        """From query parameters (cols=a,b&sort=-due&f_supplier=X&q=text&after=cursor); unknown names are dropped."""
+    def parse(cls, params: Any, *, figures: bool = True) -> GridView:
+        """From query parameters (cols=a,b&sort=-due&f_supplier=X&q=text&after=cursor); unknown names are dropped.
+
+        Without ``figures`` the columns, sort and filter on money and the hint are dropped as unknown.
+        """
+        allowed = {column.name for column in columns_for(figures=figures)}
         # The column chooser posts one "col" per ticked box; links carry them as one "cols" list.
         picked = list(params.getall("col")) if hasattr(params, "getall") and "col" in params else []
         picked = picked or str(params.get("cols") or "").split(",")
-        columns = tuple(n for n in picked if n in BY_NAME) or DEFAULT_COLUMNS
+        columns = tuple(n for n in picked if n in allowed) or tuple(n for n in DEFAULT_COLUMNS if n in allowed)
         sort = str(params.get("sort") or "-number")
         descending = sort.startswith("-")
         sort = sort.lstrip("-")
-        if sort not in BY_NAME:
+        if sort not in allowed:
             sort, descending = "number", True
-        filters = {n: str(params.get(f"f_{n}"))[:200] for n in FILTERS if params.get(f"f_{n}")}
+        filters = {n: str(params.get(f"f_{n}"))[:200] for n in FILTERS if n in allowed and params.get(f"f_{n}")}
         return cls(
             columns=columns,
             filters=filters,

@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from app.accounts.roles import DESK, STAFF
+from app.accounts.roles import DESK
 from app.analytics import dashboard, selectors, services
 from app.analytics.taxonomy import RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
 from app.errors import ValidationFailed
@@ -212,7 +212,7 @@ class AnalyticsApiController(Controller):
 
     @get(
         "/summary",
-        opt={"roles": STAFF},
+        opt={"roles": DESK},
         summary="The dashboard's figures for a period",
         responses=error_responses(422),
     )

@@ -58,10 +58,15 @@ async def test_filter_sort_and_columns(client: Any, login: Any) -> None:
     assert page.status_code == 200
     assert numbers(page.text) == [c.number for c in reversed(cases)]
     soup = BeautifulSoup(page.text, "html.parser")
-    assert [th["data-column"] for th in soup.select("#case-grid thead th[data-column]")] == list(grid.DEFAULT_COLUMNS)
-    # Warehouse staff read the grid; exports, bulk assignment and inline edits are for the desk.
+    # Warehouse staff read the grid without money and our hint; exports, bulk assignment and inline
+    # edits are for the desk.
+    shown = [th["data-column"] for th in soup.select("#case-grid thead th[data-column]")]
+    assert shown == [name for name in grid.DEFAULT_COLUMNS if name not in grid.FIGURE_COLUMNS]
     assert soup.select_one("#export-csv") is None and soup.select_one("#bulk-assign") is None
     assert not soup.select(".cell-edit")
+    await login("handler")
+    soup = BeautifulSoup((await client.get("/grid")).text, "html.parser")
+    assert [th["data-column"] for th in soup.select("#case-grid thead th[data-column]")] == list(grid.DEFAULT_COLUMNS)
     filtered = await client.get("/grid", params={"f_supplier": "深圳陶瓷厂", "sort": "amount"})
     assert numbers(filtered.text) == [cases[0].number, cases[2].number, cases[4].number]
     by_amount = await client.get("/grid", params={"sort": "-amount", "f_region": "华东"})
