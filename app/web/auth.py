@@ -21,6 +21,8 @@ from app.logs import redacted, security_event
 from app.settings import Settings
 
 SESSION_COOKIE = "cc_session"
+# The ``auth`` of a state change on the API that came without a bearer token.
+BEARER_ONLY = "bearer_only"
 
 
 class StaffAuthenticationMiddleware(AbstractAuthenticationMiddleware):
@@ -33,6 +35,10 @@ class StaffAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         if authorization.lower().startswith("bearer "):
             user = await accounts.token_user(authorization[7:].strip())
             return AuthenticationResult(user=user, auth="token" if user else None)
+        if connection.scope.get("method") in UNSAFE_METHODS and connection.scope["path"].startswith("/api/"):
+            # The API carries no CSRF token (integrations have none), and any site can make a browser send
+            # our cookies: a change through the API is made with a bearer token only.
+            return AuthenticationResult(user=None, auth=BEARER_ONLY)
         token = connection.cookies.get(SESSION_COOKIE)
         if token:
             user = await accounts.session_user(
@@ -98,6 +104,8 @@ def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
         if user is None:
             raise NotAuthenticated(_("Please sign in."))
         raise PermissionDenied(_("This page is for the supplier or carrier the case was sent to."))
+    if user is None and connection.scope.get("auth") == BEARER_ONLY:
+        raise NotAuthenticated(_("Changes through the API need an API token: send it as Authorization: Bearer."))
     if user is None:
         raise NotAuthenticated(_("Please sign in."))
     if user.role not in roles:
