@@ -41,7 +41,7 @@ from app.routes.tracking import TRACKING_ROUTES
 from app.settings import Settings
 from app.tasks.queue import configure_queue
 from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options, role_guard
-from app.web.errors import EXCEPTION_HANDLERS
+from app.web.errors import EXCEPTION_HANDLERS, refuse_nul_in_query
 from app.web.middleware import EdgeMiddleware
 from app.web.ratelimit import AttemptLimiter
 
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
     app = Litestar(
         route_handlers=[*ROUTE_HANDLERS, *(HOOK_HANDLERS if settings.test_hooks else []), static],
         guards=[role_guard],
+        before_request=refuse_nul_in_query,
         middleware=[DefineMiddleware(StaffAuthenticationMiddleware, exclude=["^/static/", "^/healthz"])],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

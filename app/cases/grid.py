@@ -12,6 +12,7 @@ from typing import Any
 from app.cases.search import search_clause
 from app.cases.tables import Case
 from app.db import current_engine, is_sqlite
+from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 
@@ -146,13 +147,24 @@ def encode_cursor(value: Any, row_id: int) -> str:
 
 
 def decode_cursor(view: GridView) -> tuple[Any, int] | None:
+    """Where the page starts: the sort value and id of the previous page's last row, or None for the top.
+
+    A cursor is minted for one sort; one that does not decode, or holds a value of another kind (text
+    where the sort is an amount), is refused by name rather than compared in the database.
+    """
     if not view.after:
         return None
     try:
         raw, row_id = json.loads(base64.urlsafe_b64decode(view.after.encode()))
-        return _cursor_value(BY_NAME[view.sort].kind, raw), int(row_id)
-    except (ValueError, TypeError, KeyError):
-        return None  # a stale or edited cursor starts from the top rather than failing
+        value, row = _cursor_value(BY_NAME[view.sort].kind, raw), int(row_id)
+    except (ValueError, TypeError, KeyError, ArithmeticError):
+        value = row = None
+    if row is None or not 0 < row < 2**63 or (isinstance(value, Decimal) and not value.is_finite()):
+        raise ValidationFailed(
+            _("This page's position (after=) is not valid for this sort; start again from the first page."),
+            fields=[("after", _("Use the “Load more” link the grid gives."))],
+        )
+    return value, row
 
 
 async def grid_rows(

@@ -16,7 +16,7 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from app.errors import ApplicationError, NotAuthenticated, RateLimited
+from app.errors import ApplicationError, NotAuthenticated, RateLimited, ValidationFailed
 from app.i18n import gettext as _
 from app.logs import redacted, request_id_var, security_event
 from app.web.auth import client_ip
@@ -131,6 +131,16 @@ def input_the_database_refused(error: BaseException) -> str | None:
     if type(error).__name__ == "CharacterNotInRepertoireError" and "0x00" in text:
         return _("The request holds a NUL character, which text cannot contain.")
     return None
+
+
+def refuse_nul_in_query(request: Request[Any, Any, Any]) -> None:
+    """Before any handler: a query string holding a NUL is refused by name on both engines.
+
+    No parameter of ours means anything with a NUL in it; SQLite's text functions and PostgreSQL's text
+    type each fail on it in their own way deep in a query.
+    """
+    if b"%00" in request.scope.get("query_string", b""):
+        raise ValidationFailed(_("The request holds a NUL character, which text cannot contain."))
 
 
 def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from bs4 import BeautifulSoup
 from openpyxl import load_workbook
 
@@ -107,7 +108,7 @@ async def test_keyset_pages_cover_every_case_once(client: Any, login: Any) -> No
         assert sorted(pages) == sorted(set(pages)) and len(pages) == 7, sort
     await login("handler")
     more = await client.get("/grid", params={"after": grid.encode_cursor(7, 999)[:-2] + "xx"})
-    assert more.status_code == 200  # a damaged cursor starts from the top
+    assert more.status_code == 422 and "after=" in more.text  # a damaged cursor is refused by name
 
 
 async def test_bulk_assign_and_inline_edit_are_recorded(client: Any, login: Any, make_user: Any) -> None:
@@ -246,3 +247,19 @@ async def test_filters_offer_the_regions_in_use_and_the_partners_on_record(clien
     # A chosen filter narrows the grid to it.
     narrowed = await client.get("/grid", params={"f_region": "华南"})
     assert len(numbers(narrowed.text)) == 2
+
+
+@pytest.mark.checklist(19)
+async def test_a_bad_cursor_or_a_nul_in_the_search_is_a_422_with_a_reason(client: Any, login: Any) -> None:
+    import base64
+    import json
+
+    await make_cases(3)
+    await login("handler")
+    for cursor in (["abc", 5], ["NaN", 5], ["1.00", 2**70], ["1.00"], {"a": 1}):
+        after = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
+        answer = await client.get("/grid", params={"sort": "amount", "after": after})
+        assert answer.status_code == 422 and "after=" in answer.text, cursor
+    assert (await client.get("/grid", params={"after": "not base64 at all"})).status_code == 422
+    searched = await client.get("/grid", params={"q": "a\x00b"}, headers={"Accept": "application/json"})
+    assert searched.status_code == 422 and "NUL" in searched.json()["message"]
