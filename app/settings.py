@@ -129,6 +129,13 @@ class Settings:
         " business calendar of the stages we own.",
         default="Asia/Shanghai",
     )
+    push_allowed_hosts: str = _setting(
+        "CROSSCLAIM_PUSH_ALLOWED_HOSTS",
+        "Comma-separated push service hosts accepted as they are (http too), without the check that an"
+        " endpoint is https and resolves to public addresses only: a relay on the company network, a test's"
+        " fake push service. Unset: every endpoint is checked.",
+        default="",
+    )
     log_level: str = _setting(
         "CROSSCLAIM_LOG_LEVEL",
         "DEBUG, INFO, WARNING or ERROR.",
@@ -172,6 +179,11 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def push_hosts(self) -> frozenset[str]:
+        """``push_allowed_hosts`` as a set of lower-case host names or addresses."""
+        return frozenset(host.strip().lower() for host in self.push_allowed_hosts.split(",") if host.strip())
 
     @property
     def outbox_dir(self) -> Path:

@@ -632,7 +632,13 @@ async def _send_pushes(
             keys = subscription["keys"] if isinstance(subscription["keys"], dict) else _json(subscription["keys"])
             target = PushTarget(subscription["endpoint"], keys.get("p256dh", ""), keys.get("auth", ""))
             try:
-                await asyncio.to_thread(send_push, settings.data_dir, settings.mail_from, target, payload)
+                await asyncio.to_thread(
+                    functools.partial(send_push, allowed_hosts=settings.push_hosts),
+                    settings.data_dir,
+                    settings.mail_from,
+                    target,
+                    payload,
+                )
                 delivered += 1
             except SubscriptionGone:
                 gone.append(subscription["id"])
