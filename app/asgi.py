@@ -43,7 +43,7 @@ from app.tasks.queue import configure_queue
 from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options, role_guard
 from app.web.errors import EXCEPTION_HANDLERS, refuse_nul_in_query
 from app.web.middleware import EdgeMiddleware
-from app.web.ratelimit import AttemptLimiter
+from app.web.ratelimit import AccountBackoff, AttemptLimiter
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -143,6 +143,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
                 "settings": settings,
                 "rules": rules,
                 "login_limiter": AttemptLimiter(settings.login_attempts_per_minute),
+                "account_backoff": AccountBackoff(
+                    settings.login_failures_per_account, settings.login_backoff_max_seconds
+                ),
             }
         ),
         debug=False,

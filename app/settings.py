@@ -69,6 +69,17 @@ class Settings:
         "Failed logins allowed from one address per minute before answering 429.",
         default=10,
     )
+    login_failures_per_account: int = _setting(
+        "CROSSCLAIM_LOGIN_FAILURES_PER_ACCOUNT",
+        "Failed sign-ins to one account, from any address, before each further attempt must wait (429):"
+        " 1 second, doubling up to CROSSCLAIM_LOGIN_BACKOFF_MAX_SECONDS; a success clears it.",
+        default=10,
+    )
+    login_backoff_max_seconds: int = _setting(
+        "CROSSCLAIM_LOGIN_BACKOFF_MAX_SECONDS",
+        "The longest wait between sign-in attempts to one account after repeated failures.",
+        default=30,
+    )
     link_attempts_per_minute: int = _setting(
         "CROSSCLAIM_LINK_ATTEMPTS_PER_MINUTE",
         "Unknown, expired or revoked supplier, carrier and tracking links opened from one address per minute"
