@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+# The file in the data dir holding the generated secret key when CROSSCLAIM_SECRET_KEY is unset.
+SECRET_KEY_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
+
 
 def _setting(env: str, help: str, **kwargs: Any) -> Any:
     return field(metadata={"env": env, "help": help}, **kwargs)
@@ -184,7 +187,7 @@ class Settings:
         data_dir = self.data_dir.expanduser().resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         database_url = self.database_url or f"sqlite:///{data_dir / 'crossclaim.sqlite3'}"
-        secret_key = self.secret_key or _kept_secret(data_dir / "secret_key")
+        secret_key = self.secret_key or _kept_secret(data_dir / SECRET_KEY_NAME)
         return replace(self, data_dir=data_dir, database_url=database_url, secret_key=secret_key)
 
     @property
