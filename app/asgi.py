@@ -19,6 +19,7 @@ from piccolo.engine.base import Engine
 
 from app import db, i18n
 from app.accounts.roles import CLAIM_FIGURES, PUBLIC
+from app.cases.events import configure_audit_key
 from app.cases.responsibility import configure_rules
 from app.i18n import LANGUAGES, configure_company_zone, current_language
 from app.logs import configure_logging
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
     configure_company_zone(settings.time_zone)
+    configure_audit_key(settings.secret_key)
     # Tests hand in the engine whose connection pool they manage in their own event loop.
     engine = engine or db.make_engine(settings.database_url)
     db.bind_tables(engine)

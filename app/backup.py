@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
+from app.audit import CHECKPOINT_NAME
 from app.notify.push import KEY_NAME as VAPID_KEY_NAME
 from app.settings import SECRET_KEY_NAME, Settings
 from app.tracking.policies import OVERRIDE_NAME
@@ -26,7 +27,7 @@ from app.tracking.policies import OVERRIDE_NAME
 MANIFEST = "manifest.json"
 SECRETS = "secrets"
 # Files of the data dir that a restored instance needs to go on where this one stands.
-KEPT_FILES = (VAPID_KEY_NAME, OVERRIDE_NAME)
+KEPT_FILES = (VAPID_KEY_NAME, OVERRIDE_NAME, CHECKPOINT_NAME)
 
 
 class BackupError(Exception):
@@ -64,9 +65,11 @@ def backup(settings: Settings, out: Path) -> dict[str, object]:
     """Write ``out`` (a .tar.gz, owner-only): a database snapshot, the evidence files and the secrets.
 
     Evidence is content-addressed and never changes, so copying it after the snapshot includes every
-    file the snapshot refers to (and perhaps a few newer ones, which is harmless).
+    file the snapshot refers to (and perhaps a few newer ones, which is harmless). The secrets, the audit
+    checkpoint among them, are read before the snapshot: every head the checkpoint names is in it.
     """
     out = out.resolve()
+    kept = _secret_files(settings)
     with tempfile.TemporaryDirectory(dir=out.parent) as scratch:
         work = Path(scratch)
         if settings.is_sqlite:
@@ -104,7 +107,6 @@ def backup(settings: Settings, out: Path) -> dict[str, object]:
                         archive.add(path, arcname=f"evidence/{path.relative_to(evidence)}")
                         files += 1
             manifest["evidence_files"] = files
-            kept = _secret_files(settings)
             for name, content in kept.items():
                 info = tarfile.TarInfo(f"{SECRETS}/{name}")
                 info.size, info.mode = len(content), 0o600

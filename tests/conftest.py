@@ -76,6 +76,9 @@ def settings(data_dir: Path, database_url: str) -> Any:
 @pytest.fixture(scope="session", autouse=True)
 def bound_engine(settings: Any) -> Any:
     from app import db
+    from app.cases.events import configure_audit_key
+
+    configure_audit_key(settings.secret_key)  # as every entry point does
 
     engine = db.make_engine(settings.database_url)
     db.bind_tables(engine)

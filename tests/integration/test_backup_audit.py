@@ -1,6 +1,7 @@
 """Backup under write load, restore into a fresh instance, and the timeline's hash-chain audit (checklist 33)."""
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -236,3 +237,85 @@ async def test_a_restored_instance_posts_a_reply_to_mail_sent_before_the_backup(
         assert refused.returncode == 1 and "CROSSCLAIM_SECRET_KEY differs" in refused.stderr
     finally:
         await _drop_database(other_url)
+
+
+async def _rehash(case_id: int, *, key: bytes | None, data: dict[str, Any]) -> None:
+    """What the probe did with the triggers lifted: change an event and recompute the chain's hashes."""
+    from app.cases.events import event_hash
+
+    rows = await CaseEvent.select().where(CaseEvent.case == case_id).order_by(CaseEvent.id).output(load_json=True)
+    previous = ""
+    for row in rows:
+        content = data if row["kind"] == "node_changed" else row["data"]
+        actor = Actor(kind=row["actor_kind"], id=row["actor_id"], label=row["actor_label"])
+        digest = event_hash(
+            prev_hash=previous, case_id=case_id, at=row["at"], actor=actor, kind=row["kind"], data=content, key=key
+        )
+        text = json.dumps(content).replace("'", "''")
+        changes = f"data = '{text}', prev_hash = '{previous}', hash = '{digest}'"
+        await tamper(f"UPDATE case_event SET {changes} WHERE id = {int(row['id'])}")
+        previous = digest
+
+
+async def _timeline() -> Case:
+    actor = Actor.system()
+    made = await case_create(actor=actor, draft=CaseDraft(problem_type="wrong_item"))
+    for node in ("responsibility", "plan"):
+        await case_move(actor=actor, number=made.case.number, target=node)
+    return made.case
+
+
+async def test_a_chain_recomputed_without_the_key_is_caught() -> None:
+    """Changed content with every hash recomputed, as plain SHA-256 or under a guessed key: verify fails."""
+    case = await _timeline()
+    assert (await audit_verify()).ok
+    await _rehash(case.id, key=None, data={"from": "reported", "to": "completed"})
+    report = await audit_verify()
+    assert not report.ok and {b["case"] for b in report.broken} == {case.number}
+    await _rehash(case.id, key=b"a guessed key", data={"from": "reported", "to": "completed"})
+    assert not (await audit_verify()).ok
+
+
+async def test_the_checkpoint_catches_a_dropped_last_event_and_a_forged_checkpoint(tmp_path: Path) -> None:
+    from app.audit import CHECKPOINT_NAME, audit_checkpoint
+
+    case, other = await _timeline(), await _timeline()
+    written = await audit_checkpoint(tmp_path)
+    assert written.ok and written.checkpoint_at and (tmp_path / CHECKPOINT_NAME).stat().st_mode & 0o077 == 0
+    assert (await audit_verify(tmp_path)).ok
+    # The last event deleted and the chain left whole (nothing after it to relink): only the anchor sees it.
+    events = CaseEvent.select(CaseEvent.id).where(CaseEvent.case == case.id)
+    last = await events.order_by(CaseEvent.id, ascending=False).first()
+    await tamper(f"DELETE FROM case_event WHERE id = {int(last['id'])}")
+    report = await audit_verify(tmp_path)
+    assert [(b["case"], b["kind"]) for b in report.broken] == [(case.number, "truncated")]
+    # A broken chain is not anchored over: the old checkpoint stays the measure.
+    assert not (await audit_checkpoint(tmp_path)).ok
+    assert not (await audit_verify(tmp_path)).ok
+    # Editing the checkpoint to match is refused by its signature.
+    stored = json.loads((tmp_path / CHECKPOINT_NAME).read_text())
+    stored["checkpoint"]["cases"][str(case.id)][0] -= 1
+    (tmp_path / CHECKPOINT_NAME).write_text(json.dumps(stored))
+    assert any("signature" in str(b["kind"]) for b in (await audit_verify(tmp_path)).broken)
+    assert other.number not in {b["case"] for b in report.broken}
+
+
+async def test_concurrent_writers_cannot_fork_a_chain() -> None:
+    """Events written at once on one case queue on its lock; a second successor of one event is refused."""
+    from app.cases.events import record_event
+    from app.db import atomic
+
+    case = (await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="other"))).case
+
+    async def write(n: int) -> None:
+        async with atomic():
+            await record_event(case_id=case.id, actor=Actor.system(), kind="note", data={"n": n})
+            await asyncio.sleep(0.01)  # hold the transaction open while the others try
+
+    await asyncio.gather(*(write(n) for n in range(8)))
+    rows = await CaseEvent.select(CaseEvent.prev_hash, CaseEvent.hash).where(CaseEvent.case == case.id)
+    assert len(rows) == 9 and len({row["prev_hash"] for row in rows}) == 9
+    assert (await audit_verify()).ok
+    head = rows[0]["hash"]
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        await CaseEvent(case=case.id, kind="note", data={}, prev_hash=head, hash="f" * 64).save()
