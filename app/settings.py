@@ -137,6 +137,18 @@ class Settings:
         "Minutes between two reads of the mailbox (1 to 60).",
         default=2,
     )
+    mail_authserv_id: str = _setting(
+        "CROSSCLAIM_MAIL_AUTHSERV_ID",
+        "The name your receiving mail server writes first in its Authentication-Results header"
+        " (mx.example.com): only that header's SPF/DKIM/DMARC verdicts are believed. Unset: the topmost one.",
+        default="",
+    )
+    mail_quarantine_unverified: bool = _setting(
+        "CROSSCLAIM_MAIL_QUARANTINE_UNVERIFIED",
+        "Quarantine a reply whose sender failed DMARC (or, without DMARC, SPF or DKIM) instead of posting it"
+        " with a warning.",
+        default=False,
+    )
     time_zone: str = _setting(
         "CROSSCLAIM_TIME_ZONE",
         "The company's IANA time zone: pages of staff who chose none, new users and customers, and the"
