@@ -85,6 +85,21 @@ async def test_emailed_reply_shows_live_and_quarantine_assigns(page: Any, settin
     await expect(thread.locator(".via-email")).to_have_count(1)
     await expect(thread.locator("img")).to_have_count(1)
     assert "Please answer" not in await thread.inner_text()
+    await expect(thread.locator(".sender-not-verified")).to_have_count(0)
+
+    # A mail with a valid tag from the supplier's address that its domain's DMARC disowns: posted, flagged.
+    spoofed = reply_mail(
+        to=sent.reply_to,
+        sender=SUPPLIER,
+        body="Our bank details have changed, please pay to the new account.",
+        in_reply_to=sent.headers["Message-ID"],
+    )
+    verdicts = b"Authentication-Results: mx.example.com; spf=fail smtp.mailfrom=supplier-a.cn; dmarc=fail\r\n"
+    flagged = await ingest_mail(verdicts + spoofed, settings=mail_settings, store=store, policy=EvidencePolicy())
+    assert flagged.status == "posted"
+    warning = thread.locator(".sender-not-verified")
+    await expect(warning).to_have_count(1, timeout=15000)
+    await expect(warning).to_contain_text("dmarc=fail")
 
     # A colleague writes from an address we do not know: quarantined, then assigned by the handler.
     stranger = reply_mail(
@@ -104,10 +119,11 @@ async def test_emailed_reply_shows_live_and_quarantine_assigns(page: Any, settin
     await row.locator("button", has_text="Assign").click()
     await expect(page.locator(f"#inbound-{held.inbound_id}")).to_contain_text(case.number)
     await expect(page.locator(f"#inbound-{held.inbound_id} form")).to_have_count(0)
-    assert await Message.count().where(Message.case == case.id) == 2
+    assert await Message.count().where(Message.case == case.id) == 3
 
     await page.goto(f"/cases/{case.number}")
     await expect(page.locator("#msgs-supplier")).to_contain_text("I am taking over this case from Li Wei.")
-    await expect(page.locator("#msgs-supplier .via-email")).to_have_count(2)
+    await expect(page.locator("#msgs-supplier .via-email")).to_have_count(3)
+    await expect(page.locator("#msgs-supplier .sender-not-verified")).to_have_count(1)
     await page.screenshot(path=screenshot_path("mail-thread-1280"), full_page=True)
     assert errors == []
