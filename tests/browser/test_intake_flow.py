@@ -129,7 +129,8 @@ async def test_warehouse_files_a_case_with_two_photos_from_a_phone(phone: Any, m
         ("IMG_0001.jpg", "ok", "damage_photos"),
         ("IMG_0002.jpg", "ok", ""),
     ]
-    kinds = [e["kind"] for e in await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case.id)]
+    events = CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case.id).order_by(CaseEvent.id)
+    kinds = [e["kind"] for e in await events]
     assert kinds == ["case_reported", "assigned", "evidence_added", "evidence_added", "hint_changed"]
     assert errors == []
 

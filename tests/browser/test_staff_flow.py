@@ -48,7 +48,7 @@ async def test_handler_filters_opens_and_moves_a_case(page: Any, make_user: Any)
 
     stored = await Case.objects().where(Case.number == damaged.case.number).first()
     assert stored.node == "responsibility"
-    kinds = await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == stored.id)
+    kinds = await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == stored.id).order_by(CaseEvent.id)
     assert [k["kind"] for k in kinds] == ["case_reported", "node_changed"]
 
     await page.click("#logout-form button")

@@ -222,7 +222,8 @@ async def test_the_form_files_a_linked_assigned_case_and_keeps_a_refused_file_on
     assert [(row.status, row.filename) for row in rows] == [("ok", "IMG_1.jpg"), ("failed", "empty.jpg")]
     assert "empty" in rows[1].status_reason and rows[1].original_key == "" and rows[1].size == 0
     assert LocalEvidenceStore(settings.data_dir / "evidence").get(rows[0].original_key) == image
-    kinds = [e["kind"] for e in await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case.id)]
+    events = CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case.id).order_by(CaseEvent.id)
+    kinds = [e["kind"] for e in await events]
     assert kinds == ["case_reported", "assigned", "evidence_added", "evidence_failed", "hint_changed"]
     assigned = await CaseEvent.select(CaseEvent.actor_kind, CaseEvent.actor_label).where(
         (CaseEvent.case == case.id) & (CaseEvent.kind == "assigned")
