@@ -19,8 +19,7 @@ from piccolo.engine.base import Engine
 
 from app import db, i18n
 from app.accounts.roles import PUBLIC
-from app.cases.responsibility import configure_rules
-from app.i18n import LANGUAGES, configure_company_zone, current_language
+from app.i18n import LANGUAGES, current_language
 from app.logs import configure_logging
 from app.routes.accounts import AccountController
 from app.routes.analytics import AnalyticsApiController, DashboardController, RootCauseController
@@ -38,8 +37,9 @@ from app.routes.pwa import PwaController
 from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
 from app.routes.system import healthz, home, set_language
 from app.routes.tracking import TRACKING_ROUTES
+from app.routes.users import UserAdminController
 from app.settings import Settings
-from app.tasks.queue import configure_queue
+from app.startup import configure_process
 from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options, role_guard
 from app.web.errors import EXCEPTION_HANDLERS
 from app.web.middleware import EdgeMiddleware
@@ -51,6 +51,7 @@ STATIC = ROOT / "static"
 
 ROUTE_HANDLERS: list[Any] = [
     AccountController,
+    UserAdminController,
     CaseController,
     CaseApiController,
     IntakeController,
@@ -100,13 +101,11 @@ def check_route_roles(app: Litestar) -> None:
 def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    configure_company_zone(settings.time_zone)
     # Tests hand in the engine whose connection pool they manage in their own event loop.
     engine = engine or db.make_engine(settings.database_url)
     db.bind_tables(engine)
-    configure_queue(settings)
     # Built once: a broken company rule file stops the start with its file and line.
-    rules = configure_rules(settings)
+    rules = configure_process(settings)
 
     async def on_startup() -> None:
         await db.start(engine)

@@ -99,8 +99,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     from app.imports import tasks as import_tasks  # noqa: F401 - registers the import task
     from app.logs import configure_logging
+    from app.startup import configure_process
     from app.tasks import (
-        configure_queue,
+        huey,
         mail,  # noqa: F401 - registers the periodic mailbox read
         reminders,  # noqa: F401 - registers the periodic reminder sweep
         reports,  # noqa: F401 - registers the monthly report and the corrective-action checks
@@ -108,8 +109,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     configure_logging(settings.log_level)
     _bound(settings)
-    queue = configure_queue(settings)
-    Consumer(queue, workers=args.workers, worker_type="thread", periodic=True, check_worker_health=True).run()
+    configure_process(settings)
+    Consumer(huey, workers=args.workers, worker_type="thread", periodic=True, check_worker_health=True).run()
     return 0
 
 
@@ -141,6 +142,33 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"{field}: {message}", file=sys.stderr)
             return 2
         print(json.dumps({"id": user.id, "email": user.email, "role": user.role}))
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_user_disable(settings: Settings, args: argparse.Namespace) -> int:
+    from app.accounts.services import user_deactivate
+
+    return _user_change(settings, lambda: user_deactivate(email=args.email))
+
+
+def cmd_user_enable(settings: Settings, args: argparse.Namespace) -> int:
+    from app.accounts.services import user_activate
+
+    return _user_change(settings, lambda: user_activate(email=args.email))
+
+
+def _user_change(settings: Settings, change: Callable[[], Awaitable[Any]]) -> int:
+    from app.errors import NotFound
+
+    async def work() -> int:
+        try:
+            user = await change()
+        except NotFound as error:
+            print(f"crossclaim: {error}", file=sys.stderr)
+            return 2
+        print(json.dumps({"id": user.id, "email": user.email, "active": user.active}))
         return 0
 
     return _run(settings, work)
@@ -401,6 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password", help="prompted for when not given")
     add.add_argument("--name")
     add.set_defaults(func=cmd_user_add)
+    disable = user.add_parser("disable", help="disable a staff user: their sessions and API tokens end at once")
+    disable.add_argument("--email", required=True)
+    disable.set_defaults(func=cmd_user_disable)
+    enable = user.add_parser("enable", help="let a disabled staff user sign in again")
+    enable.add_argument("--email", required=True)
+    enable.set_defaults(func=cmd_user_enable)
 
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="print a new API bearer token for a user")

@@ -391,19 +391,6 @@ class EvidenceController(Controller):
             return Redirect(path=f"/cases/{case}#evidence-panel", status_code=303)
         return render(request, "intake/evidence.html", await evidence_panel_context(request, case), block="panel")
 
-    @post("/cases/{number:str}/assignee", opt={"roles": DESK}, name="case_assign", status_code=303)
-    async def assign(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
-        form = await request.form()
-        raw = form.get("assignee")
-        try:
-            assignee_id = int(raw) if isinstance(raw, str) else 0
-        except ValueError:
-            assignee_id = 0
-        await intake.case_assign(actor=actor_for(request), number=number, assignee_id=assignee_id)
-        if wants_fragment(request):
-            return Response(None, status_code=204, headers={"HX-Refresh": "true"})
-        return Redirect(path=f"/cases/{number}", status_code=303)
-
     @get("/evidence/{evidence_id:str}/web", opt={"roles": STAFF}, name="evidence_web")
     async def web_copy(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[bytes]:
         row = await selectors.evidence_get(evidence_id)

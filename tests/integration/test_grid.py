@@ -133,6 +133,20 @@ async def test_bulk_assign_and_inline_edit_are_recorded(client: Any, login: Any,
     assert one.status_code == 200 and "已分派 1 个案件。" in one.text
 
 
+async def test_bulk_assign_refuses_people_who_cannot_handle_cases(client: Any, login: Any, make_user: Any) -> None:
+    cases = await make_cases(2)
+    await login("handler")
+    warehouse = await make_user("warehouse", name="Dock worker")
+    token = await csrf_token(client)
+    hx = {"HX-Request": "true", "x-csrftoken": token}
+    crafted = await client.post(
+        "/grid/assign", data={"case": [str(cases[0].id), str(cases[1].id)], "assignee": str(warehouse.id)}, headers=hx
+    )
+    assert crafted.status_code == 422 and "cannot handle cases" in crafted.text
+    assert await Case.count().where(Case.assignee == warehouse.id) == 0
+    assert await CaseEvent.count().where(CaseEvent.kind == "assigned") == 0
+
+
 async def test_export_csv_and_xlsx_keep_the_view(client: Any, login: Any) -> None:
     cases = await make_cases()
     await login("manager")

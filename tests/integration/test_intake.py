@@ -11,8 +11,9 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
+from app.cases.assignment import pick_assignee
 from app.cases.events import Actor
-from app.cases.intake import IntakeReport, intake_submit, pick_assignee
+from app.cases.intake import IntakeReport, intake_submit
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
 from app.evidence.services import EvidencePolicy
