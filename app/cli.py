@@ -280,10 +280,11 @@ def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> int:
     from app.analytics.report import ReportError, monthly_pdf
+    from app.web.templates import template_environment
 
     async def work() -> int:
         try:
-            pdf = await monthly_pdf(args.month)
+            pdf = await monthly_pdf(template_environment(), args.month)
         except ReportError as error:
             print(f"crossclaim: {error}", file=sys.stderr)
             return 2

@@ -17,6 +17,7 @@ from app.i18n import gettext as _
 from app.routes.cases import actor_for
 from app.web.openapi import error_responses
 from app.web.pages import render, wants_fragment
+from app.web.templates import request_environment
 
 
 def today_utc() -> date:
@@ -77,7 +78,7 @@ class DashboardController(Controller):
         return render(request, "analytics/dashboard.html", context, block="figures")
 
     @get("/report.pdf", opt={"roles": DESK}, name="dashboard_report")
-    async def report(self, month: FromQuery[str] = "") -> Response[bytes]:
+    async def report(self, request: Request[Any, Any, Any], month: FromQuery[str] = "") -> Response[bytes]:
         from app.analytics.report import monthly_pdf, previous_month
 
         month = month or previous_month(today_utc())
@@ -87,7 +88,7 @@ class DashboardController(Controller):
             raise ValidationFailed(
                 _("Choose a month like 2026-05."), fields=[("month", _("Choose a month like 2026-05."))]
             ) from None
-        pdf = await monthly_pdf(month)
+        pdf = await monthly_pdf(request_environment(request), month)
         return Response(
             pdf,
             media_type="application/pdf",
