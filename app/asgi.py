@@ -19,6 +19,7 @@ from piccolo.engine.base import Engine
 from app import db
 from app.accounts.roles import PUBLIC
 from app.logs import configure_logging
+from app.piccolo_app import TABLES
 from app.routes.accounts import AccountController
 from app.routes.analytics import AnalyticsApiController, DashboardController, RootCauseController
 from app.routes.api import CaseApiController
@@ -87,7 +88,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
     configure_logging(settings.log_level)
     # Tests hand in the engine whose connection pool they manage in their own event loop.
     engine = engine or db.make_engine(settings.database_url)
-    db.bind_tables(engine)
+    db.bind_tables(engine, TABLES)
     # Built once: a broken company rule file stops the start with its file and line.
     rules = configure_process(settings)
 

@@ -16,12 +16,13 @@ from typing import Any
 
 from app import db
 from app.i18n import configure_company_zone
+from app.piccolo_app import TABLES
 from app.settings import Settings, documented_settings
 
 
 def _bound(settings: Settings) -> Any:
     engine = db.make_engine(settings.database_url)
-    db.bind_tables(engine)
+    db.bind_tables(engine, TABLES)
     return engine
 
 

@@ -197,12 +197,13 @@ async def bench_summary(engine_name: str, cases: int, budget: float) -> dict[str
     from app import db
     from app.analytics import selectors
     from app.analytics.selectors import AnalyticsFilters
+    from app.piccolo_app import TABLES
 
     url, cleanup = make_database(engine_name)
     try:
         migrate(url, tempfile.mkdtemp(prefix="cc-bench-"))
         engine = db.make_engine(url)
-        db.bind_tables(engine)
+        db.bind_tables(engine, TABLES)
         await db.start(engine)
         sqlite = engine_name == "sqlite"
         started = time.perf_counter()
@@ -247,13 +248,14 @@ async def bench_summary(engine_name: str, cases: int, budget: float) -> dict[str
 async def bench_pdf(engine_name: str, cases: int, budget: float) -> dict[str, Any]:
     from app import db
     from app.analytics import report
+    from app.piccolo_app import TABLES
     from app.web.templates import template_environment
 
     url, cleanup = make_database(engine_name)
     try:
         migrate(url, tempfile.mkdtemp(prefix="cc-bench-"))
         engine = db.make_engine(url)
-        db.bind_tables(engine)
+        db.bind_tables(engine, TABLES)
         await db.start(engine)
         # All cases in one month (January 2025), the deliveries behind them too.
         await generate(engine, engine_name == "sqlite", cases, days=31)

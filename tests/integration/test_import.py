@@ -313,14 +313,15 @@ async def test_web_import_errors_block_confirmation_and_bad_files_get_a_page(cli
 def run_as_worker(settings: Any, task: Any) -> None:
     """What `crossclaim worker` does with a task: its own engine (the test's pool belongs to the test's loop)."""
     from app import db
+    from app.piccolo_app import TABLES
     from app.tasks.queue import huey
 
     original = db.current_engine()
-    db.bind_tables(db.make_engine(settings.database_url))
+    db.bind_tables(db.make_engine(settings.database_url), TABLES)
     try:
         huey.execute(task)
     finally:
-        db.bind_tables(original)
+        db.bind_tables(original, TABLES)
 
 
 async def test_big_import_runs_as_a_task_with_progress(client: Any, login: Any, settings: Any) -> None:

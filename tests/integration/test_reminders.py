@@ -285,9 +285,10 @@ async def test_the_huey_periodic_task_runs_the_same_sweep(
     await overdue_case(make_user)
     # In a process of its own, as the Huey worker calls it: bound tables, no running event loop.
     script = (
-        "import json, sys; from datetime import datetime; from app import db; from app.settings import Settings; "
+        "import json, sys; from datetime import datetime; from app import db; "
+        "from app.piccolo_app import TABLES; from app.settings import Settings; "
         "from app.tasks.reminders import run_sweep; s = Settings.from_env(); "
-        "db.bind_tables(db.make_engine(s.database_url)); "
+        "db.bind_tables(db.make_engine(s.database_url), TABLES); "
         "first = run_sweep(s, datetime.fromisoformat(sys.argv[1])); "
         "second = run_sweep(s, datetime.fromisoformat(sys.argv[1])); "  # a second loop in the same process
         "print(json.dumps([first, second]))"

@@ -187,8 +187,9 @@ async def test_the_periodic_task_runs_on_the_first_and_mails(settings: Any, make
     await make_user("manager", email="mei@example.com")
     # The worker's own way in: a fresh process, settings from the environment, the task's sync door.
     script = (
-        "from app import db; from app.settings import Settings; s = Settings.from_env(); "
-        "db.bind_tables(db.make_engine(s.database_url)); "
+        "from app import db; from app.piccolo_app import TABLES; from app.settings import Settings; "
+        "s = Settings.from_env(); "
+        "db.bind_tables(db.make_engine(s.database_url), TABLES); "
         "from app.tasks.reports import monthly_report; print(monthly_report.call_local())"
     )
     env = {
