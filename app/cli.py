@@ -260,7 +260,7 @@ def cmd_analytics_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from app.tracking.policies import configure_policy
+    from app.startup import configure_process
     from app.tracking.sweep import sweep
 
     try:
@@ -269,7 +269,7 @@ def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
         print(f"crossclaim: --now must be an ISO date-time, not {args.now!r}", file=sys.stderr)
         return 2
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
-    configure_policy(settings.data_dir)
+    configure_process(settings)
 
     async def work() -> int:
         summary = await sweep(settings=settings, now=now)

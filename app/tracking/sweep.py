@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from app.accounts.tables import User
 from app.cases.events import Actor, event_hash
 from app.cases.tables import Case, CaseEvent
 from app.collaboration import links
+from app.faults import fault_point
 from app.i18n import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -103,8 +103,7 @@ async def sweep(*, settings: Settings, now: datetime | None = None, lease: timed
     fresh = await claim_due(policy=policy, settings=settings, now=now, summary=summary)
     taken = await take_over(now=now, lease=lease)
     summary.retried = len(taken)
-    if settings.test_hooks and os.environ.get("CROSSCLAIM_TEST_CRASH") == "after_claim":
-        os._exit(9)  # the fault the crash-repair test needs: claims written, nothing sent
+    fault_point("sweep.after_claim")  # the crash-repair tests die here: claims written, nothing sent
     await deliver(settings=settings, ids=[*fresh, *taken], now=now, summary=summary)
     return summary
 
