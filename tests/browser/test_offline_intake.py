@@ -142,7 +142,8 @@ async def test_three_reports_filed_offline_arrive_once_each_with_their_photos(
     await expect(phone.locator("[data-queue-item]")).to_have_count(3)
     await phone.screenshot(path=screenshot_path("not-sent-375"), full_page=True)
     # Rows name the problem in words; a waiting row offers no "Fix and send"; the badge can be read.
-    await expect(phone.locator("[data-queue-item] [data-title]").first).to_have_text("PO-OFFLINE-1 · Damaged in transit")
+    title = phone.locator("[data-queue-item] [data-title]").first
+    await expect(title).to_have_text("PO-OFFLINE-1 · Damaged in transit")
     assert await phone.locator("[data-queue-item] [data-fix]").evaluate_all(
         "links => links.every((a) => getComputedStyle(a).display === 'none')"
     )
