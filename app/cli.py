@@ -291,7 +291,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     async def work() -> int:
         try:
             result = await commit(preview=preview, actor=Actor.system(N_("Spreadsheet import")),
-                                  skip_invalid=args.skip_invalid)  # fmt: skip
+                                  skip_invalid=args.skip_invalid, skip_repeats=args.skip_repeats)  # fmt: skip
         except ValidationFailed as error:
             print(json.dumps({**summary, "refused": str(error)}, ensure_ascii=False))
             return 2
@@ -448,6 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("file", metavar="FILE")
     imports.add_argument("--dry-run", action="store_true", help="check and print the summary, write nothing")
     imports.add_argument("--skip-invalid", action="store_true", help="import the valid rows of a file with errors")
+    imports.add_argument(
+        "--skip-repeats",
+        action="store_true",
+        help="skip case rows identical to an earlier row (default: separate cases)",
+    )
     imports.set_defaults(func=cmd_import)
 
     export = sub.add_parser("export", help="export cases (the default grid view) to CSV or XLSX")

@@ -15,7 +15,7 @@ from app.i18n import ngettext
 from app.imports import services
 from app.imports.columns import COLUMNS, KINDS, auto_mapping, known_headers
 from app.imports.messages import Message
-from app.imports.preview import Preview, check
+from app.imports.preview import Preview, RowNote, check
 from app.imports.reader import FileRefused, Sheet, read_sheet
 from app.rules.facts import N_
 
@@ -23,6 +23,8 @@ from app.rules.facts import N_
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 # Files with more valid rows than this are written by the worker, with a progress bar.
 BACKGROUND_ROWS = 2000
+# Rows not created that a finished import lists on its page (the CLI lists every one).
+SHOWN_NOTES = 500
 
 
 @dataclass
@@ -119,8 +121,14 @@ def refused(message: str) -> dict[str, Any]:
     return {"rows": 0, "valid": 0, "errors": [{"row": 0, "column": "", "message": message}]}
 
 
-async def commit(*, preview: Preview, actor: Actor, skip_invalid: bool = False) -> services.ImportResult:
-    """Write a checked file: all its rows in one transaction, or nothing when any row is wrong."""
+async def commit(
+    *, preview: Preview, actor: Actor, skip_invalid: bool = False, skip_repeats: bool = False
+) -> services.ImportResult:
+    """Write a checked file: all its rows in one transaction, or nothing when any row is wrong.
+
+    Rows that repeat an earlier row are separate cases unless ``skip_repeats``; either way each row of the
+    file is counted once in the result, with the reason for every row not created.
+    """
     if preview.mapping_problems:
         raise ValidationFailed(
             _("The column mapping is incomplete."), fields=[("mapping", m) for m in preview.mapping_problems]
@@ -137,9 +145,17 @@ async def commit(*, preview: Preview, actor: Actor, skip_invalid: bool = False) 
                 for e in preview.errors[:20]
             ],
         )
+    records, skipped = preview.records, list(preview.skipped)
+    if skip_repeats and preview.repeats:
+        records = [record for record in records if "repeat_of" not in record]
+        skipped += [RowNote(note.row, note.message) for note in preview.repeats]
     if preview.kind == "orders":
-        return await services.import_orders(records=preview.records)
-    return await services.import_cases(records=preview.records, actor=actor)
+        result = await services.import_orders(records=records)
+    else:
+        result = await services.import_cases(records=records, actor=actor)
+    result.rows, result.skipped, result.errors = preview.rows, len(skipped), preview.error_rows
+    result.notes += skipped
+    return result
 
 
 async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]:
@@ -157,7 +173,12 @@ async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]
         job.save_state(progress=40, **Message(N_("Checking the rows")).as_state())
         preview = check(job.kind, sheet, mapping)
         job.save_state(progress=60, rows=preview.rows, valid=preview.valid, **Message(N_("Writing")).as_state())
-        result = await commit(preview=preview, actor=actor, skip_invalid=bool(state.get("skip_invalid")))
+        result = await commit(
+            preview=preview,
+            actor=actor,
+            skip_invalid=bool(state.get("skip_invalid")),
+            skip_repeats=bool(state.get("skip_repeats")),
+        )
     except FileRefused as error:
         return job.save_state(status="failed", progress=100, **error.message.as_state())
     except ValidationFailed as error:
@@ -168,7 +189,8 @@ async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]
         stopped = Message(N_("The import stopped (%(kind)s)."), kind=type(error).__name__)
         job.save_state(status="failed", progress=100, **stopped.as_state())
         raise
-    return job.save_state(status="done", progress=100, result=result.as_dict(), **Message(N_("Imported")).as_state())
+    summary = {**result.as_dict(), "not_created": [note.as_state() for note in result.listed()[:SHOWN_NOTES]]}
+    return job.save_state(status="done", progress=100, result=summary, **Message(N_("Imported")).as_state())
 
 
 def _refusal(preview: Preview) -> Message:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,13 +28,33 @@ class RowError:
         return {"row": self.row, "column": self.column, "message": str(self.message)}
 
 
+@dataclass(frozen=True)
+class RowNote:
+    """Why a row was not created (skipped, unchanged, updated) or what to look at before importing it."""
+
+    row: int
+    message: Message
+    outcome: str = "skipped"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "outcome": self.outcome, "reason": str(self.message)}
+
+    def as_state(self) -> dict[str, Any]:
+        return {"row": self.row, "outcome": self.outcome, **self.message.as_state()}
+
+
 @dataclass
 class Preview:
+    """Every row of the file ends in exactly one place: ``records``, ``skipped`` or the error rows."""
+
     kind: str
     rows: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     error_rows: int = 0
+    skipped: list[RowNote] = field(default_factory=list)
+    # Rows identical to an earlier row: imported as separate cases unless the user skips them.
+    repeats: list[RowNote] = field(default_factory=list)
     mapping_problems: list[Message] = field(default_factory=list)
 
     @property
@@ -43,9 +65,18 @@ class Preview:
         return {
             "rows": self.rows,
             "valid": self.valid,
+            "skipped": len(self.skipped),
+            "error_rows": self.error_rows,
             "errors": [error.as_dict() for error in self.errors],
+            "skipped_rows": [note.as_dict() for note in self.skipped],
+            "repeats": [note.as_dict() for note in self.repeats],
             **({"mapping": self.mapping_problems} if self.mapping_problems else {}),
         }
+
+    def refuse(self, error: RowError) -> None:
+        self.error_rows += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(error)
 
 
 def _choose_column(column: Column) -> Message:
@@ -67,7 +98,8 @@ def mapping_problems(kind: str, mapping: dict[str, int | None]) -> list[Message]
 
 def check(kind: str, sheet: Sheet, mapping: dict[str, int | None]) -> Preview:
     """Parse every row; a row with any error is left out of ``records`` and reported cell by cell."""
-    preview = Preview(kind=kind, rows=len(sheet.rows))
+    preview = Preview(kind=kind, rows=len(sheet.rows) + len(sheet.blank_rows))
+    preview.skipped = [RowNote(number, _BLANK) for number in sheet.blank_rows]
     preview.mapping_problems = mapping_problems(kind, mapping)
     if preview.mapping_problems:
         return preview
@@ -105,7 +137,102 @@ def check(kind: str, sheet: Sheet, mapping: dict[str, int | None]) -> Preview:
             preview.errors.extend(problems[: max(room, 0)])
         else:
             preview.records.append(record)
+    if kind == "orders":
+        _settle_order_lines(preview, headers, mapping)
+    else:
+        _settle_case_keys(preview, headers, mapping)
+    preview.skipped.sort(key=lambda note: note.row)
     return preview
+
+
+_BLANK = Message(N_("An empty row."))
+
+
+# What the check adds to a record: not part of what the row says.
+_BOOKKEEPING = frozenset({"row", "client_key", "repeat_of"})
+
+
+def _same(first: dict[str, Any], record: dict[str, Any]) -> bool:
+    return {k: v for k, v in first.items() if k not in _BOOKKEEPING} == {
+        k: v for k, v in record.items() if k not in _BOOKKEEPING
+    }
+
+
+def _settle_order_lines(preview: Preview, headers: list[str], mapping: dict[str, int | None]) -> None:
+    """Number lines a file leaves unnumbered; a line twice is skipped when alike and an error when not."""
+    seen: dict[str, dict[str, Any]] = {}
+    next_line: dict[str, int] = {}
+    kept: list[dict[str, Any]] = []
+    for record in preview.records:
+        number = record["order_number"]
+        line_no = record.get("line_no") or next_line.get(number, 1)
+        next_line[number] = line_no + 1
+        record["line_no"] = line_no
+        key = f"{number}#{line_no}"
+        first = seen.get(key)
+        if first is None:
+            seen[key] = record
+            kept.append(record)
+        elif _same(first, record):
+            repeated = Message(N_("Repeats row %(row)s (the same order line); imported once."), row=first["row"])
+            preview.skipped.append(RowNote(record["row"], repeated))
+        else:
+            clash = Message(
+                N_("Order %(order)s line %(line)s is also in row %(row)s, with other values."),
+                order=number, line=line_no, row=first["row"],
+            )  # fmt: skip
+            preview.refuse(RowError(record["row"], _header(headers, mapping.get("order_number")), clash))
+    preview.records = kept
+
+
+def row_digest(record: dict[str, Any]) -> str:
+    body = {k: v for k, v in record.items() if k != "row"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+
+
+def _settle_case_keys(preview: Preview, headers: list[str], mapping: dict[str, int | None]) -> None:
+    """Each case's idempotency key: its old number, or its content and how often that content came before.
+
+    Rows alike in one ledger are separate cases ("4 units defective" twice on one order is common), so
+    the second gets the key of the first with ``~2``: importing the same ledger again (or a corrected
+    copy of it) finds every key and changes nothing, and no row is merged into another.
+    """
+    numbered: dict[str, dict[str, Any]] = {}
+    occurrences: dict[str, tuple[int, int]] = {}
+    kept: list[dict[str, Any]] = []
+    for record in preview.records:
+        legacy = record.get("legacy_number")
+        if legacy and len(f"ledger:{legacy}") <= 64:
+            key = f"ledger:{legacy}"
+            first = numbered.get(key)
+            if first is None:
+                numbered[key] = record
+            elif _same(first, record):
+                repeated = Message(N_("Repeats row %(row)s (the same case number); imported once."), row=first["row"])
+                preview.skipped.append(RowNote(record["row"], repeated))
+                continue
+            else:
+                clash = Message(
+                    N_("Case number %(number)s is also in row %(row)s, with other values."),
+                    number=legacy, row=first["row"],
+                )  # fmt: skip
+                header = _header(headers, mapping.get("legacy_number"))
+                preview.refuse(RowError(record["row"], header, clash))
+                continue
+        else:
+            digest = row_digest(record)[:48]
+            first_row, count = occurrences.get(digest, (record["row"], 0))
+            occurrences[digest] = (first_row, count + 1)
+            key = f"ledger:#{digest}" if count == 0 else f"ledger:#{digest}~{count + 1}"
+            if count:
+                record["repeat_of"] = first_row
+                alike = Message(
+                    N_("Same values as row %(row)s: a separate case unless you skip repeats."), row=first_row
+                )
+                preview.repeats.append(RowNote(record["row"], alike, outcome="repeat"))
+        record["client_key"] = key
+        kept.append(record)
+    preview.records = kept
 
 
 def _header(headers: list[str], index: int | None) -> str:

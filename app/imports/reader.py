@@ -39,6 +39,8 @@ class Sheet:
     # Cells holding a formula whose value Excel never saved: (row, column index).
     unsaved_formulas: frozenset[tuple[int, int]] = frozenset()
     encoding: str = ""
+    # Empty rows between the header and the last data row: skipped, but counted and listed.
+    blank_rows: tuple[int, ...] = ()
 
 
 def file_kind(head: bytes) -> str:
@@ -104,8 +106,10 @@ def _assemble(
     encoding: str,
 ) -> Sheet:
     filled: list[tuple[int, tuple[Any, ...]]] = []
+    blank: list[int] = []
     for number, cells in raw_rows:
         if all(is_blank(cell) for cell in cells):
+            blank.append(number)
             continue
         filled.append((number, cells))
         if len(filled) > MAX_ROWS + HEADER_SEARCH_ROWS:
@@ -128,7 +132,16 @@ def _assemble(
         headers.pop()
     if not rows:
         raise FileRefused(N_("The file has a header row but no data rows."))
-    return Sheet(headers=headers, header_row=header_row, rows=rows, unsaved_formulas=formulas, encoding=encoding)
+    last_row = rows[-1][0]
+    blank_rows = tuple(number for number in blank if header_row < number < last_row)
+    return Sheet(
+        headers=headers,
+        header_row=header_row,
+        rows=rows,
+        unsaved_formulas=formulas,
+        encoding=encoding,
+        blank_rows=blank_rows,
+    )
 
 
 def normalise_header(name: Any) -> str:

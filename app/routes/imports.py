@@ -128,7 +128,9 @@ class ImportController(Controller):
         if job.state().get("status") not in {"uploaded", None}:
             return render(request, "imports/preview.html", _context(job, None, None, ""), block="check")
         actor = actor_for(request)
-        job.save_state(skip_invalid=bool(form.get("skip_invalid")), status="queued", progress=0)
+        skip_repeats = bool(preview.repeats) and not form.get("keep_repeats")
+        skip_invalid = bool(form.get("skip_invalid"))
+        job.save_state(skip_invalid=skip_invalid, skip_repeats=skip_repeats, status="queued", progress=0)
         if preview.valid > jobs.BACKGROUND_ROWS:
             from app.imports.tasks import import_upload
 

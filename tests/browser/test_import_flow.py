@@ -37,7 +37,7 @@ async def test_import_with_mapping_correction_preview_and_confirm(page: Any, mak
     await expect(page.locator("#import-form")).to_contain_text("SKU")
     await expect(page.locator("#import-confirm")).to_have_count(0)
     await page.select_option("#map_sku", label="Artikel")
-    await expect(page.locator("#import-summary")).to_contain_text("4 rows, 3 valid, 1 with errors")
+    await expect(page.locator("#import-summary")).to_contain_text("4 rows: 3 to import, 0 skipped, 1 with errors")
     await expect(page.locator("#import-errors tbody tr")).to_have_count(1)
     await expect(page.locator("#import-errors tbody tr td").nth(0)).to_have_text("7")
     await expect(page.locator("#import-errors tbody tr td").nth(1)).to_have_text("下单日期")
