@@ -100,6 +100,35 @@ def load_sheet(path: Path, kind: str) -> Sheet:
     return read_sheet(path, known_headers=known_headers(kind))
 
 
+_STOPPED_READER = N_(
+    "Reading this file stopped the server the last time; it is not read again. Check the file and upload it again."
+)
+
+
+def read_upload(job: Job) -> Sheet:
+    """The stored upload's sheet; a file refused once, or that stopped the process while read, is not read again.
+
+    A marker is kept while the file is read: if the process dies under the reader (a file crafted to
+    exhaust memory), the next look at this import finds the marker and shows why instead of dying again.
+    """
+    state = job.state()
+    refused = state.get("refused")
+    if isinstance(refused, dict):
+        raise FileRefused(refused.get("msgid") or _STOPPED_READER, **(refused.get("values") or {}))
+    if state.get("reading"):
+        stopped = FileRefused(_STOPPED_READER)
+        job.save_state(reading=False, refused=stopped.message.as_state())
+        raise stopped
+    job.save_state(reading=True)
+    try:
+        sheet = load_sheet(job.upload, job.kind)
+    except FileRefused as error:
+        job.save_state(reading=False, refused=error.message.as_state())
+        raise
+    job.save_state(reading=False)
+    return sheet
+
+
 def mapping_from_form(kind: str, sheet: Sheet, form: dict[str, Any]) -> dict[str, int | None]:
     """The user's corrections: each field's file column index, or "" for none; the rest stay automatic."""
     mapping = auto_mapping(kind, sheet.headers)
@@ -168,7 +197,7 @@ async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]
     job.save_state(status="running", progress=10, **Message(N_("Reading the file")).as_state())
     preview: Preview | None = None
     try:
-        sheet = load_sheet(job.upload, job.kind)
+        sheet = read_upload(job)
         mapping = {k: v for k, v in state.get("mapping", {}).items()} or auto_mapping(job.kind, sheet.headers)
         job.save_state(progress=40, **Message(N_("Checking the rows")).as_state())
         preview = check(job.kind, sheet, mapping)

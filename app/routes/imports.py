@@ -39,9 +39,9 @@ def _job(request: Request[Any, Any, Any], token: str) -> jobs.Job:
 async def _check(job: jobs.Job, form: dict[str, Any] | None) -> tuple[Sheet | None, Preview | None, str]:
     """Read and check off the event loop; a refused file comes back as its message."""
     try:
-        sheet = await to_thread.run_sync(jobs.load_sheet, job.upload, job.kind)
+        sheet = await to_thread.run_sync(jobs.read_upload, job)
     except FileRefused as error:
-        return None, None, str(error)
+        return None, None, error.message
     saved = job.state().get("mapping")
     if form is not None:
         mapping = jobs.mapping_from_form(job.kind, sheet, form)
