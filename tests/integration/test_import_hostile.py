@@ -67,6 +67,7 @@ def sparse_xlsx(far_cell: str, *, hidden_in_second_file: bool = False) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.mark.checklist(1)
 @pytest.mark.parametrize(
     ("far_cell", "hidden", "reason"),
     [
