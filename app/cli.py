@@ -279,7 +279,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     from app.rules.facts import N_
 
     try:
-        _, preview = preview_file(Path(args.file), args.kind)
+        _, preview = preview_file(Path(args.file), args.kind, date_order=args.date_order)
     except (FileRefused, OSError) as error:
         print(json.dumps(refused(str(error)), ensure_ascii=False))
         return 2
@@ -452,6 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-repeats",
         action="store_true",
         help="skip case rows identical to an earlier row (default: separate cases)",
+    )
+    imports.add_argument(
+        "--date-order",
+        choices=["dmy", "mdy"],
+        help="read dates such as 03/04/2025 day first (dmy) or month first (mdy); default: as the file's dates show",
     )
     imports.set_defaults(func=cmd_import)
 

@@ -141,9 +141,11 @@ def mapping_from_form(kind: str, sheet: Sheet, form: dict[str, Any]) -> dict[str
     return mapping
 
 
-def preview_file(path: Path, kind: str, mapping: dict[str, int | None] | None = None) -> tuple[Sheet, Preview]:
+def preview_file(
+    path: Path, kind: str, mapping: dict[str, int | None] | None = None, *, date_order: str | None = None
+) -> tuple[Sheet, Preview]:
     sheet = load_sheet(path, kind)
-    return sheet, check(kind, sheet, mapping or auto_mapping(kind, sheet.headers))
+    return sheet, check(kind, sheet, mapping or auto_mapping(kind, sheet.headers), date_order=date_order)
 
 
 def refused(message: str) -> dict[str, Any]:
@@ -200,7 +202,7 @@ async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]
         sheet = read_upload(job)
         mapping = {k: v for k, v in state.get("mapping", {}).items()} or auto_mapping(job.kind, sheet.headers)
         job.save_state(progress=40, **Message(N_("Checking the rows")).as_state())
-        preview = check(job.kind, sheet, mapping)
+        preview = check(job.kind, sheet, mapping, date_order=state.get("date_order"))
         job.save_state(progress=60, rows=preview.rows, valid=preview.valid, **Message(N_("Writing")).as_state())
         result = await commit(
             preview=preview,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from app.imports import values
 from app.imports.columns import COLUMNS, Column
 from app.imports.messages import Message, label_message
 from app.imports.reader import Sheet
@@ -56,6 +57,10 @@ class Preview:
     # Rows identical to an earlier row: imported as separate cases unless the user skips them.
     repeats: list[RowNote] = field(default_factory=list)
     mapping_problems: list[Message] = field(default_factory=list)
+    # How 03/04/2025-style dates are read: "dmy" or "mdy"; asked on the page when the file has such dates.
+    date_order: str = "dmy"
+    date_order_found: str | None = None
+    day_month_dates: bool = False
 
     @property
     def valid(self) -> int:
@@ -71,6 +76,7 @@ class Preview:
             "skipped_rows": [note.as_dict() for note in self.skipped],
             "repeats": [note.as_dict() for note in self.repeats],
             **({"mapping": self.mapping_problems} if self.mapping_problems else {}),
+            **({"date_order": self.date_order} if self.day_month_dates else {}),
         }
 
     def refuse(self, error: RowError) -> None:
@@ -96,14 +102,27 @@ def mapping_problems(kind: str, mapping: dict[str, int | None]) -> list[Message]
     return found
 
 
-def check(kind: str, sheet: Sheet, mapping: dict[str, int | None]) -> Preview:
-    """Parse every row; a row with any error is left out of ``records`` and reported cell by cell."""
+def check(kind: str, sheet: Sheet, mapping: dict[str, int | None], *, date_order: str | None = None) -> Preview:
+    """Parse every row; a row with any error is left out of ``records`` and reported cell by cell.
+
+    Dates such as 03/04/2025 are read in ``date_order`` when given, else in the order the file's own
+    dates show (a first number over 12 is a day), else day first.
+    """
     preview = Preview(kind=kind, rows=len(sheet.rows) + len(sheet.blank_rows))
     preview.skipped = [RowNote(number, _BLANK) for number in sheet.blank_rows]
     preview.mapping_problems = mapping_problems(kind, mapping)
     if preview.mapping_problems:
         return preview
     plan: list[tuple[Column, int]] = [(c, i) for c in COLUMNS[kind] if (i := mapping.get(c.name)) is not None]
+    date_columns = [i for c, i in plan if c.parse is values.parse_date]
+    found, preview.day_month_dates = values.date_order_of(
+        cells[i] for _, cells in sheet.rows for i in date_columns if i < len(cells)
+    )
+    preview.date_order_found = found
+    preview.date_order = date_order if date_order in values.DATE_ORDERS else found or "dmy"
+    if preview.date_order != "dmy":
+        order = preview.date_order
+        plan = [(replace(c, parse=_in_order(order)) if c.parse is values.parse_date else c, i) for c, i in plan]
     headers = sheet.headers
     formulas = sheet.unsaved_formulas
     finish = _finish_order if kind == "orders" else _finish_case
@@ -233,6 +252,10 @@ def _settle_case_keys(preview: Preview, headers: list[str], mapping: dict[str, i
         record["client_key"] = key
         kept.append(record)
     preview.records = kept
+
+
+def _in_order(order: str) -> Any:
+    return lambda value: values.parse_date(value, order=order)
 
 
 def _header(headers: list[str], index: int | None) -> str:

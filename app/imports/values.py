@@ -21,7 +21,19 @@ EXCEL_EPOCH = date(1899, 12, 30)
 EXCEL_MAX_SERIAL = 2958465
 _DATE_YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 _DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
-_DATE_DMY = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+# 22/03/2025, 03/22/2025, 5.3.2026, 22-03-25: which number is the day is the file's choice (DAY_FIRST or not).
+DAY_MONTH = re.compile(r"^(\d{1,2})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{4}|\d{2})$")
+_TIME_OF_DAY = re.compile(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[AaPp][Mm])?|[ T]00:00:00\.?\d*Z?)$")
+MONTH_NAMES: dict[str, int] = {
+    "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4, "april": 4, "may": 5,
+    "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8, "sep": 9, "sept": 9, "september": 9,
+    "oct": 10, "october": 10, "nov": 11, "november": 11, "dec": 12, "december": 12,
+    "一月": 1, "二月": 2, "三月": 3, "四月": 4, "五月": 5, "六月": 6, "七月": 7, "八月": 8, "九月": 9,
+    "十月": 10, "十一月": 11, "十二月": 12, "正月": 1, "腊月": 12,
+}  # fmt: skip
+_DATE_WORDS = re.compile(r"\d+|[A-Za-z]+|[一二三四五六七八九十正腊]+月")
+_ORDINAL = re.compile(r"(\d)(?:st|nd|rd|th)\b", re.IGNORECASE)
+DATE_ORDERS = ("dmy", "mdy")
 
 
 def is_blank(value: Any) -> bool:
@@ -39,8 +51,9 @@ def text(value: Any, *, limit: int = 200) -> str:
     return result
 
 
-def parse_date(value: Any) -> date | None:
-    """Excel serials, Excel dates, and ISO, 2026/3/5, 2026.3.5, 2026年3月5日, 20260305 or 5.3.2026 text."""
+def parse_date(value: Any, *, order: str = "dmy") -> date | None:
+    """Excel serials and dates, ISO, 2026/3/5, 2026年3月5日, 20260305, 22 Mar 2025, Mar 22, 2025, 22-Mar-25,
+    and 22/03/2025 or 03/22/2025 read in the file's ``order`` (``dmy`` or ``mdy``)."""
     if is_blank(value):
         return None
     if isinstance(value, datetime):
@@ -50,19 +63,73 @@ def parse_date(value: Any) -> date | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _from_serial(float(value))
     raw = str(value).strip()
-    head = re.split(r"[ T]", raw, maxsplit=1)[0]  # "2026-03-05 14:30" → the day
-    for pattern, order in ((_DATE_YMD, "ymd"), (_DATE_COMPACT, "ymd"), (_DATE_DMY, "dmy")):
-        match = pattern.match(head)
-        if match:
-            first, second, third = (int(part) for part in match.groups())
-            year, month, day = (first, second, third) if order == "ymd" else (third, second, first)
-            try:
-                return date(year, month, day)
-            except ValueError:
-                raise ValueProblem(N_("%(value)s is not a real date."), value=repr(raw)) from None
-    if re.fullmatch(r"\d{1,7}(\.\d+)?", raw):
+    # "2026-03-05 14:30", "2026-03-05T14:30:00+08:00", "22/03/2025 9:15 AM" → the day
+    head = re.split(r"[ T]", raw, maxsplit=1)[0] if re.match(r"\d{4}\D", raw) else _TIME_OF_DAY.sub("", raw).strip()
+    found: tuple[int, int, int] | None = None
+    if match := _DATE_YMD.match(head) or _DATE_COMPACT.match(head):
+        found = (int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    elif match := DAY_MONTH.match(head):
+        first, second, year = (int(part) for part in match.groups())
+        day, month = (first, second) if order == "dmy" else (second, first)
+        found = (_full_year(year, match.group(3)), month, day)
+    elif re.fullmatch(r"\d{1,7}(\.\d+)?", raw):
         return _from_serial(float(raw))
-    raise ValueProblem(N_("%(value)s is not a date; use 2026-03-05, 2026/3/5 or 2026年3月5日."), value=repr(raw))
+    else:
+        found = _named_month(head)
+    if found is None:
+        unknown = N_("%(value)s is not a date; use 2026-03-05, 2026/3/5, 2026年3月5日 or 5 Mar 2026.")
+        raise ValueProblem(unknown, value=repr(raw))
+    try:
+        return date(*found)
+    except ValueError:
+        raise ValueProblem(N_("%(value)s is not a real date."), value=repr(raw)) from None
+
+
+def _full_year(year: int, written: str) -> int:
+    """Two-digit years as Python's %y reads them: 69-99 are 19xx, the rest 20xx."""
+    if len(written) > 2:
+        return year
+    return 1900 + year if year >= 69 else 2000 + year
+
+
+def _named_month(head: str) -> tuple[int, int, int] | None:
+    """22 Mar 2025, Mar 22, 2025, 22-Mar-25, March 22nd 2025, 2025-Mar-22, 22 三月 2025: (year, month, day)."""
+    words = _DATE_WORDS.findall(_ORDINAL.sub(r"\1", head))
+    months = [MONTH_NAMES.get(word.lower()) for word in words]
+    if len(words) != 3 or sum(month is not None for month in months) != 1:
+        return None
+    position = next(i for i, month in enumerate(months) if month is not None)
+    numbers = [word for i, word in enumerate(words) if i != position]
+    if not all(number.isdigit() for number in numbers):
+        return None
+    month = months[position]
+    assert month is not None
+    if len(numbers[0]) == 4:  # 2025-Mar-22
+        year_text, day_text = numbers
+    else:  # 22 Mar 2025, Mar 22, 2025, 22-Mar-25
+        day_text, year_text = numbers
+    return _full_year(int(year_text), year_text), month, int(day_text)
+
+
+def date_order_of(cells: Any) -> tuple[str | None, bool]:
+    """The day/month order a file's day-month dates show (a first number over 12 is a day), and whether it has any.
+
+    ``(None, True)``: every such date reads both ways (03/04/2025), so the user is asked.
+    """
+    seen = False
+    for cell in cells:
+        if not isinstance(cell, str):
+            continue
+        match = DAY_MONTH.match(_TIME_OF_DAY.sub("", cell.strip()).strip())
+        if not match:
+            continue
+        seen = True
+        first, second = int(match.group(1)), int(match.group(2))
+        if first > 12 >= second:
+            return "dmy", True
+        if second > 12 >= first:
+            return "mdy", True
+    return None, seen
 
 
 def _from_serial(serial: float) -> date:

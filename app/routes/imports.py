@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from anyio import to_thread
@@ -42,17 +43,20 @@ async def _check(job: jobs.Job, form: dict[str, Any] | None) -> tuple[Sheet | No
         sheet = await to_thread.run_sync(jobs.read_upload, job)
     except FileRefused as error:
         return None, None, error.message
-    saved = job.state().get("mapping")
+    state = job.state()
+    saved = state.get("mapping")
+    date_order = state.get("date_order")
     if form is not None:
         mapping = jobs.mapping_from_form(job.kind, sheet, form)
+        date_order = str(form.get("date_order") or "") or date_order
     elif saved:
         mapping = saved
     else:
         mapping = auto_mapping(job.kind, sheet.headers)
     from app.imports.preview import check
 
-    preview = await to_thread.run_sync(check, job.kind, sheet, mapping)
-    job.save_state(mapping=mapping)
+    preview = await to_thread.run_sync(partial(check, job.kind, sheet, mapping, date_order=date_order))
+    job.save_state(mapping=mapping, **({"date_order": date_order} if date_order else {}))
     return sheet, preview, ""
 
 

@@ -433,3 +433,33 @@ async def test_import_messages_are_in_the_readers_language(
     assert failed["status"] == "failed" and failed["message"] == "This is not a CSV or XLSX file."
     progress = await client.get(f"/imports/{job.token}/progress", headers={"HX-Request": "true"})
     assert BeautifulSoup(progress.text, "html.parser").select_one("#import-failed").text.startswith(words["refused"])
+
+
+async def test_day_month_order_is_found_in_the_file_or_chosen_on_the_page(
+    client: Any, login: Any, tmp_path: Path, settings: Any
+) -> None:
+    headers = ["登记日期", "问题类型", "供应商"]
+    found = tmp_path / "found.csv"
+    found.write_bytes(csv_bytes(headers, [["03/04/2025", "破损", "A"], ["03/22/2025", "破损", "A"]], "utf-8"))
+    _, preview = preview_file(found, "cases")
+    assert preview.date_order == "mdy" and [r["reported_on"] for r in preview.records] == [
+        date(2025, 3, 4), date(2025, 3, 22)
+    ]  # fmt: skip
+    both_ways = csv_bytes(headers, [["03/04/2025", "破损", "A"], ["05/06/2025", "破损", "A"]], "utf-8")
+    path = tmp_path / "both.csv"
+    path.write_bytes(both_ways)
+    chosen = run_cli(tmp_path, settings, "import", "cases", str(path), "--dry-run", "--date-order", "mdy")
+    assert json.loads(chosen.stdout)["date_order"] == "mdy"
+    await login("handler")
+    page_url = (await upload(client, "both.csv", both_ways, kind="cases")).headers["location"]
+    soup = BeautifulSoup((await client.get(page_url)).text, "html.parser")
+    assert soup.select_one("#date_order option[selected]")["value"] == "dmy"
+    assert "reads both ways" in soup.select_one("#date-order-ambiguous").text
+    assert "2025-04-03" in soup.select_one("#import-sample").text
+    hx = {"HX-Request": "true", "x-csrftoken": await csrf_token(client)}
+    remapped = await client.post(f"{page_url}/mapping", data={"date_order": "mdy"}, headers=hx)
+    soup = BeautifulSoup(remapped.text, "html.parser")
+    assert soup.select_one("#date_order option[selected]")["value"] == "mdy"
+    assert "2025-03-04" in soup.select_one("#import-sample").text
+    again = BeautifulSoup((await client.get(page_url)).text, "html.parser")  # the choice is kept
+    assert again.select_one("#date_order option[selected]")["value"] == "mdy"
