@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from app.imports import values
-from app.imports.columns import COLUMNS, Column
+from app.imports.columns import COLUMNS, Column, suggested_column
 from app.imports.messages import Message, label_message
 from app.imports.reader import Sheet
 from app.imports.values import ValueProblem
@@ -57,6 +57,8 @@ class Preview:
     # Rows identical to an earlier row: imported as separate cases unless the user skips them.
     repeats: list[RowNote] = field(default_factory=list)
     mapping_problems: list[Message] = field(default_factory=list)
+    # The file's columns no field reads from: their data does not arrive, so the page says so.
+    unmapped: list[Message] = field(default_factory=list)
     # How 03/04/2025-style dates are read: "dmy" or "mdy"; asked on the page when the file has such dates.
     date_order: str = "dmy"
     date_order_found: str | None = None
@@ -76,6 +78,7 @@ class Preview:
             "skipped_rows": [note.as_dict() for note in self.skipped],
             "repeats": [note.as_dict() for note in self.repeats],
             **({"mapping": self.mapping_problems} if self.mapping_problems else {}),
+            "unmapped": list(self.unmapped),
             **({"date_order": self.date_order} if self.day_month_dates else {}),
         }
 
@@ -102,6 +105,23 @@ def mapping_problems(kind: str, mapping: dict[str, int | None]) -> list[Message]
     return found
 
 
+def unmapped_columns(kind: str, headers: list[str], mapping: dict[str, int | None]) -> list[Message]:
+    used = set(mapping.values())
+    found = []
+    for index, header in enumerate(headers):
+        if not header or index in used:
+            continue
+        column = suggested_column(kind, header, mapping)
+        if column is not None:
+            said = N_("%(column)s: not imported — map it to “%(field)s” if that is what it holds.")
+            found.append(Message(said, column=header, field=label_message(column.label)))
+        else:
+            found.append(
+                Message(N_("%(column)s: not imported — map it to a field above if it should be."), column=header)
+            )
+    return found
+
+
 def check(kind: str, sheet: Sheet, mapping: dict[str, int | None], *, date_order: str | None = None) -> Preview:
     """Parse every row; a row with any error is left out of ``records`` and reported cell by cell.
 
@@ -111,6 +131,7 @@ def check(kind: str, sheet: Sheet, mapping: dict[str, int | None], *, date_order
     preview = Preview(kind=kind, rows=len(sheet.rows) + len(sheet.blank_rows))
     preview.skipped = [RowNote(number, _BLANK) for number in sheet.blank_rows]
     preview.mapping_problems = mapping_problems(kind, mapping)
+    preview.unmapped = unmapped_columns(kind, sheet.headers, mapping)
     if preview.mapping_problems:
         return preview
     plan: list[tuple[Column, int]] = [(c, i) for c in COLUMNS[kind] if (i := mapping.get(c.name)) is not None]
@@ -295,11 +316,18 @@ def _finish_order(record: dict[str, Any], headers: list[str], mapping: dict[str,
 
 
 def _finish_case(record: dict[str, Any], headers: list[str], mapping: dict[str, int | None]) -> list[RowError]:
-    _split_amount(record, "claim_amount")
-    amount = record.get("claim_amount")
-    if amount is not None and (amount < 0 or amount >= 10**12):
-        out_of_range = Message(N_("The amount is out of range."))
-        return [RowError(record["row"], _header(headers, mapping.get("claim_amount")), out_of_range)]
+    for name in ("claim_amount", "recovered_amount"):
+        if name == "recovered_amount" and name not in record:
+            continue  # kept out of the record (and so of its key) when the file has no such column
+        _split_amount(record, name)
+        amount = record.get(name)
+        if amount is not None and (amount < 0 or amount >= 10**12):
+            out_of_range = Message(N_("The amount is out of range."))
+            return [RowError(record["row"], _header(headers, mapping.get(name)), out_of_range)]
+    claimed, recovered = record.get("claim_amount"), record.get("recovered_amount")
+    if claimed is not None and recovered is not None and recovered > claimed:
+        too_much = Message(N_("The amount recovered is more than the amount claimed."))
+        return [RowError(record["row"], _header(headers, mapping.get("recovered_amount")), too_much)]
     closed, reported = record.get("closed_on"), record.get("reported_on")
     if closed and reported and closed < reported:
         too_early = Message(N_("Closed before it was reported."))

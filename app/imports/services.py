@@ -11,6 +11,7 @@ from typing import Any
 from piccolo.columns import Column as DbColumn
 from piccolo.table import Table
 
+from app.analytics.tables import Recovery
 from app.cases.events import Actor, record_event
 from app.cases.services import next_case_number
 from app.cases.tables import Case
@@ -206,6 +207,26 @@ async def _lines(lines: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, ...]]
     return found
 
 
+async def _recovery(case: Case, record: dict[str, Any], when: datetime) -> None:
+    """Money the ledger says came back: a recovery from the responsible party (the supplier unless it says carrier)."""
+    party = (
+        "carrier"
+        if record.get("responsible_party") == "carrier" or (case.carrier and not case.supplier)
+        else "supplier"
+    )
+    recovered = record["recovered_amount"]
+    await Recovery(
+        case=case.id,
+        party=party,
+        kind="refund",
+        claimed_amount=max(record.get("claim_amount") or recovered, recovered),
+        recovered_amount=recovered,
+        currency=case.currency,
+        claimed_on=case.created_at.date(),
+        recovered_on=when.date(),
+    ).save()
+
+
 def _moment(day: date) -> datetime:
     return datetime.combine(day, time(12, 0), UTC)
 
@@ -257,6 +278,8 @@ async def import_cases(*, records: list[dict[str, Any]], actor: Actor) -> Import
             await case.save()
             data = {"number": case.number, "legacy_number": record.get("legacy_number") or "", "row": record["row"]}
             await record_event(case_id=case.id, actor=actor, kind="case_imported", data=data, at=reported)
+            if record.get("recovered_amount"):
+                await _recovery(case, record, closed or reported)
     notes = [
         RowNote(keyed[key]["row"], Message(N_("Already imported as case %(number)s."), number=number), "unchanged")
         for key, number in existing.items()

@@ -256,7 +256,7 @@ async def test_cli_dry_run_refusal_skip_invalid_and_idempotence(tmp_path: Path, 
     expected_errors = [{"row": 4, "column": "数量", "message": "'abc' is not a whole number."}]
     assert json.loads(dry.stdout) == {
         "rows": 3, "valid": 2, "skipped": 0, "error_rows": 1, "errors": expected_errors,
-        "skipped_rows": [], "repeats": [],
+        "skipped_rows": [], "repeats": [], "unmapped": [],
     }  # fmt: skip
     refused = run_cli(tmp_path, settings, "import", "orders", str(path))
     assert refused.returncode == 2 and json.loads(refused.stdout)["errors"] == expected_errors
@@ -293,12 +293,14 @@ async def test_web_import_mapping_correction_preview_and_confirm(client: Any, lo
     soup = BeautifulSoup(page.text, "html.parser")
     assert "SKU" in soup.select_one("#import-form").text
     assert soup.select_one("#map_sku option[selected]") is None
+    assert "Artikel: not imported — map it to a field above" in soup.select_one("#import-unmapped").text
     assert not soup.select("#import-confirm")
     token = await csrf_token(client)
     hx = {"HX-Request": "true", "x-csrftoken": token}
     remapped = await client.post(f"{page_url}/mapping", data={"map_sku": "9"}, headers=hx)
     soup = BeautifulSoup(remapped.text, "html.parser")
     assert soup.select_one("#import-summary").text.startswith("3 rows: 3 to import, 0 skipped")
+    assert soup.select_one("#import-unmapped") is None
     assert await OrderLine.count() == 0  # nothing written before the confirmation
     confirmed = await client.post(f"{page_url}/confirm", data={"map_sku": "9"}, headers=hx)
     assert confirmed.status_code == 200, confirmed.text

@@ -138,3 +138,24 @@ async def test_every_row_is_created_updated_unchanged_skipped_or_an_error(kind: 
             assert after - before == result.created
             if twice:
                 assert result.created == 0  # the same file again writes nothing new
+
+
+async def test_unmapped_columns_are_named_and_money_recovered_arrives(tmp_path: Path) -> None:
+    from app.analytics.tables import Recovery
+
+    headers = ["售后单号", "登记日期", "供应商", "问题类型", "索赔金额", "退款金额", "结案时间", "备注栏"]
+    rows = [["SH-1", "2025-11-03", "宁波五金", "破损", "200", "¥150", "2025-11-20", "x"],
+            ["SH-2", "2025-11-04", "宁波五金", "破损", "100", "120", "", ""]]  # fmt: skip
+    _, preview = preview_file(write(tmp_path, "ledger.csv", headers, rows), "cases")
+    assert preview.summary()["unmapped"] == [
+        "结案时间: not imported — map it to “Closed on” if that is what it holds.",
+        "备注栏: not imported — map it to a field above if it should be.",
+    ]
+    assert [e.as_dict() for e in preview.errors] == [
+        {"row": 3, "column": "退款金额", "message": "The amount recovered is more than the amount claimed."}
+    ]
+    result = await commit(preview=preview, actor=ACTOR, skip_invalid=True)
+    assert result.created == 1
+    recovery = await Recovery.objects().first()
+    assert (recovery.party, recovery.claimed_amount, recovery.recovered_amount) == ("supplier", 200, 150)
+    assert recovery.currency == "CNY"
