@@ -17,6 +17,7 @@ from app.imports.columns import COLUMNS, KINDS, auto_mapping, known_headers
 from app.imports.messages import Message
 from app.imports.preview import Preview, RowNote, check
 from app.imports.reader import FileRefused, Sheet, read_sheet
+from app.imports.values import CODED, value_key
 from app.rules.facts import N_
 
 # Uploads above this are refused before they are read (about a million rows of a wide sheet).
@@ -141,11 +142,51 @@ def mapping_from_form(kind: str, sheet: Sheet, form: dict[str, Any]) -> dict[str
     return mapping
 
 
+# Unknown values shown to map per field; a column of free text mapped as a coded field is a mapping mistake.
+SHOWN_VALUES = 50
+
+
+def merged(*maps: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Value mappings laid over each other, the later winning for a value both map."""
+    result: dict[str, dict[str, str]] = {}
+    for value_map in maps:
+        for name, words in value_map.items():
+            result.setdefault(name, {}).update(words)
+    return result
+
+
+def value_choices_from_form(form: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The meanings chosen on the page: ``value_<field>_<n>`` is the code for the value in ``value_<field>_<n>_of``."""
+    chosen: dict[str, dict[str, str]] = {}
+    for name, (_words, codes) in CODED.items():
+        prefix = f"value_{name}_"
+        for key, code in form.items():
+            if key.startswith(prefix) and not key.endswith("_of") and str(code) in codes:
+                value = form.get(f"{key}_of")
+                if isinstance(value, str) and value.strip():
+                    chosen.setdefault(name, {})[value_key(value)] = str(code)
+    return chosen
+
+
+async def value_map_for(job: Job, form: dict[str, Any] | None) -> tuple[dict[str, dict[str, str]], dict[str, Any]]:
+    """The words to read a job's file with (the company's, then this import's choices) and its choices to keep."""
+    chosen = job.state().get("value_map") or {}
+    if form is not None:
+        chosen = merged(chosen, value_choices_from_form(form))
+    return merged(await services.saved_value_map(), chosen), chosen
+
+
 def preview_file(
-    path: Path, kind: str, mapping: dict[str, int | None] | None = None, *, date_order: str | None = None
+    path: Path,
+    kind: str,
+    mapping: dict[str, int | None] | None = None,
+    *,
+    date_order: str | None = None,
+    value_map: dict[str, dict[str, str]] | None = None,
 ) -> tuple[Sheet, Preview]:
     sheet = load_sheet(path, kind)
-    return sheet, check(kind, sheet, mapping or auto_mapping(kind, sheet.headers), date_order=date_order)
+    mapping = mapping or auto_mapping(kind, sheet.headers)
+    return sheet, check(kind, sheet, mapping, date_order=date_order, value_map=value_map)
 
 
 def refused(message: str) -> dict[str, Any]:
@@ -153,7 +194,12 @@ def refused(message: str) -> dict[str, Any]:
 
 
 async def commit(
-    *, preview: Preview, actor: Actor, skip_invalid: bool = False, skip_repeats: bool = False
+    *,
+    preview: Preview,
+    actor: Actor,
+    skip_invalid: bool = False,
+    skip_repeats: bool = False,
+    value_map: dict[str, dict[str, str]] | None = None,
 ) -> services.ImportResult:
     """Write a checked file: all its rows in one transaction, or nothing when any row is wrong.
 
@@ -186,6 +232,8 @@ async def commit(
         result = await services.import_cases(records=records, actor=actor)
     result.rows, result.skipped, result.errors = preview.rows, len(skipped), preview.error_rows
     result.notes += skipped
+    if value_map:
+        await services.value_map_save(value_map=value_map)  # the next import reads these words the same way
     return result
 
 
@@ -202,13 +250,15 @@ async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]
         sheet = read_upload(job)
         mapping = {k: v for k, v in state.get("mapping", {}).items()} or auto_mapping(job.kind, sheet.headers)
         job.save_state(progress=40, **Message(N_("Checking the rows")).as_state())
-        preview = check(job.kind, sheet, mapping, date_order=state.get("date_order"))
+        value_map, chosen = await value_map_for(job, None)
+        preview = check(job.kind, sheet, mapping, date_order=state.get("date_order"), value_map=value_map)
         job.save_state(progress=60, rows=preview.rows, valid=preview.valid, **Message(N_("Writing")).as_state())
         result = await commit(
             preview=preview,
             actor=actor,
             skip_invalid=bool(state.get("skip_invalid")),
             skip_repeats=bool(state.get("skip_repeats")),
+            value_map=chosen,
         )
     except FileRefused as error:
         return job.save_state(status="failed", progress=100, **error.message.as_state())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -59,6 +60,8 @@ class Preview:
     mapping_problems: list[Message] = field(default_factory=list)
     # The file's columns no field reads from: their data does not arrive, so the page says so.
     unmapped: list[Message] = field(default_factory=list)
+    # Cells of coded fields no word maps yet: field → value as written → rows holding it.
+    unknown_values: dict[str, Counter[str]] = field(default_factory=dict)
     # How 03/04/2025-style dates are read: "dmy" or "mdy"; asked on the page when the file has such dates.
     date_order: str = "dmy"
     date_order_found: str | None = None
@@ -79,6 +82,10 @@ class Preview:
             "repeats": [note.as_dict() for note in self.repeats],
             **({"mapping": self.mapping_problems} if self.mapping_problems else {}),
             "unmapped": list(self.unmapped),
+            "unknown_values": {
+                name: [{"value": v, "rows": n, "suggested": values.suggest_code(name, v)} for v, n in counts.items()]
+                for name, counts in self.unknown_values.items()
+            },
             **({"date_order": self.date_order} if self.day_month_dates else {}),
         }
 
@@ -122,8 +129,18 @@ def unmapped_columns(kind: str, headers: list[str], mapping: dict[str, int | Non
     return found
 
 
-def check(kind: str, sheet: Sheet, mapping: dict[str, int | None], *, date_order: str | None = None) -> Preview:
+def check(
+    kind: str,
+    sheet: Sheet,
+    mapping: dict[str, int | None],
+    *,
+    date_order: str | None = None,
+    value_map: dict[str, dict[str, str]] | None = None,
+) -> Preview:
     """Parse every row; a row with any error is left out of ``records`` and reported cell by cell.
+
+    ``value_map`` holds the company's own words for coded fields ({"problem_type": {"少件": "short_shipment"}});
+    cells it does not know and the parser cannot read are counted in ``unknown_values``, to be mapped.
 
     Dates such as 03/04/2025 are read in ``date_order`` when given, else in the order the file's own
     dates show (a first number over 12 is a day), else day first.
@@ -144,6 +161,8 @@ def check(kind: str, sheet: Sheet, mapping: dict[str, int | None], *, date_order
     if preview.date_order != "dmy":
         order = preview.date_order
         plan = [(replace(c, parse=_in_order(order)) if c.parse is values.parse_date else c, i) for c, i in plan]
+    if value_map:
+        plan = [(replace(c, parse=_mapped(c, value_map[c.name])) if value_map.get(c.name) else c, i) for c, i in plan]
     headers = sheet.headers
     formulas = sheet.unsaved_formulas
     finish = _finish_order if kind == "orders" else _finish_case
@@ -166,6 +185,8 @@ def check(kind: str, sheet: Sheet, mapping: dict[str, int | None], *, date_order
                 record[column.name] = column.parse(raw)
             except ValueProblem as problem:
                 problems.append(RowError(number, _header(headers, index), problem.message))
+                if column.name in values.CODED:
+                    preview.unknown_values.setdefault(column.name, Counter())[values.value_key(raw)] += 1
                 continue
             if column.required and record[column.name] in (None, ""):
                 problems.append(RowError(number, _header(headers, index), _REQUIRED))
@@ -273,6 +294,17 @@ def _settle_case_keys(preview: Preview, headers: list[str], mapping: dict[str, i
         record["client_key"] = key
         kept.append(record)
     preview.records = kept
+
+
+def _mapped(column: Column, words: dict[str, str]) -> Any:
+    def parse(value: Any) -> Any:
+        if not values.is_blank(value):
+            code = words.get(values.value_key(value))
+            if code:
+                return code
+        return column.parse(value)
+
+    return parse
 
 
 def _in_order(order: str) -> Any:

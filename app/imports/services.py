@@ -18,6 +18,7 @@ from app.cases.tables import Case
 from app.db import atomic, insert_many
 from app.imports.messages import Message
 from app.imports.preview import RowNote
+from app.imports.tables import ImportValueMap
 from app.rules.facts import N_
 from app.trade.tables import Carrier, OrderLine, Product, PurchaseOrder, Supplier
 
@@ -285,3 +286,23 @@ async def import_cases(*, records: list[dict[str, Any]], actor: Actor) -> Import
         for key, number in existing.items()
     ]
     return ImportResult(created=len(fresh), unchanged=len(existing), notes=notes, counts={"cases": len(keyed)})
+
+
+async def saved_value_map() -> dict[str, dict[str, str]]:
+    """The company's words for coded fields, as mapped on earlier imports."""
+    found: dict[str, dict[str, str]] = {}
+    for row in await ImportValueMap.select(ImportValueMap.field, ImportValueMap.value, ImportValueMap.code):
+        found.setdefault(row["field"], {})[row["value"]] = row["code"]
+    return found
+
+
+async def value_map_save(*, value_map: dict[str, dict[str, str]]) -> None:
+    """Keep the words an import was read with (a word mapped again takes its latest code)."""
+    rows = {
+        f"{name}:{value}": {"key": f"{name}:{value}", "field": name, "value": value, "code": code}
+        for name, words in value_map.items()
+        for value, code in words.items()
+    }  # fmt: skip
+    if rows:
+        async with atomic():
+            await insert_many(ImportValueMap, list(rows.values()), key=ImportValueMap.key, update=[ImportValueMap.code])

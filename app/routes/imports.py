@@ -19,6 +19,7 @@ from app.imports import jobs
 from app.imports.columns import COLUMNS, KINDS, auto_mapping
 from app.imports.preview import Preview
 from app.imports.reader import FileRefused, Sheet
+from app.imports.values import CODED, suggest_code
 from app.routes.cases import actor_for
 from app.web.pages import render
 
@@ -55,8 +56,11 @@ async def _check(job: jobs.Job, form: dict[str, Any] | None) -> tuple[Sheet | No
         mapping = auto_mapping(job.kind, sheet.headers)
     from app.imports.preview import check
 
-    preview = await to_thread.run_sync(partial(check, job.kind, sheet, mapping, date_order=date_order))
-    job.save_state(mapping=mapping, **({"date_order": date_order} if date_order else {}))
+    value_map, chosen = await jobs.value_map_for(job, form)
+    preview = await to_thread.run_sync(
+        partial(check, job.kind, sheet, mapping, date_order=date_order, value_map=value_map)
+    )
+    job.save_state(mapping=mapping, value_map=chosen, **({"date_order": date_order} if date_order else {}))
     return sheet, preview, ""
 
 
@@ -72,6 +76,9 @@ def _context(job: jobs.Job, sheet: Sheet | None, preview: Preview | None, refusa
         "mapping": mapping,
         "sample": preview.records[:PREVIEW_ROWS] if preview else [],
         "background_rows": jobs.BACKGROUND_ROWS,
+        "coded": CODED,
+        "suggest_code": suggest_code,
+        "shown_values": jobs.SHOWN_VALUES,
     }
 
 

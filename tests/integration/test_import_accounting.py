@@ -1,5 +1,6 @@
 """Every row of an import is accounted for: created, updated, unchanged, skipped or an error, each with its reason."""
 
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,37 @@ async def test_unmapped_columns_are_named_and_money_recovered_arrives(tmp_path: 
     recovery = await Recovery.objects().first()
     assert (recovery.party, recovery.claimed_amount, recovery.recovered_amount) == ("supplier", 200, 150)
     assert recovery.currency == "CNY"
+
+
+async def test_cli_value_mappings_by_field_or_header_are_kept_for_the_next_import(
+    tmp_path: Path, settings: Any
+) -> None:
+    from app.imports.tables import ImportValueMap
+    from tests.integration.test_import import run_cli
+
+    headers = ["售后单号", "登记日期", "供应商", "问题类型", "责任方"]
+    rows = [
+        ["SH-1", "2025-11-03", "宁波五金", "少件啊", "供应商"],
+        ["SH-2", "2025-11-04", "宁波五金", "包装压扁", "物流公司"],
+        ["SH-3", "2025-11-05", "宁波五金", "少件啊", "工厂"],
+    ]
+    path = write(tmp_path, "ledger.csv", headers, rows)
+    dry = json.loads(run_cli(tmp_path, settings, "import", "cases", str(path), "--dry-run").stdout)
+    assert dry["unknown_values"] == {
+        "problem_type": [{"value": "少件啊", "rows": 2, "suggested": "short_shipment"},
+                         {"value": "包装压扁", "rows": 1, "suggested": "transit_damage"}],
+        "responsible_party": [{"value": "物流公司", "rows": 1, "suggested": "carrier"}],
+    }  # fmt: skip
+    wrong = run_cli(tmp_path, settings, "import", "cases", str(path), "--map", "problem_type:少件啊=short")
+    assert wrong.returncode == 2 and "'short' is not a code of problem_type" in json.loads(wrong.stdout)["refused"]
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(json.dumps({"问题类型": {"少件啊": "short_shipment", "包装压扁": "transit_damage"}}))
+    done = run_cli(tmp_path, settings, "import", "cases", str(path), "--mapping", str(mapping),
+                   "--map", "责任方:物流公司=carrier")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["imported"]["created"] == 3
+    assert await ImportValueMap.count() == 3
+    again = json.loads(run_cli(tmp_path, settings, "import", "cases", str(path), "--dry-run").stdout)
+    assert again["unknown_values"] == {} and again["valid"] == 3
+    assert sorted(c.problem_type for c in await Case.objects()) == ["short_shipment", "short_shipment",
+                                                                    "transit_damage"]  # fmt: skip
