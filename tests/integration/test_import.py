@@ -256,7 +256,7 @@ async def test_cli_dry_run_refusal_skip_invalid_and_idempotence(tmp_path: Path, 
     expected_errors = [{"row": 4, "column": "数量", "message": "'abc' is not a whole number."}]
     assert json.loads(dry.stdout) == {
         "rows": 3, "valid": 2, "skipped": 0, "error_rows": 1, "errors": expected_errors,
-        "skipped_rows": [], "repeats": [], "unmapped": [],
+        "skipped_rows": [], "repeats": [], "unmapped": [], "unknown_values": {},
     }  # fmt: skip
     refused = run_cli(tmp_path, settings, "import", "orders", str(path))
     assert refused.returncode == 2 and json.loads(refused.stdout)["errors"] == expected_errors
