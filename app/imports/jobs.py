@@ -225,7 +225,8 @@ async def commit(
     records, skipped = preview.records, list(preview.skipped)
     if skip_repeats and preview.repeats:
         records = [record for record in records if "repeat_of" not in record]
-        skipped += [RowNote(note.row, note.message) for note in preview.repeats]
+        said = N_("Same values as row %(row)s; skipped as a repeat.")
+        skipped += [RowNote(note.row, Message(said, row=note.message.values["row"])) for note in preview.repeats]
     if preview.kind == "orders":
         result = await services.import_orders(records=records)
     else:

@@ -194,3 +194,33 @@ async def test_cli_value_mappings_by_field_or_header_are_kept_for_the_next_impor
     assert again["unknown_values"] == {} and again["valid"] == 3
     assert sorted(c.problem_type for c in await Case.objects()) == ["short_shipment", "short_shipment",
                                                                     "transit_damage"]  # fmt: skip
+
+
+async def test_the_page_warns_of_repeats_and_lists_every_row_not_created(client: Any, login: Any) -> None:
+    from bs4 import BeautifulSoup
+
+    from tests.conftest import csrf_token
+    from tests.integration.test_import import upload
+
+    await login("handler")
+    data = csv_bytes(CASE_HEADERS, ledger_rows(), "utf-8")
+    page_url = (await upload(client, "ledger.csv", data, kind="cases")).headers["location"]
+    soup = BeautifulSoup((await client.get(page_url)).text, "html.parser")
+    assert [tr.select("td")[0].text for tr in soup.select("#import-repeats tbody tr")] == ["3", "5"]
+    assert soup.select_one("#keep-repeats").has_attr("checked")
+    assert [tr.select("td")[0].text for tr in soup.select("#import-skipped tbody tr")] == ["6"]
+    assert soup.select_one("#import-summary").text == "7 rows: 5 to import, 1 skipped, 1 with errors."
+    hx = {"HX-Request": "true", "x-csrftoken": await csrf_token(client)}
+    # Unticking "import each repeated row" skips them; the result still accounts for all seven rows.
+    done = await client.post(f"{page_url}/confirm", data={"skip_invalid": "1"}, headers=hx)
+    soup = BeautifulSoup(done.text, "html.parser")
+    assert soup.select_one("#import-done").text == (
+        "Imported: 3 new, 0 updated, 0 already there, 3 skipped, 1 with errors (7 rows)."
+    )
+    listed = {tr.select("td")[0].text: tr.select("td")[1].text for tr in soup.select("#import-not-created tbody tr")}
+    assert listed == {
+        "3": "Same values as row 2; skipped as a repeat.",
+        "5": "Same values as row 2; skipped as a repeat.",
+        "6": "Repeats row 4 (the same case number); imported once.",
+    }
+    assert await Case.count() == 3
