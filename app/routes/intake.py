@@ -263,6 +263,9 @@ class IntakeController(Controller):
         values = text_fields(form)
         try:
             report = intake.report_from_fields(values, fact_fields(form))
+            alike = await self._alike(request, report, values)
+            if alike:
+                return self._alike_warning(request, values, alike)
             uploads = await uploads_from_form(form)
             result = await intake.intake_submit(
                 actor=actor_for(request),
@@ -282,6 +285,37 @@ class IntakeController(Controller):
             # The page's script navigates; 201 for a new case, 200 when this report was already filed.
             return Response(None, status_code=201 if result.created else 200, headers={"HX-Redirect": target})
         return Redirect(path=target, status_code=303)
+
+    async def _alike(
+        self, request: Request[Any, Any, Any], report: intake.IntakeReport, values: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        """Open cases that look like this report (same order, same problem, lately), unless the person
+        already chose to file it anyway, the phone's queue is replaying it (it was sent, offline, on
+        purpose), or this very report was filed already (the same key answers with its case)."""
+        if values.get("confirm_new") == "1" or request.headers.get("X-Crossclaim-Replay") == "1":
+            return []
+        key = values.get("client_key") or ""
+        if key and await Case.exists().where(Case.client_key == key):
+            return []
+        return await case_selectors.recent_alike(
+            order_number=report.order_number, problem_type=report.problem_type, now=datetime.now(UTC)
+        )
+
+    def _alike_warning(
+        self, request: Request[Any, Any, Any], values: dict[str, str], alike: list[dict[str, Any]]
+    ) -> Template:
+        """409: the form stays as it is, photos and all, with the alike cases and the two ways on."""
+        context = intake_context(values=values, message=_("This problem may already be reported."))
+        context["alike"] = alike
+        if wants_fragment(request):
+            return HTMXBlockTemplate(
+                template_name="intake/form.html",
+                block_name="error_summary",
+                context=context,
+                status_code=409,
+                headers={"Vary": "HX-Request", "HX-Retarget": "#intake-errors", "HX-Reswap": "innerHTML"},
+            )
+        return render(request, "intake/form.html", context, status_code=409)
 
     def _refused(self, request: Request[Any, Any, Any], values: dict[str, str], error: ValidationFailed) -> Template:
         message = error.message

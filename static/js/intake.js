@@ -254,7 +254,7 @@
     }
   }
 
-  function finish(form, xhr) {
+  function finish(form, xhr, attachTo) {
     const say = texts(form);
     const state = stateOf(form);
     setSending(form, false);
@@ -277,6 +277,11 @@
       for (const entry of state.files) {
         entry.progress.value = 100;
         entry.label.textContent = say.textDone || "";
+      }
+      if (attachTo) {
+        // The photos joined the case already reported: open it, saying so.
+        forgetFixed(form).then(() => window.location.assign(attachTo.replace(/\/evidence$/, "?reported=added")));
+        return;
       }
       if (redirect) {
         forgetFixed(form).then(() => window.location.assign(redirect));
@@ -360,7 +365,16 @@
     }
   }
 
-  function send(form) {
+  // "Add my photos to AS-…" on the alike-case warning: the photos go to that case instead of a new one.
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element ? event.target.closest("[data-attach-to]") : null;
+    const form = button ? button.closest("form[data-evidence-form]") : null;
+    if (form) {
+      send(form, button.dataset.attachTo);
+    }
+  });
+
+  function send(form, attachTo) {
     const state = stateOf(form);
     if (state.sending) {
       return;
@@ -380,7 +394,7 @@
       body.append("evidence_covers", entry.select.value);
     }
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", form.getAttribute("action"));
+    xhr.open("POST", attachTo || form.getAttribute("action"));
     xhr.setRequestHeader("HX-Request", "true");
     const token = form.querySelector("input[name='_csrf_token']");
     if (token) {
@@ -393,7 +407,7 @@
       }
     });
     xhr.upload.addEventListener("load", () => status(form, say.textChecking));
-    xhr.addEventListener("load", () => finish(form, xhr));
+    xhr.addEventListener("load", () => finish(form, xhr, attachTo));
     for (const failure of ["error", "timeout", "abort"]) {
       xhr.addEventListener(failure, () => {
         setSending(form, false);

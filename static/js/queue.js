@@ -171,7 +171,8 @@
         method: "POST",
         body: bodyOf(item),
         credentials: "same-origin",
-        headers: { "HX-Request": "true", "X-CSRFToken": token },
+        // A replay was sent on purpose while offline: the server files it without asking again.
+        headers: { "HX-Request": "true", "X-CSRFToken": token, "X-Crossclaim-Replay": "1" },
         signal: controller.signal,
       })
       .finally(() => clearTimeout(timer));

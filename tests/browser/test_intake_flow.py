@@ -205,3 +205,37 @@ async def test_evidence_added_later_shows_what_was_refused_and_can_be_withdrawn(
     await expect(phone.locator("#evidence-panel .status-withdrawn")).to_contain_text("Withdrawn: Wrong parcel")
     assert await Evidence.count() == 2
     assert errors == []
+
+
+async def test_a_second_report_of_the_same_problem_adds_its_photos_to_the_first(
+    phone: Any, make_user: Any, tmp_path: Path
+) -> None:
+    from app.cases.events import Actor
+    from app.cases.services import CaseDraft, case_create
+
+    user = await make_user("warehouse", name="Wu")
+    first = await case_create(
+        actor=Actor.system(), draft=CaseDraft(problem_type="transit_damage", order_number="PO-ALIKE-9")
+    )
+    await sign_in_page(phone, user.email, PASSWORD)
+    await phone.goto("/intake")
+    await phone.fill("#field-order_number", "PO-ALIKE-9")
+    await phone.locator("label.choice", has_text="Damaged in transit").click()
+    await phone.locator("input[data-evidence-input][capture]").set_input_files(
+        str(phone_photo(tmp_path / "IMG_0101.JPG", (200, 60, 60)))
+    )
+    await expect(phone.locator("[data-previews] li.preview")).to_have_count(1)
+    await phone.locator("[data-submit]").click()
+    # Asked first: the case already reported, and the photo still here.
+    warning = phone.locator("#alike-warning")
+    await expect(warning).to_be_visible()
+    await expect(warning).to_contain_text(first.case.number)
+    await expect(phone.locator("[data-previews] li.preview")).to_have_count(1)
+    assert await Case.count() == 1
+    await phone.screenshot(path=screenshot_path("intake-alike-375"), full_page=True)
+    await warning.locator("[data-attach-to]").click()
+    await phone.wait_for_url(re.compile(rf"/cases/{first.case.number}\?reported=added"))
+    await expect(phone.locator("#report-sent")).to_contain_text(f"Your photos were added to {first.case.number}")
+    await expect(phone.locator("#evidence-panel .evidence-grid img")).to_have_count(1)
+    assert await Case.count() == 1
+    assert await Evidence.count().where(Evidence.case == first.case.id) == 1
