@@ -307,15 +307,7 @@ class IntakeController(Controller):
         """409: the form stays as it is, photos and all, with the alike cases and the two ways on."""
         context = intake_context(values=values, message=_("This problem may already be reported."))
         context["alike"] = alike
-        if wants_fragment(request):
-            return HTMXBlockTemplate(
-                template_name="intake/form.html",
-                block_name="error_summary",
-                context=context,
-                status_code=409,
-                headers={"Vary": "HX-Request", "HX-Retarget": "#intake-errors", "HX-Reswap": "innerHTML"},
-            )
-        return render(request, "intake/form.html", context, status_code=409)
+        return _form_again(request, context, status_code=409)
 
     def _refused(self, request: Request[Any, Any, Any], values: dict[str, str], error: ValidationFailed) -> Template:
         message = error.message
@@ -331,16 +323,21 @@ class IntakeController(Controller):
         fields = [(name, text) for name, text in error.fields if name != "Idempotency-Key"]
         context = intake_context(values=values, errors=fields, message=message)
         context["new_client_key"] = key_used
-        if wants_fragment(request):
-            # Only the summary is swapped: the chosen photos stay in the page, ready to send again.
-            return HTMXBlockTemplate(
-                template_name="intake/form.html",
-                block_name="error_summary",
-                context=context,
-                status_code=422,
-                headers={"Vary": "HX-Request", "HX-Retarget": "#intake-errors", "HX-Reswap": "innerHTML"},
-            )
-        return render(request, "intake/form.html", context, status_code=422)
+        return _form_again(request, context, status_code=422)
+
+
+def _form_again(request: Request[Any, Any, Any], context: dict[str, Any], *, status_code: int) -> Template:
+    """The intake form answered again with its summary: for htmx only the summary is swapped, so the
+    chosen photos stay in the page, ready to send again."""
+    if wants_fragment(request):
+        return HTMXBlockTemplate(
+            template_name="intake/form.html",
+            block_name="error_summary",
+            context=context,
+            status_code=status_code,
+            headers={"Vary": "HX-Request", "HX-Retarget": "#intake-errors", "HX-Reswap": "innerHTML"},
+        )
+    return render(request, "intake/form.html", context, status_code=status_code)
 
 
 # --- a case's evidence ------------------------------------------------------------------------------
