@@ -199,6 +199,11 @@ async def test_evidence_added_later_shows_what_was_refused_and_can_be_withdrawn(
 
     # Withdrawing goes through htmx on the swapped-in panel, and the file stays on record.
     tile = phone.locator("#evidence-panel .status-ok")
+    # "Withdraw" looks like a button (a border, no disclosure triangle), not like a line of text.
+    look = await tile.locator("details.withdraw summary").evaluate(
+        "s => [getComputedStyle(s).borderTopStyle, getComputedStyle(s).listStyleType]"
+    )
+    assert look == ["solid", "none"], look
     await tile.locator("details.withdraw summary").click()
     await tile.locator("input[name=reason]").fill("Wrong parcel")
     await tile.locator("details.withdraw button").click()
