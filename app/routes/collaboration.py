@@ -114,8 +114,15 @@ async def deliver_push(
     number = pushed.case.number
     pdf = None
     if attach_pack:
-        context = await claim_pack.claim_pack_context(number, store=evidence_store(request), party=pushed.link.party)
-        pdf = await claim_pack.claim_pack_pdf(_environment(request), context)
+        # The party's pack is written in the party's language, whatever the handler reads.
+        marker = current_language.set(pushed.link.language)
+        try:
+            context = await claim_pack.claim_pack_context(
+                number, store=evidence_store(request), party=pushed.link.party
+            )
+            pdf = await claim_pack.claim_pack_pdf(_environment(request), context)
+        finally:
+            current_language.reset(marker)
     mail = push_mail(settings, pushed, requirement=requirement, reply_by=reply_by, pdf=pdf)
     mail = await case_mail(settings, mail, case_id=pushed.case.id, number=number, party=pushed.link.party)
     # Sent after the commit, in a worker thread; the token exists only in this request and the mail.
@@ -136,6 +143,7 @@ async def staff_propose(request: Request[Any, Any, Any], number: FromPath[str]) 
         actor=actor_for(request),
         case_id=case.id,
         side="us",
+        party=_field(form, "party") or ((await selectors.latest_push(case.id)) or {}).get("party", ""),
         remedy=_field(form, "remedy"),
         amount=services.parse_amount(_field(form, "amount")),
         currency=_field(form, "currency") or case.currency,

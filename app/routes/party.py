@@ -227,6 +227,7 @@ async def party_propose(request: Request[Any, Any, Any], number: FromPath[str]) 
         actor=services.actor_of(access),
         case_id=case.id,
         side=access.party,
+        party=access.party,
         remedy=_field(form, "remedy"),
         amount=services.parse_amount(_field(form, "amount")),
         currency=_field(form, "currency") or case.currency,
