@@ -245,6 +245,8 @@ async def staff_panel(case: Case) -> dict[str, Any]:
         "proposals": rounds,
         "accept_ids": acceptable_ids(rounds, visibility.US),
         "propose_to": (pushed or {}).get("party") or suggested,
+        # Prefilled "cite this basis": the hint's citations, the handler unticks what not to send.
+        "basis_choices": [str(citation) for citation in hint.get("basis", [])],
         "threads": {party: await thread_view(case.id, party) for party in ("supplier", "carrier")},
         "responses": {party: await responses(case.id, party) for party in ("supplier", "carrier")},
         "answer": await customer_answer(case.id),

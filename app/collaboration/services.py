@@ -9,6 +9,7 @@ from typing import Any
 
 from app.cases import states
 from app.cases.events import Actor, record_event
+from app.cases.responsibility import json_object
 from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent, Message
 from app.cases.taxonomy import REMEDIES
@@ -106,9 +107,15 @@ async def case_push(
     requirement: str,
     reply_by: date,
     note: str = "",
+    basis: list[str] | None = None,
+    basis_note: str = "",
     now: datetime | None = None,
 ) -> Pushed:
-    """Send a case to its supplier or carrier: a new link (older ones revoked) and what we ask of them."""
+    """Send a case to its supplier or carrier: a new link (older ones revoked) and what we ask of them.
+
+    ``basis`` are the hint's citations the handler chose to cite and ``basis_note`` any other basis in their
+    words: that is all of our reasoning the party sees (never the hint itself, its confidence or deadlines).
+    """
     now = now or datetime.now(UTC)
     problems: list[tuple[str, str]] = []
     if party not in COUNTERPARTIES:
@@ -122,9 +129,15 @@ async def case_push(
     if problems:
         raise ValidationFailed(_("The case cannot be sent as filled in."), fields=problems)
     note = _text(note, "note")
+    basis_note = _text(basis_note, "basis_note")
     language = language if language in LANGUAGES else "en"
     case = await _case(number)
     _touch_counterparty(case)
+    citable = [str(citation) for citation in json_object(case.hint).get("basis", [])]
+    cited = [citation for citation in citable if citation in (basis or [])]
+    if len(set(basis or [])) != len(cited):
+        hint = _("Cite from the basis the hint lists, or write it under other basis.")
+        raise ValidationFailed(_("The case cannot be sent as filled in."), fields=[("basis", hint)])
     async with atomic():
         await links.revoke_links(case_id=case.id, party=party, now=now)
         link, token = await links.issue_link(case_id=case.id, party=party, email=email, language=language, now=now)
@@ -139,6 +152,8 @@ async def case_push(
                 "requirement": requirement,
                 "reply_by": reply_by.isoformat(),
                 "note": note,
+                "basis": cited,
+                "basis_note": basis_note,
                 "link_id": link.id,
             },
             at=now,

@@ -100,6 +100,8 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
         requirement=requirement,
         reply_by=reply_by,
         note=_field(form, "note"),
+        basis=[value for value in form.getall("basis", []) if isinstance(value, str)],
+        basis_note=_field(form, "basis_note"),
     )
     attach_pack = _field(form, "attach_pack") == "yes"
     await deliver_push(request, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)

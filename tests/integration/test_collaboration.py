@@ -599,3 +599,71 @@ async def test_the_pack_for_a_party_leaves_our_internal_timeline_out(tmp_path: P
     supplier = await Supplier.objects().where(Supplier.id == case.supplier).first()
     assert theirs["addressee"] == "supplier" and theirs["addressee_name"] == supplier.name
 
+
+def in_chinese(render: Any) -> str:
+    from app.i18n import current_language
+
+    marker = current_language.set("zh")
+    try:
+        return str(render())
+    finally:
+        current_language.reset(marker)
+
+
+def pdf_words(content: bytes, tmp_path: Path) -> str:
+    pdf = tmp_path / "pack.pdf"
+    pdf.write_bytes(content)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    return re.sub(r"\s+", "", text)
+
+
+async def test_the_party_sees_the_basis_we_cite_and_never_our_hint(
+    staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str], tmp_path: Path
+) -> None:
+    from app.i18n import gettext, rule_text
+    from tests.integration.test_i18n import transit_case
+
+    case = await transit_case()
+    carrier = Carrier(code="CAR-T", name="Road Carrier", email="claims@road.example", language="zh")
+    await carrier.save()
+    await Case.update({Case.carrier: carrier.id}).where(Case.id == case.id)
+    await sign_in(staff, await make_user("handler"))
+    panel = await staff.get(f"/cases/{case.number}/collaboration")
+    # "Cite this basis" is prefilled from the hint: every citation offered, ticked.
+    offered = re.findall(r'name="basis" value="([^"]+)" checked', panel.text)
+    assert offered == ["CISG Art. 36(1)", "CISG Art. 38", "CISG Art. 39(1)", "CMR Art. 30(1)"]
+    form = {
+        "party": "carrier",
+        "email": "claims@road.example",
+        "language": "zh",
+        "requirement": "refund",
+        "reply_by": (datetime.now(UTC).date() + timedelta(days=7)).isoformat(),
+        "attach_pack": "yes",
+        "basis_note": "Seal intact on unloading",
+        "_csrf_token": await csrf_token(staff),
+    }
+    made_up = await staff.post(f"/cases/{case.number}/push", data={**form, "basis": ["Invented Act Art. 1"]})
+    assert made_up.status_code == 422 and "Cite from the basis the hint lists" in made_up.text
+    assert await AccessLink.count().where(AccessLink.case == case.id) == 0 and not smtp[0].messages
+    pushed = await staff.post(f"/cases/{case.number}/push", data={**form, "basis": ["CMR Art. 30(1)"]})
+    assert pushed.status_code == 303, pushed.text
+
+    cited, uncited = in_chinese(lambda: rule_text("CMR Art. 30(1)")), in_chinese(lambda: rule_text("CISG Art. 38"))
+    explanation = in_chinese(lambda: rule_text(case.hint["explanation"]))
+    confidence = in_chinese(lambda: gettext("confidence %(percent)s%%", percent=30))
+    mail = smtp[0].messages[0]
+    await open_link(party, link_in(mail))
+    page = await party.get(f"/p/cases/{case.number}")
+    assert page.status_code == 200
+    assert cited in page.text and "Seal intact on unloading" in page.text
+    for internal in (uncited, explanation, confidence, 'class="countdowns"', "party-hint"):
+        assert internal not in page.text, internal
+    # The pack mailed to the carrier: the same basis, in the carrier's language, and nothing of the hint.
+    pack = pdf_words(next(mail.iter_attachments()).get_content(), tmp_path)
+    assert in_chinese(lambda: gettext("Basis of our claim")) in pack
+    assert re.sub(r"\s+", "", cited) in pack and "Sealintactonunloading" in pack
+    for internal in (uncited, explanation, confidence, in_chinese(lambda: gettext("Responsibility hint and basis"))):
+        assert re.sub(r"\s+", "", internal) not in pack, internal
+    # Our own pack keeps the hint.
+    ours = pdf_words((await staff.get(f"/cases/{case.number}/claim-pack.pdf")).content, tmp_path)
+    assert "Responsibilityhintandbasis" in ours and "confidence30%" in ours
