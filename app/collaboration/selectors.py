@@ -229,18 +229,13 @@ async def staff_panel(case: Case) -> dict[str, Any]:
         .order_by(AccessLink.id)
     )
     hint = json_object(case.hint)
-    supplier = await Supplier.select().where(Supplier.id == _fk(case.supplier)).first() if _fk(case.supplier) else None
-    carrier = await Carrier.select().where(Carrier.id == _fk(case.carrier)).first() if _fk(case.carrier) else None
-    suggested = hint.get("party") if hint.get("party") in ("supplier", "carrier") else ("supplier" if supplier else "")
-    defaults = {"supplier": supplier or {}, "carrier": carrier or {}}
-    chosen = defaults.get(suggested or "", {}) or {}
+    suggested = str(hint.get("party")) if hint.get("party") in ("supplier", "carrier") else "supplier"
     rounds = await proposals(case.id)
     pushed = await latest_push(case.id)
     return {
         "links": [(row, is_live(row, now)) for row in link_rows],
         "suggested_party": suggested,
-        "default_email": chosen.get("email", ""),
-        "default_language": chosen.get("language", "en"),
+        "address": await push_address(case.id, suggested),
         "push": pushed,
         "proposals": rounds,
         "accept_ids": acceptable_ids(rounds, visibility.US),
@@ -254,6 +249,24 @@ async def staff_panel(case: Case) -> dict[str, Any]:
         "progress": await progress(case.id),
         "step_labels": PROGRESS,
         "today": now.date(),
+    }
+
+
+async def push_address(case_id: int, party: str, email: str | None = None) -> dict[str, Any]:
+    """The push form's address for ``party``: its known addresses, its language and who the mail would reach.
+
+    ``email`` is what the handler typed (None: the party's first known address); ``elsewhere`` is the other
+    party of the case it belongs to, which the push would refuse.
+    """
+    party = party if party in ("supplier", "carrier") else "supplier"
+    contacts = await visibility.case_contacts(case_id)
+    contact = contacts[party]
+    email = contact.email if email is None else email.strip()
+    return {
+        "party": party,
+        "contact": contact,
+        "email": email,
+        "elsewhere": visibility.owner_elsewhere(contacts, party, email) if email else None,
     }
 
 

@@ -17,7 +17,7 @@ from app.collaboration import links, visibility
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.db import atomic
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from app.i18n import LANGUAGES, valid_time_zone
+from app.i18n import LANGUAGES, label, valid_time_zone
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 from app.logs import security_event
@@ -133,6 +133,17 @@ async def case_push(
     language = language if language in LANGUAGES else "en"
     case = await _case(number)
     _touch_counterparty(case)
+    owner = visibility.owner_elsewhere(await visibility.case_contacts(case.id), party, email)
+    if owner is not None:
+        # A supplier's magic link and claim pack never go to its carrier, nor to the customer.
+        wrong = _(
+            "%(email)s is the address of the %(kind)s %(name)s on this case, not of the %(party)s.",
+            email=email,
+            kind=label(owner.kind, "party").lower(),
+            name=owner.name,
+            party=label(party, "party").lower(),
+        )
+        raise ValidationFailed(_("The case cannot be sent as filled in."), fields=[("email", wrong)])
     citable = [str(citation) for citation in json_object(case.hint).get("basis", [])]
     cited = [citation for citation in citable if citation in (basis or [])]
     if len(set(basis or [])) != len(cited):

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.cases.responsibility import json_object
-from app.cases.tables import CaseEvent
-from app.collaboration.tables import Dispute, PlanProposal
+from app.cases.tables import Case, CaseEvent
+from app.collaboration.tables import AccessLink, Dispute, PlanProposal
+from app.trade.tables import Carrier, Customer, Supplier
 
 US = "us"
 # Staff and the system act for us; what they do on a party's business is shown to that party.
@@ -118,3 +119,55 @@ async def party_events(view: PartyView) -> list[dict[str, Any]]:
         if seen is not None:
             out.append(seen)
     return out
+
+
+@dataclass(frozen=True)
+class PartyContact:
+    """Who a party of a case is: its company and the addresses we know for it (its record's first)."""
+
+    kind: str
+    name: str
+    language: str
+    emails: tuple[str, ...]
+
+    @property
+    def email(self) -> str:
+        return self.emails[0] if self.emails else ""
+
+    def owns(self, email: str) -> bool:
+        return email.strip().lower() in {known.lower() for known in self.emails}
+
+
+async def case_contacts(case_id: int) -> dict[str, PartyContact]:
+    """The supplier, carrier and customer of a case with their known addresses, by party kind.
+
+    A counterparty's addresses are its record's and those we sent its links to on this case; the push form
+    offers them for that party only, and a push refuses an address that belongs to another party.
+    """
+    case = await Case.select(Case.supplier, Case.carrier, Case.customer).where(Case.id == case_id).first()
+    sent = (
+        await AccessLink.select(AccessLink.party, AccessLink.email)
+        .where(AccessLink.case == case_id)
+        .order_by(AccessLink.id, ascending=False)
+    )
+    out = {}
+    for kind, table in (("supplier", Supplier), ("carrier", Carrier), ("customer", Customer)):
+        row_id = (case or {}).get(kind)
+        row = (
+            await table.select(table.name, table.email, table.language).where(table.id == row_id).first()
+            if row_id
+            else None
+        )
+        emails = [str((row or {}).get("email") or "")] + [str(link["email"]) for link in sent if link["party"] == kind]
+        unique = tuple(dict.fromkeys(email for email in emails if email))
+        out[kind] = PartyContact(
+            kind, str((row or {}).get("name") or ""), str((row or {}).get("language") or "en"), unique
+        )
+    return out
+
+
+def owner_elsewhere(contacts: dict[str, PartyContact], party: str, email: str) -> PartyContact | None:
+    """The other party of the case an address belongs to (and not also to ``party``), if any."""
+    if contacts[party].owns(email):
+        return None
+    return next((c for kind, c in contacts.items() if kind != party and c.owns(email)), None)

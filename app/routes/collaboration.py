@@ -86,6 +86,23 @@ def push_mail(
     return Mail(to=[pushed.link.email], subject=subject, text=text, html=html, attachments=attachments)
 
 
+@get("/cases/{number:str}/push/address", opt={"roles": DESK}, name="push_address")
+async def push_address(request: Request[Any, Any, Any], number: FromPath[str], party: str = "") -> Template:
+    """The address block for the chosen party (its known addresses), and the line saying who the push reaches."""
+    case = await case_selectors.case_get(number)
+    context = {"address": await selectors.push_address(case.id, party), "number": number, "oob": True}
+    return render(request, "cases/_push_address.html", context)
+
+
+@get("/cases/{number:str}/push/confirm", opt={"roles": DESK}, name="push_confirm")
+async def push_confirm(
+    request: Request[Any, Any, Any], number: FromPath[str], party: str = "", email: str = ""
+) -> Template:
+    case = await case_selectors.case_get(number)
+    context = {"address": await selectors.push_address(case.id, party, email[:254]), "number": number, "oob": False}
+    return render(request, "cases/_push_confirm.html", context)
+
+
 @post("/cases/{number:str}/push", opt={"roles": DESK}, status_code=303)
 async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
     form = await request.form()
@@ -366,6 +383,8 @@ COLLABORATION_ROUTES: list[Any] = [
     parties_index,
     party_time_zone,
     collaboration_panel,
+    push_address,
+    push_confirm,
     case_push,
     staff_propose,
     staff_accept_plan,

@@ -168,3 +168,41 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
     finally:
         await desk_context.close()
         await phone_context.close()
+
+
+async def test_switching_the_party_swaps_the_address_and_names_who_the_push_reaches(
+    browser: Any, mail_server: str, smtp: Sink, make_user: Any
+) -> None:
+    case = await supplier_case(email="qa@supplier-a.cn", language="zh")  # its carrier: claims@sup-a.example
+    handler = await make_user("handler", name="Hao")
+    context = await browser.new_context(base_url=mail_server, viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        await sign_in_page(page, handler.email, PASSWORD)
+        await page.goto(f"/cases/{case.number}")
+        await page.wait_for_selector("#push-form")
+        await expect(page.locator("#push-confirm")).to_contain_text("Send to Supplier SUP-A qa@supplier-a.cn")
+        # Carrier chosen: its address and language replace the supplier's, and the line says so.
+        await page.select_option("#push-party", "carrier")
+        await expect(page.locator("#push-email")).to_have_value("claims@sup-a.example")
+        await expect(page.locator("#push-language")).to_have_value("en")
+        await expect(page.locator("#push-confirm")).to_contain_text("Send to Carrier SUP-A claims@sup-a.example")
+        # Typing the supplier's address for the carrier is named as the supplier's before anything is sent.
+        await page.fill("#push-email", "qa@supplier-a.cn")
+        await expect(page.locator("#push-confirm")).to_contain_text("is the address of the supplier Supplier SUP-A")
+        await page.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await page.click("#push")
+        await expect(page.locator(".notice-error li[data-field=email]")).to_have_count(1)
+        assert smtp.messages == []
+        # Back to the supplier: its own address again, and the push goes to it.
+        await page.select_option("#push-party", "supplier")
+        await expect(page.locator("#push-email")).to_have_value("qa@supplier-a.cn")
+        await expect(page.locator("#push-confirm")).to_contain_text("Send to Supplier SUP-A qa@supplier-a.cn")
+        await page.click("#push")
+        mail = await mail_arrives(smtp)
+        assert mail["To"] == "qa@supplier-a.cn"
+        assert errors == []
+    finally:
+        await context.close()

@@ -667,3 +667,45 @@ async def test_the_party_sees_the_basis_we_cite_and_never_our_hint(
     # Our own pack keeps the hint.
     ours = pdf_words((await staff.get(f"/cases/{case.number}/claim-pack.pdf")).content, tmp_path)
     assert "Responsibilityhintandbasis" in ours and "confidence30%" in ours
+
+
+async def test_the_party_chosen_drives_the_address_and_another_partys_address_is_refused(
+    staff: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()  # supplier qa@supplier-a.cn, carrier claims@sup-a.example
+    await sign_in(staff, await make_user("handler"))
+    panel = await staff.get(f"/cases/{case.number}/collaboration")
+    assert 'value="qa@supplier-a.cn"' in panel.text and "Send to Supplier SUP-A qa@supplier-a.cn" in panel.text
+    swapped = await staff.get(f"/cases/{case.number}/push/address?party=carrier", headers={"HX-Request": "true"})
+    assert swapped.status_code == 200
+    assert 'id="push-email"' in swapped.text and 'value="claims@sup-a.example"' in swapped.text
+    assert "qa@supplier-a.cn" not in swapped.text
+    assert 'hx-swap-oob="true"' in swapped.text and "Send to Carrier SUP-A claims@sup-a.example" in swapped.text
+    warned = await staff.get(f"/cases/{case.number}/push/confirm?party=supplier&email=claims@sup-a.example")
+    assert "claims@sup-a.example is the address of the carrier Carrier SUP-A on this case" in warned.text
+    # The server refuses it whatever the page showed, in any letter case: no link, no mail.
+    refused = await push_form(staff, case.number, party="supplier", email="Claims@SUP-A.example")
+    assert refused.status_code == 422
+    assert "Claims@SUP-A.example is the address of the carrier Carrier SUP-A on this case" in refused.text
+    assert await AccessLink.count().where(AccessLink.case == case.id) == 0 and not smtp[0].messages
+    # An address we sent the carrier's link to belongs to the carrier from then on.
+    assert (await push_form(staff, case.number, party="carrier", email="ops@road.example")).status_code == 303
+    again = await staff.get(f"/cases/{case.number}/push/address?party=carrier")
+    assert '<option value="ops@road.example">' in again.text
+    assert (await push_form(staff, case.number, party="supplier", email="ops@road.example")).status_code == 422
+    assert (await push_form(staff, case.number, party="supplier", email="qa@supplier-a.cn")).status_code == 303
+    assert [m["To"] for m in smtp[0].messages] == ["ops@road.example", "qa@supplier-a.cn"]
+
+
+async def push_form(client: Any, number: str, *, party: str, email: str) -> Any:
+    return await client.post(
+        f"/cases/{number}/push",
+        data={
+            "party": party,
+            "email": email,
+            "language": "en",
+            "requirement": "replacement",
+            "reply_by": (datetime.now(UTC).date() + timedelta(days=7)).isoformat(),
+            "_csrf_token": await csrf_token(client),
+        },
+    )
