@@ -147,13 +147,12 @@ async def open_dispute(case_id: int) -> Dispute | None:
     return row
 
 
-async def last_decision(case_id: int) -> Dispute | None:
-    row: Dispute | None = (
-        await Dispute.objects()
-        .where((Dispute.case == case_id) & Dispute.decided_at.is_not_null())
-        .order_by(Dispute.id, ascending=False)
-        .first()
-    )
+async def last_decision(case_id: int, among: frozenset[int] | None = None) -> Dispute | None:
+    """The latest decided mediation of the case (``among``: of these disputes only, a party's own)."""
+    where = (Dispute.case == case_id) & Dispute.decided_at.is_not_null()
+    if among is not None:
+        where = where & Dispute.id.is_in(sorted(among) or [0])
+    row: Dispute | None = await Dispute.objects().where(where).order_by(Dispute.id, ascending=False).first()
     return row
 
 
@@ -176,7 +175,7 @@ async def party_page(access: PartyAccess, case: Case) -> dict[str, Any]:
     view = await visibility.party_view(case.id, access.party)
     rounds = await party_proposals(view)
     answer = await customer_answer(case.id)
-    dispute, decided = await open_dispute(case.id), await last_decision(case.id)
+    dispute = await open_dispute(case.id)
     return {
         "case": case,
         "party": access.party,
@@ -188,7 +187,7 @@ async def party_page(access: PartyAccess, case: Case) -> dict[str, Any]:
         "responses": await responses(case.id, access.party),
         "answer": answer if answer and answer["data"].get("proposal_id") in view.proposal_ids else None,
         "dispute": dispute if dispute and dispute.id in view.dispute_ids else None,
-        "decided": decided if decided and decided.id in view.dispute_ids else None,
+        "decided": await last_decision(case.id, view.dispute_ids),
         "progress": [e for e in await progress(case.id) if visibility.progress_seen(e, access.party)],
         "step_labels": PROGRESS,
         "events": await visibility.party_events(view),
