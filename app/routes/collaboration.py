@@ -40,9 +40,15 @@ def _field(form: Any, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _back(request: Request[Any, Any, Any], number: str) -> Response[Any]:
+# Sent with every changed region: the timeline and the deadlines panel reload themselves on it.
+CHANGED = {"HX-Trigger": "case-changed"}
+
+
+async def _back(request: Request[Any, Any, Any], number: str) -> Response[Any] | Template:
+    """After a staff action: the collaboration panel as it now is (htmx), or back to the case page."""
     if wants_fragment(request):
-        return Response(None, status_code=204, headers={"HX-Refresh": "true"})
+        context = {"collab": await panel_context(number), "oob_node": True}
+        return render(request, "cases/_collaboration.html", context, headers=CHANGED)
     return Redirect(path=f"/cases/{number}#collaboration", status_code=303)
 
 
@@ -103,8 +109,15 @@ async def push_confirm(
     return render(request, "cases/_push_confirm.html", context)
 
 
+@get("/cases/{number:str}/collaboration/live", opt={"roles": DESK}, name="collaboration_live")
+async def collaboration_live(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
+    """The regions parties change (answers, rounds, mediation, progress) and the step badge, for an open page."""
+    context = {"collab": await panel_context(number), "oob_node": True}
+    return render(request, "cases/_collab_live.html", context, headers=CHANGED)
+
+
 @post("/cases/{number:str}/push", opt={"roles": DESK}, status_code=303)
-async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     form = await request.form()
     requirement = _field(form, "requirement")
     reply_by = services.parse_date(_field(form, "reply_by"), "reply_by") or date.min
@@ -122,7 +135,7 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
     )
     attach_pack = _field(form, "attach_pack") == "yes"
     await deliver_push(request, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
-    return _back(request, number)
+    return await _back(request, number)
 
 
 async def deliver_push(
@@ -155,7 +168,7 @@ async def deliver_push(
 
 
 @post("/cases/{number:str}/plan", opt={"roles": DESK}, status_code=303)
-async def staff_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def staff_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     form = await request.form()
     case = await case_selectors.case_get(number)
     await services.plan_propose(
@@ -169,13 +182,13 @@ async def staff_propose(request: Request[Any, Any, Any], number: FromPath[str]) 
         ready_by=services.parse_date(_field(form, "ready_by"), "ready_by"),
         details=_field(form, "details"),
     )
-    return _back(request, number)
+    return await _back(request, number)
 
 
 @post("/cases/{number:str}/plan/{proposal_id:str}/accept", opt={"roles": DESK}, status_code=303)
 async def staff_accept_plan(
     request: Request[Any, Any, Any], number: FromPath[str], proposal_id: FromPath[str]
-) -> Response[Any]:
+) -> Response[Any] | Template:
     case = await case_selectors.case_get(number)
     await services.plan_accept(
         actor=actor_for(request),
@@ -183,11 +196,11 @@ async def staff_accept_plan(
         proposal_id=int(proposal_id) if proposal_id.isdecimal() else 0,
         side="us",
     )
-    return _back(request, number)
+    return await _back(request, number)
 
 
 @post("/cases/{number:str}/customer-answer", opt={"roles": DESK}, status_code=303)
-async def customer_answer(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def customer_answer(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     """The customer's answer to the agreed plan as the handler heard it (the tracking page records its own)."""
     form = await request.form()
     await services.customer_answer(
@@ -196,11 +209,11 @@ async def customer_answer(request: Request[Any, Any, Any], number: FromPath[str]
         accepted=_field(form, "answer") == "accept",
         comment=_field(form, "comment"),
     )
-    return _back(request, number)
+    return await _back(request, number)
 
 
 @post("/cases/{number:str}/progress", opt={"roles": DESK}, status_code=303)
-async def staff_progress(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def staff_progress(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     form = await request.form()
     case = await case_selectors.case_get(number)
     await services.progress_update(
@@ -210,7 +223,7 @@ async def staff_progress(request: Request[Any, Any, Any], number: FromPath[str])
         tracking_no=_field(form, "tracking_no"),
         note=_field(form, "note"),
     )
-    return _back(request, number)
+    return await _back(request, number)
 
 
 async def message_form(
@@ -239,6 +252,7 @@ async def _thread(request: Request[Any, Any, Any], number: str, party: str) -> T
         **await selectors.thread_view(case.id, party),
         "post_url": f"/cases/{number}/messages/{party}",
         "file_prefix": "/evidence/",
+        "live_url": f"/cases/{number}/collaboration/live",
     }
     return render(request, "collaboration/_thread.html", context)
 
@@ -255,6 +269,7 @@ def stream_of(
     party: str,
     urls: dict[str, str],
     allowed: Callable[[], Awaitable[bool]] | None = None,
+    watch_case: bool = False,
 ) -> ServerSentEvent:
     template = _environment(request).get_template("collaboration/_messages.html")
     state = request.app.state
@@ -265,6 +280,7 @@ def stream_of(
         ticks=state.get("sse_ticks", live.TICKS),
         interval=state.get("sse_interval", live.INTERVAL),
         allowed=allowed,
+        watch_case=watch_case,
     )
     return ServerSentEvent(events, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
@@ -278,7 +294,7 @@ async def staff_thread_stream(
         return await _thread(request, number, party)
     case = await case_selectors.case_get(number)
     urls = {"post_url": f"/cases/{number}/messages/{party}", "file_prefix": "/evidence/"}
-    return stream_of(request, case_id=case.id, party=party, urls=urls)
+    return stream_of(request, case_id=case.id, party=party, urls=urls, watch_case=True)
 
 
 @get("/cases/{number:str}/messages/{party:str}", opt={"roles": DESK}, name="staff_thread")
@@ -310,11 +326,13 @@ async def staff_message(
 
 
 @post("/cases/{number:str}/links/{link_id:str}/revoke", opt={"roles": DESK}, status_code=303)
-async def link_revoke(request: Request[Any, Any, Any], number: FromPath[str], link_id: FromPath[str]) -> Response[Any]:
+async def link_revoke(
+    request: Request[Any, Any, Any], number: FromPath[str], link_id: FromPath[str]
+) -> Response[Any] | Template:
     await services.link_revoke(
         actor=actor_for(request), number=number, link_id=int(link_id) if link_id.isdecimal() else 0
     )
-    return _back(request, number)
+    return await _back(request, number)
 
 
 @post("/cases/{number:str}/mediation", opt={"roles": DESK}, status_code=303)
@@ -383,6 +401,7 @@ COLLABORATION_ROUTES: list[Any] = [
     parties_index,
     party_time_zone,
     collaboration_panel,
+    collaboration_live,
     push_address,
     push_confirm,
     case_push,

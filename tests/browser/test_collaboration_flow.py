@@ -205,4 +205,56 @@ async def test_switching_the_party_swaps_the_address_and_names_who_the_push_reac
         assert mail["To"] == "qa@supplier-a.cn"
         assert errors == []
     finally:
+        await page.goto("about:blank")  # closes the thread's event stream before the server stops
         await context.close()
+
+
+async def test_a_suppliers_answer_appears_live_on_the_handlers_open_page(
+    browser: Any, mail_server: str, smtp: Sink, make_user: Any
+) -> None:
+    case = await supplier_case(email="qa@supplier-a.cn", language="en")
+    handler = await make_user("handler", name="Hao")
+    desk_context = await browser.new_context(base_url=mail_server, viewport={"width": 1280, "height": 900})
+    phone_context = await browser.new_context(base_url=mail_server, viewport={"width": 375, "height": 780})
+    desk, phone = await desk_context.new_page(), await phone_context.new_page()
+    errors: list[str] = []
+    loads: list[str] = []
+    for page in (desk, phone):
+        page.on("pageerror", lambda error: errors.append(str(error)))
+    desk.on("load", lambda page: loads.append(page.url))
+    try:
+        await sign_in_page(desk, handler.email, PASSWORD)
+        await desk.goto(f"/cases/{case.number}")
+        await desk.wait_for_selector("#push-form")
+        await desk.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await desk.click("#push")
+        # The push answers with the panel itself: the link is listed and the page was not reloaded.
+        await desk.wait_for_selector("#links li[data-live='true']")
+        await desk.wait_for_selector("#thread-supplier")
+        loaded = len(loads)
+
+        mail = await mail_arrives(smtp)
+        found = re.search(
+            r"(http://127\.0\.0\.1:\d+/l/[A-Za-z0-9_\-]+)", mail.get_body(preferencelist=("plain",)).get_content()
+        )
+        assert found
+        await phone.goto(found.group(1))
+        await phone.click("#continue")
+        await phone.wait_for_selector("#party-case")
+        await phone.check("input[name=response][value=accept_part]")
+        await phone.fill("#share", "30")
+        await phone.click("#send-answer")
+        # The supplier's page shows its answer in place.
+        await phone.wait_for_selector("#party-respond p[data-response='accept_part']")
+
+        # The handler's open page shows it within seconds: the answer, and the timeline entry.
+        answer = desk.locator("#collab-live p.party-response[data-response='accept_part']")
+        await expect(answer).to_have_count(1, timeout=10000)
+        await expect(desk.locator("#timeline li[data-kind='party_response']")).to_have_count(1, timeout=10000)
+        assert len(loads) == loaded  # no reload
+        assert errors == []
+    finally:
+        for page in (desk, phone):
+            await page.goto("about:blank")  # closes the event streams before the server stops
+        await desk_context.close()
+        await phone_context.close()

@@ -709,3 +709,52 @@ async def push_form(client: Any, number: str, *, party: str, email: str) -> Any:
             "_csrf_token": await csrf_token(client),
         },
     )
+
+
+async def test_a_partys_answer_reaches_the_open_staff_page_and_actions_answer_with_fragments(
+    staff: Any, party: Any, mail_app: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    await push(staff, case.number)
+    await open_link(party, link_in(smtp[0].messages[0]))
+    mail_app.state.sse_ticks, mail_app.state.sse_interval = 5, 0.3
+
+    async def listen() -> str:
+        response = await staff.get(
+            f"/cases/{case.number}/messages/supplier/stream", headers={"Accept": "text/event-stream"}
+        )
+        return str(response.text)
+
+    listening = asyncio.create_task(listen())
+    await asyncio.sleep(0.4)
+    # The supplier answers from its page: htmx gets its region back, no full reload.
+    answered = await party.post(
+        f"/p/cases/{case.number}/respond",
+        data={"response": "accept_part", "share": "30", "_csrf_token": await csrf_token(party)},
+        headers={"HX-Request": "true"},
+    )
+    assert answered.status_code == 200 and "HX-Refresh" not in answered.headers
+    assert answered.headers["HX-Trigger"] == "case-changed"
+    assert 'id="party-case"' in answered.text
+    assert 'data-response="accept_part"' in answered.text and "<html" not in answered.text
+    stream = await listening
+    collab = [block for block in stream.split("\r\n\r\n") if "event: collab" in block]
+    assert len(collab) == 1, stream  # once, for the answer; the thread's own event is apart
+    # On that event the page fetches the changed regions: the answer, and the step badge out of band.
+    live = await staff.get(f"/cases/{case.number}/collaboration/live", headers={"HX-Request": "true"})
+    assert live.status_code == 200 and live.headers["HX-Trigger"] == "case-changed"
+    assert 'id="collab-live"' in live.text and 'data-response="accept_part"' in live.text
+    assert 'id="case-node" data-node="responsibility" hx-swap-oob="true"' in live.text
+    # A staff action answers with the panel as it now is, not a reload.
+    proposed = await staff.post(
+        f"/cases/{case.number}/plan",
+        data={"party": "supplier", "remedy": "refund", "details": "live round", "_csrf_token": await csrf_token(staff)},
+        headers={"HX-Request": "true"},
+    )
+    assert proposed.status_code == 200 and "HX-Refresh" not in proposed.headers
+    assert proposed.headers["HX-Trigger"] == "case-changed"
+    assert 'id="collaboration"' in proposed.text and "live round" in proposed.text
+    # A party's stream never says when others act: no collab events there.
+    party_stream = await party.get(f"/p/cases/{case.number}/messages/stream", headers={"Accept": "text/event-stream"})
+    assert "event: collab" not in party_stream.text
