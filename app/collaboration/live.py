@@ -39,8 +39,10 @@ COLLAB_EVENTS = frozenset(
 
 
 async def thread_marker(case_id: int, party: str) -> tuple[int, int]:
-    """Changes whenever a message is added to the thread (count and newest id)."""
-    rows = await Message.select(Message.id).where((Message.case == case_id) & (Message.party == party))
+    """Changes whenever a message is added to the thread (count and newest id); internal notes are not part of it."""
+    rows = await Message.select(Message.id).where(
+        (Message.case == case_id) & (Message.party == party) & Message.internal.eq(False)
+    )
     return len(rows), max((row["id"] for row in rows), default=0)
 
 

@@ -243,6 +243,12 @@ async def staff_panel(case: Case) -> dict[str, Any]:
         "basis_choices": [str(citation) for citation in hint.get("basis", [])],
         "threads": {party: await thread_view(case.id, party) for party in ("supplier", "carrier")},
         "responses": {party: await responses(case.id, party) for party in ("supplier", "carrier")},
+        # Files a party sent (with an answer or a message), so they show on an open page as they arrive.
+        "party_files": [
+            row
+            for row in await evidence.evidence_for_case(case.id)
+            if row.status == evidence.OK and row.party in ("supplier", "carrier")
+        ],
         "answer": await customer_answer(case.id),
         "dispute": await open_dispute(case.id),
         "progress": await progress(case.id),

@@ -755,6 +755,16 @@ async def test_a_partys_answer_reaches_the_open_staff_page_and_actions_answer_wi
     assert proposed.status_code == 200 and "HX-Refresh" not in proposed.headers
     assert proposed.headers["HX-Trigger"] == "case-changed"
     assert 'id="collaboration"' in proposed.text and "live round" in proposed.text
+    # A file the party sends shows in the live region too.
+    sent = await party.post(
+        f"/p/cases/{case.number}/messages",
+        data={"body": "Seal photo"},
+        files={"evidence": ("seal.jpg", photo((10, 90, 200)), "image/jpeg")},
+        headers={"x-csrftoken": await csrf_token(party), "HX-Request": "true"},
+    )
+    assert sent.status_code == 200
+    live = await staff.get(f"/cases/{case.number}/collaboration/live", headers={"HX-Request": "true"})
+    assert 'id="party-files"' in live.text and 'alt="seal.jpg"' in live.text
     # A party's stream never says when others act: no collab events there.
     party_stream = await party.get(f"/p/cases/{case.number}/messages/stream", headers={"Accept": "text/event-stream"})
     assert "event: collab" not in party_stream.text
