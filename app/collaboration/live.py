@@ -13,29 +13,14 @@ from typing import Any
 from litestar.response.sse import ServerSentEventMessage
 
 from app.cases.tables import CaseEvent, Message
-from app.collaboration import selectors
+from app.collaboration import selectors, visibility
 
 # One stream lasts TICKS × INTERVAL seconds; EventSource reconnects by itself, so no connection lives forever.
 TICKS = 30
 INTERVAL = 2.0
 RETRY_MS = 3000
 # What changes the collaboration region of the staff case page (messages have their own event; views do not).
-COLLAB_EVENTS = frozenset(
-    {
-        "case_pushed",
-        "link_revoked",
-        "party_response",
-        "plan_proposed",
-        "plan_agreed",
-        "customer_plan_answer",
-        "progress_update",
-        "dispute_opened",
-        "dispute_decided",
-        "evidence_added",
-        "node_changed",
-        "party_action_refused",
-    }
-)
+COLLAB_EVENTS = visibility.PARTY_EVENTS | {"link_revoked", "evidence_added", "party_action_refused"}
 
 
 async def thread_marker(case_id: int, party: str) -> tuple[int, int]:
