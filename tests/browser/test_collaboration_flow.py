@@ -183,6 +183,7 @@ async def test_switching_the_party_swaps_the_address_and_names_who_the_push_reac
         await sign_in_page(page, handler.email, PASSWORD)
         await page.goto(f"/cases/{case.number}")
         await page.wait_for_selector("#push-form")
+        await page.wait_for_load_state("networkidle")  # the panel loaded and htmx has wired it
         await expect(page.locator("#push-confirm")).to_contain_text("Send to Supplier SUP-A qa@supplier-a.cn")
         # Carrier chosen: its address and language replace the supplier's, and the line says so.
         await page.select_option("#push-party", "carrier")
@@ -191,6 +192,7 @@ async def test_switching_the_party_swaps_the_address_and_names_who_the_push_reac
         await expect(page.locator("#push-confirm")).to_contain_text("Send to Carrier SUP-A claims@sup-a.example")
         # Typing the supplier's address for the carrier is named as the supplier's before anything is sent.
         await page.fill("#push-email", "qa@supplier-a.cn")
+        await page.press("#push-email", "Tab")  # leaving the field checks it too
         await expect(page.locator("#push-confirm")).to_contain_text("is the address of the supplier Supplier SUP-A")
         await page.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
         await page.click("#push")
