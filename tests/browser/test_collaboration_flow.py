@@ -190,21 +190,27 @@ async def test_switching_the_party_swaps_the_address_and_names_who_the_push_reac
         await expect(page.locator("#push-email")).to_have_value("claims@sup-a.example")
         await expect(page.locator("#push-language")).to_have_value("en")
         await expect(page.locator("#push-confirm")).to_contain_text("Send to Carrier SUP-A claims@sup-a.example")
-        # Typing the supplier's address for the carrier is named as the supplier's before anything is sent.
+        # Back to the supplier: its own address again, and the push goes to it (the panel answers, no reload).
+        await page.select_option("#push-party", "supplier")
+        await expect(page.locator("#push-email")).to_have_value("qa@supplier-a.cn")
+        await expect(page.locator("#push-confirm")).to_contain_text("Send to Supplier SUP-A qa@supplier-a.cn")
+        await page.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await page.click("#push")
+        mail = await mail_arrives(smtp)
+        assert mail["To"] == "qa@supplier-a.cn"
+        await expect(page.locator("#links li[data-live='true']")).to_have_count(1)
+        await page.wait_for_selector("#thread-supplier")
+        # The carrier next, with the supplier's address typed: named as the supplier's, and refused if sent.
+        await page.click("#collaboration details:has(#push-form) summary")
+        await page.select_option("#push-party", "carrier")
+        await expect(page.locator("#push-email")).to_have_value("claims@sup-a.example")
         await page.fill("#push-email", "qa@supplier-a.cn")
         await page.press("#push-email", "Tab")  # leaving the field checks it too
         await expect(page.locator("#push-confirm")).to_contain_text("is the address of the supplier Supplier SUP-A")
         await page.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
         await page.click("#push")
         await expect(page.locator(".notice-error li[data-field=email]")).to_have_count(1)
-        assert smtp.messages == []
-        # Back to the supplier: its own address again, and the push goes to it.
-        await page.select_option("#push-party", "supplier")
-        await expect(page.locator("#push-email")).to_have_value("qa@supplier-a.cn")
-        await expect(page.locator("#push-confirm")).to_contain_text("Send to Supplier SUP-A qa@supplier-a.cn")
-        await page.click("#push")
-        mail = await mail_arrives(smtp)
-        assert mail["To"] == "qa@supplier-a.cn"
+        assert len(smtp.messages) == 1
         assert errors == []
     finally:
         await page.goto("about:blank")  # closes the thread's event stream before the server stops
