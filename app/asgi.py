@@ -40,9 +40,9 @@ from app.routes.users import UserAdminController
 from app.settings import Settings
 from app.startup import configure_process
 from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options, role_guard
-from app.web.errors import EXCEPTION_HANDLERS
+from app.web.errors import EXCEPTION_HANDLERS, refuse_nul_in_query
 from app.web.middleware import EdgeMiddleware
-from app.web.ratelimit import AttemptLimiter
+from app.web.ratelimit import AccountBackoff, AttemptLimiter
 from app.web.templates import template_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
     app = Litestar(
         route_handlers=[*ROUTE_HANDLERS, *(HOOK_HANDLERS if settings.test_hooks else []), static],
         guards=[role_guard],
+        before_request=refuse_nul_in_query,
         middleware=[DefineMiddleware(StaffAuthenticationMiddleware, exclude=["^/static/", "^/healthz"])],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -127,6 +128,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
                 "settings": settings,
                 "rules": rules,
                 "login_limiter": AttemptLimiter(settings.login_attempts_per_minute),
+                "account_backoff": AccountBackoff(
+                    settings.login_failures_per_account, settings.login_backoff_max_seconds
+                ),
             }
         ),
         debug=False,

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from app import db
+from app.cases.events import configure_audit_key
 from app.i18n import configure_company_zone
 from app.piccolo_app import TABLES
 from app.settings import Settings, documented_settings
@@ -102,6 +103,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     from app.logs import configure_logging
     from app.startup import configure_process
     from app.tasks import (
+        audit,  # noqa: F401 - registers the periodic audit checkpoint
         huey,
         mail,  # noqa: F401 - registers the periodic mailbox read
         reminders,  # noqa: F401 - registers the periodic reminder sweep
@@ -240,7 +242,18 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from app.audit import audit_verify
 
     async def work() -> int:
-        report = await audit_verify()
+        report = await audit_verify(settings.data_dir)
+        print(json.dumps(report.to_dict()))
+        return 0 if report.ok else 1
+
+    return _run(settings, work)
+
+
+def cmd_audit_checkpoint(settings: Settings, args: argparse.Namespace) -> int:
+    from app.audit import audit_checkpoint
+
+    async def work() -> int:
+        report = await audit_checkpoint(settings.data_dir)
         print(json.dumps(report.to_dict()))
         return 0 if report.ok else 1
 
@@ -497,7 +510,12 @@ def build_parser() -> argparse.ArgumentParser:
     restore.set_defaults(func=cmd_restore)
 
     audit = sub.add_parser("audit", help="audit checks").add_subparsers(dest="audit_command", required=True)
-    audit.add_parser("verify", help="check every case timeline's hash chain").set_defaults(func=cmd_audit_verify)
+    audit.add_parser(
+        "verify", help="check every case timeline's keyed hash chain, and against the signed checkpoint"
+    ).set_defaults(func=cmd_audit_verify)
+    audit.add_parser(
+        "checkpoint", help="verify, then anchor every chain's head in the signed checkpoint (the worker does it)"
+    ).set_defaults(func=cmd_audit_checkpoint)
 
     analytics = sub.add_parser("analytics", help="the dashboard's figures").add_subparsers(
         dest="analytics_command", required=True
@@ -568,6 +586,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"crossclaim: {error}", file=sys.stderr)
         return 2
     configure_company_zone(settings.time_zone)
+    configure_audit_key(settings.secret_key)
     result: int = args.func(settings, args)
     return result
 

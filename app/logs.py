@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -15,6 +16,14 @@ client_ip_var: ContextVar[str] = ContextVar("client_ip", default="-")
 
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
+# Magic-link addresses (/l/<token>, /t/<token>) carry the secret itself: a log reader would hold the link.
+_SECRET_PATH = re.compile(r"/([lt])/[A-Za-z0-9_\-]+")
+
+
+def redacted(text: str) -> str:
+    """``text`` with the token of every magic-link path replaced by an ellipsis (``/l/…``)."""
+    return _SECRET_PATH.sub(r"/\1/…", text)
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line; json.dumps escapes CR/LF, so input cannot start a new log line."""
@@ -24,14 +33,14 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redacted(record.getMessage()),
             "request_id": request_id_var.get(),
         }
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+                entry[key] = redacted(value) if isinstance(value, str) else value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redacted(self.formatException(record.exc_info))
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 

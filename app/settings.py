@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+# The file in the data dir holding the generated secret key when CROSSCLAIM_SECRET_KEY is unset.
+SECRET_KEY_NAME = "secret_key"  # noqa: S105 - a file name, not a secret
+
 
 def _setting(env: str, help: str, **kwargs: Any) -> Any:
     return field(metadata={"env": env, "help": help}, **kwargs)
@@ -69,6 +72,17 @@ class Settings:
         "Failed logins allowed from one address per minute before answering 429.",
         default=10,
     )
+    login_failures_per_account: int = _setting(
+        "CROSSCLAIM_LOGIN_FAILURES_PER_ACCOUNT",
+        "Failed sign-ins to one account, from any address, before each further attempt must wait (429):"
+        " 1 second, doubling up to CROSSCLAIM_LOGIN_BACKOFF_MAX_SECONDS; a success clears it.",
+        default=10,
+    )
+    login_backoff_max_seconds: int = _setting(
+        "CROSSCLAIM_LOGIN_BACKOFF_MAX_SECONDS",
+        "The longest wait between sign-in attempts to one account after repeated failures.",
+        default=30,
+    )
     link_attempts_per_minute: int = _setting(
         "CROSSCLAIM_LINK_ATTEMPTS_PER_MINUTE",
         "Unknown, expired or revoked supplier, carrier and tracking links opened from one address per minute"
@@ -123,11 +137,30 @@ class Settings:
         "Minutes between two reads of the mailbox (1 to 60).",
         default=2,
     )
+    mail_authserv_id: str = _setting(
+        "CROSSCLAIM_MAIL_AUTHSERV_ID",
+        "The name your receiving mail server writes first in its Authentication-Results header"
+        " (mx.example.com): only that header's SPF/DKIM/DMARC verdicts are believed. Unset: the topmost one.",
+        default="",
+    )
+    mail_quarantine_unverified: bool = _setting(
+        "CROSSCLAIM_MAIL_QUARANTINE_UNVERIFIED",
+        "Quarantine a reply whose sender failed DMARC (or, without DMARC, SPF or DKIM) instead of posting it"
+        " with a warning.",
+        default=False,
+    )
     time_zone: str = _setting(
         "CROSSCLAIM_TIME_ZONE",
         "The company's IANA time zone: pages of staff who chose none, new users and customers, and the"
         " business calendar of the stages we own.",
         default="Asia/Shanghai",
+    )
+    push_allowed_hosts: str = _setting(
+        "CROSSCLAIM_PUSH_ALLOWED_HOSTS",
+        "Comma-separated push service hosts accepted as they are (http too), without the check that an"
+        " endpoint is https and resolves to public addresses only: a relay on the company network, a test's"
+        " fake push service. Unset: every endpoint is checked.",
+        default="",
     )
     log_level: str = _setting(
         "CROSSCLAIM_LOG_LEVEL",
@@ -166,12 +199,17 @@ class Settings:
         data_dir = self.data_dir.expanduser().resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         database_url = self.database_url or f"sqlite:///{data_dir / 'crossclaim.sqlite3'}"
-        secret_key = self.secret_key or _kept_secret(data_dir / "secret_key")
+        secret_key = self.secret_key or _kept_secret(data_dir / SECRET_KEY_NAME)
         return replace(self, data_dir=data_dir, database_url=database_url, secret_key=secret_key)
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def push_hosts(self) -> frozenset[str]:
+        """``push_allowed_hosts`` as a set of lower-case host names or addresses."""
+        return frozenset(host.strip().lower() for host in self.push_allowed_hosts.split(",") if host.strip())
 
     @property
     def outbox_dir(self) -> Path:

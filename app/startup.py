@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.cases.events import configure_audit_key
 from app.cases.responsibility import configure_rules
 from app.faults import arm_for_tests
 from app.i18n import configure_company_zone
@@ -12,12 +13,13 @@ from app.tracking.policies import configure_policy
 
 
 def configure_process(settings: Settings) -> RuleRegistry:
-    """Company zone, SLA policy (defaults + the admin's saved override), task queue and rule registry.
+    """Company zone, audit key, SLA policy (defaults + the admin's saved override), task queue and rules.
 
     The web app and the worker call this once at start, so a clock started by a web request and one
     started by a task follow the same policy; a broken company rule file stops the start here.
     """
     configure_company_zone(settings.time_zone)
+    configure_audit_key(settings.secret_key)
     configure_policy(settings.data_dir)
     configure_queue(settings)
     arm_for_tests(settings)

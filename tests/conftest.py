@@ -76,7 +76,10 @@ def settings(data_dir: Path, database_url: str) -> Any:
 @pytest.fixture(scope="session", autouse=True)
 def bound_engine(settings: Any) -> Any:
     from app import db
+    from app.cases.events import configure_audit_key
     from app.piccolo_app import TABLES
+
+    configure_audit_key(settings.secret_key)  # as every entry point does
 
     engine = db.make_engine(settings.database_url)
     db.bind_tables(engine, TABLES)
@@ -168,6 +171,49 @@ async def sign_in(client: Any, user: Any, password: str = PASSWORD) -> Any:
     )
     assert response.status_code == 303, response.text
     return response
+
+
+@pytest.fixture
+def tokens_kept_out_of_logs(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every log line the test writes, as the JSON formatter writes it, must hold no link token it issued.
+
+    Set up after the app, which configures logging (and would remove this handler).
+    Tokens are recorded as the real minting function returns them; a tampered copy shares all but its
+    last character, so the first 40 are looked for.
+    """
+    import logging
+
+    from app.collaboration import links
+    from app.logs import JsonFormatter
+
+    issued: list[str] = []
+    mint = links.new_token
+
+    def recorded() -> str:
+        issued.append(mint())
+        return issued[-1]
+
+    monkeypatch.setattr(links, "new_token", recorded)
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Collect(logging.DEBUG)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield issued
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert lines, "no log line was written"
+    leaked = [line for line in lines for token in issued if token[:40] in line]
+    assert not leaked, leaked
 
 
 @pytest.fixture

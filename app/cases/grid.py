@@ -12,6 +12,7 @@ from typing import Any
 from app.cases.search import search_clause
 from app.cases.tables import Case
 from app.db import current_engine, is_sqlite
+from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 
@@ -59,6 +60,13 @@ BY_NAME = {column.name: column for column in COLUMNS}
 DEFAULT_COLUMNS = tuple(column.name for column in COLUMNS if column.default)
 # Exact-match filters the grid offers, by column name.
 FILTERS = ("node", "supplier", "carrier", "product", "category", "problem_type", "region", "responsible")
+# Money and our hint: shown, sorted and filtered on only for readers of claim figures.
+FIGURE_COLUMNS = frozenset({"amount", "responsible"})
+
+
+def columns_for(*, figures: bool) -> tuple[GridColumn, ...]:
+    """The columns a reader may choose: all of them, or those without money and the hint."""
+    return COLUMNS if figures else tuple(column for column in COLUMNS if column.name not in FIGURE_COLUMNS)
 
 JOINS = """
 LEFT JOIN supplier s ON s.id = c.supplier
@@ -81,18 +89,22 @@ class GridView:
     query: str = ""
 
     @classmethod
-    def parse(cls, params: Any) -> GridView:
-        """From query parameters (cols=a,b&sort=-due&f_supplier=X&q=text&after=cursor); unknown names are dropped."""
+    def parse(cls, params: Any, *, figures: bool = True) -> GridView:
+        """From query parameters (cols=a,b&sort=-due&f_supplier=X&q=text&after=cursor); unknown names are dropped.
+
+        Without ``figures`` the columns, sort and filter on money and the hint are dropped as unknown.
+        """
+        allowed = {column.name for column in columns_for(figures=figures)}
         # The column chooser posts one "col" per ticked box; links carry them as one "cols" list.
         picked = list(params.getall("col")) if hasattr(params, "getall") and "col" in params else []
         picked = picked or str(params.get("cols") or "").split(",")
-        columns = tuple(n for n in picked if n in BY_NAME) or DEFAULT_COLUMNS
+        columns = tuple(n for n in picked if n in allowed) or tuple(n for n in DEFAULT_COLUMNS if n in allowed)
         sort = str(params.get("sort") or "-number")
         descending = sort.startswith("-")
         sort = sort.lstrip("-")
-        if sort not in BY_NAME:
+        if sort not in allowed:
             sort, descending = "number", True
-        filters = {n: str(params.get(f"f_{n}"))[:200] for n in FILTERS if params.get(f"f_{n}")}
+        filters = {n: str(params.get(f"f_{n}"))[:200] for n in FILTERS if n in allowed and params.get(f"f_{n}")}
         return cls(
             columns=columns,
             filters=filters,
@@ -135,13 +147,24 @@ def encode_cursor(value: Any, row_id: int) -> str:
 
 
 def decode_cursor(view: GridView) -> tuple[Any, int] | None:
+    """Where the page starts: the sort value and id of the previous page's last row, or None for the top.
+
+    A cursor is minted for one sort; one that does not decode, or holds a value of another kind (text
+    where the sort is an amount), is refused by name rather than compared in the database.
+    """
     if not view.after:
         return None
     try:
         raw, row_id = json.loads(base64.urlsafe_b64decode(view.after.encode()))
-        return _cursor_value(BY_NAME[view.sort].kind, raw), int(row_id)
-    except (ValueError, TypeError, KeyError):
-        return None  # a stale or edited cursor starts from the top rather than failing
+        value, row = _cursor_value(BY_NAME[view.sort].kind, raw), int(row_id)
+    except (ValueError, TypeError, KeyError, ArithmeticError):
+        value = row = None
+    if row is None or not 0 < row < 2**63 or (isinstance(value, Decimal) and not value.is_finite()):
+        raise ValidationFailed(
+            _("This page's position (after=) is not valid for this sort; start again from the first page."),
+            fields=[("after", _("Use the “Load more” link the grid gives."))],
+        )
+    return value, row
 
 
 async def grid_rows(

@@ -21,6 +21,7 @@ from app.errors import ValidationFailed
 from app.evidence.services import (
     AttachedEvidence,
     EvidencePolicy,
+    PreparedUpload,
     Upload,
     check_uploads,
     evidence_attach,
@@ -351,16 +352,40 @@ async def intake_submit(
     existing = await _case_for_key(key, draft.digest()) if key else None
     # Files are checked and stored before the case exists, so a slow upload holds no database lock.
     prepared = await prepare_uploads(uploads, store=store, policy=policy, uploader=uploader_id(actor))
-    if existing is not None:
-        case, created = existing, False
-    else:
-        outcome = await case_create(actor=actor, draft=draft, client_key=key)
-        case, created = outcome.case, outcome.created
-    case = await _settle(case, report=report, actor=actor, supplier_id=draft.supplier_id)
-    attached = await evidence_attach(actor=actor, case_id=case.id, prepared=prepared)
-    if created:
-        # The handler opens the case to a responsibility hint and its claim clocks already worked out.
-        case = await hint_refresh(case_id=case.id, actor=actor, today=today or datetime.now(UTC).date())
+    try:
+        return await _file(actor, report, draft, key=key, existing=existing, prepared=prepared, today=today)
+    except Exception:
+        # Two requests with one key at once: the loser's transaction failed on the unique key and was
+        # rolled back whole; the winner's case is there now, and the files go onto it.
+        winner = await _case_for_key(key, draft.digest()) if key and existing is None else None
+        if winner is None:
+            raise
+        return await _file(actor, report, draft, key=key, existing=winner, prepared=prepared, today=today)
+
+
+async def _file(
+    actor: Actor,
+    report: IntakeReport,
+    draft: CaseDraft,
+    *,
+    key: str | None,
+    existing: Case | None,
+    prepared: Sequence[PreparedUpload],
+    today: date | None,
+) -> IntakeResult:
+    """The rows of a report in one transaction: the case, its handler, its evidence and its hint commit
+    together or not at all, so a crash never leaves a case without the photos it was reported with."""
+    async with atomic():
+        if existing is not None:
+            case, created = existing, False
+        else:
+            outcome = await case_create(actor=actor, draft=draft, client_key=key)
+            case, created = outcome.case, outcome.created
+        case = await _settle(case, report=report, actor=actor, supplier_id=draft.supplier_id)
+        attached = await evidence_attach(actor=actor, case_id=case.id, prepared=prepared)
+        if created:
+            # The handler opens the case to a responsibility hint and its claim clocks already worked out.
+            case = await hint_refresh(case_id=case.id, actor=actor, today=today or datetime.now(UTC).date())
     return IntakeResult(case=case, created=created, evidence=attached)
 
 

@@ -126,6 +126,25 @@ async def case_events(case_id: int) -> list[CaseEvent]:
     )
 
 
+# What a reader outside CLAIM_FIGURES does not get: money and our hint, also inside timeline events.
+_FIGURE_FIELDS = frozenset({"hint", "claim_amount", "suggested_party"})
+_FIGURE_EVENT_DATA = frozenset({"amount", "claim_amount", "confidence", "rule_ids", "basis"})
+_FIGURE_EVENTS = frozenset({"hint_changed"})
+
+
+def _event_without_figures(event: dict[str, Any]) -> dict[str, Any]:
+    data = event["data"] if isinstance(event["data"], dict) and event["kind"] not in _FIGURE_EVENTS else {}
+    return {**event, "data": {key: value for key, value in data.items() if key not in _FIGURE_EVENT_DATA}}
+
+
+def without_claim_figures(document: dict[str, Any]) -> dict[str, Any]:
+    """An API document (a case or a list row) with money and the hint left out."""
+    kept = {key: value for key, value in document.items() if key not in _FIGURE_FIELDS}
+    if "events" in kept:
+        kept["events"] = [_event_without_figures(event) for event in kept["events"]]
+    return kept
+
+
 def case_summary(row: dict[str, Any]) -> dict[str, Any]:
     """The API's list shape of a case row."""
     return {

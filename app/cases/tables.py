@@ -91,6 +91,8 @@ class Message(Table):
     internal = Boolean(default=False)
     external_id = Varchar(length=255, null=True, default=None, unique=True)
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
+    # A mail whose sender the receiving server could not verify: its SPF/DKIM/DMARC verdicts, shown as a warning.
+    sender_check = Varchar(length=200, default="")
 
 
 class SavedView(Table):

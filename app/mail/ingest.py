@@ -110,6 +110,27 @@ async def known_addresses(case: Case, party: str) -> set[str]:
     return {address.strip().lower() for address in found if address and "@" in address}
 
 
+def sender_verdict(parsed: InboundMessage, settings: Settings) -> tuple[str, bool]:
+    """The receiving server's verdicts as text ("spf=pass dkim=fail dmarc=fail") and whether the sender failed.
+
+    Only the header of our own server counts: the one named CROSSCLAIM_MAIL_AUTHSERV_ID, else the topmost
+    (a receiving server adds its header on top; those below came with the mail and anyone can write them).
+    Failed: DMARC says fail, or, without a DMARC verdict, SPF or DKIM does.
+    """
+    wanted = settings.mail_authserv_id.strip().lower()
+    headers = parsed.authentication
+    if wanted:
+        chosen = next((results for server, results in headers if server == wanted), None)
+    else:
+        chosen = headers[0][1] if headers else None
+    if not chosen:
+        return "", False
+    summary = " ".join(f"{method}={chosen[method]}" for method in ("spf", "dkim", "dmarc") if method in chosen)
+    if "dmarc" in chosen:
+        return summary, chosen["dmarc"] == "fail"
+    return summary, "fail" in (chosen.get("spf"), chosen.get("dkim"))
+
+
 async def ingest_mail(
     raw: bytes, *, settings: Settings, store: EvidenceStore, policy: EvidencePolicy, now: datetime | None = None
 ) -> Ingested:
@@ -130,6 +151,7 @@ async def ingest_mail(
         subject=parsed.subject[:300],
         received_at=now,
         text=parsed.reply or parsed.text,
+        authentication=sender_verdict(parsed, settings)[0],
     )
     try:
         return await _act(row, parsed, settings=settings, store=store, policy=policy, now=now)
@@ -158,8 +180,22 @@ async def _act(
     if parsed.sender not in await known_addresses(attribution.case, attribution.party):
         row.case, row.party = attribution.case.id, attribution.party
         return await _quarantine(row, "unknown_sender", case=attribution.case)
+    verdicts, failed = sender_verdict(parsed, settings)
+    if failed:
+        # A known address and a valid tag, but the sending domain's own checks say it was not sent by it.
+        log.warning("mail sender not verified", extra={"sender": row.sender, "authentication": verdicts})
+        if settings.mail_quarantine_unverified:
+            row.case, row.party = attribution.case.id, attribution.party
+            return await _quarantine(row, "sender_not_verified", case=attribution.case)
     return await post_mail(
-        row, parsed, case=attribution.case, party=attribution.party, store=store, policy=policy, now=now
+        row,
+        parsed,
+        case=attribution.case,
+        party=attribution.party,
+        store=store,
+        policy=policy,
+        now=now,
+        sender_check=verdicts if failed else "",
     )
 
 
@@ -264,8 +300,12 @@ async def post_mail(
     policy: EvidencePolicy,
     now: datetime,
     decided_by: Actor | None = None,
+    sender_check: str = "",
 ) -> Ingested:
-    """The reply as a message in the party's thread; its files through the evidence pipeline, refusals recorded."""
+    """The reply as a message in the party's thread; its files through the evidence pipeline, refusals recorded.
+
+    ``sender_check`` holds the failed SPF/DKIM/DMARC verdicts of a mail posted anyway: shown as a warning.
+    """
     actor = Actor(kind=party, id="", label=(parsed.sender or party)[:200])
     uploads = [Upload(data=f.data, filename=f.filename, declared_type=f.media_type) for f in parsed.files]
     prepared = await prepare_uploads(
@@ -290,6 +330,7 @@ async def post_mail(
             internal=False,
             external_id=row.message_id,
             created_at=now,
+            sender_check=sender_check[:200],
         )
         await message.save()
         data: dict[str, Any] = {
@@ -299,6 +340,7 @@ async def post_mail(
             "evidence_ids": [item.evidence.id for item in attached],
             "via": "email",
             "inbound_id": row.id,
+            **({"sender_not_verified": sender_check} if sender_check else {}),
         }
         if party == "customer":
             # Customers have no thread on the case page: their words are shown on the timeline.
@@ -358,7 +400,18 @@ async def quarantine_assign(
         )
     raw = await anyio.to_thread.run_sync(store.get, row.raw_key)
     parsed = await anyio.to_thread.run_sync(parse_mail, raw)
-    result = await post_mail(row, parsed, case=case, party=party, store=store, policy=policy, now=now, decided_by=actor)
+    verdicts, failed = sender_verdict(parsed, settings)
+    result = await post_mail(
+        row,
+        parsed,
+        case=case,
+        party=party,
+        store=store,
+        policy=policy,
+        now=now,
+        decided_by=actor,
+        sender_check=verdicts if failed else "",
+    )
     async with atomic():
         await record_event(
             case_id=case.id,

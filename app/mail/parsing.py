@@ -72,6 +72,8 @@ class InboundMessage:
     original_tags: list[str] = field(default_factory=list)
     original_to: list[str] = field(default_factory=list)
     tag_header: str = ""
+    # Every Authentication-Results header, topmost first: (authserv-id, {"spf"|"dkim"|"dmarc": result}).
+    authentication: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -327,6 +329,24 @@ def _automatic(message: Message) -> str:
     return ""
 
 
+_AUTH_RESULT = re.compile(r"^\s*(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
+
+
+def authentication_results(values: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """RFC 8601 headers as (authserv-id, first result per method), in the order given (topmost first)."""
+    found = []
+    for value in values:
+        parts = " ".join(value.split()).split(";")
+        server = parts[0].strip().split(" ")[0].lower()
+        results: dict[str, str] = {}
+        for part in parts[1:]:
+            match = _AUTH_RESULT.match(part)
+            if match:
+                results.setdefault(match.group(1).lower(), match.group(2).lower())
+        found.append((server[:200], results))
+    return found
+
+
 def parse_mail(raw: bytes) -> InboundMessage:
     """Never raises: what cannot be read is left empty and named in ``problems``."""
     found = InboundMessage()
@@ -347,6 +367,9 @@ def parse_mail(raw: bytes) -> InboundMessage:
         found.recipients = _addresses(message, "To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")
         found.subject = header_text(message, "Subject")[:300]
         found.tag_header = header_text(message, "X-Crossclaim-Tag")
+        found.authentication = authentication_results(
+            [str(value) for value in message.get_all("Authentication-Results") or []][:20]
+        )
         found.automatic = _automatic(message)
         bodies: dict[str, str] = {}
         _walk(message, found, bodies)

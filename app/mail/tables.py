@@ -33,8 +33,10 @@ class InboundMail(Table):
     received_at = Timestamptz(default=TimestamptzNow(), index=True)
     # posted, quarantined, auto_reply, bounce, rejected
     status = Varchar(length=20, default="quarantined", index=True)
-    # Why it is quarantined: unknown_sender, forged_tag, unattributable, malformed
+    # Why it is quarantined: unknown_sender, forged_tag, unattributable, malformed, sender_not_verified
     reason = Varchar(length=40, default="")
+    # The receiving server's SPF/DKIM/DMARC verdicts, e.g. "spf=pass dkim=fail dmarc=fail"; "" without any.
+    authentication = Varchar(length=200, default="")
     text = Text(default="")
     case = ForeignKey(Case, null=True, on_delete=OnDelete.restrict)
     party = Varchar(length=20, default="")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 from zoneinfo import available_timezones
@@ -19,7 +20,7 @@ from app.logs import security_event
 from app.settings import Settings
 from app.web.auth import SESSION_COOKIE, client_ip
 from app.web.pages import remember_language, render
-from app.web.ratelimit import AttemptLimiter
+from app.web.ratelimit import AccountBackoff, AttemptLimiter
 
 
 @dataclass
@@ -56,16 +57,33 @@ class AccountController(Controller):
                 _("Too many failed sign-ins from your address. Wait a minute and try again."),
                 retry_after=limiter.retry_after(ip),
             )
+        backoff: AccountBackoff = request.app.state.account_backoff
+        account = data.email.strip().lower()
+        # A password typed into the email field must not reach the log.
+        logged_account = account[:254] if "@" in account else "-"
+        wait = backoff.wait(account)
+        if wait > 0:
+            security_event("login_account_throttled", email=logged_account, ip=ip)
+            seconds = math.ceil(wait)
+            raise RateLimited(
+                _(
+                    "Too many failed sign-ins for this account. Wait %(seconds)s seconds and try again.",
+                    seconds=seconds,
+                ),
+                retry_after=seconds,
+            )
         user = await accounts.authenticate(email=data.email, password=data.password)
         if user is None:
             limiter.record(ip)
-            security_event("login_failed", ip=ip)
+            failures = backoff.failed(account)
+            security_event("login_failed", ip=ip, email=logged_account, account_failures=failures)
             context = {
                 "next": safe_next(data.next),
                 "error": _("The email or password is not right."),
                 "email": data.email,
             }
             return render(request, "login.html", context, status_code=401)
+        backoff.succeeded(account)
         old = request.cookies.get(SESSION_COOKIE)
         if old:
             await accounts.session_end(old)

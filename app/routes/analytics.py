@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from app.accounts.roles import DESK, STAFF
+from app.accounts.roles import DESK
 from app.analytics import dashboard, selectors, services
 from app.analytics.taxonomy import RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
 from app.errors import ValidationFailed
@@ -184,7 +184,7 @@ class AnalyticsApiController(Controller):
 
     @get(
         "/summary",
-        opt={"roles": STAFF},
+        opt={"roles": DESK},
         summary="The dashboard's figures for a period",
         responses=error_responses(422),
         dependencies=FILTERS,

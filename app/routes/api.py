@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, get
+from litestar import Controller, Request, get
 from litestar.params import FromPath, FromQuery, Parameter
 
-from app.accounts.roles import STAFF
+from app.accounts.roles import CLAIM_FIGURES, STAFF
 from app.cases import selectors
 from app.evidence.selectors import evidence_documents
 from app.web.openapi import error_responses
@@ -20,6 +20,7 @@ class CaseApiController(Controller):
     @get("/", opt={"roles": STAFF}, summary="List cases, newest first", responses=error_responses(422))
     async def list_cases(
         self,
+        request: Request[Any, Any, Any],
         node: FromQuery[str] = "",
         problem_type: FromQuery[str] = "",
         q: FromQuery[str] = "",
@@ -29,8 +30,9 @@ class CaseApiController(Controller):
     ) -> dict[str, Any]:
         filters = selectors.CaseFilters(node=node, problem_type=problem_type, query=q[:200], before_id=before)
         rows = await selectors.case_list(filters, limit=limit)
+        shown = selectors.case_summary if request.user.role in CLAIM_FIGURES else _summary_without_figures
         return {
-            "items": [selectors.case_summary(row) for row in rows],
+            "items": [shown(row) for row in rows],
             "next_before": rows[-1]["id"] if len(rows) == limit else None,
         }
 
@@ -40,7 +42,17 @@ class CaseApiController(Controller):
         summary="One case with its timeline and evidence",
         responses=error_responses(404),
     )
-    async def get_case(self, number: FromPath[str]) -> dict[str, Any]:
-        case = await selectors.case_get(number)
-        events = await selectors.case_events(case.id)
-        return selectors.case_document(case, events, await evidence_documents(case.id))
+    async def get_case(self, request: Request[Any, Any, Any], number: FromPath[str]) -> dict[str, Any]:
+        return await case_api_document(number, role=request.user.role)
+
+
+async def case_api_document(number: str, *, role: str) -> dict[str, Any]:
+    """One case as the API shows it to ``role``: without money and the hint outside CLAIM_FIGURES."""
+    case = await selectors.case_get(number)
+    events = await selectors.case_events(case.id)
+    document = selectors.case_document(case, events, await evidence_documents(case.id))
+    return document if role in CLAIM_FIGURES else selectors.without_claim_figures(document)
+
+
+def _summary_without_figures(row: dict[str, Any]) -> dict[str, Any]:
+    return selectors.without_claim_figures(selectors.case_summary(row))

@@ -12,12 +12,12 @@ from litestar.serialization import decode_json
 
 from app.accounts.roles import STAFF
 from app.cases import intake
-from app.cases import selectors as case_selectors
 from app.errors import ValidationFailed
 from app.evidence import services
-from app.evidence.selectors import evidence_document, evidence_documents
+from app.evidence.selectors import evidence_document
 from app.evidence.services import UPLOAD_BODY_LIMIT, AttachedEvidence, Upload
 from app.i18n import gettext as _
+from app.routes.api import case_api_document
 from app.routes.cases import actor_for
 from app.routes.intake import (
     evidence_policy,
@@ -55,12 +55,6 @@ def upload_outcome(attached: AttachedEvidence) -> dict[str, Any]:
         "already_on_case": not attached.created,
         "evidence": evidence_document(row),
     }
-
-
-async def case_api_document(number: str) -> dict[str, Any]:
-    case = await case_selectors.case_get(number)
-    events = await case_selectors.case_events(case.id)
-    return case_selectors.case_document(case, events, await evidence_documents(case.id))
 
 
 async def _report_parts(request: Request[Any, Any, Any]) -> tuple[dict[str, Any], dict[str, Any], list[Upload]]:
@@ -125,7 +119,7 @@ async def create_case(
         store=evidence_store(request),
         policy=evidence_policy(request),
     )
-    document = await case_api_document(result.case.number)
+    document = await case_api_document(result.case.number, role=request.user.role)
     document["uploads"] = [upload_outcome(item) for item in result.evidence]
     return Response(
         document,

@@ -10,7 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
-from app.accounts.roles import DESK, STAFF
+from app.accounts.roles import CLAIM_FIGURES, DESK, STAFF
 from app.cases import assignment, grid
 from app.cases.search import similar_cases
 from app.cases.selectors import case_get
@@ -38,12 +38,17 @@ def _check_format(fmt: str) -> None:
         raise ValidationFailed(_("Choose CSV or XLSX."), fields=[("format", _("csv or xlsx"))])
 
 
-def _context(view: grid.GridView, rows: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def _view(request: Request[Any, Any, Any], params: Any) -> grid.GridView:
+    return grid.GridView.parse(params, figures=request.user.role in CLAIM_FIGURES)
+
+
+def _context(view: grid.GridView, rows: list[dict[str, Any]], *, figures: bool = True, **extra: Any) -> dict[str, Any]:
     limit = grid.PAGE_SIZE
     return {
         "view": view,
         "rows": rows[:limit],
-        "columns": grid.COLUMNS,
+        "columns": grid.columns_for(figures=figures),
+        "filter_names": [name for name in grid.FILTERS if figures or name not in grid.FIGURE_COLUMNS],
         "shown": [grid.BY_NAME[n] for n in view.columns],
         "column_labels": {column.name: str(column.label) for column in grid.COLUMNS},
         "next_after": grid.next_cursor(view, rows[:limit], limit) if len(rows) > limit else None,
@@ -63,12 +68,17 @@ class GridController(Controller):
 
     @get("/", opt={"roles": STAFF}, name="case_grid")
     async def page(self, request: Request[Any, Any, Any]) -> Template:
-        view = grid.GridView.parse(request.query_params)
+        view = _view(request, request.query_params)
         rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
         # "Load more" asks for the next rows only; filters, sorting and columns re-render the table.
         block = "more_rows" if request.headers.get("hx-target") == "grid-more" else "results"
         context = _context(
-            view, rows, choices=await grid.filter_choices(), users=await assignment.assignable_users(), notice=None
+            view,
+            rows,
+            figures=request.user.role in CLAIM_FIGURES,
+            choices=await grid.filter_choices(),
+            users=await assignment.assignable_users(),
+            notice=None,
         )
         context["can_edit"] = request.user.role in DESK
         context["saved"] = await grid.saved_views(request.user.id)
@@ -78,7 +88,7 @@ class GridController(Controller):
     async def save_view(self, request: Request[Any, Any, Any]) -> Template:
         form = await request.form()
         await grid.view_save(
-            user_id=request.user.id, name=str(form.get("view_name") or ""), view=grid.GridView.parse(form)
+            user_id=request.user.id, name=str(form.get("view_name") or ""), view=_view(request, form)
         )
         return render(request, "grid/_views.html", {"saved": await grid.saved_views(request.user.id)})
 
@@ -91,7 +101,7 @@ class GridController(Controller):
     async def export(self, request: Request[Any, Any, Any], fmt: FromPath[str]) -> Response[bytes]:
         """The whole view as a file, or only its ticked cases when the address names them (case=ID...)."""
         _check_format(fmt)
-        view = grid.GridView.parse(request.query_params)
+        view = _view(request, request.query_params)
         ticked = _ticked(request.query_params)
         data = await export_view(view, fmt, case_ids=ticked or None, zone=request.user.time_zone)
         name = f"cases-{'ticked-' if ticked else ''}{datetime.now(UTC):%Y%m%d-%H%M}.{fmt}"
@@ -106,14 +116,14 @@ class GridController(Controller):
         ticked = _ticked(request.query_params)
         if not ticked:
             raise ValidationFailed(_("Tick the cases to export."))
-        view = grid.GridView.parse(request.query_params)
+        view = _view(request, request.query_params)
         query = urlencode([*view.params().items(), *(("case", str(case_id)) for case_id in ticked)])
         return Response("", headers={"HX-Redirect": f"/grid/export/{fmt}?{query}"})
 
     @post("/assign", opt={"roles": DESK}, status_code=200)
     async def assign(self, request: Request[Any, Any, Any]) -> Template:
         form = await request.form()
-        view = grid.GridView.parse(form)
+        view = _view(request, form)
         ids = [int(v) for v in form.getall("case") if str(v).isdecimal()] if "case" in form else []
         assignee = str(form.get("assignee") or "")
         changed = len(
@@ -132,7 +142,7 @@ class GridController(Controller):
     async def push(self, request: Request[Any, Any, Any]) -> Template:
         """Send the ticked cases each to its own supplier, with the mail and link a single push sends."""
         form = await request.form()
-        view = grid.GridView.parse(form)
+        view = _view(request, form)
         ids = [int(v) for v in form.getall("case") if str(v).isdecimal()] if "case" in form else []
         requirement = str(form.get("requirement") or "")
         reply_by = parse_date(str(form.get("reply_by") or ""), "reply_by")

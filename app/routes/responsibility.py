@@ -11,7 +11,7 @@ from litestar import Controller, Request, Response, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from app.accounts.roles import DESK, STAFF
+from app.accounts.roles import DESK
 from app.cases import responsibility, selectors
 from app.cases.responsibility import HintPanel
 from app.cases.tables import Case
@@ -81,7 +81,7 @@ class RulesApiController(Controller):
 
     @post(
         "/suggest",
-        opt={"roles": STAFF},
+        opt={"roles": DESK},
         status_code=200,
         request_max_body_size=MAX_FACTS_BODY,
         operation_class=FactsOperation,

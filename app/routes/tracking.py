@@ -160,7 +160,7 @@ async def push_subscribe(request: Request[Any, Any, Any], data: SubscriptionBody
         endpoint=data.endpoint,
         p256dh=str(data.keys.get("p256dh", "")),
         auth=str(data.keys.get("auth", "")),
-        allow_http=_settings(request).test_hooks,
+        allowed_hosts=_settings(request).push_hosts,
     )
     return {"status": "subscribed"}
 

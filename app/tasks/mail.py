@@ -23,11 +23,13 @@ def due(settings: Settings, now: datetime) -> bool:
 
 def run_poll(settings: Settings | None = None) -> dict[str, object]:
     """One read of the mailbox; the same function behind the task and `crossclaim mail poll`."""
+    from app.cases.events import configure_audit_key
     from app.evidence.services import EvidencePolicy
     from app.evidence.storage import store_from_url
     from app.mail.imap import MailboxUnavailable, poll_mailbox
 
     settings = settings or Settings.from_env()
+    configure_audit_key(settings.secret_key)
     store = store_from_url(settings.evidence_url, settings.data_dir)
     try:
         summary = run_sync(poll_mailbox(settings, store=store, policy=EvidencePolicy()))

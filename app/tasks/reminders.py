@@ -17,11 +17,13 @@ log = logging.getLogger("crossclaim.reminders")
 
 def run_sweep(settings: Settings | None = None, now: datetime | None = None) -> dict[str, int]:
     """One sweep as of now; the same function behind the task and `crossclaim remind sweep`."""
+    from app.cases.events import configure_audit_key
     from app.tracking.policies import configure_policy
     from app.tracking.sweep import sweep
 
     settings = settings or Settings.from_env()
     configure_policy(settings.data_dir)
+    configure_audit_key(settings.secret_key)
     summary = run_sync(sweep(settings=settings, now=now))
     log.info("reminder sweep %s", json.dumps(summary.as_dict()))
     return summary.as_dict()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from app.cases import states
@@ -10,6 +11,8 @@ from app.cases.tables import Case, CaseEvent
 from app.db import atomic
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.i18n import gettext as _
+from app.logs import security_event
+from app.notify.push import endpoint_problem
 from app.tracking.policies import COUNTERPARTIES, BusinessCalendar, Policy, Step, current_policy
 from app.tracking.tables import PushSubscription, Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, Supplier
@@ -130,14 +133,23 @@ async def clock_move(*, case_id: int, target: str, now: datetime) -> StageDeadli
     return await clock_start(case=case, node=target, now=now)
 
 
-async def push_subscribe(*, user_id: int, endpoint: str, p256dh: str, auth: str, allow_http: bool = False) -> None:
-    """Keep a browser's push subscription; the same endpoint again replaces the old keys."""
-    # Push services are https; plain http (a local fake push service) only with the test hooks on.
-    if not endpoint.startswith("https://") and not (allow_http and endpoint.startswith("http://127.0.0.1")):
+async def push_subscribe(
+    *, user_id: int, endpoint: str, p256dh: str, auth: str, allowed_hosts: frozenset[str] = frozenset()
+) -> None:
+    """Keep a browser's push subscription; the same endpoint again replaces the old keys.
+
+    Only a public https push service is kept (``endpoint_problem``); the worker checks it again on sending.
+    """
+    if len(endpoint) > 1000:
+        raise ValidationFailed(_("The subscription is incomplete."), fields=[("endpoint", _("Use https."))])
+    problem = await asyncio.to_thread(endpoint_problem, endpoint, allowed_hosts)
+    if problem is not None:
+        security_event("push_endpoint_refused", user_id=user_id, reason=problem)
         raise ValidationFailed(
-            _("A push endpoint must be an https:// address."), fields=[("endpoint", _("Use https."))]
+            _("A push endpoint must be an https:// address of a public push service."),
+            fields=[("endpoint", _("Use https."))],
         )
-    if not p256dh or not auth or len(endpoint) > 1000:
+    if not p256dh or not auth:
         raise ValidationFailed(
             _("The subscription is incomplete."), fields=[("keys", _("p256dh and auth are needed."))]
         )

@@ -11,13 +11,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from piccolo.query.functions.aggregate import Max
-
 from app import db
 from app.accounts.roles import Role
 from app.accounts.tables import User
-from app.cases.events import Actor, event_hash
-from app.cases.tables import Case, CaseEvent
+from app.cases.events import Actor, record_events
+from app.cases.tables import Case
 from app.collaboration import links
 from app.faults import fault_point
 from app.i18n import (
@@ -540,7 +538,13 @@ async def _send_pushes(
             keys = subscription["keys"] if isinstance(subscription["keys"], dict) else _json(subscription["keys"])
             target = PushTarget(subscription["endpoint"], keys.get("p256dh", ""), keys.get("auth", ""))
             try:
-                await asyncio.to_thread(send_push, settings.data_dir, settings.mail_from, target, payload)
+                await asyncio.to_thread(
+                    functools.partial(send_push, allowed_hosts=settings.push_hosts),
+                    settings.data_dir,
+                    settings.mail_from,
+                    target,
+                    payload,
+                )
                 delivered += 1
             except SubscriptionGone:
                 gone.append(subscription["id"])
@@ -634,40 +638,8 @@ async def _record(reminders: list[dict[str, Any]], outcome: Outcome, now: dateti
 
 
 async def _record_events(entries: list[tuple[int, str, dict[str, Any]]], now: datetime) -> None:
-    """record_event for many cases at once: one read of the chain heads, one insert; inside a transaction."""
-    heads: dict[int, str] = {}
-    case_ids = sorted({case_id for case_id, _, _ in entries})
-    for start in range(0, len(case_ids), CHUNK):
-        chunk = case_ids[start : start + CHUNK]
-        latest = (
-            await CaseEvent.select(CaseEvent.case, Max(CaseEvent.id, alias="last"))
-            .where(CaseEvent.case.is_in(chunk))
-            .group_by(CaseEvent.case)
-        )
-        ids = [row["last"] for row in latest]
-        if ids:
-            for row in await CaseEvent.select(CaseEvent.case, CaseEvent.hash).where(CaseEvent.id.is_in(ids)):
-                heads[row["case"]] = row["hash"]
-    events = []
-    for case_id, kind, data in entries:
-        prev = heads.get(case_id, "")
-        digest = event_hash(prev_hash=prev, case_id=case_id, at=now, actor=SWEEPER, kind=kind, data=data)
-        heads[case_id] = digest
-        events.append(
-            CaseEvent(
-                case=case_id,
-                at=now,
-                actor_kind=SWEEPER.kind,
-                actor_id=SWEEPER.id,
-                actor_label=SWEEPER.label,
-                kind=kind,
-                data=data,
-                prev_hash=prev,
-                hash=digest,
-            )
-        )
-    for start in range(0, len(events), CHUNK):
-        await CaseEvent.insert(*events[start : start + CHUNK])
+    """The sweep's events for many cases at once, through the one event writer; inside a transaction."""
+    await record_events(entries, actor=SWEEPER, at=now)
 
 
 async def retry_failed(*, reminder_id: int) -> None:

@@ -17,10 +17,12 @@ from app.accounts.tables import User
 from app.collaboration.links import PARTY_COOKIE, PartyAccess, session_access
 from app.errors import NotAuthenticated, PermissionDenied
 from app.i18n import gettext as _
-from app.logs import security_event
+from app.logs import redacted, security_event
 from app.settings import Settings
 
 SESSION_COOKIE = "cc_session"
+# The ``auth`` of a state change on the API that came without a bearer token.
+BEARER_ONLY = "bearer_only"
 
 
 class StaffAuthenticationMiddleware(AbstractAuthenticationMiddleware):
@@ -33,6 +35,10 @@ class StaffAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         if authorization.lower().startswith("bearer "):
             user = await accounts.token_user(authorization[7:].strip())
             return AuthenticationResult(user=user, auth="token" if user else None)
+        if connection.scope.get("method") in UNSAFE_METHODS and connection.scope["path"].startswith("/api/"):
+            # The API carries no CSRF token (integrations have none), and any site can make a browser send
+            # our cookies: a change through the API is made with a bearer token only.
+            return AuthenticationResult(user=None, auth=BEARER_ONLY)
         token = connection.cookies.get(SESSION_COOKIE)
         if token:
             user = await accounts.session_user(
@@ -98,11 +104,17 @@ def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRout
         if user is None:
             raise NotAuthenticated(_("Please sign in."))
         raise PermissionDenied(_("This page is for the supplier or carrier the case was sent to."))
+    if user is None and connection.scope.get("auth") == BEARER_ONLY:
+        raise NotAuthenticated(_("Changes through the API need an API token: send it as Authorization: Bearer."))
     if user is None:
         raise NotAuthenticated(_("Please sign in."))
     if user.role not in roles:
         security_event(
-            "access_denied", user_id=user.id, role=user.role, path=connection.url.path, ip=client_ip(connection)
+            "access_denied",
+            user_id=user.id,
+            role=user.role,
+            path=redacted(connection.url.path),
+            ip=client_ip(connection),
         )
         raise PermissionDenied(_("Your role does not allow this."))
 

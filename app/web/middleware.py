@@ -12,12 +12,9 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.i18n import accept_language, current_language, pick_language
-from app.logs import client_ip_var, request_id_var
+from app.logs import client_ip_var, redacted, request_id_var
 
 access_log = logging.getLogger("crossclaim.access")
-
-# Paths whose last segment is a secret (magic links): logged without it.
-SECRET_PATH_PREFIXES = ("/l/", "/t/")
 
 CSP = "; ".join(
     [
@@ -97,7 +94,6 @@ class EdgeMiddleware:
         started = time.perf_counter()
         status = {"code": 0}
         path: str = scope.get("path", "")
-        logged_path = next((p + "…" for p in SECRET_PATH_PREFIXES if path.startswith(p)), path)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -119,7 +115,7 @@ class EdgeMiddleware:
                 "request",
                 extra={
                     "method": scope.get("method"),
-                    "path": logged_path,
+                    "path": redacted(path),
                     "status": status["code"],
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                     "ip": client[0] if client else "-",

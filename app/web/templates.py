@@ -9,6 +9,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request
 
 from app import i18n
+from app.accounts.roles import CLAIM_FIGURES
 from app.i18n import LANGUAGES, current_language
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -24,7 +25,10 @@ def template_environment() -> Environment:
         lstrip_blocks=True,
     )
     i18n.install(environment)
-    environment.globals.update(languages=LANGUAGES, current_language=current_language.get)
+    # claim_figures: the roles that read claim amounts (warehouse staff do not).
+    environment.globals.update(
+        languages=LANGUAGES, current_language=current_language.get, claim_figures=CLAIM_FIGURES
+    )
     return environment
 
 

@@ -93,3 +93,46 @@ async def test_only_declared_roles_get_through(client: Any, app: Any, make_user:
             assert denied != (role in roles), f"{who} {method} {url} -> {response.status_code}"
         checked += 1
     assert checked >= 8
+
+
+@pytest.mark.parametrize("role", [Role.WAREHOUSE.value, Role.HANDLER.value])
+@pytest.mark.checklist(19)
+async def test_claim_figures_follow_the_same_role_rule_on_pages_and_api(
+    client: Any, make_user: Any, role: str
+) -> None:
+    """Warehouse staff see neither money nor our hint, whether they ask a page, the grid or the API."""
+    from datetime import date
+    from decimal import Decimal
+
+    from app.cases.responsibility import hint_refresh
+    from app.cases.tables import Case
+
+    case = (await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="transit_damage"))).case
+    await Case.update({Case.claim_amount: Decimal("98765.43")}).where(Case.id == case.id)
+    await hint_refresh(case_id=case.id, actor=Actor.system(), today=date.today())
+    user = await make_user(role)
+    await sign_in(client, user)
+    bearer = {"Authorization": f"Bearer {await token_create(email=user.email)}"}
+    desk = role != Role.WAREHOUSE.value
+    answers = {
+        "api case": await client.get(f"/api/v1/cases/{case.number}", headers=bearer),
+        "grid": await client.get("/grid?cols=number,amount,responsible&sort=amount"),
+        "case page": await client.get(f"/cases/{case.number}"),
+    }
+    secrets = {
+        "api case": ("98765.43", '"hint"', '"confidence"', '"rule_ids"'),
+        "grid": ("765.43", 'name="f_responsible"'),
+        "case page": ('id="hint-party"', 'id="hint-confidence"'),
+    }
+    for name, answer in answers.items():
+        assert answer.status_code == 200, name
+        for secret in secrets[name]:
+            assert (secret in answer.text) == desk, f"{role} {name} {secret}"
+    document = answers["api case"].json()
+    assert ("hint" in document and "claim_amount" in document) == desk
+    listed = (await client.get("/api/v1/cases", headers=bearer)).json()["items"][0]
+    assert ("suggested_party" in listed) == desk
+    summary = await client.get("/api/v1/analytics/summary", headers=bearer)
+    suggest = await client.post("/api/v1/rules/suggest", headers=bearer, json={"problem_type": "transit_damage"})
+    assert (summary.status_code, suggest.status_code) == ((200, 200) if desk else (403, 403))
+    assert (await client.get("/dashboard")).status_code == (200 if desk else 403)

@@ -155,3 +155,49 @@ async def test_the_command_line_disables_and_enables_a_person(settings: Any, mak
     assert enabled.returncode == 0 and json.loads(enabled.stdout)["active"] is True
     unknown = await asyncio.to_thread(crossclaim, "user", "disable", "--email", "nobody@example.com")
     assert unknown.returncode == 2 and "No such user" in unknown.stderr
+
+
+@pytest.mark.checklist(18, 34)
+async def test_guessing_one_account_from_many_addresses_is_slowed_but_its_owner_gets_in(
+    settings: Any, make_user: Any
+) -> None:
+    """Per account, from any address: after ten failures each attempt waits (doubling, at most a second
+    here); the right password is heard after the wait, and the attempts are logged with the account."""
+    import asyncio
+    import logging
+    from dataclasses import replace
+
+    import httpx
+
+    from app.asgi import create_app
+
+    app = create_app(replace(settings, login_backoff_max_seconds=1))
+    user = await make_user("handler")
+    records: list[logging.LogRecord] = []
+    collect = logging.Handler(logging.INFO)
+    collect.emit = records.append  # type: ignore[method-assign]
+    security_log = logging.getLogger("crossclaim.security")
+    security_log.addHandler(collect)
+    security_log.setLevel(logging.INFO)
+
+    async def attempt(address: str, password: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            form = {"email": user.email.upper(), "password": password, "_csrf_token": await csrf_token(client)}
+            return await client.post("/login", data=form)
+
+    statuses = [(await attempt(f"203.0.113.{n}", "wrong")).status_code for n in range(14)]
+    assert statuses[:10] == [401] * 10 and set(statuses[10:]) == {429}, statuses
+    waiting = await attempt("198.51.100.7", PASSWORD)
+    assert waiting.status_code == 429 and 1 <= int(waiting.headers["retry-after"]) <= 1
+    assert "for this account" in waiting.text
+    await asyncio.sleep(1.1)
+    assert (await attempt("198.51.100.7", PASSWORD)).status_code == 303
+    # The success cleared the count: one more mistake is an ordinary 401.
+    assert (await attempt("198.51.100.8", "wrong")).status_code == 401
+    security_log.removeHandler(collect)
+    security_log.setLevel(logging.NOTSET)
+    events = [record.__dict__ for record in records]
+    throttled = [event for event in events if event.get("event") == "login_account_throttled"]
+    assert throttled and all(event["email"] == user.email.lower() for event in throttled)
+    assert {event["ip"] for event in throttled} >= {"203.0.113.12", "198.51.100.7"}

@@ -20,7 +20,7 @@ PERIOD = {"from": START.isoformat(), "to": END.isoformat()}
 
 async def test_summary_api_returns_the_selector_figures(client: Any, login: Any) -> None:
     await generate(seed=3)
-    await login("warehouse")
+    await login("manager")
     response = await client.get("/api/v1/analytics/summary", params=PERIOD)
     assert response.status_code == 200, response.text
     body = response.json()

@@ -7,7 +7,10 @@ every answer must match the OpenAPI document the server publishes (status code, 
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,3 +87,72 @@ def test_generated_requests_never_fail_and_match_the_schema(fuzz_server: str, be
     # The fuzzing was not vacuous: every operation got generated requests, most of them the full quota.
     assert {label.split(" (")[0] for label in sent} == {operation.label for operation in operations}
     assert sum(sent.values()) >= len(operations) * FUZZ_EXAMPLES
+
+
+def _query_names(handler: Any, path: str) -> set[str]:
+    """The query parameters a page handler declares, besides those every page reads by hand."""
+    import inspect
+
+    injected = {"self", "request", "data", "state", "headers", "socket", "scope"}
+    path_names = set(re.findall(r"\{(\w+):", path))
+    declared = set(inspect.signature(handler.fn).parameters) - injected - path_names
+    return declared | FREE_QUERY_NAMES
+
+
+# Read from request.query_params by the pages themselves (the grid's view, the case list's filters).
+FREE_QUERY_NAMES = {"q", "sort", "after", "cols", "col", "case", "node", "from", "to", "month", "f_supplier", "next"}
+
+
+def _cursor(value: Any, row_id: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps([value, row_id]).encode()).decode()
+
+
+ODD_QUERY_VALUES = [
+    "a\x00b",
+    "\x00",
+    "9" * 30,
+    "-1",
+    "²",
+    "1_000",
+    "2026-13-45",
+    "x" * 300,
+    "' OR 1=1 --",
+    "%zz",
+    "😀",
+    _cursor("abc", 5),
+    _cursor(None, "x"),
+    _cursor("2026-01-01T00:00:00+00:00", 2**70),
+    "bm90IGpzb24",
+]
+
+
+@pytest.mark.checklist(19)
+async def test_odd_query_parameters_on_every_page_get_a_4xx_never_a_500(client: Any, make_user: Any) -> None:
+    """Every GET page and fragment, with each of its query parameters set to values a probe would try."""
+    from app.cases.events import Actor
+    from app.cases.services import CaseDraft, case_create
+    from tests.conftest import sign_in
+    from tests.integration.test_access_matrix import fill_path
+
+    case = (await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="other"))).case
+    await sign_in(client, await make_user("admin"))
+    app = client._transport.app
+    failures: list[str] = []
+    sent = 0
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if "GET" not in handler.http_methods or route.path.startswith(("/static", "/api/", "/schema")):
+                continue
+            if route.path in ("/logout", "/sw.js") or "public" in handler.opt.get("roles", ()):
+                continue
+            url = fill_path(route.path, case)
+            names = sorted(_query_names(handler, route.path))
+            for value in ODD_QUERY_VALUES:
+                for sort in ("amount", "-due") if "after" in names else ("",):
+                    params = {**{name: value for name in names}, "sort": sort}
+                    answer = await client.get(url, params=params)
+                    sent += 1
+                    if answer.status_code >= 500:
+                        failures.append(f"{url} {params!r} -> {answer.status_code}")
+    assert sent > 300
+    assert not failures, sorted({failure.split(" ")[0] + " " + failure[-3:] for failure in failures})

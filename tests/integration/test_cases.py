@@ -8,7 +8,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from app.accounts.services import token_create
-from app.cases.events import Actor, event_hash
+from app.cases.events import Actor, audit_key, event_hash
 from app.cases.services import CaseDraft, case_create, case_move
 from app.cases.tables import Case, CaseEvent
 from app.errors import Conflict, ValidationFailed
@@ -76,7 +76,8 @@ async def test_moves_follow_the_state_machine_and_are_recorded_in_a_hash_chain()
         assert event.prev_hash == previous
         actor = Actor(kind=event.actor_kind, id=event.actor_id, label=event.actor_label)
         expected = event_hash(
-            prev_hash=previous, case_id=back.id, at=event.at, actor=actor, kind=event.kind, data=event.data
+            prev_hash=previous, case_id=back.id, at=event.at, actor=actor, kind=event.kind, data=event.data,
+            key=audit_key(),
         )
         assert event.hash == expected
         previous = event.hash

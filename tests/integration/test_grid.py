@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from bs4 import BeautifulSoup
 from openpyxl import load_workbook
 
@@ -59,10 +60,15 @@ async def test_filter_sort_and_columns(client: Any, login: Any) -> None:
     assert page.status_code == 200
     assert numbers(page.text) == [c.number for c in reversed(cases)]
     soup = BeautifulSoup(page.text, "html.parser")
-    assert [th["data-column"] for th in soup.select("#case-grid thead th[data-column]")] == list(grid.DEFAULT_COLUMNS)
-    # Warehouse staff read the grid; exports, bulk assignment and inline edits are for the desk.
+    # Warehouse staff read the grid without money and our hint; exports, bulk assignment and inline
+    # edits are for the desk.
+    shown = [th["data-column"] for th in soup.select("#case-grid thead th[data-column]")]
+    assert shown == [name for name in grid.DEFAULT_COLUMNS if name not in grid.FIGURE_COLUMNS]
     assert soup.select_one("#export-csv") is None and soup.select_one("#bulk-assign") is None
     assert not soup.select(".cell-edit")
+    await login("handler")
+    soup = BeautifulSoup((await client.get("/grid")).text, "html.parser")
+    assert [th["data-column"] for th in soup.select("#case-grid thead th[data-column]")] == list(grid.DEFAULT_COLUMNS)
     filtered = await client.get("/grid", params={"f_supplier": "深圳陶瓷厂", "sort": "amount"})
     assert numbers(filtered.text) == [cases[0].number, cases[2].number, cases[4].number]
     by_amount = await client.get("/grid", params={"sort": "-amount", "f_region": "华东"})
@@ -103,7 +109,7 @@ async def test_keyset_pages_cover_every_case_once(client: Any, login: Any) -> No
         assert sorted(pages) == sorted(set(pages)) and len(pages) == 7, sort
     await login("handler")
     more = await client.get("/grid", params={"after": grid.encode_cursor(7, 999)[:-2] + "xx"})
-    assert more.status_code == 200  # a damaged cursor starts from the top
+    assert more.status_code == 422 and "after=" in more.text  # a damaged cursor is refused by name
 
 
 async def test_bulk_assign_and_inline_edit_are_recorded(client: Any, login: Any, make_user: Any) -> None:
@@ -284,3 +290,19 @@ async def test_formula_like_text_comes_back_as_text_in_csv_and_xlsx(client: Any,
     for case, text in zip(cases, FORMULA_LIKE, strict=True):
         # (XML reads a carriage return back as a line feed.)
         assert cells[case.number].data_type == "s" and cells[case.number].value == text.replace("\r", "\n")
+
+
+@pytest.mark.checklist(19)
+async def test_a_bad_cursor_or_a_nul_in_the_search_is_a_422_with_a_reason(client: Any, login: Any) -> None:
+    import base64
+    import json
+
+    await make_cases(3)
+    await login("handler")
+    for cursor in (["abc", 5], ["NaN", 5], ["1.00", 2**70], ["1.00"], {"a": 1}):
+        after = base64.urlsafe_b64encode(json.dumps(cursor).encode()).decode()
+        answer = await client.get("/grid", params={"sort": "amount", "after": after})
+        assert answer.status_code == 422 and "after=" in answer.text, cursor
+    assert (await client.get("/grid", params={"after": "not base64 at all"})).status_code == 422
+    searched = await client.get("/grid", params={"q": "a\x00b"}, headers={"Accept": "application/json"})
+    assert searched.status_code == 422 and "NUL" in searched.json()["message"]

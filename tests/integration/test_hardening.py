@@ -293,6 +293,30 @@ async def test_a_state_change_from_another_origin_is_refused_even_with_the_token
     assert await Case.count() == 0
 
 
+@pytest.mark.checklist(20)
+async def test_the_api_takes_no_state_change_on_the_session_cookie_alone(client: Any, make_user: Any) -> None:
+    """A page elsewhere can make a browser post a form with our cookie but not with the bearer token."""
+    user = await make_user("handler")
+    await sign_in(client, user)
+    forged = await client.post(
+        "/api/v1/cases", data={"problem_type": "other", "description": "forged"}, headers={"Origin": "null"}
+    )
+    assert forged.status_code == 401 and "Bearer" in forged.json()["message"]
+    also_with_token = await client.post(
+        "/api/v1/cases", data={"problem_type": "other"}, headers={"x-csrftoken": await csrf_token(client)}
+    )
+    assert also_with_token.status_code == 401
+    assert await Case.count() == 0
+    # Reading with the cookie still works (a browser cannot read another site's answer), and so does
+    # the same post with the user's bearer token.
+    assert (await client.get("/api/v1/cases")).status_code == 200
+    token = await token_create(email=user.email)
+    sent = await client.post(
+        "/api/v1/cases", data={"problem_type": "other"}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert sent.status_code == 201 and await Case.count() == 1
+
+
 @pytest.mark.checklist(21, 23)
 async def test_case_pages_fragments_files_and_errors_carry_the_headers_and_are_never_cached(
     client: Any, login: Any, make_user: Any

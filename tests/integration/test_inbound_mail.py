@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 
 from app.cases.events import Actor
 from app.cases.services import case_move
@@ -603,3 +604,54 @@ async def test_two_readers_of_one_mail_store_it_once(staff: Any, smtp: tuple[Sin
     assert await Message.count().where(Message.case == case.id) == 1
     assert await InboundMail.count() == 1
     assert await Evidence.count().where(Evidence.case == case.id) == 1
+
+
+FAILED_DMARC = (
+    "mx.crossclaim.example; spf=fail smtp.mailfrom=supplier-a.cn; dkim=none; dmarc=fail header.from=supplier-a.cn"
+)
+PASSED = "mx.crossclaim.example; spf=pass smtp.mailfrom=supplier-a.cn; dkim=pass header.d=supplier-a.cn; dmarc=pass"
+
+
+@pytest.mark.checklist(34)
+async def test_a_forged_sender_is_recorded_warned_about_and_quarantined_when_the_company_says_so(
+    staff: Any, smtp: tuple[Sink, str], mail_settings: Any
+) -> None:
+    """A known address and a valid tag, but the receiving server's DMARC says fail: the verdicts are kept
+    on the mail, the message is posted with a warning; with the setting on it waits in quarantine."""
+    case, sent = await pushed_case(staff, smtp)
+    ours = replace(mail_settings, mail_authserv_id="mx.crossclaim.example")
+    store, policy = store_of(ours), EvidencePolicy()
+
+    async def receive(body: str, *results: str) -> Any:
+        # A forger writes a passing header of their own below the one our server puts on top.
+        headers = [("Authentication-Results", value) for value in results]
+        raw = reply(sent, body=body)
+        for name, value in reversed(headers):
+            raw = f"{name}: {value}\r\n".encode() + raw
+        return await ingest_mail(raw, settings=ours, store=store, policy=policy)
+
+    forged = await receive("Please refund to account 123.", FAILED_DMARC, PASSED.replace("mx.crossclaim", "evil"))
+    genuine = await receive("Replacement units ship Monday.", PASSED)
+    assert (forged.status, genuine.status) == ("posted", "posted")
+    rows = await InboundMail.objects().order_by(InboundMail.id)
+    assert [row.authentication for row in rows] == ["spf=fail dkim=none dmarc=fail", "spf=pass dkim=pass dmarc=pass"]
+    checks = {m.body: m.sender_check for m in await Message.objects()}
+    assert checks == {
+        "Please refund to account 123.": "spf=fail dkim=none dmarc=fail",
+        "Replacement units ship Monday.": "",
+    }
+    page = await staff.get(f"/cases/{case.number}/messages/supplier")
+    warnings = BeautifulSoup(page.text, "html.parser").select(".sender-not-verified")
+    assert len(warnings) == 1 and "dmarc=fail" in warnings[0].get_text()
+
+    strict = replace(ours, mail_quarantine_unverified=True)
+    held = await ingest_mail(
+        f"Authentication-Results: {FAILED_DMARC}\r\n".encode() + reply(sent, body="Change of bank details."),
+        settings=strict,
+        store=store,
+        policy=policy,
+    )
+    assert (held.status, held.reason) == ("quarantined", "sender_not_verified")
+    assert await Message.count() == 2
+    quarantine = await staff.get("/mail/quarantine")
+    assert "could not verify the sender" in quarantine.text

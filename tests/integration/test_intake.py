@@ -568,3 +568,28 @@ async def test_a_second_report_of_the_same_problem_on_the_same_order_is_question
     # The very same report sent twice still answers with its own case, not a warning.
     again = await post_intake(client, {**second, "confirm_new": "1"}, files=[("b.jpg", photo())])
     assert again.status_code == 303 and again.headers["location"].endswith("?reported=again")
+
+
+@pytest.mark.checklist(25, 26)
+async def test_a_report_cut_off_before_its_photos_leaves_nothing_and_its_retry_files_it_once(
+    client: Any, login: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after the case row and before the evidence rows: neither is kept, so the report
+    was never half-filed, and the form sent again files it once with its photo."""
+    from app.cases import intake
+
+    await login("warehouse")
+    values = form(order_number="PO-UNKNOWN-8", order_line="")
+    attach = intake.evidence_attach
+
+    async def killed(**_kwargs: Any) -> Any:
+        raise SystemError("the worker process was killed")
+
+    monkeypatch.setattr(intake, "evidence_attach", killed)
+    cut_off = await post_intake(client, values, files=[("a.jpg", photo())])
+    assert cut_off.status_code == 500
+    assert (await Case.count(), await Evidence.count(), await CaseEvent.count()) == (0, 0, 0)
+    monkeypatch.setattr(intake, "evidence_attach", attach)
+    again = await post_intake(client, values, files=[("a.jpg", photo())])
+    assert again.status_code == 303 and again.headers["location"].endswith("?reported=new")
+    assert await Case.count() == 1 and await Evidence.count() == 1

@@ -20,6 +20,9 @@ from app.evidence.tables import Evidence
 from tests.conftest import asgi_client, csrf_token, sign_in
 from tests.integration.test_collaboration import photo, supplier_case
 
+# Every log line these tests cause is searched for the tokens they issue.
+pytestmark = pytest.mark.usefixtures("tokens_kept_out_of_logs")
+
 
 async def issued(case_id: int, *, party: str = "supplier", days: int = 30) -> tuple[AccessLink, str]:
     async with atomic():
@@ -90,6 +93,18 @@ async def test_get_and_head_never_consume_and_the_token_leaves_the_url(client: A
     assert all(token not in str(record) for record in ours)
     # The link is reusable (a second device); a POST without CSRF is refused.
     assert (await asgi_client(client._transport.app).post(f"/l/{token}")).status_code == 403
+
+
+@pytest.mark.checklist(15, 34)
+async def test_a_link_posted_without_its_csrf_cookie_keeps_the_token_out_of_every_log_line(app: Any) -> None:
+    """A mail scanner or an expired cookie posts the link bare: refused, logged, and the token not in the log."""
+    case = await supplier_case()
+    _link, token = await issued(case.id)
+    async with asgi_client(app) as scanner:
+        for path in (f"/l/{token}", f"/t/{token}", f"/l/{token}/extra"):
+            refused = await scanner.post(path, headers={"HX-Request": "true"})
+            assert refused.status_code in (403, 404, 405)
+        assert (await scanner.post(f"/l/{token}")).status_code == 403
 
 
 @pytest.mark.checklist(16)

@@ -187,7 +187,7 @@ async def test_cli_api_and_case_page_give_the_same_answer(
 
 
 async def test_bad_input_is_refused_with_the_field_named(client: Any, make_user: Any, settings: Any, tmp_path: Path):
-    headers = await api_headers(await make_user("warehouse"))  # every staff role may ask
+    headers = await api_headers(await make_user("handler"))  # the desk asks; warehouse staff read no hint
     cases = [
         (b'{"problem_type": "transit_damage",', "body"),
         (b"[1, 2]", "facts"),

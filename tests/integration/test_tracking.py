@@ -20,6 +20,9 @@ from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Customer, Supplier
 from tests.conftest import csrf_token, sign_in
 
+# Every log line these tests cause is searched for the tokens they issue.
+pytestmark = pytest.mark.usefixtures("tokens_kept_out_of_logs")
+
 
 async def make_case(*, assignee: int | None = None, supplier: int | None = None, started: datetime) -> Case:
     draft = CaseDraft(problem_type="quality_defect", assignee_id=assignee, supplier_id=supplier)

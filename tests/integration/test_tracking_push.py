@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -23,6 +25,8 @@ from tests.conftest import csrf_token, sign_in
 from tests.integration.test_reminders import AFTER_DUE, mail_settings, overdue_case, smtp  # noqa: F401 - fixtures
 
 RECEIVER = ec.generate_private_key(ec.SECP256R1())
+# The fake push service listens on loopback, which only the allow-list lets through.
+LOCAL = frozenset({"127.0.0.1"})
 AUTH = b"0123456789abcdef"
 
 
@@ -92,9 +96,9 @@ async def test_a_reminder_arrives_encrypted_and_signed_and_a_gone_subscription_i
     )
     for path in ("/push/live", "/push/gone"):
         await push_subscribe(
-            user_id=handler.id, endpoint=push_service + path, p256dh=p256dh, auth=b64(AUTH), allow_http=True
+            user_id=handler.id, endpoint=push_service + path, p256dh=p256dh, auth=b64(AUTH), allowed_hosts=LOCAL
         )
-    summary = await sweep(settings=mail_settings, now=AFTER_DUE)
+    summary = await sweep(settings=replace(mail_settings, push_allowed_hosts="127.0.0.1"), now=AFTER_DUE)
     assert summary.failed == 0
     (got,) = PushService.received
     assert got["scheme"] == "vapid" and got["alg"] == "ES256" and got["encoding"] == "aes128gcm"
@@ -105,7 +109,7 @@ async def test_a_reminder_arrives_encrypted_and_signed_and_a_gone_subscription_i
     assert endpoints == [push_service + "/push/live"]
     push = await Reminder.select(Reminder.status).where(Reminder.channel == "push")
     assert [r["status"] for r in push] == ["sent"]
-    again = await sweep(settings=mail_settings, now=AFTER_DUE)
+    again = await sweep(settings=replace(mail_settings, push_allowed_hosts="127.0.0.1"), now=AFTER_DUE)
     assert again.sent == 0 and len(PushService.received) == 1
 
 
@@ -115,7 +119,8 @@ async def test_the_subscribe_endpoint_keeps_a_browser_subscription(client: Any, 
     token = await csrf_token(client)
     key = (await client.get("/push/key")).json()["key"]
     assert len(unb64(key)) == 65  # an uncompressed P-256 point, what PushManager.subscribe() wants
-    body = {"endpoint": "https://push.example.net/abc", "keys": {"p256dh": "x" * 20, "auth": "y" * 8}}
+    # A public address (numeric, so the check needs no name server here); push services are names.
+    body = {"endpoint": "https://8.8.8.8/abc", "keys": {"p256dh": "x" * 20, "auth": "y" * 8}}
     answer = await client.post("/push/subscribe", json=body, headers={"x-csrftoken": token})
     assert answer.status_code == 201
     refused = await client.post(
@@ -123,3 +128,54 @@ async def test_the_subscribe_endpoint_keeps_a_browser_subscription(client: Any, 
     )
     assert refused.status_code == 422
     assert await PushSubscription.count() == 1
+
+
+INTERNAL_ENDPOINTS = [
+    "https://169.254.169.254/latest/meta-data",
+    "https://10.0.0.1/x",
+    "https://127.0.0.1/x",
+    "https://localhost/x",
+    "https://[::1]/x",
+    "https://[::ffff:10.0.0.1]/x",
+    "https://0.0.0.0/x",
+    "https://100.64.0.1/x",
+    "https://no-such-host.invalid/x",
+    "http://8.8.8.8/x",
+    "ftp://8.8.8.8/x",
+    "https:///x",
+]
+
+
+@pytest.mark.checklist(31)
+async def test_push_goes_only_to_public_https_services_checked_again_when_sending(
+    client: Any,
+    make_user: Any,
+    mail_settings: Any,  # noqa: F811 - the fixture imported above
+    push_service: str,
+    caplog: Any,
+) -> None:
+    """A subscription naming an internal address is refused; one that turned internal is not sent to."""
+    user = await make_user("handler")
+    await sign_in(client, user)
+    token = await csrf_token(client)
+    for endpoint in INTERNAL_ENDPOINTS:
+        body = {"endpoint": endpoint, "keys": {"p256dh": "x" * 20, "auth": "y" * 8}}
+        headers = {"x-csrftoken": token, "Accept": "application/json"}
+        refused = await client.post("/push/subscribe", json=body, headers=headers)
+        assert refused.status_code == 422 and "public push service" in refused.json()["message"], endpoint
+    assert await PushSubscription.count() == 0
+    # Accepted while loopback was allowed; the worker (without that allow-list) neither sends nor keeps it.
+    _case, handler = await overdue_case(make_user)
+    p256dh = b64(
+        RECEIVER.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+    await push_subscribe(
+        user_id=handler.id, endpoint=push_service + "/push/live", p256dh=p256dh, auth=b64(AUTH), allowed_hosts=LOCAL
+    )
+    caplog.set_level(logging.INFO)
+    await sweep(settings=mail_settings, now=AFTER_DUE)
+    assert PushService.received == []
+    assert await PushSubscription.count() == 0
+    assert any(getattr(record, "event", "") == "push_endpoint_refused" for record in caplog.records)
+    push = await Reminder.select(Reminder.status).where(Reminder.channel == "push")
+    assert [r["status"] for r in push] == ["failed"]
