@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -20,10 +21,17 @@ REGIONS = ["East", "South", "North"]
 PROBLEMS = ["quality_defect", "transit_damage", "wrong_item", "late_delivery"]
 
 
+def event(**fields: Any) -> Any:
+    """A timeline row for the figures; a unique stand-in predecessor keeps each chain unforked."""
+    from app.cases.tables import CaseEvent
+
+    return CaseEvent(prev_hash=uuid.uuid4().hex, **fields)
+
+
 async def generate(seed: int = 7) -> dict[str, Any]:
     """Orders, lines and cases around the period (some outside it), events, deadlines, disputes, money."""
     from app.analytics.tables import Recovery
-    from app.cases.tables import Case, CaseEvent
+    from app.cases.tables import Case
     from app.collaboration.tables import Dispute
     from app.tracking.tables import StageDeadline
     from app.trade.tables import Carrier, OrderLine, Product, PurchaseOrder, Supplier
@@ -89,13 +97,13 @@ async def generate(seed: int = 7) -> dict[str, Any]:
         previous = "reported"
         for target in ["responsibility", "plan", "implementation"][: rng.randint(0, 3)]:
             at += timedelta(hours=rng.randint(3, 200))
-            await CaseEvent(
+            await event(
                 case=case.id, at=at, kind="node_changed", data={"from": previous, "to": target, "reason": ""}
             ).save()
             previous = target
         if rng.random() < 0.5:
             kind = rng.choice(["responsibility_confirmed", "responsibility_overridden"])
-            await CaseEvent(case=case.id, at=created + timedelta(hours=5), kind=kind, data={}).save()
+            await event(case=case.id, at=created + timedelta(hours=5), kind=kind, data={}).save()
         if rng.random() < 0.6:
             due = created + timedelta(days=3)
             finished = created + timedelta(days=rng.uniform(0.5, 6)) if rng.random() < 0.8 else None
@@ -280,22 +288,22 @@ async def test_process_figures_match_python() -> None:
 
 async def pushes_and_answers(seed: int) -> None:
     """Cases pushed to the supplier (some to the carrier, some twice) and answers from either side."""
-    from app.cases.tables import Case, CaseEvent
+    from app.cases.tables import Case
 
     rng = random.Random(seed)
     for case in await Case.objects().order_by(Case.id):
         if rng.random() < 0.3:
             continue
         if rng.random() < 0.2:  # an answer before any push is not an answer to it
-            await CaseEvent(case=case.id, at=case.created_at, kind="message", actor_kind="supplier", data={}).save()
+            await event(case=case.id, at=case.created_at, kind="message", actor_kind="supplier", data={}).save()
         pushed = case.created_at + timedelta(hours=rng.randint(1, 48))
         party = rng.choice(["supplier", "supplier", "carrier"])
-        await CaseEvent(case=case.id, at=pushed, kind="case_pushed", data={"party": party}).save()
+        await event(case=case.id, at=pushed, kind="case_pushed", data={"party": party}).save()
         if rng.random() < 0.3:
             again = pushed + timedelta(days=3)
-            await CaseEvent(case=case.id, at=again, kind="case_pushed", data={"party": "supplier"}).save()
+            await event(case=case.id, at=again, kind="case_pushed", data={"party": "supplier"}).save()
         for _ in range(rng.randint(0, 2)):
-            await CaseEvent(
+            await event(
                 case=case.id,
                 at=pushed + timedelta(hours=rng.uniform(0.5, 300)),
                 kind=rng.choice(["party_response", "message", "plan_proposed"]),

@@ -223,12 +223,12 @@ async def test_a_restored_instance_posts_a_reply_to_mail_sent_before_the_backup(
         answer["Message-ID"] = "<after-restore@customer.example>"
         answer["Subject"] = "Re: update"
         answer.set_content("Thank you, please ship soon.")
-        db.bind_tables(db.make_engine(url))
+        db.bind_tables(db.make_engine(url), TABLES)
         store = LocalEvidenceStore(fresh_dir / "evidence")
         outcome = await ingest_mail(answer.as_bytes(), settings=restored, store=store, policy=EvidencePolicy())
         assert (outcome.status, outcome.case_number) == ("posted", case.number)
     finally:
-        db.bind_tables(db.make_engine(settings.database_url))
+        db.bind_tables(db.make_engine(settings.database_url), TABLES)
         await _drop_database(url)
 
     # An instance whose environment names another secret key would refuse the old tags: refused clearly.
