@@ -13,10 +13,10 @@ from app.cases.events import Actor, record_event
 from app.cases.tables import Case
 from app.cases.taxonomy import PARTIES
 from app.errors import NotFound, ValidationFailed
-from app.i18n import format_day, pgettext, rule_text
+from app.i18n import format_day, label, pgettext, rule_text
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
-from app.rules import FACTS, FactsError, FactSpec, RuleRegistry, parse_facts, relevant_facts, suggest
+from app.rules import FACTS, READINGS, FactsError, FactSpec, RuleRegistry, parse_facts, relevant_facts, suggest
 from app.rules.deadlines import KIND_WORDS, RuleWarning, WarningValue, validate_carrier_windows
 from app.rules.facts import N_
 from app.settings import Settings
@@ -391,9 +391,58 @@ def shown_warnings(hint: Mapping[str, Any]) -> list[ShownWarning]:
 
 
 @dataclass(frozen=True)
+class AnswerPreview:
+    """What the hint would say if a question were answered so: "Yes → supplier 80%"."""
+
+    answers: str  # in the reader's words
+    party: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Question:
+    """A missing fact to ask, in the worker's words, with the effect of each answer previewed."""
+
+    name: str
+    question: str
+    impact: float
+    previews: list[AnswerPreview]
+
+
+def _answer_words(name: str, answer: Any) -> str:
+    if isinstance(answer, bool):
+        return _("Yes") if answer else _("No")
+    return str(answer) if name == "incoterm" else label(answer, "choice")
+
+
+def hint_questions(hint: Mapping[str, Any]) -> list[Question]:
+    """The stored hint's missing facts as questions, the one that could change it most first.
+
+    A hint stored before answers were previewed has no `effects`: its questions come without previews.
+    """
+    questions = []
+    for item in hint.get("missing_facts", []):
+        if not isinstance(item, Mapping) or item.get("kind") != "fact":
+            continue
+        name = str(item.get("name", ""))
+        previews = [
+            AnswerPreview(
+                pgettext("list separator", ", ").join(_answer_words(name, a) for a in effect.get("answers", [])),
+                str(effect.get("party", "")),
+                float(effect.get("confidence", 0.0)),
+            )
+            for effect in item.get("effects", [])
+            if isinstance(effect, Mapping)
+        ]
+        questions.append(Question(name, str(item.get("question", "")), float(item.get("impact", 0.0)), previews))
+    return questions
+
+
+@dataclass(frozen=True)
 class HintPanel:
     hint: dict[str, Any]
     today: date
+    questions: list[Question]
     deadlines: list[DeadlineView]
     warnings: list[ShownWarning]
     fields: list[FactField]
@@ -417,6 +466,18 @@ class HintPanel:
 
     def party_label(self, party: str | None) -> str:
         return str(PARTIES.get(party or "", party or ""))
+
+    @property
+    def reading_text(self) -> str:
+        """Why the hint reads as it does, in the reader's language ("" for a hint stored before readings)."""
+        message = READINGS.get(str(self.hint.get("reading", "")))
+        return _(message) if message else ""
+
+    @property
+    def ranking(self) -> list[dict[str, Any]]:
+        """Each party's weighed confidence, strongest first (empty for a hint stored before rankings)."""
+        ranking = self.hint.get("ranking")
+        return [dict(item) for item in ranking if isinstance(item, Mapping)] if isinstance(ranking, list) else []
 
 
 def _form_value(value: Any) -> str:
@@ -482,7 +543,8 @@ def hint_panel(
     wanted = {item.get("name") for item in hint.get("missing_facts", []) if item.get("kind") == "fact"}
     stored = json_object(case.facts)
     fields = []
-    for spec in relevant_facts(case.problem_type):
+    mode = json_object(hint.get("facts")).get("transport_mode")
+    for spec in relevant_facts(case.problem_type, mode if isinstance(mode, str) else None):
         if spec.name == "problem_type":
             continue
         if submitted is not None and spec.name in submitted:
@@ -495,6 +557,7 @@ def hint_panel(
     return HintPanel(
         hint=hint,
         today=today,
+        questions=hint_questions(hint),
         deadlines=deadlines,
         warnings=warnings,
         fields=fields,

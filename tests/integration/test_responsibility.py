@@ -163,7 +163,9 @@ async def test_cli_api_and_case_page_give_the_same_answer(
     countdowns = region.select(".countdown")
     shown = [(li["data-regime"], li["data-kind"], li["data-due"], li["data-status"]) for li in countdowns]
     assert shown == [(d["regime"], d["kind"], d["due"], d["status"]) for d in answer["deadlines"]]
-    assert [li["data-name"] for li in region.select("#hint-missing li")] == [m["name"] for m in answer["missing_facts"]]
+    assert [li["data-name"] for li in region.select("#hint-missing > li")] == [
+        m["name"] for m in answer["missing_facts"]
+    ]
     warnings = [li.get_text(strip=True) for li in region.select("#hint-warnings li")]
     assert warnings == [shown_in_english(detail) for detail in answer["warning_details"]]
     # The details carry the API's English words: the message with its values, dates in ISO.
@@ -171,11 +173,13 @@ async def test_cli_api_and_case_page_give_the_same_answer(
     assert region.select_one("#hint-explanation").get_text(strip=True) == " ".join(answer["explanation"].split())
     expected_party = {
         "road-concealed-damage": "undetermined",
-        "air-late-notice": "undetermined",
+        # Damaged outer packing, nothing noted: unfit packing is the likeliest reading, weakly.
+        "air-late-notice": "supplier",
         "sea-quality-defect": "supplier",
         "short-ddp-road": "supplier",
     }
     assert answer["party"] == expected_party[scenario]
+    assert region.select_one("#hint-confidence")["data-reading"] == answer["reading"]
     if scenario == "air-late-notice":
         # Montreal's 14 days ran out 16 days ago: the countdown says so and the claim is at risk.
         assert any(w.startswith("claim at risk") and "Montreal" in w for w in warnings)
@@ -484,3 +488,38 @@ async def test_a_company_rule_file_is_used_and_a_broken_one_stops_the_start(
         assert result.returncode == 2 and f"{company / 'zz-broken.toml'}:2:" in result.stderr
     finally:
         configure_rules(settings)  # later tests expect the core rules again
+
+
+async def test_the_case_page_previews_each_answer_and_still_shows_a_hint_stored_before_previews(
+    client: Any, login: Any
+) -> None:
+    facts = {"damage_noted_on_receipt": True, "outer_packaging": "damaged", "incoterm": "FOB"}
+    case = await hinted_case("transit_damage", facts)
+    hint = json_object(case.hint)
+    assert hint["party"] == "carrier" and hint["reading"] == "likely"
+    await login("handler")
+    soup = BeautifulSoup((await client.get(f"/cases/{case.number}")).text, "html.parser")
+    top = soup.select_one("#hint-top-question")
+    assert top["data-name"] == hint["missing_facts"][0]["name"] == "packaging_adequate"
+    previews = [(li["data-party"], li.get_text(" ", strip=True)) for li in top.select(".answer-previews li")]
+    effects = {tuple(e["answers"]): e for e in hint["missing_facts"][0]["effects"]}
+    yes = round(effects[(True,)]["confidence"] * 100)
+    assert ("carrier", f"if Yes → Carrier {yes}%") in previews
+    assert any(party == "supplier" and text.startswith("if No → Supplier") for party, text in previews)
+    assert "likely" in soup.select_one("#hint-confidence").get_text()
+
+    # A hint stored before readings, rankings and previews existed renders as it did.
+    old = {key: value for key, value in hint.items() if key not in ("reading", "ranking")}
+    old["missing_facts"] = [
+        {"kind": m["kind"], "name": m["name"], "question": m["question"]} for m in hint["missing_facts"]
+    ]
+    old["party"], old["confidence"], old["rule_ids"], old["basis"] = "undetermined", 0.0, [], []
+    await Case.update({Case.hint: old}).where(Case.id == case.id)
+    page = await client.get(f"/cases/{case.number}")
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.text, "html.parser")
+    assert soup.select_one("#hint-party")["data-party"] == "undetermined"
+    assert "no rule decides yet" in soup.select_one("#hint-confidence").get_text()
+    assert soup.select_one("#hint-reading") is None and soup.select_one("#hint-ranking") is None
+    assert soup.select_one("#hint-top-question")["data-name"] == "packaging_adequate"
+    assert not soup.select(".answer-previews")

@@ -217,10 +217,21 @@ def test_undetermined_concealed_damage_asks_for_the_facts_that_decide_it() -> No
     assert any(m.kind == "evidence" and m.name == "cargo_survey" for m in result.missing_facts)
 
 
-def test_missing_incoterm_is_asked_for_when_the_group_decides() -> None:
+def test_missing_incoterm_still_gives_the_likely_party_and_asks_for_the_incoterm_first() -> None:
     result = suggest({**VISIBLE_DAMAGE, "transport_mode": "sea"}, today=TODAY)
-    assert result.party == "undetermined"
-    assert result.missing_facts[0].name == "incoterm"
+    # Most Incoterms pass the risk before the main carriage: the carrier is likely, not certain.
+    assert result.party == "carrier"
+    assert result.reading == "likely"
+    assert result.rule_ids == ("transit.noted_damage_post",)
+    assert any(citation.startswith("Hague-Visby Art. III(2)") for citation in result.basis)
+    assert 0.0 < result.confidence < 0.85
+    first = result.missing_facts[0]
+    assert first.name == "incoterm"
+    by_party: dict[str, set[object]] = {}
+    for effect in first.effects:
+        by_party.setdefault(effect.party, set()).update(effect.answers)
+    assert by_party["supplier"] == {"DAP", "DPU", "DDP"}
+    assert "FOB" in by_party["carrier"]
 
 
 def test_no_rule_at_all_still_says_what_to_gather() -> None:
@@ -244,6 +255,8 @@ def test_to_dict_is_json_ready() -> None:
     assert set(data) == {
         "party",
         "confidence",
+        "reading",
+        "ranking",
         "cause",
         "basis",
         "rule_ids",

@@ -93,7 +93,7 @@ def test_facts_schema_shape() -> None:
     assert FACTS["problem_type"].choices == PROBLEM_TYPES
     for spec in FACTS.values():
         data = spec.to_dict()
-        assert set(data) == {"name", "type", "choices", "question", "problem_types"}
+        assert set(data) == {"name", "type", "choices", "question", "problem_types", "transport_modes"}
         assert data["type"] in ("enum", "bool", "date", "country")
         assert spec.question.endswith("?") and "\n" not in spec.question
         assert spec.problem_types and set(spec.problem_types) <= set(PROBLEM_TYPES)
