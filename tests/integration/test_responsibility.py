@@ -523,3 +523,47 @@ async def test_the_case_page_previews_each_answer_and_still_shows_a_hint_stored_
     assert soup.select_one("#hint-reading") is None and soup.select_one("#hint-ranking") is None
     assert soup.select_one("#hint-top-question")["data-name"] == "packaging_adequate"
     assert not soup.select(".answer-previews")
+
+
+async def test_the_dashboard_measures_hints_against_the_parties_settled_on(client: Any, login: Any) -> None:
+    visible = {"damage_noted_on_receipt": True, "outer_packaging": "damaged", "packaging_adequate": True}
+    matched = [await hinted_case("transit_damage", {**visible, "incoterm": "FOB"}) for _ in range(3)]
+    likely = await hinted_case(
+        "transit_damage", {"damage_noted_on_receipt": True, "outer_packaging": "damaged", "incoterm": "FOB"}
+    )
+    blank = await hinted_case("other", {})
+    for case in matched[:2]:
+        await party_confirm(actor=ACTOR, number=case.number, party="carrier")
+    # First confirmed, then decided otherwise: only the last decision counts.
+    await party_confirm(actor=ACTOR, number=matched[2].number, party="carrier")
+    await party_confirm(actor=ACTOR, number=matched[2].number, party="supplier", reason="Packing was poor")
+    await party_confirm(actor=ACTOR, number=likely.number, party="carrier")
+    await party_confirm(actor=ACTOR, number=blank.number, party="supplier", reason="Supplier admitted it")
+
+    confident = json_object(matched[0].hint)["confidence"]
+    weak = json_object(likely.hint)["confidence"]
+    await login("manager")
+    page = await client.get("/dashboard")
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.text, "html.parser")
+    bands = {
+        int(row["data-band"]): (int(row["data-hints"]), int(row["data-confirmed"]))
+        for row in soup.select("#calibration tbody tr")
+    }
+    strong_band, weak_band = (int(min(c, 0.99) * 5) * 20 for c in (confident, weak))
+    assert strong_band != weak_band
+    assert bands[strong_band] == (3, 2)
+    assert bands[weak_band] == (1, 1)
+    assert sum(hints for hints, _ in bands.values()) == 4  # the blank hint is counted apart
+    assert "1 decision came where the hint named no party" in soup.select_one("#calibration + .note").get_text()
+    rules = {
+        row["data-rule"]: (int(row["data-hints"]), int(row["data-overridden"]))
+        for row in soup.select("#rule-overrides tbody tr")
+    }
+    assert rules == {"transit.noted_damage_post": (4, 1)}
+
+    # The same table in the JSON summary.
+    summary = (await client.get("/api/v1/analytics/summary")).json()
+    assert [band["hints"] for band in summary["calibration"]["bands"]] == [
+        bands[band][0] for band in (0, 20, 40, 60, 80)
+    ]
