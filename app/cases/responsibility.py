@@ -10,6 +10,7 @@ from typing import Any
 
 from app import db
 from app.cases.events import Actor, record_event
+from app.cases.precedent import ASPECT_LABELS, Precedent, precedent_for
 from app.cases.tables import Case
 from app.cases.taxonomy import PARTIES
 from app.errors import NotFound, ValidationFailed
@@ -28,7 +29,7 @@ ORDER_FACTS = ("incoterm", "transport_mode", "delivered_on")
 SETTLED_PARTIES = ("supplier", "carrier", "purchaser")
 MAX_REASON = 2000
 # What a stored hint adds to the engine's answer; everything else is exactly `Suggestion.to_dict()`.
-HINT_EXTRAS = ("computed_on", "facts", "from_order", "ignored_facts")
+HINT_EXTRAS = ("computed_on", "facts", "from_order", "ignored_facts", "precedent")
 
 
 class _Rules:
@@ -116,18 +117,26 @@ def compute_hint(
     carrier: Carrier | None,
     today: date,
     registry: RuleRegistry | None = None,
+    precedent: Precedent | None = None,
 ) -> dict[str, Any]:
-    """The hint to store for a case: the engine's answer plus the facts it used. Pure; no database."""
+    """The hint to store for a case: the engine's answer plus the facts it used and the precedent. Pure."""
     raw, from_order = effective_facts(case, order)
     facts, ignored = _usable_facts(raw, today=today)
     windows = _carrier_windows(carrier)
-    result = suggest(facts, today=today, registry=registry or current_registry(), carrier_windows=windows)
+    result = suggest(
+        facts,
+        today=today,
+        registry=registry or current_registry(),
+        carrier_windows=windows,
+        precedent=precedent.counts if precedent is not None else None,
+    )
     return {
         **result.to_dict(),
         "computed_on": today.isoformat(),
         "facts": parse_facts(facts, today=today).to_dict(),
         "from_order": [name for name in from_order if name in facts],
         "ignored_facts": ignored,
+        "precedent": precedent.to_dict() if precedent is not None else None,
     }
 
 
@@ -156,7 +165,10 @@ async def _refresh(case: Case, *, actor: Actor, today: date, registry: RuleRegis
     carrier = (
         await Carrier.objects().where(Carrier.id == carrier_id).output(load_json=True).first() if carrier_id else None
     )
-    hint = compute_hint(case, order=order, carrier=carrier, today=today, registry=registry)
+    seen, _from_order = effective_facts(case, order)
+    supplier_id = case.supplier or (order.supplier if order is not None else None)
+    precedent = await precedent_for(case, _usable_facts(seen, today=today)[0], supplier=supplier_id, carrier=carrier_id)
+    hint = compute_hint(case, order=order, carrier=carrier, today=today, registry=registry, precedent=precedent)
     previous = json_object(case.hint)
     await Case.update({Case.hint: hint, Case.suggested_party: hint["party"], Case.updated_at: now}).where(
         Case.id == case.id
@@ -472,6 +484,16 @@ class HintPanel:
         """Why the hint reads as it does, in the reader's language ("" for a hint stored before readings)."""
         message = READINGS.get(str(self.hint.get("reading", "")))
         return _(message) if message else ""
+
+    @property
+    def precedent(self) -> dict[str, Any] | None:
+        """The similar closed cases stored with the hint, if any (none for a hint stored before precedent)."""
+        found = self.hint.get("precedent")
+        return dict(found) if isinstance(found, Mapping) and found.get("total") else None
+
+    def aspect_words(self, aspects: list[str]) -> str:
+        """What a similar case shares with this one, in the reader's words."""
+        return pgettext("list separator", ", ").join(str(ASPECT_LABELS.get(a, a)) for a in aspects)
 
     @property
     def ranking(self) -> list[dict[str, Any]]:

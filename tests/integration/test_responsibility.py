@@ -567,3 +567,45 @@ async def test_the_dashboard_measures_hints_against_the_parties_settled_on(clien
     assert [band["hints"] for band in summary["calibration"]["bands"]] == [
         bands[band][0] for band in (0, 20, 40, 60, 80)
     ]
+
+
+async def closed(case: Case, party: str) -> None:
+    await party_confirm(actor=ACTOR, number=case.number, party=party, reason="As found")
+    await Case.update({Case.node: "closed", Case.closed_at: datetime.now(UTC)}).where(Case.id == case.id)
+
+
+async def test_precedent_counts_similar_closed_cases_and_breaks_a_close_call(client: Any, login: Any) -> None:
+    po = await order(number="SEA", incoterm="FOB", transport_mode="sea", delivered_on=today() - timedelta(days=3))
+    similar = [await hinted_case("short_shipment", {}, purchase_order_id=po.id) for _ in range(4)]
+    for case, party in zip(similar, ["carrier", "carrier", "carrier", "supplier"], strict=True):
+        await closed(case, party)
+    # Not precedent: another problem type, a case still open, one sharing only the supplier.
+    await closed(await hinted_case("quality_defect", {}, purchase_order_id=po.id), "supplier")
+    still_open = await hinted_case("short_shipment", {}, purchase_order_id=po.id)
+    await party_confirm(actor=ACTOR, number=still_open.number, party="supplier", reason="Early call")
+    other_carrier = await Carrier.objects().get_or_create(Carrier.code == "CAR-2", defaults={"name": "AirFast"})
+    far = PurchaseOrder(
+        number="PO-FAR", supplier=po.supplier, carrier=other_carrier.id, incoterm="DAP", transport_mode="air"
+    )
+    await far.save()
+    await closed(await hinted_case("short_shipment", {"seal": "intact"}, purchase_order_id=far.id), "supplier")
+
+    case = await hinted_case("short_shipment", {}, purchase_order_id=po.id)
+    hint = json_object(case.hint)
+    precedent = hint["precedent"]
+    assert precedent["total"] == 4 and precedent["counts"] == {"supplier": 1, "carrier": 3}
+    assert sorted(c["number"] for c in precedent["cases"]) == sorted(c.number for c in similar)
+    assert set(precedent["cases"][0]["shared"]) == {"supplier", "carrier", "incoterm", "transport_mode"}
+    # The rules alone leave supplier and carrier close; the company's outcomes tip it.
+    assert hint["party"] == "carrier" and hint["reading"] == "precedent"
+    assert hint["basis"] and hint["rule_ids"]
+
+    await login("handler")
+    soup = BeautifulSoup((await client.get(f"/cases/{case.number}")).text, "html.parser")
+    section = soup.select_one("#hint-precedent")
+    assert section["data-total"] == "4"
+    assert section.select_one('[data-party="carrier"]')["data-count"] == "3"
+    assert sorted(a["href"] for a in section.select("a")) == sorted(f"/cases/{c.number}" for c in similar)
+    assert "In 4 similar closed cases" in section.get_text(" ", strip=True)
+    # Shown apart from the legal basis, which stays the rules'.
+    assert not section.select("#hint-basis") and soup.select_one("#hint-basis li")

@@ -267,3 +267,29 @@ def test_to_dict_is_json_ready() -> None:
         "warnings",
         "warning_details",
     }
+
+
+BALANCED_SHORTAGE = {"problem_type": "short_shipment", "incoterm": "FOB", "transport_mode": "sea"}
+
+
+def test_balanced_facts_leave_the_party_open_and_say_why() -> None:
+    result = suggest(BALANCED_SHORTAGE, today=TODAY)
+    assert result.party == "undetermined" and result.reading == "balanced"
+    first, second = result.ranking[:2]
+    assert {first.party, second.party} == {"supplier", "carrier"}
+    assert first.confidence - second.confidence <= 0.05
+    assert {alt.party for alt in result.alternatives} >= {"supplier", "carrier"}
+    assert result.missing_facts[0].kind == "fact"
+
+
+def test_precedent_breaks_only_a_close_call_and_only_with_enough_cases() -> None:
+    tipped = suggest(BALANCED_SHORTAGE, today=TODAY, precedent={"supplier": 1, "carrier": 3})
+    assert tipped.party == "carrier" and tipped.reading == "precedent"
+    # The basis stays the trade rules': the carrier's best rule, never the precedent.
+    assert tipped.rule_ids == (next(s.rule_id for s in tipped.ranking if s.party == "carrier"),)
+    assert tipped.basis
+    for counts in ({"supplier": 1, "carrier": 1}, {"carrier": 2}, {"purchaser": 9}):
+        assert suggest(BALANCED_SHORTAGE, today=TODAY, precedent=counts).reading == "balanced"
+    # Where the rules already decide, precedent changes nothing.
+    decided = {**VISIBLE_DAMAGE, "incoterm": "FOB", "transport_mode": "road"}
+    assert suggest(decided, today=TODAY, precedent={"supplier": 50}) == suggest(decided, today=TODAY)
