@@ -609,3 +609,34 @@ async def test_precedent_counts_similar_closed_cases_and_breaks_a_close_call(cli
     assert "In 4 similar closed cases" in section.get_text(" ", strip=True)
     # Shown apart from the legal basis, which stays the rules'.
     assert not section.select("#hint-basis") and soup.select_one("#hint-basis li")
+
+
+async def test_the_ranking_questions_and_precedent_stay_on_staff_pages(client: Any) -> None:
+    from tests.integration.test_access_matrix import open_party_link
+
+    po = await order(number="PARTY", incoterm="FOB", transport_mode="road")
+    visible = {"damage_noted_on_receipt": True, "outer_packaging": "damaged"}
+    await closed(await hinted_case("transit_damage", visible, purchase_order_id=po.id), "carrier")
+    case = await hinted_case("transit_damage", visible, purchase_order_id=po.id)
+    hint = json_object(case.hint)
+    assert hint["precedent"]["total"] == 1 and hint["missing_facts"][0]["effects"] and len(hint["ranking"]) > 1
+
+    await open_party_link(client, case.id, "carrier")
+    page = await client.get(f"/p/cases/{case.number}")
+    if page.status_code in (301, 302, 303, 307):
+        page = await client.get(page.headers["location"])
+    assert page.status_code == 200
+    text = page.text
+    assert case.number in text  # the party's own page
+    for staff_only in (
+        "hint-precedent",
+        "Precedent",
+        "similar closed case",
+        "hint-ranking",
+        "answer-previews",
+        "if No",
+        "hint-top-question",
+        "hint-reading",
+        "Each party on the facts so far",
+    ):
+        assert staff_only not in text, staff_only
