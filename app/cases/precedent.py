@@ -105,15 +105,18 @@ async def precedent_for(
 ) -> Precedent:
     """The similar closed cases for `case`, whose engine-seen facts are `facts` (supplier and carrier: the
     case's own, else its order's)."""
+    order = Case.purchase_order
     rows = (
         await Case.select(
             Case.number,
             Case.supplier,
             Case.carrier,
-            Case.purchase_order.supplier.as_alias("order_supplier"),
-            Case.purchase_order.carrier.as_alias("order_carrier"),
+            order.supplier.as_alias("order_supplier"),
+            order.carrier.as_alias("order_carrier"),
+            order.incoterm.as_alias("order_incoterm"),
+            order.transport_mode.as_alias("order_mode"),
             Case.confirmed_party,
-            Case.hint,
+            Case.facts,
         )
         .where(
             (Case.node == "closed")
@@ -129,11 +132,11 @@ async def precedent_for(
     target = Profile.of(supplier, carrier, facts)
     candidates = []
     for row in rows:
-        hint = row["hint"] if isinstance(row["hint"], Mapping) else {}
-        seen = hint.get("facts")
-        if not isinstance(seen, Mapping):
-            seen = {}
-        supplier = row["supplier"] or row["order_supplier"]
-        carrier = row["carrier"] or row["order_carrier"]
-        candidates.append((row["number"], row["confirmed_party"], Profile.of(supplier, carrier, seen)))
+        # As the engine saw that case: the order's terms, then the case's own facts on top.
+        own = row["facts"] if isinstance(row["facts"], Mapping) else {}
+        seen = {"incoterm": row["order_incoterm"] or None, "transport_mode": row["order_mode"] or None}
+        seen.update({name: value for name, value in own.items() if value is not None})
+        supplier_id = row["supplier"] or row["order_supplier"]
+        carrier_id = row["carrier"] or row["order_carrier"]
+        candidates.append((row["number"], row["confirmed_party"], Profile.of(supplier_id, carrier_id, seen)))
     return similar(target, candidates)

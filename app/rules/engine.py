@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -189,6 +190,24 @@ class PartyScore:
         return {"party": self.party, "confidence": self.confidence, "rule_id": self.rule_id, "matched": self.matched}
 
 
+@functools.lru_cache(maxsize=8)
+def _rivals(registry: RuleRegistry) -> tuple[tuple[Rule, ...], Mapping[str, tuple[Rule, ...]]]:
+    """The rules in rank order, and for each the rules of other parties that would win over it if they held:
+    those that override it, or rank above it without being overridden by it. Worked out once per registry."""
+    rules = tuple(sorted(registry, key=_rank))
+    threats = {
+        rule.id: tuple(
+            other
+            for other in rules
+            if other.party != rule.party
+            and other.id not in rule.overrides
+            and (rule.id in other.overrides or _rank(other) < _rank(rule))
+        )
+        for rule in rules
+    }
+    return rules, MappingProxyType(threats)
+
+
 @dataclass(frozen=True)
 class _Weigher:
     """Weighs every rule on incomplete facts; built once per call, reused for each previewed answer."""
@@ -199,19 +218,8 @@ class _Weigher:
 
     @classmethod
     def build(cls, registry: RuleRegistry, priors: Mapping[str, tuple[tuple[Answer, float], ...]]) -> _Weigher:
-        rules = tuple(sorted(registry, key=_rank))
-        threats: dict[str, tuple[Rule, ...]] = {}
-        for rule in rules:
-            # A rule for another party that would win over this one if it held: it overrides this one,
-            # or ranks above it and is not overridden by it.
-            threats[rule.id] = tuple(
-                other
-                for other in rules
-                if other.party != rule.party
-                and other.id not in rule.overrides
-                and (rule.id in other.overrides or _rank(other) < _rank(rule))
-            )
-        return cls(rules, MappingProxyType(threats), priors)
+        rules, threats = _rivals(registry)
+        return cls(rules, threats, priors)
 
     def holds(self, rule: Rule, facts: Facts) -> float | None:
         """The chance that all of the rule's conditions hold, over the unknown facts' priors; None if one fails."""
