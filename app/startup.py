@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.cases.responsibility import configure_rules
+from app.faults import arm_for_tests
 from app.i18n import configure_company_zone
 from app.rules import RuleRegistry
 from app.settings import Settings
@@ -19,4 +20,5 @@ def configure_process(settings: Settings) -> RuleRegistry:
     configure_company_zone(settings.time_zone)
     configure_policy(settings.data_dir)
     configure_queue(settings)
+    arm_for_tests(settings)
     return configure_rules(settings)

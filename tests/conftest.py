@@ -76,9 +76,10 @@ def settings(data_dir: Path, database_url: str) -> Any:
 @pytest.fixture(scope="session", autouse=True)
 def bound_engine(settings: Any) -> Any:
     from app import db
+    from app.piccolo_app import TABLES
 
     engine = db.make_engine(settings.database_url)
-    db.bind_tables(engine)
+    db.bind_tables(engine, TABLES)
     return engine
 
 
@@ -95,7 +96,7 @@ async def clean_database(bound_engine: Any) -> AsyncIterator[None]:
     from app import db
     from app.piccolo_app import TABLES
 
-    db.bind_tables(bound_engine)
+    db.bind_tables(bound_engine, TABLES)
     names = [table._meta.tablename for table in TABLES]
     if ENGINE == "postgres":
         await bound_engine.run_ddl(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")

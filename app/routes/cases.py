@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from app.accounts.roles import DESK, STAFF
 from app.cases import assignment, selectors, services, states
 from app.cases.events import Actor
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, URGENCIES
-from app.web.pages import render
+from app.web.pages import render, wants_fragment
 
 
 def actor_for(request: Request[Any, Any, Any]) -> Actor:
@@ -103,11 +103,13 @@ class CaseController(Controller):
         request: Request[Any, Any, Any],
         number: FromPath[str],
         data: Annotated[AssignForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
-    ) -> Template:
+    ) -> Template | Redirect:
         chosen = data.assignee.strip()
         # Anything that is not a desk user's id is refused by the service with the field named.
         assignee_id = int(chosen) if chosen.isdecimal() else (None if not chosen else -1)
         await assignment.case_assign(actor=actor_for(request), number=number, assignee_id=assignee_id)
+        if not wants_fragment(request):
+            return Redirect(path=f"/cases/{number}", status_code=303)
         return await _case_main(request, number)
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import anyio.to_thread
-from jinja2 import Environment
 from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
@@ -31,6 +30,7 @@ from app.routes.cases import actor_for
 from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 from app.settings import Settings
 from app.web.pages import render, wants_fragment
+from app.web.templates import request_environment
 
 log = logging.getLogger("crossclaim.collaboration")
 
@@ -44,14 +44,6 @@ def _back(request: Request[Any, Any, Any], number: str) -> Response[Any]:
     if wants_fragment(request):
         return Response(None, status_code=204, headers={"HX-Refresh": "true"})
     return Redirect(path=f"/cases/{number}#collaboration", status_code=303)
-
-
-def _environment(request: Request[Any, Any, Any]) -> Environment:
-    """The app's own Jinja environment: the PDF uses the same filters and translations as the pages."""
-    engine = request.app.template_engine
-    if engine is None or not isinstance(engine.engine, Environment):
-        raise RuntimeError("the app has no Jinja template engine")
-    return engine.engine
 
 
 async def panel_context(number: str) -> dict[str, Any]:
@@ -115,7 +107,7 @@ async def deliver_push(
     pdf = None
     if attach_pack:
         context = await claim_pack.claim_pack_context(number, store=evidence_store(request), party=pushed.link.party)
-        pdf = await claim_pack.claim_pack_pdf(_environment(request), context)
+        pdf = await claim_pack.claim_pack_pdf(request_environment(request), context)
     mail = push_mail(settings, pushed, requirement=requirement, reply_by=reply_by, pdf=pdf)
     mail = await case_mail(settings, mail, case_id=pushed.case.id, number=number, party=pushed.link.party)
     # Sent after the commit, in a worker thread; the token exists only in this request and the mail.
@@ -229,7 +221,7 @@ def stream_of(
     urls: dict[str, str],
     allowed: Callable[[], Awaitable[bool]] | None = None,
 ) -> ServerSentEvent:
-    template = _environment(request).get_template("collaboration/_messages.html")
+    template = request_environment(request).get_template("collaboration/_messages.html")
     state = request.app.state
     events = live.thread_events(
         case_id=case_id,
@@ -324,7 +316,7 @@ async def dispute_decide(request: Request[Any, Any, Any], dispute_id: FromPath[s
 @get("/cases/{number:str}/claim-pack.pdf", opt={"roles": DESK}, name="claim_pack")
 async def claim_pack_download(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[bytes]:
     context = await claim_pack.claim_pack_context(number, store=evidence_store(request))
-    pdf = await claim_pack.claim_pack_pdf(_environment(request), context)
+    pdf = await claim_pack.claim_pack_pdf(request_environment(request), context)
     return Response(
         pdf,
         media_type="application/pdf",

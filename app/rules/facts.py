@@ -260,6 +260,10 @@ EVIDENCE: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# Evidence a phone's camera can show (the rest are papers): a new photo on the intake form is tagged with
+# the first of these the checklist still misses.
+PHOTO_EVIDENCE: frozenset[str] = frozenset({"damage_photos", "defect_evidence", "seal_record", "packing_photos"})
+
 # What to gather when no rule decides and no missing fact would.
 DEFAULT_EVIDENCE: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {

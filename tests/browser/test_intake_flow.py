@@ -70,6 +70,9 @@ async def test_warehouse_files_a_case_with_two_photos_from_a_phone(phone: Any, m
     await phone.goto("/")
     await phone.wait_for_url("**/intake")
 
+    # The bar keeps to two rows on a phone: the form starts on the first screen.
+    header = await phone.locator("header.topbar").bounding_box()
+    assert header is not None and header["height"] <= 120, header
     await phone.fill("#field-order_number", "PO-2026-0042")
     await expect(phone.locator("#order-details .order-card")).to_contain_text("Ningbo Ceramics")
     await expect(phone.locator("#order-details input[name=order_line]")).to_be_checked()
@@ -87,8 +90,12 @@ async def test_warehouse_files_a_case_with_two_photos_from_a_phone(phone: Any, m
     previews = phone.locator("[data-previews] li.preview")
     await expect(previews).to_have_count(2)
     await expect(previews.first.locator("img")).to_be_visible()
-    await previews.first.locator("select[data-covers]").select_option("damage_photos")
+    # Each photo is taken as showing what the checklist still misses (the damage), without a tap.
+    for index in range(2):
+        await expect(previews.nth(index).locator("select[data-covers]")).to_have_value("damage_photos")
     await expect(phone.locator("#checklist li[data-checklist-item=damage_photos]")).to_have_class(re.compile("covered"))
+    # One tap changes it: the second one shows something else.
+    await previews.nth(1).locator("select[data-covers]").select_option("")
 
     await phone.locator("[name='facts.damage_noted_on_receipt'][value=no] + span").click()
     await phone.fill("#field-quantity_affected", "4")
@@ -102,7 +109,11 @@ async def test_warehouse_files_a_case_with_two_photos_from_a_phone(phone: Any, m
     assert box is not None and box["height"] >= 44
     await phone.locator("[data-submit]").click()
     await phone.wait_for_url(re.compile(r"/cases/AS-\d{4}-\d{6}\?reported=new"))
-    await expect(phone.locator(".notice[role=status]")).to_contain_text("Report sent")
+    # The confirmation is the first thing on the screen, with the number and the way to the next report.
+    confirmation = phone.locator("#report-sent")
+    await expect(confirmation).to_contain_text("Report sent")
+    await expect(confirmation).to_be_in_viewport()
+    assert await phone.locator("#report-another").get_attribute("href") == "/intake"
 
     # The case page loads its evidence panel with both thumbnails, actually decoded by the browser.
     thumbnails = phone.locator("#evidence-panel .evidence-grid img")

@@ -16,6 +16,7 @@ from app.cases.events import Actor
 from app.cases.services import CaseDraft, case_create, case_move
 from app.cases.tables import Case, CaseEvent
 from app.evidence.storage import LocalEvidenceStore
+from app.piccolo_app import TABLES
 from tests.conftest import ENGINE, POSTGRES_BASE, _postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +111,7 @@ async def test_backup_under_write_load_restores_every_acknowledged_case(settings
     )
     assert result.returncode == 0, result.stderr
     restored_engine = db.make_engine(url)
-    db.bind_tables(restored_engine)
+    db.bind_tables(restored_engine, TABLES)
     try:
         numbers = {row["number"] for row in await Case.select(Case.number)}
         assert set(acknowledged) <= numbers
@@ -118,7 +119,7 @@ async def test_backup_under_write_load_restores_every_acknowledged_case(settings
         assert report.ok and report.cases == len(numbers)
         assert (fresh_dir / "evidence" / evidence_key).read_bytes().startswith(b"%PDF-1.4")
     finally:
-        db.bind_tables(db.make_engine(settings.database_url))
+        db.bind_tables(db.make_engine(settings.database_url), TABLES)
         if ENGINE == "postgres":
             await asyncio.to_thread(_postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     # Restoring over a database that is already there is refused unless forced.
