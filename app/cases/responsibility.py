@@ -20,6 +20,7 @@ from app.i18n import lazy_gettext as _l
 from app.rules import FACTS, READINGS, FactsError, FactSpec, RuleRegistry, parse_facts, relevant_facts, suggest
 from app.rules.deadlines import KIND_WORDS, RuleWarning, WarningValue, validate_carrier_windows
 from app.rules.facts import N_
+from app.rules.priors import core_priors
 from app.settings import Settings
 from app.trade.tables import Carrier, PurchaseOrder
 
@@ -39,8 +40,10 @@ class _Rules:
 
 
 def configure_rules(settings: Settings) -> RuleRegistry:
-    """Load the core rules and the company's (CROSSCLAIM_RULES_DIR); raises RuleFileError naming file and line."""
+    """Load the core rules, the priors and the company's rules (CROSSCLAIM_RULES_DIR); raises RuleFileError
+    naming file and line."""
     registry = RuleRegistry.load(settings.rules_dir) if settings.rules_dir else RuleRegistry.core()
+    core_priors()  # read now, so a broken priors file stops the start too
     _Rules.registry = registry
     return registry
 
