@@ -135,10 +135,13 @@ def _choice_label(spec: FactSpec, choice: str) -> str:
     return choice if spec.name == "incoterm" else label(choice, "choice")
 
 
-def facts_context(problem_type: str, values: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The fact questions and evidence checklist for one problem type (only general ones before it is chosen)."""
+def facts_context(
+    problem_type: str, values: Mapping[str, str] | None = None, *, transport_mode: str | None = None
+) -> dict[str, Any]:
+    """The fact questions and evidence checklist for one problem type (only general ones before it is chosen)
+    and, once the order is known, its transport mode (no sea convention question for a road order)."""
     chosen = problem_type if problem_type in PROBLEM_TYPES else None
-    specs = [spec for spec in relevant_facts(chosen) if spec.name != "problem_type"]
+    specs = [spec for spec in relevant_facts(chosen, transport_mode or None) if spec.name != "problem_type"]
     questions = [
         {
             "name": spec.name,
@@ -238,8 +241,12 @@ class IntakeController(Controller):
         return render(request, "intake/form.html", context, block="order_details")
 
     @get("/facts", opt={"roles": STAFF}, name="intake_facts")
-    async def facts(self, request: Request[Any, Any, Any], problem_type: FromQuery[str] = "") -> Template:
-        context = {**facts_context(problem_type), "oob": True}
+    async def facts(
+        self, request: Request[Any, Any, Any], problem_type: FromQuery[str] = "", order_number: FromQuery[str] = ""
+    ) -> Template:
+        order = await intake.order_lookup(order_number[:80]) if order_number.strip() else None
+        mode = order.transport_mode if order is not None else None
+        context = {**facts_context(problem_type, transport_mode=mode), "oob": True}
         if not wants_fragment(request):
             return render(request, "intake/form.html", intake_context(values={"problem_type": problem_type}))
         # The checklist lives beside the camera button, away from the facts: it comes along out of band.

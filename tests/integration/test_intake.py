@@ -188,6 +188,24 @@ async def test_problem_type_swaps_in_only_its_facts_and_evidence_checklist(clien
     ]
 
 
+async def test_the_orders_transport_mode_leaves_out_questions_that_do_not_apply(client: Any, login: Any) -> None:
+    await seed_order()  # a sea order
+    await seed_order("PO-ROAD-1", supplier_code="SUP-R")
+    await PurchaseOrder.update({PurchaseOrder.transport_mode: "road"}).where(PurchaseOrder.number == "PO-ROAD-1")
+    await login("warehouse")
+
+    async def asked(query: str) -> set[str]:
+        response = await client.get(f"/intake/facts?{query}", headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        return {tag["name"] for tag in BeautifulSoup(response.text, "html.parser").select("[name^='facts.']")}
+
+    assert "facts.sea_regime" in await asked(f"problem_type=transit_damage&order_number={ORDER}")
+    on_the_road = await asked("problem_type=transit_damage&order_number=PO-ROAD-1")
+    assert "facts.sea_regime" not in on_the_road and "facts.damage_noted_on_receipt" in on_the_road
+    # An order we do not know: every mode's questions, as before.
+    assert "facts.sea_regime" in await asked("problem_type=transit_damage&order_number=PO-NOPE")
+
+
 @pytest.mark.checklist(3, 10)
 async def test_the_form_files_a_linked_assigned_case_and_keeps_a_refused_file_on_record(
     client: Any, login: Any, make_user: Any, settings: Any
