@@ -52,6 +52,7 @@ bench-system-deps:
 lint: install
 	$(BIN)/ruff check app tests bench
 	$(BIN)/mypy app
+	$(BIN)/lint-imports
 
 bench-install: install
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev,bench]'

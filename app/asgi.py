@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -17,12 +16,10 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 from piccolo.engine.base import Engine
 
-from app import db, i18n
-from app.accounts.roles import CLAIM_FIGURES, PUBLIC
-from app.cases.events import configure_audit_key
-from app.cases.responsibility import configure_rules
-from app.i18n import LANGUAGES, configure_company_zone, current_language
+from app import db
+from app.accounts.roles import PUBLIC
 from app.logs import configure_logging
+from app.piccolo_app import TABLES
 from app.routes.accounts import AccountController
 from app.routes.analytics import AnalyticsApiController, DashboardController, RootCauseController
 from app.routes.api import CaseApiController
@@ -39,19 +36,21 @@ from app.routes.pwa import PwaController
 from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
 from app.routes.system import healthz, home, set_language
 from app.routes.tracking import TRACKING_ROUTES
+from app.routes.users import UserAdminController
 from app.settings import Settings
-from app.tasks.queue import configure_queue
+from app.startup import configure_process
 from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options, role_guard
 from app.web.errors import EXCEPTION_HANDLERS, refuse_nul_in_query
 from app.web.middleware import EdgeMiddleware
 from app.web.ratelimit import AccountBackoff, AttemptLimiter
+from app.web.templates import template_environment
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = ROOT / "static"
 
 ROUTE_HANDLERS: list[Any] = [
     AccountController,
+    UserAdminController,
     CaseController,
     CaseApiController,
     IntakeController,
@@ -76,21 +75,6 @@ ROUTE_HANDLERS: list[Any] = [
 ]
 
 
-def template_environment() -> Environment:
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    i18n.install(environment)
-    environment.globals.update(languages=LANGUAGES, current_language=current_language.get)
-    environment.globals["hint_panel"] = hint_panel
-    environment.globals["claim_figures"] = CLAIM_FIGURES
-    return environment
-
-
 def check_route_roles(app: Litestar) -> None:
     """Refuse to start when a route does not say which roles reach it."""
     for route in app.routes:
@@ -102,14 +86,11 @@ def check_route_roles(app: Litestar) -> None:
 def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    configure_company_zone(settings.time_zone)
-    configure_audit_key(settings.secret_key)
     # Tests hand in the engine whose connection pool they manage in their own event loop.
     engine = engine or db.make_engine(settings.database_url)
-    db.bind_tables(engine)
-    configure_queue(settings)
+    db.bind_tables(engine, TABLES)
     # Built once: a broken company rule file stops the start with its file and line.
-    rules = configure_rules(settings)
+    rules = configure_process(settings)
 
     async def on_startup() -> None:
         await db.start(engine)
@@ -117,6 +98,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
     async def on_shutdown() -> None:
         await db.stop(engine)
 
+    environment = template_environment()
+    environment.globals["hint_panel"] = hint_panel
     static = create_static_files_router(path="/static", directories=[STATIC], opt={"roles": PUBLIC})
     app = Litestar(
         route_handlers=[*ROUTE_HANDLERS, *(HOOK_HANDLERS if settings.test_hooks else []), static],
@@ -129,7 +112,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
             cookie_httponly=True,
             exclude=["^/api/", "^/healthz", "^/static/", "^/schema"],
         ),
-        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(template_environment())),
+        template_config=TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment)),
         openapi_config=OpenAPIConfig(
             title="Crossclaim API",
             version="1",

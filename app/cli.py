@@ -17,12 +17,13 @@ from typing import Any
 from app import db
 from app.cases.events import configure_audit_key
 from app.i18n import configure_company_zone
+from app.piccolo_app import TABLES
 from app.settings import Settings, documented_settings
 
 
 def _bound(settings: Settings) -> Any:
     engine = db.make_engine(settings.database_url)
-    db.bind_tables(engine)
+    db.bind_tables(engine, TABLES)
     return engine
 
 
@@ -100,9 +101,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     from app.imports import tasks as import_tasks  # noqa: F401 - registers the import task
     from app.logs import configure_logging
+    from app.startup import configure_process
     from app.tasks import (
         audit,  # noqa: F401 - registers the periodic audit checkpoint
-        configure_queue,
+        huey,
         mail,  # noqa: F401 - registers the periodic mailbox read
         reminders,  # noqa: F401 - registers the periodic reminder sweep
         reports,  # noqa: F401 - registers the monthly report and the corrective-action checks
@@ -110,8 +112,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     configure_logging(settings.log_level)
     _bound(settings)
-    queue = configure_queue(settings)
-    Consumer(queue, workers=args.workers, worker_type="thread", periodic=True, check_worker_health=True).run()
+    configure_process(settings)
+    Consumer(huey, workers=args.workers, worker_type="thread", periodic=True, check_worker_health=True).run()
     return 0
 
 
@@ -143,6 +145,33 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"{field}: {message}", file=sys.stderr)
             return 2
         print(json.dumps({"id": user.id, "email": user.email, "role": user.role}))
+        return 0
+
+    return _run(settings, work)
+
+
+def cmd_user_disable(settings: Settings, args: argparse.Namespace) -> int:
+    from app.accounts.services import user_deactivate
+
+    return _user_change(settings, lambda: user_deactivate(email=args.email))
+
+
+def cmd_user_enable(settings: Settings, args: argparse.Namespace) -> int:
+    from app.accounts.services import user_activate
+
+    return _user_change(settings, lambda: user_activate(email=args.email))
+
+
+def _user_change(settings: Settings, change: Callable[[], Awaitable[Any]]) -> int:
+    from app.errors import NotFound
+
+    async def work() -> int:
+        try:
+            user = await change()
+        except NotFound as error:
+            print(f"crossclaim: {error}", file=sys.stderr)
+            return 2
+        print(json.dumps({"id": user.id, "email": user.email, "active": user.active}))
         return 0
 
     return _run(settings, work)
@@ -244,7 +273,7 @@ def cmd_analytics_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from app.tracking.policies import configure_policy
+    from app.startup import configure_process
     from app.tracking.sweep import sweep
 
     try:
@@ -253,7 +282,7 @@ def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
         print(f"crossclaim: --now must be an ISO date-time, not {args.now!r}", file=sys.stderr)
         return 2
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
-    configure_policy(settings.data_dir)
+    configure_process(settings)
 
     async def work() -> int:
         summary = await sweep(settings=settings, now=now)
@@ -265,10 +294,11 @@ def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> int:
     from app.analytics.report import ReportError, monthly_pdf
+    from app.web.templates import template_environment
 
     async def work() -> int:
         try:
-            pdf = await monthly_pdf(args.month)
+            pdf = await monthly_pdf(template_environment(), args.month)
         except ReportError as error:
             print(f"crossclaim: {error}", file=sys.stderr)
             return 2
@@ -285,26 +315,37 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     """Check a file, print the JSON summary, and write it unless --dry-run or it has row errors."""
     from pathlib import Path
 
-    from app.cases.events import Actor
-    from app.errors import ValidationFailed
-    from app.imports.jobs import commit, preview_file, refused
-    from app.imports.reader import FileRefused
-    from app.rules.facts import N_
+    from app.imports.values import ValueProblem
 
     try:
-        _, preview = preview_file(Path(args.file), args.kind)
-    except (FileRefused, OSError) as error:
-        print(json.dumps(refused(str(error)), ensure_ascii=False))
+        given = _value_map_arguments(args.kind, args.mapping, args.map or [])
+    except (ValueProblem, OSError, ValueError) as error:
+        print(json.dumps({"rows": 0, "valid": 0, "errors": [], "refused": str(error)}, ensure_ascii=False))
         return 2
-    summary = preview.summary()
-    if args.dry_run or preview.mapping_problems or (preview.error_rows and not args.skip_invalid):
-        print(json.dumps(summary, ensure_ascii=False, default=str))
-        return 2 if preview.mapping_problems or (preview.error_rows and not args.skip_invalid) else 0
 
     async def work() -> int:
+        from app.cases.events import Actor
+        from app.errors import ValidationFailed
+        from app.imports.jobs import commit, merged, preview_file, refused
+        from app.imports.reader import FileRefused
+        from app.imports.services import saved_value_map
+        from app.rules.facts import N_
+
+        value_map = merged(await saved_value_map(), given)
+        try:
+            _, preview = preview_file(Path(args.file), args.kind, date_order=args.date_order, value_map=value_map)
+        except (FileRefused, OSError) as error:
+            print(json.dumps(refused(str(error)), ensure_ascii=False))
+            return 2
+        summary = preview.summary()
+        wrong = bool(preview.mapping_problems) or bool(preview.error_rows and not args.skip_invalid)
+        if args.dry_run or wrong:
+            print(json.dumps(summary, ensure_ascii=False, default=str))
+            return 2 if wrong else 0
         try:
             result = await commit(preview=preview, actor=Actor.system(N_("Spreadsheet import")),
-                                  skip_invalid=args.skip_invalid)  # fmt: skip
+                                  skip_invalid=args.skip_invalid, skip_repeats=args.skip_repeats,
+                                  value_map=given)  # fmt: skip
         except ValidationFailed as error:
             print(json.dumps({**summary, "refused": str(error)}, ensure_ascii=False))
             return 2
@@ -312,6 +353,33 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         return 0
 
     return _run(settings, work)
+
+
+def _value_map_arguments(kind: str, mapping_file: str | None, maps: list[str]) -> dict[str, dict[str, str]]:
+    """--mapping FILE.json ({field: {value: code}}) and each --map FIELD:VALUE=CODE; a field may be its header."""
+    from pathlib import Path
+
+    from app.imports.columns import COLUMNS
+    from app.imports.reader import normalise_header
+    from app.imports.values import ValueProblem, checked_value_map
+
+    names = {key: column.name for column in COLUMNS[kind] for key in column.keys}
+    raw: dict[str, dict[str, str]] = {}
+    if mapping_file:
+        loaded = json.loads(Path(mapping_file).read_text(encoding="utf-8"))
+        if not isinstance(loaded, dict):
+            raise ValueProblem("A value mapping is an object of fields, each an object of values and codes.")
+        for field, words in loaded.items():
+            if not isinstance(words, dict):
+                raise ValueProblem("A value mapping is an object of fields, each an object of values and codes.")
+            raw.setdefault(names.get(normalise_header(field), str(field)), {}).update(words)
+    for given in maps:
+        field, _colon, rest = given.partition(":")
+        value, _equals, code = rest.rpartition("=")
+        if not (field and _colon and value and code):
+            raise ValueProblem("Write --map as FIELD:VALUE=CODE, e.g. --map problem_type:少件=short_shipment.")
+        raw.setdefault(names.get(normalise_header(field), field), {})[value] = code
+    return checked_value_map(raw)
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -414,6 +482,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password", help="prompted for when not given")
     add.add_argument("--name")
     add.set_defaults(func=cmd_user_add)
+    disable = user.add_parser("disable", help="disable a staff user: their sessions and API tokens end at once")
+    disable.add_argument("--email", required=True)
+    disable.set_defaults(func=cmd_user_disable)
+    enable = user.add_parser("enable", help="let a disabled staff user sign in again")
+    enable.add_argument("--email", required=True)
+    enable.set_defaults(func=cmd_user_enable)
 
     token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
     create = token.add_parser("create", help="print a new API bearer token for a user")
@@ -466,6 +540,24 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("file", metavar="FILE")
     imports.add_argument("--dry-run", action="store_true", help="check and print the summary, write nothing")
     imports.add_argument("--skip-invalid", action="store_true", help="import the valid rows of a file with errors")
+    imports.add_argument(
+        "--skip-repeats",
+        action="store_true",
+        help="skip case rows identical to an earlier row (default: separate cases)",
+    )
+    imports.add_argument(
+        "--map",
+        action="append",
+        metavar="FIELD:VALUE=CODE",
+        help="read VALUE in FIELD (its name or the file's header) as CODE, e.g. problem_type:少件=short_shipment; "
+        "repeatable; kept for later imports",
+    )
+    imports.add_argument("--mapping", metavar="FILE.json", help='value mappings as {"FIELD": {"VALUE": "CODE"}}')
+    imports.add_argument(
+        "--date-order",
+        choices=["dmy", "mdy"],
+        help="read dates such as 03/04/2025 day first (dmy) or month first (mdy); default: as the file's dates show",
+    )
     imports.set_defaults(func=cmd_import)
 
     export = sub.add_parser("export", help="export cases (the default grid view) to CSV or XLSX")

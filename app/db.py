@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlparse
@@ -12,6 +12,7 @@ from piccolo.columns import Column
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.table import Table
 
 # Seconds a SQLite writer waits for the lock before "database is locked"; writers queue instead.
 SQLITE_BUSY_SECONDS = 30
@@ -34,18 +35,19 @@ def is_sqlite(engine: Engine[Any]) -> bool:
     return isinstance(engine, SQLiteEngine)
 
 
-def bind_tables(engine: Engine[Any]) -> None:
-    """Point every table at ``engine`` (the app and the worker choose theirs from settings)."""
-    from app.piccolo_app import TABLES
+# The engine bind_tables pointed the tables at: services ask it whether they run on SQLite or PostgreSQL.
+_bound: dict[str, Engine[Any]] = {}
 
-    for table in TABLES:
+
+def bind_tables(engine: Engine[Any], tables: Iterable[type[Table]]) -> None:
+    """Point every table at ``engine``; the entry point passes the tables (``app.piccolo_app.TABLES``)."""
+    for table in tables:
         table._meta.db = engine
+    _bound["engine"] = engine
 
 
 def current_engine() -> Engine[Any]:
-    from app.accounts.tables import User
-
-    return User._meta.db
+    return _bound["engine"]
 
 
 @asynccontextmanager

@@ -152,6 +152,7 @@ EVENT_LABELS: dict[str, str] = {
     "party_viewed": lazy_gettext("Viewed by the party"),
     "party_link_opened": lazy_gettext("Link opened"),
     "link_revoked": lazy_gettext("Link revoked"),
+    "party_action_refused": lazy_gettext("Refused: a party acted on something not addressed to it"),
     "push_mail_sent": lazy_gettext("Email sent"),
     "push_mail_failed": lazy_gettext("Email failed"),
     "clock_paused": lazy_gettext("Clock paused"),

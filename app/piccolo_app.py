@@ -9,6 +9,7 @@ from app.analytics.tables import CorrectiveAction, Recovery
 from app.cases.tables import Case, CaseEvent, CaseNumberCounter, Message, SavedView
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.evidence.tables import Evidence
+from app.imports.tables import ImportValueMap
 from app.mail.tables import FailingAddress, InboundMail, SentMail
 from app.tracking.tables import Notification, PushSubscription, Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
@@ -42,6 +43,7 @@ TABLES = [
     SentMail,
     InboundMail,
     FailingAddress,
+    ImportValueMap,
 ]
 
 APP_CONFIG = AppConfig(

@@ -74,12 +74,13 @@ async def full_import(path: Path, folder: Path) -> tuple[float, int]:
     from app.cases.events import Actor
     from app.imports.jobs import commit, preview_file
     from app.migrate import migrate
+    from app.piccolo_app import TABLES
     from app.settings import Settings
 
     settings = Settings(data_dir=folder, database_url=f"sqlite:///{folder / 'bench.sqlite3'}").resolved()
     await migrate(settings)
     engine = db.make_engine(settings.database_url)
-    db.bind_tables(engine)
+    db.bind_tables(engine, TABLES)
     await db.start(engine)
     started = time.perf_counter()
     _, preview = await asyncio.to_thread(preview_file, path, "orders")

@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 
 from app import db
 from app.migrate import migrate
+from app.piccolo_app import TABLES
 from app.settings import Settings
 from app.tracking.policies import configure_policy
 from app.tracking.sweep import sweep
@@ -154,7 +155,7 @@ async def run(engine_name: str, channel: str = "smtp") -> dict[str, Any]:
             settings = replace(settings, smtp_url=f"smtp://127.0.0.1:{port}")
         await migrate(settings)
         engine = db.make_engine(url)
-        db.bind_tables(engine)
+        db.bind_tables(engine, TABLES)
         await db.start(engine)
         configure_policy(data_dir)
         started = time.perf_counter()

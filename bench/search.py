@@ -33,12 +33,13 @@ async def fill(folder: Path) -> None:
     from app import db
     from app.cases.tables import Case
     from app.migrate import migrate
+    from app.piccolo_app import TABLES
     from app.settings import Settings
 
     settings = Settings(data_dir=folder, database_url=f"sqlite:///{folder / 'bench.sqlite3'}").resolved()
     await migrate(settings)
     engine = db.make_engine(settings.database_url)
-    db.bind_tables(engine)
+    db.bind_tables(engine, TABLES)
     await db.start(engine)
     rng = random.Random(9)
     for start in range(0, CASES, 1000):

@@ -179,9 +179,10 @@ def measure(engine: str, count: int, seconds: int, servers: tuple[str, ...]) -> 
     rows: list[dict[str, Any]] = []
     try:
         from app import db
+        from app.piccolo_app import TABLES
 
         engine_obj = db.make_engine(url)
-        db.bind_tables(engine_obj)
+        db.bind_tables(engine_obj, TABLES)
 
         async def seeded() -> str:
             await db.start(engine_obj)

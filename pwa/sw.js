@@ -46,6 +46,14 @@ async function keepPage(path, response) {
   await cache.put(path, await storable(path, response));
 }
 
+async function refreshPage(path) {
+  try {
+    await keepPage(path, await fetch(path, { credentials: "same-origin" }));
+  } catch (error) {
+    // Offline: the stored copy stays.
+  }
+}
+
 async function precacheShell(missingOnly) {
   const cache = await caches.open(CACHE);
   for (const path of SHELL) {
@@ -130,8 +138,10 @@ self.addEventListener("message", (event) => {
     event.waitUntil(CrossclaimQueue.replay());
   }
   // A signed-in page asks for the shell: installed before signing in, the worker could not store it.
+  // The offline page is stored again each time, so it follows the language and sign-in of today, not
+  // of the day the app was installed.
   if (event.data && event.data.type === "shell") {
-    event.waitUntil(precacheShell(true));
+    event.waitUntil(precacheShell(true).then(() => refreshPage("/offline")));
   }
 });
 

@@ -77,11 +77,12 @@ def settings(data_dir: Path, database_url: str) -> Any:
 def bound_engine(settings: Any) -> Any:
     from app import db
     from app.cases.events import configure_audit_key
+    from app.piccolo_app import TABLES
 
     configure_audit_key(settings.secret_key)  # as every entry point does
 
     engine = db.make_engine(settings.database_url)
-    db.bind_tables(engine)
+    db.bind_tables(engine, TABLES)
     return engine
 
 
@@ -98,7 +99,7 @@ async def clean_database(bound_engine: Any) -> AsyncIterator[None]:
     from app import db
     from app.piccolo_app import TABLES
 
-    db.bind_tables(bound_engine)
+    db.bind_tables(bound_engine, TABLES)
     names = [table._meta.tablename for table in TABLES]
     if ENGINE == "postgres":
         await bound_engine.run_ddl(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE")

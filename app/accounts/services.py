@@ -5,15 +5,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.accounts.roles import Role
 from app.accounts.tables import ApiToken, StaffSession, User
-from app.errors import ValidationFailed
+from app.db import atomic
+from app.errors import NotFound, ValidationFailed
 from app.i18n import LANGUAGES, company_zone, valid_time_zone
 from app.i18n import gettext as _
+from app.logs import security_event
 
 _hasher = PasswordHasher()
 # Verified against when the email is unknown, so both answers take the same time.
@@ -94,11 +97,48 @@ async def session_user(token: str, *, idle: timedelta, absolute: timedelta, now:
     return user
 
 
-async def user_deactivate(*, user_id: int) -> None:
-    """Disabling a user ends every session and token they have, at once."""
-    await User.update({User.active: False}).where(User.id == user_id)
-    await StaffSession.delete().where(StaffSession.user == user_id)
-    await ApiToken.update({ApiToken.revoked: True}).where(ApiToken.user == user_id)
+async def _user_by(*, user_id: int | None = None, email: str | None = None) -> User:
+    query = User.objects()
+    if user_id is not None:
+        query = query.where(User.id == user_id)
+    else:
+        query = query.where(User.email == (email or "").strip().lower())
+    user = await query.first()
+    if user is None:
+        raise NotFound(_("No such user."))
+    return user
+
+
+async def user_deactivate(*, user_id: int | None = None, email: str | None = None, by: int | None = None) -> User:
+    """Disabling a user ends every session and token they have, at once; nobody disables themselves."""
+    user = await _user_by(user_id=user_id, email=email)
+    if by is not None and user.id == by:
+        raise ValidationFailed(_("You cannot disable your own account."))
+    async with atomic():
+        await User.update({User.active: False}).where(User.id == user.id)
+        await StaffSession.delete().where(StaffSession.user == user.id)
+        await ApiToken.update({ApiToken.revoked: True}).where(ApiToken.user == user.id)
+    security_event("user_disabled", user_id=user.id, by=by)
+    user.active = False
+    return user
+
+
+async def user_activate(*, user_id: int | None = None, email: str | None = None, by: int | None = None) -> User:
+    """Let a disabled user sign in again (their old sessions and tokens stay ended)."""
+    user = await _user_by(user_id=user_id, email=email)
+    await User.update({User.active: True}).where(User.id == user.id)
+    security_event("user_enabled", user_id=user.id, by=by)
+    user.active = True
+    return user
+
+
+async def users_list() -> list[dict[str, Any]]:
+    """Every staff user, for the admin's user page."""
+    return list(
+        await User.select(User.id, User.email, User.name, User.role, User.active)
+        .order_by(User.active, ascending=False)
+        .order_by(User.email)
+    )
 
 
 async def token_create(*, email: str, name: str = "") -> str:

@@ -7,6 +7,8 @@ import subprocess
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from jinja2 import Environment
+
 from app.analytics import charts, selectors
 from app.analytics.dashboard import chart_set
 from app.analytics.selectors import AnalyticsFilters, month_bounds
@@ -88,10 +90,8 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
     }
 
 
-def render_html(context: dict[str, Any]) -> str:
-    from app.asgi import template_environment
-
-    return template_environment().get_template("pdf/monthly.html").render(**context)
+def render_html(environment: Environment, context: dict[str, Any]) -> str:
+    return environment.get_template("pdf/monthly.html").render(**context)
 
 
 def html_to_pdf(html: str) -> bytes:
@@ -100,8 +100,8 @@ def html_to_pdf(html: str) -> bytes:
     return render(html)
 
 
-async def monthly_pdf(month: str, *, now: datetime | None = None) -> bytes:
-    """The PDF bytes; WeasyPrint runs in a thread so the event loop keeps serving."""
+async def monthly_pdf(environment: Environment, month: str, *, now: datetime | None = None) -> bytes:
+    """The PDF bytes, rendered with the caller's Jinja environment; WeasyPrint runs in a thread."""
     require_cjk_font()
-    html = render_html(await report_context(month, now=now))
+    html = render_html(environment, await report_context(month, now=now))
     return await asyncio.to_thread(html_to_pdf, html)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 from app import db
 from app.analytics import daily
+from app.analytics.calibration import Outcome, calibration
+from app.analytics.daily import HINT_KINDS
 from app.analytics.rates import wilson
 from app.cases.tables import Case
 from app.trade.tables import Carrier, Product, Supplier
@@ -394,6 +397,33 @@ async def hint_decisions(filters: AnalyticsFilters) -> dict[str, Any]:
     }
 
 
+async def hint_outcomes(filters: AnalyticsFilters) -> list[Outcome]:
+    """Each case's last decision on the responsible party in the period, with the hint as it stood then."""
+    where = _Where()
+    where.add(f"e.kind IN ('{HINT_KINDS[0]}', '{HINT_KINDS[1]}')")
+    where.add("e.at >= {}", datetime.combine(filters.start, time.min, tzinfo=UTC))
+    where.add("e.at < {}", datetime.combine(filters.end + timedelta(days=1), time.min, tzinfo=UTC))
+    _case_filters(where, filters, cohort=False)
+    rows = await _raw(
+        'SELECT e."case" AS case_id, e.kind AS kind, e.data AS data FROM case_event e '
+        f'JOIN after_sales_case c ON c.id = e."case" {_product_join(filters)}'
+        f"WHERE {where.sql()} ORDER BY e.at, e.id",
+        where.args,
+    )
+    last: dict[int, Outcome] = {}
+    for row in rows:
+        data = row["data"]
+        outcome = Outcome.from_event(row["kind"], json.loads(data) if isinstance(data, str) else data or {})
+        if outcome is not None:
+            last[row["case_id"]] = outcome
+    return list(last.values())
+
+
+async def hint_calibration(filters: AnalyticsFilters) -> dict[str, Any]:
+    """How often hints of each confidence band were confirmed, and how often each rule was overridden."""
+    return calibration(await hint_outcomes(filters))
+
+
 # --- suppliers: who causes the volume, who takes responsibility, what came back -----------------------------
 
 
@@ -595,6 +625,7 @@ async def _summary(filters: AnalyticsFilters) -> dict[str, Any]:
         "cycle_times": await cycle_times(filters),
         "sla": await sla_compliance(filters),
         "hints": await hint_decisions(filters),
+        "calibration": await hint_calibration(filters),
         "suppliers": await supplier_ranking(filters, rates=[dict(row) for row in by["supplier"]], overall_row=overall),
     }
 

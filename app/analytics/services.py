@@ -13,7 +13,7 @@ from app import db
 from app.analytics.rates import Rate
 from app.analytics.selectors import after_window, before_window, scope_rate
 from app.analytics.tables import CorrectiveAction, Recovery
-from app.analytics.taxonomy import ACTION_STATUSES, RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
+from app.analytics.taxonomy import RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
 from app.cases.events import Actor, record_event
 from app.cases.tables import Case
 from app.errors import NotFound, ValidationFailed
@@ -128,13 +128,6 @@ async def effect_check_due(*, today: date) -> dict[str, int]:
         checked = await effect_check(action_id=row["id"], today=today)
         verdicts[checked.verdict] = verdicts.get(checked.verdict, 0) + 1
     return verdicts
-
-
-async def corrective_action_status(*, action_id: int, status: str) -> None:
-    if status not in ACTION_STATUSES:
-        raise ValidationFailed(_("Choose a status from the list."), fields=[("status", _("Not in the list."))])
-    async with db.atomic():
-        await CorrectiveAction.update({CorrectiveAction.status: status}).where(CorrectiveAction.id == action_id)
 
 
 AMOUNT = re.compile(r"\d{1,12}(\.\d{1,2})?")

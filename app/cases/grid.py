@@ -269,45 +269,6 @@ async def filter_choices() -> dict[str, list[str]]:
 INLINE_FIELDS: dict[str, Any] = {"region": _l("Region"), "urgency": _l("Urgency")}
 
 
-async def assignable_users() -> list[dict[str, Any]]:
-    from app.accounts.tables import User
-
-    return list(
-        await User.select(User.id, User.name, User.email)
-        .where((User.active == True) & User.role.is_in(["admin", "manager", "handler"]))  # noqa: E712
-        .order_by(User.name)
-    )
-
-
-async def bulk_assign(*, actor: Any, case_ids: list[int], assignee_id: int | None) -> int:
-    """Give the chosen cases to one handler (or nobody), each change on its case's timeline."""
-    from app.accounts.tables import User
-    from app.cases.events import record_event
-    from app.db import atomic
-    from app.errors import ValidationFailed
-
-    if not case_ids:
-        raise ValidationFailed(_("Choose at least one case."), fields=[("case", _("Tick the cases to assign."))])
-    async with atomic():
-        label = ""
-        if assignee_id is not None:
-            user = await User.objects().where(User.id == assignee_id).first()
-            if user is None or not user.active:
-                raise ValidationFailed(_("Choose an active handler."), fields=[("assignee", _("Not a handler."))])
-            label = user.name or user.email
-        rows = await Case.select(Case.id, Case.assignee).where(Case.id.is_in(case_ids[:500]))
-        changed = [row["id"] for row in rows if row["assignee"] != assignee_id]
-        if changed:
-            await Case.update({Case.assignee: assignee_id, Case.updated_at: datetime.now(UTC)}).where(
-                Case.id.is_in(changed)
-            )
-        for case_id in changed:
-            await record_event(
-                case_id=case_id, actor=actor, kind="assigned", data={"assignee_id": assignee_id, "assignee": label}
-            )
-    return len(changed)
-
-
 async def inline_update(*, actor: Any, case_id: int, field_name: str, value: str) -> dict[str, Any]:
     """Change one safe field of one case from the grid; returns the case's fresh grid row."""
     from app.cases.events import record_event

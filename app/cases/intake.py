@@ -10,15 +10,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from app.accounts.roles import DESK, Role
-from app.accounts.tables import User
+from app.cases.assignment import pick_assignee
 from app.cases.events import Actor, record_event
 from app.cases.responsibility import hint_refresh
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
 from app.cases.taxonomy import PROBLEM_TYPES
 from app.db import atomic, current_engine, is_sqlite
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.evidence.services import (
     AttachedEvidence,
     EvidencePolicy,
@@ -43,8 +42,6 @@ LINE_SEPARATOR: Final = "#"
 CLIENT_KEY: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
 LANGUAGE_CODE: Final = re.compile(r"[a-z]{2,3}(-[A-Za-z]{2,4})?")
 MAX_EXPECTED_DAYS: Final = 365
-# How far back round-robin looks for the last handler it chose.
-ROUND_ROBIN_WINDOW: Final = 500
 
 
 @dataclass(frozen=True)
@@ -464,73 +461,3 @@ async def _customer_for(report: IntakeReport) -> int:
     )
     await customer.save()
     return int(customer.id)
-
-
-async def pick_assignee(supplier_id: int | None) -> tuple[User | None, str]:
-    """The handler who last handled this supplier, else the next active handler in turn; and which rule chose."""
-    handlers = list(
-        await User.objects().where((User.role == Role.HANDLER.value) & (User.active == True)).order_by(User.id)  # noqa: E712
-    )
-    if not handlers:
-        return None, ""
-    by_id = {handler.id: handler for handler in handlers}
-    if supplier_id is not None:
-        last = (
-            await Case.select(Case.assignee)
-            .where((Case.supplier == supplier_id) & Case.assignee.is_in(list(by_id)))
-            .order_by(Case.id, ascending=False)
-            .first()
-        )
-        if last is not None:
-            return by_id[last["assignee"]], "supplier"
-    events = await (
-        CaseEvent.select(CaseEvent.data)
-        .where(CaseEvent.kind == "assigned")
-        .order_by(CaseEvent.id, ascending=False)
-        .limit(ROUND_ROBIN_WINDOW)
-        .output(load_json=True)
-    )
-    chosen = [event["data"] for event in events if isinstance(event["data"], dict)]
-    previous = next((data.get("assignee_id") for data in chosen if data.get("rule") == "round_robin"), None)
-    later = [handler for handler in handlers if isinstance(previous, int) and handler.id > previous]
-    return (later[0] if later else handlers[0]), "round_robin"
-
-
-async def case_assign(*, actor: Actor, number: str, assignee_id: int) -> Case:
-    """Give a case to another handler (or manager); recorded on the timeline."""
-    user = await User.objects().where(User.id == assignee_id).first()
-    if user is None or not user.active or user.role not in DESK:
-        raise ValidationFailed(
-            _("This person cannot handle cases."),
-            fields=[("assignee", _("Choose an active handler, manager or admin."))],
-        )
-    now = datetime.now(UTC)
-    found = await Case.select(Case.id).where(Case.number == number).first()
-    if found is None:
-        raise NotFound(_("There is no case %(number)s.", number=number))
-    async with atomic():
-        await lock_case(found["id"])
-        case = await Case.objects().where(Case.id == found["id"]).first()
-        assert case is not None
-        if case.assignee == user.id:
-            return case
-        await Case.update({Case.assignee: user.id, Case.updated_at: now}).where(Case.id == case.id)
-        await record_event(
-            case_id=case.id,
-            actor=actor,
-            kind="assigned",
-            data={"previous_id": case.assignee, "assignee_id": user.id, "assignee": user.name, "rule": "manual"},
-            at=now,
-        )
-    changed = await Case.objects().where(Case.id == case.id).first()
-    assert changed is not None
-    return changed
-
-
-async def handler_choices() -> list[dict[str, Any]]:
-    """Who a case can be given to: active handlers, managers and admins."""
-    return list(
-        await User.select(User.id, User.name, User.role)
-        .where(User.role.is_in(sorted(DESK)) & (User.active == True))  # noqa: E712
-        .order_by(User.name)
-    )

@@ -10,15 +10,17 @@ from typing import Any
 
 from app import db
 from app.cases.events import Actor, record_event
+from app.cases.precedent import ASPECT_LABELS, Precedent, precedent_for
 from app.cases.tables import Case
 from app.cases.taxonomy import PARTIES
 from app.errors import NotFound, ValidationFailed
-from app.i18n import format_day, pgettext, rule_text
+from app.i18n import format_day, label, pgettext, rule_text
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
-from app.rules import FACTS, FactsError, FactSpec, RuleRegistry, parse_facts, relevant_facts, suggest
+from app.rules import FACTS, READINGS, FactsError, FactSpec, RuleRegistry, parse_facts, relevant_facts, suggest
 from app.rules.deadlines import KIND_WORDS, RuleWarning, WarningValue, validate_carrier_windows
 from app.rules.facts import N_
+from app.rules.priors import core_priors
 from app.settings import Settings
 from app.trade.tables import Carrier, PurchaseOrder
 
@@ -28,7 +30,7 @@ ORDER_FACTS = ("incoterm", "transport_mode", "delivered_on")
 SETTLED_PARTIES = ("supplier", "carrier", "purchaser")
 MAX_REASON = 2000
 # What a stored hint adds to the engine's answer; everything else is exactly `Suggestion.to_dict()`.
-HINT_EXTRAS = ("computed_on", "facts", "from_order", "ignored_facts")
+HINT_EXTRAS = ("computed_on", "facts", "from_order", "ignored_facts", "precedent")
 
 
 class _Rules:
@@ -38,8 +40,10 @@ class _Rules:
 
 
 def configure_rules(settings: Settings) -> RuleRegistry:
-    """Load the core rules and the company's (CROSSCLAIM_RULES_DIR); raises RuleFileError naming file and line."""
+    """Load the core rules, the priors and the company's rules (CROSSCLAIM_RULES_DIR); raises RuleFileError
+    naming file and line."""
     registry = RuleRegistry.load(settings.rules_dir) if settings.rules_dir else RuleRegistry.core()
+    core_priors()  # read now, so a broken priors file stops the start too
     _Rules.registry = registry
     return registry
 
@@ -116,18 +120,26 @@ def compute_hint(
     carrier: Carrier | None,
     today: date,
     registry: RuleRegistry | None = None,
+    precedent: Precedent | None = None,
 ) -> dict[str, Any]:
-    """The hint to store for a case: the engine's answer plus the facts it used. Pure; no database."""
+    """The hint to store for a case: the engine's answer plus the facts it used and the precedent. Pure."""
     raw, from_order = effective_facts(case, order)
     facts, ignored = _usable_facts(raw, today=today)
     windows = _carrier_windows(carrier)
-    result = suggest(facts, today=today, registry=registry or current_registry(), carrier_windows=windows)
+    result = suggest(
+        facts,
+        today=today,
+        registry=registry or current_registry(),
+        carrier_windows=windows,
+        precedent=precedent.counts if precedent is not None else None,
+    )
     return {
         **result.to_dict(),
         "computed_on": today.isoformat(),
         "facts": parse_facts(facts, today=today).to_dict(),
         "from_order": [name for name in from_order if name in facts],
         "ignored_facts": ignored,
+        "precedent": precedent.to_dict() if precedent is not None else None,
     }
 
 
@@ -156,7 +168,10 @@ async def _refresh(case: Case, *, actor: Actor, today: date, registry: RuleRegis
     carrier = (
         await Carrier.objects().where(Carrier.id == carrier_id).output(load_json=True).first() if carrier_id else None
     )
-    hint = compute_hint(case, order=order, carrier=carrier, today=today, registry=registry)
+    seen, _from_order = effective_facts(case, order)
+    supplier_id = case.supplier or (order.supplier if order is not None else None)
+    precedent = await precedent_for(case, _usable_facts(seen, today=today)[0], supplier=supplier_id, carrier=carrier_id)
+    hint = compute_hint(case, order=order, carrier=carrier, today=today, registry=registry, precedent=precedent)
     previous = json_object(case.hint)
     await Case.update({Case.hint: hint, Case.suggested_party: hint["party"], Case.updated_at: now}).where(
         Case.id == case.id
@@ -391,9 +406,58 @@ def shown_warnings(hint: Mapping[str, Any]) -> list[ShownWarning]:
 
 
 @dataclass(frozen=True)
+class AnswerPreview:
+    """What the hint would say if a question were answered so: "Yes → supplier 80%"."""
+
+    answers: str  # in the reader's words
+    party: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Question:
+    """A missing fact to ask, in the worker's words, with the effect of each answer previewed."""
+
+    name: str
+    question: str
+    impact: float
+    previews: list[AnswerPreview]
+
+
+def _answer_words(name: str, answer: Any) -> str:
+    if isinstance(answer, bool):
+        return _("Yes") if answer else _("No")
+    return str(answer) if name == "incoterm" else label(answer, "choice")
+
+
+def hint_questions(hint: Mapping[str, Any]) -> list[Question]:
+    """The stored hint's missing facts as questions, the one that could change it most first.
+
+    A hint stored before answers were previewed has no `effects`: its questions come without previews.
+    """
+    questions = []
+    for item in hint.get("missing_facts", []):
+        if not isinstance(item, Mapping) or item.get("kind") != "fact":
+            continue
+        name = str(item.get("name", ""))
+        previews = [
+            AnswerPreview(
+                pgettext("list separator", ", ").join(_answer_words(name, a) for a in effect.get("answers", [])),
+                str(effect.get("party", "")),
+                float(effect.get("confidence", 0.0)),
+            )
+            for effect in item.get("effects", [])
+            if isinstance(effect, Mapping)
+        ]
+        questions.append(Question(name, str(item.get("question", "")), float(item.get("impact", 0.0)), previews))
+    return questions
+
+
+@dataclass(frozen=True)
 class HintPanel:
     hint: dict[str, Any]
     today: date
+    questions: list[Question]
     deadlines: list[DeadlineView]
     warnings: list[ShownWarning]
     fields: list[FactField]
@@ -417,6 +481,28 @@ class HintPanel:
 
     def party_label(self, party: str | None) -> str:
         return str(PARTIES.get(party or "", party or ""))
+
+    @property
+    def reading_text(self) -> str:
+        """Why the hint reads as it does, in the reader's language ("" for a hint stored before readings)."""
+        message = READINGS.get(str(self.hint.get("reading", "")))
+        return _(message) if message else ""
+
+    @property
+    def precedent(self) -> dict[str, Any] | None:
+        """The similar closed cases stored with the hint, if any (none for a hint stored before precedent)."""
+        found = self.hint.get("precedent")
+        return dict(found) if isinstance(found, Mapping) and found.get("total") else None
+
+    def aspect_words(self, aspects: list[str]) -> str:
+        """What a similar case shares with this one, in the reader's words."""
+        return pgettext("list separator", ", ").join(str(ASPECT_LABELS.get(a, a)) for a in aspects)
+
+    @property
+    def ranking(self) -> list[dict[str, Any]]:
+        """Each party's weighed confidence, strongest first (empty for a hint stored before rankings)."""
+        ranking = self.hint.get("ranking")
+        return [dict(item) for item in ranking if isinstance(item, Mapping)] if isinstance(ranking, list) else []
 
 
 def _form_value(value: Any) -> str:
@@ -482,7 +568,8 @@ def hint_panel(
     wanted = {item.get("name") for item in hint.get("missing_facts", []) if item.get("kind") == "fact"}
     stored = json_object(case.facts)
     fields = []
-    for spec in relevant_facts(case.problem_type):
+    mode = json_object(hint.get("facts")).get("transport_mode")
+    for spec in relevant_facts(case.problem_type, mode if isinstance(mode, str) else None):
         if spec.name == "problem_type":
             continue
         if submitted is not None and spec.name in submitted:
@@ -495,6 +582,7 @@ def hint_panel(
     return HintPanel(
         hint=hint,
         today=today,
+        questions=hint_questions(hint),
         deadlines=deadlines,
         warnings=warnings,
         fields=fields,

@@ -203,3 +203,25 @@ def case_document(case: Case, events: list[CaseEvent], evidence: list[dict[str, 
             for event in events
         ],
     }
+
+
+# Reports of one problem on one order within this long are probably the same problem reported twice.
+ALIKE_WINDOW = timedelta(hours=24)
+
+
+async def recent_alike(*, order_number: str, problem_type: str, now: datetime) -> list[dict[str, Any]]:
+    """Open cases on the same order with the same problem, reported within ALIKE_WINDOW, newest first."""
+    order_number = order_number.strip()
+    if not order_number or not problem_type:
+        return []
+    return list(
+        await Case.select(Case.id, Case.number, Case.created_at, Case.quantity_affected, Case.description)
+        .where(
+            (Case.order_number == order_number)
+            & (Case.problem_type == problem_type)
+            & (Case.created_at >= now - ALIKE_WINDOW)
+            & Case.node.not_in([node.value for node in states.FINAL])
+        )
+        .order_by(Case.id, ascending=False)
+        .limit(5)
+    )

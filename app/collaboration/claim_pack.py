@@ -12,7 +12,8 @@ from jinja2 import Environment
 from app.cases.responsibility import hint_panel, json_object
 from app.cases.tables import Case
 from app.cases.taxonomy import PROBLEM_TYPES, REMEDIES
-from app.collaboration.selectors import PARTY_EVENTS, events_of, proposals
+from app.collaboration import visibility
+from app.collaboration.selectors import events_of, latest_push, party_proposals, proposals
 from app.errors import NotFound
 from app.evidence import selectors as evidence
 from app.evidence.storage import EvidenceStore
@@ -21,6 +22,7 @@ from app.i18n import gettext as _
 from app.rules.facts import FACTS
 
 TEMPLATE = "pdf/claim_pack.html"
+
 
 # A plan round's status (PlanProposal.status) as the pack names it.
 async def claim_pack_context(number: str, *, store: EvidenceStore, party: str = "") -> dict[str, Any]:
@@ -33,9 +35,10 @@ async def claim_pack_context(number: str, *, store: EvidenceStore, party: str = 
     if case is None:
         raise NotFound(_("There is no case %(number)s.", number=number))
     hint = hint_panel(case, today=datetime.now(UTC).date())
+    view = await visibility.party_view(case.id, party) if party else None
     files = []
     for row in await evidence.evidence_for_case(case.id):
-        if row.status != evidence.OK:
+        if row.status != evidence.OK or (view is not None and row.party not in (visibility.US, party)):
             continue
         thumb = ""
         if row.thumb_key:
@@ -44,8 +47,9 @@ async def claim_pack_context(number: str, *, store: EvidenceStore, party: str = 
             thumb = f"data:{media};base64,{base64.b64encode(data).decode()}"
         files.append({"row": row, "thumb": thumb})
     addressee = party or hint.hint.get("party") or case.confirmed_party or "supplier"
-    # A pack for a party carries only what its own page shows: never our internal decisions or notes.
-    events = await events_of(case.id, PARTY_EVENTS) if party else await events_of(case.id)
+    # A pack for a party carries only what its own page shows (the party view): never our hint, confidence,
+    # deadlines, internal decisions or notes, nor another party's business.
+    events = await visibility.party_events(view) if view else await events_of(case.id)
     events = [e for e in events if e["kind"] != "party_viewed"]
     partner = {"supplier": case.supplier, "carrier": case.carrier}.get(addressee)
     addressee_name = str(getattr(partner, "name", "") or "")
@@ -53,11 +57,13 @@ async def claim_pack_context(number: str, *, store: EvidenceStore, party: str = 
         "case": case,
         "addressee": addressee,
         "addressee_name": addressee_name,
-        "hint": hint,
+        "party": party,
+        "hint": None if party else hint,
+        "push": await latest_push(case.id, party) if party else None,
         "facts": json_object(case.facts),
         "files": files,
         "events": events,
-        "proposals": await proposals(case.id),
+        "proposals": await party_proposals(view) if view else await proposals(case.id),
         "generated_at": datetime.now(UTC),
         "remedies": REMEDIES,
         "problem_types": PROBLEM_TYPES,

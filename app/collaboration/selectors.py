@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 from app.cases.responsibility import hint_panel, json_object
 from app.cases.tables import Case, CaseEvent, Message
 from app.cases.taxonomy import PROBLEM_TYPES, REMEDIES
+from app.collaboration import visibility
 from app.collaboration.links import PartyAccess, is_live
 from app.collaboration.services import PROGRESS
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
@@ -21,20 +22,6 @@ from app.i18n import gettext as _
 from app.tracking.tables import StageDeadline
 from app.trade.tables import Carrier, Supplier
 
-# Events a party may see on its own timeline (never internal notes or other parties' business).
-PARTY_EVENTS = frozenset(
-    {
-        "case_pushed",
-        "party_response",
-        "plan_proposed",
-        "plan_agreed",
-        "customer_plan_answer",
-        "progress_update",
-        "dispute_opened",
-        "dispute_decided",
-        "node_changed",
-    }
-)
 # A party's answer: the first of these after a push stops the answer clock.
 ANSWER_EVENTS = ("party_response", "plan_proposed", "plan_agreed", "message", "progress_update")
 
@@ -160,33 +147,50 @@ async def open_dispute(case_id: int) -> Dispute | None:
     return row
 
 
-async def last_decision(case_id: int) -> Dispute | None:
-    row: Dispute | None = (
-        await Dispute.objects()
-        .where((Dispute.case == case_id) & Dispute.decided_at.is_not_null())
-        .order_by(Dispute.id, ascending=False)
-        .first()
-    )
+async def last_decision(case_id: int, among: frozenset[int] | None = None) -> Dispute | None:
+    """The latest decided mediation of the case (``among``: of these disputes only, a party's own)."""
+    where = (Dispute.case == case_id) & Dispute.decided_at.is_not_null()
+    if among is not None:
+        where = where & Dispute.id.is_in(sorted(among) or [0])
+    row: Dispute | None = await Dispute.objects().where(where).order_by(Dispute.id, ascending=False).first()
     return row
 
 
+async def party_proposals(view: visibility.PartyView) -> list[ProposalView]:
+    """The rounds between us and this party, oldest first."""
+    return [item for item in await proposals(view.case_id) if item.proposal.id in view.proposal_ids]
+
+
+def acceptable_ids(rounds: list[ProposalView], side: str) -> frozenset[int]:
+    """The open rounds ``side`` ("us" or a party) may accept: the page offers Accept on these only."""
+    return frozenset(
+        item.proposal.id
+        for item in rounds
+        if item.proposal.status == "open" and visibility.proposal_acceptable(item.proposal, side)
+    )
+
+
 async def party_page(access: PartyAccess, case: Case) -> dict[str, Any]:
-    """Everything the party's page shows; built only from what this party may see."""
+    """Everything the party's page shows; built only from what this party may see (the party view)."""
+    view = await visibility.party_view(case.id, access.party)
+    rounds = await party_proposals(view)
+    answer = await customer_answer(case.id)
+    dispute = await open_dispute(case.id)
     return {
         "case": case,
         "party": access.party,
         "push": await latest_push(case.id, access.party),
-        "hint": hint_panel(case, today=datetime.now(UTC).date()),
         "evidence": await visible_evidence(case.id, access.party),
         **await thread_view(case.id, access.party),
-        "proposals": await proposals(case.id),
+        "proposals": rounds,
+        "accept_ids": acceptable_ids(rounds, access.party),
         "responses": await responses(case.id, access.party),
-        "answer": await customer_answer(case.id),
-        "dispute": await open_dispute(case.id),
-        "decided": await last_decision(case.id),
-        "progress": await progress(case.id),
+        "answer": answer if answer and answer["data"].get("proposal_id") in view.proposal_ids else None,
+        "dispute": dispute if dispute and dispute.id in view.dispute_ids else None,
+        "decided": await last_decision(case.id, view.dispute_ids),
+        "progress": [e for e in await progress(case.id) if visibility.progress_seen(e, access.party)],
         "step_labels": PROGRESS,
-        "events": await events_of(case.id, PARTY_EVENTS),
+        "events": await visibility.party_events(view),
         "remedies": REMEDIES,
         "problem_types": PROBLEM_TYPES,
         **await party_clock(case, access.party),
@@ -224,25 +228,50 @@ async def staff_panel(case: Case) -> dict[str, Any]:
         .order_by(AccessLink.id)
     )
     hint = json_object(case.hint)
-    supplier = await Supplier.select().where(Supplier.id == _fk(case.supplier)).first() if _fk(case.supplier) else None
-    carrier = await Carrier.select().where(Carrier.id == _fk(case.carrier)).first() if _fk(case.carrier) else None
-    suggested = hint.get("party") if hint.get("party") in ("supplier", "carrier") else ("supplier" if supplier else "")
-    defaults = {"supplier": supplier or {}, "carrier": carrier or {}}
-    chosen = defaults.get(suggested or "", {}) or {}
+    suggested = str(hint.get("party")) if hint.get("party") in ("supplier", "carrier") else "supplier"
+    rounds = await proposals(case.id)
+    pushed = await latest_push(case.id)
     return {
         "links": [(row, is_live(row, now)) for row in link_rows],
         "suggested_party": suggested,
-        "default_email": chosen.get("email", ""),
-        "default_language": chosen.get("language", "en"),
-        "push": await latest_push(case.id),
-        "proposals": await proposals(case.id),
+        "address": await push_address(case.id, suggested),
+        "push": pushed,
+        "proposals": rounds,
+        "accept_ids": acceptable_ids(rounds, visibility.US),
+        "propose_to": (pushed or {}).get("party") or suggested,
+        # Prefilled "cite this basis": the hint's citations, the handler unticks what not to send.
+        "basis_choices": [str(citation) for citation in hint.get("basis", [])],
         "threads": {party: await thread_view(case.id, party) for party in ("supplier", "carrier")},
         "responses": {party: await responses(case.id, party) for party in ("supplier", "carrier")},
+        # Files a party sent (with an answer or a message), so they show on an open page as they arrive.
+        "party_files": [
+            row
+            for row in await evidence.evidence_for_case(case.id)
+            if row.status == evidence.OK and row.party in ("supplier", "carrier")
+        ],
         "answer": await customer_answer(case.id),
         "dispute": await open_dispute(case.id),
         "progress": await progress(case.id),
         "step_labels": PROGRESS,
         "today": now.date(),
+    }
+
+
+async def push_address(case_id: int, party: str, email: str | None = None) -> dict[str, Any]:
+    """The push form's address for ``party``: its known addresses, its language and who the mail would reach.
+
+    ``email`` is what the handler typed (None: the party's first known address); ``elsewhere`` is the other
+    party of the case it belongs to, which the push would refuse.
+    """
+    party = party if party in ("supplier", "carrier") else "supplier"
+    contacts = await visibility.case_contacts(case_id)
+    contact = contacts[party]
+    email = contact.email if email is None else email.strip()
+    return {
+        "party": party,
+        "contact": contact,
+        "email": email,
+        "elsewhere": visibility.owner_elsewhere(contacts, party, email) if email else None,
     }
 
 

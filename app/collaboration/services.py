@@ -9,16 +9,18 @@ from typing import Any
 
 from app.cases import states
 from app.cases.events import Actor, record_event
+from app.cases.responsibility import json_object
 from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent, Message
 from app.cases.taxonomy import REMEDIES
-from app.collaboration import links
+from app.collaboration import links, visibility
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.db import atomic
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from app.i18n import LANGUAGES, valid_time_zone
+from app.i18n import LANGUAGES, label, valid_time_zone
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
+from app.logs import security_event
 from app.rules.facts import N_
 from app.tracking import services as tracking
 from app.trade.tables import Carrier, Supplier
@@ -48,6 +50,22 @@ class Pushed:
 
 def actor_of(access: links.PartyAccess) -> Actor:
     return Actor(kind=access.party, id=str(access.link_id), label=access.email or access.party)
+
+
+async def refuse_party(*, actor: Actor, case_id: int, action: str, target: int) -> NotFound:
+    """A party tried to act on something not addressed to it: recorded for staff, answered as if it did not exist.
+
+    The event is on the staff timeline only (it is not a party event); the caller raises the returned 404.
+    """
+    security_event("party_action_refused", party=actor.kind, link_id=actor.id, case_id=case_id, action=action)
+    async with atomic():
+        await record_event(
+            case_id=case_id,
+            actor=actor,
+            kind="party_action_refused",
+            data={"party": actor.kind, "action": action, "target": target},
+        )
+    return NotFound(_("There is nothing at this address."))
 
 
 async def _case(number: str) -> Case:
@@ -89,9 +107,15 @@ async def case_push(
     requirement: str,
     reply_by: date,
     note: str = "",
+    basis: list[str] | None = None,
+    basis_note: str = "",
     now: datetime | None = None,
 ) -> Pushed:
-    """Send a case to its supplier or carrier: a new link (older ones revoked) and what we ask of them."""
+    """Send a case to its supplier or carrier: a new link (older ones revoked) and what we ask of them.
+
+    ``basis`` are the hint's citations the handler chose to cite and ``basis_note`` any other basis in their
+    words: that is all of our reasoning the party sees (never the hint itself, its confidence or deadlines).
+    """
     now = now or datetime.now(UTC)
     problems: list[tuple[str, str]] = []
     if party not in COUNTERPARTIES:
@@ -105,9 +129,26 @@ async def case_push(
     if problems:
         raise ValidationFailed(_("The case cannot be sent as filled in."), fields=problems)
     note = _text(note, "note")
+    basis_note = _text(basis_note, "basis_note")
     language = language if language in LANGUAGES else "en"
     case = await _case(number)
     _touch_counterparty(case)
+    owner = visibility.owner_elsewhere(await visibility.case_contacts(case.id), party, email)
+    if owner is not None:
+        # A supplier's magic link and claim pack never go to its carrier, nor to the customer.
+        wrong = _(
+            "%(email)s is the address of the %(kind)s %(name)s on this case, not of the %(party)s.",
+            email=email,
+            kind=label(owner.kind, "party").lower(),
+            name=owner.name,
+            party=label(party, "party").lower(),
+        )
+        raise ValidationFailed(_("The case cannot be sent as filled in."), fields=[("email", wrong)])
+    citable = [str(citation) for citation in json_object(case.hint).get("basis", [])]
+    cited = [citation for citation in citable if citation in (basis or [])]
+    if len(set(basis or [])) != len(cited):
+        hint = _("Cite from the basis the hint lists, or write it under other basis.")
+        raise ValidationFailed(_("The case cannot be sent as filled in."), fields=[("basis", hint)])
     async with atomic():
         await links.revoke_links(case_id=case.id, party=party, now=now)
         link, token = await links.issue_link(case_id=case.id, party=party, email=email, language=language, now=now)
@@ -122,6 +163,8 @@ async def case_push(
                 "requirement": requirement,
                 "reply_by": reply_by.isoformat(),
                 "note": note,
+                "basis": cited,
+                "basis_note": basis_note,
                 "link_id": link.id,
             },
             at=now,
@@ -234,6 +277,7 @@ async def plan_propose(
     actor: Actor,
     case_id: int,
     side: str,
+    party: str,
     remedy: str,
     amount: Decimal | None,
     currency: str,
@@ -241,9 +285,16 @@ async def plan_propose(
     details: str,
     now: datetime | None = None,
 ) -> PlanProposal:
-    """A new round: the open proposal (if any) is superseded by this one."""
+    """A new round between us and ``party``: the open round with that party (if any) is superseded by this one.
+
+    ``side`` is who proposes: "us" (to ``party``) or the party itself (then ``party`` is the same party).
+    """
     now = now or datetime.now(UTC)
     problems: list[tuple[str, str]] = []
+    if side != visibility.US:
+        party = side
+    if party not in COUNTERPARTIES:
+        problems.append(("party", _("Choose the supplier or the carrier.")))
     if remedy not in REMEDIES:
         problems.append(("remedy", _("Choose a remedy.")))
     currency = currency.strip().upper()
@@ -266,12 +317,13 @@ async def plan_propose(
             .first()
         )
         await PlanProposal.update({PlanProposal.status: "superseded"}).where(
-            (PlanProposal.case == case_id) & (PlanProposal.status == "open")
+            (PlanProposal.case == case_id) & (PlanProposal.status == "open") & (PlanProposal.party == party)
         )
         proposal = PlanProposal(
             case=case_id,
             round=(last["round"] + 1) if last else 1,
             proposed_by=side,
+            party=party,
             remedy=remedy,
             amount=amount,
             currency=currency,
@@ -288,6 +340,7 @@ async def plan_propose(
                 "proposal_id": proposal.id,
                 "round": proposal.round,
                 "side": side,
+                "party": party,
                 "remedy": remedy,
                 "amount": str(amount) if amount is not None else None,
                 "currency": currency,
@@ -296,26 +349,30 @@ async def plan_propose(
             },
             at=now,
         )
-        if side == "us":
-            for party in COUNTERPARTIES:
-                await links.renew_links(case_id=case_id, party=party, now=now)
+        if side == visibility.US:
+            await links.renew_links(case_id=case_id, party=party, now=now)
     return proposal
 
 
 async def plan_accept(
     *, actor: Actor, case_id: int, proposal_id: int, side: str, now: datetime | None = None
 ) -> PlanProposal:
-    """The other side accepts the open proposal: the plan is agreed and waits for the customer's confirmation."""
+    """The other side accepts the open proposal: the plan is agreed and waits for the customer's confirmation.
+
+    A party may accept only a round we proposed to it; anything else is unknown to it (404, recorded for staff).
+    """
     now = now or datetime.now(UTC)
     proposal = (
         await PlanProposal.objects().where((PlanProposal.id == proposal_id) & (PlanProposal.case == case_id)).first()
     )
+    if side != visibility.US and (proposal is None or not visibility.proposal_acceptable(proposal, side)):
+        raise await refuse_party(actor=actor, case_id=case_id, action="plan_accept", target=proposal_id)
     if proposal is None:
         raise NotFound(_("There is no such proposal."))
+    if not visibility.proposal_acceptable(proposal, side):
+        raise PermissionDenied(_("The other side accepts a proposal, not the side that made it."))
     if proposal.status != "open":
         raise Conflict(_("This proposal is no longer open; answer the latest round."))
-    if proposal.proposed_by == side:
-        raise PermissionDenied(_("The other side accepts a proposal, not the side that made it."))
     case = await _case_by_id(case_id)
     if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
         raise Conflict(_("Plans are agreed while responsibility or the plan is open."))
@@ -335,6 +392,7 @@ async def plan_accept(
                 "remedy": proposal.remedy,
                 "amount": str(proposal.amount) if proposal.amount is not None else None,
                 "currency": proposal.currency,
+                "party": proposal.party,
                 "awaiting": "customer",
             },
             at=now,
@@ -381,6 +439,17 @@ async def customer_answer(
     return case
 
 
+async def _agreed_with(case_id: int, party: str) -> bool:
+    """Whether the latest agreed plan of the case is between us and ``party``."""
+    agreed = (
+        await PlanProposal.select(PlanProposal.party)
+        .where((PlanProposal.case == case_id) & (PlanProposal.status == "accepted"))
+        .order_by(PlanProposal.round, ascending=False)
+        .first()
+    )
+    return agreed is not None and agreed["party"] == party
+
+
 async def progress_update(
     *, actor: Actor, case_id: int, step: str, tracking_no: str = "", note: str = "", now: datetime | None = None
 ) -> None:
@@ -393,6 +462,9 @@ async def progress_update(
     case = await _case_by_id(case_id)
     if case.node != states.Node.IMPLEMENTATION.value:
         raise Conflict(_("Progress is reported while the plan is being carried out."))
+    if actor.kind in COUNTERPARTIES and not await _agreed_with(case_id, actor.kind):
+        # Another party's plan is not this party's to report on.
+        raise await refuse_party(actor=actor, case_id=case_id, action="progress", target=case_id)
     async with atomic():
         await record_event(
             case_id=case_id,

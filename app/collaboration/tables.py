@@ -27,6 +27,8 @@ class PlanProposal(Table):
     case = ForeignKey(Case, null=False, on_delete=OnDelete.restrict)
     round = Integer(default=1)
     proposed_by = Varchar(length=20)
+    # The counterparty this round is between us and: the proposer if a party, the addressee if ours.
+    party = Varchar(length=20, default="")
     remedy = Varchar(length=20)
     amount = Numeric(digits=(14, 2), null=True, default=None)
     currency = Varchar(length=3, default="CNY")

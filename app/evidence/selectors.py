@@ -11,7 +11,7 @@ from app.accounts.tables import User
 from app.errors import NotFound
 from app.evidence.tables import Evidence
 from app.i18n import gettext as _
-from app.rules.facts import DEFAULT_EVIDENCE, EVIDENCE
+from app.rules.facts import DEFAULT_EVIDENCE, EVIDENCE, PHOTO_EVIDENCE
 
 OK = "ok"
 FAILED = "failed"
@@ -25,6 +25,7 @@ class ChecklistItem:
     name: str
     label: str
     covered: bool
+    photo: bool = False  # a photo can show it (else it is a paper)
 
 
 def checklist_names(problem_type: str) -> tuple[str, ...]:
@@ -35,7 +36,10 @@ def checklist_names(problem_type: str) -> tuple[str, ...]:
 def checklist(problem_type: str, rows: Iterable[Evidence] = ()) -> list[ChecklistItem]:
     """The problem type's checklist, each item marked covered when an accepted file was tagged with it."""
     covered = {row.covers for row in rows if row.status == OK and row.covers}
-    return [ChecklistItem(name, _(EVIDENCE[name]), name in covered) for name in checklist_names(problem_type)]
+    return [
+        ChecklistItem(name, _(EVIDENCE[name]), name in covered, name in PHOTO_EVIDENCE)
+        for name in checklist_names(problem_type)
+    ]
 
 
 def evidence_label(name: str) -> str:

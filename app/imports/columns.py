@@ -137,7 +137,39 @@ CASE_COLUMNS: tuple[Column, ...] = (
         "claim_amount",
         _("Claim amount"),
         values.parse_amount,
-        ("索赔金额", "金额", "赔偿金额", "损失金额", "Amount", "Claim"),
+        (
+            "索赔金额",
+            "金额",
+            "赔偿金额",
+            "损失金额",
+            "申索金额",
+            "索赔额",
+            "Amount",
+            "Claim",
+            "Claimed",
+            "Claimed amount",
+        ),
+    ),
+    Column(
+        "recovered_amount",
+        _("Amount recovered"),
+        values.parse_amount,
+        (
+            "退款金额",
+            "追回金额",
+            "已追回金额",
+            "已追回",
+            "赔付金额",
+            "已赔付",
+            "实际赔付",
+            "回款金额",
+            "供应商赔付",
+            "Refunded",
+            "Refund amount",
+            "Recovered",
+            "Recovered amount",
+            "Compensation received",
+        ),
     ),
     CURRENCY,
     REGION,
@@ -158,6 +190,34 @@ COLUMNS: dict[str, tuple[Column, ...]] = {"orders": ORDER_COLUMNS, "cases": CASE
 
 def known_headers(kind: str) -> frozenset[str]:
     return frozenset(key for column in COLUMNS[kind] for key in column.keys)
+
+
+def suggested_column(kind: str, header: str, mapping: dict[str, int | None]) -> Column | None:
+    """The unmapped field a header most resembles: the longest run of characters they share.
+
+    A run of two Chinese characters (金额, 日期) says as much as four Latin letters (date, refu…).
+    """
+    name = normalise_header(header)
+    best: tuple[float, Column | None] = (1.5, None)
+    for column in COLUMNS[kind]:
+        if mapping.get(column.name) is not None:
+            continue
+        for key in column.keys:
+            run = _shared_run(name, key)
+            score = len(run) if not run.isascii() else len(run) / 2
+            if score > best[0]:
+                best = (score, column)
+    return best[1]
+
+
+def _shared_run(a: str, b: str) -> str:
+    longest = ""
+    for start in range(len(a)):
+        for end in range(start + len(longest) + 1, len(a) + 1):
+            if a[start:end] not in b:
+                break
+            longest = a[start:end]
+    return longest
 
 
 def auto_mapping(kind: str, headers: list[str]) -> dict[str, int | None]:

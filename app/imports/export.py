@@ -17,6 +17,15 @@ FORMATS = {
 }
 
 
+# A text cell starting with one of these is run as a formula by spreadsheet programs opening a CSV
+# (OWASP "CSV injection"): such text is written with a leading apostrophe, which shows it as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
 # Columns holding a code: the file says them in the reader's words, as the grid does.
 _WORDS = {"node": "node", "problem_type": "problem_type", "responsible": "party", "urgency": "urgency"}
 
@@ -40,12 +49,21 @@ async def export_rows(view: GridView, case_ids: list[int] | None = None) -> list
 def to_csv(view: GridView, rows: list[dict[str, Any]], zone: str | None = None) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([str(BY_NAME[n].label) for n in view.columns])
+    writer.writerow([csv_text(str(BY_NAME[n].label)) for n in view.columns])
     for row in rows:
-        cells = (_cell(n, row[n], zone) for n in view.columns)
-        writer.writerow(["" if c is None else (f"{c:%Y-%m-%d %H:%M}" if isinstance(c, datetime) else c) for c in cells])
+        writer.writerow([_csv_cell(_cell(n, row[n], zone)) for n in view.columns])
     # With a BOM, Excel opens UTF-8 Chinese text correctly instead of guessing GBK.
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M}"
+    if isinstance(value, int | float | Decimal):
+        return value  # a number, a negative one too, is not a formula
+    return csv_text(str(value))
 
 
 def to_xlsx(view: GridView, rows: list[dict[str, Any]], zone: str | None = None) -> bytes:
@@ -56,7 +74,7 @@ def to_xlsx(view: GridView, rows: list[dict[str, Any]], zone: str | None = None)
     sheet.freeze_panes = "A2"
     last_column = _column_letter(len(view.columns))
     sheet.auto_filter.ref = f"A1:{last_column}{len(rows) + 1}"
-    sheet.append([str(BY_NAME[n].label) for n in view.columns])
+    sheet.append([_xlsx_cell(sheet, str(BY_NAME[n].label)) for n in view.columns])
     formats = {n: BY_NAME[n].kind for n in view.columns}
     for row in rows:
         cells = []
@@ -64,11 +82,22 @@ def to_xlsx(view: GridView, rows: list[dict[str, Any]], zone: str | None = None)
             value = _cell(name, row[name], zone)
             if formats[name] == "decimal" and isinstance(value, Decimal):
                 value = float(value)  # XLSX numbers are doubles; cents survive at these magnitudes
-            cells.append(value)
+            cells.append(_xlsx_cell(sheet, value))
         sheet.append(cells)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
+    """Text always as a string cell: openpyxl would store text starting with "=" as a live formula."""
+    if not isinstance(value, str):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
 
 
 def _column_letter(index: int) -> str:

@@ -15,14 +15,17 @@ from app.i18n import ngettext
 from app.imports import services
 from app.imports.columns import COLUMNS, KINDS, auto_mapping, known_headers
 from app.imports.messages import Message
-from app.imports.preview import Preview, check
+from app.imports.preview import Preview, RowNote, check
 from app.imports.reader import FileRefused, Sheet, read_sheet
+from app.imports.values import CODED, value_key
 from app.rules.facts import N_
 
 # Uploads above this are refused before they are read (about a million rows of a wide sheet).
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 # Files with more valid rows than this are written by the worker, with a progress bar.
 BACKGROUND_ROWS = 2000
+# Rows not created that a finished import lists on its page (the CLI lists every one).
+SHOWN_NOTES = 500
 
 
 @dataclass
@@ -98,6 +101,35 @@ def load_sheet(path: Path, kind: str) -> Sheet:
     return read_sheet(path, known_headers=known_headers(kind))
 
 
+_STOPPED_READER = N_(
+    "Reading this file stopped the server the last time; it is not read again. Check the file and upload it again."
+)
+
+
+def read_upload(job: Job) -> Sheet:
+    """The stored upload's sheet; a file refused once, or that stopped the process while read, is not read again.
+
+    A marker is kept while the file is read: if the process dies under the reader (a file crafted to
+    exhaust memory), the next look at this import finds the marker and shows why instead of dying again.
+    """
+    state = job.state()
+    refused = state.get("refused")
+    if isinstance(refused, dict):
+        raise FileRefused(refused.get("msgid") or _STOPPED_READER, **(refused.get("values") or {}))
+    if state.get("reading"):
+        stopped = FileRefused(_STOPPED_READER)
+        job.save_state(reading=False, refused=stopped.message.as_state())
+        raise stopped
+    job.save_state(reading=True)
+    try:
+        sheet = load_sheet(job.upload, job.kind)
+    except FileRefused as error:
+        job.save_state(reading=False, refused=error.message.as_state())
+        raise
+    job.save_state(reading=False)
+    return sheet
+
+
 def mapping_from_form(kind: str, sheet: Sheet, form: dict[str, Any]) -> dict[str, int | None]:
     """The user's corrections: each field's file column index, or "" for none; the rest stay automatic."""
     mapping = auto_mapping(kind, sheet.headers)
@@ -110,17 +142,70 @@ def mapping_from_form(kind: str, sheet: Sheet, form: dict[str, Any]) -> dict[str
     return mapping
 
 
-def preview_file(path: Path, kind: str, mapping: dict[str, int | None] | None = None) -> tuple[Sheet, Preview]:
+# Unknown values shown to map per field; a column of free text mapped as a coded field is a mapping mistake.
+SHOWN_VALUES = 50
+
+
+def merged(*maps: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Value mappings laid over each other, the later winning for a value both map."""
+    result: dict[str, dict[str, str]] = {}
+    for value_map in maps:
+        for name, words in value_map.items():
+            result.setdefault(name, {}).update(words)
+    return result
+
+
+def value_choices_from_form(form: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The meanings chosen on the page: ``value_<field>_<n>`` is the code for the value in ``value_<field>_<n>_of``."""
+    chosen: dict[str, dict[str, str]] = {}
+    for name, (_words, codes) in CODED.items():
+        prefix = f"value_{name}_"
+        for key, code in form.items():
+            if key.startswith(prefix) and not key.endswith("_of") and str(code) in codes:
+                value = form.get(f"{key}_of")
+                if isinstance(value, str) and value.strip():
+                    chosen.setdefault(name, {})[value_key(value)] = str(code)
+    return chosen
+
+
+async def value_map_for(job: Job, form: dict[str, Any] | None) -> tuple[dict[str, dict[str, str]], dict[str, Any]]:
+    """The words to read a job's file with (the company's, then this import's choices) and its choices to keep."""
+    chosen = job.state().get("value_map") or {}
+    if form is not None:
+        chosen = merged(chosen, value_choices_from_form(form))
+    return merged(await services.saved_value_map(), chosen), chosen
+
+
+def preview_file(
+    path: Path,
+    kind: str,
+    mapping: dict[str, int | None] | None = None,
+    *,
+    date_order: str | None = None,
+    value_map: dict[str, dict[str, str]] | None = None,
+) -> tuple[Sheet, Preview]:
     sheet = load_sheet(path, kind)
-    return sheet, check(kind, sheet, mapping or auto_mapping(kind, sheet.headers))
+    mapping = mapping or auto_mapping(kind, sheet.headers)
+    return sheet, check(kind, sheet, mapping, date_order=date_order, value_map=value_map)
 
 
 def refused(message: str) -> dict[str, Any]:
     return {"rows": 0, "valid": 0, "errors": [{"row": 0, "column": "", "message": message}]}
 
 
-async def commit(*, preview: Preview, actor: Actor, skip_invalid: bool = False) -> services.ImportResult:
-    """Write a checked file: all its rows in one transaction, or nothing when any row is wrong."""
+async def commit(
+    *,
+    preview: Preview,
+    actor: Actor,
+    skip_invalid: bool = False,
+    skip_repeats: bool = False,
+    value_map: dict[str, dict[str, str]] | None = None,
+) -> services.ImportResult:
+    """Write a checked file: all its rows in one transaction, or nothing when any row is wrong.
+
+    Rows that repeat an earlier row are separate cases unless ``skip_repeats``; either way each row of the
+    file is counted once in the result, with the reason for every row not created.
+    """
     if preview.mapping_problems:
         raise ValidationFailed(
             _("The column mapping is incomplete."), fields=[("mapping", m) for m in preview.mapping_problems]
@@ -137,9 +222,20 @@ async def commit(*, preview: Preview, actor: Actor, skip_invalid: bool = False) 
                 for e in preview.errors[:20]
             ],
         )
+    records, skipped = preview.records, list(preview.skipped)
+    if skip_repeats and preview.repeats:
+        records = [record for record in records if "repeat_of" not in record]
+        said = N_("Same values as row %(row)s; skipped as a repeat.")
+        skipped += [RowNote(note.row, Message(said, row=note.message.values["row"])) for note in preview.repeats]
     if preview.kind == "orders":
-        return await services.import_orders(records=preview.records)
-    return await services.import_cases(records=preview.records, actor=actor)
+        result = await services.import_orders(records=records)
+    else:
+        result = await services.import_cases(records=records, actor=actor)
+    result.rows, result.skipped, result.errors = preview.rows, len(skipped), preview.error_rows
+    result.notes += skipped
+    if value_map:
+        await services.value_map_save(value_map=value_map)  # the next import reads these words the same way
+    return result
 
 
 async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]:
@@ -152,12 +248,19 @@ async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]
     job.save_state(status="running", progress=10, **Message(N_("Reading the file")).as_state())
     preview: Preview | None = None
     try:
-        sheet = load_sheet(job.upload, job.kind)
+        sheet = read_upload(job)
         mapping = {k: v for k, v in state.get("mapping", {}).items()} or auto_mapping(job.kind, sheet.headers)
         job.save_state(progress=40, **Message(N_("Checking the rows")).as_state())
-        preview = check(job.kind, sheet, mapping)
+        value_map, chosen = await value_map_for(job, None)
+        preview = check(job.kind, sheet, mapping, date_order=state.get("date_order"), value_map=value_map)
         job.save_state(progress=60, rows=preview.rows, valid=preview.valid, **Message(N_("Writing")).as_state())
-        result = await commit(preview=preview, actor=actor, skip_invalid=bool(state.get("skip_invalid")))
+        result = await commit(
+            preview=preview,
+            actor=actor,
+            skip_invalid=bool(state.get("skip_invalid")),
+            skip_repeats=bool(state.get("skip_repeats")),
+            value_map=chosen,
+        )
     except FileRefused as error:
         return job.save_state(status="failed", progress=100, **error.message.as_state())
     except ValidationFailed as error:
@@ -168,7 +271,8 @@ async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]
         stopped = Message(N_("The import stopped (%(kind)s)."), kind=type(error).__name__)
         job.save_state(status="failed", progress=100, **stopped.as_state())
         raise
-    return job.save_state(status="done", progress=100, result=result.as_dict(), **Message(N_("Imported")).as_state())
+    summary = {**result.as_dict(), "not_created": [note.as_state() for note in result.listed()[:SHOWN_NOTES]]}
+    return job.save_state(status="done", progress=100, result=summary, **Message(N_("Imported")).as_state())
 
 
 def _refusal(preview: Preview) -> Message:

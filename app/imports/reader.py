@@ -39,6 +39,8 @@ class Sheet:
     # Cells holding a formula whose value Excel never saved: (row, column index).
     unsaved_formulas: frozenset[tuple[int, int]] = frozenset()
     encoding: str = ""
+    # Empty rows between the header and the last data row: skipped, but counted and listed.
+    blank_rows: tuple[int, ...] = ()
 
 
 def file_kind(head: bytes) -> str:
@@ -61,8 +63,10 @@ def read_sheet(path: Path, *, known_headers: frozenset[str]) -> Sheet:
     _refuse_oversized(path, kind)
     formulas: frozenset[tuple[int, int]] = frozenset()
     if kind == "xlsx":
+        extent = xlsx_extent(path)
+        _refuse_sparse(extent)
         raw_rows, encoding = _xlsx_rows(path), "xlsx"
-        if _has_formulas(path):
+        if extent.formulas:
             raw_rows, formulas = _xlsx_rows_with_formulas(path)
     else:
         encoding = _csv_encoding(path)
@@ -70,31 +74,130 @@ def read_sheet(path: Path, *, known_headers: frozenset[str]) -> Sheet:
     return _assemble(raw_rows, known_headers, formulas, encoding)
 
 
-_DIMENSION = re.compile(rb'<dimension ref="[A-Z]+\d+:[A-Z]+(\d+)"')
-
-
 def _refuse_oversized(path: Path, kind: str) -> None:
-    """Count rows cheaply before parsing: a million-row file is refused in a moment, not after minutes."""
-    limit = MAX_ROWS + HEADER_SEARCH_ROWS
-    if kind == "csv":
-        lines = 0
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                lines += chunk.count(b"\n")
-        rows = lines
-    else:
-        rows = 0
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/sheet"))
-                if names:
-                    with archive.open(names[0]) as stream:
-                        match = _DIMENSION.search(stream.read(4096))
-                        rows = int(match.group(1)) if match else 0
-        except (zipfile.BadZipFile, OSError):
-            return  # the reader says what is wrong with it
-    if rows > limit:
+    """Count CSV rows cheaply before parsing: a million-row file is refused in a moment, not after minutes."""
+    if kind != "csv":
+        return
+    lines = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+    if lines > MAX_ROWS + HEADER_SEARCH_ROWS:
         raise _too_many_rows()
+
+
+# The reader builds a grid as wide and as tall as the cells' addresses reach, whatever <dimension> claims:
+# two cells at A1 and XFD1000000 ask it for 16 billion. The sheet is scanned for its real extent first.
+MAX_COLUMNS = 1000
+MAX_CELLS = 10_000_000  # rows × columns of the grid: about 320 MB in the reader
+MAX_SHEET_BYTES = 2 << 30  # the first sheet's XML, unpacked
+# In sheet XML only rows and cells have an ``r`` attribute: a row's is a number, a cell's a reference.
+# Columns A-Z are taken as 26 wide without looking further; wider references are read exactly.
+_ROW_NUMBER = re.compile(rb"""r=["'](\d{1,12})["']""")
+_WIDE_COLUMN = re.compile(rb"""r=["']([A-Za-z]{2,4})\d""")
+_NARROW_COLUMN = re.compile(rb"""r=["'][A-Za-z]\d""")
+# Spaces around "=" or an escaped character in a reference would hide it from the patterns above.
+# (The pattern starts with its literal "r" to run fast; the attribute's leading space is checked after.)
+_HIDDEN_REFERENCE = re.compile(rb"""r(?:\s+=|=\s|=["'][A-Za-z]*&)""")
+
+
+@dataclass(frozen=True)
+class Extent:
+    rows: int
+    columns: int
+    formulas: bool
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters.upper():
+        number = number * 26 + letter - 64
+    return number
+
+
+def first_sheet_member(archive: zipfile.ZipFile) -> str | None:
+    """The archive member of the workbook's first sheet (as Excel orders them, not as the files are named)."""
+    names = set(archive.namelist())
+    try:
+        workbook = archive.read("xl/workbook.xml")
+        relations = archive.read("xl/_rels/workbook.xml.rels")
+    except KeyError:
+        workbook = relations = b""
+    sheet = re.search(rb'<(?:\w+:)?sheet\b[^>]*?\br:id="([^"]+)"', workbook)
+    if sheet:
+        for relation in re.finditer(rb"<Relationship\b[^>]*>", relations):
+            if re.search(rb'\bId="' + re.escape(sheet.group(1)) + rb'"', relation.group(0)):
+                target = re.search(rb'\bTarget="([^"]+)"', relation.group(0))
+                if target:
+                    name = target.group(1).decode("utf-8", "replace").lstrip("/")
+                    name = name if name.startswith("xl/") else f"xl/{name}"
+                    if name in names:
+                        return name
+    sheets = sorted(n for n in names if n.startswith("xl/worksheets/sheet"))
+    return sheets[0] if sheets else None
+
+
+def xlsx_extent(path: Path) -> Extent:
+    """How far the first sheet's cells really reach, read as a stream, and whether it holds formulas."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            member = first_sheet_member(archive)
+            if member is None:
+                return Extent(0, 0, formulas=False)
+            rows = columns = 0
+            formulas = False
+            read = 0
+            pending = b""
+            with archive.open(member) as stream:
+                while chunk := stream.read(1 << 22):
+                    read += len(chunk)
+                    if read > MAX_SHEET_BYTES:
+                        raise FileRefused(N_("The sheet is too large to read; split it into smaller files."))
+                    # A tag cut at the chunk's end is scanned whole with the next chunk.
+                    pending += chunk
+                    cut = pending.rfind(b"<")
+                    cut = len(pending) if cut < 0 else cut
+                    rows, columns, formulas = _scan(pending[:cut], rows, columns, formulas)
+                    pending = pending[cut:]
+                    if len(pending) > 1 << 20:
+                        raise FileRefused(_CANNOT_OPEN, kind="XML")
+            rows, columns, formulas = _scan(pending, rows, columns, formulas)
+    except (zipfile.BadZipFile, OSError, KeyError, RuntimeError, EOFError):
+        return Extent(0, 0, formulas=False)  # the reader says what is wrong with the file
+    return Extent(rows, columns, formulas)
+
+
+def _scan(text: bytes, rows: int, columns: int, formulas: bool) -> tuple[int, int, bool]:
+    for hidden in _HIDDEN_REFERENCE.finditer(text):
+        if hidden.start() and text[hidden.start() - 1 : hidden.start()].isspace():
+            raise FileRefused(_CANNOT_OPEN, kind="XML")
+    found = _ROW_NUMBER.findall(text)
+    if found:
+        rows = max(rows, *(int(n) for n in found))
+    wide = set(_WIDE_COLUMN.findall(text))
+    if wide:
+        columns = max(columns, *(_column_number(c) for c in wide))
+    elif columns < 26 and _NARROW_COLUMN.search(text):
+        columns = 26
+    return rows, columns, formulas or any(tag in text for tag in (b"<f>", b"<f ", b":f>", b":f "))
+
+
+def _refuse_sparse(extent: Extent) -> None:
+    if extent.rows > MAX_ROWS + HEADER_SEARCH_ROWS:
+        raise _too_many_rows()
+    if extent.columns > MAX_COLUMNS:
+        raise FileRefused(
+            N_("The sheet has cells out to column %(column)s; keep the table within %(limit)s columns."),
+            column=extent.columns,
+            limit=MAX_COLUMNS,
+        )
+    if extent.rows * extent.columns > MAX_CELLS:
+        raise FileRefused(
+            N_("The sheet spans %(rows)s rows by %(columns)s columns, more than %(limit)s cells; split it."),
+            rows=f"{extent.rows:,}",
+            columns=extent.columns,
+            limit=f"{MAX_CELLS:,}",
+        )
 
 
 def _assemble(
@@ -104,8 +207,10 @@ def _assemble(
     encoding: str,
 ) -> Sheet:
     filled: list[tuple[int, tuple[Any, ...]]] = []
+    blank: list[int] = []
     for number, cells in raw_rows:
         if all(is_blank(cell) for cell in cells):
+            blank.append(number)
             continue
         filled.append((number, cells))
         if len(filled) > MAX_ROWS + HEADER_SEARCH_ROWS:
@@ -128,7 +233,16 @@ def _assemble(
         headers.pop()
     if not rows:
         raise FileRefused(N_("The file has a header row but no data rows."))
-    return Sheet(headers=headers, header_row=header_row, rows=rows, unsaved_formulas=formulas, encoding=encoding)
+    last_row = rows[-1][0]
+    blank_rows = tuple(number for number in blank if header_row < number < last_row)
+    return Sheet(
+        headers=headers,
+        header_row=header_row,
+        rows=rows,
+        unsaved_formulas=formulas,
+        encoding=encoding,
+        blank_rows=blank_rows,
+    )
 
 
 def normalise_header(name: Any) -> str:
@@ -217,24 +331,6 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, tuple[Any, ...]]]:
         raise FileRefused(N_("The workbook has no sheets."))
     for number, cells in enumerate(rows, start=1):
         yield number, lead + tuple(None if cell == "" else cell for cell in cells)
-
-
-def _has_formulas(path: Path) -> bool:
-    """Whether the first sheet stores any formula; only then is the slower second read needed."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = sorted(n for n in archive.namelist() if n.startswith("xl/worksheets/sheet"))
-            if not names:
-                return False
-            with archive.open(names[0]) as stream:
-                tail = b""
-                while chunk := stream.read(1 << 20):
-                    if b"<f>" in tail + chunk or b"<f " in tail + chunk:
-                        return True
-                    tail = chunk[-4:]
-    except (zipfile.BadZipFile, OSError):
-        return False
-    return False
 
 
 def _xlsx_rows_with_formulas(path: Path) -> tuple[Iterator[tuple[int, tuple[Any, ...]]], frozenset[tuple[int, int]]]:

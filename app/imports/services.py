@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -13,10 +11,15 @@ from typing import Any
 from piccolo.columns import Column as DbColumn
 from piccolo.table import Table
 
+from app.analytics.tables import Recovery
 from app.cases.events import Actor, record_event
 from app.cases.services import next_case_number
 from app.cases.tables import Case
 from app.db import atomic, insert_many
+from app.imports.messages import Message
+from app.imports.preview import RowNote
+from app.imports.tables import ImportValueMap
+from app.rules.facts import N_
 from app.trade.tables import Carrier, OrderLine, Product, PurchaseOrder, Supplier
 
 # Rows per INSERT: well under SQLite's 32,766 bound parameters at 10 columns a row.
@@ -25,13 +28,32 @@ CHUNK = 500
 
 @dataclass
 class ImportResult:
+    """What became of every row: ``rows == created + updated + unchanged + skipped + errors``."""
+
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    skipped: int = 0
+    errors: int = 0
+    rows: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+    # Each row not created (updated, unchanged, skipped), with why; row errors are the preview's.
+    notes: list[RowNote] = field(default_factory=list)
+
+    def listed(self) -> list[RowNote]:
+        return sorted(self.notes, key=lambda note: note.row)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged, **self.counts}
+        return {
+            "rows": self.rows,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+            "errors": self.errors,
+            **self.counts,
+            "not_created": [note.as_dict() for note in self.listed()],
+        }
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
@@ -98,7 +120,7 @@ async def _products(records: list[dict[str, Any]], supplier_ids: dict[str, int],
 
 async def import_orders(*, records: list[dict[str, Any]]) -> ImportResult:
     """Purchase orders and their lines, keyed by order number and "<order>#<line>"."""
-    lines_before: set[str] = set()
+    lines_before: dict[str, tuple[Any, ...]] = {}
     async with atomic():
         supplier_ids, carrier_ids = await _partners(records, refresh=True)
         product_ids = await _products(records, supplier_ids, refresh=True)
@@ -122,13 +144,12 @@ async def import_orders(*, records: list[dict[str, Any]]) -> ImportResult:
         ]  # fmt: skip
         order_ids = await _upsert(PurchaseOrder, PurchaseOrder.number, orders, update=order_columns)
         lines: dict[str, dict[str, Any]] = {}
-        next_line: dict[str, int] = {}
+        rows: dict[str, int] = {}
         for record in records:
             number = record["order_number"]
-            # A file without line numbers numbers each order's lines in file order.
-            line_no = record.get("line_no") or next_line.get(number, 1)
-            next_line[number] = line_no + 1
+            line_no = record["line_no"]  # numbered by the check where the file has none
             key = f"{number}#{line_no}"
+            rows[key] = record["row"]
             lines[key] = {
                 "line_key": key,
                 "purchase_order": order_ids[number],
@@ -140,16 +161,26 @@ async def import_orders(*, records: list[dict[str, Any]]) -> ImportResult:
                 else record.get("quantity_ordered") or 0,
                 "unit_price": record.get("unit_price") or Decimal("0"),
             }
-        lines_before = set(await _ids(OrderLine, OrderLine.line_key, lines))
+        lines_before = await _lines(lines)
         line_columns = [
             OrderLine.purchase_order, OrderLine.line_no, OrderLine.product, OrderLine.quantity_ordered,
             OrderLine.quantity_delivered, OrderLine.unit_price,
         ]  # fmt: skip
         await insert_many(OrderLine, list(lines.values()), key=OrderLine.line_key, update=line_columns)
-    created = len(lines) - len(lines_before)
+    notes = []
+    for key, before in lines_before.items():
+        if before == _line_values(lines[key]):
+            said = Message(N_("Order line %(line)s was already there with these values."), line=key)
+            notes.append(RowNote(rows[key], said, outcome="unchanged"))
+        else:
+            said = Message(N_("Order line %(line)s was already there; its values were updated."), line=key)
+            notes.append(RowNote(rows[key], said, outcome="updated"))
+    unchanged = sum(note.outcome == "unchanged" for note in notes)
     return ImportResult(
-        created=created,
-        updated=len(lines_before),
+        created=len(lines) - len(lines_before),
+        updated=len(lines_before) - unchanged,
+        unchanged=unchanged,
+        notes=notes,
         counts={
             "orders": len(orders),
             "lines": len(lines),
@@ -159,15 +190,42 @@ async def import_orders(*, records: list[dict[str, Any]]) -> ImportResult:
     )
 
 
-def ledger_key(record: dict[str, Any]) -> str:
-    """A legacy case's idempotency key: its old number, or a digest of the row when it had none."""
-    if record.get("legacy_number"):
-        key = f"ledger:{record['legacy_number']}"
-        if len(key) <= 64:
-            return key
-    body = {k: v for k, v in record.items() if k != "row"}
-    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
-    return f"ledger:#{digest[:48]}"
+_LINE_VALUES = ("purchase_order", "line_no", "product", "quantity_ordered", "quantity_delivered", "unit_price")
+
+
+def _line_values(line: dict[str, Any]) -> tuple[Any, ...]:
+    """A line's stored values in one form for both engines (SQLite may give a price back as a float)."""
+    return tuple(Decimal(str(line[name])) if name == "unit_price" else line[name] for name in _LINE_VALUES)
+
+
+async def _lines(lines: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
+    """The lines of ``lines`` already stored, with their values before this import."""
+    found: dict[str, tuple[Any, ...]] = {}
+    columns = [getattr(OrderLine, name) for name in _LINE_VALUES]
+    for chunk in _chunks(list(lines)):
+        rows = await OrderLine.select(OrderLine.line_key, *columns).where(OrderLine.line_key.is_in(list(chunk)))
+        found.update({row["line_key"]: _line_values(row) for row in rows})
+    return found
+
+
+async def _recovery(case: Case, record: dict[str, Any], when: datetime) -> None:
+    """Money the ledger says came back: a recovery from the responsible party (the supplier unless it says carrier)."""
+    party = (
+        "carrier"
+        if record.get("responsible_party") == "carrier" or (case.carrier and not case.supplier)
+        else "supplier"
+    )
+    recovered = record["recovered_amount"]
+    await Recovery(
+        case=case.id,
+        party=party,
+        kind="refund",
+        claimed_amount=max(record.get("claim_amount") or recovered, recovered),
+        recovered_amount=recovered,
+        currency=case.currency,
+        claimed_on=case.created_at.date(),
+        recovered_on=when.date(),
+    ).save()
 
 
 def _moment(day: date) -> datetime:
@@ -176,9 +234,12 @@ def _moment(day: date) -> datetime:
 
 async def import_cases(*, records: list[dict[str, Any]], actor: Actor) -> ImportResult:
     """Legacy after-sales cases, closed where the ledger says so; a case seen before is left as it is."""
-    keyed = {ledger_key(record): record for record in records}
+    keyed = {record["client_key"]: record for record in records}  # keys are unique: the check saw to it
     async with atomic():
-        existing = set(await _ids(Case, Case.client_key, keyed))
+        existing: dict[str, str] = {}
+        for chunk in _chunks(list(keyed)):
+            found = await Case.select(Case.client_key, Case.number).where(Case.client_key.is_in(list(chunk)))
+            existing.update({row["client_key"]: row["number"] for row in found})
         fresh = {key: record for key, record in keyed.items() if key not in existing}
         supplier_ids, carrier_ids = await _partners(list(fresh.values()), refresh=False)
         product_ids = await _products(list(fresh.values()), supplier_ids, refresh=False)
@@ -218,4 +279,30 @@ async def import_cases(*, records: list[dict[str, Any]], actor: Actor) -> Import
             await case.save()
             data = {"number": case.number, "legacy_number": record.get("legacy_number") or "", "row": record["row"]}
             await record_event(case_id=case.id, actor=actor, kind="case_imported", data=data, at=reported)
-    return ImportResult(created=len(fresh), unchanged=len(existing), counts={"cases": len(keyed)})
+            if record.get("recovered_amount"):
+                await _recovery(case, record, closed or reported)
+    notes = [
+        RowNote(keyed[key]["row"], Message(N_("Already imported as case %(number)s."), number=number), "unchanged")
+        for key, number in existing.items()
+    ]
+    return ImportResult(created=len(fresh), unchanged=len(existing), notes=notes, counts={"cases": len(keyed)})
+
+
+async def saved_value_map() -> dict[str, dict[str, str]]:
+    """The company's words for coded fields, as mapped on earlier imports."""
+    found: dict[str, dict[str, str]] = {}
+    for row in await ImportValueMap.select(ImportValueMap.field, ImportValueMap.value, ImportValueMap.code):
+        found.setdefault(row["field"], {})[row["value"]] = row["code"]
+    return found
+
+
+async def value_map_save(*, value_map: dict[str, dict[str, str]]) -> None:
+    """Keep the words an import was read with (a word mapped again takes its latest code)."""
+    rows = {
+        f"{name}:{value}": {"key": f"{name}:{value}", "field": name, "value": value, "code": code}
+        for name, words in value_map.items()
+        for value, code in words.items()
+    }  # fmt: skip
+    if rows:
+        async with atomic():
+            await insert_many(ImportValueMap, list(rows.values()), key=ImportValueMap.key, update=[ImportValueMap.code])

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
@@ -17,23 +18,24 @@ from app.i18n import gettext as _
 from app.routes.cases import actor_for
 from app.web.openapi import error_responses
 from app.web.pages import render, wants_fragment
+from app.web.templates import request_environment
 
 
 def today_utc() -> date:
     return datetime.now(UTC).date()
 
 
-def filters_from(
-    *,
-    start: str,
-    end: str,
-    supplier: str = "",
-    carrier: str = "",
-    product: str = "",
-    category: str = "",
-    region: str = "",
-    problem_type: str = "",
+async def analytics_filters(
+    start: Annotated[str, QueryParameter(query="from", description="First day, YYYY-MM-DD")] = "",
+    end: Annotated[str, QueryParameter(query="to", description="Last day, YYYY-MM-DD")] = "",
+    supplier: Annotated[str, QueryParameter(description="Supplier id")] = "",
+    carrier: Annotated[str, QueryParameter(description="Carrier id")] = "",
+    product: Annotated[str, QueryParameter(description="Product id")] = "",
+    category: Annotated[str, QueryParameter(description="Product category")] = "",
+    region: Annotated[str, QueryParameter(description="Region")] = "",
+    problem_type: Annotated[str, QueryParameter(description="Problem type code")] = "",
 ) -> selectors.AnalyticsFilters:
+    """The period and filters every analytics page and the summary API read from the query string."""
     return selectors.parse_filters(
         today=today_utc(),
         start=start,
@@ -47,37 +49,19 @@ def filters_from(
     )
 
 
+FILTERS = {"filters": Provide(analytics_filters)}
+
+
 class DashboardController(Controller):
     path = "/dashboard"
 
-    @get("/", opt={"roles": DESK}, name="dashboard")
-    async def dashboard(
-        self,
-        request: Request[Any, Any, Any],
-        start: Annotated[str, QueryParameter(query="from")] = "",
-        end: Annotated[str, QueryParameter(query="to")] = "",
-        supplier: FromQuery[str] = "",
-        carrier: FromQuery[str] = "",
-        product: FromQuery[str] = "",
-        category: FromQuery[str] = "",
-        region: FromQuery[str] = "",
-        problem_type: FromQuery[str] = "",
-    ) -> Template:
-        filters = filters_from(
-            start=start,
-            end=end,
-            supplier=supplier,
-            carrier=carrier,
-            product=product,
-            category=category,
-            region=region,
-            problem_type=problem_type,
-        )
+    @get("/", opt={"roles": DESK}, name="dashboard", dependencies=FILTERS)
+    async def dashboard(self, request: Request[Any, Any, Any], filters: selectors.AnalyticsFilters) -> Template:
         context = await dashboard.dashboard_context(filters, today=today_utc())
         return render(request, "analytics/dashboard.html", context, block="figures")
 
     @get("/report.pdf", opt={"roles": DESK}, name="dashboard_report")
-    async def report(self, month: FromQuery[str] = "") -> Response[bytes]:
+    async def report(self, request: Request[Any, Any, Any], month: FromQuery[str] = "") -> Response[bytes]:
         from app.analytics.report import monthly_pdf, previous_month
 
         month = month or previous_month(today_utc())
@@ -87,7 +71,7 @@ class DashboardController(Controller):
             raise ValidationFailed(
                 _("Choose a month like 2026-05."), fields=[("month", _("Choose a month like 2026-05."))]
             ) from None
-        pdf = await monthly_pdf(month)
+        pdf = await monthly_pdf(request_environment(request), month)
         return Response(
             pdf,
             media_type="application/pdf",
@@ -113,20 +97,8 @@ def _optional_date(text: str, field: str) -> date | None:
 class RootCauseController(Controller):
     path = "/dashboard"
 
-    @get("/root-causes", opt={"roles": DESK}, name="root_causes")
-    async def workspace(
-        self,
-        request: Request[Any, Any, Any],
-        start: Annotated[str, QueryParameter(query="from")] = "",
-        end: Annotated[str, QueryParameter(query="to")] = "",
-        supplier: FromQuery[str] = "",
-        carrier: FromQuery[str] = "",
-        product: FromQuery[str] = "",
-        problem_type: FromQuery[str] = "",
-    ) -> Template:
-        filters = filters_from(
-            start=start, end=end, supplier=supplier, carrier=carrier, product=product, problem_type=problem_type
-        )
+    @get("/root-causes", opt={"roles": DESK}, name="root_causes", dependencies=FILTERS)
+    async def workspace(self, request: Request[Any, Any, Any], filters: selectors.AnalyticsFilters) -> Template:
         context = await dashboard.workspace_context(filters)
         return render(request, "analytics/root_causes.html", context, block="workspace")
 
@@ -215,24 +187,7 @@ class AnalyticsApiController(Controller):
         opt={"roles": DESK},
         summary="The dashboard's figures for a period",
         responses=error_responses(422),
+        dependencies=FILTERS,
     )
-    async def summary(
-        self,
-        start: Annotated[str, QueryParameter(query="from")] = "",
-        end: Annotated[str, QueryParameter(query="to")] = "",
-        supplier: FromQuery[str] = "",
-        carrier: FromQuery[str] = "",
-        category: FromQuery[str] = "",
-        region: FromQuery[str] = "",
-        problem_type: FromQuery[str] = "",
-    ) -> dict[str, Any]:
-        filters = filters_from(
-            start=start,
-            end=end,
-            supplier=supplier,
-            carrier=carrier,
-            category=category,
-            region=region,
-            problem_type=problem_type,
-        )
+    async def summary(self, filters: selectors.AnalyticsFilters) -> dict[str, Any]:
         return await selectors.summary(filters)

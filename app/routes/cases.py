@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from app.accounts.roles import DESK, STAFF
-from app.cases import selectors, services, states
+from app.cases import assignment, selectors, services, states
 from app.cases.events import Actor
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, URGENCIES
-from app.web.pages import render
+from app.web.pages import render, wants_fragment
 
 
 def actor_for(request: Request[Any, Any, Any]) -> Actor:
@@ -37,6 +37,11 @@ def labels() -> dict[str, Any]:
 class MoveForm:
     target: str = ""
     reason: str = ""
+
+
+@dataclass
+class AssignForm:
+    assignee: str = ""  # a user id; empty gives the case to nobody
 
 
 class CaseController(Controller):
@@ -89,14 +94,30 @@ class CaseController(Controller):
         data: Annotated[MoveForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Template:
         await services.case_move(actor=actor_for(request), number=number, target=data.target, reason=data.reason)
-        case = await selectors.case_get(number)
-        return render(
-            request,
-            "cases/detail.html",
-            await _detail_context(case),
-            block="case_main",
-            headers={"HX-Trigger": "case-changed"},
-        )
+        return await _case_main(request, number)
+
+
+    @post("/{number:str}/assignee", opt={"roles": DESK}, name="case_assign", status_code=200)
+    async def case_assign(
+        self,
+        request: Request[Any, Any, Any],
+        number: FromPath[str],
+        data: Annotated[AssignForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Template | Redirect:
+        chosen = data.assignee.strip()
+        # Anything that is not a desk user's id is refused by the service with the field named.
+        assignee_id = int(chosen) if chosen.isdecimal() else (None if not chosen else -1)
+        await assignment.case_assign(actor=actor_for(request), number=number, assignee_id=assignee_id)
+        if not wants_fragment(request):
+            return Redirect(path=f"/cases/{number}", status_code=303)
+        return await _case_main(request, number)
+
+
+async def _case_main(request: Request[Any, Any, Any], number: str) -> Template:
+    """The case's main column after a change, with the event the timeline listens to."""
+    case = await selectors.case_get(number)
+    context = await _detail_context(case)
+    return render(request, "cases/detail.html", context, block="case_main", headers={"HX-Trigger": "case-changed"})
 
 
 async def _detail_context(case: Any) -> dict[str, Any]:
@@ -105,5 +126,6 @@ async def _detail_context(case: Any) -> dict[str, Any]:
         "case": case,
         "events": await selectors.case_events(case.id),
         "targets": [t.value for t in states.allowed_targets(states.Node(case.node), dispute_origin=origin)],
+        "assignable": await assignment.assignable_users(),
         **labels(),
     }

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import anyio.to_thread
-from jinja2 import Environment
 from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from litestar.params import FromPath
@@ -31,6 +30,7 @@ from app.routes.cases import actor_for
 from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 from app.settings import Settings
 from app.web.pages import render, wants_fragment
+from app.web.templates import request_environment
 
 log = logging.getLogger("crossclaim.collaboration")
 
@@ -40,18 +40,16 @@ def _field(form: Any, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _back(request: Request[Any, Any, Any], number: str) -> Response[Any]:
+# Sent with every changed region: the timeline and the deadlines panel reload themselves on it.
+CHANGED = {"HX-Trigger": "case-changed"}
+
+
+async def _back(request: Request[Any, Any, Any], number: str) -> Response[Any] | Template:
+    """After a staff action: the collaboration panel as it now is (htmx), or back to the case page."""
     if wants_fragment(request):
-        return Response(None, status_code=204, headers={"HX-Refresh": "true"})
+        context = {"collab": await panel_context(number), "oob_node": True}
+        return render(request, "cases/_collaboration.html", context, headers=CHANGED)
     return Redirect(path=f"/cases/{number}#collaboration", status_code=303)
-
-
-def _environment(request: Request[Any, Any, Any]) -> Environment:
-    """The app's own Jinja environment: the PDF uses the same filters and translations as the pages."""
-    engine = request.app.template_engine
-    if engine is None or not isinstance(engine.engine, Environment):
-        raise RuntimeError("the app has no Jinja template engine")
-    return engine.engine
 
 
 async def panel_context(number: str) -> dict[str, Any]:
@@ -86,8 +84,32 @@ def push_mail(
     return Mail(to=[pushed.link.email], subject=subject, text=text, html=html, attachments=attachments)
 
 
+@get("/cases/{number:str}/push/address", opt={"roles": DESK}, name="push_address")
+async def push_address(request: Request[Any, Any, Any], number: FromPath[str], party: str = "") -> Template:
+    """The address block for the chosen party (its known addresses), and the line saying who the push reaches."""
+    case = await case_selectors.case_get(number)
+    context = {"address": await selectors.push_address(case.id, party), "number": number, "oob": True}
+    return render(request, "cases/_push_address.html", context)
+
+
+@get("/cases/{number:str}/push/confirm", opt={"roles": DESK}, name="push_confirm")
+async def push_confirm(
+    request: Request[Any, Any, Any], number: FromPath[str], party: str = "", email: str = ""
+) -> Template:
+    case = await case_selectors.case_get(number)
+    context = {"address": await selectors.push_address(case.id, party, email[:254]), "number": number, "oob": False}
+    return render(request, "cases/_push_confirm.html", context)
+
+
+@get("/cases/{number:str}/collaboration/live", opt={"roles": DESK}, name="collaboration_live")
+async def collaboration_live(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
+    """The regions parties change (answers, rounds, mediation, progress) and the step badge, for an open page."""
+    context = {"collab": await panel_context(number), "oob_node": True}
+    return render(request, "cases/_collab_live.html", context, headers=CHANGED)
+
+
 @post("/cases/{number:str}/push", opt={"roles": DESK}, status_code=303)
-async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     form = await request.form()
     requirement = _field(form, "requirement")
     reply_by = services.parse_date(_field(form, "reply_by"), "reply_by") or date.min
@@ -100,10 +122,12 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
         requirement=requirement,
         reply_by=reply_by,
         note=_field(form, "note"),
+        basis=[value for value in form.getall("basis", []) if isinstance(value, str)],
+        basis_note=_field(form, "basis_note"),
     )
     attach_pack = _field(form, "attach_pack") == "yes"
     await deliver_push(request, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
-    return _back(request, number)
+    return await _back(request, number)
 
 
 async def deliver_push(
@@ -114,8 +138,15 @@ async def deliver_push(
     number = pushed.case.number
     pdf = None
     if attach_pack:
-        context = await claim_pack.claim_pack_context(number, store=evidence_store(request), party=pushed.link.party)
-        pdf = await claim_pack.claim_pack_pdf(_environment(request), context)
+        # The party's pack is written in the party's language, whatever the handler reads.
+        marker = current_language.set(pushed.link.language)
+        try:
+            context = await claim_pack.claim_pack_context(
+                number, store=evidence_store(request), party=pushed.link.party
+            )
+            pdf = await claim_pack.claim_pack_pdf(request_environment(request), context)
+        finally:
+            current_language.reset(marker)
     mail = push_mail(settings, pushed, requirement=requirement, reply_by=reply_by, pdf=pdf)
     mail = await case_mail(settings, mail, case_id=pushed.case.id, number=number, party=pushed.link.party)
     # Sent after the commit, in a worker thread; the token exists only in this request and the mail.
@@ -129,26 +160,27 @@ async def deliver_push(
 
 
 @post("/cases/{number:str}/plan", opt={"roles": DESK}, status_code=303)
-async def staff_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def staff_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     form = await request.form()
     case = await case_selectors.case_get(number)
     await services.plan_propose(
         actor=actor_for(request),
         case_id=case.id,
         side="us",
+        party=_field(form, "party") or ((await selectors.latest_push(case.id)) or {}).get("party", ""),
         remedy=_field(form, "remedy"),
         amount=services.parse_amount(_field(form, "amount")),
         currency=_field(form, "currency") or case.currency,
         ready_by=services.parse_date(_field(form, "ready_by"), "ready_by"),
         details=_field(form, "details"),
     )
-    return _back(request, number)
+    return await _back(request, number)
 
 
 @post("/cases/{number:str}/plan/{proposal_id:str}/accept", opt={"roles": DESK}, status_code=303)
 async def staff_accept_plan(
     request: Request[Any, Any, Any], number: FromPath[str], proposal_id: FromPath[str]
-) -> Response[Any]:
+) -> Response[Any] | Template:
     case = await case_selectors.case_get(number)
     await services.plan_accept(
         actor=actor_for(request),
@@ -156,11 +188,11 @@ async def staff_accept_plan(
         proposal_id=int(proposal_id) if proposal_id.isdecimal() else 0,
         side="us",
     )
-    return _back(request, number)
+    return await _back(request, number)
 
 
 @post("/cases/{number:str}/customer-answer", opt={"roles": DESK}, status_code=303)
-async def customer_answer(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def customer_answer(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     """The customer's answer to the agreed plan as the handler heard it (the tracking page records its own)."""
     form = await request.form()
     await services.customer_answer(
@@ -169,11 +201,11 @@ async def customer_answer(request: Request[Any, Any, Any], number: FromPath[str]
         accepted=_field(form, "answer") == "accept",
         comment=_field(form, "comment"),
     )
-    return _back(request, number)
+    return await _back(request, number)
 
 
 @post("/cases/{number:str}/progress", opt={"roles": DESK}, status_code=303)
-async def staff_progress(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def staff_progress(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     form = await request.form()
     case = await case_selectors.case_get(number)
     await services.progress_update(
@@ -183,7 +215,7 @@ async def staff_progress(request: Request[Any, Any, Any], number: FromPath[str])
         tracking_no=_field(form, "tracking_no"),
         note=_field(form, "note"),
     )
-    return _back(request, number)
+    return await _back(request, number)
 
 
 async def message_form(
@@ -212,6 +244,7 @@ async def _thread(request: Request[Any, Any, Any], number: str, party: str) -> T
         **await selectors.thread_view(case.id, party),
         "post_url": f"/cases/{number}/messages/{party}",
         "file_prefix": "/evidence/",
+        "live_url": f"/cases/{number}/collaboration/live",
     }
     return render(request, "collaboration/_thread.html", context)
 
@@ -228,8 +261,9 @@ def stream_of(
     party: str,
     urls: dict[str, str],
     allowed: Callable[[], Awaitable[bool]] | None = None,
+    watch_case: bool = False,
 ) -> ServerSentEvent:
-    template = _environment(request).get_template("collaboration/_messages.html")
+    template = request_environment(request).get_template("collaboration/_messages.html")
     state = request.app.state
     events = live.thread_events(
         case_id=case_id,
@@ -238,6 +272,7 @@ def stream_of(
         ticks=state.get("sse_ticks", live.TICKS),
         interval=state.get("sse_interval", live.INTERVAL),
         allowed=allowed,
+        watch_case=watch_case,
     )
     return ServerSentEvent(events, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
@@ -251,7 +286,7 @@ async def staff_thread_stream(
         return await _thread(request, number, party)
     case = await case_selectors.case_get(number)
     urls = {"post_url": f"/cases/{number}/messages/{party}", "file_prefix": "/evidence/"}
-    return stream_of(request, case_id=case.id, party=party, urls=urls)
+    return stream_of(request, case_id=case.id, party=party, urls=urls, watch_case=True)
 
 
 @get("/cases/{number:str}/messages/{party:str}", opt={"roles": DESK}, name="staff_thread")
@@ -283,11 +318,13 @@ async def staff_message(
 
 
 @post("/cases/{number:str}/links/{link_id:str}/revoke", opt={"roles": DESK}, status_code=303)
-async def link_revoke(request: Request[Any, Any, Any], number: FromPath[str], link_id: FromPath[str]) -> Response[Any]:
+async def link_revoke(
+    request: Request[Any, Any, Any], number: FromPath[str], link_id: FromPath[str]
+) -> Response[Any] | Template:
     await services.link_revoke(
         actor=actor_for(request), number=number, link_id=int(link_id) if link_id.isdecimal() else 0
     )
-    return _back(request, number)
+    return await _back(request, number)
 
 
 @post("/cases/{number:str}/mediation", opt={"roles": DESK}, status_code=303)
@@ -324,7 +361,7 @@ async def dispute_decide(request: Request[Any, Any, Any], dispute_id: FromPath[s
 @get("/cases/{number:str}/claim-pack.pdf", opt={"roles": DESK}, name="claim_pack")
 async def claim_pack_download(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[bytes]:
     context = await claim_pack.claim_pack_context(number, store=evidence_store(request))
-    pdf = await claim_pack.claim_pack_pdf(_environment(request), context)
+    pdf = await claim_pack.claim_pack_pdf(request_environment(request), context)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -356,6 +393,9 @@ COLLABORATION_ROUTES: list[Any] = [
     parties_index,
     party_time_zone,
     collaboration_panel,
+    collaboration_live,
+    push_address,
+    push_confirm,
     case_push,
     staff_propose,
     staff_accept_plan,

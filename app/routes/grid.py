@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from litestar.response import Response, Template
 
 from app.accounts.roles import CLAIM_FIGURES, DESK, STAFF
-from app.cases import grid
+from app.cases import assignment, grid
 from app.cases.search import similar_cases
 from app.cases.selectors import case_get
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES, URGENCIES
@@ -77,7 +77,7 @@ class GridController(Controller):
             rows,
             figures=request.user.role in CLAIM_FIGURES,
             choices=await grid.filter_choices(),
-            users=await grid.assignable_users(),
+            users=await assignment.assignable_users(),
             notice=None,
         )
         context["can_edit"] = request.user.role in DESK
@@ -126,12 +126,14 @@ class GridController(Controller):
         view = _view(request, form)
         ids = [int(v) for v in form.getall("case") if str(v).isdecimal()] if "case" in form else []
         assignee = str(form.get("assignee") or "")
-        changed = await grid.bulk_assign(
-            actor=actor_for(request), case_ids=ids, assignee_id=int(assignee) if assignee.isdecimal() else None
+        changed = len(
+            await assignment.assign_cases(
+                actor=actor_for(request), case_ids=ids, assignee_id=int(assignee) if assignee.isdecimal() else None
+            )
         )
         rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
         context = _context(
-            view, rows, choices=await grid.filter_choices(), users=await grid.assignable_users(),
+            view, rows, choices=await grid.filter_choices(), users=await assignment.assignable_users(),
             notice=changed, can_edit=True,
         )  # fmt: skip
         return render(request, "grid/page.html", context, block="results")
@@ -159,7 +161,7 @@ class GridController(Controller):
         )
         rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
         context = _context(
-            view, rows, choices=await grid.filter_choices(), users=await grid.assignable_users(),
+            view, rows, choices=await grid.filter_choices(), users=await assignment.assignable_users(),
             pushed=outcome, can_edit=True,
         )  # fmt: skip
         return render(request, "grid/page.html", context, block="results")

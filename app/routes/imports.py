@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from anyio import to_thread
@@ -18,6 +19,7 @@ from app.imports import jobs
 from app.imports.columns import COLUMNS, KINDS, auto_mapping
 from app.imports.preview import Preview
 from app.imports.reader import FileRefused, Sheet
+from app.imports.values import CODED, suggest_code
 from app.routes.cases import actor_for
 from app.web.pages import render
 
@@ -39,20 +41,26 @@ def _job(request: Request[Any, Any, Any], token: str) -> jobs.Job:
 async def _check(job: jobs.Job, form: dict[str, Any] | None) -> tuple[Sheet | None, Preview | None, str]:
     """Read and check off the event loop; a refused file comes back as its message."""
     try:
-        sheet = await to_thread.run_sync(jobs.load_sheet, job.upload, job.kind)
+        sheet = await to_thread.run_sync(jobs.read_upload, job)
     except FileRefused as error:
-        return None, None, str(error)
-    saved = job.state().get("mapping")
+        return None, None, error.message
+    state = job.state()
+    saved = state.get("mapping")
+    date_order = state.get("date_order")
     if form is not None:
         mapping = jobs.mapping_from_form(job.kind, sheet, form)
+        date_order = str(form.get("date_order") or "") or date_order
     elif saved:
         mapping = saved
     else:
         mapping = auto_mapping(job.kind, sheet.headers)
     from app.imports.preview import check
 
-    preview = await to_thread.run_sync(check, job.kind, sheet, mapping)
-    job.save_state(mapping=mapping)
+    value_map, chosen = await jobs.value_map_for(job, form)
+    preview = await to_thread.run_sync(
+        partial(check, job.kind, sheet, mapping, date_order=date_order, value_map=value_map)
+    )
+    job.save_state(mapping=mapping, value_map=chosen, **({"date_order": date_order} if date_order else {}))
     return sheet, preview, ""
 
 
@@ -68,6 +76,9 @@ def _context(job: jobs.Job, sheet: Sheet | None, preview: Preview | None, refusa
         "mapping": mapping,
         "sample": preview.records[:PREVIEW_ROWS] if preview else [],
         "background_rows": jobs.BACKGROUND_ROWS,
+        "coded": CODED,
+        "suggest_code": suggest_code,
+        "shown_values": jobs.SHOWN_VALUES,
     }
 
 
@@ -128,7 +139,9 @@ class ImportController(Controller):
         if job.state().get("status") not in {"uploaded", None}:
             return render(request, "imports/preview.html", _context(job, None, None, ""), block="check")
         actor = actor_for(request)
-        job.save_state(skip_invalid=bool(form.get("skip_invalid")), status="queued", progress=0)
+        skip_repeats = bool(preview.repeats) and not form.get("keep_repeats")
+        skip_invalid = bool(form.get("skip_invalid"))
+        job.save_state(skip_invalid=skip_invalid, skip_repeats=skip_repeats, status="queued", progress=0)
         if preview.valid > jobs.BACKGROUND_ROWS:
             from app.imports.tasks import import_upload
 

@@ -135,10 +135,13 @@ def _choice_label(spec: FactSpec, choice: str) -> str:
     return choice if spec.name == "incoterm" else label(choice, "choice")
 
 
-def facts_context(problem_type: str, values: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The fact questions and evidence checklist for one problem type (only general ones before it is chosen)."""
+def facts_context(
+    problem_type: str, values: Mapping[str, str] | None = None, *, transport_mode: str | None = None
+) -> dict[str, Any]:
+    """The fact questions and evidence checklist for one problem type (only general ones before it is chosen)
+    and, once the order is known, its transport mode (no sea convention question for a road order)."""
     chosen = problem_type if problem_type in PROBLEM_TYPES else None
-    specs = [spec for spec in relevant_facts(chosen) if spec.name != "problem_type"]
+    specs = [spec for spec in relevant_facts(chosen, transport_mode or None) if spec.name != "problem_type"]
     questions = [
         {
             "name": spec.name,
@@ -238,8 +241,12 @@ class IntakeController(Controller):
         return render(request, "intake/form.html", context, block="order_details")
 
     @get("/facts", opt={"roles": STAFF}, name="intake_facts")
-    async def facts(self, request: Request[Any, Any, Any], problem_type: FromQuery[str] = "") -> Template:
-        context = {**facts_context(problem_type), "oob": True}
+    async def facts(
+        self, request: Request[Any, Any, Any], problem_type: FromQuery[str] = "", order_number: FromQuery[str] = ""
+    ) -> Template:
+        order = await intake.order_lookup(order_number[:80]) if order_number.strip() else None
+        mode = order.transport_mode if order is not None else None
+        context = {**facts_context(problem_type, transport_mode=mode), "oob": True}
         if not wants_fragment(request):
             return render(request, "intake/form.html", intake_context(values={"problem_type": problem_type}))
         # The checklist lives beside the camera button, away from the facts: it comes along out of band.
@@ -263,6 +270,9 @@ class IntakeController(Controller):
         values = text_fields(form)
         try:
             report = intake.report_from_fields(values, fact_fields(form))
+            alike = await self._alike(request, report, values)
+            if alike:
+                return self._alike_warning(request, values, alike)
             uploads = await uploads_from_form(form)
             result = await intake.intake_submit(
                 actor=actor_for(request),
@@ -283,6 +293,29 @@ class IntakeController(Controller):
             return Response(None, status_code=201 if result.created else 200, headers={"HX-Redirect": target})
         return Redirect(path=target, status_code=303)
 
+    async def _alike(
+        self, request: Request[Any, Any, Any], report: intake.IntakeReport, values: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        """Open cases that look like this report (same order, same problem, lately), unless the person
+        already chose to file it anyway, the phone's queue is replaying it (it was sent, offline, on
+        purpose), or this very report was filed already (the same key answers with its case)."""
+        if values.get("confirm_new") == "1" or request.headers.get("X-Crossclaim-Replay") == "1":
+            return []
+        key = values.get("client_key") or ""
+        if key and await Case.exists().where(Case.client_key == key):
+            return []
+        return await case_selectors.recent_alike(
+            order_number=report.order_number, problem_type=report.problem_type, now=datetime.now(UTC)
+        )
+
+    def _alike_warning(
+        self, request: Request[Any, Any, Any], values: dict[str, str], alike: list[dict[str, Any]]
+    ) -> Template:
+        """409: the form stays as it is, photos and all, with the alike cases and the two ways on."""
+        context = intake_context(values=values, message=_("This problem may already be reported."))
+        context["alike"] = alike
+        return _form_again(request, context, status_code=409)
+
     def _refused(self, request: Request[Any, Any, Any], values: dict[str, str], error: ValidationFailed) -> Template:
         message = error.message
         key_used = any(name == "Idempotency-Key" for name, _text in error.fields)
@@ -297,16 +330,21 @@ class IntakeController(Controller):
         fields = [(name, text) for name, text in error.fields if name != "Idempotency-Key"]
         context = intake_context(values=values, errors=fields, message=message)
         context["new_client_key"] = key_used
-        if wants_fragment(request):
-            # Only the summary is swapped: the chosen photos stay in the page, ready to send again.
-            return HTMXBlockTemplate(
-                template_name="intake/form.html",
-                block_name="error_summary",
-                context=context,
-                status_code=422,
-                headers={"Vary": "HX-Request", "HX-Retarget": "#intake-errors", "HX-Reswap": "innerHTML"},
-            )
-        return render(request, "intake/form.html", context, status_code=422)
+        return _form_again(request, context, status_code=422)
+
+
+def _form_again(request: Request[Any, Any, Any], context: dict[str, Any], *, status_code: int) -> Template:
+    """The intake form answered again with its summary: for htmx only the summary is swapped, so the
+    chosen photos stay in the page, ready to send again."""
+    if wants_fragment(request):
+        return HTMXBlockTemplate(
+            template_name="intake/form.html",
+            block_name="error_summary",
+            context=context,
+            status_code=status_code,
+            headers={"Vary": "HX-Request", "HX-Retarget": "#intake-errors", "HX-Reswap": "innerHTML"},
+        )
+    return render(request, "intake/form.html", context, status_code=status_code)
 
 
 # --- a case's evidence ------------------------------------------------------------------------------
@@ -390,19 +428,6 @@ class EvidenceController(Controller):
         if not wants_fragment(request):
             return Redirect(path=f"/cases/{case}#evidence-panel", status_code=303)
         return render(request, "intake/evidence.html", await evidence_panel_context(request, case), block="panel")
-
-    @post("/cases/{number:str}/assignee", opt={"roles": DESK}, name="case_assign", status_code=303)
-    async def assign(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
-        form = await request.form()
-        raw = form.get("assignee")
-        try:
-            assignee_id = int(raw) if isinstance(raw, str) else 0
-        except ValueError:
-            assignee_id = 0
-        await intake.case_assign(actor=actor_for(request), number=number, assignee_id=assignee_id)
-        if wants_fragment(request):
-            return Response(None, status_code=204, headers={"HX-Refresh": "true"})
-        return Redirect(path=f"/cases/{number}", status_code=303)
 
     @get("/evidence/{evidence_id:str}/web", opt={"roles": STAFF}, name="evidence_web")
     async def web_copy(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[bytes]:

@@ -115,10 +115,19 @@ async def _page(request: Request[Any, Any, Any], access: PartyAccess, case: Case
     return render(request, "party/case.html", context, headers=NO_REFERRER)
 
 
-def _done(request: Request[Any, Any, Any], number: str) -> Response[Any]:
+async def _done(request: Request[Any, Any, Any], access: PartyAccess, case: Case) -> Response[Any] | Template:
+    """After a party's action: its case region as it now is (htmx), or back to its page."""
     if wants_fragment(request):
-        return Response(None, status_code=204, headers={"HX-Refresh": "true"})
-    return Redirect(path=f"/p/cases/{number}", status_code=303)
+        fresh = await selectors.party_case(access, case.number)
+        context = await selectors.party_page(access, fresh)
+        return render(
+            request,
+            "party/case.html",
+            context,
+            block="party_case",
+            headers={**NO_REFERRER, "HX-Trigger": "case-changed"},
+        )
+    return Redirect(path=f"/p/cases/{case.number}", status_code=303)
 
 
 def _field(form: Any, name: str) -> str:
@@ -187,7 +196,7 @@ async def party_message_post(request: Request[Any, Any, Any], number: FromPath[s
     request_max_body_size=UPLOAD_BODY_LIMIT,
     status_code=303,
 )
-async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     access, case = await _party(request, number)
     refuse_oversized(request)
     form = await read_form(request)
@@ -216,30 +225,31 @@ async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) 
         reason=_field(form, "reason"),
         evidence_ids=evidence_ids,
     )
-    return _done(request, number)
+    return await _done(request, access, case)
 
 
 @post("/p/cases/{number:str}/plan", opt={"roles": PARTY}, status_code=303)
-async def party_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def party_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     access, case = await _party(request, number)
     form = await request.form()
     await services.plan_propose(
         actor=services.actor_of(access),
         case_id=case.id,
         side=access.party,
+        party=access.party,
         remedy=_field(form, "remedy"),
         amount=services.parse_amount(_field(form, "amount")),
         currency=_field(form, "currency") or case.currency,
         ready_by=services.parse_date(_field(form, "ready_by"), "ready_by"),
         details=_field(form, "details"),
     )
-    return _done(request, number)
+    return await _done(request, access, case)
 
 
 @post("/p/cases/{number:str}/plan/{proposal_id:str}/accept", opt={"roles": PARTY}, status_code=303)
 async def party_accept_plan(
     request: Request[Any, Any, Any], number: FromPath[str], proposal_id: FromPath[str]
-) -> Response[Any]:
+) -> Response[Any] | Template:
     access, case = await _party(request, number)
     await services.plan_accept(
         actor=services.actor_of(access),
@@ -247,11 +257,11 @@ async def party_accept_plan(
         proposal_id=int(proposal_id) if proposal_id.isdecimal() else 0,
         side=access.party,
     )
-    return _done(request, number)
+    return await _done(request, access, case)
 
 
 @post("/p/cases/{number:str}/progress", opt={"roles": PARTY}, status_code=303)
-async def party_progress(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def party_progress(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     access, case = await _party(request, number)
     form = await request.form()
     await services.progress_update(
@@ -261,17 +271,17 @@ async def party_progress(request: Request[Any, Any, Any], number: FromPath[str])
         tracking_no=_field(form, "tracking_no"),
         note=_field(form, "note"),
     )
-    return _done(request, number)
+    return await _done(request, access, case)
 
 
 @post("/p/cases/{number:str}/dispute", opt={"roles": PARTY}, status_code=303)
-async def party_dispute(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+async def party_dispute(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     access, case = await _party(request, number)
     form = await request.form()
     await services.dispute_open(
         actor=services.actor_of(access), case_id=case.id, opened_by=access.party, reason=_field(form, "reason")
     )
-    return _done(request, number)
+    return await _done(request, access, case)
 
 
 @get("/p/cases/{number:str}/evidence/{evidence_id:str}/{copy:str}", opt={"roles": PARTY}, name="party_evidence")

@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get
 from litestar.response import Template
 
 from app.accounts.roles import PUBLIC, STAFF
+from app.cases.taxonomy import PROBLEM_TYPES
 from app.web.pages import render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,4 +57,6 @@ class PwaController(Controller):
 
     @get("/queue", opt={"roles": STAFF}, name="pwa_queue")
     async def queue(self, request: Request[Any, Any, Any]) -> Template:
-        return render(request, "pwa/queue.html", {})
+        # The rows are drawn on the phone from what it stored: it names problem types in the page's words.
+        labels = {code: str(label) for code, label in PROBLEM_TYPES.items()}
+        return render(request, "pwa/queue.html", {"problem_types": labels})

@@ -16,6 +16,7 @@ from app.cases import states
 from app.cases.events import Actor
 from app.collaboration import links
 from app.collaboration.links import PartyAccess
+from app.customers import services as customers
 from app.errors import ValidationFailed
 from app.i18n import LANGUAGES, current_language
 from app.notify import inapp
@@ -192,7 +193,7 @@ async def track_continue(request: Request[Any, Any, Any], token: FromPath[str]) 
         return invalid_link_page(request)
     settings = _settings(request)
     access = PartyAccess(link.id, link.case, link.party, link.email, link.language)
-    await services.customer_opened(access=access, now=now)
+    await customers.customer_opened(access=access, now=now)
     # The cookie holds a signature bound to the link, never the token; the address it lands on has no token.
     response: Response[Any] = Redirect(path="/track", status_code=303, headers=NO_REFERRER)
     response.set_cookie(
@@ -249,7 +250,7 @@ async def track_feedback(
     if access is None:
         return invalid_link_page(request)
     try:
-        await services.customer_feedback(
+        await customers.customer_feedback(
             access=access, score=data.score, comment=data.comment, reopen=data.reopen == "yes", now=_now()
         )
     except ValidationFailed as error:

@@ -4,7 +4,7 @@ Pure: no clock (pass `today`) and no I/O at call time beyond reading the rule an
 """
 
 from app.rules.deadlines import Deadline, HolidayCalendar, add_years, compute_deadlines, shipped_countries
-from app.rules.engine import Alternative, MissingFact, Suggestion, suggest
+from app.rules.engine import READINGS, Alternative, AnswerEffect, MissingFact, PartyScore, Suggestion, suggest
 from app.rules.errors import FactsError, RuleFileError, RulesError
 from app.rules.facts import (
     EVIDENCE,
@@ -28,14 +28,17 @@ __all__ = [
     "INCOTERM_GROUPS",
     "PARTIES",
     "PROBLEM_TYPES",
+    "READINGS",
     "TRANSPORT_MODES",
     "Alternative",
+    "AnswerEffect",
     "Deadline",
     "FactSpec",
     "Facts",
     "FactsError",
     "HolidayCalendar",
     "MissingFact",
+    "PartyScore",
     "Rule",
     "RuleFileError",
     "RuleRegistry",

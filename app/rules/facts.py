@@ -58,6 +58,15 @@ class FactSpec:
     question: str
     problem_types: tuple[str, ...]
     choices: tuple[str, ...] = ()
+    transport_modes: tuple[str, ...] = TRANSPORT_MODES  # the modes under which it is worth asking
+
+    def matters_for(self, problem_type: str | None, transport_mode: str | None = None) -> bool:
+        """Worth asking for this problem type (while unknown: only the general facts) and mode (any while unknown)."""
+        if problem_type is None:
+            fits_problem = self.problem_types == _ALL
+        else:
+            fits_problem = problem_type in self.problem_types
+        return fits_problem and (transport_mode is None or transport_mode in self.transport_modes)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -66,6 +75,7 @@ class FactSpec:
             "choices": list(self.choices) if self.kind == "enum" else None,
             "question": self.question,
             "problem_types": list(self.problem_types),
+            "transport_modes": list(self.transport_modes),
         }
 
 
@@ -99,6 +109,7 @@ _SPECS = (
         N_("For sea carriage: which convention does the bill of lading apply?"),
         _CARRIAGE,
         ("hague_visby", "hamburg"),
+        ("sea", "multimodal"),
     ),
     FactSpec(
         "damage_noted_on_receipt",
@@ -249,6 +260,10 @@ EVIDENCE: Mapping[str, str] = MappingProxyType(
     }
 )
 
+# Evidence a phone's camera can show (the rest are papers): a new photo on the intake form is tagged with
+# the first of these the checklist still misses.
+PHOTO_EVIDENCE: frozenset[str] = frozenset({"damage_photos", "defect_evidence", "seal_record", "packing_photos"})
+
 # What to gather when no rule decides and no missing fact would.
 DEFAULT_EVIDENCE: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -270,11 +285,9 @@ _COUNTRY = re.compile(r"[A-Za-z]{2}")
 _DATE_FACTS = ("delivered_on", "discovered_on", "carrier_notice_on", "supplier_notice_on")
 
 
-def relevant_facts(problem_type: str | None) -> tuple[FactSpec, ...]:
-    """The facts worth asking for this problem type (only the general ones while it is unknown)."""
-    if problem_type is None:
-        return tuple(spec for spec in _SPECS if spec.problem_types == _ALL)
-    return tuple(spec for spec in _SPECS if problem_type in spec.problem_types)
+def relevant_facts(problem_type: str | None, transport_mode: str | None = None) -> tuple[FactSpec, ...]:
+    """The facts worth asking for this problem type (only the general ones while it is unknown) and mode."""
+    return tuple(spec for spec in _SPECS if spec.matters_for(problem_type, transport_mode))
 
 
 @dataclass(frozen=True)
@@ -287,6 +300,10 @@ class Facts:
         if name == "incoterm_group":
             return self.incoterm_group
         return self.values.get(name)
+
+    def with_fact(self, name: str, value: FactValue) -> Facts:
+        """These facts with one more answered (a fact already known is replaced)."""
+        return Facts(MappingProxyType({**self.values, name: value}))
 
     def _str(self, name: str) -> str | None:
         value = self.values.get(name)

@@ -38,17 +38,19 @@ async def monthly_report_mail(settings: Settings, *, month: str) -> dict[str, ob
     from app.i18n import current_language
     from app.i18n import gettext as _
     from app.notify.email import Attachment, Mail, send_mail
+    from app.web.templates import template_environment
 
+    environment = template_environment()
     readers = await _managers()
     if not readers:
-        pdf = await monthly_pdf(month)
+        pdf = await monthly_pdf(environment, month)
         log.warning("monthly report %s made, but there is no active manager to send it to", month)
         return {"month": month, "sent_to": [], "bytes": len(pdf)}
     sizes = {}
     for language, recipients in readers.items():
         token = current_language.set(language)
         try:
-            pdf = await monthly_pdf(month)
+            pdf = await monthly_pdf(environment, month)
             mail = Mail(
                 to=recipients,
                 subject=_("Crossclaim after-sales report %(month)s", month=month),

@@ -67,6 +67,26 @@
     select.value = Array.from(select.options).some((option) => option.value === keep) ? keep : "";
   }
 
+  // A new file shows, by default, the first thing the checklist still misses that such a file can show
+  // (a photo: damage, defect, seal; a PDF: a paper); a photo with nothing missing adds to the first photo
+  // item. One tap on "Shows" changes it.
+  function defaultCovers(form, entry) {
+    if (entry.select.value) {
+      return;
+    }
+    const isPhoto =
+      /^(image|video)\//.test(entry.file.type) || /\.(heic|heif|jpe?g|png|webp|mov|mp4)$/i.test(entry.file.name);
+    const chosen = new Set(stateOf(form).files.map((other) => other.select.value).filter(Boolean));
+    const fitting = checklistItems(form).filter((item) => (item.dataset.photo === "1") === isPhoto);
+    const missing = fitting.find(
+      (item) => !item.classList.contains("covered") && !chosen.has(item.dataset.checklistItem)
+    );
+    const pick = missing || (isPhoto ? fitting[0] : null);
+    if (pick) {
+      entry.select.value = pick.dataset.checklistItem;
+    }
+  }
+
   function updateChecklist(form) {
     const list = scopeOf(form).querySelector("[data-checklist]");
     if (!list) {
@@ -138,6 +158,7 @@
       };
       node.querySelector("[data-name]").textContent = file.name + " · " + humanSize(file.size);
       fillCovers(form, entry.select);
+      defaultCovers(form, entry);
       entry.select.addEventListener("change", () => updateChecklist(form));
       node.querySelector("[data-remove]").addEventListener("click", () => removeFile(form, entry));
       state.files.push(entry);
@@ -173,6 +194,20 @@
     for (const button of form.querySelectorAll("[data-submit], [data-remove]")) {
       button.disabled = sending;
     }
+    const submit = form.querySelector("[data-submit]");
+    if (submit && !sending && submit.dataset.label) {
+      submit.textContent = submit.dataset.label;
+    }
+  }
+
+  // The send button says how far the whole report has gone ("Sending… 42%"), not only the photo bars.
+  function showShare(form, share) {
+    const submit = form.querySelector("[data-submit]");
+    if (!submit) {
+      return;
+    }
+    submit.dataset.label = submit.dataset.label || submit.textContent;
+    submit.textContent = (texts(form).textSending || "") + " " + Math.round(share * 100) + "%";
   }
 
   // Files follow the text fields in the body, in order: each one's share of the bytes sent is its bar.
@@ -219,7 +254,7 @@
     }
   }
 
-  function finish(form, xhr) {
+  function finish(form, xhr, attachTo) {
     const say = texts(form);
     const state = stateOf(form);
     setSending(form, false);
@@ -242,6 +277,11 @@
       for (const entry of state.files) {
         entry.progress.value = 100;
         entry.label.textContent = say.textDone || "";
+      }
+      if (attachTo) {
+        // The photos joined the case already reported: open it, saying so.
+        forgetFixed(form).then(() => window.location.assign(attachTo.replace(/\/evidence$/, "?reported=added")));
+        return;
       }
       if (redirect) {
         forgetFixed(form).then(() => window.location.assign(redirect));
@@ -325,7 +365,16 @@
     }
   }
 
-  function send(form) {
+  // "Add my photos to AS-…" on the alike-case warning: the photos go to that case instead of a new one.
+  document.addEventListener("click", (event) => {
+    const button = event.target instanceof Element ? event.target.closest("[data-attach-to]") : null;
+    const form = button ? button.closest("form[data-evidence-form]") : null;
+    if (form) {
+      send(form, button.dataset.attachTo);
+    }
+  });
+
+  function send(form, attachTo) {
     const state = stateOf(form);
     if (state.sending) {
       return;
@@ -345,7 +394,7 @@
       body.append("evidence_covers", entry.select.value);
     }
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", form.getAttribute("action"));
+    xhr.open("POST", attachTo || form.getAttribute("action"));
     xhr.setRequestHeader("HX-Request", "true");
     const token = form.querySelector("input[name='_csrf_token']");
     if (token) {
@@ -354,10 +403,11 @@
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) {
         showProgress(form, event.loaded, event.total);
+        showShare(form, event.loaded / Math.max(1, event.total));
       }
     });
     xhr.upload.addEventListener("load", () => status(form, say.textChecking));
-    xhr.addEventListener("load", () => finish(form, xhr));
+    xhr.addEventListener("load", () => finish(form, xhr, attachTo));
     for (const failure of ["error", "timeout", "abort"]) {
       xhr.addEventListener(failure, () => {
         setSending(form, false);
@@ -400,6 +450,7 @@
     for (const form of document.querySelectorAll("form[data-evidence-form]")) {
       for (const entry of stateOf(form).files) {
         fillCovers(form, entry.select);
+        defaultCovers(form, entry);
       }
       updateChecklist(form);
     }

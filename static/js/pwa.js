@@ -21,10 +21,30 @@
     badge.hidden = count === 0;
   }
 
-  function describe(item) {
+  // Problem types in the page's language, as the server wrote them into the queue page.
+  function problemLabels(holder) {
+    try {
+      return JSON.parse(holder.dataset.problemTypes || "{}");
+    } catch (error) {
+      return {};
+    }
+  }
+
+  function describe(item, labels) {
     const field = (name) => (item.fields.find(([key]) => key === name) || [null, ""])[1];
-    const parts = [field("order_number") || field("product_sku"), field("problem_type").replace(/_/g, " ")];
+    const code = field("problem_type");
+    const parts = [field("order_number") || field("product_sku"), labels[code] || code.replace(/_/g, " ")];
     return parts.filter(Boolean).join(" · ") || item.key.slice(0, 8);
+  }
+
+  // Dates as the page's language writes them (2026年12月7日 under 中文), not the browser's default.
+  function when(moment) {
+    const language = document.documentElement.lang || undefined;
+    try {
+      return new Intl.DateTimeFormat(language, { dateStyle: "medium", timeStyle: "short" }).format(new Date(moment));
+    } catch (error) {
+      return new Date(moment).toLocaleString();
+    }
   }
 
   async function renderQueue() {
@@ -34,19 +54,22 @@
       return;
     }
     const say = holder.dataset;
+    const labels = problemLabels(holder);
     const items = await queue.list();
     const rows = items.map((item) => {
       const node = template.content.firstElementChild.cloneNode(true);
       node.dataset.key = item.key;
       node.dataset.state = item.state;
-      node.querySelector("[data-title]").textContent = describe(item);
+      node.querySelector("[data-title]").textContent = describe(item, labels);
+      const state = item.state === "failed" && item.needsSignIn ? "signIn" : item.state;
+      node.dataset.state = state;
       node.querySelector("[data-state]").textContent =
-        say["text" + item.state.charAt(0).toUpperCase() + item.state.slice(1)] || item.state;
-      node.querySelector("[data-when]").textContent =
-        new Date(item.created).toLocaleString() + " · " + item.files.length + " " + say.textPhotos;
+        say["text" + state.charAt(0).toUpperCase() + state.slice(1)] || item.state;
+      node.querySelector("[data-when]").textContent = when(item.created) + " · " + item.files.length + " " + say.textPhotos;
       const error = node.querySelector("[data-error]");
-      error.textContent = item.error;
-      error.hidden = !item.error;
+      // A lost session is said once, in words, above the list; the server's own reason only for content.
+      error.textContent = state === "signIn" ? "" : item.error;
+      error.hidden = !error.textContent;
       // A report the server refused for its content is corrected on the intake form, photos and all.
       const fix = node.querySelector("[data-fix]");
       if (fix) {
@@ -77,8 +100,21 @@
     holder.replaceChildren(...rows);
   }
 
+  // Reports refused for a lost session: after a replay they are still here only when this page's
+  // session is gone too (a signed-in page sends them by itself), so say so, with the way to sign in.
+  async function showSignIn() {
+    const banner = document.querySelector("[data-queue-sign-in]");
+    if (!banner || !queue) {
+      return;
+    }
+    const waiting = (await queue.list().catch(() => [])).filter((item) => item.state === "failed" && item.needsSignIn);
+    banner.hidden = waiting.length === 0;
+    const text = waiting.length === 1 ? banner.dataset.textOne : banner.dataset.textMany.replace("__N__", waiting.length);
+    banner.querySelector("[data-sign-in-text]").textContent = text;
+  }
+
   async function refresh() {
-    await Promise.all([updateBadge(), renderQueue()]);
+    await Promise.all([updateBadge(), renderQueue(), showSignIn()]);
   }
 
   async function replay() {
@@ -135,7 +171,7 @@
     if (document.querySelector("[data-queue-list]") && navigator.storage && navigator.storage.persist) {
       navigator.storage.persist().catch(() => {});
     }
-    refresh().then(replay);
+    Promise.all([updateBadge(), renderQueue()]).then(replay);
   }
 
   if (document.readyState === "loading") {

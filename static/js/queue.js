@@ -10,6 +10,9 @@
   const SYNC_TAG = "crossclaim-intake";
   // Times a report refused for a lost session is sent again by signed-in pages before it waits for a person.
   const MAX_SIGN_IN_RETRIES = 3;
+  // One send may take this long (photos on a slow line) before it is given up and tried again later:
+  // a send that hangs must not hold the queue (the server may already have the report; keys make it once).
+  const SEND_TIMEOUT_MS = 90000;
 
   function request(req) {
     return new Promise((resolve, reject) => {
@@ -161,16 +164,23 @@
   }
 
   function post(item, token) {
-    return scope.fetch(item.action, {
-      method: "POST",
-      body: bodyOf(item),
-      credentials: "same-origin",
-      headers: { "HX-Request": "true", "X-CSRFToken": token },
-    });
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), SEND_TIMEOUT_MS);
+    return scope
+      .fetch(item.action, {
+        method: "POST",
+        body: bodyOf(item),
+        credentials: "same-origin",
+        // A replay was sent on purpose while offline: the server files it without asking again.
+        headers: { "HX-Request": "true", "X-CSRFToken": token, "X-Crossclaim-Replay": "1" },
+        signal: controller.signal,
+      })
+      .finally(() => clearTimeout(timer));
   }
 
-  // One post of one item. "sent" removes it; "offline" leaves it waiting; "refused" keeps it with
-  // the server's reason until someone resends or discards it: nothing is dropped silently.
+  // One post of one item. "sent" removes it; "offline" leaves it waiting; "timeout" leaves it waiting
+  // and lets the next item go; "refused" keeps it with the server's reason until someone resends or
+  // discards it: nothing is dropped silently.
   async function send(item, csrf) {
     let token = csrf || item.csrf;
     await put({ ...item, state: "sending", attempts: item.attempts + 1 });
@@ -187,7 +197,7 @@
       }
     } catch (error) {
       await put({ ...item, state: "waiting", error: "", attempts: item.attempts + 1 });
-      return "offline";
+      return error && error.name === "AbortError" ? "timeout" : "offline";
     }
     const redirect = response.headers.get("HX-Redirect") || "";
     if (response.ok && !redirect.startsWith("/login")) {
@@ -197,9 +207,7 @@
       return "sent";
     }
     const signedOut = redirect.startsWith("/login");
-    const reason = signedOut
-      ? "HTTP 401: signed out; sign in again and send again"
-      : reasonOf(response.status, await response.text().catch(() => ""));
+    const reason = signedOut ? "HTTP 401" : reasonOf(response.status, await response.text().catch(() => ""));
     // Refused for who sent it (signed out, a session or CSRF token gone stale) rather than for what it
     // says: signing in again is the fix, so a signed-in page sends it again by itself (a few times at
     // most). Any other refusal, a role's included, waits for a person to fix or discard it.
@@ -227,6 +235,7 @@
         if (item.state === "failed" && !(signedIn && item.needsSignIn)) {
           continue;
         }
+        // Offline: the rest would fail too. A send that timed out waits; the next one goes.
         if ((await send(item)) === "offline") {
           return;
         }

@@ -168,3 +168,101 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
     finally:
         await desk_context.close()
         await phone_context.close()
+
+
+async def test_switching_the_party_swaps_the_address_and_names_who_the_push_reaches(
+    browser: Any, mail_server: str, smtp: Sink, make_user: Any
+) -> None:
+    case = await supplier_case(email="qa@supplier-a.cn", language="zh")  # its carrier: claims@sup-a.example
+    handler = await make_user("handler", name="Hao")
+    context = await browser.new_context(base_url=mail_server, viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        await sign_in_page(page, handler.email, PASSWORD)
+        await page.goto(f"/cases/{case.number}")
+        await page.wait_for_selector("#push-form")
+        await page.wait_for_load_state("networkidle")  # the panel loaded and htmx has wired it
+        await expect(page.locator("#push-confirm")).to_contain_text("Send to Supplier SUP-A qa@supplier-a.cn")
+        # Carrier chosen: its address and language replace the supplier's, and the line says so.
+        await page.select_option("#push-party", "carrier")
+        await expect(page.locator("#push-email")).to_have_value("claims@sup-a.example")
+        await expect(page.locator("#push-language")).to_have_value("en")
+        await expect(page.locator("#push-confirm")).to_contain_text("Send to Carrier SUP-A claims@sup-a.example")
+        # Back to the supplier: its own address again, and the push goes to it (the panel answers, no reload).
+        await page.select_option("#push-party", "supplier")
+        await expect(page.locator("#push-email")).to_have_value("qa@supplier-a.cn")
+        await expect(page.locator("#push-confirm")).to_contain_text("Send to Supplier SUP-A qa@supplier-a.cn")
+        await page.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await page.click("#push")
+        mail = await mail_arrives(smtp)
+        assert mail["To"] == "qa@supplier-a.cn"
+        await expect(page.locator("#links li[data-live='true']")).to_have_count(1)
+        await page.wait_for_selector("#thread-supplier")
+        # The carrier next, with the supplier's address typed: named as the supplier's, and refused if sent.
+        await page.click("#collaboration details:has(#push-form) summary")
+        await page.select_option("#push-party", "carrier")
+        await expect(page.locator("#push-email")).to_have_value("claims@sup-a.example")
+        await page.fill("#push-email", "qa@supplier-a.cn")
+        await page.press("#push-email", "Tab")  # leaving the field checks it too
+        await expect(page.locator("#push-confirm")).to_contain_text("is the address of the supplier Supplier SUP-A")
+        await page.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await page.click("#push")
+        await expect(page.locator(".notice-error li[data-field=email]")).to_have_count(1)
+        assert len(smtp.messages) == 1
+        assert errors == []
+    finally:
+        await page.goto("about:blank")  # closes the thread's event stream before the server stops
+        await context.close()
+
+
+async def test_a_suppliers_answer_appears_live_on_the_handlers_open_page(
+    browser: Any, mail_server: str, smtp: Sink, make_user: Any
+) -> None:
+    case = await supplier_case(email="qa@supplier-a.cn", language="en")
+    handler = await make_user("handler", name="Hao")
+    desk_context = await browser.new_context(base_url=mail_server, viewport={"width": 1280, "height": 900})
+    phone_context = await browser.new_context(base_url=mail_server, viewport={"width": 375, "height": 780})
+    desk, phone = await desk_context.new_page(), await phone_context.new_page()
+    errors: list[str] = []
+    loads: list[str] = []
+    for page in (desk, phone):
+        page.on("pageerror", lambda error: errors.append(str(error)))
+    desk.on("load", lambda page: loads.append(page.url))
+    try:
+        await sign_in_page(desk, handler.email, PASSWORD)
+        await desk.goto(f"/cases/{case.number}")
+        await desk.wait_for_selector("#push-form")
+        await desk.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await desk.click("#push")
+        # The push answers with the panel itself: the link is listed and the page was not reloaded.
+        await desk.wait_for_selector("#links li[data-live='true']")
+        await desk.wait_for_selector("#thread-supplier")
+        loaded = len(loads)
+
+        mail = await mail_arrives(smtp)
+        found = re.search(
+            r"(http://127\.0\.0\.1:\d+/l/[A-Za-z0-9_\-]+)", mail.get_body(preferencelist=("plain",)).get_content()
+        )
+        assert found
+        await phone.goto(found.group(1))
+        await phone.click("#continue")
+        await phone.wait_for_selector("#party-case")
+        await phone.check("input[name=response][value=accept_part]")
+        await phone.fill("#share", "30")
+        await phone.click("#send-answer")
+        # The supplier's page shows its answer in place.
+        await phone.wait_for_selector("#party-respond p[data-response='accept_part']")
+
+        # The handler's open page shows it within seconds: the answer, and the timeline entry.
+        answer = desk.locator("#collab-live p.party-response[data-response='accept_part']")
+        await expect(answer).to_have_count(1, timeout=10000)
+        await expect(desk.locator("#timeline li[data-kind='party_response']")).to_have_count(1, timeout=10000)
+        assert len(loads) == loaded  # no reload
+        assert errors == []
+    finally:
+        for page in (desk, phone):
+            await page.goto("about:blank")  # closes the event streams before the server stops
+        await desk_context.close()
+        await phone_context.close()

@@ -130,3 +130,87 @@ async def test_a_claim_at_risk_reads_in_chinese_after_switching_language(page: A
     await expect(risk).to_contain_text("1999年《蒙特利尔公约》")
     await expect(page.locator("#hint-warnings")).not_to_contain_text("claim at risk")
     await page.locator("#hint-warnings").screenshot(path=screenshot_path("hint-warnings-zh"))
+
+
+async def test_handler_sees_the_likely_party_the_question_that_would_change_it_and_precedent(
+    page: Any, make_user: Any
+) -> None:
+    from app.cases.responsibility import party_confirm
+    from app.trade.tables import Carrier, PurchaseOrder, Supplier
+
+    user = await make_user("handler", name="Lin")
+    today = datetime.now(UTC).date()
+    supplier = await Supplier.objects().create(code="SUP-LAMP", name="Lamp Works")
+    carrier = await Carrier.objects().create(code="CAR-ROAD", name="EuroRoad")
+    order = await PurchaseOrder.objects().create(
+        number="PO-ROAD-9",
+        supplier=supplier.id,
+        carrier=carrier.id,
+        incoterm="FOB",
+        transport_mode="road",
+        delivered_on=today - timedelta(days=2),
+    )
+    visible = {"damage_noted_on_receipt": True, "outer_packaging": "damaged"}
+    # Two closed cases like this one, both settled on the carrier.
+    earlier = []
+    for _ in range(2):
+        made = await case_create(
+            actor=Actor.system(),
+            draft=CaseDraft(problem_type="transit_damage", facts=visible, purchase_order_id=order.id),
+        )
+        await hint_refresh(case_id=made.case.id, actor=Actor.system(), today=today)
+        await party_confirm(actor=Actor.system(), number=made.case.number, party="carrier", reason="Noted on the CMR")
+        await Case.update({Case.node: "closed", Case.closed_at: datetime.now(UTC)}).where(Case.id == made.case.id)
+        earlier.append(made.case.number)
+    created = await case_create(
+        actor=Actor.system(),
+        draft=CaseDraft(
+            problem_type="transit_damage",
+            facts=visible,
+            purchase_order_id=order.id,
+            description="Crushed cartons, noted on the CMR.",
+        ),
+    )
+    case = await hint_refresh(case_id=created.case.id, actor=Actor.system(), today=today)
+    preview = {tuple(e["answers"]): e for e in case.hint["missing_facts"][0]["effects"]}
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+
+    await sign_in_page(page, user.email, PASSWORD)
+    await page.goto(f"/cases/{case.number}")
+
+    # One fact is still unknown, yet the panel names the likely party with an honest, weak confidence.
+    hint = page.locator("#hint")
+    await expect(hint.locator("#hint-party")).to_have_attribute("data-party", "carrier")
+    await expect(hint.locator("#hint-confidence")).to_have_attribute("data-reading", "likely")
+    await expect(hint.locator("#hint-confidence")).to_contain_text("likely")
+    await expect(hint.locator("#hint-basis")).to_contain_text("CMR Art. 17(1)")
+    await expect(hint.locator("#hint-ranking [data-party=supplier]")).to_be_visible()
+    # The question that could change it most comes first, each answer's effect previewed.
+    top = hint.locator("#hint-top-question")
+    await expect(top).to_have_attribute("data-name", "packaging_adequate")
+    no = round(preview[(False,)]["confidence"] * 100)
+    await expect(top.locator(".answer-previews li[data-party=supplier]")).to_have_text(f"if No → Supplier {no}%")
+    await expect(top.locator(".answer-previews li[data-party=carrier]")).to_contain_text("if Yes → Carrier")
+    # Precedent, apart from the basis, linked to the cases it counts.
+    precedent = hint.locator("#hint-precedent")
+    await expect(precedent).to_contain_text("In 2 similar closed cases")
+    await expect(precedent.locator("[data-party=carrier]")).to_have_attribute("data-count", "2")
+    await expect(precedent.locator("a")).to_have_count(2)
+    await page.screenshot(path=screenshot_path("hint-likely-1280"), full_page=True, caret="initial")
+
+    # Answering the top question as previewed moves the hint exactly as the preview said.
+    await top.locator("a").click()
+    await page.select_option("#fact-packaging_adequate", "no")
+    await page.click("#facts-save")
+    await expect(page.locator("#hint-party")).to_have_attribute("data-party", "supplier")
+    await expect(page.locator("#hint-confidence")).to_have_attribute(
+        "data-confidence", str(preview[(False,)]["confidence"])
+    )
+    await expect(page.locator("#hint-rules")).to_contain_text("packaging.unfit_for_mode")
+
+    # The precedent's links lead to the earlier cases.
+    await page.locator("#hint-precedent a", has_text=earlier[0]).click()
+    await expect(page).to_have_url(f"/cases/{earlier[0]}")
+    assert errors == []

@@ -70,6 +70,9 @@ async def test_warehouse_files_a_case_with_two_photos_from_a_phone(phone: Any, m
     await phone.goto("/")
     await phone.wait_for_url("**/intake")
 
+    # The bar keeps to two rows on a phone: the form starts on the first screen.
+    header = await phone.locator("header.topbar").bounding_box()
+    assert header is not None and header["height"] <= 120, header
     await phone.fill("#field-order_number", "PO-2026-0042")
     await expect(phone.locator("#order-details .order-card")).to_contain_text("Ningbo Ceramics")
     await expect(phone.locator("#order-details input[name=order_line]")).to_be_checked()
@@ -87,8 +90,12 @@ async def test_warehouse_files_a_case_with_two_photos_from_a_phone(phone: Any, m
     previews = phone.locator("[data-previews] li.preview")
     await expect(previews).to_have_count(2)
     await expect(previews.first.locator("img")).to_be_visible()
-    await previews.first.locator("select[data-covers]").select_option("damage_photos")
+    # Each photo is taken as showing what the checklist still misses (the damage), without a tap.
+    for index in range(2):
+        await expect(previews.nth(index).locator("select[data-covers]")).to_have_value("damage_photos")
     await expect(phone.locator("#checklist li[data-checklist-item=damage_photos]")).to_have_class(re.compile("covered"))
+    # One tap changes it: the second one shows something else.
+    await previews.nth(1).locator("select[data-covers]").select_option("")
 
     await phone.locator("[name='facts.damage_noted_on_receipt'][value=no] + span").click()
     await phone.fill("#field-quantity_affected", "4")
@@ -102,7 +109,11 @@ async def test_warehouse_files_a_case_with_two_photos_from_a_phone(phone: Any, m
     assert box is not None and box["height"] >= 44
     await phone.locator("[data-submit]").click()
     await phone.wait_for_url(re.compile(r"/cases/AS-\d{4}-\d{6}\?reported=new"))
-    await expect(phone.locator(".notice[role=status]")).to_contain_text("Report sent")
+    # The confirmation is the first thing on the screen, with the number and the way to the next report.
+    confirmation = phone.locator("#report-sent")
+    await expect(confirmation).to_contain_text("Report sent")
+    await expect(confirmation).to_be_in_viewport()
+    assert await phone.locator("#report-another").get_attribute("href") == "/intake"
 
     # The case page loads its evidence panel with both thumbnails, actually decoded by the browser.
     thumbnails = phone.locator("#evidence-panel .evidence-grid img")
@@ -189,9 +200,48 @@ async def test_evidence_added_later_shows_what_was_refused_and_can_be_withdrawn(
 
     # Withdrawing goes through htmx on the swapped-in panel, and the file stays on record.
     tile = phone.locator("#evidence-panel .status-ok")
+    # "Withdraw" looks like a button (a border, no disclosure triangle), not like a line of text.
+    look = await tile.locator("details.withdraw summary").evaluate(
+        "s => [getComputedStyle(s).borderTopStyle, getComputedStyle(s).listStyleType]"
+    )
+    assert look == ["solid", "none"], look
     await tile.locator("details.withdraw summary").click()
     await tile.locator("input[name=reason]").fill("Wrong parcel")
     await tile.locator("details.withdraw button").click()
     await expect(phone.locator("#evidence-panel .status-withdrawn")).to_contain_text("Withdrawn: Wrong parcel")
     assert await Evidence.count() == 2
     assert errors == []
+
+
+async def test_a_second_report_of_the_same_problem_adds_its_photos_to_the_first(
+    phone: Any, make_user: Any, tmp_path: Path
+) -> None:
+    from app.cases.events import Actor
+    from app.cases.services import CaseDraft, case_create
+
+    user = await make_user("warehouse", name="Wu")
+    first = await case_create(
+        actor=Actor.system(), draft=CaseDraft(problem_type="transit_damage", order_number="PO-ALIKE-9")
+    )
+    await sign_in_page(phone, user.email, PASSWORD)
+    await phone.goto("/intake")
+    await phone.fill("#field-order_number", "PO-ALIKE-9")
+    await phone.locator("label.choice", has_text="Damaged in transit").click()
+    await phone.locator("input[data-evidence-input][capture]").set_input_files(
+        str(phone_photo(tmp_path / "IMG_0101.JPG", (200, 60, 60)))
+    )
+    await expect(phone.locator("[data-previews] li.preview")).to_have_count(1)
+    await phone.locator("[data-submit]").click()
+    # Asked first: the case already reported, and the photo still here.
+    warning = phone.locator("#alike-warning")
+    await expect(warning).to_be_visible()
+    await expect(warning).to_contain_text(first.case.number)
+    await expect(phone.locator("[data-previews] li.preview")).to_have_count(1)
+    assert await Case.count() == 1
+    await phone.screenshot(path=screenshot_path("intake-alike-375"), full_page=True)
+    await warning.locator("[data-attach-to]").click()
+    await phone.wait_for_url(re.compile(rf"/cases/{first.case.number}\?reported=added"))
+    await expect(phone.locator("#report-sent")).to_contain_text(f"Your photos were added to {first.case.number}")
+    await expect(phone.locator("#evidence-panel .evidence-grid img")).to_have_count(1)
+    assert await Case.count() == 1
+    assert await Evidence.count().where(Evidence.case == first.case.id) == 1

@@ -141,6 +141,16 @@ async def test_three_reports_filed_offline_arrive_once_each_with_their_photos(
     await phone.goto("/queue")
     await expect(phone.locator("[data-queue-item]")).to_have_count(3)
     await phone.screenshot(path=screenshot_path("not-sent-375"), full_page=True)
+    # Rows name the problem in words; a waiting row offers no "Fix and send"; the badge can be read.
+    title = phone.locator("[data-queue-item] [data-title]").first
+    await expect(title).to_have_text("PO-OFFLINE-1 · Damaged in transit")
+    assert await phone.locator("[data-queue-item] [data-fix]").evaluate_all(
+        "links => links.every((a) => getComputedStyle(a).display === 'none')"
+    )
+    badge = await phone.locator("#queue-badge").evaluate(
+        "a => [getComputedStyle(a).color, getComputedStyle(a).backgroundColor]"
+    )
+    assert badge[0] != badge[1], f"the badge's label must not be the colour of its background: {badge}"
 
     await phone.context.set_offline(False)
 
@@ -251,6 +261,13 @@ async def test_refused_replays_stay_in_not_sent_with_the_reason_until_resent(
     assert await Case.count() == 0
     for item in await queued(phone):
         assert item["error"].startswith(("HTTP 401", "HTTP 403")), item["error"]
+    # The page still open says why the reports wait, with the way back in; so does the sign-in page.
+    banner = phone.locator("#queue-sign-in")
+    await expect(banner).to_be_visible()
+    await expect(banner).to_contain_text("2 reports on this phone wait for you to sign in")
+    assert "/login?next=" in (await banner.locator("a").get_attribute("href") or "")
+    await phone.goto("/login")
+    await expect(phone.locator("#queue-sign-in")).to_contain_text("2 reports on this phone wait for you to sign in")
 
     # Signed in again, the first signed-in page sends both again by itself: the valid one is filed,
     # the invalid one is refused now for what it says, with the server's own reason.

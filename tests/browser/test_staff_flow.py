@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
+from app.accounts.tables import User
 from app.cases.events import Actor
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
@@ -56,3 +57,39 @@ async def test_handler_filters_opens_and_moves_a_case(page: Any, make_user: Any)
     await page.goto("/cases")
     assert "/login" in page.url
     assert errors == []
+
+
+async def test_handler_gives_a_case_to_a_colleague_from_the_case_page(page: Any, make_user: Any) -> None:
+    user = await make_user("handler", name="Hao")
+    colleague = await make_user("handler", name="Li Wei")
+    await make_user("warehouse", name="Dock worker")
+    filed = await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="quality_defect"))
+    await sign_in_page(page, user.email, PASSWORD)
+    await page.goto(f"/cases/{filed.case.number}")
+    await expect(page.locator("#case-assignee")).to_have_text("—")
+    # Only people who may handle cases are offered.
+    offered = await page.locator("#assignee option").all_inner_texts()
+    assert any("Li Wei" in text for text in offered) and not any("Dock worker" in text for text in offered)
+    await page.select_option("#assignee", str(colleague.id))
+    await page.click("#assign-form button")
+    await expect(page.locator("#case-assignee")).to_have_text("Li Wei")
+    # The timeline listens for the change and shows it without a reload.
+    await expect(page.locator("#timeline li[data-kind='assigned']")).to_have_count(1)
+    stored = await Case.objects().where(Case.number == filed.case.number).first()
+    assert stored.assignee == colleague.id
+
+
+async def test_an_admin_disables_a_person_from_the_account_page(page: Any, make_user: Any) -> None:
+    admin = await make_user("admin", name="Ada")
+    leaving = await make_user("handler", name="Leaving")
+    await sign_in_page(page, admin.email, PASSWORD)
+    await page.goto("/account")
+    await page.click("#users-link")
+    row = page.locator(f"tr[data-user='{leaving.email}']")
+    await row.locator("button").click()
+    await expect(page.locator("#user-changed")).to_contain_text(f"{leaving.email} is disabled.")
+    await expect(row.locator("td").nth(3)).to_have_text("Disabled")
+    # The admin's own row offers no button.
+    assert await page.locator(f"tr[data-user='{admin.email}'] button").count() == 0
+    stored = await User.objects().where(User.id == leaving.id).first()
+    assert stored.active is False

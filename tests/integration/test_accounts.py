@@ -98,6 +98,65 @@ async def test_next_cannot_send_the_user_to_another_site(client: Any, make_user:
     assert response.headers["location"] == "/"
 
 
+@pytest.mark.checklist(16)
+async def test_an_admin_disables_and_enables_a_person_from_the_users_page(
+    client: Any, app: Any, make_user: Any
+) -> None:
+    from app.accounts.services import token_create, token_user
+    from tests.conftest import asgi_client
+
+    admin = await make_user("admin")
+    handler = await make_user("handler", name="Hao")
+    token = await token_create(email=handler.email)
+    async with asgi_client(app) as theirs:
+        await sign_in(theirs, handler)
+        assert (await theirs.get("/cases")).status_code == 200
+        await sign_in(client, admin)
+        page = await client.get("/admin/users")
+        assert page.status_code == 200 and f'data-user="{handler.email}"' in page.text
+        hx = {"HX-Request": "true", "x-csrftoken": await csrf_token(client)}
+        disabled = await client.post(f"/admin/users/{handler.id}/disable", headers=hx)
+        assert disabled.status_code == 200 and f"{handler.email} is disabled." in disabled.text
+        assert (await theirs.get("/cases")).status_code == 302, "their open session ends at once"
+        assert await token_user(token) is None, "and their API token with it"
+        again = {"email": handler.email, "password": PASSWORD, "_csrf_token": await csrf_token(theirs)}
+        assert (await theirs.post("/login", data=again)).status_code != 303
+        # Nobody disables themselves (an admin could lock the company out).
+        own = await client.post(f"/admin/users/{admin.id}/disable", headers=hx)
+        assert own.status_code == 422 and "your own account" in own.text
+        enabled = await client.post(f"/admin/users/{handler.id}/enable", headers=hx)
+        assert enabled.status_code == 200 and f"{handler.email} can sign in again." in enabled.text
+        await sign_in(theirs, handler)
+        assert (await theirs.get("/cases")).status_code == 200
+    missing = await client.post("/admin/users/999999/disable", headers=hx)
+    assert missing.status_code == 404
+
+
+async def test_the_command_line_disables_and_enables_a_person(settings: Any, make_user: Any) -> None:
+    import asyncio
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from app.accounts.tables import User
+
+    handler = await make_user("handler")
+    env = {**os.environ, "CROSSCLAIM_DATA_DIR": str(settings.data_dir), "DATABASE_URL": settings.database_url}
+
+    def crossclaim(*args: str) -> Any:
+        return subprocess.run([sys.executable, "-m", "app.cli", *args], env=env, capture_output=True, text=True)
+
+    disabled = await asyncio.to_thread(crossclaim, "user", "disable", "--email", handler.email.upper())
+    assert disabled.returncode == 0, disabled.stderr
+    assert json.loads(disabled.stdout) == {"id": handler.id, "email": handler.email, "active": False}
+    assert (await User.select(User.active).where(User.id == handler.id).first())["active"] is False
+    enabled = await asyncio.to_thread(crossclaim, "user", "enable", "--email", handler.email)
+    assert enabled.returncode == 0 and json.loads(enabled.stdout)["active"] is True
+    unknown = await asyncio.to_thread(crossclaim, "user", "disable", "--email", "nobody@example.com")
+    assert unknown.returncode == 2 and "No such user" in unknown.stderr
+
+
 @pytest.mark.checklist(18, 34)
 async def test_guessing_one_account_from_many_addresses_is_slowed_but_its_owner_gets_in(
     settings: Any, make_user: Any

@@ -17,6 +17,7 @@ from app.cases.events import Actor
 from app.cases.services import CaseDraft, case_create, case_move
 from app.cases.tables import Case, CaseEvent
 from app.evidence.storage import LocalEvidenceStore
+from app.piccolo_app import TABLES
 from tests.conftest import ENGINE, POSTGRES_BASE, _postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,7 +112,7 @@ async def test_backup_under_write_load_restores_every_acknowledged_case(settings
     )
     assert result.returncode == 0, result.stderr
     restored_engine = db.make_engine(url)
-    db.bind_tables(restored_engine)
+    db.bind_tables(restored_engine, TABLES)
     try:
         numbers = {row["number"] for row in await Case.select(Case.number)}
         assert set(acknowledged) <= numbers
@@ -119,7 +120,7 @@ async def test_backup_under_write_load_restores_every_acknowledged_case(settings
         assert report.ok and report.cases == len(numbers)
         assert (fresh_dir / "evidence" / evidence_key).read_bytes().startswith(b"%PDF-1.4")
     finally:
-        db.bind_tables(db.make_engine(settings.database_url))
+        db.bind_tables(db.make_engine(settings.database_url), TABLES)
         if ENGINE == "postgres":
             await asyncio.to_thread(_postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     # Restoring over a database that is already there is refused unless forced.
@@ -222,12 +223,12 @@ async def test_a_restored_instance_posts_a_reply_to_mail_sent_before_the_backup(
         answer["Message-ID"] = "<after-restore@customer.example>"
         answer["Subject"] = "Re: update"
         answer.set_content("Thank you, please ship soon.")
-        db.bind_tables(db.make_engine(url))
+        db.bind_tables(db.make_engine(url), TABLES)
         store = LocalEvidenceStore(fresh_dir / "evidence")
         outcome = await ingest_mail(answer.as_bytes(), settings=restored, store=store, policy=EvidencePolicy())
         assert (outcome.status, outcome.case_number) == ("posted", case.number)
     finally:
-        db.bind_tables(db.make_engine(settings.database_url))
+        db.bind_tables(db.make_engine(settings.database_url), TABLES)
         await _drop_database(url)
 
     # An instance whose environment names another secret key would refuse the old tags: refused clearly.

@@ -163,3 +163,22 @@ async def test_api_rejects_bad_parameters_with_422_naming_them(client: Any, make
 async def test_openapi_schema_lists_the_case_endpoints(client: Any) -> None:
     schema = (await client.get("/schema/openapi.json")).json()
     assert "/api/v1/cases" in schema["paths"] and "/api/v1/cases/{number}" in schema["paths"]
+
+
+async def test_the_case_page_assigns_with_the_same_rules_as_the_grid(client: Any, login: Any, make_user: Any) -> None:
+    filed = (await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="other"))).case
+    await login("handler")
+    colleague = await make_user("manager", name="Mei")
+    warehouse = await make_user("warehouse", name="Dock worker")
+    hx = {"HX-Request": "true", "x-csrftoken": await csrf_token(client)}
+    refused = await client.post(f"/cases/{filed.number}/assignee", data={"assignee": str(warehouse.id)}, headers=hx)
+    assert refused.status_code == 422 and "cannot handle cases" in refused.text
+    given = await client.post(f"/cases/{filed.number}/assignee", data={"assignee": str(colleague.id)}, headers=hx)
+    assert given.status_code == 200 and given.headers["HX-Trigger"] == "case-changed"
+    assert 'id="case-assignee">Mei<' in given.text
+    again = await client.post(f"/cases/{filed.number}/assignee", data={"assignee": str(colleague.id)}, headers=hx)
+    assert again.status_code == 200
+    assert (await Case.select(Case.assignee).where(Case.id == filed.id).first())["assignee"] == colleague.id
+    assert await CaseEvent.count().where(CaseEvent.kind == "assigned") == 1  # the same person twice is one change
+    missing = await client.post("/cases/AS-1999-000001/assignee", data={"assignee": str(colleague.id)}, headers=hx)
+    assert missing.status_code == 404

@@ -91,21 +91,26 @@ async def supplier_case(code: str = "SUP-A", email: str = "qa@supplier-a.cn", la
     return (await case_create(actor=Actor.system(), draft=draft)).case
 
 
-async def push(client: Any, number: str, *, email: str = "qa@supplier-a.cn", party: str = "supplier") -> Any:
-    token = await csrf_token(client)
-    reply_by = (datetime.now(UTC).date() + timedelta(days=7)).isoformat()
-    response = await client.post(
+async def push_form(
+    client: Any, number: str, *, party: str = "supplier", email: str = "qa@supplier-a.cn", language: str = "zh"
+) -> Any:
+    """The push form as a handler sends it; the answer is the caller's to check."""
+    return await client.post(
         f"/cases/{number}/push",
         data={
             "party": party,
             "email": email,
-            "language": "zh",
+            "language": language,
             "requirement": "replacement",
-            "reply_by": reply_by,
+            "reply_by": (datetime.now(UTC).date() + timedelta(days=7)).isoformat(),
             "note": "Photos attached",
-            "_csrf_token": token,
+            "_csrf_token": await csrf_token(client),
         },
     )
+
+
+async def push(client: Any, number: str, *, email: str = "qa@supplier-a.cn", party: str = "supplier") -> Any:
+    response = await push_form(client, number, party=party, email=email)
     assert response.status_code == 303, response.text
     return response
 
@@ -599,3 +604,158 @@ async def test_the_pack_for_a_party_leaves_our_internal_timeline_out(tmp_path: P
     supplier = await Supplier.objects().where(Supplier.id == case.supplier).first()
     assert theirs["addressee"] == "supplier" and theirs["addressee_name"] == supplier.name
 
+
+def in_chinese(render: Any) -> str:
+    from app.i18n import current_language
+
+    marker = current_language.set("zh")
+    try:
+        return str(render())
+    finally:
+        current_language.reset(marker)
+
+
+def pdf_words(content: bytes, tmp_path: Path) -> str:
+    pdf = tmp_path / "pack.pdf"
+    pdf.write_bytes(content)
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    return re.sub(r"\s+", "", text)
+
+
+async def test_the_party_sees_the_basis_we_cite_and_never_our_hint(
+    staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str], tmp_path: Path
+) -> None:
+    from app.i18n import gettext, rule_text
+    from tests.integration.test_i18n import transit_case
+
+    case = await transit_case()
+    carrier = Carrier(code="CAR-T", name="Road Carrier", email="claims@road.example", language="zh")
+    await carrier.save()
+    await Case.update({Case.carrier: carrier.id}).where(Case.id == case.id)
+    await sign_in(staff, await make_user("handler"))
+    panel = await staff.get(f"/cases/{case.number}/collaboration")
+    # "Cite this basis" is prefilled from the hint: every citation offered, ticked.
+    offered = re.findall(r'name="basis" value="([^"]+)" checked', panel.text)
+    assert offered == ["CISG Art. 36(1)", "CISG Art. 38", "CISG Art. 39(1)", "CMR Art. 30(1)"]
+    form = {
+        "party": "carrier",
+        "email": "claims@road.example",
+        "language": "zh",
+        "requirement": "refund",
+        "reply_by": (datetime.now(UTC).date() + timedelta(days=7)).isoformat(),
+        "attach_pack": "yes",
+        "basis_note": "Seal intact on unloading",
+        "_csrf_token": await csrf_token(staff),
+    }
+    made_up = await staff.post(f"/cases/{case.number}/push", data={**form, "basis": ["Invented Act Art. 1"]})
+    assert made_up.status_code == 422 and "Cite from the basis the hint lists" in made_up.text
+    assert await AccessLink.count().where(AccessLink.case == case.id) == 0 and not smtp[0].messages
+    pushed = await staff.post(f"/cases/{case.number}/push", data={**form, "basis": ["CMR Art. 30(1)"]})
+    assert pushed.status_code == 303, pushed.text
+
+    cited, uncited = in_chinese(lambda: rule_text("CMR Art. 30(1)")), in_chinese(lambda: rule_text("CISG Art. 38"))
+    explanation = in_chinese(lambda: rule_text(case.hint["explanation"]))
+    confidence = in_chinese(lambda: gettext("confidence %(percent)s%%", percent=30))
+    mail = smtp[0].messages[0]
+    await open_link(party, link_in(mail))
+    page = await party.get(f"/p/cases/{case.number}")
+    assert page.status_code == 200
+    assert cited in page.text and "Seal intact on unloading" in page.text
+    for internal in (uncited, explanation, confidence, 'class="countdowns"', "party-hint"):
+        assert internal not in page.text, internal
+    # The pack mailed to the carrier: the same basis, in the carrier's language, and nothing of the hint.
+    pack = pdf_words(next(mail.iter_attachments()).get_content(), tmp_path)
+    assert in_chinese(lambda: gettext("Basis of our claim")) in pack
+    assert re.sub(r"\s+", "", cited) in pack and "Sealintactonunloading" in pack
+    for internal in (uncited, explanation, confidence, in_chinese(lambda: gettext("Responsibility hint and basis"))):
+        assert re.sub(r"\s+", "", internal) not in pack, internal
+    # Our own pack keeps the hint.
+    ours = pdf_words((await staff.get(f"/cases/{case.number}/claim-pack.pdf")).content, tmp_path)
+    assert "Responsibilityhintandbasis" in ours and "confidence30%" in ours
+
+
+async def test_the_party_chosen_drives_the_address_and_another_partys_address_is_refused(
+    staff: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()  # supplier qa@supplier-a.cn, carrier claims@sup-a.example
+    await sign_in(staff, await make_user("handler"))
+    panel = await staff.get(f"/cases/{case.number}/collaboration")
+    assert 'value="qa@supplier-a.cn"' in panel.text and "Send to Supplier SUP-A qa@supplier-a.cn" in panel.text
+    swapped = await staff.get(f"/cases/{case.number}/push/address?party=carrier", headers={"HX-Request": "true"})
+    assert swapped.status_code == 200
+    assert 'id="push-email"' in swapped.text and 'value="claims@sup-a.example"' in swapped.text
+    assert "qa@supplier-a.cn" not in swapped.text
+    assert 'hx-swap-oob="true"' in swapped.text and "Send to Carrier SUP-A claims@sup-a.example" in swapped.text
+    warned = await staff.get(f"/cases/{case.number}/push/confirm?party=supplier&email=claims@sup-a.example")
+    assert "claims@sup-a.example is the address of the carrier Carrier SUP-A on this case" in warned.text
+    # The server refuses it whatever the page showed, in any letter case: no link, no mail.
+    refused = await push_form(staff, case.number, party="supplier", email="Claims@SUP-A.example")
+    assert refused.status_code == 422
+    assert "Claims@SUP-A.example is the address of the carrier Carrier SUP-A on this case" in refused.text
+    assert await AccessLink.count().where(AccessLink.case == case.id) == 0 and not smtp[0].messages
+    # An address we sent the carrier's link to belongs to the carrier from then on.
+    assert (await push_form(staff, case.number, party="carrier", email="ops@road.example")).status_code == 303
+    again = await staff.get(f"/cases/{case.number}/push/address?party=carrier")
+    assert '<option value="ops@road.example">' in again.text
+    assert (await push_form(staff, case.number, party="supplier", email="ops@road.example")).status_code == 422
+    assert (await push_form(staff, case.number, party="supplier", email="qa@supplier-a.cn")).status_code == 303
+    assert [m["To"] for m in smtp[0].messages] == ["ops@road.example", "qa@supplier-a.cn"]
+
+
+async def test_a_partys_answer_reaches_the_open_staff_page_and_actions_answer_with_fragments(
+    staff: Any, party: Any, mail_app: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    await push(staff, case.number)
+    await open_link(party, link_in(smtp[0].messages[0]))
+    mail_app.state.sse_ticks, mail_app.state.sse_interval = 5, 0.3
+
+    async def listen() -> str:
+        response = await staff.get(
+            f"/cases/{case.number}/messages/supplier/stream", headers={"Accept": "text/event-stream"}
+        )
+        return str(response.text)
+
+    listening = asyncio.create_task(listen())
+    await asyncio.sleep(0.4)
+    # The supplier answers from its page: htmx gets its region back, no full reload.
+    answered = await party.post(
+        f"/p/cases/{case.number}/respond",
+        data={"response": "accept_part", "share": "30", "_csrf_token": await csrf_token(party)},
+        headers={"HX-Request": "true"},
+    )
+    assert answered.status_code == 200 and "HX-Refresh" not in answered.headers
+    assert answered.headers["HX-Trigger"] == "case-changed"
+    assert 'id="party-case"' in answered.text
+    assert 'data-response="accept_part"' in answered.text and "<html" not in answered.text
+    stream = await listening
+    collab = [block for block in stream.split("\r\n\r\n") if "event: collab" in block]
+    assert len(collab) == 1, stream  # once, for the answer; the thread's own event is apart
+    # On that event the page fetches the changed regions: the answer, and the step badge out of band.
+    live = await staff.get(f"/cases/{case.number}/collaboration/live", headers={"HX-Request": "true"})
+    assert live.status_code == 200 and live.headers["HX-Trigger"] == "case-changed"
+    assert 'id="collab-live"' in live.text and 'data-response="accept_part"' in live.text
+    assert 'id="case-node" data-node="responsibility" hx-swap-oob="true"' in live.text
+    # A staff action answers with the panel as it now is, not a reload.
+    proposed = await staff.post(
+        f"/cases/{case.number}/plan",
+        data={"party": "supplier", "remedy": "refund", "details": "live round", "_csrf_token": await csrf_token(staff)},
+        headers={"HX-Request": "true"},
+    )
+    assert proposed.status_code == 200 and "HX-Refresh" not in proposed.headers
+    assert proposed.headers["HX-Trigger"] == "case-changed"
+    assert 'id="collaboration"' in proposed.text and "live round" in proposed.text
+    # A file the party sends shows in the live region too.
+    sent = await party.post(
+        f"/p/cases/{case.number}/messages",
+        data={"body": "Seal photo"},
+        files={"evidence": ("seal.jpg", photo((10, 90, 200)), "image/jpeg")},
+        headers={"x-csrftoken": await csrf_token(party), "HX-Request": "true"},
+    )
+    assert sent.status_code == 200
+    live = await staff.get(f"/cases/{case.number}/collaboration/live", headers={"HX-Request": "true"})
+    assert 'id="party-files"' in live.text and 'alt="seal.jpg"' in live.text
+    # A party's stream never says when others act: no collab events there.
+    party_stream = await party.get(f"/p/cases/{case.number}/messages/stream", headers={"Accept": "text/event-stream"})
+    assert "event: collab" not in party_stream.text

@@ -5,6 +5,7 @@ import io
 import os
 import subprocess
 import sys
+import zipfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,20 @@ async def test_bulk_assign_and_inline_edit_are_recorded(client: Any, login: Any,
     assert one.status_code == 200 and "已分派 1 个案件。" in one.text
 
 
+async def test_bulk_assign_refuses_people_who_cannot_handle_cases(client: Any, login: Any, make_user: Any) -> None:
+    cases = await make_cases(2)
+    await login("handler")
+    warehouse = await make_user("warehouse", name="Dock worker")
+    token = await csrf_token(client)
+    hx = {"HX-Request": "true", "x-csrftoken": token}
+    crafted = await client.post(
+        "/grid/assign", data={"case": [str(cases[0].id), str(cases[1].id)], "assignee": str(warehouse.id)}, headers=hx
+    )
+    assert crafted.status_code == 422 and "cannot handle cases" in crafted.text
+    assert await Case.count().where(Case.assignee == warehouse.id) == 0
+    assert await CaseEvent.count().where(CaseEvent.kind == "assigned") == 0
+
+
 async def test_export_csv_and_xlsx_keep_the_view(client: Any, login: Any) -> None:
     cases = await make_cases()
     await login("manager")
@@ -247,6 +262,34 @@ async def test_filters_offer_the_regions_in_use_and_the_partners_on_record(clien
     # A chosen filter narrows the grid to it.
     narrowed = await client.get("/grid", params={"f_region": "华南"})
     assert len(numbers(narrowed.text)) == 2
+
+
+FORMULA_LIKE = ["=HYPERLINK(\"http://x.test\",\"click\")", "=cmd|' /C calc'!A0", "@SUM(1+1)*cmd", "+1-2", "-2+3",
+                "\tTAB", "\rCR", "plain = text"]  # fmt: skip
+
+
+async def test_formula_like_text_comes_back_as_text_in_csv_and_xlsx(client: Any, login: Any) -> None:
+    cases = await make_cases(len(FORMULA_LIKE))
+    for case, text in zip(cases, FORMULA_LIKE, strict=True):
+        await Case.update({Case.order_number: text, Case.region: text}).where(Case.id == case.id)
+    await login("manager")
+    params = [("col", "number"), ("col", "order_number"), ("col", "amount"), ("sort", "number")]
+    as_csv = await client.get("/grid/export/csv", params=params)
+    rows = list(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"), newline="")))
+    by_number = {row[0]: row for row in rows[1:]}
+    for case, text in zip(cases, FORMULA_LIKE, strict=True):
+        written = by_number[case.number][1]
+        assert written == (text if text.startswith("plain") else f"'{text}")
+        assert by_number[case.number][2] == str(case.claim_amount)  # numbers stay numbers
+    as_xlsx = await client.get("/grid/export/xlsx", params=params)
+    with zipfile.ZipFile(io.BytesIO(as_xlsx.content)) as archive:
+        sheet_xml = archive.read("xl/worksheets/sheet1.xml")
+    assert b"<f>" not in sheet_xml and b"<f " not in sheet_xml
+    sheet = load_workbook(io.BytesIO(as_xlsx.content)).active
+    cells = {row[0].value: row[1] for row in sheet.iter_rows(min_row=2)}
+    for case, text in zip(cases, FORMULA_LIKE, strict=True):
+        # (XML reads a carriage return back as a line feed.)
+        assert cells[case.number].data_type == "s" and cells[case.number].value == text.replace("\r", "\n")
 
 
 @pytest.mark.checklist(19)

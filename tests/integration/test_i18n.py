@@ -412,7 +412,8 @@ async def test_the_claim_pack_reads_in_chinese_without_codes(client: Any, make_u
     await case_move(actor=ACTOR, number=case.number, target="responsibility")
     ready_by = date.today() + timedelta(days=9)
     await services.plan_propose(
-        actor=ACTOR, case_id=case.id, side="us", remedy="replacement", amount=Decimal("80"), currency="CNY",
+        actor=ACTOR, case_id=case.id, side="us", party="carrier", remedy="replacement", amount=Decimal("80"),
+        currency="CNY",
         ready_by=ready_by, details="",
     )  # fmt: skip
     uploaded = await client.post(

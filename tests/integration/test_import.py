@@ -86,7 +86,15 @@ async def test_gbk_csv_with_chinese_headers_imports_orders_and_twice_makes_no_du
     assert order.supplier.name == "深圳陶瓷厂" and order.carrier.name == "COSCO"
     assert order.transport_mode == "sea" and order.currency == "CNY" and order.container_no == "CSQU3054383"
     _, again = await import_bytes(tmp_path, "orders-again.csv", data)
-    assert again.created == 0 and again.updated == 3
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 3)
+    rows[1][13] = "9"  # the bowl's price changed
+    _, changed = await import_bytes(tmp_path, "orders-changed.csv", csv_bytes(ORDER_HEADERS, rows, "gbk"))
+    assert (changed.created, changed.updated, changed.unchanged) == (0, 1, 2)
+    assert [n.as_dict() for n in changed.listed()][1] == {
+        "row": 3,
+        "outcome": "updated",
+        "reason": "Order line PO-1001#2 was already there; its values were updated.",
+    }
     assert await OrderLine.count() == 3 and await PurchaseOrder.count() == 2
     assert await Supplier.count() == 2 and await Product.count() == 3
 
@@ -102,7 +110,9 @@ async def test_xlsx_with_merged_title_blank_rows_serial_dates_and_formulas(tmp_p
     path.write_bytes(data)
     sheet, preview = preview_file(path, "orders")
     assert sheet.header_row == 3  # title on row 1, blank row 2
-    assert preview.rows == 3
+    assert preview.rows == 4 and [n.as_dict() for n in preview.skipped] == [
+        {"row": 5, "outcome": "skipped", "reason": "An empty row."}
+    ]
     assert [e.as_dict() for e in preview.errors] == [
         {"row": 6, "column": "单价", "message": "A formula without a saved value: open and save the file in Excel."}
     ]
@@ -112,6 +122,7 @@ async def test_xlsx_with_merged_title_blank_rows_serial_dates_and_formulas(tmp_p
     assert await OrderLine.count() == 0  # refused as a whole: nothing written
     result = await commit(preview=preview, actor=ACTOR, skip_invalid=True)
     assert result.created == 2 and await OrderLine.count() == 2
+    assert (result.rows, result.skipped, result.errors) == (4, 1, 1)
 
 
 async def test_a_table_starting_in_column_c_keeps_its_columns_and_finds_unsaved_formulas(tmp_path: Path) -> None:
@@ -243,15 +254,21 @@ async def test_cli_dry_run_refusal_skip_invalid_and_idempotence(tmp_path: Path, 
     path.write_bytes(xlsx_bytes(ORDER_HEADERS, rows))
     dry = run_cli(tmp_path, settings, "import", "orders", str(path), "--dry-run")
     expected_errors = [{"row": 4, "column": "数量", "message": "'abc' is not a whole number."}]
-    assert json.loads(dry.stdout) == {"rows": 3, "valid": 2, "errors": expected_errors}
+    assert json.loads(dry.stdout) == {
+        "rows": 3, "valid": 2, "skipped": 0, "error_rows": 1, "errors": expected_errors,
+        "skipped_rows": [], "repeats": [], "unmapped": [], "unknown_values": {},
+    }  # fmt: skip
     refused = run_cli(tmp_path, settings, "import", "orders", str(path))
     assert refused.returncode == 2 and json.loads(refused.stdout)["errors"] == expected_errors
     assert await OrderLine.count() == 0
     done = run_cli(tmp_path, settings, "import", "orders", str(path), "--skip-invalid")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["imported"]["created"] == 2
+    imported = json.loads(done.stdout)["imported"]
+    assert imported["created"] == 2 and (imported["rows"], imported["errors"], imported["not_created"]) == (3, 1, [])
     again = run_cli(tmp_path, settings, "import", "orders", str(path), "--skip-invalid")
-    assert json.loads(again.stdout)["imported"]["created"] == 0 and await OrderLine.count() == 2
+    imported = json.loads(again.stdout)["imported"]
+    assert (imported["created"], imported["unchanged"], imported["errors"]) == (0, 2, 1)
+    assert [row["row"] for row in imported["not_created"]] == [2, 3] and await OrderLine.count() == 2
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     nothing = run_cli(tmp_path, settings, "import", "cases", str(empty))
@@ -276,16 +293,19 @@ async def test_web_import_mapping_correction_preview_and_confirm(client: Any, lo
     soup = BeautifulSoup(page.text, "html.parser")
     assert "SKU" in soup.select_one("#import-form").text
     assert soup.select_one("#map_sku option[selected]") is None
+    assert "Artikel: not imported — map it to a field above" in soup.select_one("#import-unmapped").text
     assert not soup.select("#import-confirm")
     token = await csrf_token(client)
     hx = {"HX-Request": "true", "x-csrftoken": token}
     remapped = await client.post(f"{page_url}/mapping", data={"map_sku": "9"}, headers=hx)
     soup = BeautifulSoup(remapped.text, "html.parser")
-    assert soup.select_one("#import-summary").text.startswith("3 rows, 3 valid")
+    assert soup.select_one("#import-summary").text.startswith("3 rows: 3 to import, 0 skipped")
+    assert soup.select_one("#import-unmapped") is None
     assert await OrderLine.count() == 0  # nothing written before the confirmation
     confirmed = await client.post(f"{page_url}/confirm", data={"map_sku": "9"}, headers=hx)
     assert confirmed.status_code == 200, confirmed.text
-    assert "3 new" in BeautifulSoup(confirmed.text, "html.parser").select_one("#import-done").text
+    done = BeautifulSoup(confirmed.text, "html.parser").select_one("#import-done").text
+    assert "3 new" in done and "(3 rows)" in done
     assert await OrderLine.count() == 3
     twice = await client.post(f"{page_url}/confirm", data={"map_sku": "9"}, headers=hx)
     assert twice.status_code == 200 and await OrderLine.count() == 3
@@ -313,14 +333,15 @@ async def test_web_import_errors_block_confirmation_and_bad_files_get_a_page(cli
 def run_as_worker(settings: Any, task: Any) -> None:
     """What `crossclaim worker` does with a task: its own engine (the test's pool belongs to the test's loop)."""
     from app import db
+    from app.piccolo_app import TABLES
     from app.tasks.queue import huey
 
     original = db.current_engine()
-    db.bind_tables(db.make_engine(settings.database_url))
+    db.bind_tables(db.make_engine(settings.database_url), TABLES)
     try:
         huey.execute(task)
     finally:
-        db.bind_tables(original)
+        db.bind_tables(original, TABLES)
 
 
 async def test_big_import_runs_as_a_task_with_progress(client: Any, login: Any, settings: Any) -> None:
@@ -415,3 +436,33 @@ async def test_import_messages_are_in_the_readers_language(
     assert failed["status"] == "failed" and failed["message"] == "This is not a CSV or XLSX file."
     progress = await client.get(f"/imports/{job.token}/progress", headers={"HX-Request": "true"})
     assert BeautifulSoup(progress.text, "html.parser").select_one("#import-failed").text.startswith(words["refused"])
+
+
+async def test_day_month_order_is_found_in_the_file_or_chosen_on_the_page(
+    client: Any, login: Any, tmp_path: Path, settings: Any
+) -> None:
+    headers = ["登记日期", "问题类型", "供应商"]
+    found = tmp_path / "found.csv"
+    found.write_bytes(csv_bytes(headers, [["03/04/2025", "破损", "A"], ["03/22/2025", "破损", "A"]], "utf-8"))
+    _, preview = preview_file(found, "cases")
+    assert preview.date_order == "mdy" and [r["reported_on"] for r in preview.records] == [
+        date(2025, 3, 4), date(2025, 3, 22)
+    ]  # fmt: skip
+    both_ways = csv_bytes(headers, [["03/04/2025", "破损", "A"], ["05/06/2025", "破损", "A"]], "utf-8")
+    path = tmp_path / "both.csv"
+    path.write_bytes(both_ways)
+    chosen = run_cli(tmp_path, settings, "import", "cases", str(path), "--dry-run", "--date-order", "mdy")
+    assert json.loads(chosen.stdout)["date_order"] == "mdy"
+    await login("handler")
+    page_url = (await upload(client, "both.csv", both_ways, kind="cases")).headers["location"]
+    soup = BeautifulSoup((await client.get(page_url)).text, "html.parser")
+    assert soup.select_one("#date_order option[selected]")["value"] == "dmy"
+    assert "reads both ways" in soup.select_one("#date-order-ambiguous").text
+    assert "2025-04-03" in soup.select_one("#import-sample").text
+    hx = {"HX-Request": "true", "x-csrftoken": await csrf_token(client)}
+    remapped = await client.post(f"{page_url}/mapping", data={"date_order": "mdy"}, headers=hx)
+    soup = BeautifulSoup(remapped.text, "html.parser")
+    assert soup.select_one("#date_order option[selected]")["value"] == "mdy"
+    assert "2025-03-04" in soup.select_one("#import-sample").text
+    again = BeautifulSoup((await client.get(page_url)).text, "html.parser")  # the choice is kept
+    assert again.select_one("#date_order option[selected]")["value"] == "mdy"

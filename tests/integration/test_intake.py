@@ -11,8 +11,9 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
+from app.cases.assignment import pick_assignee
 from app.cases.events import Actor
-from app.cases.intake import IntakeReport, intake_submit, pick_assignee
+from app.cases.intake import IntakeReport, intake_submit
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
 from app.evidence.services import EvidencePolicy
@@ -187,6 +188,24 @@ async def test_problem_type_swaps_in_only_its_facts_and_evidence_checklist(clien
     ]
 
 
+async def test_the_orders_transport_mode_leaves_out_questions_that_do_not_apply(client: Any, login: Any) -> None:
+    await seed_order()  # a sea order
+    await seed_order("PO-ROAD-1", supplier_code="SUP-R")
+    await PurchaseOrder.update({PurchaseOrder.transport_mode: "road"}).where(PurchaseOrder.number == "PO-ROAD-1")
+    await login("warehouse")
+
+    async def asked(query: str) -> set[str]:
+        response = await client.get(f"/intake/facts?{query}", headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        return {tag["name"] for tag in BeautifulSoup(response.text, "html.parser").select("[name^='facts.']")}
+
+    assert "facts.sea_regime" in await asked(f"problem_type=transit_damage&order_number={ORDER}")
+    on_the_road = await asked("problem_type=transit_damage&order_number=PO-ROAD-1")
+    assert "facts.sea_regime" not in on_the_road and "facts.damage_noted_on_receipt" in on_the_road
+    # An order we do not know: every mode's questions, as before.
+    assert "facts.sea_regime" in await asked("problem_type=transit_damage&order_number=PO-NOPE")
+
+
 @pytest.mark.checklist(3, 10)
 async def test_the_form_files_a_linked_assigned_case_and_keeps_a_refused_file_on_record(
     client: Any, login: Any, make_user: Any, settings: Any
@@ -278,7 +297,10 @@ async def test_sending_the_same_form_twice_shows_the_same_case_and_a_changed_rep
     assert fragment.status_code == 422
     hinted = BeautifulSoup(fragment.text, "html.parser").select_one("[data-new-client-key]")["data-new-client-key"]
     assert hinted not in (values["client_key"], fresh_key)
-    resent = await post_intake(client, {**values, "quantity_affected": "9", "client_key": fresh_key})
+    assert soup.select_one("input[name=confirm_new]")["value"] == "1"  # sent with the form: filed without asking
+    resent = await post_intake(
+        client, {**values, "quantity_affected": "9", "client_key": fresh_key, "confirm_new": "1"}
+    )
     assert resent.status_code == 303 and resent.headers["location"].endswith("?reported=new")
     assert await Case.count() == 2
 
@@ -535,6 +557,36 @@ async def test_customer_lookups_racing_in_separate_transactions_create_one_custo
     found = await asyncio.gather(*(settle() for _ in range(6)))
     assert len(set(found)) == 1
     assert await Customer.count().where(Customer.email == "race@example.com") == 1
+
+
+async def test_a_second_report_of_the_same_problem_on_the_same_order_is_questioned_first(
+    client: Any, login: Any
+) -> None:
+    await login("warehouse")
+    first = await post_intake(client, form(order_number="PO-TWICE-1", order_line=""), files=[("a.jpg", photo())])
+    assert first.status_code == 303
+    number = first.headers["location"].split("/cases/")[1].split("?")[0]
+    # Another phone, minutes later: the same order and problem. Nothing is filed yet; the form stays.
+    second = form(order_number="PO-TWICE-1", order_line="", client_key="second-report-0002")
+    warned = await post_intake(client, second, files=[("b.jpg", photo())], **{"HX-Request": "true"})
+    assert warned.status_code == 409 and warned.headers["HX-Retarget"] == "#intake-errors"
+    soup = BeautifulSoup(warned.text, "html.parser")
+    assert soup.select_one(f"#alike-warning [data-alike='{number}']") is not None
+    assert soup.select_one(f"[data-attach-to='/cases/{number}/evidence']") is not None
+    assert soup.select_one("input[name=confirm_new][value='1']") is not None
+    assert await Case.count() == 1 and await Evidence.count() == 1
+    # Another problem on that order, or the same problem on another order, is filed at once.
+    other = form(order_number="PO-TWICE-1", order_line="", problem_type="wrong_item", client_key="other-problem-3")
+    assert (await post_intake(client, other)).status_code == 303
+    # Sent again after the warning, it is a new case; so is a report the phone's queue replays.
+    confirmed = await post_intake(client, {**second, "confirm_new": "1"}, files=[("b.jpg", photo())])
+    assert confirmed.status_code == 303 and confirmed.headers["location"].endswith("?reported=new")
+    replayed = form(order_number="PO-TWICE-1", order_line="", client_key="replayed-report-4")
+    assert (await post_intake(client, replayed, **{"X-Crossclaim-Replay": "1"})).status_code == 303
+    assert await Case.count() == 4
+    # The very same report sent twice still answers with its own case, not a warning.
+    again = await post_intake(client, {**second, "confirm_new": "1"}, files=[("b.jpg", photo())])
+    assert again.status_code == 303 and again.headers["location"].endswith("?reported=again")
 
 
 @pytest.mark.checklist(25, 26)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from app.accounts.roles import PARTY
 from app.cases.events import Actor
 from app.cases.services import case_move
-from app.cases.tables import CaseEvent
+from app.cases.tables import Case, CaseEvent
 from app.collaboration import links, services
 from app.collaboration.tables import AccessLink, PlanProposal
 from app.db import atomic
@@ -172,6 +173,7 @@ async def test_supplier_a_cannot_read_or_act_on_supplier_b_case(app: Any) -> Non
             actor=Actor.system(),
             case_id=case_b.id,
             side="us",
+            party="supplier",
             remedy="refund",
             amount=None,
             currency="CNY",
@@ -242,3 +244,79 @@ async def test_a_party_page_speaks_the_link_language(app: Any, party: str) -> No
         assert f'data-party="{party}"' in page.text
     finally:
         await client.__aexit__(None, None, None)
+
+
+@pytest.mark.checklist(14, 19)
+async def test_a_party_cannot_see_or_accept_another_partys_plan(app: Any, make_user: Any) -> None:
+    """The carrier's own plan and our plan to the carrier are neither shown to the supplier nor its to accept."""
+    case = await supplier_case()
+    _link, supplier_token = await issued(case.id, party="supplier")
+    _link, carrier_token = await issued(case.id, party="carrier")
+    await case_move(actor=Actor.system(), number=case.number, target="responsibility")
+    supplier = await session_for(app, supplier_token)
+    carrier = await session_for(app, carrier_token)
+    try:
+        posted = await carrier.post(
+            f"/p/cases/{case.number}/plan",
+            data={
+                "remedy": "refund",
+                "amount": "0.01",
+                "details": "carrier only",
+                "_csrf_token": await csrf_token(carrier),
+            },
+        )
+        assert posted.status_code == 303, posted.text
+        theirs = await PlanProposal.objects().where(PlanProposal.proposed_by == "carrier").first()
+        ours = await services.plan_propose(
+            actor=Actor.system(), case_id=case.id, side="us", party="carrier", remedy="replacement",
+            amount=Decimal("5"), currency="CNY", ready_by=None, details="ours to the carrier",
+        )  # fmt: skip
+        page = await supplier.get(f"/p/cases/{case.number}")
+        assert page.status_code == 200
+        assert "carrier only" not in page.text and "ours to the carrier" not in page.text
+        assert 'data-by="carrier"' not in page.text and "accept-plan-" not in page.text
+        before = await CaseEvent.count().where(CaseEvent.case == case.id)
+        for proposal in (theirs, ours):
+            accepted = await supplier.post(
+                f"/p/cases/{case.number}/plan/{proposal.id}/accept", data={"_csrf_token": await csrf_token(supplier)}
+            )
+            assert accepted.status_code == 404, accepted.text
+            assert "carrier only" not in accepted.text
+        # Nothing changed but the two refusals, which staff see on the case's timeline.
+        row = await Case.objects().where(Case.id == case.id).first()
+        assert row.node == "responsibility" and row.claim_amount is None
+        statuses = (
+            await PlanProposal.select(PlanProposal.status).where(PlanProposal.case == case.id).order_by(PlanProposal.id)
+        )
+        assert [s["status"] for s in statuses] == ["superseded", "open"]  # our round answered the carrier's
+        rows = (
+            await CaseEvent.select(CaseEvent.kind, CaseEvent.actor_kind)
+            .where(CaseEvent.case == case.id)
+            .order_by(CaseEvent.id)
+        )
+        refused = rows[before:]
+        assert [(e["kind"], e["actor_kind"]) for e in refused] == [("party_action_refused", "supplier")] * 2
+        staff = asgi_client(app)
+        await staff.__aenter__()
+        try:
+            await sign_in(staff, await make_user("handler"))
+            timeline = await staff.get(f"/cases/{case.number}")
+            assert "Refused: a party acted on something not addressed to it" in timeline.text
+        finally:
+            await staff.__aexit__(None, None, None)
+        # The refusal is not on the supplier's own page; the carrier may accept ours, once.
+        assert "Refused" not in (await supplier.get(f"/p/cases/{case.number}")).text
+        accepted = await carrier.post(
+            f"/p/cases/{case.number}/plan/{ours.id}/accept", data={"_csrf_token": await csrf_token(carrier)}
+        )
+        assert accepted.status_code == 303, accepted.text
+        # Progress on the carrier's plan is not the supplier's to report.
+        await case_move(actor=Actor.system(), number=case.number, target="implementation")
+        reported = await supplier.post(
+            f"/p/cases/{case.number}/progress",
+            data={"step": "other", "note": "x", "_csrf_token": await csrf_token(supplier)},
+        )
+        assert reported.status_code == 404
+    finally:
+        await supplier.__aexit__(None, None, None)
+        await carrier.__aexit__(None, None, None)

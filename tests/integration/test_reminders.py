@@ -285,9 +285,10 @@ async def test_the_huey_periodic_task_runs_the_same_sweep(
     await overdue_case(make_user)
     # In a process of its own, as the Huey worker calls it: bound tables, no running event loop.
     script = (
-        "import json, sys; from datetime import datetime; from app import db; from app.settings import Settings; "
+        "import json, sys; from datetime import datetime; from app import db; "
+        "from app.piccolo_app import TABLES; from app.settings import Settings; "
         "from app.tasks.reminders import run_sweep; s = Settings.from_env(); "
-        "db.bind_tables(db.make_engine(s.database_url)); "
+        "db.bind_tables(db.make_engine(s.database_url), TABLES); "
         "first = run_sweep(s, datetime.fromisoformat(sys.argv[1])); "
         "second = run_sweep(s, datetime.fromisoformat(sys.argv[1])); "  # a second loop in the same process
         "print(json.dumps([first, second]))"
@@ -430,3 +431,36 @@ async def test_a_worker_started_after_a_missed_step_catches_up_at_once(
     caught_up = time.monotonic() - started
     assert await Reminder.count().where(Reminder.status == "sent") >= 1, log_path.read_text()[-3000:]
     assert caught_up < 30, "swept by the minute tick, not at start"
+
+
+def test_one_sender_carries_html_and_attachments_over_shared_connections(settings: Any, smtp: tuple[Sink, str]) -> None:
+    """The batch sender the sweep uses keeps what a single mail has: the HTML part and every attachment."""
+    from app.notify.email import Attachment, send_mails
+
+    sink, url = smtp
+    mailer = replace(settings, smtp_url=url, mail_from="Crossclaim 售后 <support@example.com>")
+    pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n" + bytes(range(256)) * 4
+    mails = [
+        Mail(
+            to=[f"sup{n}@example.cn"],
+            subject=f"案件 AS-2026-{n:06d} 的索赔",
+            text=f"Claim {n}",
+            html=f"<p>Claim <b>{n}</b></p>",
+            headers={"Message-ID": f"<m{n}@crossclaim.test>", "X-Crossclaim-Tag": f"tag{n}"},
+            attachments=[Attachment(f"索赔包-{n}.pdf", pdf, "application/pdf")],
+        )
+        for n in range(60)  # enough for two connections at once
+    ]
+    deliveries = send_mails(mailer, mails)
+    assert [d.status for d in deliveries] == ["sent"] * 60
+    assert [d.message_id for d in deliveries] == [f"<m{n}@crossclaim.test>" for n in range(60)]
+    received = {m["Message-ID"]: m for m in sink.messages}
+    assert len(received) == 60
+    message = received["<m7@crossclaim.test>"]
+    assert str(message["Subject"]) == "案件 AS-2026-000007 的索赔" and message["X-Crossclaim-Tag"] == "tag7"
+    assert "售后" in str(message["From"]) and message["To"] == "sup7@example.cn"
+    assert message.get_body(("plain",)).get_content().strip() == "Claim 7"
+    assert message.get_body(("html",)).get_content().strip() == "<p>Claim <b>7</b></p>"
+    [attached] = list(message.iter_attachments())
+    assert attached.get_filename() == "索赔包-7.pdf" and attached.get_content_type() == "application/pdf"
+    assert attached.get_content() == pdf

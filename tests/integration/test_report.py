@@ -166,13 +166,14 @@ async def test_download_button_gives_the_pdf(client: Any, login: Any) -> None:
 
 async def test_no_cjk_font_fails_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from app.analytics.report import ReportError, monthly_pdf
+    from app.web.templates import template_environment
 
     # A real fontconfig that knows no fonts at all: what a bare container looks like.
     config = tmp_path / "fonts.conf"
     config.write_text('<?xml version="1.0"?><fontconfig><cachedir>' + str(tmp_path) + "</cachedir></fontconfig>")
     monkeypatch.setenv("FONTCONFIG_FILE", str(config))
     with pytest.raises(ReportError, match="No font for Chinese"):
-        await monthly_pdf("2026-04")
+        await monthly_pdf(template_environment(), "2026-04")
 
 
 async def test_the_periodic_task_runs_on_the_first_and_mails(settings: Any, make_user: Any, smtp: Any) -> None:
@@ -186,8 +187,9 @@ async def test_the_periodic_task_runs_on_the_first_and_mails(settings: Any, make
     await make_user("manager", email="mei@example.com")
     # The worker's own way in: a fresh process, settings from the environment, the task's sync door.
     script = (
-        "from app import db; from app.settings import Settings; s = Settings.from_env(); "
-        "db.bind_tables(db.make_engine(s.database_url)); "
+        "from app import db; from app.piccolo_app import TABLES; from app.settings import Settings; "
+        "s = Settings.from_env(); "
+        "db.bind_tables(db.make_engine(s.database_url), TABLES); "
         "from app.tasks.reports import monthly_report; print(monthly_report.call_local())"
     )
     env = {

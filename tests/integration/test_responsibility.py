@@ -163,7 +163,9 @@ async def test_cli_api_and_case_page_give_the_same_answer(
     countdowns = region.select(".countdown")
     shown = [(li["data-regime"], li["data-kind"], li["data-due"], li["data-status"]) for li in countdowns]
     assert shown == [(d["regime"], d["kind"], d["due"], d["status"]) for d in answer["deadlines"]]
-    assert [li["data-name"] for li in region.select("#hint-missing li")] == [m["name"] for m in answer["missing_facts"]]
+    assert [li["data-name"] for li in region.select("#hint-missing > li")] == [
+        m["name"] for m in answer["missing_facts"]
+    ]
     warnings = [li.get_text(strip=True) for li in region.select("#hint-warnings li")]
     assert warnings == [shown_in_english(detail) for detail in answer["warning_details"]]
     # The details carry the API's English words: the message with its values, dates in ISO.
@@ -171,11 +173,13 @@ async def test_cli_api_and_case_page_give_the_same_answer(
     assert region.select_one("#hint-explanation").get_text(strip=True) == " ".join(answer["explanation"].split())
     expected_party = {
         "road-concealed-damage": "undetermined",
-        "air-late-notice": "undetermined",
+        # Damaged outer packing, nothing noted: unfit packing is the likeliest reading, weakly.
+        "air-late-notice": "supplier",
         "sea-quality-defect": "supplier",
         "short-ddp-road": "supplier",
     }
     assert answer["party"] == expected_party[scenario]
+    assert region.select_one("#hint-confidence")["data-reading"] == answer["reading"]
     if scenario == "air-late-notice":
         # Montreal's 14 days ran out 16 days ago: the countdown says so and the claim is at risk.
         assert any(w.startswith("claim at risk") and "Montreal" in w for w in warnings)
@@ -484,3 +488,155 @@ async def test_a_company_rule_file_is_used_and_a_broken_one_stops_the_start(
         assert result.returncode == 2 and f"{company / 'zz-broken.toml'}:2:" in result.stderr
     finally:
         configure_rules(settings)  # later tests expect the core rules again
+
+
+async def test_the_case_page_previews_each_answer_and_still_shows_a_hint_stored_before_previews(
+    client: Any, login: Any
+) -> None:
+    facts = {"damage_noted_on_receipt": True, "outer_packaging": "damaged", "incoterm": "FOB"}
+    case = await hinted_case("transit_damage", facts)
+    hint = json_object(case.hint)
+    assert hint["party"] == "carrier" and hint["reading"] == "likely"
+    await login("handler")
+    soup = BeautifulSoup((await client.get(f"/cases/{case.number}")).text, "html.parser")
+    top = soup.select_one("#hint-top-question")
+    assert top["data-name"] == hint["missing_facts"][0]["name"] == "packaging_adequate"
+    previews = [(li["data-party"], li.get_text(" ", strip=True)) for li in top.select(".answer-previews li")]
+    effects = {tuple(e["answers"]): e for e in hint["missing_facts"][0]["effects"]}
+    yes = round(effects[(True,)]["confidence"] * 100)
+    assert ("carrier", f"if Yes → Carrier {yes}%") in previews
+    assert any(party == "supplier" and text.startswith("if No → Supplier") for party, text in previews)
+    assert "likely" in soup.select_one("#hint-confidence").get_text()
+
+    # A hint stored before readings, rankings and previews existed renders as it did.
+    old = {key: value for key, value in hint.items() if key not in ("reading", "ranking")}
+    old["missing_facts"] = [
+        {"kind": m["kind"], "name": m["name"], "question": m["question"]} for m in hint["missing_facts"]
+    ]
+    old["party"], old["confidence"], old["rule_ids"], old["basis"] = "undetermined", 0.0, [], []
+    await Case.update({Case.hint: old}).where(Case.id == case.id)
+    page = await client.get(f"/cases/{case.number}")
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.text, "html.parser")
+    assert soup.select_one("#hint-party")["data-party"] == "undetermined"
+    assert "no rule decides yet" in soup.select_one("#hint-confidence").get_text()
+    assert soup.select_one("#hint-reading") is None and soup.select_one("#hint-ranking") is None
+    assert soup.select_one("#hint-top-question")["data-name"] == "packaging_adequate"
+    assert not soup.select(".answer-previews")
+
+
+async def test_the_dashboard_measures_hints_against_the_parties_settled_on(client: Any, login: Any) -> None:
+    visible = {"damage_noted_on_receipt": True, "outer_packaging": "damaged", "packaging_adequate": True}
+    matched = [await hinted_case("transit_damage", {**visible, "incoterm": "FOB"}) for _ in range(3)]
+    likely = await hinted_case(
+        "transit_damage", {"damage_noted_on_receipt": True, "outer_packaging": "damaged", "incoterm": "FOB"}
+    )
+    blank = await hinted_case("other", {})
+    for case in matched[:2]:
+        await party_confirm(actor=ACTOR, number=case.number, party="carrier")
+    # First confirmed, then decided otherwise: only the last decision counts.
+    await party_confirm(actor=ACTOR, number=matched[2].number, party="carrier")
+    await party_confirm(actor=ACTOR, number=matched[2].number, party="supplier", reason="Packing was poor")
+    await party_confirm(actor=ACTOR, number=likely.number, party="carrier")
+    await party_confirm(actor=ACTOR, number=blank.number, party="supplier", reason="Supplier admitted it")
+
+    confident = json_object(matched[0].hint)["confidence"]
+    weak = json_object(likely.hint)["confidence"]
+    await login("manager")
+    page = await client.get("/dashboard")
+    assert page.status_code == 200
+    soup = BeautifulSoup(page.text, "html.parser")
+    bands = {
+        int(row["data-band"]): (int(row["data-hints"]), int(row["data-confirmed"]))
+        for row in soup.select("#calibration tbody tr")
+    }
+    strong_band, weak_band = (int(min(c, 0.99) * 5) * 20 for c in (confident, weak))
+    assert strong_band != weak_band
+    assert bands[strong_band] == (3, 2)
+    assert bands[weak_band] == (1, 1)
+    assert sum(hints for hints, _ in bands.values()) == 4  # the blank hint is counted apart
+    assert "1 decision came where the hint named no party" in soup.select_one("#calibration + .note").get_text()
+    rules = {
+        row["data-rule"]: (int(row["data-hints"]), int(row["data-overridden"]))
+        for row in soup.select("#rule-overrides tbody tr")
+    }
+    assert rules == {"transit.noted_damage_post": (4, 1)}
+
+    # The same table in the JSON summary.
+    summary = (await client.get("/api/v1/analytics/summary")).json()
+    assert [band["hints"] for band in summary["calibration"]["bands"]] == [
+        bands[band][0] for band in (0, 20, 40, 60, 80)
+    ]
+
+
+async def closed(case: Case, party: str) -> None:
+    await party_confirm(actor=ACTOR, number=case.number, party=party, reason="As found")
+    await Case.update({Case.node: "closed", Case.closed_at: datetime.now(UTC)}).where(Case.id == case.id)
+
+
+async def test_precedent_counts_similar_closed_cases_and_breaks_a_close_call(client: Any, login: Any) -> None:
+    po = await order(number="SEA", incoterm="FOB", transport_mode="sea", delivered_on=today() - timedelta(days=3))
+    similar = [await hinted_case("short_shipment", {}, purchase_order_id=po.id) for _ in range(4)]
+    for case, party in zip(similar, ["carrier", "carrier", "carrier", "supplier"], strict=True):
+        await closed(case, party)
+    # Not precedent: another problem type, a case still open, one sharing only the supplier.
+    await closed(await hinted_case("quality_defect", {}, purchase_order_id=po.id), "supplier")
+    still_open = await hinted_case("short_shipment", {}, purchase_order_id=po.id)
+    await party_confirm(actor=ACTOR, number=still_open.number, party="supplier", reason="Early call")
+    other_carrier = await Carrier.objects().get_or_create(Carrier.code == "CAR-2", defaults={"name": "AirFast"})
+    far = PurchaseOrder(
+        number="PO-FAR", supplier=po.supplier, carrier=other_carrier.id, incoterm="DAP", transport_mode="air"
+    )
+    await far.save()
+    await closed(await hinted_case("short_shipment", {"seal": "intact"}, purchase_order_id=far.id), "supplier")
+
+    case = await hinted_case("short_shipment", {}, purchase_order_id=po.id)
+    hint = json_object(case.hint)
+    precedent = hint["precedent"]
+    assert precedent["total"] == 4 and precedent["counts"] == {"supplier": 1, "carrier": 3}
+    assert sorted(c["number"] for c in precedent["cases"]) == sorted(c.number for c in similar)
+    assert set(precedent["cases"][0]["shared"]) == {"supplier", "carrier", "incoterm", "transport_mode"}
+    # The rules alone leave supplier and carrier close; the company's outcomes tip it.
+    assert hint["party"] == "carrier" and hint["reading"] == "precedent"
+    assert hint["basis"] and hint["rule_ids"]
+
+    await login("handler")
+    soup = BeautifulSoup((await client.get(f"/cases/{case.number}")).text, "html.parser")
+    section = soup.select_one("#hint-precedent")
+    assert section["data-total"] == "4"
+    assert section.select_one('[data-party="carrier"]')["data-count"] == "3"
+    assert sorted(a["href"] for a in section.select("a")) == sorted(f"/cases/{c.number}" for c in similar)
+    assert "In 4 similar closed cases" in section.get_text(" ", strip=True)
+    # Shown apart from the legal basis, which stays the rules'.
+    assert not section.select("#hint-basis") and soup.select_one("#hint-basis li")
+
+
+async def test_the_ranking_questions_and_precedent_stay_on_staff_pages(client: Any) -> None:
+    from tests.integration.test_access_matrix import open_party_link
+
+    po = await order(number="PARTY", incoterm="FOB", transport_mode="road")
+    visible = {"damage_noted_on_receipt": True, "outer_packaging": "damaged"}
+    await closed(await hinted_case("transit_damage", visible, purchase_order_id=po.id), "carrier")
+    case = await hinted_case("transit_damage", visible, purchase_order_id=po.id)
+    hint = json_object(case.hint)
+    assert hint["precedent"]["total"] == 1 and hint["missing_facts"][0]["effects"] and len(hint["ranking"]) > 1
+
+    await open_party_link(client, case.id, "carrier")
+    page = await client.get(f"/p/cases/{case.number}")
+    if page.status_code in (301, 302, 303, 307):
+        page = await client.get(page.headers["location"])
+    assert page.status_code == 200
+    text = page.text
+    assert case.number in text  # the party's own page
+    for staff_only in (
+        "hint-precedent",
+        "Precedent",
+        "similar closed case",
+        "hint-ranking",
+        "answer-previews",
+        "if No",
+        "hint-top-question",
+        "hint-reading",
+        "Each party on the facts so far",
+    ):
+        assert staff_only not in text, staff_only

@@ -145,6 +145,35 @@ async def test_the_customer_sees_progress_only_gives_feedback_and_may_reopen(cli
     assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "implementation"
 
 
+async def test_feedback_and_its_reopening_are_one_transaction(settings: Any, monkeypatch: Any) -> None:
+    """A failure after the reopening starts keeps neither the feedback nor the move (they used to commit apart)."""
+    from app.collaboration.links import PartyAccess
+    from app.customers import services as customers
+
+    configure_policy(settings.data_dir)
+    now = datetime.now(UTC)
+    case = await make_case(started=now - timedelta(days=5))
+    for node in ("responsibility", "plan", "implementation", "completed", "feedback"):
+        await case_move(actor=Actor.system(), number=case.number, target=node, now=now - timedelta(days=1))
+    link, _token = await customer_link(case.id)
+    access = PartyAccess(link.id, case.id, "customer", "lin@example.com", "en")
+    real_move = customers.case_move
+
+    async def move_then_fail(**kwargs: Any) -> Any:
+        await real_move(**kwargs)
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(customers, "case_move", move_then_fail)
+    with pytest.raises(RuntimeError):
+        await customers.customer_feedback(access=access, score=1, comment="Broken again", reopen=True, now=now)
+    assert await CaseEvent.count().where(CaseEvent.kind == "customer_feedback") == 0
+    assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "feedback"
+    monkeypatch.setattr(customers, "case_move", real_move)
+    await customers.customer_feedback(access=access, score=1, comment="Broken again", reopen=True, now=now)
+    assert await CaseEvent.count().where(CaseEvent.kind == "customer_feedback") == 1
+    assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "implementation"
+
+
 async def test_the_customer_reads_the_dates_on_their_own_clock(client: Any, settings: Any) -> None:
     configure_policy(settings.data_dir)
     # Reported at 03:00 UTC on 20 November: still the 19th in Los Angeles, already the 20th in Shanghai.

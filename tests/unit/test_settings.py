@@ -50,3 +50,19 @@ def test_an_unknown_company_time_zone_stops_the_start(tmp_path: Path) -> None:
         Settings.from_env({"CROSSCLAIM_DATA_DIR": str(tmp_path), "CROSSCLAIM_TIME_ZONE": "Mars/Olympus"})
     chosen = Settings.from_env({"CROSSCLAIM_DATA_DIR": str(tmp_path), "CROSSCLAIM_TIME_ZONE": "Europe/Berlin"})
     assert chosen.time_zone == "Europe/Berlin"
+
+
+def test_fault_points_are_armed_only_with_the_test_hooks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from app import faults
+
+    monkeypatch.setenv("CROSSCLAIM_TEST_CRASH", "after_claim")
+    fired: list[str] = []
+    monkeypatch.setattr(faults, "_die", lambda: fired.append("died"))
+    faults.arm_for_tests(Settings(data_dir=tmp_path, test_hooks=False))
+    faults.fault_point("sweep.after_claim")
+    assert fired == [], "a production process never arms a fault, whatever its environment says"
+    faults.arm_for_tests(Settings(data_dir=tmp_path, test_hooks=True))
+    faults.fault_point("sweep.after_claim")
+    faults.fault_point("somewhere.else")
+    assert fired == ["died"]
+    faults.arm_for_tests(Settings(data_dir=tmp_path, test_hooks=False))

@@ -25,6 +25,19 @@ from app.imports.reader import MAX_ROWS, FileRefused, read_sheet
         ("20260305", date(2026, 3, 5)),
         ("5.3.2026", date(2026, 3, 5)),
         ("2026-03-05 14:30:00", date(2026, 3, 5)),
+        ("2026-03-05T14:30:00+08:00", date(2026, 3, 5)),
+        ("22 Mar 2025", date(2025, 3, 22)),
+        ("22-Mar-25", date(2025, 3, 22)),
+        ("Mar 22, 2025", date(2025, 3, 22)),
+        ("March 22nd, 2025", date(2025, 3, 22)),
+        ("22 August 2025", date(2025, 8, 22)),
+        ("Sept 3, 2024", date(2024, 9, 3)),
+        ("2025-Mar-22", date(2025, 3, 22)),
+        ("22 三月 2025", date(2025, 3, 22)),
+        ("十二月 5, 2025", date(2025, 12, 5)),
+        ("22/03/2025", date(2025, 3, 22)),
+        ("22/03/2025 9:15 AM", date(2025, 3, 22)),
+        ("3/5/26", date(2026, 5, 3)),
         ("", None),
         (None, None),
     ],
@@ -33,7 +46,31 @@ def test_dates(raw: object, expected: date | None) -> None:
     assert values.parse_date(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["2026-02-30", "next week", "3/5/26", -4, "2026年13月1日"])
+@pytest.mark.parametrize(
+    ("raw", "order", "expected"),
+    [("03/04/2025", "dmy", date(2025, 4, 3)), ("03/04/2025", "mdy", date(2025, 3, 4)),
+     ("5.3.2026", "mdy", date(2026, 5, 3)), ("12-31-99", "mdy", date(1999, 12, 31))],
+)  # fmt: skip
+def test_day_month_dates_follow_the_files_order(raw: str, order: str, expected: date) -> None:
+    assert values.parse_date(raw, order=order) == expected
+
+
+@pytest.mark.parametrize(
+    ("cells", "found"),
+    [
+        (["03/04/2025", "22/03/2025"], ("dmy", True)),
+        (["03/04/2025", "03/22/2025", "22/03/2025"], ("mdy", True)),
+        (["03/04/2025", "05/06/2025"], (None, True)),
+        (["2025-03-04", 45000, None], (None, False)),
+    ],
+)
+def test_the_files_day_month_order_is_found_in_its_dates(cells: list[object], found: tuple[str | None, bool]) -> None:
+    assert values.date_order_of(cells) == found
+
+
+@pytest.mark.parametrize(
+    "raw", ["2026-02-30", "next week", "03/22/2025", -4, "2026年13月1日", "Mar 2025", "Mar Apr 2025", "32 Mar 2025"]
+)
 def test_bad_dates_say_why(raw: object) -> None:
     with pytest.raises(values.ValueProblem):
         values.parse_date(raw)

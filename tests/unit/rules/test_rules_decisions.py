@@ -217,10 +217,21 @@ def test_undetermined_concealed_damage_asks_for_the_facts_that_decide_it() -> No
     assert any(m.kind == "evidence" and m.name == "cargo_survey" for m in result.missing_facts)
 
 
-def test_missing_incoterm_is_asked_for_when_the_group_decides() -> None:
+def test_missing_incoterm_still_gives_the_likely_party_and_asks_for_the_incoterm_first() -> None:
     result = suggest({**VISIBLE_DAMAGE, "transport_mode": "sea"}, today=TODAY)
-    assert result.party == "undetermined"
-    assert result.missing_facts[0].name == "incoterm"
+    # Most Incoterms pass the risk before the main carriage: the carrier is likely, not certain.
+    assert result.party == "carrier"
+    assert result.reading == "likely"
+    assert result.rule_ids == ("transit.noted_damage_post",)
+    assert any(citation.startswith("Hague-Visby Art. III(2)") for citation in result.basis)
+    assert 0.0 < result.confidence < 0.85
+    first = result.missing_facts[0]
+    assert first.name == "incoterm"
+    by_party: dict[str, set[object]] = {}
+    for effect in first.effects:
+        by_party.setdefault(effect.party, set()).update(effect.answers)
+    assert by_party["supplier"] == {"DAP", "DPU", "DDP"}
+    assert "FOB" in by_party["carrier"]
 
 
 def test_no_rule_at_all_still_says_what_to_gather() -> None:
@@ -244,6 +255,8 @@ def test_to_dict_is_json_ready() -> None:
     assert set(data) == {
         "party",
         "confidence",
+        "reading",
+        "ranking",
         "cause",
         "basis",
         "rule_ids",
@@ -254,3 +267,29 @@ def test_to_dict_is_json_ready() -> None:
         "warnings",
         "warning_details",
     }
+
+
+BALANCED_SHORTAGE = {"problem_type": "short_shipment", "incoterm": "FOB", "transport_mode": "sea"}
+
+
+def test_balanced_facts_leave_the_party_open_and_say_why() -> None:
+    result = suggest(BALANCED_SHORTAGE, today=TODAY)
+    assert result.party == "undetermined" and result.reading == "balanced"
+    first, second = result.ranking[:2]
+    assert {first.party, second.party} == {"supplier", "carrier"}
+    assert first.confidence - second.confidence <= 0.05
+    assert {alt.party for alt in result.alternatives} >= {"supplier", "carrier"}
+    assert result.missing_facts[0].kind == "fact"
+
+
+def test_precedent_breaks_only_a_close_call_and_only_with_enough_cases() -> None:
+    tipped = suggest(BALANCED_SHORTAGE, today=TODAY, precedent={"supplier": 1, "carrier": 3})
+    assert tipped.party == "carrier" and tipped.reading == "precedent"
+    # The basis stays the trade rules': the carrier's best rule, never the precedent.
+    assert tipped.rule_ids == (next(s.rule_id for s in tipped.ranking if s.party == "carrier"),)
+    assert tipped.basis
+    for counts in ({"supplier": 1, "carrier": 1}, {"carrier": 2}, {"purchaser": 9}):
+        assert suggest(BALANCED_SHORTAGE, today=TODAY, precedent=counts).reading == "balanced"
+    # Where the rules already decide, precedent changes nothing.
+    decided = {**VISIBLE_DAMAGE, "incoterm": "FOB", "transport_mode": "road"}
+    assert suggest(decided, today=TODAY, precedent={"supplier": 50}) == suggest(decided, today=TODAY)

@@ -93,7 +93,7 @@ def test_facts_schema_shape() -> None:
     assert FACTS["problem_type"].choices == PROBLEM_TYPES
     for spec in FACTS.values():
         data = spec.to_dict()
-        assert set(data) == {"name", "type", "choices", "question", "problem_types"}
+        assert set(data) == {"name", "type", "choices", "question", "problem_types", "transport_modes"}
         assert data["type"] in ("enum", "bool", "date", "country")
         assert spec.question.endswith("?") and "\n" not in spec.question
         assert spec.problem_types and set(spec.problem_types) <= set(PROBLEM_TYPES)
@@ -110,3 +110,14 @@ def test_relevant_facts_narrow_the_form() -> None:
     quality = {spec.name for spec in relevant_facts("quality_defect")}
     assert {"within_agreed_aql", "psi", "defect_in_psi_report"} <= quality
     assert "seal" not in quality
+
+
+def test_questions_follow_the_transport_mode_once_it_is_known() -> None:
+    from app.rules import relevant_facts
+
+    road = {spec.name for spec in relevant_facts("transit_damage", "road")}
+    sea = {spec.name for spec in relevant_facts("transit_damage", "sea")}
+    unknown = {spec.name for spec in relevant_facts("transit_damage")}
+    assert "sea_regime" not in road and "sea_regime" in sea and "sea_regime" in unknown
+    assert road == sea - {"sea_regime"}
+    assert FACTS["sea_regime"].to_dict()["transport_modes"] == ["sea", "multimodal"]

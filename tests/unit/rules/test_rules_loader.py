@@ -279,3 +279,27 @@ def test_core_rules_only_use_facts_relevant_to_their_problem_types() -> None:
             fact = condition.source_fact
             for problem_type in problem.values:
                 assert problem_type in FACTS[fact].problem_types, (core_rule.id, fact, problem_type)
+
+
+def test_priors_are_normalised_and_a_bad_priors_file_names_itself(tmp_path: Path) -> None:
+    from app.rules.priors import core_priors, load_priors
+
+    priors = core_priors()
+    for answers in priors.values():
+        assert 0.0 < sum(weight for _answer, weight in answers) <= 1.0 + 1e-9
+    assert dict(priors["customs_exam_record"])[True] == pytest.approx(0.1)
+    # `not_applicable` keeps a share where no answer holds.
+    assert sum(weight for _answer, weight in priors["damaged_during_unloading_by"]) == pytest.approx(0.1)
+    assert set(dict(priors["incoterm"])) == set(FACTS["incoterm"].choices)
+
+    for text, message in [
+        ("[seal]\nopen = 1\n", "'open' is not one of its answers"),
+        ("[delivered_on]\ntrue = 1\n", "not a yes/no or choice fact"),
+        ("[seal]\nintact = -1\n", "a weight is a positive number"),
+        ("[seal\n", "malformed TOML"),
+    ]:
+        path = tmp_path / "priors.toml"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(RuleFileError, match=message) as raised:
+            load_priors(path)
+        assert str(path) in str(raised.value)

@@ -1,0 +1,26 @@
+"""Process wiring: the state every entry point (web app, worker, CLI) sets from the settings at start."""
+
+from __future__ import annotations
+
+from app.cases.events import configure_audit_key
+from app.cases.responsibility import configure_rules
+from app.faults import arm_for_tests
+from app.i18n import configure_company_zone
+from app.rules import RuleRegistry
+from app.settings import Settings
+from app.tasks.queue import configure_queue
+from app.tracking.policies import configure_policy
+
+
+def configure_process(settings: Settings) -> RuleRegistry:
+    """Company zone, audit key, SLA policy (defaults + the admin's saved override), task queue and rules.
+
+    The web app and the worker call this once at start, so a clock started by a web request and one
+    started by a task follow the same policy; a broken company rule file stops the start here.
+    """
+    configure_company_zone(settings.time_zone)
+    configure_audit_key(settings.secret_key)
+    configure_policy(settings.data_dir)
+    configure_queue(settings)
+    arm_for_tests(settings)
+    return configure_rules(settings)

@@ -1,0 +1,40 @@
+"""The Jinja environment every page, fragment, mail and PDF is rendered with (no routes imported)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request
+
+from app import i18n
+from app.accounts.roles import CLAIM_FIGURES
+from app.i18n import LANGUAGES, current_language
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+def template_environment() -> Environment:
+    """A fresh environment: autoescaped, translated, with the language switch's globals."""
+    environment = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    i18n.install(environment)
+    # claim_figures: the roles that read claim amounts (warehouse staff do not).
+    environment.globals.update(
+        languages=LANGUAGES, current_language=current_language.get, claim_figures=CLAIM_FIGURES
+    )
+    return environment
+
+
+def request_environment(request: Request[Any, Any, Any]) -> Environment:
+    """The app's own environment: a PDF made in a request uses the same filters and translations as the pages."""
+    engine = request.app.template_engine
+    if engine is None or not isinstance(engine.engine, Environment):
+        raise RuntimeError("the app has no Jinja template engine")
+    return engine.engine
