@@ -8,11 +8,10 @@ from typing import Any, Final
 
 from app.accounts.roles import DESK, Role
 from app.accounts.tables import User
-from app.cases.events import Actor, record_event
+from app.cases.events import Actor, lock_case, record_event
 from app.cases.tables import Case, CaseEvent
 from app.db import atomic
 from app.errors import NotFound, ValidationFailed
-from app.evidence.services import lock_case
 from app.i18n import gettext as _
 
 # How far back the round robin looks for the last handler it chose.

@@ -73,6 +73,11 @@ async def _lock_cases(case_ids: Sequence[int]) -> None:
         await Case.raw(f"SELECT id FROM after_sales_case WHERE id IN ({marks}) ORDER BY id FOR UPDATE", *case_ids)  # noqa: S608 - placeholders only
 
 
+async def lock_case(case_id: int) -> None:
+    """Serialise writes to one case until the transaction ends: its timeline head, its evidence, who has it."""
+    await _lock_cases([case_id])
+
+
 async def _chain_heads(case_ids: Sequence[int]) -> dict[int, str]:
     heads: dict[int, str] = {}
     for start in range(0, len(case_ids), CHUNK):

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Final
 
 from app.cases.assignment import pick_assignee
-from app.cases.events import Actor, record_event
+from app.cases.events import Actor, lock_case, record_event
 from app.cases.responsibility import hint_refresh
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
@@ -25,7 +25,6 @@ from app.evidence.services import (
     Upload,
     check_uploads,
     evidence_attach,
-    lock_case,
     prepare_uploads,
     uploader_id,
 )

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.cases import states
-from app.cases.events import Actor, record_event
+from app.cases.events import Actor, lock_case, record_event
 from app.cases.tables import Case, CaseNumberCounter
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
 from app.db import atomic
@@ -180,9 +180,13 @@ async def case_move(*, actor: Actor, number: str, target: str, reason: str = "",
     except states.TransitionError as error:
         raise Conflict(_transition_refused(error)) from None
     async with atomic():
-        case = await Case.objects().where(Case.number == number).first()
-        if case is None:
+        found = await Case.select(Case.id).where(Case.number == number).first()
+        if found is None:
             raise NotFound(_("There is no case %(number)s.", number=number))
+        # Read under the case's lock: two moves at once each start from the node the other left.
+        await lock_case(found["id"])
+        case = await Case.objects().where(Case.id == found["id"]).first()
+        assert case is not None
         source = states.Node(case.node)
         origin = states.Node(case.node_before_dispute) if case.node_before_dispute else None
         transition = states.Transition(source, target_node, reason=reason, dispute_origin=origin)

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.cases import states
-from app.cases.events import Actor, record_event
+from app.cases.events import Actor, lock_case, record_event
 from app.cases.responsibility import json_object
 from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent, Message
@@ -371,13 +371,18 @@ async def plan_accept(
         raise NotFound(_("There is no such proposal."))
     if not visibility.proposal_acceptable(proposal, side):
         raise PermissionDenied(_("The other side accepts a proposal, not the side that made it."))
-    if proposal.status != "open":
-        raise Conflict(_("This proposal is no longer open; answer the latest round."))
-    case = await _case_by_id(case_id)
-    if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
-        raise Conflict(_("Plans are agreed while responsibility or the plan is open."))
     async with atomic():
-        await PlanProposal.update({PlanProposal.status: "accepted"}).where(PlanProposal.id == proposal.id)
+        # Checked again under the case's lock: two accepts at once (or an accept beside a new round) agree once.
+        await lock_case(case_id)
+        status = await PlanProposal.select(PlanProposal.status).where(PlanProposal.id == proposal.id).first()
+        if status is None or status["status"] != "open":
+            raise Conflict(_("This proposal is no longer open; answer the latest round."))
+        case = await _case_by_id(case_id)
+        if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
+            raise Conflict(_("Plans are agreed while responsibility or the plan is open."))
+        await PlanProposal.update({PlanProposal.status: "accepted"}).where(
+            (PlanProposal.id == proposal.id) & (PlanProposal.status == "open")
+        )
         changes: dict[Any, Any] = {Case.remedy: proposal.remedy, Case.currency: proposal.currency, Case.updated_at: now}
         if proposal.amount is not None:
             changes[Case.claim_amount] = proposal.amount

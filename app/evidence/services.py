@@ -16,9 +16,9 @@ from weakref import WeakKeyDictionary
 import anyio
 import anyio.to_thread
 
-from app.cases.events import Actor, record_event
+from app.cases.events import Actor, lock_case, record_event
 from app.cases.tables import Case
-from app.db import atomic, current_engine, is_sqlite
+from app.db import atomic
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.evidence import selectors
 from app.evidence.pipeline import (
@@ -277,13 +277,6 @@ async def evidence_withdraw(
             at=now,
         )
     return await selectors.evidence_get(row.id)
-
-
-async def lock_case(case_id: int) -> None:
-    """Serialises evidence writes per case, so two copies of one upload cannot both be recorded."""
-    # SQLite's IMMEDIATE transaction already holds the only write lock.
-    if not is_sqlite(current_engine()):
-        await Case.raw("SELECT id FROM after_sales_case WHERE id = {} FOR UPDATE", case_id)
 
 
 async def _same_file(case_id: int, item: PreparedUpload) -> Evidence | None:

@@ -759,3 +759,37 @@ async def test_a_partys_answer_reaches_the_open_staff_page_and_actions_answer_wi
     # A party's stream never says when others act: no collab events there.
     party_stream = await party.get(f"/p/cases/{case.number}/messages/stream", headers={"Accept": "text/event-stream"})
     assert "event: collab" not in party_stream.text
+
+
+async def test_two_accepts_of_one_round_at_once_agree_it_once() -> None:
+    """The proposal's state and the case's node are read under the case's lock: one accept wins, the other
+    is told the round is no longer open, and the timeline says 'agreed' once."""
+    import asyncio
+    from decimal import Decimal
+
+    from app.cases.events import Actor
+    from app.cases.services import CaseDraft, case_create, case_move
+    from app.cases.tables import CaseEvent
+    from app.collaboration.services import plan_accept, plan_propose
+    from app.errors import Conflict
+
+    case = (await case_create(actor=Actor.system(), draft=CaseDraft(problem_type="quality_defect"))).case
+    for node in ("responsibility", "plan"):  # a second round, in the plan stage: nothing else to refuse it
+        await case_move(actor=Actor.system(), number=case.number, target=node)
+    supplier = Actor(kind="supplier", id="1", label="sup@example.com")
+    offered = await plan_propose(
+        actor=supplier, case_id=case.id, side="supplier", party="supplier", remedy="refund",
+        amount=Decimal("120.00"), currency="USD", ready_by=None, details="Refund the lot",
+    )  # fmt: skip
+    handler = Actor(kind="user", id="7", label="Hao")
+    results = await asyncio.gather(
+        *(plan_accept(actor=handler, case_id=case.id, proposal_id=offered.id, side="us") for _ in range(2)),
+        return_exceptions=True,
+    )
+    assert sorted(type(result).__name__ for result in results) == ["Conflict", "PlanProposal"], results
+    assert any(isinstance(result, Conflict) for result in results)
+    assert await CaseEvent.count().where((CaseEvent.case == case.id) & (CaseEvent.kind == "plan_agreed")) == 1
+    moves = await CaseEvent.select(CaseEvent.data).where(
+        (CaseEvent.case == case.id) & (CaseEvent.kind == "node_changed")
+    ).output(load_json=True)
+    assert [move["data"]["to"] for move in moves] == ["responsibility", "plan"]  # no second move either
