@@ -45,12 +45,14 @@ def chart_set(summary: dict[str, Any]) -> dict[str, str]:
             title=_("After-sales rate by supplier"),
             overall=overall,
             overall_label=_("overall"),
+            flagged=_("significantly above"),
         ),
         "carriers": charts.rates(
             summary["by"]["carrier"],
             title=_("After-sales rate by carrier"),
             overall=overall,
             overall_label=_("overall"),
+            flagged=_("significantly above"),
         ),
     }
 
