@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from app.analytics import charts, selectors
+from app.analytics import charts, scorecard, selectors
 from app.analytics.selectors import AnalyticsFilters
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES
 from app.i18n import gettext as _
@@ -77,6 +77,7 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
         "filters": filters,
         "choices": await selectors.filter_choices(),
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
+        "scorecards": await scorecard.scorecards(filters),
         "links": {
             "cases": cases_url(filters),
             "open": cases_url(filters, node="open"),

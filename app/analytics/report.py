@@ -9,7 +9,7 @@ from typing import Any
 
 from jinja2 import Environment
 
-from app.analytics import charts, selectors
+from app.analytics import charts, scorecard, selectors
 from app.analytics.dashboard import chart_set
 from app.analytics.selectors import AnalyticsFilters, month_bounds
 from app.analytics.taxonomy import ROOT_CAUSES, VERDICTS
@@ -80,6 +80,7 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
         "summary": summary,
         "figures": figures,
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
+        "scorecards": await scorecard.scorecards(filters),
         "overdue": await selectors.overdue_cases(AnalyticsFilters(start=start, end=end), now=now, limit=40),
         "disputed": await selectors.disputed_cases(filters, limit=40),
         "actions": await selectors.action_list(),
