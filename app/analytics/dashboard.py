@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from app.analytics import charts, scorecard, selectors
 from app.analytics.selectors import AnalyticsFilters
+from app.analytics.taxonomy import category_label
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES
 from app.i18n import gettext as _
 
@@ -62,6 +63,8 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
     for dimension, rows in summary["by"].items():
         for row in rows:
             row["cases_url"] = cases_url(filters, cohort=True, **{LINK_PARAMS[dimension]: row["key"]})
+    for row in summary["by"]["category"]:
+        row["name"] = category_label(row["key"])
     for row in summary["problem_types"]:
         row["cases_url"] = cases_url(filters, problem_type=row["problem_type"])
     for row in summary["suppliers"]:
@@ -85,6 +88,7 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
             "rate": cases_url(filters, cohort=True),
         },
         "problem_types": PROBLEM_TYPES,
+        "category_label": category_label,
         "parties": PARTIES,
         "dimension_labels": {
             "supplier": _("Supplier"),
