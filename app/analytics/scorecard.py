@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from app.analytics.daily import _window
 from app.analytics.selectors import AnalyticsFilters, _case_filters, _names, _product_join, _raw, _Where
 from app.cases.responsibility import json_object
 from app.trade.tables import Carrier, Supplier
@@ -88,15 +89,13 @@ async def party_scorecard(filters: AnalyticsFilters, party: str) -> dict[Any, di
     end = datetime.combine(filters.end + timedelta(days=1), time(), tzinfo=UTC)
     where = _Where()
     where.add(f"e.kind IN ('case_pushed', {', '.join(repr(kind) for kind in ANSWER_EVENTS)})")
-    where.add(
-        "e.\"case\" IN (SELECT x.\"case\" FROM case_event x WHERE x.kind = 'case_pushed' AND x.at >= {} AND x.at < {})",
-        start,
-        end,
-    )
+    # The same UTC days as the other figures (SQLite compares the stored text, PostgreSQL the moments).
+    window, bounds = _window("x.at", filters.start, filters.end, timestamp=True)
+    where.add(f'e."case" IN (SELECT x."case" FROM case_event x WHERE x.kind = \'case_pushed\' AND {window})', *bounds)
     _case_filters(where, filters, cohort=False)
     events = await _raw(
         f'SELECT e."case" AS case_id, e.at AS at, e.actor_kind AS actor_kind, e.kind AS kind, e.data AS data, '
-        f"c.{party} AS party_id FROM case_event e JOIN after_sales_case c ON c.id = e.\"case\" "
+        f'c.{party} AS party_id FROM case_event e JOIN after_sales_case c ON c.id = e."case" '
         f"{_product_join(filters)}WHERE {where.sql()} ORDER BY e.id",
         where.args,
     )
