@@ -6,7 +6,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from app.analytics import charts, scorecard, selectors
+from app.analytics import charts, control, scorecard, selectors
 from app.analytics.selectors import AnalyticsFilters
 from app.analytics.taxonomy import category_label
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES
@@ -81,6 +81,7 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
         "choices": await selectors.filter_choices(),
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
         "scorecards": await scorecard.scorecards(filters),
+        "drift": await control.supplier_drift(filters),
         "links": {
             "cases": cases_url(filters),
             "open": cases_url(filters, node="open"),

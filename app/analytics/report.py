@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
-from app.analytics import charts, scorecard, selectors
+from app.analytics import charts, control, scorecard, selectors
 from app.analytics.dashboard import chart_set
 from app.analytics.selectors import AnalyticsFilters, month_bounds
 from app.analytics.taxonomy import ROOT_CAUSES, VERDICTS
@@ -100,6 +100,7 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
         "figures": figures,
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
         "scorecards": await scorecard.scorecards(filters),
+        "drift": await control.supplier_drift(filters),
         "headline": headline,
         "as_of": as_of,
         "overdue_total": overdue_now,
