@@ -204,6 +204,34 @@ def rates(
         return _svg(figure, heading, summary or "–")
 
 
+def p_chart(rows: Sequence[dict[str, Any]], *, title: str, centre: float, rate: str, upper: str, level: str) -> str:
+    """A supplier's monthly rate (%) against its own level and each month's upper control limit."""
+    with mpl.rc_context(_RC):
+        figure = _figure(2.8)
+        ax = figure.add_subplot()
+        positions = list(range(len(rows)))
+        rates = [(row["rate"] or 0) * 100 for row in rows]
+        uppers = [row["upper"] * 100 for row in rows]
+        ax.step(positions, uppers, where="mid", color=RED, linestyle=":", linewidth=1.5, label=upper)[0].set_gid(
+            "upper"
+        )
+        ax.axhline(centre * 100, color=GREY, linestyle="--", linewidth=1, label=level).set_gid("centre")
+        (line,) = ax.plot(positions, rates, color=BLUE, marker="o", linewidth=2, label=rate)
+        line.set_gid("monthly-rate")
+        for position, value, limit in zip(positions, rates, uppers, strict=True):
+            if value > limit:
+                ax.plot([position], [value], marker="o", markersize=9, color=RED)
+        ax.set_ylim(0, max([*rates, *uppers], default=0) * 1.15 or 1)
+        _round_ticks(ax.yaxis, integer=False)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}%"))
+        ax.set_xticks(positions, [str(row["month"]) for row in rows], rotation=30 if len(rows) > 6 else 0)
+        ax.spines["right"].set_visible(False)
+        ax.set_title(title, loc="left")
+        figure.legend(loc="outside lower center", ncols=3)
+        summary = ", ".join(f"{row['month']}: {_percent(row['rate'])} (≤ {_percent(row['upper'])})" for row in rows)
+        return _svg(figure, title, summary or "–")
+
+
 def _svg(figure: Figure, title: str, description: str) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})

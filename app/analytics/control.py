@@ -46,7 +46,11 @@ def judge(months: list[Month]) -> dict[str, Any] | None:
     units = sum(month.units for month in before)
     centre = sum(month.affected for month in before) / units
     low, high = limits(centre, latest.units)
+    series = [
+        {"month": month.month, "rate": month.rate, "upper": limits(centre, month.units)[1]} for month in delivered
+    ]
     return {
+        "series": series,
         "month": latest.month,
         "rate": latest.rate,
         "units": latest.units,

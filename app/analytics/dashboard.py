@@ -58,6 +58,22 @@ def chart_set(summary: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def drift_charts(drift: list[dict[str, Any]], *, most: int = 3) -> dict[str, str]:
+    """A p-chart for each drifting supplier (the first few), keyed drift-<supplier id>."""
+    return {
+        f"drift-{row['key']}": charts.p_chart(
+            row["series"],
+            title=f"{row['name']} · " + _("monthly rate against its own limits"),
+            centre=row["centre"],
+            rate=_("Rate (%)"),
+            upper=_("Upper limit"),
+            level=_("Own level"),
+        )
+        for row in drift[:most]
+        if row["drifting"]
+    }
+
+
 async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[str, Any]:
     summary = await selectors.summary(filters)
     for dimension, rows in summary["by"].items():
@@ -75,13 +91,15 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
     for row in summary["cycle_times"]:
         row["cases_url"] = cases_url(filters)
     svgs = chart_set(summary)
+    drift = await control.supplier_drift(filters)
+    svgs.update(drift_charts(drift))
     return {
         "summary": summary,
         "filters": filters,
         "choices": await selectors.filter_choices(),
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
         "scorecards": await scorecard.scorecards(filters),
-        "drift": await control.supplier_drift(filters),
+        "drift": drift,
         "links": {
             "cases": cases_url(filters),
             "open": cases_url(filters, node="open"),

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment
 
 from app.analytics import charts, control, scorecard, selectors
-from app.analytics.dashboard import chart_set
+from app.analytics.dashboard import chart_set, drift_charts
 from app.analytics.selectors import AnalyticsFilters, month_bounds
 from app.analytics.taxonomy import ROOT_CAUSES, VERDICTS
 from app.cases.taxonomy import PROBLEM_TYPES
@@ -91,7 +91,9 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
     trend_start = start
     for _month in range(5):
         trend_start = (trend_start - timedelta(days=1)).replace(day=1)
-    svgs = chart_set({**summary, "trend": await selectors.monthly_trend(AnalyticsFilters(start=trend_start, end=end))})
+    drift = await control.supplier_drift(filters)
+    trend = await selectors.monthly_trend(AnalyticsFilters(start=trend_start, end=end))
+    svgs = drift_charts(drift) | chart_set({**summary, "trend": trend})
     return {
         "month": month,
         "previous": last.start.strftime("%Y-%m"),
@@ -100,7 +102,7 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
         "figures": figures,
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
         "scorecards": await scorecard.scorecards(filters),
-        "drift": await control.supplier_drift(filters),
+        "drift": drift,
         "headline": headline,
         "as_of": as_of,
         "overdue_total": overdue_now,

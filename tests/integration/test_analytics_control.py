@@ -82,3 +82,7 @@ async def test_the_dashboard_shows_who_drifts(client: Any, login: Any) -> None:
     first = page.select_one("#supplier-drift tbody tr.flagged")
     assert first is not None and first.select_one("td").get_text() == "A"
     assert "2.60%" in first.get_text() and "1.00%" in first.get_text()
+    # Its own p-chart follows the table (only drifting suppliers get one).
+    charts = page.select("#supplier-drift ~ figure.drift-chart img")
+    assert len(charts) == 1 and charts[0]["src"].startswith("data:image/svg+xml;base64,")
+    assert charts[0]["alt"].startswith("A · ")

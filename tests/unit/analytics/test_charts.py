@@ -123,3 +123,14 @@ def test_empty_data_still_gives_a_valid_svg() -> None:
 def test_long_chinese_labels_wrap_over_two_lines_at_most() -> None:
     assert charts.wrap_label("深圳明亮电子有限公司出口部") == "深圳明亮电子有\n限公司出口部"
     assert charts.wrap_label("transit damage to the outer carton", 14).count("\n") == 1
+
+
+def test_p_chart_draws_the_rate_against_its_own_limits() -> None:
+    rows = [{"month": f"2026-0{m}", "rate": 0.01, "upper": 0.019} for m in range(1, 6)]
+    rows.append({"month": "2026-06", "rate": 0.026, "upper": 0.019})
+    svg = charts.p_chart(rows, title="深圳明亮电子", centre=0.01, rate="比率", upper="上控制限", level="自身水平")
+    root = parse(svg)
+    assert len(line_points(group(root, "monthly-rate"))) == 6
+    assert group(root, "upper") is not None and group(root, "centre") is not None
+    assert "2026-06: 2.6% (≤ 1.9%)" in (root.findtext("svg:desc", namespaces=NS) or "")
+    assert svg.count("#b91c1c") >= 2  # the limit line and the month above it
