@@ -16,6 +16,8 @@ COPY pwa ./pwa
 RUN pip install --no-cache-dir -c constraints.txt .
 
 ENV CROSSCLAIM_DATA_DIR=/data
+# matplotlib keeps its font list here (the app user has no home to write to)
+ENV MPLCONFIGDIR=/tmp/matplotlib
 RUN mkdir -p /data && chown crossclaim /data
 USER crossclaim
 EXPOSE 8000

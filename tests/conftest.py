@@ -10,12 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import pygal  # noqa: F401 - imported here so its import hook is installed (and then removed) first
 import pytest
-
-# pygal puts a legacy import hook without find_spec on sys.meta_path; pytest's importlib import mode
-# calls find_spec on every hook and would fail collecting every test file after the first chart import.
-sys.meta_path[:] = [finder for finder in sys.meta_path if hasattr(finder, "find_spec")]
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE = os.environ.get("TEST_ENGINE", "sqlite")

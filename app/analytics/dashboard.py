@@ -6,8 +6,9 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from app.analytics import charts, selectors
+from app.analytics import charts, control, scorecard, selectors
 from app.analytics.selectors import AnalyticsFilters
+from app.analytics.taxonomy import category_label
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES
 from app.i18n import gettext as _
 
@@ -45,13 +46,31 @@ def chart_set(summary: dict[str, Any]) -> dict[str, str]:
             title=_("After-sales rate by supplier"),
             overall=overall,
             overall_label=_("overall"),
+            flagged=_("significantly above"),
         ),
         "carriers": charts.rates(
             summary["by"]["carrier"],
             title=_("After-sales rate by carrier"),
             overall=overall,
             overall_label=_("overall"),
+            flagged=_("significantly above"),
         ),
+    }
+
+
+def drift_charts(drift: list[dict[str, Any]], *, most: int = 3) -> dict[str, str]:
+    """A p-chart for each drifting supplier (the first few), keyed drift-<supplier id>."""
+    return {
+        f"drift-{row['key']}": charts.p_chart(
+            row["series"],
+            title=f"{row['name']} · " + _("monthly rate against its own limits"),
+            centre=row["centre"],
+            rate=_("Rate (%)"),
+            upper=_("Upper limit"),
+            level=_("Own level"),
+        )
+        for row in drift[:most]
+        if row["drifting"]
     }
 
 
@@ -60,6 +79,8 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
     for dimension, rows in summary["by"].items():
         for row in rows:
             row["cases_url"] = cases_url(filters, cohort=True, **{LINK_PARAMS[dimension]: row["key"]})
+    for row in summary["by"]["category"]:
+        row["name"] = category_label(row["key"])
     for row in summary["problem_types"]:
         row["cases_url"] = cases_url(filters, problem_type=row["problem_type"])
     for row in summary["suppliers"]:
@@ -70,11 +91,15 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
     for row in summary["cycle_times"]:
         row["cases_url"] = cases_url(filters)
     svgs = chart_set(summary)
+    drift = await control.supplier_drift(filters)
+    svgs.update(drift_charts(drift))
     return {
         "summary": summary,
         "filters": filters,
         "choices": await selectors.filter_choices(),
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
+        "scorecards": await scorecard.scorecards(filters),
+        "drift": drift,
         "links": {
             "cases": cases_url(filters),
             "open": cases_url(filters, node="open"),
@@ -82,6 +107,7 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
             "rate": cases_url(filters, cohort=True),
         },
         "problem_types": PROBLEM_TYPES,
+        "category_label": category_label,
         "parties": PARTIES,
         "dimension_labels": {
             "supplier": _("Supplier"),

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
-from app.analytics import charts, selectors
-from app.analytics.dashboard import chart_set
+from app.analytics import charts, control, scorecard, selectors
+from app.analytics.dashboard import chart_set, drift_charts
 from app.analytics.selectors import AnalyticsFilters, month_bounds
 from app.analytics.taxonomy import ROOT_CAUSES, VERDICTS
 from app.cases.taxonomy import PROBLEM_TYPES
@@ -43,6 +44,13 @@ def require_cjk_font() -> None:
         )
 
 
+def month_end(last_day: date) -> datetime:
+    """The first moment after the month, on the company's clock."""
+    from app.i18n import company_zone
+
+    return datetime.combine(last_day + timedelta(days=1), time(), tzinfo=ZoneInfo(company_zone())).astimezone(UTC)
+
+
 def _figure(name: str, now: Any, before: Any) -> dict[str, Any]:
     return {"name": name, "now": now, "before": before}
 
@@ -60,6 +68,17 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
     summary = await selectors.summary(filters)
     before = await selectors.case_totals(last)
     before_rate = await selectors.overall_rate(last)
+    # Overdue is a state, so the report takes it at the month's last moment (or now, for the running month).
+    as_of = min(month_end(end), now or datetime.now(UTC))
+    overdue_now = await selectors.overdue_count(filters, now=as_of)
+    overdue_before = await selectors.overdue_count(last, now=month_end(last.end))
+    headline = [
+        _figure(_("Cases reported"), summary["totals"]["cases"], before["cases"]),
+        {**_figure(_("After-sales rate"), summary["rate"]["rate"], before_rate["rate"]), "percent": True},
+        _figure(_("Still open (reported this month)"), summary["totals"]["open"], before["open"]),
+        _figure(_("Disputed (reported this month)"), summary["totals"]["disputed"], before["disputed"]),
+        _figure(_("Past a deadline at month end (opened any time)"), overdue_now, overdue_before),
+    ]
     figures = [
         _figure(_("Cases reported"), summary["totals"]["cases"], before["cases"]),
         _figure(_("Units affected"), summary["totals"]["affected"], before["affected"]),
@@ -72,7 +91,9 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
     trend_start = start
     for _month in range(5):
         trend_start = (trend_start - timedelta(days=1)).replace(day=1)
-    svgs = chart_set({**summary, "trend": await selectors.monthly_trend(AnalyticsFilters(start=trend_start, end=end))})
+    drift = await control.supplier_drift(filters)
+    trend = await selectors.monthly_trend(AnalyticsFilters(start=trend_start, end=end))
+    svgs = drift_charts(drift) | chart_set({**summary, "trend": trend})
     return {
         "month": month,
         "previous": last.start.strftime("%Y-%m"),
@@ -80,7 +101,12 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
         "summary": summary,
         "figures": figures,
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
-        "overdue": await selectors.overdue_cases(AnalyticsFilters(start=start, end=end), now=now, limit=40),
+        "scorecards": await scorecard.scorecards(filters),
+        "drift": drift,
+        "headline": headline,
+        "as_of": as_of,
+        "overdue_total": overdue_now,
+        "overdue": await selectors.overdue_cases(filters, now=as_of, limit=40),
         "disputed": await selectors.disputed_cases(filters, limit=40),
         "actions": await selectors.action_list(),
         "problem_types": PROBLEM_TYPES,

@@ -554,8 +554,9 @@ async def named_rates(
 
 
 def _overdue_where(filters: AnalyticsFilters, now: datetime) -> _Where:
+    # Past due at `now` and not finished by then: the report asks as of the month's last moment.
     where = _Where()
-    where.add("sd.finished_at IS NULL AND sd.due_at < {}", now)
+    where.add("(sd.finished_at IS NULL OR sd.finished_at > {}) AND sd.due_at < {}", now, now)
     where.add(f"c.node NOT IN {OPEN_NODES_SQL}")
     _case_filters(where, filters, cohort=False)
     return where

@@ -3,6 +3,26 @@
 from app.i18n import LABELS
 from app.i18n import lazy_gettext as _
 
+# Product categories arrive as codes from the product master; the common ones have words in both languages.
+CATEGORIES = {
+    "electronics": _("Electronics"),
+    "home_kitchen": _("Home and kitchen"),
+    "textiles": _("Textiles"),
+    "toys": _("Toys"),
+    "tools": _("Tools"),
+    "furniture": _("Furniture"),
+    "apparel": _("Apparel"),
+}
+
+
+def category_label(code: str | None) -> str:
+    """A category in words: the translated name, else the code made readable (home_garden → Home garden)."""
+    if not code:
+        return "—"
+    known = CATEGORIES.get(code)
+    return str(known) if known is not None else code.replace("_", " ").strip().capitalize()
+
+
 ROOT_CAUSES = {
     "production": _("Production"),
     "material": _("Material"),

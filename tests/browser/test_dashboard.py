@@ -55,6 +55,12 @@ async def test_dashboard_filters_charts_and_links(page: Any, phone: Any, make_us
 
     await sign_in_page(phone, user.email, PASSWORD)
     await phone.goto(f"/dashboard?from={START.isoformat()}&to={END.isoformat()}")
+    # On a phone the filters start folded, so the key figures are on the first screen; one tap opens them.
+    await expect(phone.locator("#dashboard-filters")).to_be_hidden()
+    top = await phone.locator("#figure-cases").evaluate("a => a.getBoundingClientRect().top")
+    assert top < await phone.evaluate("() => window.innerHeight"), top
+    await phone.click("#filter-panel > summary")
+    await expect(phone.locator("#filter-category")).to_be_visible()
     # On a phone the chart keeps a readable width inside a sideways-scrolling frame that fits the screen.
     chart = await phone.locator(".charts img").first.evaluate("img => img.getBoundingClientRect().width")
     frame = await phone.locator(".charts figure").first.evaluate("f => f.getBoundingClientRect().width")

@@ -118,3 +118,22 @@ async def test_dashboard_default_period_is_six_months(client: Any, login: Any) -
     written = [format_date(day, "d MMM y", locale="en") for day in (start, end)]
     assert " ".join(period.get_text(" ").split()).endswith(f"{written[0]} – {written[1]}")
     assert "No cases and no deliveries in this period." in response.text
+
+
+async def test_categories_are_named_in_words_in_both_languages(client: Any, make_user: Any) -> None:
+    from app.trade.tables import Product
+    from tests.conftest import sign_in
+
+    await generate(seed=3)
+    await Product(sku="HOSE", name="Hose", category="garden_hoses").save()
+    for language, words in (("en", ["Garden hoses", "Tools", "Toys"]), ("zh", ["Garden hoses", "工具", "玩具"])):
+        client.cookies.clear()
+        await sign_in(client, await make_user("manager", language=language))
+        page = BeautifulSoup((await client.get("/dashboard", params=PERIOD)).text, "html.parser")
+        options = page.select("#filter-category option")
+        assert [o.get_text() for o in options[1:]] == words
+        assert [o["value"] for o in options[1:]] == ["garden_hoses", "tools", "toys"]  # the filter still sends codes
+        shown = {row.select_one("td").get_text(strip=True) for row in page.select("#rates-category tbody tr")}
+        assert shown == set(words[1:])
+        # The filters sit in a panel a phone folds (tests/browser/test_dashboard.py folds it for real).
+        assert page.select_one("details#filter-panel[open] > form#dashboard-filters") is not None

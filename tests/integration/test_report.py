@@ -204,3 +204,77 @@ async def test_the_periodic_task_runs_on_the_first_and_mails(settings: Any, make
     assert done.returncode == 0, done.stderr
     assert "mei@example.com" in done.stdout
     assert len(inbox.messages) == 1 and inbox.messages[0]["To"] == "mei@example.com"
+
+
+async def overdue_history() -> None:
+    """November 2026: a case from July still past its deadline at month end, one finished on 3 December
+    (overdue on the month's last day all the same), one due only in December; a supplier's known answers."""
+    from datetime import UTC, datetime, timedelta
+
+    from app.cases.tables import Case
+    from app.tracking.tables import StageDeadline
+    from tests.integration.test_analytics_scorecard import history
+
+    await history()
+    deadlines = [
+        ("CC-JULY", datetime(2026, 7, 2, tzinfo=UTC), datetime(2026, 7, 9, tzinfo=UTC), None),
+        (
+            "CC-LATE",
+            datetime(2026, 11, 5, tzinfo=UTC),
+            datetime(2026, 11, 12, tzinfo=UTC),
+            datetime(2026, 12, 3, tzinfo=UTC),
+        ),
+        ("CC-DECEMBER", datetime(2026, 11, 28, tzinfo=UTC), datetime(2026, 12, 4, tzinfo=UTC), None),
+    ]
+    for number, created, due, finished in deadlines:
+        case = Case(
+            number=number, problem_type="quality_defect", node="plan", created_at=created, node_entered_at=created
+        )
+        await case.save()
+        await StageDeadline(
+            case=case.id, node="plan", owner_party="supplier", started_at=created, due_at=due, finished_at=finished
+        ).save()
+        assert due - created < timedelta(days=8)
+
+
+@pytest.mark.parametrize(
+    ("language", "cover", "scope", "scorecard"),
+    [
+        (
+            "en",
+            "Past a deadline at month end (opened any time)",
+            "Past a stage deadline on the last day of the month",
+            "How suppliers and carriers work with us",
+        ),
+        ("zh", "月末逾期（任何时间开立）", "本月最后一天仍逾期的阶段期限", "供应商与承运商的协作表现"),
+    ],
+)
+async def test_the_cover_gives_the_headline_and_each_list_its_scope(
+    language: str, cover: str, scope: str, scorecard: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from app.analytics.report import monthly_pdf
+    from app.i18n import current_language
+    from app.web.templates import template_environment
+
+    await overdue_history()
+    token = current_language.set(language)
+    try:
+        pdf = await monthly_pdf(template_environment(), "2026-11", now=datetime(2026, 12, 7, 9, tzinfo=UTC))
+    finally:
+        current_language.reset(token)
+    path = tmp_path / "november.pdf"
+    path.write_bytes(pdf)
+    pages = [page.replace(" ", "") for page in pdf_text(path).split("\f")]
+    squeeze = cover.replace(" ", "")
+    cover_lines = [line for line in pages[0].splitlines() if line]
+    label = next(i for i, line in enumerate(cover_lines) if line.startswith(squeeze))
+    figures = cover_lines[label][len(squeeze) :]
+    assert figures == "21+100.0%", cover_lines  # July and the one finished in December; October: July only
+    text = "".join(pages)
+    assert scope.replace(" ", "") in text
+    overdue = text[text.index(scope.replace(" ", "")) :]
+    assert "CC-JULY" in overdue and "CC-LATE" in overdue and "CC-DECEMBER" not in overdue
+    card = text[text.index(scorecard.replace(" ", "")) :]
+    assert "66.67%" in card and "50.00%(1/2)" in card and "顺丰" in card
