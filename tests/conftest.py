@@ -86,11 +86,13 @@ def bound_engine(settings: Any) -> Any:
 async def clean_database(bound_engine: Any) -> AsyncIterator[None]:
     """Every test starts from empty tables (cheaper than a new database, and as real).
 
-    On PostgreSQL the test's own loop gets a small connection pool: a connection per query would make
-    the suite several times slower.
+    The test's own loop gets the engine's connection pool, as the app has while it runs: a connection
+    per query would make the suite several times slower.
     """
     if ENGINE == "postgres":
         await bound_engine.start_connection_pool(min_size=1, max_size=10)
+    else:
+        await bound_engine.start_connection_pool()
     yield
     from app import db
     from app.piccolo_app import TABLES
@@ -108,8 +110,7 @@ async def clean_database(bound_engine: Any) -> AsyncIterator[None]:
         sequences = await bound_engine.run_ddl("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
         if sequences:
             await bound_engine.run_ddl("DELETE FROM sqlite_sequence")
-    if ENGINE == "postgres":
-        await bound_engine.close_connection_pool()
+    await bound_engine.close_connection_pool()
 
 
 @pytest.fixture
