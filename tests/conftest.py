@@ -95,8 +95,10 @@ async def clean_database(bound_engine: Any) -> AsyncIterator[None]:
         await bound_engine.start_connection_pool()
     yield
     from app import db
+    from app.accounts.services import forget_sessions
     from app.piccolo_app import TABLES
 
+    forget_sessions()
     db.bind_tables(bound_engine)
     names = [table._meta.tablename for table in TABLES]
     if ENGINE == "postgres":
@@ -178,3 +180,24 @@ def login(client: Any, make_user: Any) -> Any:
         return user
 
     return as_role
+
+
+@pytest.fixture
+def queries(bound_engine: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of every statement the engine runs from here on, to hold a page to its query budget."""
+    seen: list[str] = []
+    engine_class = type(bound_engine)
+    run_querystring = engine_class.run_querystring
+    run_ddl = engine_class.run_ddl
+
+    async def counted_querystring(self: Any, querystring: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(str(querystring))
+        return await run_querystring(self, querystring, *args, **kwargs)
+
+    async def counted_ddl(self: Any, ddl: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(ddl)
+        return await run_ddl(self, ddl, *args, **kwargs)
+
+    monkeypatch.setattr(engine_class, "run_querystring", counted_querystring)
+    monkeypatch.setattr(engine_class, "run_ddl", counted_ddl)
+    return seen

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -20,6 +22,35 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("crossclaim-timing-equaliser")
 
 MIN_PASSWORD_LENGTH = 8
+
+# A live session's user is kept in the web process this long, so a page does not look it up on every
+# request. Logout, deactivation and a user's own settings drop the entry at once; the idle and absolute
+# limits are checked on every request against the kept times. One web process serves the app, so these
+# writes always reach the entries that matter.
+SESSION_KEEP_SECONDS = 10.0
+
+
+@dataclass
+class _KeptSession:
+    session_id: int
+    created_at: datetime
+    last_seen_at: datetime
+    user: User
+    kept_until: float
+
+
+_kept_sessions: dict[str, _KeptSession] = {}
+
+
+def forget_sessions(*, user_id: int | None = None, digest: str | None = None) -> None:
+    """Drop kept sessions: one token's, a user's, or (with neither) all of them."""
+    if digest is not None:
+        _kept_sessions.pop(digest, None)
+    elif user_id is not None:
+        for key in [key for key, kept in _kept_sessions.items() if kept.user.id == user_id]:
+            del _kept_sessions[key]
+    else:
+        _kept_sessions.clear()
 
 
 def token_digest(token: str) -> str:
@@ -73,32 +104,54 @@ async def session_start(*, user: User, ip: str) -> str:
 
 
 async def session_end(token: str) -> None:
-    await StaffSession.delete().where(StaffSession.token_hash == token_digest(token))
+    digest = token_digest(token)
+    forget_sessions(digest=digest)
+    await StaffSession.delete().where(StaffSession.token_hash == digest)
+
+
+def _keep(digest: str, kept: _KeptSession) -> None:
+    clock = time.monotonic()
+    if len(_kept_sessions) >= 1000:  # sessions nobody used for a while: dropped rather than piling up
+        for key in [key for key, old in _kept_sessions.items() if old.kept_until < clock]:
+            del _kept_sessions[key]
+    kept.kept_until = clock + SESSION_KEEP_SECONDS
+    _kept_sessions[digest] = kept
 
 
 async def session_user(token: str, *, idle: timedelta, absolute: timedelta, now: datetime | None = None) -> User | None:
     """The user behind a live session, touching it; expired sessions are deleted."""
     now = now or datetime.now(UTC)
-    session = (
-        await StaffSession.objects(StaffSession.user).where(StaffSession.token_hash == token_digest(token)).first()
-    )
-    if session is None:
-        return None
-    user: User | None = session.user
-    if now - session.last_seen_at > idle or now - session.created_at > absolute or user is None or not user.active:
-        await StaffSession.delete().where(StaffSession.id == session.id)
+    digest = token_digest(token)
+    kept = _kept_sessions.get(digest)
+    if kept is None or kept.kept_until < time.monotonic():
+        session = await StaffSession.objects(StaffSession.user).where(StaffSession.token_hash == digest).first()
+        user: User | None = session.user if session is not None else None
+        if session is None or user is None or not user.active:
+            forget_sessions(digest=digest)
+            if session is not None:
+                await StaffSession.delete().where(StaffSession.id == session.id)
+            return None
+        kept = _KeptSession(session.id, session.created_at, session.last_seen_at, user, 0.0)
+    if now - kept.last_seen_at > idle or now - kept.created_at > absolute:
+        forget_sessions(digest=digest)
+        await StaffSession.delete().where(StaffSession.id == kept.session_id)
         return None
     # Touch at most once a minute: a write per request would serialise every reader on SQLite.
-    if now - session.last_seen_at > timedelta(minutes=1):
-        await StaffSession.update({StaffSession.last_seen_at: now}).where(StaffSession.id == session.id)
-    return user
+    if now - kept.last_seen_at > timedelta(minutes=1):
+        await StaffSession.update({StaffSession.last_seen_at: now}).where(StaffSession.id == kept.session_id)
+        kept.last_seen_at = now
+    if kept.kept_until < time.monotonic():
+        _keep(digest, kept)
+    return kept.user
 
 
 async def user_deactivate(*, user_id: int) -> None:
     """Disabling a user ends every session and token they have, at once."""
+    forget_sessions(user_id=user_id)
     await User.update({User.active: False}).where(User.id == user_id)
     await StaffSession.delete().where(StaffSession.user == user_id)
     await ApiToken.update({ApiToken.revoked: True}).where(ApiToken.user == user_id)
+    forget_sessions(user_id=user_id)  # and any a request kept while this ran
 
 
 async def token_create(*, email: str, name: str = "") -> str:
@@ -134,3 +187,4 @@ async def set_preferences(*, user_id: int, language: str, time_zone: str) -> Non
     if errors:
         raise ValidationFailed(_("Your settings were not saved."), fields=errors)
     await User.update({User.language: language, User.time_zone: time_zone}).where(User.id == user_id)
+    forget_sessions(user_id=user_id)
