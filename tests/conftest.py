@@ -96,9 +96,11 @@ async def clean_database(bound_engine: Any) -> AsyncIterator[None]:
     yield
     from app import db
     from app.accounts.services import forget_sessions
+    from app.cases.selectors import forget_node_counts
     from app.piccolo_app import TABLES
 
     forget_sessions()
+    forget_node_counts()
     db.bind_tables(bound_engine)
     names = [table._meta.tablename for table in TABLES]
     if ENGINE == "postgres":

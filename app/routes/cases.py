@@ -15,7 +15,7 @@ from app.accounts.roles import DESK, STAFF
 from app.cases import selectors, services, states
 from app.cases.events import Actor
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, URGENCIES
-from app.web.pages import render
+from app.web.pages import render, wants_fragment
 
 
 def actor_for(request: Request[Any, Any, Any]) -> Actor:
@@ -70,7 +70,8 @@ class CaseController(Controller):
         context = {
             "rows": rows,
             "filters": filters,
-            "counts": await selectors.node_counts(),
+            # Only the whole page shows the node menu with its counts.
+            "counts": {} if wants_fragment(request) else await selectors.node_counts(),
             "next_before": rows[-1]["id"] if len(rows) == selectors.PAGE_SIZE else None,
             **labels(),
         }
