@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -161,7 +162,13 @@ class ReusingSQLiteEngine(SQLiteEngine):
         return pool
 
     async def get_connection(self) -> aiosqlite.Connection:
-        connection = await aiosqlite.connect(**self.connection_kwargs)
+        connecting = aiosqlite.connect(**self.connection_kwargs)
+        # A kept connection's thread must not hold the process open when it ends without closing the
+        # pool (a crash, a script stopped early); SQLite's journal keeps an unfinished write safe.
+        thread = getattr(connecting, "_thread", None)
+        if isinstance(thread, threading.Thread):
+            thread.daemon = True
+        connection = await connecting
         connection.row_factory = dict_factory  # type: ignore[assignment]
         for pragma in SQLITE_PRAGMAS:
             await connection.execute(pragma)

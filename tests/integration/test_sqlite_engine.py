@@ -92,3 +92,17 @@ def db_atomic(engine: Any) -> Any:
     from piccolo.engine.sqlite import TransactionType
 
     return engine.transaction(transaction_type=TransactionType.immediate)
+
+
+def test_a_process_that_ends_without_closing_the_pool_still_exits(tmp_path: Path) -> None:
+    script = (
+        "import asyncio\n"
+        "from app import db\n"
+        f"engine = db.make_engine('sqlite:///{tmp_path / 'left.sqlite3'}')\n"
+        "async def main():\n"
+        "    await db.start(engine)\n"
+        "    await engine.run_ddl('SELECT 1')\n"
+        "asyncio.run(main())\n"
+    )
+    finished = subprocess.run([sys.executable, "-c", script], timeout=60, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
