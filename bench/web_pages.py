@@ -201,6 +201,17 @@ LABELS = {
     "case": "one case page",
     "board": "the board (open clocks by node)",
 }
+# Where each page's time goes, from in-process profiles (cProfile, CPU time per request at 100,000
+# cases): named beside the py-spy sample when a page misses its target.
+BOTTLENECKS = {
+    "login": "Litestar's CSRF middleware (a new token from SystemRandom) and the login template",
+    "bare": "the middleware stack: edge (request id, headers, access log line), authentication, CSRF",
+    "grid": "Jinja rendering of 100 rows x 12 cells (~12 ms CPU per page); the SQL is < 1 ms",
+    "list": "rendering 50 rows and building the Piccolo query (~7 ms CPU per page in all); the SQL is ~1 ms",
+    "case": "Piccolo building the case query with six joined tables (~5 ms CPU per page, "
+    "ForeignKey.__getattribute__), then the template",
+    "board": "Jinja rendering of up to 600 cards (format_moment per card)",
+}
 # Share of the ceiling each page should reach (and p99 at most 50 ms where given).
 TARGETS: dict[str, tuple[float, float | None]] = {
     "login": (0.40, None),
@@ -311,7 +322,7 @@ def measure(engine: str, count: int, seconds: int, servers: tuple[str, ...]) -> 
                 "ratio": round(ratio, 3),
                 "target": f">= {share:.2f}" + (f" and p99 <= {p99_cap:.0f} ms" if p99_cap else ""),
                 "met": met,
-                "note": "" if met else page["profile"],
+                "note": "" if met else f"{name}: {BOTTLENECKS[name]}; {page['profile']}",
             })  # fmt: skip
         memory = chosen["rss_mb"]
         rows.append({
