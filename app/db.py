@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlparse
 
 import aiosqlite
@@ -226,7 +226,7 @@ def make_engine(database_url: str) -> Engine[Any]:
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {database_url!r}")
 
 
-def is_sqlite(engine: Engine[Any]) -> bool:
+def is_sqlite(engine: Engine[Any]) -> TypeGuard[SQLiteEngine]:
     return isinstance(engine, SQLiteEngine)
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.accounts.roles import Role
 from app.accounts.tables import ApiToken, StaffSession, User
+from app.db import current_engine, is_sqlite
 from app.errors import ValidationFailed
 from app.i18n import LANGUAGES, company_zone, valid_time_zone
 from app.i18n import gettext as _
@@ -23,10 +26,13 @@ _DUMMY_HASH = _hasher.hash("crossclaim-timing-equaliser")
 
 MIN_PASSWORD_LENGTH = 8
 
-# A live session's user is kept in the web process this long, so a page does not look it up on every
-# request. Logout, deactivation and a user's own settings drop the entry at once; the idle and absolute
-# limits are checked on every request against the kept times. One web process serves the app, so these
-# writes always reach the entries that matter.
+# On SQLite a live session's user is kept in the web process this long, so a page does not look it up
+# on every request; the idle and absolute limits are still checked on every request against the kept
+# times. Every process on the machine that ends sessions or changes a user (logout, deactivation, a
+# user's own settings) drops its own entries and then touches a marker file beside the database; the
+# others see its time change on their next request (one stat) and drop theirs, so sessions still end
+# at once. On PostgreSQL the web processes may run on several machines: sessions are looked up on
+# every request there.
 SESSION_KEEP_SECONDS = 10.0
 
 
@@ -40,10 +46,11 @@ class _KeptSession:
 
 
 _kept_sessions: dict[str, _KeptSession] = {}
+_marker_seen: list[int] = [-1]
 
 
 def forget_sessions(*, user_id: int | None = None, digest: str | None = None) -> None:
-    """Drop kept sessions: one token's, a user's, or (with neither) all of them."""
+    """Drop kept sessions in this process: one token's, a user's, or (with neither) all of them."""
     if digest is not None:
         _kept_sessions.pop(digest, None)
     elif user_id is not None:
@@ -51,6 +58,29 @@ def forget_sessions(*, user_id: int | None = None, digest: str | None = None) ->
             del _kept_sessions[key]
     else:
         _kept_sessions.clear()
+
+
+def _marker() -> Path | None:
+    """The file whose time tells this machine's processes that sessions ended; None where none are kept."""
+    engine = current_engine()
+    return Path(f"{engine.path}.sessions-ended") if is_sqlite(engine) else None
+
+
+def _marker_time(marker: Path) -> int:
+    try:
+        return marker.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
+def sessions_changed(*, user_id: int | None = None, digest: str | None = None) -> None:
+    """Once a write that ends sessions or changes a user is done: drop them here and tell the others."""
+    forget_sessions(user_id=user_id, digest=digest)
+    marker = _marker()
+    if marker is not None:
+        stamp = max(time.time_ns(), _marker_time(marker) + 1)
+        marker.touch()
+        os.utime(marker, ns=(stamp, stamp))
 
 
 def token_digest(token: str) -> str:
@@ -107,6 +137,7 @@ async def session_end(token: str) -> None:
     digest = token_digest(token)
     forget_sessions(digest=digest)
     await StaffSession.delete().where(StaffSession.token_hash == digest)
+    sessions_changed(digest=digest)
 
 
 def _keep(digest: str, kept: _KeptSession) -> None:
@@ -122,6 +153,12 @@ async def session_user(token: str, *, idle: timedelta, absolute: timedelta, now:
     """The user behind a live session, touching it; expired sessions are deleted."""
     now = now or datetime.now(UTC)
     digest = token_digest(token)
+    marker = _marker()
+    if marker is None:
+        _kept_sessions.clear()
+    elif (stamp := _marker_time(marker)) != _marker_seen[0]:
+        _kept_sessions.clear()  # a process on this machine ended sessions or changed a user
+        _marker_seen[0] = stamp
     kept = _kept_sessions.get(digest)
     if kept is None or kept.kept_until < time.monotonic():
         session = await StaffSession.objects(StaffSession.user).where(StaffSession.token_hash == digest).first()
@@ -140,7 +177,7 @@ async def session_user(token: str, *, idle: timedelta, absolute: timedelta, now:
     if now - kept.last_seen_at > timedelta(minutes=1):
         await StaffSession.update({StaffSession.last_seen_at: now}).where(StaffSession.id == kept.session_id)
         kept.last_seen_at = now
-    if kept.kept_until < time.monotonic():
+    if marker is not None and kept.kept_until < time.monotonic():
         _keep(digest, kept)
     return kept.user
 
@@ -151,7 +188,7 @@ async def user_deactivate(*, user_id: int) -> None:
     await User.update({User.active: False}).where(User.id == user_id)
     await StaffSession.delete().where(StaffSession.user == user_id)
     await ApiToken.update({ApiToken.revoked: True}).where(ApiToken.user == user_id)
-    forget_sessions(user_id=user_id)  # and any a request kept while this ran
+    sessions_changed(user_id=user_id)  # and any a request kept while this ran
 
 
 async def token_create(*, email: str, name: str = "") -> str:
@@ -187,4 +224,4 @@ async def set_preferences(*, user_id: int, language: str, time_zone: str) -> Non
     if errors:
         raise ValidationFailed(_("Your settings were not saved."), fields=errors)
     await User.update({User.language: language, User.time_zone: time_zone}).where(User.id == user_id)
-    forget_sessions(user_id=user_id)
+    sessions_changed(user_id=user_id)

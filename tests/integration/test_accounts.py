@@ -1,5 +1,8 @@
 """Staff sign-in: sessions, rotation, lockout, CSRF and the cookie's flags."""
 
+import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -8,7 +11,7 @@ from bs4 import BeautifulSoup
 
 from app.accounts.services import session_user, user_deactivate
 from app.accounts.tables import StaffSession, User
-from tests.conftest import PASSWORD, csrf_token, sign_in
+from tests.conftest import PASSWORD, ROOT, csrf_token, sign_in
 
 
 @pytest.mark.checklist(17)
@@ -80,6 +83,26 @@ async def test_disabling_a_user_ends_their_session_at_once(client: Any, make_use
     await sign_in(client, user)
     assert (await client.get("/cases")).status_code == 200
     await user_deactivate(user_id=user.id)
+    assert (await client.get("/cases")).status_code == 302
+
+
+@pytest.mark.checklist(16)
+async def test_disabling_a_user_in_another_process_ends_their_session_here_at_once(
+    client: Any, make_user: Any, settings: Any
+) -> None:
+    user = await make_user("handler")
+    await sign_in(client, user)
+    assert (await client.get("/cases")).status_code == 200  # the session is now kept in this process
+    script = (
+        "import asyncio, sys\n"
+        "from app import db\n"
+        "from app.accounts.services import user_deactivate\n"
+        "db.bind_tables(db.make_engine(sys.argv[1]))\n"
+        "asyncio.run(user_deactivate(user_id=int(sys.argv[2])))\n"
+    )
+    command = [sys.executable, "-c", script, settings.database_url, str(user.id)]
+    done = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
     assert (await client.get("/cases")).status_code == 302
 
 
