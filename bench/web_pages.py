@@ -205,7 +205,8 @@ LABELS = {
 # cases): named beside the py-spy sample when a page misses its target.
 BOTTLENECKS = {
     "login": "Litestar's CSRF middleware (a new token from SystemRandom) and the login template",
-    "bare": "the middleware stack: edge (request id, headers, access log line), authentication, CSRF",
+    "bare": "the middleware stack: edge (request id, headers, access log line), authentication, CSRF; on "
+    "PostgreSQL also the session look-up on every request (not kept: web processes may be on several machines)",
     "grid": "Jinja rendering of 100 rows x 12 cells (~12 ms CPU per page); the SQL is < 1 ms",
     "list": "rendering 50 rows and building the Piccolo query (~7 ms CPU per page in all); the SQL is ~1 ms",
     "case": "Piccolo building the case query with six joined tables (~5 ms CPU per page, "
