@@ -113,7 +113,8 @@ def render(results: list[dict[str, Any]]) -> str:
         "`.venv/bin/python -m bench [--quick] NAME`",
         "",
         "Ratios compare against a ceiling measured in the same run on the same machine. Each script's",
-        "own run (when, mode, load average of the 2 shared cores) is listed under Runs.",
+        "own run (when, mode, load average of the 2 shared cores) is listed under Runs: the cores are",
+        "shared with other test runs, so absolute figures are noisy; compare ratios.",
         "",
         "| id | what | figure | ceiling | ratio | target | met | script |",
         "|---|---|---|---|---|---|---|---|",
@@ -149,6 +150,9 @@ def render(results: list[dict[str, Any]]) -> str:
     lines += ["", "## Runs", "", *runs]
     if notes:
         lines += ["", "## Notes (a missed target names its bottleneck from a py-spy profile)", "", *notes]
+    kept = HERE / "NOTES.md"  # measurements by hand (before/after comparisons), kept across runs
+    if kept.exists():
+        lines += ["", kept.read_text().strip()]
     lines += ["", "## Raw output", "", "```json", json.dumps(results, indent=1, default=str)[:20000], "```", ""]
     return "\n".join(lines)
 

@@ -85,15 +85,21 @@ def bound_engine(settings: Any) -> Any:
 async def clean_database(bound_engine: Any) -> AsyncIterator[None]:
     """Every test starts from empty tables (cheaper than a new database, and as real).
 
-    On PostgreSQL the test's own loop gets a small connection pool: a connection per query would make
-    the suite several times slower.
+    The test's own loop gets the engine's connection pool, as the app has while it runs: a connection
+    per query would make the suite several times slower.
     """
     if ENGINE == "postgres":
         await bound_engine.start_connection_pool(min_size=1, max_size=10)
+    else:
+        await bound_engine.start_connection_pool()
     yield
     from app import db
+    from app.accounts.services import forget_sessions
+    from app.cases.selectors import forget_node_counts
     from app.piccolo_app import TABLES
 
+    forget_sessions()
+    forget_node_counts()
     db.bind_tables(bound_engine, TABLES)
     names = [table._meta.tablename for table in TABLES]
     if ENGINE == "postgres":
@@ -107,8 +113,7 @@ async def clean_database(bound_engine: Any) -> AsyncIterator[None]:
         sequences = await bound_engine.run_ddl("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'")
         if sequences:
             await bound_engine.run_ddl("DELETE FROM sqlite_sequence")
-    if ENGINE == "postgres":
-        await bound_engine.close_connection_pool()
+    await bound_engine.close_connection_pool()
 
 
 @pytest.fixture
@@ -220,3 +225,24 @@ def login(client: Any, make_user: Any) -> Any:
         return user
 
     return as_role
+
+
+@pytest.fixture
+def queries(bound_engine: Any, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of every statement the engine runs from here on, to hold a page to its query budget."""
+    seen: list[str] = []
+    engine_class = type(bound_engine)
+    run_querystring = engine_class.run_querystring
+    run_ddl = engine_class.run_ddl
+
+    async def counted_querystring(self: Any, querystring: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(str(querystring))
+        return await run_querystring(self, querystring, *args, **kwargs)
+
+    async def counted_ddl(self: Any, ddl: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(ddl)
+        return await run_ddl(self, ddl, *args, **kwargs)
+
+    monkeypatch.setattr(engine_class, "run_querystring", counted_querystring)
+    monkeypatch.setattr(engine_class, "run_ddl", counted_ddl)
+    return seen

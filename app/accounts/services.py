@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -12,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.accounts.roles import Role
 from app.accounts.tables import ApiToken, StaffSession, User
-from app.db import atomic
+from app.db import atomic, current_engine, is_sqlite
 from app.errors import NotFound, ValidationFailed
 from app.i18n import LANGUAGES, company_zone, valid_time_zone
 from app.i18n import gettext as _
@@ -23,6 +27,62 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("crossclaim-timing-equaliser")
 
 MIN_PASSWORD_LENGTH = 8
+
+# On SQLite a live session's user is kept in the web process this long, so a page does not look it up
+# on every request; the idle and absolute limits are still checked on every request against the kept
+# times. Every process on the machine that ends sessions or changes a user (logout, deactivation, a
+# user's own settings) drops its own entries and then touches a marker file beside the database; the
+# others see its time change on their next request (one stat) and drop theirs, so sessions still end
+# at once. On PostgreSQL the web processes may run on several machines: sessions are looked up on
+# every request there.
+SESSION_KEEP_SECONDS = 10.0
+
+
+@dataclass
+class _KeptSession:
+    session_id: int
+    created_at: datetime
+    last_seen_at: datetime
+    user: User
+    kept_until: float
+
+
+_kept_sessions: dict[str, _KeptSession] = {}
+_marker_seen: list[int] = [-1]
+
+
+def forget_sessions(*, user_id: int | None = None, digest: str | None = None) -> None:
+    """Drop kept sessions in this process: one token's, a user's, or (with neither) all of them."""
+    if digest is not None:
+        _kept_sessions.pop(digest, None)
+    elif user_id is not None:
+        for key in [key for key, kept in _kept_sessions.items() if kept.user.id == user_id]:
+            del _kept_sessions[key]
+    else:
+        _kept_sessions.clear()
+
+
+def _marker() -> Path | None:
+    """The file whose time tells this machine's processes that sessions ended; None where none are kept."""
+    engine = current_engine()
+    return Path(f"{engine.path}.sessions-ended") if is_sqlite(engine) else None
+
+
+def _marker_time(marker: Path) -> int:
+    try:
+        return marker.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
+def sessions_changed(*, user_id: int | None = None, digest: str | None = None) -> None:
+    """Once a write that ends sessions or changes a user is done: drop them here and tell the others."""
+    forget_sessions(user_id=user_id, digest=digest)
+    marker = _marker()
+    if marker is not None:
+        stamp = max(time.time_ns(), _marker_time(marker) + 1)
+        marker.touch()
+        os.utime(marker, ns=(stamp, stamp))
 
 
 def token_digest(token: str) -> str:
@@ -76,25 +136,52 @@ async def session_start(*, user: User, ip: str) -> str:
 
 
 async def session_end(token: str) -> None:
-    await StaffSession.delete().where(StaffSession.token_hash == token_digest(token))
+    digest = token_digest(token)
+    forget_sessions(digest=digest)
+    await StaffSession.delete().where(StaffSession.token_hash == digest)
+    sessions_changed(digest=digest)
+
+
+def _keep(digest: str, kept: _KeptSession) -> None:
+    clock = time.monotonic()
+    if len(_kept_sessions) >= 1000:  # sessions nobody used for a while: dropped rather than piling up
+        for key in [key for key, old in _kept_sessions.items() if old.kept_until < clock]:
+            del _kept_sessions[key]
+    kept.kept_until = clock + SESSION_KEEP_SECONDS
+    _kept_sessions[digest] = kept
 
 
 async def session_user(token: str, *, idle: timedelta, absolute: timedelta, now: datetime | None = None) -> User | None:
     """The user behind a live session, touching it; expired sessions are deleted."""
     now = now or datetime.now(UTC)
-    session = (
-        await StaffSession.objects(StaffSession.user).where(StaffSession.token_hash == token_digest(token)).first()
-    )
-    if session is None:
-        return None
-    user: User | None = session.user
-    if now - session.last_seen_at > idle or now - session.created_at > absolute or user is None or not user.active:
-        await StaffSession.delete().where(StaffSession.id == session.id)
+    digest = token_digest(token)
+    marker = _marker()
+    if marker is None:
+        _kept_sessions.clear()
+    elif (stamp := _marker_time(marker)) != _marker_seen[0]:
+        _kept_sessions.clear()  # a process on this machine ended sessions or changed a user
+        _marker_seen[0] = stamp
+    kept = _kept_sessions.get(digest)
+    if kept is None or kept.kept_until < time.monotonic():
+        session = await StaffSession.objects(StaffSession.user).where(StaffSession.token_hash == digest).first()
+        user: User | None = session.user if session is not None else None
+        if session is None or user is None or not user.active:
+            forget_sessions(digest=digest)
+            if session is not None:
+                await StaffSession.delete().where(StaffSession.id == session.id)
+            return None
+        kept = _KeptSession(session.id, session.created_at, session.last_seen_at, user, 0.0)
+    if now - kept.last_seen_at > idle or now - kept.created_at > absolute:
+        forget_sessions(digest=digest)
+        await StaffSession.delete().where(StaffSession.id == kept.session_id)
         return None
     # Touch at most once a minute: a write per request would serialise every reader on SQLite.
-    if now - session.last_seen_at > timedelta(minutes=1):
-        await StaffSession.update({StaffSession.last_seen_at: now}).where(StaffSession.id == session.id)
-    return user
+    if now - kept.last_seen_at > timedelta(minutes=1):
+        await StaffSession.update({StaffSession.last_seen_at: now}).where(StaffSession.id == kept.session_id)
+        kept.last_seen_at = now
+    if marker is not None and kept.kept_until < time.monotonic():
+        _keep(digest, kept)
+    return kept.user
 
 
 async def _user_by(*, user_id: int | None = None, email: str | None = None) -> User:
@@ -114,10 +201,12 @@ async def user_deactivate(*, user_id: int | None = None, email: str | None = Non
     user = await _user_by(user_id=user_id, email=email)
     if by is not None and user.id == by:
         raise ValidationFailed(_("You cannot disable your own account."))
+    forget_sessions(user_id=user.id)
     async with atomic():
         await User.update({User.active: False}).where(User.id == user.id)
         await StaffSession.delete().where(StaffSession.user == user.id)
         await ApiToken.update({ApiToken.revoked: True}).where(ApiToken.user == user.id)
+    sessions_changed(user_id=user.id)  # here and in every other process, and any a request kept meanwhile
     security_event("user_disabled", user_id=user.id, by=by)
     user.active = False
     return user
@@ -174,3 +263,4 @@ async def set_preferences(*, user_id: int, language: str, time_zone: str) -> Non
     if errors:
         raise ValidationFailed(_("Your settings were not saved."), fields=errors)
     await User.update({User.language: language, User.time_zone: time_zone}).where(User.id == user_id)
+    sessions_changed(user_id=user_id)

@@ -167,11 +167,12 @@ def decode_cursor(view: GridView) -> tuple[Any, int] | None:
     return value, row
 
 
-async def grid_rows(
-    view: GridView, *, limit: int = PAGE_SIZE, case_ids: list[int] | None = None
-) -> list[dict[str, Any]]:
-    """One page of the view (``limit`` + 1 rows tell whether there is a next page)."""
-    selects = ", ".join(f"{_expression(n)} AS {n}" for n in BY_NAME)
+def page_query(view: GridView, *, limit: int, case_ids: list[int] | None = None) -> tuple[str, list[Any]]:
+    """The ids of one page of the view, in order: the SQL (``{}`` marks values) and its values.
+
+    It touches only what the filters and the sort need (both engines drop the unused LEFT JOINs); a
+    filter on node, problem type or region sorted by number or report time walks one index in order.
+    """
     where: list[str] = []
     values: list[Any] = []
     for name, value in view.filters.items():
@@ -188,17 +189,26 @@ async def grid_rows(
     cursor = decode_cursor(view)
     if cursor is not None:
         op = "<" if view.descending else ">"
-        where.append(f"({sort} {op} {{}} OR ({sort} = {{}} AND c.id {op} {{}}))")
-        values.extend([cursor[0], cursor[0], cursor[1]])
+        # A row-value comparison, so both engines start the index walk at the cursor.
+        where.append(f"({sort}, c.id) {op} ({{}}, {{}})")
+        values.extend([cursor[0], cursor[1]])
+    sql = f"SELECT c.id AS page_id {FROM}" + (f" WHERE {' AND '.join(where)}" if where else "") + _order(view)
+    return f"{sql} LIMIT {int(limit)}", values
+
+
+def _order(view: GridView) -> str:
     direction = "DESC" if view.descending else "ASC"
-    order = f" ORDER BY {sort} {direction}, c.id {direction}"
-    # The page's ids first, touching only what the filters and the sort need (both engines drop the
-    # unused LEFT JOINs); then every column, the due-date subquery included, for those rows alone.
-    page = (
-        f"SELECT c.id AS page_id {FROM}"
-        + (f" WHERE {' AND '.join(where)}" if where else "")
-        + f"{order} LIMIT {int(limit)}"
-    )
+    return f" ORDER BY {_expression(view.sort)} {direction}, c.id {direction}"
+
+
+async def grid_rows(
+    view: GridView, *, limit: int = PAGE_SIZE, case_ids: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """One page of the view (``limit`` + 1 rows tell whether there is a next page)."""
+    selects = ", ".join(f"{_expression(n)} AS {n}" for n in BY_NAME)
+    # The page's ids first; then every column, the due-date subquery included, for those rows alone.
+    page, values = page_query(view, limit=limit, case_ids=case_ids)
+    order = _order(view)
     rows_of_page = f"FROM ({page}) page JOIN after_sales_case c ON c.id = page.page_id {JOINS}"
     sql = f"SELECT c.id AS id, {selects} {rows_of_page}{order}"
     rows = await Case.raw(sql, *values)

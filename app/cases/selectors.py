@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time as time_module
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -101,11 +102,25 @@ def _dashboard_filters(query: Any, filters: CaseFilters) -> Any:
     return query
 
 
+# The case list's node menu shows how many cases each node holds. Counting reads every case (tens of
+# milliseconds at 100,000), so the web process counts at most every few seconds: the numbers may lag
+# a change by that long, the list itself never.
+NODE_COUNTS_KEEP_SECONDS = 5.0
+_node_counts: list[tuple[float, dict[str, int]]] = []
+
+
 async def node_counts() -> dict[str, int]:
+    if _node_counts and _node_counts[0][0] > time_module.monotonic():
+        return dict(_node_counts[0][1])
     rows = await Case.raw("SELECT node, COUNT(*) AS n FROM after_sales_case GROUP BY node")
     counts = {node.value: 0 for node in Node}
     counts.update({row["node"]: int(row["n"]) for row in rows})
-    return counts
+    _node_counts[:] = [(time_module.monotonic() + NODE_COUNTS_KEEP_SECONDS, counts)]
+    return dict(counts)
+
+
+def forget_node_counts() -> None:
+    _node_counts.clear()
 
 
 async def case_get(number: str) -> Case:

@@ -15,6 +15,7 @@ from app.accounts.roles import DESK, STAFF
 from app.cases import assignment, selectors, services, states
 from app.cases.events import Actor
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, URGENCIES
+from app.i18n import label
 from app.web.pages import render, wants_fragment
 
 
@@ -24,11 +25,13 @@ def actor_for(request: Request[Any, Any, Any]) -> Actor:
 
 
 def labels() -> dict[str, Any]:
+    """The words for codes, translated once per page (a row or cell would otherwise translate each)."""
     return {
-        "problem_types": PROBLEM_TYPES,
-        "urgencies": URGENCIES,
-        "parties": PARTIES,
+        "problem_types": {code: str(word) for code, word in PROBLEM_TYPES.items()},
+        "urgencies": {code: str(word) for code, word in URGENCIES.items()},
+        "parties": {code: str(word) for code, word in PARTIES.items()},
         "nodes": [node.value for node in states.Node],
+        "node_labels": {node.value: label(node.value, "node") for node in states.Node},
         "main_line": [node.value for node in states.MAIN_LINE],
     }
 
@@ -75,7 +78,8 @@ class CaseController(Controller):
         context = {
             "rows": rows,
             "filters": filters,
-            "counts": await selectors.node_counts(),
+            # Only the whole page shows the node menu with its counts.
+            "counts": {} if wants_fragment(request) else await selectors.node_counts(),
             "next_before": rows[-1]["id"] if len(rows) == selectors.PAGE_SIZE else None,
             **labels(),
         }

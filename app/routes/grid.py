@@ -14,11 +14,13 @@ from app.accounts.roles import CLAIM_FIGURES, DESK, STAFF
 from app.cases import assignment, grid
 from app.cases.search import similar_cases
 from app.cases.selectors import case_get
+from app.cases.states import Node
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES, URGENCIES
 from app.collaboration import bulk
 from app.collaboration.services import Pushed, parse_date
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
+from app.i18n import label
 from app.imports.export import FORMATS, export_view
 from app.routes.cases import actor_for
 from app.routes.collaboration import deliver_push
@@ -57,6 +59,7 @@ def _context(view: grid.GridView, rows: list[dict[str, Any]], *, figures: bool =
         "problem_types": {code: str(label) for code, label in PROBLEM_TYPES.items()},
         "parties": {code: str(label) for code, label in PARTIES.items()},
         "urgencies": {code: str(label) for code, label in URGENCIES.items()},
+        "nodes": {node.value: label(node.value, "node") for node in Node},
         "remedies": REMEDIES,
         "inline_fields": grid.INLINE_FIELDS,
         **extra,

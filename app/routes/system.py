@@ -9,6 +9,7 @@ from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
 from app.accounts.roles import PUBLIC, Role
+from app.accounts.services import sessions_changed
 from app.accounts.tables import User
 from app.db import current_engine
 from app.i18n import LANGUAGES
@@ -52,4 +53,5 @@ async def set_language(request: Request[Any, Any, Any]) -> Redirect:
         if isinstance(user, User) and user.language != language:
             # A signed-in person's choice is theirs: the next sign-in, /account and their mail follow it.
             await User.update({User.language: language}).where(User.id == user.id)
+            sessions_changed(user_id=user.id)
     return response

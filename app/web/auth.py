@@ -87,8 +87,11 @@ def refuse_cross_origin(connection: ASGIConnection[Any, Any, Any, Any], settings
         raise PermissionDeniedException("CSRF check failed: the request came from another origin.")
 
 
-def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """Every route declares ``opt={"roles": ...}``; a route that does not is refused at start-up."""
+async def role_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Every route declares ``opt={"roles": ...}``; a route that does not is refused at start-up.
+
+    A coroutine, though it awaits nothing: Litestar runs a plain function guard in a worker thread.
+    """
     roles = handler.opt.get("roles")
     if roles is None:
         if is_automatic_options(handler):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from http.cookies import SimpleCookie
 from typing import Any, cast
 
+from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -127,18 +127,12 @@ class EdgeMiddleware:
 
 
 def request_language(scope: Scope) -> str:
-    """The language cookie (set at sign-in from the user's profile or by the switcher), else the browser's."""
-    cookie_value = ""
-    accepted = ""
-    for name, value in scope.get("headers", []):
-        if name == b"cookie":
-            jar: SimpleCookie = SimpleCookie()
-            try:
-                jar.load(value.decode("latin-1"))
-            except Exception:  # noqa: S112 - a malformed cookie header must not break the request
-                continue
-            if "cc_lang" in jar:
-                cookie_value = jar["cc_lang"].value
-        elif name == b"accept-language":
-            accepted = value.decode("latin-1")
-    return pick_language([cookie_value, *accept_language(accepted)])
+    """The language cookie (set at sign-in from the user's profile or by the switcher), else the browser's.
+
+    The cookies are parsed once per request, by Litestar's own parser into the scope, where the
+    request's ``cookies`` later find them.
+    """
+    connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(scope)
+    return pick_language(
+        [connection.cookies.get("cc_lang"), *accept_language(connection.headers.get("accept-language", ""))]
+    )

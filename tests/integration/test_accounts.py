@@ -1,11 +1,17 @@
 """Staff sign-in: sessions, rotation, lockout, CSRF and the cookie's flags."""
 
+import asyncio
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from bs4 import BeautifulSoup
 
-from app.accounts.services import user_deactivate
-from tests.conftest import PASSWORD, csrf_token, sign_in
+from app.accounts.services import session_user, user_deactivate
+from app.accounts.tables import StaffSession, User
+from tests.conftest import PASSWORD, ROOT, csrf_token, sign_in
 
 
 @pytest.mark.checklist(17)
@@ -78,6 +84,53 @@ async def test_disabling_a_user_ends_their_session_at_once(client: Any, make_use
     assert (await client.get("/cases")).status_code == 200
     await user_deactivate(user_id=user.id)
     assert (await client.get("/cases")).status_code == 302
+
+
+@pytest.mark.checklist(16)
+async def test_disabling_a_user_in_another_process_ends_their_session_here_at_once(
+    client: Any, make_user: Any, settings: Any
+) -> None:
+    user = await make_user("handler")
+    await sign_in(client, user)
+    assert (await client.get("/cases")).status_code == 200  # the session is now kept in this process
+    script = (
+        "import asyncio, sys\n"
+        "from app import db\n"
+        "from app.accounts.services import user_deactivate\n"
+        "from app.piccolo_app import TABLES\n"
+        "db.bind_tables(db.make_engine(sys.argv[1]), TABLES)\n"
+        "asyncio.run(user_deactivate(user_id=int(sys.argv[2])))\n"
+    )
+    command = [sys.executable, "-c", script, settings.database_url, str(user.id)]
+    done = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (await client.get("/cases")).status_code == 302
+
+
+@pytest.mark.checklist(16, 17)
+async def test_a_session_kept_in_the_process_still_ends_at_its_idle_limit(client: Any, make_user: Any) -> None:
+    user = await make_user("handler")
+    await sign_in(client, user)
+    assert (await client.get("/cases")).status_code == 200  # the session is now kept in the process
+    token = client.cookies["cc_session"]
+    later = datetime.now(UTC) + timedelta(minutes=121)
+    assert await session_user(token, idle=timedelta(minutes=120), absolute=timedelta(hours=12), now=later) is None
+    assert await StaffSession.count().where(StaffSession.user == user.id) == 0
+    assert (await client.get("/cases")).status_code == 302
+
+
+async def test_a_language_chosen_while_signed_in_shows_on_the_account_page_at_once(client: Any, make_user: Any) -> None:
+    user = await make_user("handler")
+    await sign_in(client, user)
+    assert (await client.get("/account")).status_code == 200
+    response = await client.post(
+        "/language", data={"language": "zh", "next": "/account", "_csrf_token": await csrf_token(client)}
+    )
+    assert response.status_code == 303
+    assert (await User.objects().where(User.id == user.id).first()).language == "zh"
+    page = await client.get("/account")
+    chosen = BeautifulSoup(page.text, "html.parser").select_one("#account-language option[selected]")
+    assert chosen is not None and chosen["value"] == "zh"  # not the user kept from before the change
 
 
 @pytest.mark.checklist(20)

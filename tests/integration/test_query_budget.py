@@ -1,0 +1,92 @@
+"""Each signed-in page runs a fixed, small number of queries, however many rows it shows (no N+1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.accounts.tables import User
+from app.cases.events import Actor
+from app.cases.selectors import forget_node_counts
+from app.cases.services import CaseDraft, case_create
+from app.db import current_engine, is_sqlite
+from app.trade.tables import Carrier, Product, Supplier
+
+ACTOR = Actor(kind="system", label="Tester")
+
+# The most queries each page may run, besides the session look-up on PostgreSQL (SQLite keeps the
+# session in the process); raise one only with a reason.
+BUDGETS = {
+    "/grid?f_problem_type=quality_defect&sort=-created_at": 4,
+    "/cases?problem_type=quality_defect": 2,
+    "/board": 2,
+    "case page": 2,
+}
+
+
+async def add_cases(count: int, *, assignee: int) -> list[str]:
+    supplier = Supplier(code=f"S{count}", name=f"Supplier {count}")
+    carrier = Carrier(code=f"C{count}", name=f"Carrier {count}")
+    await supplier.save()
+    await carrier.save()
+    product = Product(sku=f"P-{count}", name=f"Product {count}", category="tableware", supplier=supplier.id)
+    await product.save()
+    numbers = []
+    for i in range(count):
+        draft = CaseDraft(
+            problem_type="quality_defect",
+            description=f"case {i}",
+            order_number=f"PO-{count}-{i}",
+            region="East China",
+            supplier_id=supplier.id,
+            carrier_id=carrier.id,
+            product_id=product.id,
+            assignee_id=assignee,
+        )
+        numbers.append((await case_create(actor=ACTOR, draft=draft)).case.number)
+    return numbers
+
+
+async def count_queries(client: Any, queries: list[str], path: str) -> int:
+    forget_node_counts()  # the case list's node counts, kept a few seconds, are counted in its budget
+    queries.clear()
+    response = await client.get(path)
+    assert response.status_code == 200, response.text
+    return len(queries)
+
+
+@pytest.mark.parametrize("page", list(BUDGETS))
+async def test_a_page_runs_its_budget_of_queries_whatever_the_number_of_rows(
+    client: Any, login: Any, queries: list[str], page: str
+) -> None:
+    user: User = await login("handler")
+    first = await add_cases(2, assignee=user.id)
+    path = f"/cases/{first[0]}" if page == "case page" else page
+    await client.get(path)  # the session's last-seen time is touched at most once a minute
+    few = await count_queries(client, queries, path)
+    more = await add_cases(12, assignee=user.id)
+    if page == "case page":
+        # A busier case: more events on its timeline.
+        for number in more[:3]:
+            await client.get(f"/cases/{number}")
+        path = f"/cases/{more[0]}"
+    many = await count_queries(client, queries, path)
+    assert many == few, queries
+    assert many <= BUDGETS[page] + (0 if is_sqlite(current_engine()) else 1), queries
+
+
+async def test_the_case_list_counts_cases_by_node_for_the_whole_page_only(
+    client: Any, login: Any, queries: list[str]
+) -> None:
+    user: User = await login("handler")
+    await add_cases(2, assignee=user.id)
+    await client.get("/cases")
+    forget_node_counts()
+    queries.clear()
+    fragment = await client.get("/cases?problem_type=quality_defect", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert not [sql for sql in queries if "COUNT(" in sql.upper()], queries
+    page = await client.get("/cases")
+    assert "(2)" in page.text  # the node menu: both cases are reported
+    assert [sql for sql in queries if "COUNT(" in sql.upper()]
