@@ -128,11 +128,44 @@ async def authenticate(*, email: str, password: str) -> User | None:
     return user
 
 
-async def session_start(*, user: User, ip: str) -> str:
+async def session_start(*, user: User, ip: str, user_agent: str = "", kept: bool = False) -> str:
     """A new session id for ``user``: a fresh id at every login (no fixation)."""
     token = secrets.token_urlsafe(32)
-    await StaffSession(token_hash=token_digest(token), user=user.id, ip=ip).save()
+    await StaffSession(
+        token_hash=token_digest(token), user=user.id, ip=ip, user_agent=user_agent[:200], kept=kept
+    ).save()
     return token
+
+
+async def sessions_of(user_id: int) -> list[dict[str, Any]]:
+    """A person's open sessions, most recently used first, for their account page."""
+    return list(
+        await StaffSession.select(
+            StaffSession.id,
+            StaffSession.token_hash,
+            StaffSession.created_at,
+            StaffSession.last_seen_at,
+            StaffSession.ip,
+            StaffSession.user_agent,
+            StaffSession.kept,
+        )
+        .where(StaffSession.user == user_id)
+        .order_by(StaffSession.last_seen_at, ascending=False)
+    )
+
+
+async def session_end_of(*, user_id: int, session_id: int) -> None:
+    """End one of the person's own sessions (a phone left signed in); another person's is unknown (404)."""
+    row = (
+        await StaffSession.select(StaffSession.token_hash)
+        .where((StaffSession.id == session_id) & (StaffSession.user == user_id))
+        .first()
+    )
+    if row is None:
+        raise NotFound(_("There is no such session."))
+    forget_sessions(digest=row["token_hash"])
+    await StaffSession.delete().where(StaffSession.id == session_id)
+    sessions_changed(digest=row["token_hash"])
 
 
 async def session_end(token: str) -> None:

@@ -25,6 +25,8 @@ class StaffSession(Table):
     created_at = Timestamptz(default=TimestamptzNow())
     last_seen_at = Timestamptz(default=TimestamptzNow())
     ip = Varchar(length=64, default="")
+    user_agent = Varchar(length=200, default="")  # the device, as its browser names itself
+    kept = Boolean(default=False)  # its cookie outlives the browser (until the absolute limit)
 
 
 class ApiToken(Table):

@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app.accounts import services as accounts
@@ -28,6 +28,13 @@ class LoginForm:
     email: str = ""
     password: str = ""
     next: str = ""
+    keep: str = ""  # "yes": keep me signed in on this device
+
+
+def on_a_phone(request: Request[Any, Any, Any]) -> bool:
+    """A phone's browser (Client Hints, else its User-Agent): it is offered to stay signed in."""
+    hint = request.headers.get("sec-ch-ua-mobile", "")
+    return hint == "?1" or (not hint and "Mobi" in request.headers.get("user-agent", ""))
 
 
 def safe_next(target: str) -> str:
@@ -40,7 +47,8 @@ def safe_next(target: str) -> str:
 class AccountController(Controller):
     @get("/login", opt={"roles": PUBLIC}, name="login")
     async def login_page(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
-        return render(request, "login.html", {"next": safe_next(next), "error": None, "email": ""})
+        context = {"next": safe_next(next), "error": None, "email": "", "keep": on_a_phone(request)}
+        return render(request, "login.html", context)
 
     @post("/login", opt={"roles": PUBLIC}, status_code=303)
     async def login(
@@ -81,13 +89,17 @@ class AccountController(Controller):
                 "next": safe_next(data.next),
                 "error": _("The email or password is not right."),
                 "email": data.email,
+                "keep": data.keep == "yes",
             }
             return render(request, "login.html", context, status_code=401)
         backoff.succeeded(account)
         old = request.cookies.get(SESSION_COOKIE)
         if old:
             await accounts.session_end(old)
-        token = await accounts.session_start(user=user, ip=ip)
+        kept = data.keep == "yes"
+        token = await accounts.session_start(
+            user=user, ip=ip, user_agent=request.headers.get("user-agent", ""), kept=kept
+        )
         security_event("login", user_id=user.id, ip=ip)
         response = Redirect(path=safe_next(data.next), status_code=303)
         response.set_cookie(
@@ -97,6 +109,9 @@ class AccountController(Controller):
             samesite="lax",
             secure=settings.secure_cookies,
             path="/",
+            # Kept: the cookie outlives the browser (a phone closed between reports) until the session's
+            # absolute limit; the server still ends it after the idle limit or when revoked.
+            max_age=settings.session_max_hours * 3600 if kept else None,
         )
         if user.language:
             remember_language(request, response, user.language)
@@ -104,9 +119,14 @@ class AccountController(Controller):
 
     @get("/account", opt={"roles": STAFF}, name="account")
     async def account_page(self, request: Request[Any, Any, Any], saved: FromQuery[bool] = False) -> Template:
-        return render(
-            request, "account.html", {"time_zones": sorted(available_timezones()), "saved": saved, "user": request.user}
-        )
+        return render(request, "account.html", {**await _account_context(request), "saved": saved})
+
+    @post("/account/sessions/{session_id:int}/end", opt={"roles": STAFF}, status_code=200)
+    async def session_end(self, request: Request[Any, Any, Any], session_id: FromPath[int]) -> Template:
+        await accounts.session_end_of(user_id=request.user.id, session_id=session_id)
+        security_event("session_ended", user_id=request.user.id, session_id=session_id, ip=client_ip(request))
+        context = {**await _account_context(request), "ended": True}
+        return render(request, "account.html", context, block="sessions")
 
     @post("/account", opt={"roles": STAFF}, status_code=303)
     async def account_save(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -128,3 +148,13 @@ class AccountController(Controller):
         # Tells the browser to drop this site's caches and storage, queued offline reports included.
         response.headers["Clear-Site-Data"] = '"cache", "storage"'
         return response
+
+
+async def _account_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    current = request.cookies.get(SESSION_COOKIE, "")
+    return {
+        "time_zones": sorted(available_timezones()),
+        "user": request.user,
+        "sessions": await accounts.sessions_of(request.user.id),
+        "this_session": accounts.token_digest(current) if current else "",
+    }

@@ -97,6 +97,9 @@ async def phone_with_profile(playwright: Any, profile: Path, base_url: str) -> A
         viewport={"width": 375, "height": 780},
         has_touch=True,
         is_mobile=True,
+        # As a phone's Chromium names itself (headless Chromium does not say "Mobile" by itself).
+        user_agent="Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Mobile Safari/537.36",
     )
 
 

@@ -254,3 +254,53 @@ async def test_guessing_one_account_from_many_addresses_is_slowed_but_its_owner_
     throttled = [event for event in events if event.get("event") == "login_account_throttled"]
     assert throttled and all(event["email"] == user.email.lower() for event in throttled)
     assert {event["ip"] for event in throttled} >= {"203.0.113.12", "198.51.100.7"}
+
+
+def session_cookie(response: Any) -> str:
+    return next(c for c in response.headers.get_list("set-cookie") if c.startswith("cc_session="))
+
+
+@pytest.mark.checklist(16, 17)
+async def test_a_phone_kept_signed_in_lasts_past_the_browser_and_is_signed_out_from_the_account_page(
+    client: Any, app: Any, make_user: Any, settings: Any
+) -> None:
+    from tests.conftest import asgi_client
+
+    user = await make_user("warehouse")
+    phone_agent = "Mozilla/5.0 (Linux; Android 14) Mobile Safari/537.36"
+    async with asgi_client(app) as phone:
+        page = await phone.get("/login", headers={"User-Agent": phone_agent})
+        assert 'id="keep" checked' in page.text, "a phone is offered to stay signed in"
+        form = {"email": user.email, "password": PASSWORD, "keep": "yes", "_csrf_token": await csrf_token(phone)}
+        kept = await phone.post("/login", data=form, headers={"User-Agent": phone_agent})
+        assert kept.status_code == 303
+        cookie = session_cookie(kept)
+        assert f"Max-Age={settings.session_max_hours * 3600}" in cookie and "HttpOnly" in cookie
+        # At a desk, the same person signs in for this browser only.
+        assert 'id="keep" checked' not in (await client.get("/login")).text
+        desk = await sign_in(client, user)
+        assert "Max-Age" not in session_cookie(desk)
+        account = await client.get("/account")
+        rows = BeautifulSoup(account.text, "html.parser").select("#sessions li[data-session]")
+        assert len(rows) == 2
+        phone_row = next(row for row in rows if "Android" in row.get_text())
+        assert "Kept signed in" in phone_row.get_text() and phone_row.select_one("button") is not None
+        assert "This device" in next(row for row in rows if row is not phone_row).get_text()
+        # Signed out from the desk, the phone is signed out at once.
+        assert (await phone.get("/intake")).status_code == 200
+        hx = {"HX-Request": "true", "x-csrftoken": await csrf_token(client)}
+        ended = await client.post(f"/account/sessions/{phone_row['data-session']}/end", headers=hx)
+        assert ended.status_code == 200 and 'id="session-ended"' in ended.text
+        assert (await phone.get("/intake")).status_code == 302
+    # Someone else's session is not anyone's to end.
+    other = await make_user("handler")
+    async with asgi_client(app) as theirs:
+        await sign_in(theirs, other)
+        mine = (await client.get("/account")).text
+        assert mine.count("data-session=") == 1
+        from app.accounts.tables import StaffSession
+
+        theirs_id = (await StaffSession.select(StaffSession.id).where(StaffSession.user == other.id).first())["id"]
+        refused = await client.post(f"/account/sessions/{theirs_id}/end", headers=hx)
+        assert refused.status_code == 404
+        assert (await theirs.get("/cases")).status_code == 200
