@@ -250,6 +250,10 @@ async def staff_panel(case: Case) -> dict[str, Any]:
             if row.status == evidence.OK and row.party in ("supplier", "carrier")
         ],
         "answer": await customer_answer(case.id),
+        # A customer with a tracking link answers the agreed plan there; the handler records it only otherwise.
+        "customer_tracks": await AccessLink.exists().where(
+            (AccessLink.case == case.id) & (AccessLink.party == "customer")
+        ),
         "dispute": await open_dispute(case.id),
         "progress": await progress(case.id),
         "step_labels": PROGRESS,

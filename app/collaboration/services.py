@@ -393,23 +393,55 @@ async def plan_accept(
                 "amount": str(proposal.amount) if proposal.amount is not None else None,
                 "currency": proposal.currency,
                 "party": proposal.party,
-                "awaiting": "customer",
+                "awaiting": "customer" if await _has_customer(case) else None,
             },
             at=now,
         )
         if case.node == states.Node.RESPONSIBILITY.value:
             await case_move(actor=actor, number=case.number, target="plan", reason=N_("Plan agreed"), now=now)
+        if not await _has_customer(case):
+            # No customer on the case: nobody is left to confirm, the plan is carried out.
+            await case_move(
+                actor=actor,
+                number=case.number,
+                target="implementation",
+                reason=N_("Plan agreed; the case has no customer to confirm it"),
+                now=now,
+            )
     proposal.status = "accepted"
     return proposal
+
+
+async def _has_customer(case: Case) -> bool:
+    """A customer on the case (its record, or a tracking link sent to them) confirms the agreed plan."""
+    return bool(case.customer) or await _tracked_by_customer(case.id)
+
+
+async def _tracked_by_customer(case_id: int) -> bool:
+    return bool(await AccessLink.exists().where((AccessLink.case == case_id) & (AccessLink.party == "customer")))
 
 
 async def customer_answer(
     *, actor: Actor, number: str, accepted: bool, comment: str = "", now: datetime | None = None
 ) -> Case:
-    """The customer's answer to the agreed plan; a confirmation moves the case to implementation."""
+    """The customer's answer as the handler heard it: only for a case whose customer has no tracking link."""
+    case = await _case(number)
+    if await _tracked_by_customer(case.id):
+        raise Conflict(_("This customer answers on their tracking page."))
+    return await plan_answer(actor=actor, case_id=case.id, accepted=accepted, comment=comment, now=now)
+
+
+async def plan_answer(
+    *, actor: Actor, case_id: int, accepted: bool, comment: str = "", now: datetime | None = None
+) -> Case:
+    """The customer's answer to the agreed plan, in one transaction.
+
+    A confirmation moves the case to implementation; a decline (with its reason) reopens the plan round:
+    the agreed proposal is marked declined and the case stays in plan for a new round.
+    """
     now = now or datetime.now(UTC)
     comment = _text(comment, "comment", required=not accepted)
-    case = await _case(number)
+    case = await _case_by_id(case_id)
     agreed = (
         await PlanProposal.objects()
         .where((PlanProposal.case == case.id) & (PlanProposal.status == "accepted"))
@@ -429,12 +461,11 @@ async def customer_answer(
         if accepted:
             return await case_move(
                 actor=actor,
-                number=number,
+                number=case.number,
                 target="implementation",
                 reason=N_("Plan confirmed by the customer"),
                 now=now,
             )
-        # Declined: back to the table; the proposal is reopened as superseded so a new round starts.
         await PlanProposal.update({PlanProposal.status: "declined"}).where(PlanProposal.id == agreed.id)
     return case
 

@@ -26,7 +26,7 @@ from app.collaboration.links import token_digest
 from app.collaboration.tables import AccessLink, PlanProposal
 from app.evidence.tables import Evidence
 from app.i18n import format_day
-from app.trade.tables import Carrier, Supplier
+from app.trade.tables import Carrier, Customer, Supplier
 from tests.browser.conftest import free_port
 from tests.conftest import asgi_client, csrf_token, sign_in
 
@@ -138,6 +138,9 @@ async def test_push_mail_link_dispute_counter_accept_confirm(
 ) -> None:
     sink, _url = smtp
     case = await supplier_case()
+    # A customer without a tracking link: the handler records their answer to the agreed plan.
+    customer = await Customer.objects().create(name="Lin", email="lin@example.com")
+    await Case.update({Case.customer: customer.id}).where(Case.id == case.id)
     handler = await make_user("handler")
     await sign_in(staff, handler)
 
