@@ -572,7 +572,8 @@ async def dispute_open(
 async def dispute_decide(
     *, actor: Actor, dispute_id: int, decision: str, rationale: str, now: datetime | None = None
 ) -> Dispute:
-    """A manager's decision with its rationale; the case returns to the node it left."""
+    """A manager's decision with its rationale; the case returns to the node it left, and from responsibility
+    moves on to the plan (the route then mails the decision to the parties concerned)."""
     now = now or datetime.now(UTC)
     if decision not in DECISIONS:
         raise ValidationFailed(_("Choose a decision."), fields=[("decision", _("Choose who is responsible."))])
@@ -606,6 +607,18 @@ async def dispute_decide(
         if case.node == states.Node.DISPUTED.value:
             await case_move(
                 actor=actor, number=case.number, target=dispute.from_node, reason=N_("Dispute decided"), now=now
+            )
+        if dispute.from_node == states.Node.RESPONSIBILITY.value and case.node in (
+            states.Node.DISPUTED.value,
+            states.Node.RESPONSIBILITY.value,
+        ):
+            # Responsibility is settled by the decision: the case moves on to the plan for the party decided.
+            await case_move(
+                actor=actor,
+                number=case.number,
+                target="plan",
+                reason=N_("Responsibility decided in mediation"),
+                now=now,
             )
     decided = await Dispute.objects().where(Dispute.id == dispute.id).first()
     assert decided is not None

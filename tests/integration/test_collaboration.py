@@ -314,7 +314,7 @@ async def test_plan_rounds_go_back_and_forth(staff: Any, party: Any, make_user: 
     assert bad.status_code == 422
 
 
-async def test_dispute_mediation_returns_to_the_node_it_left(
+async def test_a_decided_dispute_is_mailed_to_the_party_and_moves_the_case_to_the_plan(
     staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str], mail_app: Any
 ) -> None:
     case = await supplier_case()
@@ -357,10 +357,17 @@ async def test_dispute_mediation_returns_to_the_node_it_left(
         )
         assert decided.status_code == 303, decided.text
     row = await Case.objects().where(Case.id == case.id).first()
-    assert row.node == "responsibility" and row.confirmed_party == "supplier"
+    assert row.node == "plan" and row.confirmed_party == "supplier", "responsibility is settled: on to the plan"
     seen = await party.get(f"/p/cases/{case.number}")
     assert 'id="party-decision"' in seen.text and "Packing list shows the defect" in seen.text
-    assert {"dispute_opened", "dispute_decided"} <= set(await events(case.id))
+    assert 'id="party-mediation"' not in seen.text, "no mediation form above the decision"
+    assert {"dispute_opened", "dispute_decided", "decision_mail_sent"} <= set(await events(case.id))
+    # The supplier who disputed gets the decision by mail, in its link's language, with the rationale.
+    decision = [m for m in smtp[0].messages if case.number in m["Subject"] and m["To"] == "qa@supplier-a.cn"][-1]
+    assert decision["Subject"] == f"售后案件 {case.number}：调解已裁决"
+    body = decision.get_body(preferencelist=("plain",)).get_content()
+    assert "供应商负有责任。" in body and "Packing list shows the defect at origin" in body
+    assert len(smtp[0].messages) == 2, "the push and the decision, nothing to the carrier who was not in it"
 
 
 async def test_claim_pack_pdf_parses_back(staff: Any, make_user: Any, tmp_path: Path) -> None:
