@@ -291,8 +291,12 @@ async def dispute_page(dispute_id: str) -> dict[str, Any]:
     files = [row for row in await evidence.evidence_for_case(case.id) if row.status == evidence.OK]
     ours = [e for e in events if e["actor_kind"] in ("user", "system") and e["kind"] != "party_viewed"]
     theirs = [e for e in events if e["actor_kind"] in ("supplier", "carrier") and e["kind"] != "party_viewed"]
+    opened = next(
+        (e for e in events if e["kind"] == "dispute_opened" and e["data"].get("dispute_id") == dispute.id), None
+    )
     return {
         "dispute": dispute,
+        "appeal": bool(opened and opened["data"].get("appeal")),
         "case": case,
         "hint": hint_panel(case, today=datetime.now(UTC).date()),
         "our_events": ours,

@@ -546,15 +546,38 @@ async def message_post(
     return message
 
 
+async def appeal_due(case_id: int, party: str) -> bool:
+    """Whether a party's new dispute would be an appeal: a decision on a dispute it sees stands."""
+    if party == visibility.US:
+        return False  # we reopen mediation from the case page with our own evidence on it
+    decided = await Dispute.objects().where((Dispute.case == case_id) & Dispute.decided_at.is_not_null())
+    return any(visibility.dispute_seen(row, party) for row in decided)
+
+
 async def dispute_open(
-    *, actor: Actor, case_id: int, opened_by: str, reason: str, now: datetime | None = None
+    *,
+    actor: Actor,
+    case_id: int,
+    opened_by: str,
+    reason: str,
+    evidence_ids: list[int] | None = None,
+    now: datetime | None = None,
 ) -> Dispute:
-    """Mediation: the case moves to disputed and remembers the node it left."""
+    """Mediation: the case moves to disputed and remembers the node it left.
+
+    After a decision a new dispute is an appeal: it needs new evidence (files sent with it) and is marked so.
+    """
     now = now or datetime.now(UTC)
     reason = _text(reason, "reason", required=True)
     case = await _case_by_id(case_id)
     if states.Node(case.node) not in states.DISPUTABLE:
         raise Conflict(_("Mediation opens on a case in responsibility, plan or implementation."))
+    appeal = await appeal_due(case_id, opened_by)
+    if appeal and not evidence_ids:
+        raise ValidationFailed(
+            _("This case was decided in mediation: an appeal needs new evidence."),
+            fields=[("evidence", _("Attach the new evidence."))],
+        )
     async with atomic():
         dispute = Dispute(case=case_id, opened_by=opened_by, from_node=case.node, reason=reason, opened_at=now)
         await dispute.save()
@@ -563,7 +586,13 @@ async def dispute_open(
             case_id=case_id,
             actor=actor,
             kind="dispute_opened",
-            data={"dispute_id": dispute.id, "from": case.node, "reason": reason},
+            data={
+                "dispute_id": dispute.id,
+                "from": case.node,
+                "reason": reason,
+                "appeal": appeal,
+                "evidence_ids": list(evidence_ids or []),
+            },
             at=now,
         )
     return dispute

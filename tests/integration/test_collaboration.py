@@ -369,6 +369,28 @@ async def test_a_decided_dispute_is_mailed_to_the_party_and_moves_the_case_to_th
     assert "供应商负有责任。" in body and "Packing list shows the defect at origin" in body
     assert len(smtp[0].messages) == 2, "the push and the decision, nothing to the carrier who was not in it"
 
+    # Disputing again is an appeal: without new evidence it is refused and nothing changes; with it, it opens.
+    assert 'id="party-appeal"' in seen.text
+    bare = await party.post(
+        f"/p/cases/{case.number}/dispute",
+        data={"reason": "We still disagree", "_csrf_token": await csrf_token(party)},
+    )
+    assert bare.status_code == 422 and "申诉需要新证据" in bare.text
+    assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "plan"
+    appealed = await party.post(
+        f"/p/cases/{case.number}/dispute",
+        data={"reason": "The forwarder's report shows crushing", "_csrf_token": await csrf_token(party)},
+        files={"evidence": ("report.jpg", photo(), "image/jpeg")},
+    )
+    assert appealed.status_code == 303, appealed.text
+    appeal = await Dispute.objects().where(Dispute.case == case.id).order_by(Dispute.id, ascending=False).first()
+    assert appeal.id != dispute.id and appeal.from_node == "plan"
+    assert (await Evidence.count().where((Evidence.case == case.id) & (Evidence.party == "supplier"))) == 1
+    page = await staff.get(f"/disputes/{appeal.id}")
+    assert 'id="dispute-appeal"' in page.text
+    first = await staff.get(f"/disputes/{dispute.id}")
+    assert 'id="dispute-appeal"' not in first.text
+
 
 async def test_claim_pack_pdf_parses_back(staff: Any, make_user: Any, tmp_path: Path) -> None:
     case = await supplier_case()
