@@ -13,10 +13,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.async_api import expect
 
+from app.cases.events import Actor
 from app.cases.responsibility import json_object
+from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent
-from app.collaboration import links
-from app.collaboration.tables import PlanProposal
+from app.collaboration import links, services
+from app.collaboration.tables import Dispute, PlanProposal
 from app.db import atomic
 from app.evidence.tables import Evidence
 from app.trade.tables import Customer
@@ -323,5 +325,59 @@ async def test_a_suppliers_answer_appears_live_on_the_handlers_open_page(
     finally:
         for page in (desk, phone):
             await page.goto("about:blank")  # closes the event streams before the server stops
+        await desk_context.close()
+        await phone_context.close()
+
+
+async def test_a_manager_decides_the_party_gets_the_mail_and_may_appeal_only_with_new_evidence(
+    browser: Any, mail_server: str, smtp: Sink, make_user: Any, tmp_path: Path
+) -> None:
+    case = await supplier_case(email="qa@supplier-a.cn", language="zh")
+    await case_move(actor=Actor.system(), number=case.number, target="responsibility")
+    pushed = await services.case_push(
+        actor=Actor.system(), number=case.number, party="supplier", email="qa@supplier-a.cn", language="zh",
+        requirement="replacement", reply_by=datetime.now(UTC).date() + timedelta(days=7),
+    )  # fmt: skip
+    supplier = Actor(kind="supplier", id=str(pushed.link.id), label="qa@supplier-a.cn")
+    dispute = await services.dispute_open(
+        actor=supplier, case_id=case.id, opened_by="supplier", reason="Packed intact; see photo"
+    )
+    manager = await make_user("manager", name="Mei")
+    desk_context = await browser.new_context(base_url=mail_server, viewport={"width": 1280, "height": 900})
+    phone_context = await browser.new_context(base_url=mail_server, viewport={"width": 375, "height": 780})
+    desk, phone = await desk_context.new_page(), await phone_context.new_page()
+    errors: list[str] = []
+    for page in (desk, phone):
+        page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        await sign_in_page(desk, manager.email, PASSWORD)
+        await desk.goto(f"/disputes/{dispute.id}")
+        await desk.select_option("#decision", "supplier")
+        await desk.fill("#rationale", "The packing list shows the defect at origin")
+        await desk.click("#decide-form button[type=submit]")
+        await desk.wait_for_selector("#decision")
+
+        mail = await mail_arrives(smtp)
+        assert mail["To"] == "qa@supplier-a.cn" and mail["Subject"] == f"售后案件 {case.number}：调解已裁决"
+        assert "The packing list shows the defect at origin" in mail.get_body(preferencelist=("plain",)).get_content()
+        assert (await Case.objects().where(Case.id == case.id).first()).node == "plan"
+
+        await phone.goto(f"/l/{pushed.token}")
+        await phone.click("#continue")
+        await phone.wait_for_selector("#party-decision")
+        await expect(phone.locator("#party-mediation")).to_have_count(0)
+        await phone.click("#party-appeal summary")
+        await phone.fill("#appeal-reason", "货代报告显示外箱被压")
+        picture = tmp_path / "report.jpg"
+        picture.write_bytes(photo())
+        await phone.set_input_files("#appeal-evidence", str(picture))
+        await phone.click("#party-appeal button[type=submit]")
+        await expect(phone.locator("#party-appeal")).to_have_count(0)
+        appeal = await Dispute.objects().where(Dispute.case == case.id).order_by(Dispute.id, ascending=False).first()
+        assert appeal.id != dispute.id and appeal.reason == "货代报告显示外箱被压"
+        await desk.goto(f"/disputes/{appeal.id}")
+        await expect(desk.locator("#dispute-appeal")).to_have_count(1)
+        assert errors == []
+    finally:
         await desk_context.close()
         await phone_context.close()
