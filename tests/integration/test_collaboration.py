@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from bs4 import BeautifulSoup
 from PIL import Image
 
 from app.cases.events import Actor
@@ -390,6 +391,12 @@ async def test_a_decided_dispute_is_mailed_to_the_party_and_moves_the_case_to_th
     assert 'id="dispute-appeal"' in page.text
     first = await staff.get(f"/disputes/{dispute.id}")
     assert 'id="dispute-appeal"' not in first.text
+    # The case timeline says the outcome of each step, not just that it happened.
+    timeline = BeautifulSoup((await staff.get(f"/cases/{case.number}")).text, "html.parser")
+    decided_line = timeline.select_one("#timeline li[data-kind=dispute_decided]").get_text(" ", strip=True)
+    assert "Supplier" in decided_line and "Packing list shows the defect at origin" in decided_line
+    opened_lines = [li.get_text(" ", strip=True) for li in timeline.select("#timeline li[data-kind=dispute_opened]")]
+    assert ["Appeal" in line for line in opened_lines] == [False, True]
 
 
 async def test_claim_pack_pdf_parses_back(staff: Any, make_user: Any, tmp_path: Path) -> None:
