@@ -165,6 +165,8 @@ EVENT_LABELS: dict[str, str] = {
     "mail_auto_reply": lazy_gettext("Automatic reply"),
     "message_mail_sent": lazy_gettext("Email sent"),
     "message_mail_failed": lazy_gettext("Email failed"),
+    "decision_mail_sent": lazy_gettext("Decision mailed"),
+    "decision_mail_failed": lazy_gettext("Decision mail failed"),
     "case_pushed": lazy_gettext("Sent to the supplier or carrier"),
     "party_response": lazy_gettext("Answer"),
     "plan_proposed": lazy_gettext("Plan proposed"),

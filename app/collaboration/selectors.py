@@ -250,6 +250,10 @@ async def staff_panel(case: Case) -> dict[str, Any]:
             if row.status == evidence.OK and row.party in ("supplier", "carrier")
         ],
         "answer": await customer_answer(case.id),
+        # A customer with a tracking link answers the agreed plan there; the handler records it only otherwise.
+        "customer_tracks": await AccessLink.exists().where(
+            (AccessLink.case == case.id) & (AccessLink.party == "customer")
+        ),
         "dispute": await open_dispute(case.id),
         "progress": await progress(case.id),
         "step_labels": PROGRESS,
@@ -287,8 +291,12 @@ async def dispute_page(dispute_id: str) -> dict[str, Any]:
     files = [row for row in await evidence.evidence_for_case(case.id) if row.status == evidence.OK]
     ours = [e for e in events if e["actor_kind"] in ("user", "system") and e["kind"] != "party_viewed"]
     theirs = [e for e in events if e["actor_kind"] in ("supplier", "carrier") and e["kind"] != "party_viewed"]
+    opened = next(
+        (e for e in events if e["kind"] == "dispute_opened" and e["data"].get("dispute_id") == dispute.id), None
+    )
     return {
         "dispute": dispute,
+        "appeal": bool(opened and opened["data"].get("appeal")),
         "case": case,
         "hint": hint_panel(case, today=datetime.now(UTC).date()),
         "our_events": ours,

@@ -398,23 +398,55 @@ async def plan_accept(
                 "amount": str(proposal.amount) if proposal.amount is not None else None,
                 "currency": proposal.currency,
                 "party": proposal.party,
-                "awaiting": "customer",
+                "awaiting": "customer" if await _has_customer(case) else None,
             },
             at=now,
         )
         if case.node == states.Node.RESPONSIBILITY.value:
             await case_move(actor=actor, number=case.number, target="plan", reason=N_("Plan agreed"), now=now)
+        if not await _has_customer(case):
+            # No customer on the case: nobody is left to confirm, the plan is carried out.
+            await case_move(
+                actor=actor,
+                number=case.number,
+                target="implementation",
+                reason=N_("Plan agreed; the case has no customer to confirm it"),
+                now=now,
+            )
     proposal.status = "accepted"
     return proposal
+
+
+async def _has_customer(case: Case) -> bool:
+    """A customer on the case (its record, or a tracking link sent to them) confirms the agreed plan."""
+    return bool(case.customer) or await _tracked_by_customer(case.id)
+
+
+async def _tracked_by_customer(case_id: int) -> bool:
+    return bool(await AccessLink.exists().where((AccessLink.case == case_id) & (AccessLink.party == "customer")))
 
 
 async def customer_answer(
     *, actor: Actor, number: str, accepted: bool, comment: str = "", now: datetime | None = None
 ) -> Case:
-    """The customer's answer to the agreed plan; a confirmation moves the case to implementation."""
+    """The customer's answer as the handler heard it: only for a case whose customer has no tracking link."""
+    case = await _case(number)
+    if await _tracked_by_customer(case.id):
+        raise Conflict(_("This customer answers on their tracking page."))
+    return await plan_answer(actor=actor, case_id=case.id, accepted=accepted, comment=comment, now=now)
+
+
+async def plan_answer(
+    *, actor: Actor, case_id: int, accepted: bool, comment: str = "", now: datetime | None = None
+) -> Case:
+    """The customer's answer to the agreed plan, in one transaction.
+
+    A confirmation moves the case to implementation; a decline (with its reason) reopens the plan round:
+    the agreed proposal is marked declined and the case stays in plan for a new round.
+    """
     now = now or datetime.now(UTC)
     comment = _text(comment, "comment", required=not accepted)
-    case = await _case(number)
+    case = await _case_by_id(case_id)
     agreed = (
         await PlanProposal.objects()
         .where((PlanProposal.case == case.id) & (PlanProposal.status == "accepted"))
@@ -434,12 +466,11 @@ async def customer_answer(
         if accepted:
             return await case_move(
                 actor=actor,
-                number=number,
+                number=case.number,
                 target="implementation",
                 reason=N_("Plan confirmed by the customer"),
                 now=now,
             )
-        # Declined: back to the table; the proposal is reopened as superseded so a new round starts.
         await PlanProposal.update({PlanProposal.status: "declined"}).where(PlanProposal.id == agreed.id)
     return case
 
@@ -520,15 +551,38 @@ async def message_post(
     return message
 
 
+async def appeal_due(case_id: int, party: str) -> bool:
+    """Whether a party's new dispute would be an appeal: a decision on a dispute it sees stands."""
+    if party == visibility.US:
+        return False  # we reopen mediation from the case page with our own evidence on it
+    decided = await Dispute.objects().where((Dispute.case == case_id) & Dispute.decided_at.is_not_null())
+    return any(visibility.dispute_seen(row, party) for row in decided)
+
+
 async def dispute_open(
-    *, actor: Actor, case_id: int, opened_by: str, reason: str, now: datetime | None = None
+    *,
+    actor: Actor,
+    case_id: int,
+    opened_by: str,
+    reason: str,
+    evidence_ids: list[int] | None = None,
+    now: datetime | None = None,
 ) -> Dispute:
-    """Mediation: the case moves to disputed and remembers the node it left."""
+    """Mediation: the case moves to disputed and remembers the node it left.
+
+    After a decision a new dispute is an appeal: it needs new evidence (files sent with it) and is marked so.
+    """
     now = now or datetime.now(UTC)
     reason = _text(reason, "reason", required=True)
     case = await _case_by_id(case_id)
     if states.Node(case.node) not in states.DISPUTABLE:
         raise Conflict(_("Mediation opens on a case in responsibility, plan or implementation."))
+    appeal = await appeal_due(case_id, opened_by)
+    if appeal and not evidence_ids:
+        raise ValidationFailed(
+            _("This case was decided in mediation: an appeal needs new evidence."),
+            fields=[("evidence", _("Attach the new evidence."))],
+        )
     async with atomic():
         dispute = Dispute(case=case_id, opened_by=opened_by, from_node=case.node, reason=reason, opened_at=now)
         await dispute.save()
@@ -537,7 +591,13 @@ async def dispute_open(
             case_id=case_id,
             actor=actor,
             kind="dispute_opened",
-            data={"dispute_id": dispute.id, "from": case.node, "reason": reason},
+            data={
+                "dispute_id": dispute.id,
+                "from": case.node,
+                "reason": reason,
+                "appeal": appeal,
+                "evidence_ids": list(evidence_ids or []),
+            },
             at=now,
         )
     return dispute
@@ -546,7 +606,8 @@ async def dispute_open(
 async def dispute_decide(
     *, actor: Actor, dispute_id: int, decision: str, rationale: str, now: datetime | None = None
 ) -> Dispute:
-    """A manager's decision with its rationale; the case returns to the node it left."""
+    """A manager's decision with its rationale; the case returns to the node it left, and from responsibility
+    moves on to the plan (the route then mails the decision to the parties concerned)."""
     now = now or datetime.now(UTC)
     if decision not in DECISIONS:
         raise ValidationFailed(_("Choose a decision."), fields=[("decision", _("Choose who is responsible."))])
@@ -580,6 +641,18 @@ async def dispute_decide(
         if case.node == states.Node.DISPUTED.value:
             await case_move(
                 actor=actor, number=case.number, target=dispute.from_node, reason=N_("Dispute decided"), now=now
+            )
+        if dispute.from_node == states.Node.RESPONSIBILITY.value and case.node in (
+            states.Node.DISPUTED.value,
+            states.Node.RESPONSIBILITY.value,
+        ):
+            # Responsibility is settled by the decision: the case moves on to the plan for the party decided.
+            await case_move(
+                actor=actor,
+                number=case.number,
+                target="plan",
+                reason=N_("Responsibility decided in mediation"),
+                now=now,
             )
     decided = await Dispute.objects().where(Dispute.id == dispute.id).first()
     assert decided is not None

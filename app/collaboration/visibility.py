@@ -10,6 +10,7 @@ party sees").
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from app.cases.responsibility import json_object
@@ -164,6 +165,50 @@ async def case_contacts(case_id: int) -> dict[str, PartyContact]:
             kind, str((row or {}).get("name") or ""), str((row or {}).get("language") or "en"), unique
         )
     return out
+
+
+@dataclass(frozen=True)
+class CustomerPlan:
+    """The agreed plan as the customer reads it: what they get, when and how much; nothing said between us and the
+    supplier or carrier, and not who pays."""
+
+    proposal_id: int
+    remedy: str
+    amount: Decimal | None
+    currency: str
+    ready_by: str
+
+
+async def customer_plan(case_id: int) -> CustomerPlan | None:
+    """The agreed plan waiting for the customer's answer, or None (no plan, already answered, or not in plan)."""
+    case = await Case.select(Case.node).where(Case.id == case_id).first()
+    if case is None or case["node"] != "plan":
+        return None
+    agreed = (
+        await PlanProposal.objects()
+        .where((PlanProposal.case == case_id) & (PlanProposal.status == "accepted"))
+        .order_by(PlanProposal.round, ascending=False)
+        .first()
+    )
+    if agreed is None:
+        return None
+    answers = await CaseEvent.select(CaseEvent.data).where(
+        (CaseEvent.case == case_id) & (CaseEvent.kind == "customer_plan_answer")
+    )
+    if any(json_object(row["data"]).get("proposal_id") == agreed.id for row in answers):
+        return None
+    proposed = await CaseEvent.select(CaseEvent.data).where(
+        (CaseEvent.case == case_id) & (CaseEvent.kind == "plan_proposed")
+    )
+    ready_by = next(
+        (
+            str(data.get("ready_by") or "")
+            for data in map(json_object, (row["data"] for row in proposed))
+            if data.get("proposal_id") == agreed.id
+        ),
+        "",
+    )
+    return CustomerPlan(agreed.id, agreed.remedy, agreed.amount, agreed.currency, ready_by)
 
 
 def owner_elsewhere(contacts: dict[str, PartyContact], party: str, email: str) -> PartyContact | None:

@@ -8,6 +8,7 @@ from app.cases import states
 from app.cases.events import Actor, record_event
 from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent
+from app.collaboration import services as collaboration
 from app.collaboration.links import PartyAccess
 from app.collaboration.tables import AccessLink
 from app.db import atomic
@@ -54,3 +55,21 @@ async def customer_feedback(*, access: PartyAccess, score: int, comment: str, re
             await case_move(
                 actor=actor, number=case.number, target="implementation", reason=N_("Reopened by the customer"), now=now
             )
+
+
+async def customer_confirm_plan(*, access: PartyAccess, note: str = "", now: datetime) -> None:
+    """The customer confirms the agreed plan (with an optional note): the case moves on to carrying it out."""
+    await collaboration.plan_answer(
+        actor=customer_actor(access), case_id=access.case_id, accepted=True, comment=note, now=now
+    )
+
+
+async def customer_decline_plan(*, access: PartyAccess, reason: str, now: datetime) -> None:
+    """The customer declines the agreed plan with their reason: the plan round opens again."""
+    if not reason.strip():
+        raise ValidationFailed(
+            _("Tell us why you decline the plan."), fields=[("reason", _("Write what you would need instead."))]
+        )
+    await collaboration.plan_answer(
+        actor=customer_actor(access), case_id=access.case_id, accepted=False, comment=reason, now=now
+    )

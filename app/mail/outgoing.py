@@ -13,9 +13,10 @@ import anyio.to_thread
 
 from app.cases.events import Actor, record_event
 from app.cases.tables import Case, Message
-from app.collaboration.tables import AccessLink
+from app.collaboration import visibility
+from app.collaboration.tables import AccessLink, Dispute
 from app.db import atomic
-from app.i18n import current_language
+from app.i18n import current_language, lazy_gettext
 from app.i18n import gettext as _
 from app.mail.addresses import PARTY_CODES, reply_address, tag_for
 from app.mail.tables import SentMail
@@ -143,4 +144,73 @@ async def send_message_mail(settings: Settings, *, message_id: int) -> None:
                 actor=Actor.system(),
                 kind="message_mail_failed" if error else "message_mail_sent",
                 data={"message_id": message_id, "party": row["party"], "error": error[:500]},
+            )
+
+
+# What a decision means, in the words each party reads it.
+DECISION_WORDS: dict[str, str] = {
+    "supplier": lazy_gettext("The supplier is responsible."),
+    "carrier": lazy_gettext("The carrier is responsible."),
+    "purchaser": lazy_gettext("We, the purchaser, are responsible."),
+    "shared": lazy_gettext("Responsibility is shared."),
+}
+
+
+async def decision_mails(settings: Settings, *, dispute_id: int) -> list[tuple[str, Mail]]:
+    """The decision for each party whose view holds the dispute, in its link's language, with the rationale."""
+    dispute = await Dispute.objects().where(Dispute.id == dispute_id).first()
+    case = await Case.select(Case.number).where(Case.id == (dispute.case if dispute else 0)).first()
+    if dispute is None or case is None or dispute.decided_at is None:
+        return []
+    out = []
+    for party in ("supplier", "carrier"):
+        view = await visibility.party_view(dispute.case, party)
+        if dispute.id not in view.dispute_ids:
+            continue
+        link = (
+            await AccessLink.objects()
+            .where(
+                (AccessLink.case == dispute.case)
+                & (AccessLink.party == party)
+                & (AccessLink.email != "")
+                & AccessLink.revoked_at.is_null()
+            )
+            .order_by(AccessLink.id, ascending=False)
+            .first()
+        )
+        if link is None:
+            continue
+        marker = current_language.set(link.language)
+        try:
+            subject = _("After-sales case %(number)s: the mediation is decided", number=case["number"])
+            text = "\n\n".join(
+                [
+                    str(DECISION_WORDS.get(dispute.decision, dispute.decision)),
+                    _("Why: %(rationale)s", rationale=dispute.rationale),
+                    _("The case now moves on to the plan. Open your link to see it."),
+                ]
+            )
+        finally:
+            current_language.reset(marker)
+        mail = Mail(to=[link.email], subject=subject, text=text + "\n")
+        out.append((party, await case_mail(settings, mail, case_id=dispute.case, number=case["number"], party=party)))
+    return out
+
+
+async def send_decision_mails(settings: Settings, *, dispute_id: int) -> None:
+    """Mail the decision to the parties concerned (after its commit); a failed send is on the timeline."""
+    dispute = await Dispute.select(Dispute.case).where(Dispute.id == dispute_id).first()
+    for party, mail in await decision_mails(settings, dispute_id=dispute_id):
+        error = ""
+        try:
+            await anyio.to_thread.run_sync(send_mail, settings, mail)
+        except Exception as failure:  # SMTP trouble of any kind: shown to staff, the decision stands
+            log.warning("decision mail failed", extra={"dispute_id": dispute_id, "error": str(failure)})
+            error = str(failure) or type(failure).__name__
+        async with atomic():
+            await record_event(
+                case_id=dispute["case"] if dispute else 0,
+                actor=Actor.system(),
+                kind="decision_mail_failed" if error else "decision_mail_sent",
+                data={"dispute_id": dispute_id, "party": party, "error": error[:500]},
             )

@@ -24,7 +24,7 @@ from app.evidence import services as evidence_services
 from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.i18n import current_language, format_day
 from app.i18n import gettext as _
-from app.mail.outgoing import case_mail, send_message_mail
+from app.mail.outgoing import case_mail, send_decision_mails, send_message_mail
 from app.notify.email import Attachment, Mail, send_mail
 from app.routes.cases import actor_for
 from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
@@ -355,6 +355,7 @@ async def dispute_decide(request: Request[Any, Any, Any], dispute_id: FromPath[s
         decision=_field(form, "decision"),
         rationale=_field(form, "rationale"),
     )
+    await send_decision_mails(request.app.state.settings, dispute_id=dispute.id)
     return Redirect(path=f"/disputes/{dispute.id}", status_code=303)
 
 

@@ -274,12 +274,39 @@ async def party_progress(request: Request[Any, Any, Any], number: FromPath[str])
     return await _done(request, access, case)
 
 
-@post("/p/cases/{number:str}/dispute", opt={"roles": PARTY}, status_code=303)
+@post(
+    "/p/cases/{number:str}/dispute",
+    opt={"roles": PARTY},
+    request_max_body_size=UPLOAD_BODY_LIMIT,
+    status_code=303,
+)
 async def party_dispute(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
+    """Mediation, or after a decision an appeal, which must bring new evidence (stored only when it does)."""
     access, case = await _party(request, number)
-    form = await request.form()
+    refuse_oversized(request)
+    form = await read_form(request)
+    uploads = await uploads_from_form(form)
+    if await services.appeal_due(case.id, access.party) and not uploads:
+        await services.dispute_open(
+            actor=services.actor_of(access), case_id=case.id, opened_by=access.party, reason=_field(form, "reason")
+        )  # refuses with the reason why: nothing is stored
+    evidence_ids: list[int] = []
+    if uploads:
+        attached = await evidence_services.evidence_add(
+            actor=services.actor_of(access),
+            number=case.number,
+            uploads=uploads,
+            store=evidence_store(request),
+            policy=evidence_policy(request),
+            party=access.party,
+        )
+        evidence_ids = [item.evidence.id for item in attached]
     await services.dispute_open(
-        actor=services.actor_of(access), case_id=case.id, opened_by=access.party, reason=_field(form, "reason")
+        actor=services.actor_of(access),
+        case_id=case.id,
+        opened_by=access.party,
+        reason=_field(form, "reason"),
+        evidence_ids=evidence_ids,
     )
     return await _done(request, access, case)
 

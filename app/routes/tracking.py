@@ -14,11 +14,13 @@ from litestar.response import Redirect, Template
 from app.accounts.roles import ADMINS, DESK, PUBLIC, STAFF
 from app.cases import states
 from app.cases.events import Actor
-from app.collaboration import links
+from app.cases.taxonomy import REMEDIES
+from app.collaboration import links, visibility
 from app.collaboration.links import PartyAccess
 from app.customers import services as customers
-from app.errors import ValidationFailed
+from app.errors import Conflict, ValidationFailed
 from app.i18n import LANGUAGES, current_language
+from app.i18n import gettext as _
 from app.notify import inapp
 from app.notify.push import application_server_key
 from app.routes.party import invalid_link_page, redeem_link
@@ -224,7 +226,14 @@ async def _customer_context(access: PartyAccess) -> dict[str, Any]:
     view = await selectors.customer_view(access.case_id)
     steps = [n.value for n in states.MAIN_LINE]
     # Dates on the page are the customer's own (party_zone is the zone the page is read in).
-    return {"view": view, "steps": steps, "language": access.language, "party_zone": view["time_zone"]}
+    return {
+        "view": view,
+        "steps": steps,
+        "language": access.language,
+        "party_zone": view["time_zone"],
+        "plan": await visibility.customer_plan(access.case_id),
+        "remedies": REMEDIES,
+    }
 
 
 @get("/track", opt={"roles": PUBLIC}, name="track_page")
@@ -260,6 +269,37 @@ async def track_feedback(
     return render(request, "tracking/customer.html", context, headers=NO_REFERRER)
 
 
+@dataclass
+class PlanAnswerForm:
+    answer: str = ""
+    reason: str = ""
+    note: str = ""
+
+
+@post("/track/plan", opt={"roles": PUBLIC}, status_code=200)
+async def track_plan(
+    request: Request[Any, Any, Any], data: Annotated[PlanAnswerForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+) -> Template:
+    """The customer confirms the agreed plan or declines it with a reason."""
+    access = await _customer(request)
+    if access is None:
+        return invalid_link_page(request)
+    now = _now()
+    try:
+        if data.answer == "confirm":
+            await customers.customer_confirm_plan(access=access, note=data.note, now=now)
+        elif data.answer == "decline":
+            await customers.customer_decline_plan(access=access, reason=data.reason, now=now)
+        else:
+            raise ValidationFailed(_("Confirm the plan or decline it."), fields=[("answer", _("Choose one."))])
+    except (ValidationFailed, Conflict) as error:
+        context = {**await _customer_context(access), "plan_error": str(error), "reason": data.reason}
+        status = 422 if isinstance(error, ValidationFailed) else 409
+        return render(request, "tracking/customer.html", context, status_code=status, headers=NO_REFERRER)
+    context = {**await _customer_context(access), "plan_answered": data.answer}
+    return render(request, "tracking/customer.html", context, headers=NO_REFERRER)
+
+
 TRACKING_ROUTES: list[Any] = [
     board,
     case_deadlines,
@@ -275,4 +315,5 @@ TRACKING_ROUTES: list[Any] = [
     track_continue,
     track_page,
     track_feedback,
+    track_plan,
 ]

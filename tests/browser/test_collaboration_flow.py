@@ -13,12 +13,19 @@ import pytest
 from aiosmtpd.controller import Controller
 from playwright.async_api import expect
 
+from app.cases.events import Actor
+from app.cases.responsibility import json_object
+from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent
-from app.collaboration.tables import PlanProposal
+from app.collaboration import links, services
+from app.collaboration.tables import Dispute, PlanProposal
+from app.db import atomic
 from app.evidence.tables import Evidence
+from app.trade.tables import Customer
 from tests.browser.conftest import free_port, running_server, screenshot_path, sign_in_page
 from tests.conftest import PASSWORD
 from tests.integration.test_collaboration import Sink, photo, supplier_case
+from tests.integration.test_tracking import agreed_case
 
 pytestmark = pytest.mark.browser
 
@@ -52,6 +59,7 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
     browser: Any, mail_server: str, smtp: Sink, make_user: Any, tmp_path: Path
 ) -> None:
     case = await supplier_case(email="qa@supplier-a.cn", language="zh")
+    customer_token = await with_customer(case.id)
     handler = await make_user("handler", name="Hao")
     errors: list[str] = []
     desk_context = await browser.new_context(base_url=mail_server, viewport={"width": 1280, "height": 900})
@@ -138,11 +146,23 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
         await phone.click("#proposals li[data-status='open'] button")
         await phone.wait_for_selector("#proposals li[data-status='accepted']")
 
-        # The customer's answer is recorded; the case moves to implementation.
+        # The customer confirms the agreed plan on their tracking page; the case moves to implementation.
+        customer_context = await browser.new_context(base_url=mail_server, viewport={"width": 375, "height": 780})
+        customer = await customer_context.new_page()
+        customer.on("pageerror", lambda error: errors.append(str(error)))
+        await customer.goto(f"/t/{customer_token}")
+        await customer.click("#continue")
+        await customer.wait_for_selector("#customer-plan")
+        await expect(customer.locator("#plan-remedy")).to_have_text("Partial refund")
+        await expect(customer.locator("#plan-amount")).to_have_text("€480.00")
+        await expect(customer.locator("#customer-plan")).not_to_contain_text("40% of the invoice")
+        await customer.click("#plan-confirm")
+        await customer.wait_for_selector("#plan-confirmed")
+        await expect(customer.locator("#customer-plan")).to_have_count(0)
+        await customer_context.close()
         await desk.reload()
-        await desk.check("#customer-answer-form input[value=accept]")
-        await desk.click("#record-customer-answer")
         await expect(desk.locator("#case-node")).to_have_attribute("data-node", "implementation")
+        await expect(desk.locator("#customer-answer-form")).to_have_count(0)
         await desk.screenshot(path=screenshot_path("collaboration-desk-1280"), full_page=True)
 
         stored = await Case.objects().where(Case.id == case.id).first()
@@ -168,6 +188,47 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
     finally:
         await desk_context.close()
         await phone_context.close()
+
+
+async def with_customer(case_id: int) -> str:
+    """The case's customer, with the tracking link they would get by mail (English); returns its token."""
+    customer = await Customer.objects().create(name="Lin", email="lin@example.com")
+    await Case.update({Case.customer: customer.id}).where(Case.id == case_id)
+    async with atomic():
+        _link, token = await links.issue_link(
+            case_id=case_id, party="customer", email="lin@example.com", language="en", now=datetime.now(UTC)
+        )
+    return token
+
+
+async def test_the_customer_declines_the_agreed_plan_with_a_reason(browser: Any, mail_server: str) -> None:
+    case = await agreed_case(with_customer=True)
+    async with atomic():
+        _link, token = await links.issue_link(
+            case_id=case.id, party="customer", email="lin@example.com", language="zh", now=datetime.now(UTC)
+        )
+    context = await browser.new_context(base_url=mail_server, viewport={"width": 375, "height": 780})
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        await page.goto(f"/t/{token}")
+        await page.click("#continue")
+        await page.wait_for_selector("#customer-plan")
+        assert await page.get_attribute("html", "lang") == "zh-CN"
+        await page.fill("#plan-reason", "我想要换货")
+        await page.click("#plan-decline")
+        await page.wait_for_selector("#plan-declined")
+        await expect(page.locator("#customer-plan")).to_have_count(0)
+        await page.screenshot(path=screenshot_path("customer-plan-declined-375"), full_page=True)
+        stored = await Case.objects().where(Case.id == case.id).first()
+        assert stored.node == "plan"
+        assert [row["status"] for row in await PlanProposal.select(PlanProposal.status)] == ["declined"]
+        answer = await CaseEvent.objects().where(CaseEvent.kind == "customer_plan_answer").first()
+        assert answer.actor_kind == "customer" and json_object(answer.data)["comment"] == "我想要换货"
+        assert errors == []
+    finally:
+        await context.close()
 
 
 async def test_switching_the_party_swaps_the_address_and_names_who_the_push_reaches(
@@ -264,5 +325,59 @@ async def test_a_suppliers_answer_appears_live_on_the_handlers_open_page(
     finally:
         for page in (desk, phone):
             await page.goto("about:blank")  # closes the event streams before the server stops
+        await desk_context.close()
+        await phone_context.close()
+
+
+async def test_a_manager_decides_the_party_gets_the_mail_and_may_appeal_only_with_new_evidence(
+    browser: Any, mail_server: str, smtp: Sink, make_user: Any, tmp_path: Path
+) -> None:
+    case = await supplier_case(email="qa@supplier-a.cn", language="zh")
+    await case_move(actor=Actor.system(), number=case.number, target="responsibility")
+    pushed = await services.case_push(
+        actor=Actor.system(), number=case.number, party="supplier", email="qa@supplier-a.cn", language="zh",
+        requirement="replacement", reply_by=datetime.now(UTC).date() + timedelta(days=7),
+    )  # fmt: skip
+    supplier = Actor(kind="supplier", id=str(pushed.link.id), label="qa@supplier-a.cn")
+    dispute = await services.dispute_open(
+        actor=supplier, case_id=case.id, opened_by="supplier", reason="Packed intact; see photo"
+    )
+    manager = await make_user("manager", name="Mei")
+    desk_context = await browser.new_context(base_url=mail_server, viewport={"width": 1280, "height": 900})
+    phone_context = await browser.new_context(base_url=mail_server, viewport={"width": 375, "height": 780})
+    desk, phone = await desk_context.new_page(), await phone_context.new_page()
+    errors: list[str] = []
+    for page in (desk, phone):
+        page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        await sign_in_page(desk, manager.email, PASSWORD)
+        await desk.goto(f"/disputes/{dispute.id}")
+        await desk.select_option("#decision", "supplier")
+        await desk.fill("#rationale", "The packing list shows the defect at origin")
+        await desk.click("#decide-form button[type=submit]")
+        await desk.wait_for_selector("#decision")
+
+        mail = await mail_arrives(smtp)
+        assert mail["To"] == "qa@supplier-a.cn" and mail["Subject"] == f"售后案件 {case.number}：调解已裁决"
+        assert "The packing list shows the defect at origin" in mail.get_body(preferencelist=("plain",)).get_content()
+        assert (await Case.objects().where(Case.id == case.id).first()).node == "plan"
+
+        await phone.goto(f"/l/{pushed.token}")
+        await phone.click("#continue")
+        await phone.wait_for_selector("#party-decision")
+        await expect(phone.locator("#party-mediation")).to_have_count(0)
+        await phone.click("#party-appeal summary")
+        await phone.fill("#appeal-reason", "货代报告显示外箱被压")
+        picture = tmp_path / "report.jpg"
+        picture.write_bytes(photo())
+        await phone.set_input_files("#appeal-evidence", str(picture))
+        await phone.click("#party-appeal button[type=submit]")
+        await expect(phone.locator("#party-appeal")).to_have_count(0)
+        appeal = await Dispute.objects().where(Dispute.case == case.id).order_by(Dispute.id, ascending=False).first()
+        assert appeal.id != dispute.id and appeal.reason == "货代报告显示外箱被压"
+        await desk.goto(f"/disputes/{appeal.id}")
+        await expect(desk.locator("#dispute-appeal")).to_have_count(1)
+        assert errors == []
+    finally:
         await desk_context.close()
         await phone_context.close()

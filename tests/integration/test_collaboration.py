@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from bs4 import BeautifulSoup
 from PIL import Image
 
 from app.cases.events import Actor
@@ -26,7 +27,7 @@ from app.collaboration.links import token_digest
 from app.collaboration.tables import AccessLink, PlanProposal
 from app.evidence.tables import Evidence
 from app.i18n import format_day
-from app.trade.tables import Carrier, Supplier
+from app.trade.tables import Carrier, Customer, Supplier
 from tests.browser.conftest import free_port
 from tests.conftest import asgi_client, csrf_token, sign_in
 
@@ -138,6 +139,9 @@ async def test_push_mail_link_dispute_counter_accept_confirm(
 ) -> None:
     sink, _url = smtp
     case = await supplier_case()
+    # A customer without a tracking link: the handler records their answer to the agreed plan.
+    customer = await Customer.objects().create(name="Lin", email="lin@example.com")
+    await Case.update({Case.customer: customer.id}).where(Case.id == case.id)
     handler = await make_user("handler")
     await sign_in(staff, handler)
 
@@ -311,7 +315,7 @@ async def test_plan_rounds_go_back_and_forth(staff: Any, party: Any, make_user: 
     assert bad.status_code == 422
 
 
-async def test_dispute_mediation_returns_to_the_node_it_left(
+async def test_a_decided_dispute_is_mailed_to_the_party_and_moves_the_case_to_the_plan(
     staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str], mail_app: Any
 ) -> None:
     case = await supplier_case()
@@ -354,10 +358,45 @@ async def test_dispute_mediation_returns_to_the_node_it_left(
         )
         assert decided.status_code == 303, decided.text
     row = await Case.objects().where(Case.id == case.id).first()
-    assert row.node == "responsibility" and row.confirmed_party == "supplier"
+    assert row.node == "plan" and row.confirmed_party == "supplier", "responsibility is settled: on to the plan"
     seen = await party.get(f"/p/cases/{case.number}")
     assert 'id="party-decision"' in seen.text and "Packing list shows the defect" in seen.text
-    assert {"dispute_opened", "dispute_decided"} <= set(await events(case.id))
+    assert 'id="party-mediation"' not in seen.text, "no mediation form above the decision"
+    assert {"dispute_opened", "dispute_decided", "decision_mail_sent"} <= set(await events(case.id))
+    # The supplier who disputed gets the decision by mail, in its link's language, with the rationale.
+    decision = [m for m in smtp[0].messages if case.number in m["Subject"] and m["To"] == "qa@supplier-a.cn"][-1]
+    assert decision["Subject"] == f"售后案件 {case.number}：调解已裁决"
+    body = decision.get_body(preferencelist=("plain",)).get_content()
+    assert "供应商负有责任。" in body and "Packing list shows the defect at origin" in body
+    assert len(smtp[0].messages) == 2, "the push and the decision, nothing to the carrier who was not in it"
+
+    # Disputing again is an appeal: without new evidence it is refused and nothing changes; with it, it opens.
+    assert 'id="party-appeal"' in seen.text
+    bare = await party.post(
+        f"/p/cases/{case.number}/dispute",
+        data={"reason": "We still disagree", "_csrf_token": await csrf_token(party)},
+    )
+    assert bare.status_code == 422 and "申诉需要新证据" in bare.text
+    assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "plan"
+    appealed = await party.post(
+        f"/p/cases/{case.number}/dispute",
+        data={"reason": "The forwarder's report shows crushing", "_csrf_token": await csrf_token(party)},
+        files={"evidence": ("report.jpg", photo(), "image/jpeg")},
+    )
+    assert appealed.status_code == 303, appealed.text
+    appeal = await Dispute.objects().where(Dispute.case == case.id).order_by(Dispute.id, ascending=False).first()
+    assert appeal.id != dispute.id and appeal.from_node == "plan"
+    assert (await Evidence.count().where((Evidence.case == case.id) & (Evidence.party == "supplier"))) == 1
+    page = await staff.get(f"/disputes/{appeal.id}")
+    assert 'id="dispute-appeal"' in page.text
+    first = await staff.get(f"/disputes/{dispute.id}")
+    assert 'id="dispute-appeal"' not in first.text
+    # The case timeline says the outcome of each step, not just that it happened.
+    timeline = BeautifulSoup((await staff.get(f"/cases/{case.number}")).text, "html.parser")
+    decided_line = timeline.select_one("#timeline li[data-kind=dispute_decided]").get_text(" ", strip=True)
+    assert "Supplier" in decided_line and "Packing list shows the defect at origin" in decided_line
+    opened_lines = [li.get_text(" ", strip=True) for li in timeline.select("#timeline li[data-kind=dispute_opened]")]
+    assert ["Appeal" in line for line in opened_lines] == [False, True]
 
 
 async def test_claim_pack_pdf_parses_back(staff: Any, make_user: Any, tmp_path: Path) -> None:

@@ -18,7 +18,9 @@ from PIL import Image
 from app.cases.events import Actor, record_event
 from app.cases.tables import Case, Message
 from app.collaboration import claim_pack, links, services
+from app.collaboration.links import PartyAccess
 from app.collaboration.tables import Dispute, PlanProposal
+from app.customers import services as customers
 from app.db import atomic
 from app.evidence.storage import LocalEvidenceStore
 from app.evidence.tables import Evidence
@@ -141,7 +143,7 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
             )  # fmt: skip
             clients[party] = await session_for(app, pushed.token)
         async with atomic():
-            _link, customer_token = await links.issue_link(
+            customer_link, customer_token = await links.issue_link(
                 case_id=case.id, party="customer", email="buyer@example.cn", language="en", now=datetime.now(UTC)
             )
         customer = asgi_client(app)
@@ -199,7 +201,8 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
         for party in ("carrier", "supplier"):
             url = f"/p/cases/{case.number}/plan/{rounds['US-TO-' + marks[party]].id}/accept"
             acts[(party, "accept our round to it")] = await post(clients[party], url, {})
-        await services.customer_answer(actor=STAFF, number=case.number, accepted=True, comment="CUSTOMER-COMMENT")
+        buyer = PartyAccess(customer_link.id, case.id, "customer", "buyer@example.cn", "en")
+        await customers.customer_confirm_plan(access=buyer, note="CUSTOMER-COMMENT", now=datetime.now(UTC))
         await services.progress_update(actor=STAFF, case_id=case.id, step="other", note="PROG-US")
         reports = (("supplier", "report progress on its plan"), ("carrier", "report progress on another's plan"))
         for party, act in reports:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup
 
 from app.cases.events import Actor
+from app.cases.responsibility import json_object
 from app.cases.services import CaseDraft, case_create, case_move
 from app.cases.tables import Case, CaseEvent
 from app.collaboration import links
-from app.collaboration.tables import AccessLink
+from app.collaboration import services as collaboration
+from app.collaboration.tables import AccessLink, PlanProposal
 from app.db import atomic
 from app.notify.inapp import notify_users
 from app.tracking.policies import configure_policy
@@ -341,3 +344,103 @@ async def test_the_clock_passes_to_the_party_the_case_was_sent_to(settings: Any)
     for node in ("plan", "implementation"):
         await case_move(actor=Actor.system(), number=case.number, target=node, now=now)
     assert (await owners())[-1] == ("implementation", "supplier", True)
+
+
+async def agreed_case(*, with_customer: bool) -> Case:
+    """A case in responsibility with a round we proposed to the supplier, accepted by the supplier."""
+    now = datetime.now(UTC)
+    case = await make_case(started=now - timedelta(days=3))
+    if with_customer:
+        customer = await Customer.objects().create(name="Lin", email="lin@example.com", time_zone="Asia/Shanghai")
+        await Case.update({Case.customer: customer.id}).where(Case.id == case.id)
+    await Case.update({Case.hint: {"party": "supplier", "confidence": 0.83}}).where(Case.id == case.id)
+    await case_move(actor=Actor.system(), number=case.number, target="responsibility", now=now)
+    await agree(case.id, amount="640.00")
+    return case
+
+
+async def agree(case_id: int, *, amount: str) -> None:
+    proposal = await collaboration.plan_propose(
+        actor=Actor.system(),
+        case_id=case_id,
+        side="us",
+        party="supplier",
+        remedy="partial_refund",
+        amount=Decimal(amount),
+        currency="eur",
+        ready_by=(datetime.now(UTC) + timedelta(days=9)).date(),
+        details="SUPPLIER-ONLY: their packaging",
+    )
+    supplier = Actor(kind="supplier", id="1", label="qa@supplier.cn")
+    await collaboration.plan_accept(actor=supplier, case_id=case_id, proposal_id=proposal.id, side="supplier")
+
+
+async def test_the_customer_declines_the_agreed_plan_then_confirms_the_next_round(
+    client: Any, login: Any, settings: Any
+) -> None:
+    configure_policy(settings.data_dir)
+    case = await agreed_case(with_customer=True)
+    assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "plan"
+    _link, token = await customer_link(case.id, language="en")
+    await open_tracking(client, token)
+    page = BeautifulSoup((await client.get("/track")).text, "html.parser")
+    plan = page.select_one("#customer-plan")
+    assert plan is not None, "the agreed plan is shown to the customer"
+    assert plan.select_one("#plan-remedy").text.strip() == "Partial refund"
+    assert plan.select_one("#plan-amount").text.strip() == "€640.00"
+    assert plan.select_one("#plan-when time")["datetime"] == (datetime.now(UTC) + timedelta(days=9)).date().isoformat()
+    for secret in ("SUPPLIER-ONLY", "0.83", "Brightway", "supplier"):
+        assert secret not in plan.text, secret
+
+    # A decline needs its reason; a bad answer says what was wrong; nothing is recorded.
+    form = await csrf_token(client)
+    empty = await client.post("/track/plan", data={"answer": "decline", "reason": "  ", "_csrf_token": form})
+    assert empty.status_code == 422 and "why you decline" in empty.text
+    odd = await client.post("/track/plan", data={"answer": "maybe", "_csrf_token": form})
+    assert odd.status_code == 422 and "Confirm the plan or decline it" in odd.text
+    assert await CaseEvent.count().where(CaseEvent.kind == "customer_plan_answer") == 0
+
+    declined = await client.post(
+        "/track/plan", data={"answer": "decline", "reason": "I want a replacement", "_csrf_token": form}
+    )
+    assert declined.status_code == 200 and 'id="plan-declined"' in declined.text
+    assert 'id="customer-plan"' not in declined.text, "the declined plan is no longer offered"
+    answer = await CaseEvent.objects().where(CaseEvent.kind == "customer_plan_answer").first()
+    assert answer.actor_kind == "customer" and answer.actor_id == str(_link.id)
+    data = json_object(answer.data)
+    assert data["accepted"] is False and data["comment"] == "I want a replacement"
+    row = await Case.select(Case.node).where(Case.id == case.id).first()
+    assert row["node"] == "plan", "a decline reopens the plan round"
+    assert [p["status"] for p in await PlanProposal.select(PlanProposal.status).order_by(PlanProposal.id)] == [
+        "declined"
+    ]
+
+    # The handler cannot answer for a customer who has their own tracking link.
+    await login("handler")
+    staff_form = await csrf_token(client)
+    by_hand = await client.post(
+        f"/cases/{case.number}/customer-answer", data={"answer": "accept", "_csrf_token": staff_form}
+    )
+    assert by_hand.status_code == 409
+
+    # A new round is agreed and offered; the customer confirms it and the case moves to implementation.
+    await agree(case.id, amount="700.00")
+    await open_tracking(client, token)
+    again = BeautifulSoup((await client.get("/track")).text, "html.parser")
+    assert again.select_one("#plan-amount").text.strip() == "€700.00"
+    confirmed = await client.post("/track/plan", data={"answer": "confirm", "_csrf_token": await csrf_token(client)})
+    assert confirmed.status_code == 200 and 'id="plan-confirmed"' in confirmed.text
+    row = await Case.select(Case.node).where(Case.id == case.id).first()
+    assert row["node"] == "implementation"
+    twice = await client.post("/track/plan", data={"answer": "confirm", "_csrf_token": await csrf_token(client)})
+    assert twice.status_code == 409
+    assert await CaseEvent.count().where(CaseEvent.kind == "customer_plan_answer") == 2
+
+
+async def test_a_plan_agreed_on_a_case_without_a_customer_is_carried_out_at_once(settings: Any) -> None:
+    configure_policy(settings.data_dir)
+    case = await agreed_case(with_customer=False)
+    row = await Case.select(Case.node).where(Case.id == case.id).first()
+    assert row["node"] == "implementation"
+    agreed = await CaseEvent.objects().where(CaseEvent.kind == "plan_agreed").first()
+    assert json_object(agreed.data)["awaiting"] is None
