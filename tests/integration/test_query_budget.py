@@ -21,7 +21,7 @@ BUDGETS = {
     "/grid?f_problem_type=quality_defect&sort=-created_at": 4,
     "/cases?problem_type=quality_defect": 2,
     "/board": 2,
-    "case page": 2,
+    "case page": 3,  # the case, its timeline, and the people it can be given to (the assignee control)
 }
 
 
