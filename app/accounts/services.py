@@ -154,8 +154,11 @@ async def sessions_of(user_id: int) -> list[dict[str, Any]]:
     )
 
 
-async def session_end_of(*, user_id: int, session_id: int) -> None:
-    """End one of the person's own sessions (a phone left signed in); another person's is unknown (404)."""
+async def session_end_of(*, user_id: int, session_id: int, current: str = "") -> None:
+    """End one of the person's own other sessions (a phone left signed in); another person's is unknown (404).
+
+    The session in use (``current``, its digest) is ended by signing out, which also clears this device.
+    """
     row = (
         await StaffSession.select(StaffSession.token_hash)
         .where((StaffSession.id == session_id) & (StaffSession.user == user_id))
@@ -163,6 +166,8 @@ async def session_end_of(*, user_id: int, session_id: int) -> None:
     )
     if row is None:
         raise NotFound(_("There is no such session."))
+    if current and row["token_hash"] == current:
+        raise ValidationFailed(_("This is the device you are using: sign out with Sign out."))
     forget_sessions(digest=row["token_hash"])
     await StaffSession.delete().where(StaffSession.id == session_id)
     sessions_changed(digest=row["token_hash"])

@@ -123,7 +123,10 @@ class AccountController(Controller):
 
     @post("/account/sessions/{session_id:int}/end", opt={"roles": STAFF}, status_code=200)
     async def session_end(self, request: Request[Any, Any, Any], session_id: FromPath[int]) -> Template:
-        await accounts.session_end_of(user_id=request.user.id, session_id=session_id)
+        current = request.cookies.get(SESSION_COOKIE, "")
+        await accounts.session_end_of(
+            user_id=request.user.id, session_id=session_id, current=accounts.token_digest(current) if current else ""
+        )
         security_event("session_ended", user_id=request.user.id, session_id=session_id, ip=client_ip(request))
         context = {**await _account_context(request), "ended": True}
         return render(request, "account.html", context, block="sessions")

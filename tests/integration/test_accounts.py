@@ -292,14 +292,16 @@ async def test_a_phone_kept_signed_in_lasts_past_the_browser_and_is_signed_out_f
         ended = await client.post(f"/account/sessions/{phone_row['data-session']}/end", headers=hx)
         assert ended.status_code == 200 and 'id="session-ended"' in ended.text
         assert (await phone.get("/intake")).status_code == 302
+    # The session in use is ended by signing out, not from the list.
+    own = await StaffSession.select(StaffSession.id).where(StaffSession.user == user.id).first()
+    refused_own = await client.post(f"/account/sessions/{own['id']}/end", headers=hx)
+    assert refused_own.status_code == 422 and (await client.get("/cases")).status_code == 200
     # Someone else's session is not anyone's to end.
     other = await make_user("handler")
     async with asgi_client(app) as theirs:
         await sign_in(theirs, other)
         mine = (await client.get("/account")).text
         assert mine.count("data-session=") == 1
-        from app.accounts.tables import StaffSession
-
         theirs_id = (await StaffSession.select(StaffSession.id).where(StaffSession.user == other.id).first())["id"]
         refused = await client.post(f"/account/sessions/{theirs_id}/end", headers=hx)
         assert refused.status_code == 404
