@@ -35,7 +35,7 @@ from app.routes import hooks
 from app.routes.cases import actor_for
 from app.rules import FACTS, FactSpec, relevant_facts
 from app.settings import Settings
-from app.web.pages import render, wants_fragment
+from app.web.pages import is_replay, render, wants_fragment
 
 log = logging.getLogger("crossclaim.evidence")
 
@@ -288,6 +288,9 @@ class IntakeController(Controller):
         if settings.test_hooks and hooks.drop_intake_response_armed():
             return hooks.dropped_response()
         target = f"/cases/{result.case.number}?reported={'new' if result.created else 'again'}"
+        if is_replay(request):
+            # The queue only needs to know the report is filed: 201 for a new case, 200 when it was already.
+            return Response(b"", status_code=201 if result.created else 200, headers={"Location": target})
         if wants_fragment(request):
             # The page's script navigates; 201 for a new case, 200 when this report was already filed.
             return Response(None, status_code=201 if result.created else 200, headers={"HX-Redirect": target})
@@ -299,7 +302,7 @@ class IntakeController(Controller):
         """Open cases that look like this report (same order, same problem, lately), unless the person
         already chose to file it anyway, the phone's queue is replaying it (it was sent, offline, on
         purpose), or this very report was filed already (the same key answers with its case)."""
-        if values.get("confirm_new") == "1" or request.headers.get("X-Crossclaim-Replay") == "1":
+        if values.get("confirm_new") == "1" or is_replay(request):
             return []
         key = values.get("client_key") or ""
         if key and await Case.exists().where(Case.client_key == key):
@@ -335,8 +338,8 @@ class IntakeController(Controller):
 
 def _form_again(request: Request[Any, Any, Any], context: dict[str, Any], *, status_code: int) -> Template:
     """The intake form answered again with its summary: for htmx only the summary is swapped, so the
-    chosen photos stay in the page, ready to send again."""
-    if wants_fragment(request):
+    chosen photos stay in the page, ready to send again; a replay gets the summary alone, as its reason."""
+    if wants_fragment(request) or is_replay(request):
         return HTMXBlockTemplate(
             template_name="intake/form.html",
             block_name="error_summary",
