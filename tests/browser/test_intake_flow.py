@@ -296,3 +296,38 @@ async def test_the_send_button_counts_the_upload_as_htmx_sends_the_report(
     assert len(posts) == 1 and posts[0]["hx-request"] == "true" and posts[0]["hx-trigger"] == "intake-form"
     case = await Case.objects().first()
     assert await Evidence.count().where(Evidence.case == case.id) == 2
+
+
+async def test_a_report_sent_after_the_session_ended_stays_on_the_form_with_the_way_to_sign_in(
+    phone: Any, make_user: Any, tmp_path: Path
+) -> None:
+    """htmx would follow the server's HX-Redirect to the sign-in page and lose the photos: the form stays,
+    photos and all, with a link that signs in on another tab; sent again after that, it is filed."""
+    user = await make_user("warehouse", name="Wu")
+    await sign_in_page(phone, user.email, PASSWORD)
+    await phone.goto("/intake")
+    await phone.fill("#field-order_number", "PO-SIGNED-OUT-1")
+    await phone.locator("label.choice", has_text="Damaged in transit").click()
+    await phone.fill("#field-quantity_affected", "1")
+    await phone.locator("input[data-evidence-input][capture]").set_input_files(
+        str(phone_photo(tmp_path / "IMG_0301.JPG", (20, 160, 90)))
+    )
+    # The session ends elsewhere (its cookie is gone); the form's CSRF token still holds.
+    await phone.context.clear_cookies(name="cc_session")
+    await phone.locator("[data-submit]").click()
+    link = phone.locator("#messages a")
+    await expect(link).to_have_text("You were signed out. Sign in here (it opens a new tab), then tap send again.")
+    assert (await link.get_attribute("href") or "").startswith("/login?next=/intake")
+    assert phone.url.endswith("/intake")
+    await expect(phone.locator("[data-previews] li.preview")).to_have_count(1)
+    await expect(phone.locator("[data-submit]")).to_be_enabled()
+    assert await Case.count() == 0
+
+    # Signed in on another tab, the same form is sent again and filed with its photo.
+    other = await phone.context.new_page()
+    await sign_in_page(other, user.email, PASSWORD)
+    await other.close()
+    await phone.locator("[data-submit]").click()
+    await phone.wait_for_url(re.compile(r"/cases/AS-\d{4}-\d{6}\?reported=new"))
+    case = await Case.objects().first()
+    assert await Evidence.count().where(Evidence.case == case.id) == 1
