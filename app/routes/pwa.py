@@ -47,7 +47,7 @@ def build_worker(source: str, files: list[tuple[str, Path]]) -> str:
 
 @cache
 def worker_source() -> str:
-    """The worker as served: built once per process, from the files as they are at start."""
+    """The worker as served: built once per process, at its first request, from the files as they are then."""
     return build_worker((PWA / "sw.js").read_text(encoding="utf-8"), precached_files())
 
 
