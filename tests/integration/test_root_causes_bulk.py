@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from bs4 import BeautifulSoup
 
 from app.analytics.services import corrective_action_create
@@ -161,6 +162,7 @@ async def test_bad_input_is_refused_with_words_and_changes_nothing(client: Any, 
     assert await events_of("root_cause_set") == []
 
 
+@pytest.mark.checklist(19)
 async def test_a_warehouse_user_cannot_set_root_causes(client: Any, login: Any) -> None:
     maker = await supplier("SUP-E", "Echo")
     case = await case_for(maker)
