@@ -147,6 +147,7 @@ EVENT_LABELS: dict[str, str] = {
     "responsibility_confirmed": lazy_gettext("Responsibility confirmed"),
     "responsibility_overridden": lazy_gettext("Responsibility decided differently"),
     "root_cause_set": lazy_gettext("Root cause set"),
+    "corrective_action_linked": lazy_gettext("Linked to a corrective action"),
     "recovery_recorded": lazy_gettext("Claim for money back recorded"),
     "message": lazy_gettext("Message"),
     "party_viewed": lazy_gettext("Viewed by the party"),

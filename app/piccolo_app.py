@@ -5,7 +5,7 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from app.accounts.tables import ApiToken, StaffSession, User
-from app.analytics.tables import CorrectiveAction, Recovery
+from app.analytics.tables import CorrectiveAction, CorrectiveActionCase, Recovery
 from app.cases.tables import Case, CaseEvent, CaseNumberCounter, Message, SavedView
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.evidence.tables import Evidence
@@ -38,6 +38,7 @@ TABLES = [
     PlanProposal,
     Dispute,
     CorrectiveAction,
+    CorrectiveActionCase,
     Recovery,
     SavedView,
     SentMail,

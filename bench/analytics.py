@@ -263,16 +263,21 @@ async def bench_pdf(engine_name: str, cases: int, budget: float) -> dict[str, An
         await report.monthly_pdf(environment, "2025-01")  # warm-up: fonts, templates
         totals: list[float] = []
         bare: list[float] = []
+        # CPU seconds of this process too: on shared cores the wall times wait for a core, the CPU times do not.
+        totals_cpu: list[float] = []
+        bare_cpu: list[float] = []
         deadline = time.perf_counter() + budget
         pdf = b""
         while len(totals) < 3 and (not totals or time.perf_counter() < deadline):
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.process_time()
             pdf = await report.monthly_pdf(environment, "2025-01")
             totals.append(time.perf_counter() - begin)
+            totals_cpu.append(time.process_time() - begin_cpu)
             html = report.render_html(environment, await report.report_context("2025-01"))
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.process_time()
             report.html_to_pdf(html)
             bare.append(time.perf_counter() - begin)
+            bare_cpu.append(time.process_time() - begin_cpu)
         await db.stop(engine)
         worker_mb = report_process_peak_mb(url)
         total_s, bare_s = min(totals), min(bare)
@@ -283,6 +288,9 @@ async def bench_pdf(engine_name: str, cases: int, budget: float) -> dict[str, An
             "pdf_s": round(total_s, 3),
             "weasyprint_bare_s": round(bare_s, 3),
             "ratio": round(total_s / bare_s, 3),
+            "pdf_cpu_s": round(min(totals_cpu), 3),
+            "weasyprint_bare_cpu_s": round(min(bare_cpu), 3),
+            "cpu_ratio": round(min(totals_cpu) / min(bare_cpu), 3),
             "bytes": len(pdf),
             "target": "pdf_s < 5 and ratio <= 1.3",
         }
@@ -387,8 +395,12 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "figure": run["pdf_s"],
                 "ceiling": run["weasyprint_bare_s"],
                 "ratio": run["ratio"],
-                "target": run["target"],
-                "met": run["pdf_s"] < 5 and run["ratio"] <= 1.3,
+                "target": run["target"] + " (wall and CPU)",
+                # A wall ratio on shared cores can be lucky: the CPU ratio must hold too.
+                "met": run["pdf_s"] < 5 and run["ratio"] <= 1.3 and run.get("cpu_ratio", 0) <= 1.3,
+                "note": f"{run['engine']}: CPU time {run['pdf_cpu_s']} s against WeasyPrint's "
+                f"{run['weasyprint_bare_cpu_s']} s (ratio {run['cpu_ratio']}); the difference is the charts "
+                "(matplotlib), the queries take < 0.05 s",
             }
         )
     return table

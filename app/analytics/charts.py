@@ -233,6 +233,12 @@ def p_chart(rows: Sequence[dict[str, Any]], *, title: str, centre: float, rate: 
 
 
 def _svg(figure: Figure, title: str, description: str) -> str:
+    # A figure with a layout engine is drawn twice by savefig (a silent draw to lay it out, then the real one),
+    # each draw running the constrained layout again: lay it out once here, then keep those positions.
+    layout = figure.get_layout_engine()
+    if layout is not None:
+        layout.execute(figure)
+        figure.set_layout_engine(None)
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()
