@@ -118,10 +118,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from app.cases.responsibility import configure_rules
     from app.demo import seed_demo
+    from app.startup import configure_process
 
-    configure_rules(settings)  # demo hints use the company's rules too
+    configure_process(settings)  # demo clocks and hints follow the company's policy and rules too
 
     async def work() -> int:
         summary = await seed_demo(force=args.force, seed=args.seed)
@@ -273,8 +273,8 @@ def cmd_analytics_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from app.reminders.sweep import sweep
     from app.startup import configure_process
-    from app.tracking.sweep import sweep
 
     try:
         now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
@@ -294,7 +294,7 @@ def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> int:
     from app.analytics.report import ReportError, monthly_pdf
-    from app.web.templates import template_environment
+    from app.templating import template_environment
 
     async def work() -> int:
         try:

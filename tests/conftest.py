@@ -73,8 +73,10 @@ def bound_engine(settings: Any) -> Any:
     from app import db
     from app.cases.events import configure_audit_key
     from app.piccolo_app import TABLES
+    from app.startup import wire_contexts
 
     configure_audit_key(settings.secret_key)  # as every entry point does
+    wire_contexts()
 
     engine = db.make_engine(settings.database_url)
     db.bind_tables(engine, TABLES)

@@ -11,12 +11,12 @@ from litestar.params import FromPath, HeaderParameter
 from litestar.serialization import decode_json
 
 from app.accounts.roles import STAFF
-from app.cases import intake
 from app.errors import ValidationFailed
 from app.evidence import services
 from app.evidence.selectors import evidence_document
 from app.evidence.services import UPLOAD_BODY_LIMIT, AttachedEvidence, Upload
 from app.i18n import gettext as _
+from app.intake import services as intake
 from app.routes.api import case_api_document
 from app.routes.cases import actor_for
 from app.routes.intake import (

@@ -18,7 +18,6 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
 from app.accounts.roles import DESK, STAFF
-from app.cases import intake
 from app.cases import selectors as case_selectors
 from app.cases.tables import Case
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
@@ -31,6 +30,7 @@ from app.evidence.tables import Evidence
 from app.i18n import LANGUAGES, label
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as N_
+from app.intake import services as intake
 from app.routes import hooks
 from app.routes.cases import actor_for
 from app.rules import FACTS, FactSpec, relevant_facts

@@ -1,4 +1,4 @@
-"""The Huey instance, configured from settings by each entry point rather than at import."""
+"""The Huey instance every task binds to, configured from settings by each entry point rather than at import."""
 
 from __future__ import annotations
 
