@@ -17,9 +17,10 @@ from app.evidence.selectors import evidence_document
 from app.evidence.services import UPLOAD_BODY_LIMIT, AttachedEvidence, Upload
 from app.i18n import gettext as _
 from app.intake import services as intake
-from app.routes.api import case_api_document
-from app.routes.cases import actor_for
-from app.routes.intake import (
+from app.web.auth import actor_for
+from app.web.documents import case_api_document
+from app.web.openapi import CaseReportOperation, EvidenceOperation, error_responses
+from app.web.uploads import (
     evidence_policy,
     evidence_store,
     fact_fields,
@@ -28,7 +29,6 @@ from app.routes.intake import (
     text_fields,
     uploads_from_form,
 )
-from app.web.openapi import CaseReportOperation, EvidenceOperation, error_responses
 
 CREATE_DESCRIPTION = """\
 Send `multipart/form-data` (or JSON without files) with the report fields: `problem_type` (required),

@@ -22,9 +22,9 @@ from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.i18n import label
 from app.imports.export import FORMATS, export_view
-from app.routes.cases import actor_for
-from app.routes.collaboration import deliver_push
+from app.web.auth import actor_for
 from app.web.pages import render
+from app.web.push import deliver_push
 
 # Ticked cases sit on the pages a person scrolled through: a thousand is far more than anyone ticks.
 MAX_TICKED = 1000

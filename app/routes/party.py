@@ -14,61 +14,21 @@ from app.accounts.roles import PARTY, PUBLIC
 from app.cases.tables import Case
 from app.collaboration import links, selectors, services
 from app.collaboration.links import PartyAccess
-from app.collaboration.tables import AccessLink
-from app.errors import NotFound, RateLimited
+from app.errors import NotFound
 from app.evidence import services as evidence_services
 from app.evidence.pipeline import content_disposition
 from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.i18n import LANGUAGES, current_language
 from app.i18n import gettext as _
-from app.logs import security_event
-from app.routes.collaboration import message_form, stream_of, wants_stream
-from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 from app.settings import Settings
-from app.web.auth import client_ip
+from app.web.links import NO_REFERRER, invalid_link_page, redeem_link
 from app.web.pages import render, wants_fragment
-from app.web.ratelimit import AttemptLimiter
-
-NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+from app.web.threads import message_form, stream_of, wants_stream
+from app.web.uploads import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _limiter(request: Request[Any, Any, Any]) -> AttemptLimiter:
-    # One bucket for supplier, carrier and tracking links: guessing /t/ tokens costs what guessing /l/ ones costs.
-    state = request.app.state
-    limiter: AttemptLimiter | None = state.get("link_limiter")
-    if limiter is None:
-        settings: Settings = state.settings
-        limiter = state["link_limiter"] = AttemptLimiter(settings.link_attempts_per_minute)
-    return limiter
-
-
-def invalid_link_page(request: Request[Any, Any, Any]) -> Template:
-    """One page for unknown, expired, revoked and tampered links: it tells nobody whether a case exists."""
-    return render(request, "party/invalid.html", {}, status_code=404, headers=NO_REFERRER)
-
-
-async def redeem_link(
-    request: Request[Any, Any, Any], token: str, *, parties: tuple[str, ...], now: datetime
-) -> AccessLink | None:
-    """The live link behind a pressed Continue, or None; a token that opens nothing counts against the address."""
-    limiter, ip = _limiter(request), client_ip(request)
-    if limiter.blocked(ip):
-        security_event("link_rate_limited", ip=ip)
-        raise RateLimited(
-            _("Too many link attempts from your address. Wait a minute and try again."),
-            retry_after=limiter.retry_after(ip),
-        )
-    link = await links.live_link(token, now=now, parties=parties)
-    if link is None:
-        limiter.record(ip)
-        security_event("link_refused", ip=ip)
-        return None
-    security_event("link_used", ip=ip, link_id=link.id, party=link.party)
-    return link
 
 
 @get("/l/{token:str}", opt={"roles": PUBLIC}, name="link_open")

@@ -14,7 +14,7 @@ from app.accounts.tables import User
 from app.db import current_engine
 from app.i18n import LANGUAGES
 from app.queue import queue_status
-from app.routes.accounts import safe_next
+from app.web.auth import safe_next
 from app.web.pages import remember_language
 
 

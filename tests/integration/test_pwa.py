@@ -7,8 +7,8 @@ from typing import Any
 
 from PIL import Image
 
-from app.routes import hooks
 from app.routes.pwa import worker_source
+from app.web import dropped as hooks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,6 +64,6 @@ async def test_queue_page_is_for_staff_and_rendered_by_script(client: Any, login
 
 def test_lost_response_hook_fires_once_per_arming() -> None:
     assert hooks.drop_intake_response_armed() is False
-    hooks._drop_next_intake.append(True)
+    hooks.drop_next_intake.append(True)
     assert hooks.drop_intake_response_armed() is True
     assert hooks.drop_intake_response_armed() is False
