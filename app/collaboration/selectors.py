@@ -102,12 +102,6 @@ async def proposals(case_id: int) -> list[ProposalView]:
     return [ProposalView(row, ready.get(row.id, "")) for row in rows]
 
 
-async def agreed_plan(case_id: int) -> ProposalView | None:
-    """The plan both sides accepted, for the customer to confirm (the tracking page shows it)."""
-    agreed = [view for view in await proposals(case_id) if view.proposal.status == "accepted"]
-    return agreed[-1] if agreed else None
-
-
 async def events_of(case_id: int, kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
     rows = await CaseEvent.select().where(CaseEvent.case == case_id).order_by(CaseEvent.id)
     out = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -17,6 +18,7 @@ from app.collaboration import links, visibility
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.db import atomic
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.evidence.services import PreparedUpload, evidence_attach
 from app.i18n import LANGUAGES, label, valid_time_zone
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
@@ -566,11 +568,14 @@ async def dispute_open(
     opened_by: str,
     reason: str,
     evidence_ids: list[int] | None = None,
+    files: Sequence[PreparedUpload] = (),
     now: datetime | None = None,
 ) -> Dispute:
     """Mediation: the case moves to disputed and remembers the node it left.
 
     After a decision a new dispute is an appeal: it needs new evidence (files sent with it) and is marked so.
+    ``files`` (checked and stored already) are recorded in the dispute's own transaction: a refused dispute
+    leaves no file and no ``evidence_added`` event on the case.
     """
     now = now or datetime.now(UTC)
     reason = _text(reason, "reason", required=True)
@@ -578,12 +583,14 @@ async def dispute_open(
     if states.Node(case.node) not in states.DISPUTABLE:
         raise Conflict(_("Mediation opens on a case in responsibility, plan or implementation."))
     appeal = await appeal_due(case_id, opened_by)
-    if appeal and not evidence_ids:
+    if appeal and not evidence_ids and not any(item.accepted for item in files):
         raise ValidationFailed(
             _("This case was decided in mediation: an appeal needs new evidence."),
             fields=[("evidence", _("Attach the new evidence."))],
         )
     async with atomic():
+        attached = await evidence_attach(actor=actor, case_id=case_id, prepared=files, party=opened_by, now=now)
+        evidence_ids = [*(evidence_ids or []), *(item.evidence.id for item in attached)]
         dispute = Dispute(case=case_id, opened_by=opened_by, from_node=case.node, reason=reason, opened_at=now)
         await dispute.save()
         await case_move(actor=actor, number=case.number, target="disputed", reason=reason, now=now)

@@ -17,7 +17,7 @@ from app.collaboration.links import PartyAccess
 from app.errors import NotFound
 from app.evidence import services as evidence_services
 from app.evidence.pipeline import content_disposition
-from app.evidence.services import UPLOAD_BODY_LIMIT
+from app.evidence.services import UPLOAD_BODY_LIMIT, PreparedUpload
 from app.i18n import LANGUAGES, current_language
 from app.i18n import gettext as _
 from app.settings import Settings
@@ -246,27 +246,17 @@ async def party_dispute(request: Request[Any, Any, Any], number: FromPath[str]) 
     refuse_oversized(request)
     form = await read_form(request)
     uploads = await uploads_from_form(form)
-    if await services.appeal_due(case.id, access.party) and not uploads:
-        await services.dispute_open(
-            actor=services.actor_of(access), case_id=case.id, opened_by=access.party, reason=_field(form, "reason")
-        )  # refuses with the reason why: nothing is stored
-    evidence_ids: list[int] = []
+    actor = services.actor_of(access)
+    files: list[PreparedUpload] = []
     if uploads:
-        attached = await evidence_services.evidence_add(
-            actor=services.actor_of(access),
-            number=case.number,
-            uploads=uploads,
-            store=evidence_store(request),
-            policy=evidence_policy(request),
-            party=access.party,
+        policy = evidence_policy(request)
+        evidence_services.check_uploads(uploads, policy)
+        files = await evidence_services.prepare_uploads(
+            uploads, store=evidence_store(request), policy=policy, uploader=evidence_services.uploader_id(actor)
         )
-        evidence_ids = [item.evidence.id for item in attached]
+    # The files are recorded with the dispute, in its transaction: refused, it keeps none of them.
     await services.dispute_open(
-        actor=services.actor_of(access),
-        case_id=case.id,
-        opened_by=access.party,
-        reason=_field(form, "reason"),
-        evidence_ids=evidence_ids,
+        actor=actor, case_id=case.id, opened_by=access.party, reason=_field(form, "reason"), files=files
     )
     return await _done(request, access, case)
 
