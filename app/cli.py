@@ -106,6 +106,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         audit,  # noqa: F401 - registers the periodic audit checkpoint
         huey,
         mail,  # noqa: F401 - registers the periodic mailbox read
+        push,  # noqa: F401 - registers the push mail
         reminders,  # noqa: F401 - registers the periodic reminder sweep
         reports,  # noqa: F401 - registers the monthly report and the corrective-action checks
     )
@@ -113,7 +114,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     _bound(settings)
     configure_process(settings)
-    Consumer(huey, workers=args.workers, worker_type="thread", periodic=True, check_worker_health=True).run()
+    periodic = not args.no_periodic
+    Consumer(huey, workers=args.workers, worker_type="thread", periodic=periodic, check_worker_health=True).run()
     return 0
 
 
@@ -466,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run the task worker (reminders, mail, reports)")
     worker.add_argument("--workers", type=int, default=2)
+    worker.add_argument(
+        "--no-periodic", action="store_true", help="run queued tasks only (no sweep, mailbox read or reports)"
+    )
     worker.set_defaults(func=cmd_worker)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)

@@ -12,6 +12,7 @@ from app.cases.tables import Case, CaseEvent, Message
 from app.cases.taxonomy import PROBLEM_TYPES, REMEDIES
 from app.collaboration import visibility
 from app.collaboration.links import PartyAccess, is_live
+from app.collaboration.pushes import push_state
 from app.collaboration.services import PROGRESS
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.errors import NotFound
@@ -230,6 +231,7 @@ async def staff_panel(case: Case) -> dict[str, Any]:
         "suggested_party": suggested,
         "address": await push_address(case.id, suggested),
         "push": pushed,
+        "push_state": await push_state(case.id),
         "proposals": rounds,
         "accept_ids": acceptable_ids(rounds, visibility.US),
         "propose_to": (pushed or {}).get("party") or suggested,

@@ -15,6 +15,7 @@ from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent, Message
 from app.cases.taxonomy import REMEDIES
 from app.collaboration import links, visibility
+from app.collaboration.pushes import push_state
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.db import atomic
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -111,6 +112,7 @@ async def case_push(
     note: str = "",
     basis: list[str] | None = None,
     basis_note: str = "",
+    attach_pack: bool = False,
     now: datetime | None = None,
 ) -> Pushed:
     """Send a case to its supplier or carrier: a new link (older ones revoked) and what we ask of them.
@@ -167,6 +169,7 @@ async def case_push(
                 "note": note,
                 "basis": cited,
                 "basis_note": basis_note,
+                "attach_pack": attach_pack,
                 "link_id": link.id,
             },
             at=now,
@@ -174,6 +177,33 @@ async def case_push(
     if case.node == states.Node.REPORTED.value:
         case = await case_move(actor=actor, number=number, target="responsibility", now=now)
     return Pushed(case=case, link=link, token=token, note=note)
+
+
+async def push_retry(*, actor: Actor, number: str, now: datetime | None = None) -> tuple[Pushed, dict[str, Any]]:
+    """Send a push whose mail failed again: its link is revoked (the failed mail may yet arrive) and a fresh
+    one issued to the same address; answers the new push and what was asked of the party (for the mail)."""
+    now = now or datetime.now(UTC)
+    case = await _case(number)
+    async with atomic():
+        await lock_case(case.id)
+        state = await push_state(case.id)
+        if state is None or state.status != "failed":
+            raise Conflict(_("Only a push whose mail failed can be sent again."))
+        old = await AccessLink.objects().where(AccessLink.id == state.link_id).first()
+        if old is None:
+            raise Conflict(_("Only a push whose mail failed can be sent again."))
+        await links.revoke_links(case_id=case.id, party=old.party, link_id=old.id, now=now)
+        link, token = await links.issue_link(
+            case_id=case.id, party=old.party, email=old.email, language=old.language, now=now
+        )
+        await record_event(
+            case_id=case.id,
+            actor=actor,
+            kind="push_mail_retried",
+            data={"link_id": link.id, "previous_link_id": old.id, "party": old.party},
+            at=now,
+        )
+    return Pushed(case=case, link=link, token=token, note=str(state.push.get("note", ""))), state.push
 
 
 async def mail_result(*, case_id: int, link_id: int, error: str, now: datetime | None = None) -> None:

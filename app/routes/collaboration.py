@@ -18,9 +18,10 @@ from app.errors import NotFound
 from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.i18n import gettext as _
 from app.mail.outgoing import send_decision_mails, send_message_mail
+from app.settings import Settings
+from app.tasks.push import enqueue_push
 from app.web.auth import actor_for
 from app.web.pages import render, wants_fragment
-from app.web.push import deliver_push
 from app.web.templates import request_environment
 from app.web.threads import message_form, stream_of, wants_stream
 from app.web.uploads import evidence_store
@@ -84,6 +85,7 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
     form = await request.form()
     requirement = _field(form, "requirement")
     reply_by = services.parse_date(_field(form, "reply_by"), "reply_by") or date.min
+    attach_pack = _field(form, "attach_pack") == "yes"
     pushed = await services.case_push(
         actor=actor_for(request),
         number=number,
@@ -95,9 +97,24 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
         note=_field(form, "note"),
         basis=[value for value in form.getall("basis", []) if isinstance(value, str)],
         basis_note=_field(form, "basis_note"),
+        attach_pack=attach_pack,
     )
-    attach_pack = _field(form, "attach_pack") == "yes"
-    await deliver_push(request, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
+    # Committed: the mail, the claim pack and SMTP are the worker's; the panel shows "sending" until it is done.
+    settings: Settings = request.app.state.settings
+    enqueue_push(settings, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
+    return await _back(request, number)
+
+
+@post("/cases/{number:str}/push/retry", opt={"roles": DESK}, status_code=303)
+async def case_push_retry(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
+    """Send a push whose mail failed again, with a fresh link (the failed mail's link is revoked)."""
+    pushed, push = await services.push_retry(actor=actor_for(request), number=number)
+    settings: Settings = request.app.state.settings
+    reply_by = date.fromisoformat(str(push.get("reply_by")))
+    requirement = str(push.get("requirement", ""))
+    enqueue_push(
+        settings, pushed, requirement=requirement, reply_by=reply_by, attach_pack=bool(push.get("attach_pack"))
+    )
     return await _back(request, number)
 
 
@@ -292,6 +309,7 @@ COLLABORATION_ROUTES: list[Any] = [
     push_address,
     push_confirm,
     case_push,
+    case_push_retry,
     staff_propose,
     staff_accept_plan,
     customer_answer,

@@ -22,9 +22,10 @@ from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.i18n import label
 from app.imports.export import FORMATS, export_view
+from app.settings import Settings
+from app.tasks.push import enqueue_push
 from app.web.auth import actor_for
 from app.web.pages import render
-from app.web.push import deliver_push
 
 # Ticked cases sit on the pages a person scrolled through: a thousand is far more than anyone ticks.
 MAX_TICKED = 1000
@@ -151,8 +152,11 @@ class GridController(Controller):
         reply_by = parse_date(str(form.get("reply_by") or ""), "reply_by")
         attach_pack = form.get("attach_pack") == "yes"
 
+        settings: Settings = request.app.state.settings
+
         async def deliver(pushed: Pushed, reply_by: date) -> None:
-            await deliver_push(request, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
+            # Each case's push has committed: its mail (and claim pack) is the worker's, one task per case.
+            enqueue_push(settings, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
 
         outcome = await bulk.push_to_suppliers(
             actor=actor_for(request),
@@ -161,6 +165,7 @@ class GridController(Controller):
             reply_by=reply_by,
             note=str(form.get("note") or ""),
             deliver=deliver,
+            attach_pack=attach_pack,
         )
         rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
         context = _context(
