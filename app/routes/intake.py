@@ -20,7 +20,8 @@ from app.cases.tables import Case
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
 from app.errors import NotFound, ValidationFailed
 from app.evidence import selectors, services
-from app.evidence.pipeline import EvidenceLimits, content_disposition
+from app.evidence.filenames import content_disposition
+from app.evidence.limits import EvidenceLimits
 from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.evidence.storage import EvidenceMissing
 from app.evidence.tables import Evidence

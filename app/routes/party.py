@@ -16,7 +16,7 @@ from app.collaboration import links, selectors, services
 from app.collaboration.links import PartyAccess
 from app.errors import NotFound
 from app.evidence import services as evidence_services
-from app.evidence.pipeline import content_disposition
+from app.evidence.filenames import content_disposition
 from app.evidence.services import UPLOAD_BODY_LIMIT, PreparedUpload
 from app.i18n import LANGUAGES, current_language
 from app.i18n import gettext as _

@@ -22,7 +22,7 @@ from bs4 import BeautifulSoup
 from app.cases.events import Actor
 from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent, Message
-from app.evidence.pipeline import EvidenceLimits
+from app.evidence.limits import EvidenceLimits
 from app.evidence.services import EvidencePolicy
 from app.evidence.storage import LocalEvidenceStore, evidence_key
 from app.evidence.tables import Evidence
