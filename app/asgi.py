@@ -39,11 +39,11 @@ from app.routes.tracking import TRACKING_ROUTES
 from app.routes.users import UserAdminController
 from app.settings import Settings
 from app.startup import configure_process
+from app.templating import template_environment
 from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options, role_guard
 from app.web.errors import EXCEPTION_HANDLERS, refuse_nul_in_query
 from app.web.middleware import EdgeMiddleware
 from app.web.ratelimit import AccountBackoff, AttemptLimiter
-from app.web.templates import template_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "static"

@@ -156,6 +156,7 @@ EVENT_LABELS: dict[str, str] = {
     "party_action_refused": lazy_gettext("Refused: a party acted on something not addressed to it"),
     "push_mail_sent": lazy_gettext("Email sent"),
     "push_mail_failed": lazy_gettext("Email failed"),
+    "push_mail_retried": lazy_gettext("Email sent again with a new link"),
     "clock_paused": lazy_gettext("Clock paused"),
     "clock_resumed": lazy_gettext("Clock resumed"),
     "customer_feedback": lazy_gettext("Customer feedback"),

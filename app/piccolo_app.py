@@ -11,7 +11,8 @@ from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.evidence.tables import Evidence
 from app.imports.tables import ImportValueMap
 from app.mail.tables import FailingAddress, InboundMail, SentMail
-from app.tracking.tables import Notification, PushSubscription, Reminder, StageDeadline
+from app.notify.tables import Notification, PushSubscription
+from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
 
 # Parents before children: the order tables are created, filled by fixtures and emptied in reverse.

@@ -249,7 +249,7 @@ async def bench_pdf(engine_name: str, cases: int, budget: float) -> dict[str, An
     from app import db
     from app.analytics import report
     from app.piccolo_app import TABLES
-    from app.web.templates import template_environment
+    from app.templating import template_environment
 
     url, cleanup = make_database(engine_name)
     try:

@@ -18,9 +18,11 @@ from app.i18n import format_day, label, pgettext, rule_text
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 from app.rules import FACTS, READINGS, FactsError, FactSpec, RuleRegistry, parse_facts, relevant_facts, suggest
-from app.rules.deadlines import KIND_WORDS, RuleWarning, WarningValue, validate_carrier_windows
+from app.rules.deadlines import validate_carrier_windows
 from app.rules.facts import N_
 from app.rules.priors import core_priors
+from app.rules.regimes import KIND_WORDS
+from app.rules.warnings import RuleWarning, WarningValue
 from app.settings import Settings
 from app.trade.tables import Carrier, PurchaseOrder
 

@@ -32,6 +32,7 @@ async def push_to_suppliers(
     reply_by: date | None,
     note: str,
     deliver: Callable[[services.Pushed, date], Awaitable[None]],
+    attach_pack: bool = False,
     now: datetime | None = None,
 ) -> BulkPush:
     """Push each chosen case to the supplier on record, at the address on record, in the supplier's language.
@@ -84,6 +85,7 @@ async def push_to_suppliers(
                 requirement=requirement,
                 reply_by=reply_by,
                 note=note,
+                attach_pack=attach_pack,
                 now=now,
             )
         except (ValidationFailed, Conflict) as refusal:

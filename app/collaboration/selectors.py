@@ -12,6 +12,7 @@ from app.cases.tables import Case, CaseEvent, Message
 from app.cases.taxonomy import PROBLEM_TYPES, REMEDIES
 from app.collaboration import visibility
 from app.collaboration.links import PartyAccess, is_live
+from app.collaboration.pushes import push_state
 from app.collaboration.services import PROGRESS
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.errors import NotFound
@@ -100,12 +101,6 @@ async def proposals(case_id: int) -> list[ProposalView]:
         data = json_object(event["data"])
         ready[data.get("proposal_id")] = data.get("ready_by") or ""
     return [ProposalView(row, ready.get(row.id, "")) for row in rows]
-
-
-async def agreed_plan(case_id: int) -> ProposalView | None:
-    """The plan both sides accepted, for the customer to confirm (the tracking page shows it)."""
-    agreed = [view for view in await proposals(case_id) if view.proposal.status == "accepted"]
-    return agreed[-1] if agreed else None
 
 
 async def events_of(case_id: int, kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
@@ -236,6 +231,7 @@ async def staff_panel(case: Case) -> dict[str, Any]:
         "suggested_party": suggested,
         "address": await push_address(case.id, suggested),
         "push": pushed,
+        "push_state": await push_state(case.id),
         "proposals": rounds,
         "accept_ids": acceptable_ids(rounds, visibility.US),
         "propose_to": (pushed or {}).get("party") or suggested,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -14,9 +15,11 @@ from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent, Message
 from app.cases.taxonomy import REMEDIES
 from app.collaboration import links, visibility
+from app.collaboration.pushes import push_state
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.db import atomic
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.evidence.services import PreparedUpload, evidence_attach
 from app.i18n import LANGUAGES, label, valid_time_zone
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
@@ -109,6 +112,7 @@ async def case_push(
     note: str = "",
     basis: list[str] | None = None,
     basis_note: str = "",
+    attach_pack: bool = False,
     now: datetime | None = None,
 ) -> Pushed:
     """Send a case to its supplier or carrier: a new link (older ones revoked) and what we ask of them.
@@ -165,6 +169,7 @@ async def case_push(
                 "note": note,
                 "basis": cited,
                 "basis_note": basis_note,
+                "attach_pack": attach_pack,
                 "link_id": link.id,
             },
             at=now,
@@ -172,6 +177,33 @@ async def case_push(
     if case.node == states.Node.REPORTED.value:
         case = await case_move(actor=actor, number=number, target="responsibility", now=now)
     return Pushed(case=case, link=link, token=token, note=note)
+
+
+async def push_retry(*, actor: Actor, number: str, now: datetime | None = None) -> tuple[Pushed, dict[str, Any]]:
+    """Send a push whose mail failed again: its link is revoked (the failed mail may yet arrive) and a fresh
+    one issued to the same address; answers the new push and what was asked of the party (for the mail)."""
+    now = now or datetime.now(UTC)
+    case = await _case(number)
+    async with atomic():
+        await lock_case(case.id)
+        state = await push_state(case.id)
+        if state is None or state.status != "failed":
+            raise Conflict(_("Only a push whose mail failed can be sent again."))
+        old = await AccessLink.objects().where(AccessLink.id == state.link_id).first()
+        if old is None:
+            raise Conflict(_("Only a push whose mail failed can be sent again."))
+        await links.revoke_links(case_id=case.id, party=old.party, link_id=old.id, now=now)
+        link, token = await links.issue_link(
+            case_id=case.id, party=old.party, email=old.email, language=old.language, now=now
+        )
+        await record_event(
+            case_id=case.id,
+            actor=actor,
+            kind="push_mail_retried",
+            data={"link_id": link.id, "previous_link_id": old.id, "party": old.party},
+            at=now,
+        )
+    return Pushed(case=case, link=link, token=token, note=str(state.push.get("note", ""))), state.push
 
 
 async def mail_result(*, case_id: int, link_id: int, error: str, now: datetime | None = None) -> None:
@@ -566,11 +598,14 @@ async def dispute_open(
     opened_by: str,
     reason: str,
     evidence_ids: list[int] | None = None,
+    files: Sequence[PreparedUpload] = (),
     now: datetime | None = None,
 ) -> Dispute:
     """Mediation: the case moves to disputed and remembers the node it left.
 
     After a decision a new dispute is an appeal: it needs new evidence (files sent with it) and is marked so.
+    ``files`` (checked and stored already) are recorded in the dispute's own transaction: a refused dispute
+    leaves no file and no ``evidence_added`` event on the case.
     """
     now = now or datetime.now(UTC)
     reason = _text(reason, "reason", required=True)
@@ -578,12 +613,14 @@ async def dispute_open(
     if states.Node(case.node) not in states.DISPUTABLE:
         raise Conflict(_("Mediation opens on a case in responsibility, plan or implementation."))
     appeal = await appeal_due(case_id, opened_by)
-    if appeal and not evidence_ids:
+    if appeal and not evidence_ids and not any(item.accepted for item in files):
         raise ValidationFailed(
             _("This case was decided in mediation: an appeal needs new evidence."),
             fields=[("evidence", _("Attach the new evidence."))],
         )
     async with atomic():
+        attached = await evidence_attach(actor=actor, case_id=case_id, prepared=files, party=opened_by, now=now)
+        evidence_ids = [*(evidence_ids or []), *(item.evidence.id for item in attached)]
         dispute = Dispute(case=case_id, opened_by=opened_by, from_node=case.node, reason=reason, opened_at=now)
         await dispute.save()
         await case_move(actor=actor, number=case.number, target="disputed", reason=reason, now=now)

@@ -21,13 +21,9 @@ from app.cases.tables import Case
 from app.db import atomic
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.evidence import selectors
-from app.evidence.pipeline import (
-    EvidenceLimits,
-    EvidenceRejected,
-    ProcessedEvidence,
-    process_upload,
-    safe_display_name,
-)
+from app.evidence.filenames import safe_display_name
+from app.evidence.limits import EvidenceLimits, EvidenceRejected, ProcessedEvidence
+from app.evidence.pipeline import process_upload
 from app.evidence.storage import EvidenceStore
 from app.evidence.tables import Evidence
 from app.i18n import gettext as _

@@ -15,7 +15,7 @@ from app.analytics import dashboard, root_causes, selectors, services
 from app.analytics.taxonomy import RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
-from app.routes.cases import actor_for
+from app.web.auth import actor_for
 from app.web.openapi import error_responses
 from app.web.pages import render, wants_fragment
 from app.web.templates import request_environment

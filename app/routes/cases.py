@@ -13,15 +13,10 @@ from litestar.response import Redirect, Template
 
 from app.accounts.roles import DESK, STAFF
 from app.cases import assignment, selectors, services, states
-from app.cases.events import Actor
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, URGENCIES
 from app.i18n import label
+from app.web.auth import actor_for
 from app.web.pages import render, wants_fragment
-
-
-def actor_for(request: Request[Any, Any, Any]) -> Actor:
-    user = request.user
-    return Actor(kind="user", id=str(user.id), label=user.name or user.email)
 
 
 def labels() -> dict[str, Any]:

@@ -25,8 +25,9 @@ from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.i18n import label
 from app.imports.export import FORMATS, export_view
-from app.routes.cases import actor_for
-from app.routes.collaboration import deliver_push
+from app.settings import Settings
+from app.tasks.push import enqueue_push
+from app.web.auth import actor_for
 from app.web.pages import render
 
 # Ticked cases sit on the pages a person scrolled through: a thousand is far more than anyone ticks.
@@ -163,8 +164,11 @@ class GridController(Controller):
         reply_by = parse_date(str(form.get("reply_by") or ""), "reply_by")
         attach_pack = form.get("attach_pack") == "yes"
 
+        settings: Settings = request.app.state.settings
+
         async def deliver(pushed: Pushed, reply_by: date) -> None:
-            await deliver_push(request, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
+            # Each case's push has committed: its mail (and claim pack) is the worker's, one task per case.
+            enqueue_push(settings, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
 
         outcome = await bulk.push_to_suppliers(
             actor=actor_for(request),
@@ -173,6 +177,7 @@ class GridController(Controller):
             reply_by=reply_by,
             note=str(form.get("note") or ""),
             deliver=deliver,
+            attach_pack=attach_pack,
         )
         return await _after_bulk(request, view, pushed=outcome)
 

@@ -11,31 +11,38 @@ from typing import Any, BinaryIO
 import anyio.to_thread
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import FormMultiDict, UploadFile
-from litestar.exceptions import ClientException
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
 from app.accounts.roles import DESK, STAFF
-from app.cases import intake
 from app.cases import selectors as case_selectors
 from app.cases.tables import Case
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
-from app.errors import NotFound, PayloadTooLarge, ValidationFailed
+from app.errors import NotFound, ValidationFailed
 from app.evidence import selectors, services
-from app.evidence.pipeline import EvidenceLimits, content_disposition
-from app.evidence.services import UPLOAD_BODY_LIMIT, EvidencePolicy, Upload
-from app.evidence.storage import EvidenceMissing, EvidenceStore, store_from_url
+from app.evidence.filenames import content_disposition
+from app.evidence.limits import EvidenceLimits
+from app.evidence.services import UPLOAD_BODY_LIMIT
+from app.evidence.storage import EvidenceMissing
 from app.evidence.tables import Evidence
 from app.i18n import LANGUAGES, label
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as N_
-from app.routes import hooks
-from app.routes.cases import actor_for
+from app.intake import services as intake
 from app.rules import FACTS, FactSpec, relevant_facts
 from app.settings import Settings
+from app.web import dropped
+from app.web.auth import actor_for
 from app.web.pages import is_replay, render, wants_fragment
+from app.web.uploads import (
+    evidence_policy,
+    evidence_store,
+    fact_fields,
+    read_form,
+    refuse_oversized,
+    text_fields,
+    uploads_from_form,
+)
 
 log = logging.getLogger("crossclaim.evidence")
 
@@ -44,88 +51,6 @@ EXPECTED_DAYS = (1, 3, 7, 14, 30)
 STREAM_CHUNK = 256 * 1024
 # Evidence bytes never change (they are addressed by their hash); a day in the browser's private cache is safe.
 FILE_CACHE = "private, max-age=86400"
-
-
-# --- request helpers shared with the JSON API ------------------------------------------------------
-
-
-def evidence_store(request: Request[Any, Any, Any]) -> EvidenceStore:
-    """The deployment's evidence store, built once per app (an S3 client is not cheap to make)."""
-    state = request.app.state
-    store: EvidenceStore | None = state.get("evidence_store")
-    if store is None:
-        settings: Settings = state.settings
-        store = store_from_url(settings.evidence_url, settings.data_dir)
-        state["evidence_store"] = store
-    return store
-
-
-def evidence_policy(request: Request[Any, Any, Any]) -> EvidencePolicy:
-    policy: EvidencePolicy | None = request.app.state.get("evidence_policy")
-    return policy or EvidencePolicy()
-
-
-async def read_form(request: Request[Any, Any, Any]) -> FormMultiDict:
-    """The posted form; an oversized or garbled body becomes a 413/422 that says what to do."""
-    try:
-        return await request.form()
-    except RequestEntityTooLarge:
-        raise _too_large() from None
-    except ClientException:
-        raise ValidationFailed(
-            _("The upload arrived incomplete or garbled."),
-            fields=[("evidence", _("Send the report again; if it keeps failing, send fewer files at once."))],
-        ) from None
-
-
-def _too_large() -> PayloadTooLarge:
-    return PayloadTooLarge(
-        _(
-            "The upload is larger than %(size)s MB in total, so nothing was stored. "
-            "Send fewer files at once, or add long videos to the case one by one.",
-            size=UPLOAD_BODY_LIMIT // (1024 * 1024),
-        )
-    )
-
-
-def refuse_oversized(request: Request[Any, Any, Any]) -> None:
-    """Refuses a body whose declared length is over the cap before a byte of it is read."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > UPLOAD_BODY_LIMIT:
-        raise _too_large()
-
-
-def text_fields(form: Mapping[str, Any]) -> dict[str, str]:
-    """The form's text fields (a file sent under a text name is ignored)."""
-    return {name: value for name, value in form.items() if isinstance(value, str)}
-
-
-def fact_fields(form: Mapping[str, Any]) -> dict[str, str]:
-    """Answers to fact questions, posted as `facts.<name>`."""
-    return {name[6:]: value for name, value in text_fields(form).items() if name.startswith("facts.")}
-
-
-async def uploads_from_form(form: FormMultiDict) -> list[Upload]:
-    """Every file sent as `evidence`, paired by position with an optional `evidence_covers` tag."""
-    files = [item for item in form.getall("evidence") if isinstance(item, UploadFile)] if "evidence" in form else []
-    covers = (
-        [item for item in form.getall("evidence_covers") if isinstance(item, str)] if "evidence_covers" in form else []
-    )
-    uploads: list[Upload] = []
-    for index, file in enumerate(files):
-        try:
-            data = await file.read()
-        finally:
-            await file.close()
-        uploads.append(
-            Upload(
-                data=data,
-                filename=file.filename or "",
-                declared_type=file.content_type,
-                covers=covers[index].strip() if index < len(covers) else "",
-            )
-        )
-    return uploads
 
 
 # --- the intake page -------------------------------------------------------------------------------
@@ -285,8 +210,8 @@ class IntakeController(Controller):
         except ValidationFailed as error:
             return self._refused(request, values, error)
         settings: Settings = request.app.state.settings
-        if settings.test_hooks and hooks.drop_intake_response_armed():
-            return hooks.dropped_response()
+        if settings.test_hooks and dropped.drop_intake_response_armed():
+            return dropped.dropped_response()
         target = f"/cases/{result.case.number}?reported={'new' if result.created else 'again'}"
         if is_replay(request):
             # The queue only needs to know the report is filed: 201 for a new case, 200 when it was already.

@@ -14,61 +14,21 @@ from app.accounts.roles import PARTY, PUBLIC
 from app.cases.tables import Case
 from app.collaboration import links, selectors, services
 from app.collaboration.links import PartyAccess
-from app.collaboration.tables import AccessLink
-from app.errors import NotFound, RateLimited
+from app.errors import NotFound
 from app.evidence import services as evidence_services
-from app.evidence.pipeline import content_disposition
-from app.evidence.services import UPLOAD_BODY_LIMIT
+from app.evidence.filenames import content_disposition
+from app.evidence.services import UPLOAD_BODY_LIMIT, PreparedUpload
 from app.i18n import LANGUAGES, current_language
 from app.i18n import gettext as _
-from app.logs import security_event
-from app.routes.collaboration import message_form, stream_of, wants_stream
-from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 from app.settings import Settings
-from app.web.auth import client_ip
+from app.web.links import NO_REFERRER, invalid_link_page, redeem_link
 from app.web.pages import render, wants_fragment
-from app.web.ratelimit import AttemptLimiter
-
-NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+from app.web.threads import message_form, stream_of, wants_stream
+from app.web.uploads import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _limiter(request: Request[Any, Any, Any]) -> AttemptLimiter:
-    # One bucket for supplier, carrier and tracking links: guessing /t/ tokens costs what guessing /l/ ones costs.
-    state = request.app.state
-    limiter: AttemptLimiter | None = state.get("link_limiter")
-    if limiter is None:
-        settings: Settings = state.settings
-        limiter = state["link_limiter"] = AttemptLimiter(settings.link_attempts_per_minute)
-    return limiter
-
-
-def invalid_link_page(request: Request[Any, Any, Any]) -> Template:
-    """One page for unknown, expired, revoked and tampered links: it tells nobody whether a case exists."""
-    return render(request, "party/invalid.html", {}, status_code=404, headers=NO_REFERRER)
-
-
-async def redeem_link(
-    request: Request[Any, Any, Any], token: str, *, parties: tuple[str, ...], now: datetime
-) -> AccessLink | None:
-    """The live link behind a pressed Continue, or None; a token that opens nothing counts against the address."""
-    limiter, ip = _limiter(request), client_ip(request)
-    if limiter.blocked(ip):
-        security_event("link_rate_limited", ip=ip)
-        raise RateLimited(
-            _("Too many link attempts from your address. Wait a minute and try again."),
-            retry_after=limiter.retry_after(ip),
-        )
-    link = await links.live_link(token, now=now, parties=parties)
-    if link is None:
-        limiter.record(ip)
-        security_event("link_refused", ip=ip)
-        return None
-    security_event("link_used", ip=ip, link_id=link.id, party=link.party)
-    return link
 
 
 @get("/l/{token:str}", opt={"roles": PUBLIC}, name="link_open")
@@ -286,27 +246,17 @@ async def party_dispute(request: Request[Any, Any, Any], number: FromPath[str]) 
     refuse_oversized(request)
     form = await read_form(request)
     uploads = await uploads_from_form(form)
-    if await services.appeal_due(case.id, access.party) and not uploads:
-        await services.dispute_open(
-            actor=services.actor_of(access), case_id=case.id, opened_by=access.party, reason=_field(form, "reason")
-        )  # refuses with the reason why: nothing is stored
-    evidence_ids: list[int] = []
+    actor = services.actor_of(access)
+    files: list[PreparedUpload] = []
     if uploads:
-        attached = await evidence_services.evidence_add(
-            actor=services.actor_of(access),
-            number=case.number,
-            uploads=uploads,
-            store=evidence_store(request),
-            policy=evidence_policy(request),
-            party=access.party,
+        policy = evidence_policy(request)
+        evidence_services.check_uploads(uploads, policy)
+        files = await evidence_services.prepare_uploads(
+            uploads, store=evidence_store(request), policy=policy, uploader=evidence_services.uploader_id(actor)
         )
-        evidence_ids = [item.evidence.id for item in attached]
+    # The files are recorded with the dispute, in its transaction: refused, it keeps none of them.
     await services.dispute_open(
-        actor=services.actor_of(access),
-        case_id=case.id,
-        opened_by=access.party,
-        reason=_field(form, "reason"),
-        evidence_ids=evidence_ids,
+        actor=actor, case_id=case.id, opened_by=access.party, reason=_field(form, "reason"), files=files
     )
     return await _done(request, access, case)
 

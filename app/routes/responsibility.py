@@ -17,8 +17,8 @@ from app.cases.responsibility import HintPanel
 from app.cases.tables import Case
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
-from app.routes.cases import actor_for
 from app.rules import FACTS, FactsError, RuleRegistry, suggest
+from app.web.auth import actor_for
 from app.web.openapi import FactsOperation, error_responses
 from app.web.pages import render, wants_fragment
 

@@ -23,9 +23,10 @@ from app.i18n import LANGUAGES, current_language
 from app.i18n import gettext as _
 from app.notify import inapp
 from app.notify.push import application_server_key
-from app.routes.party import invalid_link_page, redeem_link
+from app.reminders import sweep
 from app.settings import Settings
-from app.tracking import policies, selectors, services, sweep
+from app.tracking import policies, selectors, services
+from app.web.links import invalid_link_page, redeem_link
 from app.web.pages import render
 
 TRACK_COOKIE = "cc_track"

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from babel.core import get_global
 
 from app.i18n import company_zone
-from app.rules.deadlines import WEEKDAYS, HolidayCalendar
+from app.rules.calendar import WEEKDAYS, HolidayCalendar
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "sla.toml"
 OVERRIDE_NAME = "sla_override.toml"

@@ -7,14 +7,16 @@ from datetime import datetime, timedelta
 
 from app.cases import states
 from app.cases.events import Actor, record_event
+from app.cases.hooks import NodeEntered
 from app.cases.tables import Case, CaseEvent
 from app.db import atomic
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.i18n import gettext as _
 from app.logs import security_event
 from app.notify.push import endpoint_problem
+from app.notify.tables import PushSubscription
 from app.tracking.policies import COUNTERPARTIES, BusinessCalendar, Policy, Step, current_policy
-from app.tracking.tables import PushSubscription, Reminder, StageDeadline
+from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, Supplier
 
 
@@ -131,6 +133,14 @@ async def clock_move(*, case_id: int, target: str, now: datetime) -> StageDeadli
     if case is None:
         return None
     return await clock_start(case=case, node=target, now=now)
+
+
+async def clock_on_entry(entered: NodeEntered) -> None:
+    """The clocks follow the case: a new case starts its first clock, a moved one stops the old and starts the next."""
+    if entered.reported:
+        await clock_start(case=entered.case, node=entered.node, now=entered.at)
+    else:
+        await clock_move(case_id=entered.case.id, target=entered.node, now=entered.at)
 
 
 async def push_subscribe(

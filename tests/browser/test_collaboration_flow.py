@@ -43,7 +43,8 @@ def smtp() -> Iterator[Sink]:
 @pytest.fixture
 def mail_server(settings: Any, smtp: Sink) -> Iterator[str]:
     """`crossclaim serve` on the test database, sending its mail to the loopback SMTP server."""
-    with running_server(settings, "collab", CROSSCLAIM_SMTP_URL=smtp.url) as base:  # type: ignore[attr-defined]
+    url: str = smtp.url  # type: ignore[attr-defined]
+    with running_server(settings, "collab", with_worker=True, CROSSCLAIM_SMTP_URL=url) as base:
         yield base
 
 

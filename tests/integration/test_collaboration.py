@@ -29,7 +29,7 @@ from app.evidence.tables import Evidence
 from app.i18n import format_day
 from app.trade.tables import Carrier, Customer, Supplier
 from tests.browser.conftest import free_port
-from tests.conftest import asgi_client, csrf_token, sign_in
+from tests.conftest import asgi_client, csrf_token, sign_in, work_off_queue
 
 LINK = re.compile(r"https?://\S+/l/([A-Za-z0-9_\-]+)")
 
@@ -95,8 +95,8 @@ async def supplier_case(code: str = "SUP-A", email: str = "qa@supplier-a.cn", la
 async def push_form(
     client: Any, number: str, *, party: str = "supplier", email: str = "qa@supplier-a.cn", language: str = "zh"
 ) -> Any:
-    """The push form as a handler sends it; the answer is the caller's to check."""
-    return await client.post(
+    """The push form as a handler sends it, and its mail sent by the worker; the answer is the caller's to check."""
+    response = await client.post(
         f"/cases/{number}/push",
         data={
             "party": party,
@@ -108,6 +108,8 @@ async def push_form(
             "_csrf_token": await csrf_token(client),
         },
     )
+    await work_off_queue()
+    return response
 
 
 async def push(client: Any, number: str, *, email: str = "qa@supplier-a.cn", party: str = "supplier") -> Any:
@@ -461,6 +463,7 @@ async def test_claim_pack_attached_to_the_push_mail_and_links_renewed_when_we_wr
         },
     )
     assert response.status_code == 303, response.text
+    assert await work_off_queue() == 1
     mail = smtp[0].messages[0]
     attachments = list(mail.iter_attachments())
     assert [a.get_content_type() for a in attachments] == ["application/pdf"]
@@ -691,6 +694,7 @@ async def test_the_party_sees_the_basis_we_cite_and_never_our_hint(
     assert await AccessLink.count().where(AccessLink.case == case.id) == 0 and not smtp[0].messages
     pushed = await staff.post(f"/cases/{case.number}/push", data={**form, "basis": ["CMR Art. 30(1)"]})
     assert pushed.status_code == 303, pushed.text
+    assert await work_off_queue() == 1
 
     cited, uncited = in_chinese(lambda: rule_text("CMR Art. 30(1)")), in_chinese(lambda: rule_text("CISG Art. 38"))
     explanation = in_chinese(lambda: rule_text(case.hint["explanation"]))

@@ -29,8 +29,8 @@ from app.i18n import (
     format_moment,
     format_money,
 )
+from app.reminders.sweep import SWEEPER
 from app.rules.facts import EVIDENCE, FACTS
-from app.tracking.sweep import SWEEPER
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Customer, Supplier
 from tests.conftest import asgi_client, csrf_token, sign_in

@@ -13,12 +13,12 @@ from PIL import Image
 
 from app.cases.assignment import pick_assignee
 from app.cases.events import Actor
-from app.cases.intake import IntakeReport, intake_submit
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
 from app.evidence.services import EvidencePolicy
 from app.evidence.storage import LocalEvidenceStore
 from app.evidence.tables import Evidence
+from app.intake.services import IntakeReport, intake_submit
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
 from tests.conftest import csrf_token, sign_in
 
@@ -543,8 +543,8 @@ async def test_concurrent_reports_for_one_new_customer_make_one_customer(client:
 
 
 async def test_customer_lookups_racing_in_separate_transactions_create_one_customer() -> None:
-    from app.cases.intake import _customer_for
     from app.db import atomic
+    from app.intake.services import _customer_for
 
     report = IntakeReport(problem_type="quality_defect", customer_email="race@example.com", customer_name="Race")
 
@@ -629,7 +629,7 @@ async def test_a_report_cut_off_before_its_photos_leaves_nothing_and_its_retry_f
 ) -> None:
     """The process dies after the case row and before the evidence rows: neither is kept, so the report
     was never half-filed, and the form sent again files it once with its photo."""
-    from app.cases import intake
+    from app.intake import services as intake
 
     await login("warehouse")
     values = form(order_number="PO-UNKNOWN-8", order_line="")

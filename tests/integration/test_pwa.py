@@ -9,8 +9,9 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image
 
-from app.routes import hooks, pwa
+from app.routes import pwa
 from app.routes.pwa import build_worker, precached_files, worker_source
+from app.web import dropped as hooks
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,7 +67,7 @@ async def test_queue_page_is_for_staff_and_rendered_by_script(client: Any, login
 
 def test_lost_response_hook_fires_once_per_arming() -> None:
     assert hooks.drop_intake_response_armed() is False
-    hooks._drop_next_intake.append(True)
+    hooks.drop_next_intake.append(True)
     assert hooks.drop_intake_response_armed() is True
     assert hooks.drop_intake_response_armed() is False
 

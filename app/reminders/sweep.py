@@ -34,11 +34,12 @@ from app.notify.email import Mail, send_mails
 from app.notify.inapp import notify_users
 from app.notify.push import PushFailed, PushTarget, SubscriptionGone, send_push
 from app.notify.sms import PermanentSmsError, TransientSmsError, sms_provider
+from app.notify.tables import PushSubscription
 from app.rules.facts import N_
 from app.settings import Settings
 from app.tracking.policies import Policy, counterpart_of, current_policy
 from app.tracking.services import next_check, step_time
-from app.tracking.tables import PushSubscription, Reminder, StageDeadline
+from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, Supplier
 
 log = logging.getLogger("crossclaim.reminders")
