@@ -234,9 +234,15 @@ async def party_respond(
     share: str = "",
     reason: str = "",
     evidence_ids: list[int] | None = None,
+    answer_round: bool = False,
     now: datetime | None = None,
-) -> None:
-    """The party's answer on responsibility: accept, accept a share, or dispute with reasons and files."""
+) -> Dispute | None:
+    """The party's answer on responsibility: accept, accept a share, or dispute with reasons and files.
+
+    A dispute opens mediation with the same reason and files in the same transaction (the one dispute
+    action), unless the company has us answer first (``answer_round``): then a handler opens mediation
+    from the case page when our answer does not settle it. Returns the mediation opened, if any.
+    """
     now = now or datetime.now(UTC)
     data = response_data(party=access.party, response=response, share=share, reason=reason)
     if response == "dispute":
@@ -245,8 +251,21 @@ async def party_respond(
     _touch_counterparty(case)
     if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
         raise Conflict(_("Responsibility is answered while it or the plan is open."))
+    mediate = response == "dispute" and not answer_round
+    if mediate:
+        await appeal_check(case.id, access.party, has_evidence=bool(evidence_ids))
     async with atomic():
         await record_event(case_id=case.id, actor=actor_of(access), kind="party_response", data=data, at=now)
+        if not mediate:
+            return None
+        return await dispute_open(
+            actor=actor_of(access),
+            case_id=case.id,
+            opened_by=access.party,
+            reason=data["reason"],
+            evidence_ids=evidence_ids,
+            now=now,
+        )
 
 
 def parse_date(raw: str, field: str) -> date | None:
@@ -559,6 +578,20 @@ async def appeal_due(case_id: int, party: str) -> bool:
     return any(visibility.dispute_seen(row, party) for row in decided)
 
 
+async def appeal_check(case_id: int, party: str, *, has_evidence: bool) -> bool:
+    """Whether a dispute by ``party`` would be an appeal; refuses one that brings no new evidence.
+
+    Routes call it before storing any file, so a refused appeal leaves nothing behind.
+    """
+    appeal = await appeal_due(case_id, party)
+    if appeal and not has_evidence:
+        raise ValidationFailed(
+            _("This case was decided in mediation: an appeal needs new evidence."),
+            fields=[("evidence", _("Attach the new evidence."))],
+        )
+    return appeal
+
+
 async def dispute_open(
     *,
     actor: Actor,
@@ -577,12 +610,7 @@ async def dispute_open(
     case = await _case_by_id(case_id)
     if states.Node(case.node) not in states.DISPUTABLE:
         raise Conflict(_("Mediation opens on a case in responsibility, plan or implementation."))
-    appeal = await appeal_due(case_id, opened_by)
-    if appeal and not evidence_ids:
-        raise ValidationFailed(
-            _("This case was decided in mediation: an appeal needs new evidence."),
-            fields=[("evidence", _("Attach the new evidence."))],
-        )
+    appeal = await appeal_check(case_id, opened_by, has_evidence=bool(evidence_ids))
     async with atomic():
         dispute = Dispute(case=case_id, opened_by=opened_by, from_node=case.node, reason=reason, opened_at=now)
         await dispute.save()

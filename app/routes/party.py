@@ -206,6 +206,9 @@ async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) 
         party=access.party, response=response, share=_field(form, "share"), reason=_field(form, "reason")
     )
     uploads = await uploads_from_form(form)
+    settings: Settings = request.app.state.settings
+    if response == "dispute" and not settings.dispute_answer_round:
+        await services.appeal_check(case.id, access.party, has_evidence=bool(uploads))
     evidence_ids: list[int] = []
     if response == "dispute" and uploads:
         # Counter-evidence goes through the same checks, hashes and store as ours, marked as the party's.
@@ -224,6 +227,7 @@ async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) 
         share=_field(form, "share"),
         reason=_field(form, "reason"),
         evidence_ids=evidence_ids,
+        answer_round=settings.dispute_answer_round,
     )
     return await _done(request, access, case)
 
@@ -281,15 +285,13 @@ async def party_progress(request: Request[Any, Any, Any], number: FromPath[str])
     status_code=303,
 )
 async def party_dispute(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
-    """Mediation, or after a decision an appeal, which must bring new evidence (stored only when it does)."""
+    """A dispute while the plan is carried out, or after a decision an appeal, which must bring new evidence
+    (stored only when it does); in responsibility and plan the answer form's Dispute opens mediation."""
     access, case = await _party(request, number)
     refuse_oversized(request)
     form = await read_form(request)
     uploads = await uploads_from_form(form)
-    if await services.appeal_due(case.id, access.party) and not uploads:
-        await services.dispute_open(
-            actor=services.actor_of(access), case_id=case.id, opened_by=access.party, reason=_field(form, "reason")
-        )  # refuses with the reason why: nothing is stored
+    await services.appeal_check(case.id, access.party, has_evidence=bool(uploads))
     evidence_ids: list[int] = []
     if uploads:
         attached = await evidence_services.evidence_add(

@@ -26,9 +26,7 @@ def template_environment() -> Environment:
     )
     i18n.install(environment)
     # claim_figures: the roles that read claim amounts (warehouse staff do not).
-    environment.globals.update(
-        languages=LANGUAGES, current_language=current_language.get, claim_figures=CLAIM_FIGURES
-    )
+    environment.globals.update(languages=LANGUAGES, current_language=current_language.get, claim_figures=CLAIM_FIGURES)
     return environment
 
 

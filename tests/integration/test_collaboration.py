@@ -21,10 +21,12 @@ from bs4 import BeautifulSoup
 from PIL import Image
 
 from app.cases.events import Actor
+from app.cases.responsibility import json_object
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent, Message
 from app.collaboration.links import token_digest
-from app.collaboration.tables import AccessLink, PlanProposal
+from app.collaboration.services import dispute_decide
+from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.evidence.tables import Evidence
 from app.i18n import format_day
 from app.trade.tables import Carrier, Customer, Supplier
@@ -190,6 +192,17 @@ async def test_push_mail_link_dispute_counter_accept_confirm(
     assert theirs.party == "supplier" and theirs.status == "ok" and len(theirs.sha256) == 64
     assert (await party.get(f"/p/cases/{case.number}/evidence/{theirs.id}/thumb")).status_code == 200
     assert (await party.get(f"/evidence/{theirs.id}/original")).status_code in (302, 401)
+    # The one dispute action opened mediation, with the answer's reason and the photo on it.
+    row = await Case.objects().where(Case.id == case.id).first()
+    assert row.node == "disputed" and row.node_before_dispute == "responsibility"
+    dispute = await Dispute.objects().where(Dispute.case == case.id).first()
+    assert dispute.opened_by == "supplier" and dispute.reason == "Packed intact; damage happened in transit"
+    opened = [e for e in await CaseEvent.objects().where(CaseEvent.case == case.id) if e.kind == "dispute_opened"]
+    assert len(opened) == 1 and json_object(opened[0].data)["evidence_ids"] == [theirs.id]
+    # A manager decides; responsibility settled, the case goes on to the plan.
+    await dispute_decide(
+        actor=Actor.system(), dispute_id=dispute.id, decision="supplier", rationale="Damage visible at loading"
+    )
 
     # Messages both ways, each a CaseEvent; internal notes never reach the party.
     await Message(case=case.id, party="supplier", body="INTERNAL-ONLY note", internal=True).save()
@@ -273,7 +286,8 @@ async def test_push_mail_link_dispute_counter_accept_confirm(
         "progress_update",
     ):
         assert kind in kinds, (kind, kinds)
-    assert kinds.count("node_changed") == 3  # reported → responsibility → plan → implementation
+    # reported → responsibility → disputed → responsibility → plan → implementation
+    assert kinds.count("node_changed") == 5
 
     # The staff panel and the supplier's answer time.
     panel = await staff.get(f"/cases/{case.number}/collaboration")
@@ -322,15 +336,15 @@ async def test_a_decided_dispute_is_mailed_to_the_party_and_moves_the_case_to_th
     await sign_in(staff, await make_user("handler"))
     await push(staff, case.number)
     await open_link(party, link_in(smtp[0].messages[0]))
+    # Their answer "dispute" is the one action: no second "ask for mediation" step on the page.
+    assert 'id="party-mediation"' not in (await party.get(f"/p/cases/{case.number}")).text
     opened = await party.post(
-        f"/p/cases/{case.number}/dispute",
-        data={"reason": "We do not agree with the hint", "_csrf_token": await csrf_token(party)},
+        f"/p/cases/{case.number}/respond",
+        data={"response": "dispute", "reason": "We do not agree with the hint", "_csrf_token": await csrf_token(party)},
     )
     assert opened.status_code == 303, opened.text
     row = await Case.objects().where(Case.id == case.id).first()
     assert row.node == "disputed" and row.node_before_dispute == "responsibility"
-    from app.collaboration.tables import Dispute
-
     dispute = await Dispute.objects().where(Dispute.case == case.id).first()
     assert dispute.opened_by == "supplier" and dispute.from_node == "responsibility"
     page = await staff.get(f"/disputes/{dispute.id}")
@@ -397,6 +411,34 @@ async def test_a_decided_dispute_is_mailed_to_the_party_and_moves_the_case_to_th
     assert "Supplier" in decided_line and "Packing list shows the defect at origin" in decided_line
     opened_lines = [li.get_text(" ", strip=True) for li in timeline.select("#timeline li[data-kind=dispute_opened]")]
     assert ["Appeal" in line for line in opened_lines] == [False, True]
+
+
+async def test_a_company_may_answer_a_dispute_before_mediation(
+    settings: Any, smtp: tuple[Sink, str], make_user: Any
+) -> None:
+    """CROSSCLAIM_DISPUTE_ANSWER_ROUND: the dispute is recorded for our answer; mediation waits for a handler."""
+    from app.asgi import create_app
+
+    app = create_app(replace(settings, smtp_url=smtp[1], dispute_answer_round=True))
+    case = await supplier_case()
+    async with asgi_client(app) as staff, asgi_client(app) as party:
+        await sign_in(staff, await make_user("handler"))
+        await push(staff, case.number)
+        await open_link(party, link_in(smtp[0].messages[0]))
+        answered = await party.post(
+            f"/p/cases/{case.number}/respond",
+            data={"response": "dispute", "reason": "Not our packaging", "_csrf_token": await csrf_token(party)},
+        )
+        assert answered.status_code == 303, answered.text
+        row = await Case.objects().where(Case.id == case.id).first()
+        assert row.node == "responsibility" and not await Dispute.exists().where(Dispute.case == case.id)
+        assert "party_response" in await events(case.id)
+        opened = await staff.post(
+            f"/cases/{case.number}/mediation",
+            data={"reason": "Our answer did not settle it", "_csrf_token": await csrf_token(staff)},
+        )
+        assert opened.status_code == 303, opened.text
+        assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "disputed"
 
 
 async def test_claim_pack_pdf_parses_back(staff: Any, make_user: Any, tmp_path: Path) -> None:
