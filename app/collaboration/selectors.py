@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import available_timezones
 
@@ -404,4 +404,77 @@ async def parties_index() -> list[dict[str, Any]]:
                     "median_hours": _median(hours),
                 }
             )
+    return out
+
+
+@dataclass(frozen=True)
+class QueueDeadline:
+    """One deadline that bears on a dispute's decision: our mediation clock, the answer we asked, a notice period."""
+
+    label: str
+    due: datetime | date
+    passed: bool
+    regime: str = ""  # a trade rule's notice period: its regime, shown through the rule text filter
+
+
+@dataclass(frozen=True)
+class QueuedDispute:
+    """An undecided dispute as the managers' queue lists it."""
+
+    dispute: Dispute
+    number: str
+    opened_by: str
+    age_days: int
+    amount: Any
+    currency: str
+    appeal: bool
+    deadlines: list[QueueDeadline]
+
+
+async def dispute_queue(now: datetime | None = None) -> list[QueuedDispute]:
+    """Every undecided dispute, the oldest first, with the money at stake and the deadlines that bear on it."""
+    now = now or datetime.now(UTC)
+    open_rows = await Dispute.objects().where(Dispute.decided_at.is_null()).order_by(Dispute.opened_at)
+    ids = sorted({row.case for row in open_rows}) or [0]
+    cases = {case.id: case for case in await Case.objects().where(Case.id.is_in(ids))}
+    clocks = await StageDeadline.objects().where(StageDeadline.case.is_in(ids) & StageDeadline.finished_at.is_null())
+    running = {clock.case: clock for clock in clocks}
+    events = (
+        await CaseEvent.select(CaseEvent.case, CaseEvent.kind, CaseEvent.data)
+        .where(CaseEvent.case.is_in(ids) & CaseEvent.kind.is_in(["case_pushed", "dispute_opened"]))
+        .order_by(CaseEvent.id)
+    )
+    reply_by: dict[int, str] = {}
+    appeals: set[int] = set()
+    for event in events:
+        data = json_object(event["data"])
+        if event["kind"] == "case_pushed":
+            reply_by[event["case"]] = str(data.get("reply_by") or "")
+        elif data.get("appeal"):
+            appeals.add(int(data.get("dispute_id") or 0))
+    out = []
+    for row in open_rows:
+        case = cases[row.case]
+        deadlines: list[QueueDeadline] = []
+        clock = running.get(case.id)
+        if clock is not None:
+            deadlines.append(QueueDeadline(_("Mediation to be decided by"), clock.due_at, clock.due_at < now))
+        if reply_by.get(case.id):
+            asked = date.fromisoformat(reply_by[case.id])
+            deadlines.append(QueueDeadline(_("Party's answer asked by"), asked, asked < now.date()))
+        for notice in hint_panel(case, today=now.date()).deadlines:
+            if notice.status != "met":
+                deadlines.append(QueueDeadline(notice.kind_label, notice.due, notice.status == "passed", notice.regime))
+        out.append(
+            QueuedDispute(
+                dispute=row,
+                number=case.number,
+                opened_by=row.opened_by,
+                age_days=(now - row.opened_at).days,
+                amount=case.claim_amount,
+                currency=case.currency,
+                appeal=row.id in appeals,
+                deadlines=deadlines,
+            )
+        )
     return out

@@ -373,12 +373,31 @@ async def plan_propose(
     return proposal
 
 
+def payer_for(case: Case, side: str, payer: str) -> str:
+    """Who pays for a plan accepted while responsibility is not settled: our explicit choice, never silence.
+
+    Settled (a confirmed party): nothing to choose (""). A party accepting the round we addressed to it takes
+    it on itself; we choose among the parties and "shared", or the accept is refused with the reason.
+    """
+    if case.confirmed_party:
+        return ""
+    if side != visibility.US:
+        return side
+    if payer not in DECISIONS:
+        raise ValidationFailed(
+            _("Responsibility is not settled yet: choose who pays for this plan."),
+            fields=[("payer", _("Choose the supplier, the carrier, us or shared."))],
+        )
+    return payer
+
+
 async def plan_accept(
-    *, actor: Actor, case_id: int, proposal_id: int, side: str, now: datetime | None = None
+    *, actor: Actor, case_id: int, proposal_id: int, side: str, payer: str = "", now: datetime | None = None
 ) -> PlanProposal:
     """The other side accepts the open proposal: the plan is agreed and waits for the customer's confirmation.
 
     A party may accept only a round we proposed to it; anything else is unknown to it (404, recorded for staff).
+    While responsibility is undetermined the accept records who pays (``payer_for``).
     """
     now = now or datetime.now(UTC)
     proposal = (
@@ -399,6 +418,7 @@ async def plan_accept(
         case = await _case_by_id(case_id)
         if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
             raise Conflict(_("Plans are agreed while responsibility or the plan is open."))
+        chosen = payer_for(case, side, payer)
         await PlanProposal.update({PlanProposal.status: "accepted"}).where(
             (PlanProposal.id == proposal.id) & (PlanProposal.status == "open")
         )
@@ -418,6 +438,7 @@ async def plan_accept(
                 "currency": proposal.currency,
                 "party": proposal.party,
                 "awaiting": "customer" if await _has_customer(case) else None,
+                **({"payer": chosen} if chosen else {}),
             },
             at=now,
         )

@@ -867,7 +867,10 @@ async def test_two_accepts_of_one_round_at_once_agree_it_once() -> None:
     )  # fmt: skip
     handler = Actor(kind="user", id="7", label="Hao")
     results = await asyncio.gather(
-        *(plan_accept(actor=handler, case_id=case.id, proposal_id=offered.id, side="us") for _ in range(2)),
+        *(
+            plan_accept(actor=handler, case_id=case.id, proposal_id=offered.id, side="us", payer="supplier")
+            for _ in range(2)
+        ),
         return_exceptions=True,
     )
     assert sorted(type(result).__name__ for result in results) == ["Conflict", "PlanProposal"], results
@@ -881,3 +884,62 @@ async def test_two_accepts_of_one_round_at_once_agree_it_once() -> None:
     )
     # Agreed once: a case without a customer goes on to implementation once, not twice.
     assert [move["data"]["to"] for move in moves] == ["responsibility", "plan", "implementation"]
+
+
+async def test_accepting_a_plan_before_responsibility_is_settled_needs_who_pays(
+    staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    await push(staff, case.number)
+    await open_link(party, link_in(smtp[0].messages[0]))
+    proposed = await party.post(
+        f"/p/cases/{case.number}/plan",
+        data={
+            "remedy": "replacement",
+            "currency": "CNY",
+            "details": "We resend",
+            "_csrf_token": await csrf_token(party),
+        },
+    )
+    assert proposed.status_code == 303, proposed.text
+    proposal = await PlanProposal.objects().where(PlanProposal.case == case.id).first()
+    panel = await staff.get(f"/cases/{case.number}/collaboration")
+    assert f'id="payer-{proposal.id}"' in panel.text, "the accept asks who pays while responsibility is open"
+    silent = await staff.post(
+        f"/cases/{case.number}/plan/{proposal.id}/accept", data={"_csrf_token": await csrf_token(staff)}
+    )
+    assert silent.status_code == 422 and "choose who pays" in silent.text
+    assert (await PlanProposal.objects().where(PlanProposal.id == proposal.id).first()).status == "open"
+    chosen = await staff.post(
+        f"/cases/{case.number}/plan/{proposal.id}/accept",
+        data={"payer": "shared", "_csrf_token": await csrf_token(staff)},
+    )
+    assert chosen.status_code == 303, chosen.text
+    agreed = await CaseEvent.objects().where((CaseEvent.case == case.id) & (CaseEvent.kind == "plan_agreed")).first()
+    assert json_object(agreed.data)["payer"] == "shared"
+    timeline = BeautifulSoup((await staff.get(f"/cases/{case.number}")).text, "html.parser")
+    line = timeline.select_one("#timeline li[data-kind=plan_agreed]").get_text(" ", strip=True)
+    assert "Who pays: Shared" in line
+
+
+async def test_with_responsibility_settled_the_plan_is_accepted_without_choosing(
+    staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    await push(staff, case.number)
+    await open_link(party, link_in(smtp[0].messages[0]))
+    await Case.update({Case.confirmed_party: "supplier"}).where(Case.id == case.id)
+    await party.post(
+        f"/p/cases/{case.number}/plan",
+        data={"remedy": "replacement", "currency": "CNY", "_csrf_token": await csrf_token(party)},
+    )
+    proposal = await PlanProposal.objects().where(PlanProposal.case == case.id).first()
+    assert f'id="payer-{proposal.id}"' not in (await staff.get(f"/cases/{case.number}/collaboration")).text
+    accepted = await staff.post(
+        f"/cases/{case.number}/plan/{proposal.id}/accept", data={"_csrf_token": await csrf_token(staff)}
+    )
+    assert accepted.status_code == 303, accepted.text
+    agreed = await CaseEvent.objects().where((CaseEvent.case == case.id) & (CaseEvent.kind == "plan_agreed")).first()
+    assert "payer" not in json_object(agreed.data)
