@@ -95,7 +95,13 @@ async def supplier_case(code: str = "SUP-A", email: str = "qa@supplier-a.cn", la
 
 
 async def push_form(
-    client: Any, number: str, *, party: str = "supplier", email: str = "qa@supplier-a.cn", language: str = "zh"
+    client: Any,
+    number: str,
+    *,
+    party: str = "supplier",
+    email: str = "qa@supplier-a.cn",
+    language: str = "zh",
+    reply_in: int = 7,
 ) -> Any:
     """The push form as a handler sends it; the answer is the caller's to check."""
     return await client.post(
@@ -105,7 +111,7 @@ async def push_form(
             "email": email,
             "language": language,
             "requirement": "replacement",
-            "reply_by": (datetime.now(UTC).date() + timedelta(days=7)).isoformat(),
+            "reply_by": (datetime.now(UTC).date() + timedelta(days=reply_in)).isoformat(),
             "note": "Photos attached",
             "_csrf_token": await csrf_token(client),
         },
@@ -123,6 +129,16 @@ def link_in(mail: Any) -> str:
     found = LINK.search(body)
     assert found, body
     return found.group(1)
+
+
+async def party_disputes(client: Any, number: str, reason: str, *, photo_name: str = "") -> None:
+    """A party's answer "Dispute" (with a photo when named): the one action that opens mediation."""
+    files = {"evidence": (photo_name, photo(), "image/jpeg")} if photo_name else None
+    data = {"response": "dispute", "reason": reason}
+    response = await client.post(
+        f"/p/cases/{number}/respond", data=data, files=files, headers={"x-csrftoken": await csrf_token(client)}
+    )
+    assert response.status_code == 303, response.text
 
 
 async def open_link(client: Any, token: str) -> Any:
@@ -181,13 +197,7 @@ async def test_push_mail_link_dispute_counter_accept_confirm(
     assert 'lang="zh-CN"' in page.text  # the link's language, not the browser's
 
     # The supplier disputes with a photo: it goes through the evidence pipeline, marked as theirs.
-    response = await party.post(
-        f"/p/cases/{case.number}/respond",
-        data={"response": "dispute", "reason": "Packed intact; damage happened in transit"},
-        files={"evidence": ("photo.jpg", photo(), "image/jpeg")},
-        headers={"x-csrftoken": await csrf_token(party)},
-    )
-    assert response.status_code == 303, response.text
+    await party_disputes(party, case.number, "Packed intact; damage happened in transit", photo_name="photo.jpg")
     theirs = await Evidence.objects().where(Evidence.case == case.id).first()
     assert theirs.party == "supplier" and theirs.status == "ok" and len(theirs.sha256) == 64
     assert (await party.get(f"/p/cases/{case.number}/evidence/{theirs.id}/thumb")).status_code == 200
