@@ -11,6 +11,7 @@ from app.cases.tables import CaseEvent
 from app.collaboration import services as collaboration
 from app.tracking.sweep import sweep
 from app.tracking.tables import Reminder
+from app.trade.tables import Customer
 from tests.integration.test_reminders import mail_settings, overdue_case, smtp  # noqa: F401 - fixtures
 from tests.integration.test_tracking import agreed_case
 
@@ -44,6 +45,7 @@ async def test_a_customer_who_does_not_answer_the_plan_is_reminded_once(
     smtp: tuple[Any, str],  # noqa: F811
 ) -> None:
     case = await agreed_case(with_customer=True)
+    await Customer.update({Customer.language: "en"}).where(Customer.email == "lin@example.com")
     agreed = await CaseEvent.objects().where((CaseEvent.case == case.id) & (CaseEvent.kind == "plan_agreed")).first()
     sink = smtp[0]
     await sweep(settings=mail_settings, now=agreed.at + timedelta(hours=47))
