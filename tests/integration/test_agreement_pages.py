@@ -108,6 +108,13 @@ async def test_the_party_timeline_says_the_outcome(
         actor=Actor.system(), case_id=case.id, side="us", party="supplier", remedy="partial_refund",
         amount=Decimal("480.00"), currency="EUR", ready_by=None, details="",
     )  # fmt: skip
+    # After the decision the answer's Dispute is an appeal: without new evidence it is refused, nothing stored.
+    again = await party.post(
+        f"/p/cases/{case.number}/respond",
+        data={"response": "dispute", "reason": "Still not ours", "_csrf_token": await csrf_token(party)},
+    )
+    assert again.status_code == 422 and "an appeal needs new evidence" in again.text
+    assert await Dispute.count().where(Dispute.case == case.id) == 1
     page = BeautifulSoup((await party.get(f"/p/cases/{case.number}")).text, "html.parser")
     lines = {li["data-kind"]: " ".join(li.get_text(" ").split()) for li in page.select(".timeline li[data-kind]")}
     assert "Dispute" in lines["party_response"] and "Not our packaging" in lines["party_response"]
