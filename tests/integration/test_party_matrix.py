@@ -63,6 +63,7 @@ SEEN: dict[tuple[str, str], bool] = {
             "other's name": False,
             "other's address": False,
             "refusals about it": False,
+            "who pays": False,  # recorded when its plan was accepted before responsibility was settled
         }.items()
     },
     ("supplier", "own progress"): True,
@@ -248,6 +249,7 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
                 "other's name": [f"Matrix {'Carrier' if party == 'supplier' else 'Supplier'} Co"],
                 "other's address": ["car@matrix.example" if party == "supplier" else "sup@matrix.example"],
                 "refusals about it": ["Refused"],
+                "who pays": ["Who pays"],
             }
             if party == "supplier":
                 markers["own progress"] = ["PROG-SUP"]
