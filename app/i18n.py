@@ -244,6 +244,7 @@ REMINDER_LABELS: dict[str, str] = {
     "sms": lazy_gettext("SMS"),
     "inapp": lazy_gettext("in the app"),
     "update": lazy_gettext("customer update"),
+    "answer": lazy_gettext("reminder to answer the plan"),
 }
 LABELS["reminder"] = REMINDER_LABELS
 

@@ -149,6 +149,12 @@ class Settings:
         " with a warning.",
         default=False,
     )
+    dispute_answer_round: bool = _setting(
+        "CROSSCLAIM_DISPUTE_ANSWER_ROUND",
+        "A supplier's or carrier's dispute first gets our answer: mediation opens only when a handler opens it"
+        " from the case page. Unset: the party's dispute opens mediation at once.",
+        default=False,
+    )
     time_zone: str = _setting(
         "CROSSCLAIM_TIME_ZONE",
         "The company's IANA time zone: pages of staff who chose none, new users and customers, and the"

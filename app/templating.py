@@ -8,6 +8,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app import i18n
 from app.accounts.roles import CLAIM_FIGURES
+from app.cases.taxonomy import REMEDIES
 from app.i18n import LANGUAGES, current_language
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -23,8 +24,11 @@ def template_environment() -> Environment:
         lstrip_blocks=True,
     )
     i18n.install(environment)
-    # claim_figures: the roles that read claim amounts (warehouse staff do not).
+    # claim_figures: the roles that read claim amounts (warehouse staff do not); remedy_names: the remedies in words.
     environment.globals.update(
-        languages=LANGUAGES, current_language=current_language.get, claim_figures=CLAIM_FIGURES
+        languages=LANGUAGES,
+        current_language=current_language.get,
+        claim_figures=CLAIM_FIGURES,
+        remedy_names=REMEDIES,
     )
     return environment

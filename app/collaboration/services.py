@@ -265,20 +265,43 @@ async def party_respond(
     response: str,
     share: str = "",
     reason: str = "",
-    evidence_ids: list[int] | None = None,
+    files: Sequence[PreparedUpload] = (),
+    answer_round: bool = False,
     now: datetime | None = None,
-) -> None:
-    """The party's answer on responsibility: accept, accept a share, or dispute with reasons and files."""
+) -> Dispute | None:
+    """The party's answer on responsibility: accept, accept a share, or dispute with reasons and files.
+
+    A dispute opens mediation with the same reason and files in the same transaction (the one dispute
+    action), unless the company has us answer first (``answer_round``): then a handler opens mediation
+    from the case page when our answer does not settle it. Returns the mediation opened, if any.
+    """
     now = now or datetime.now(UTC)
     data = response_data(party=access.party, response=response, share=share, reason=reason)
-    if response == "dispute":
-        data["evidence_ids"] = list(evidence_ids or [])
     case = await _case_by_id(access.case_id)
     _touch_counterparty(case)
     if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
         raise Conflict(_("Responsibility is answered while it or the plan is open."))
+    mediate = response == "dispute" and not answer_round
+    if mediate:
+        await appeal_check(case.id, access.party, has_evidence=any(item.accepted for item in files))
     async with atomic():
+        attached = await evidence_attach(
+            actor=actor_of(access), case_id=case.id, prepared=files, party=access.party, now=now
+        )
+        evidence_ids = [item.evidence.id for item in attached]
+        if response == "dispute":
+            data["evidence_ids"] = evidence_ids
         await record_event(case_id=case.id, actor=actor_of(access), kind="party_response", data=data, at=now)
+        if not mediate:
+            return None
+        return await dispute_open(
+            actor=actor_of(access),
+            case_id=case.id,
+            opened_by=access.party,
+            reason=data["reason"],
+            evidence_ids=evidence_ids,
+            now=now,
+        )
 
 
 def parse_date(raw: str, field: str) -> date | None:
@@ -386,12 +409,31 @@ async def plan_propose(
     return proposal
 
 
+def payer_for(case: Case, side: str, payer: str) -> str:
+    """Who pays for a plan accepted while responsibility is not settled: our explicit choice, never silence.
+
+    Settled (a confirmed party): nothing to choose (""). A party accepting the round we addressed to it takes
+    it on itself; we choose among the parties and "shared", or the accept is refused with the reason.
+    """
+    if case.confirmed_party:
+        return ""
+    if side != visibility.US:
+        return side
+    if payer not in DECISIONS:
+        raise ValidationFailed(
+            _("Responsibility is not settled yet: choose who pays for this plan."),
+            fields=[("payer", _("Choose the supplier, the carrier, us or shared."))],
+        )
+    return payer
+
+
 async def plan_accept(
-    *, actor: Actor, case_id: int, proposal_id: int, side: str, now: datetime | None = None
+    *, actor: Actor, case_id: int, proposal_id: int, side: str, payer: str = "", now: datetime | None = None
 ) -> PlanProposal:
     """The other side accepts the open proposal: the plan is agreed and waits for the customer's confirmation.
 
     A party may accept only a round we proposed to it; anything else is unknown to it (404, recorded for staff).
+    While responsibility is undetermined the accept records who pays (``payer_for``).
     """
     now = now or datetime.now(UTC)
     proposal = (
@@ -412,6 +454,7 @@ async def plan_accept(
         case = await _case_by_id(case_id)
         if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
             raise Conflict(_("Plans are agreed while responsibility or the plan is open."))
+        chosen = payer_for(case, side, payer)
         await PlanProposal.update({PlanProposal.status: "accepted"}).where(
             (PlanProposal.id == proposal.id) & (PlanProposal.status == "open")
         )
@@ -431,6 +474,7 @@ async def plan_accept(
                 "currency": proposal.currency,
                 "party": proposal.party,
                 "awaiting": "customer" if await _has_customer(case) else None,
+                **({"payer": chosen} if chosen else {}),
             },
             at=now,
         )
@@ -591,6 +635,20 @@ async def appeal_due(case_id: int, party: str) -> bool:
     return any(visibility.dispute_seen(row, party) for row in decided)
 
 
+async def appeal_check(case_id: int, party: str, *, has_evidence: bool) -> bool:
+    """Whether a dispute by ``party`` would be an appeal; refuses one that brings no new evidence.
+
+    Routes call it before storing any file, so a refused appeal leaves nothing behind.
+    """
+    appeal = await appeal_due(case_id, party)
+    if appeal and not has_evidence:
+        raise ValidationFailed(
+            _("This case was decided in mediation: an appeal needs new evidence."),
+            fields=[("evidence", _("Attach the new evidence."))],
+        )
+    return appeal
+
+
 async def dispute_open(
     *,
     actor: Actor,
@@ -612,12 +670,9 @@ async def dispute_open(
     case = await _case_by_id(case_id)
     if states.Node(case.node) not in states.DISPUTABLE:
         raise Conflict(_("Mediation opens on a case in responsibility, plan or implementation."))
-    appeal = await appeal_due(case_id, opened_by)
-    if appeal and not evidence_ids and not any(item.accepted for item in files):
-        raise ValidationFailed(
-            _("This case was decided in mediation: an appeal needs new evidence."),
-            fields=[("evidence", _("Attach the new evidence."))],
-        )
+    appeal = await appeal_check(
+        case_id, opened_by, has_evidence=bool(evidence_ids) or any(item.accepted for item in files)
+    )
     async with atomic():
         attached = await evidence_attach(actor=actor, case_id=case_id, prepared=files, party=opened_by, now=now)
         evidence_ids = [*(evidence_ids or []), *(item.evidence.id for item in attached)]

@@ -87,6 +87,8 @@ class PartyView:
             data = {key: data[key] for key in ("from", "to") if key in data}
         elif kind == "case_pushed":
             data = {key: data[key] for key in ("party", "requirement", "reply_by") if key in data}
+        elif kind == "plan_agreed":
+            data = {key: value for key, value in data.items() if key != "payer"}  # who pays is our record
         own = event["actor_kind"] in OUR_ACTORS or event["actor_kind"] == self.party
         return {
             **event,

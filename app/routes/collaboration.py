@@ -141,11 +141,13 @@ async def staff_accept_plan(
     request: Request[Any, Any, Any], number: FromPath[str], proposal_id: FromPath[str]
 ) -> Response[Any] | Template:
     case = await case_selectors.case_get(number)
+    form = await request.form()
     await services.plan_accept(
         actor=actor_for(request),
         case_id=case.id,
         proposal_id=int(proposal_id) if proposal_id.isdecimal() else 0,
         side="us",
+        payer=_field(form, "payer"),
     )
     return await _back(request, number)
 
@@ -250,6 +252,12 @@ async def dispute_open(request: Request[Any, Any, Any], number: FromPath[str]) -
     return Redirect(path=f"/disputes/{dispute.id}", status_code=303)
 
 
+@get("/disputes", opt={"roles": MANAGERS}, name="dispute_queue")
+async def dispute_queue(request: Request[Any, Any, Any]) -> Template:
+    """The managers' queue: undecided disputes, the oldest first, with the amount and the deadlines on each."""
+    return render(request, "collaboration/disputes.html", {"queue": await selectors.dispute_queue()})
+
+
 @get("/disputes/{dispute_id:str}", opt={"roles": DESK}, name="dispute_page")
 async def dispute_page(request: Request[Any, Any, Any], dispute_id: FromPath[str]) -> Template:
     context = await selectors.dispute_page(dispute_id)
@@ -319,6 +327,7 @@ COLLABORATION_ROUTES: list[Any] = [
     staff_message,
     link_revoke,
     dispute_open,
+    dispute_queue,
     dispute_page,
     dispute_decide,
     claim_pack_download,

@@ -166,24 +166,28 @@ async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) 
         party=access.party, response=response, share=_field(form, "share"), reason=_field(form, "reason")
     )
     uploads = await uploads_from_form(form)
-    evidence_ids: list[int] = []
+    settings: Settings = request.app.state.settings
+    if response == "dispute" and not settings.dispute_answer_round:
+        await services.appeal_check(case.id, access.party, has_evidence=bool(uploads))
+    files: list[PreparedUpload] = []
     if response == "dispute" and uploads:
-        # Counter-evidence goes through the same checks, hashes and store as ours, marked as the party's.
-        attached = await evidence_services.evidence_add(
-            actor=services.actor_of(access),
-            number=case.number,
-            uploads=uploads,
+        # Counter-evidence goes through the same checks, hashes and store as ours, marked as the party's;
+        # it is recorded with the answer, in its transaction: refused, the answer keeps none of it.
+        policy = evidence_policy(request)
+        evidence_services.check_uploads(uploads, policy)
+        files = await evidence_services.prepare_uploads(
+            uploads,
             store=evidence_store(request),
-            policy=evidence_policy(request),
-            party=access.party,
+            policy=policy,
+            uploader=evidence_services.uploader_id(services.actor_of(access)),
         )
-        evidence_ids = [item.evidence.id for item in attached]
     await services.party_respond(
         access=access,
         response=response,
         share=_field(form, "share"),
         reason=_field(form, "reason"),
-        evidence_ids=evidence_ids,
+        files=files,
+        answer_round=settings.dispute_answer_round,
     )
     return await _done(request, access, case)
 
@@ -241,11 +245,13 @@ async def party_progress(request: Request[Any, Any, Any], number: FromPath[str])
     status_code=303,
 )
 async def party_dispute(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
-    """Mediation, or after a decision an appeal, which must bring new evidence (stored only when it does)."""
+    """A dispute while the plan is carried out, or after a decision an appeal, which must bring new evidence
+    (stored only when it does); in responsibility and plan the answer form's Dispute opens mediation."""
     access, case = await _party(request, number)
     refuse_oversized(request)
     form = await read_form(request)
     uploads = await uploads_from_form(form)
+    await services.appeal_check(case.id, access.party, has_evidence=bool(uploads))
     actor = services.actor_of(access)
     files: list[PreparedUpload] = []
     if uploads:

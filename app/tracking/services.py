@@ -99,11 +99,11 @@ async def clock_start(*, case: Case, node: str, now: datetime) -> StageDeadline 
     )
     await deadline.save()
     if node in policy.customer_nodes and case.customer:
-        await _queue_customer_update(case=case, node=node, deadline_id=deadline.id, now=now)
+        await _queue_customer_update(case=case, node=node, now=now)
     return deadline
 
 
-async def _queue_customer_update(*, case: Case, node: str, deadline_id: int, now: datetime) -> None:
+async def _queue_customer_update(*, case: Case, node: str, now: datetime) -> None:
     """Queued claim rows (mail, and SMS when we have a phone): the next sweep sends each exactly once."""
     customer = await Customer.select(Customer.email, Customer.phone).where(Customer.id == case.customer).first()
     if not customer:
@@ -115,7 +115,8 @@ async def _queue_customer_update(*, case: Case, node: str, deadline_id: int, now
             'INSERT INTO reminder (claim_key, "case", node, level, channel, recipient, status, attempts, error,'
             " claimed_at) VALUES ({}, {}, {}, 'update', {}, {}, 'queued', 0, '', {})"
             " ON CONFLICT (claim_key) DO NOTHING",
-            f"{case.id}:{node}#{deadline_id}:update:{channel}:{recipient}"[:255],
+            # One update per node and address: a case that goes back a stage and returns tells them once.
+            f"{case.id}:{node}:update:{channel}:{recipient}"[:255],
             case.id,
             node,
             channel,

@@ -63,6 +63,7 @@ SEEN: dict[tuple[str, str], bool] = {
             "other's name": False,
             "other's address": False,
             "refusals about it": False,
+            "who pays": False,  # recorded when its plan was accepted before responsibility was settled
         }.items()
     },
     ("supplier", "own progress"): True,
@@ -152,14 +153,19 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
         tracked = await customer.post(f"/t/{customer_token}", data={"_csrf_token": await csrf_token(customer)})
         assert tracked.status_code == 303
 
-        # Each counterparty answers with a file, writes, proposes; we propose to each.
+        # Each counterparty disputes with a file (the one action that opens mediation) and we decide each;
+        # then each writes and proposes, and we propose to each.
         marks = {"supplier": "SUP", "carrier": "CAR"}
         for party, client in ((p, clients[p]) for p in ("supplier", "carrier")):
             mark = marks[party]
             colour = (200, 9, 9) if party == "supplier" else (9, 9, 200)
             files = {"evidence": (f"{party}-mark.jpg", jpeg(colour), "image/jpeg")}
-            answer = {"response": "dispute", "reason": f"RESP-{mark}"}
+            answer = {"response": "dispute", "reason": f"RESP-{mark} DISPUTE-{mark}"}
             assert await post(client, f"/p/cases/{case.number}/respond", answer, files) == 303
+            dispute = await Dispute.objects().where(Dispute.opened_by == party).first()
+            await services.dispute_decide(
+                actor=STAFF, dispute_id=dispute.id, decision="shared", rationale=f"RATIONALE-{mark}"
+            )
         acts: dict[tuple[str, str], int] = {}
         for party in ("carrier", "supplier"):  # our round to the supplier is the later one
             url = f"/p/cases/{case.number}/messages"
@@ -171,14 +177,6 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
             await Message(
                 case=case.id, party="supplier", author_kind="user", body="NOTE-INTERNAL", internal=True
             ).save()
-        # Each asks for mediation; we decide each.
-        for party in ("carrier", "supplier"):
-            reason = {"reason": f"DISPUTE-{marks[party]}"}
-            assert await post(clients[party], f"/p/cases/{case.number}/dispute", reason) == 303
-            dispute = await Dispute.objects().where(Dispute.opened_by == party).first()
-            await services.dispute_decide(
-                actor=STAFF, dispute_id=dispute.id, decision="shared", rationale=f"RATIONALE-{marks[party]}"
-            )
 
         rounds = {p.details: p for p in await PlanProposal.objects().where(PlanProposal.case == case.id)}
         files = {e.filename: e for e in await Evidence.objects().where(Evidence.case == case.id)}
@@ -251,6 +249,7 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
                 "other's name": [f"Matrix {'Carrier' if party == 'supplier' else 'Supplier'} Co"],
                 "other's address": ["car@matrix.example" if party == "supplier" else "sup@matrix.example"],
                 "refusals about it": ["Refused"],
+                "who pays": ["Who pays"],
             }
             if party == "supplier":
                 markers["own progress"] = ["PROG-SUP"]
