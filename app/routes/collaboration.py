@@ -10,9 +10,8 @@ from typing import Any
 import anyio.to_thread
 from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, ServerSentEvent, Template
-from markupsafe import escape
 
 from app.accounts.roles import DESK, MANAGERS
 from app.cases import selectors as case_selectors
@@ -22,10 +21,10 @@ from app.collaboration import claim_pack, live, selectors, services
 from app.errors import NotFound
 from app.evidence import services as evidence_services
 from app.evidence.services import UPLOAD_BODY_LIMIT
-from app.i18n import current_language, format_day
+from app.i18n import current_language
 from app.i18n import gettext as _
-from app.mail.outgoing import case_mail, send_decision_mails, send_message_mail
-from app.notify.email import Attachment, Mail, send_mail
+from app.mail.outgoing import case_mail, push_mail, send_decision_mails, send_message_mail
+from app.notify.email import send_mail
 from app.routes.cases import actor_for
 from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 from app.settings import Settings
@@ -52,36 +51,17 @@ async def _back(request: Request[Any, Any, Any], number: str) -> Response[Any] |
     return Redirect(path=f"/cases/{number}#collaboration", status_code=303)
 
 
-async def panel_context(number: str) -> dict[str, Any]:
+async def panel_context(number: str, *, party: str = "") -> dict[str, Any]:
     case = await case_selectors.case_get(number)
-    return {"case": case, "remedies": REMEDIES, "parties": PARTIES, **await selectors.staff_panel(case)}
+    return {"case": case, "remedies": REMEDIES, "parties": PARTIES, **await selectors.staff_panel(case, party=party)}
 
 
 @get("/cases/{number:str}/collaboration", opt={"roles": DESK}, name="collaboration_panel")
-async def collaboration_panel(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
-    return render(request, "cases/_collaboration.html", {"collab": await panel_context(number)})
-
-
-def push_mail(
-    settings: Settings, pushed: services.Pushed, *, requirement: str, reply_by: date, pdf: bytes | None
-) -> Mail:
-    """The mail to the party, in the party's language, with the link (and the claim pack when asked)."""
-    url = f"{settings.base_url}/l/{pushed.token}"
-    marker = current_language.set(pushed.link.language)
-    try:
-        subject = _("After-sales case %(number)s: your answer is needed", number=pushed.case.number)
-        lines = [
-            _("We ask for: %(remedy)s.", remedy=str(REMEDIES.get(requirement, requirement))),
-            *([_("Our note: %(note)s", note=pushed.note)] if pushed.note else []),
-            _("Please answer by %(day)s.", day=format_day(reply_by)),
-            _("Open the case (no account needed):"),
-        ]
-    finally:
-        current_language.reset(marker)
-    text = "\n".join([*lines, url, ""])
-    html = "".join(f"<p>{escape(line)}</p>" for line in lines) + f'<p><a href="{escape(url)}">{escape(url)}</a></p>'
-    attachments = [Attachment(f"{pushed.case.number}-claim-pack.pdf", pdf, "application/pdf")] if pdf else []
-    return Mail(to=[pushed.link.email], subject=subject, text=text, html=html, attachments=attachments)
+async def collaboration_panel(
+    request: Request[Any, Any, Any], number: FromPath[str], party: FromQuery[str] = ""
+) -> Template:
+    """The panel; ``party`` (the case page's next step) opens the push form for that party."""
+    return render(request, "cases/_collaboration.html", {"collab": await panel_context(number, party=party)})
 
 
 @get("/cases/{number:str}/push/address", opt={"roles": DESK}, name="push_address")
@@ -147,7 +127,7 @@ async def deliver_push(
             pdf = await claim_pack.claim_pack_pdf(request_environment(request), context)
         finally:
             current_language.reset(marker)
-    mail = push_mail(settings, pushed, requirement=requirement, reply_by=reply_by, pdf=pdf)
+    mail = await push_mail(settings, pushed, requirement=requirement, reply_by=reply_by, pdf=pdf)
     mail = await case_mail(settings, mail, case_id=pushed.case.id, number=number, party=pushed.link.party)
     # Sent after the commit, in a worker thread; the token exists only in this request and the mail.
     error = ""
