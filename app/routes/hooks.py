@@ -25,6 +25,15 @@ _drop_next_intake: list[bool] = []
 _drop_share: dict[str, Any] = {"share": 0.0, "random": random.Random(0), "dropped": 0}  # noqa: S311 - fault injection, not secrets
 
 
+# Armed by a test: the next intake post is committed, then its answer waits this many seconds (a hung send).
+_stall_next_intake: list[float] = []
+
+
+def stall_intake_seconds() -> float:
+    """Seconds the next intake answer is held after its commit, once after the hook was armed (else 0)."""
+    return _stall_next_intake.pop() if _stall_next_intake else 0.0
+
+
 class ResponseDropped(Exception):
     """Raised inside a response body on purpose: the server closes the connection unfinished."""
 
@@ -69,4 +78,11 @@ async def drop_intake_share(share: FromQuery[float], seed: FromQuery[int] = 0) -
     return f"dropped {dropped}"
 
 
-HOOK_HANDLERS: list[Any] = [bare_page, arm_drop_intake, drop_intake_share]
+@get("/_hooks/stall-next-intake", opt={"roles": PUBLIC}, name="hook_stall_intake")
+async def arm_stall_intake(seconds: FromQuery[float] = 20.0) -> str:
+    """Arms a hung answer for the next intake post: filed at once, answered only after ``seconds`` (at most 120)."""
+    _stall_next_intake[:] = [min(max(seconds, 0.0), 120.0)]
+    return "armed"
+
+
+HOOK_HANDLERS: list[Any] = [bare_page, arm_drop_intake, drop_intake_share, arm_stall_intake]

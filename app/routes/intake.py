@@ -285,6 +285,8 @@ class IntakeController(Controller):
         except ValidationFailed as error:
             return self._refused(request, values, error)
         settings: Settings = request.app.state.settings
+        if settings.test_hooks and (held := hooks.stall_intake_seconds()):
+            await anyio.sleep(held)
         if settings.test_hooks and hooks.drop_intake_response_armed():
             return hooks.dropped_response()
         target = f"/cases/{result.case.number}?reported={'new' if result.created else 'again'}"
