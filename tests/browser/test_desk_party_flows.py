@@ -76,7 +76,7 @@ async def test_the_handler_settles_the_party_and_is_led_to_send_the_claim(
 
     # The step's action opens the push form for that supplier; what we ask for is not chosen for the handler.
     await desk.click("#next-step-push")
-    form = desk.locator("#push-form")
+    form = desk.locator("details[data-opened-for=supplier] #push-form")  # the panel as the step opened it
     await expect(form).to_be_in_viewport()
     assert await desk.input_value("#push-party") == "supplier"
     assert await desk.input_value("#push-requirement") == ""
