@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -161,6 +162,23 @@ class Settings:
         " business calendar of the stages we own.",
         default="Asia/Shanghai",
     )
+    company_name: str = _setting(
+        "CROSSCLAIM_COMPANY_NAME",
+        "The company's name as customers read it on their tracking page (whom to contact). Unset: the name in"
+        " CROSSCLAIM_MAIL_FROM.",
+        default="",
+    )
+    contact_email: str = _setting(
+        "CROSSCLAIM_CONTACT_EMAIL",
+        "The address customers are given on their tracking page to reach after-sales. Unset: the reply address,"
+        " else the address in CROSSCLAIM_MAIL_FROM.",
+        default="",
+    )
+    contact_phone: str = _setting(
+        "CROSSCLAIM_CONTACT_PHONE",
+        "The phone number customers are given on their tracking page. Unset: no phone is shown.",
+        default="",
+    )
     push_allowed_hosts: str = _setting(
         "CROSSCLAIM_PUSH_ALLOWED_HOSTS",
         "Comma-separated push service hosts accepted as they are (http too), without the check that an"
@@ -216,6 +234,13 @@ class Settings:
     def push_hosts(self) -> frozenset[str]:
         """``push_allowed_hosts`` as a set of lower-case host names or addresses."""
         return frozenset(host.strip().lower() for host in self.push_allowed_hosts.split(",") if host.strip())
+
+    @property
+    def contact(self) -> tuple[str, str, str]:
+        """(company name, email, phone) a customer is given to reach us; the sender's name and address stand in."""
+        name, address = parseaddr(self.mail_from)
+        email = self.contact_email or parseaddr(self.reply_address)[1] or address
+        return (self.company_name or name or "Crossclaim", email, self.contact_phone)
 
     @property
     def outbox_dir(self) -> Path:

@@ -82,8 +82,24 @@ async def thread(case_id: int, party: str) -> list[Message]:
 
 
 async def thread_view(case_id: int, party: str) -> dict[str, Any]:
-    """A thread with the files sent along with its messages."""
-    return {"messages": await thread(case_id, party), "attachments": await attachments(case_id), "party": party}
+    """A thread with the files sent along with its messages, and the name each party's messages are signed with
+    (the company, not the address a message came from)."""
+    return {
+        "messages": await thread(case_id, party),
+        "attachments": await attachments(case_id),
+        "party": party,
+        "author_names": await party_names(case_id),
+    }
+
+
+async def party_names(case_id: int) -> dict[str, str]:
+    """The supplier's and carrier's company names on a case, by party kind (missing ones left out)."""
+    row = (
+        await Case.select(Case.supplier.name.as_alias("supplier"), Case.carrier.name.as_alias("carrier"))
+        .where(Case.id == case_id)
+        .first()
+    )
+    return {kind: str(name) for kind, name in (row or {}).items() if name}
 
 
 async def attachments(case_id: int) -> dict[int, list[Evidence]]:
@@ -248,11 +264,15 @@ async def party_clock(case: Case, party: str) -> dict[str, Any]:
         .order_by(StageDeadline.id, ascending=False)
         .first()
     )
+    return {"clock": clock, "party_zone": await party_zone(case, party), "our_zone": company_zone()}
+
+
+async def party_zone(case: Case, party: str) -> str:
+    """The zone every time on the party's page is shown in: the supplier's or carrier's own, else the company's."""
     table = Supplier if party == "supplier" else Carrier
     party_id = _fk(case.supplier if party == "supplier" else case.carrier)
     row = await table.select(table.time_zone).where(table.id == party_id).first() if party_id else None
-    zone = (row or {}).get("time_zone") or company_zone()
-    return {"clock": clock, "party_zone": zone, "our_zone": company_zone()}
+    return str((row or {}).get("time_zone") or company_zone())
 
 
 def _fk(value: Any) -> int | None:
@@ -260,8 +280,8 @@ def _fk(value: Any) -> int | None:
     return getattr(value, "id", value) or None
 
 
-async def staff_panel(case: Case) -> dict[str, Any]:
-    """The collaboration region of the case page."""
+async def staff_panel(case: Case, *, party: str = "") -> dict[str, Any]:
+    """The collaboration region of the case page; ``party`` opens the push form for that party."""
     now = datetime.now(UTC)
     link_rows = (
         await AccessLink.objects()
@@ -269,7 +289,9 @@ async def staff_panel(case: Case) -> dict[str, Any]:
         .order_by(AccessLink.id)
     )
     hint = json_object(case.hint)
-    suggested = str(hint.get("party")) if hint.get("party") in ("supplier", "carrier") else "supplier"
+    # The party asked for, else the one the handler settled on, else the hint's.
+    choices = (party, case.confirmed_party, str(hint.get("party") or ""))
+    suggested = next((choice for choice in choices if choice in ("supplier", "carrier")), "supplier")
     rounds = await proposals(case.id)
     pushed = await latest_push(case.id)
     return {
@@ -281,6 +303,7 @@ async def staff_panel(case: Case) -> dict[str, Any]:
         "proposals": rounds,
         "accept_ids": acceptable_ids(rounds, visibility.US),
         "propose_to": (pushed or {}).get("party") or suggested,
+        "open_push": party in ("supplier", "carrier"),
         # Prefilled "cite this basis": the hint's citations, the handler unticks what not to send.
         "basis_choices": [str(citation) for citation in hint.get("basis", [])],
         "threads": {party: await thread_view(case.id, party) for party in ("supplier", "carrier")},

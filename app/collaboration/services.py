@@ -327,6 +327,24 @@ def parse_amount(raw: str) -> Decimal | None:
     return amount.quantize(Decimal("0.01"))
 
 
+def plan_checked(*, party: str, remedy: str, currency: str, ready_by: date | None, today: date) -> str:
+    """A round's terms checked before anything is stored (a party's answer sent with it included): the
+    currency as stored, or a ValidationFailed naming each field. A remedy is always chosen, never assumed."""
+    problems: list[tuple[str, str]] = []
+    if party not in COUNTERPARTIES:
+        problems.append(("party", _("Choose the supplier or the carrier.")))
+    if remedy not in REMEDIES:
+        problems.append(("remedy", _("Choose a remedy.")))
+    currency = currency.strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        problems.append(("currency", _("Use a three-letter currency code such as CNY or EUR.")))
+    if ready_by is not None and ready_by < today:
+        problems.append(("ready_by", _("The date cannot be in the past.")))
+    if problems:
+        raise ValidationFailed(_("The proposal is incomplete."), fields=problems)
+    return currency
+
+
 async def plan_propose(
     *,
     actor: Actor,
@@ -345,20 +363,9 @@ async def plan_propose(
     ``side`` is who proposes: "us" (to ``party``) or the party itself (then ``party`` is the same party).
     """
     now = now or datetime.now(UTC)
-    problems: list[tuple[str, str]] = []
     if side != visibility.US:
         party = side
-    if party not in COUNTERPARTIES:
-        problems.append(("party", _("Choose the supplier or the carrier.")))
-    if remedy not in REMEDIES:
-        problems.append(("remedy", _("Choose a remedy.")))
-    currency = currency.strip().upper()
-    if len(currency) != 3 or not currency.isalpha():
-        problems.append(("currency", _("Use a three-letter currency code such as CNY or EUR.")))
-    if ready_by is not None and ready_by < now.date():
-        problems.append(("ready_by", _("The date cannot be in the past.")))
-    if problems:
-        raise ValidationFailed(_("The proposal is incomplete."), fields=problems)
+    currency = plan_checked(party=party, remedy=remedy, currency=currency, ready_by=ready_by, today=now.date())
     details = _text(details, "details")
     case = await _case_by_id(case_id)
     _touch_counterparty(case)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, ServerSentEvent, Template
 
 from app.accounts.roles import DESK, MANAGERS
@@ -46,14 +46,17 @@ async def _back(request: Request[Any, Any, Any], number: str) -> Response[Any] |
     return Redirect(path=f"/cases/{number}#collaboration", status_code=303)
 
 
-async def panel_context(number: str) -> dict[str, Any]:
+async def panel_context(number: str, *, party: str = "") -> dict[str, Any]:
     case = await case_selectors.case_get(number)
-    return {"case": case, "remedies": REMEDIES, "parties": PARTIES, **await selectors.staff_panel(case)}
+    return {"case": case, "remedies": REMEDIES, "parties": PARTIES, **await selectors.staff_panel(case, party=party)}
 
 
 @get("/cases/{number:str}/collaboration", opt={"roles": DESK}, name="collaboration_panel")
-async def collaboration_panel(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
-    return render(request, "cases/_collaboration.html", {"collab": await panel_context(number)})
+async def collaboration_panel(
+    request: Request[Any, Any, Any], number: FromPath[str], party: FromQuery[str] = ""
+) -> Template:
+    """The panel; ``party`` (the case page's next step) opens the push form for that party."""
+    return render(request, "cases/_collaboration.html", {"collab": await panel_context(number, party=party)})
 
 
 @get("/cases/{number:str}/push/address", opt={"roles": DESK}, name="push_address")

@@ -10,7 +10,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from app.accounts.roles import PUBLIC
-from app.web.dropped import drop_next_intake, drop_share
+from app.web.dropped import drop_next_intake, drop_share, stall_next_intake
 
 
 @get("/_hooks/bare", opt={"roles": PUBLIC}, name="hook_bare")
@@ -37,4 +37,11 @@ async def drop_intake_share(share: FromQuery[float], seed: FromQuery[int] = 0) -
     return f"dropped {dropped}"
 
 
-HOOK_HANDLERS: list[Any] = [bare_page, arm_drop_intake, drop_intake_share]
+@get("/_hooks/stall-next-intake", opt={"roles": PUBLIC}, name="hook_stall_intake")
+async def arm_stall_intake(seconds: FromQuery[float] = 20.0) -> str:
+    """Arms a hung answer for the next intake post: filed at once, answered only after ``seconds`` (at most 120)."""
+    stall_next_intake[:] = [min(max(seconds, 0.0), 120.0)]
+    return "armed"
+
+
+HOOK_HANDLERS: list[Any] = [bare_page, arm_drop_intake, drop_intake_share, arm_stall_intake]

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+import anyio
 import anyio.to_thread
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Controller, Request, Response, get, post
@@ -210,6 +211,8 @@ class IntakeController(Controller):
         except ValidationFailed as error:
             return self._refused(request, values, error)
         settings: Settings = request.app.state.settings
+        if settings.test_hooks and (held := dropped.stall_intake_seconds()):
+            await anyio.sleep(held)
         if settings.test_hooks and dropped.drop_intake_response_armed():
             return dropped.dropped_response()
         target = f"/cases/{result.case.number}?reported={'new' if result.created else 'again'}"

@@ -113,7 +113,12 @@ async def party_messages_stream(request: Request[Any, Any, Any], number: FromPat
     access, case = await _party(request, number)
     if not wants_stream(request):
         return await _thread(request, access, case)
-    urls = {"post_url": f"/p/cases/{case.number}/messages", "file_prefix": f"/p/cases/{case.number}/evidence/"}
+    urls = {
+        "post_url": f"/p/cases/{case.number}/messages",
+        "file_prefix": f"/p/cases/{case.number}/evidence/",
+        # Times in the pushed list are on the party's clock, as on the rest of its page.
+        "party_zone": await selectors.party_zone(case, access.party),
+    }
     return stream_of(
         request,
         case_id=case.id,
@@ -128,6 +133,7 @@ async def _thread(request: Request[Any, Any, Any], access: PartyAccess, case: Ca
         **await selectors.thread_view(case.id, access.party),
         "post_url": f"/p/cases/{case.number}/messages",
         "file_prefix": f"/p/cases/{case.number}/evidence/",
+        "party_zone": await selectors.party_zone(case, access.party),
     }
     return render(request, "collaboration/_thread.html", context)
 
@@ -161,10 +167,23 @@ async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) 
     refuse_oversized(request)
     form = await read_form(request)
     response = _field(form, "response")
+    # The same form may carry a plan or counter-offer: any of its fields filled means one is proposed.
+    plan_fields = ("remedy", "amount", "ready_by", "details")
+    proposing = any(_field(form, name).strip() for name in plan_fields)
     # Checked before any file is stored: a refused answer leaves no orphan evidence behind.
-    services.response_data(
-        party=access.party, response=response, share=_field(form, "share"), reason=_field(form, "reason")
-    )
+    if response or not proposing:
+        services.response_data(
+            party=access.party, response=response, share=_field(form, "share"), reason=_field(form, "reason")
+        )
+    if proposing:
+        services.plan_checked(
+            party=access.party,
+            remedy=_field(form, "remedy"),
+            currency=_field(form, "currency") or case.currency,
+            ready_by=services.parse_date(_field(form, "ready_by"), "ready_by"),
+            today=_now().date(),
+        )
+        services.parse_amount(_field(form, "amount"))
     uploads = await uploads_from_form(form)
     settings: Settings = request.app.state.settings
     if response == "dispute" and not settings.dispute_answer_round:
@@ -181,21 +200,22 @@ async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) 
             policy=policy,
             uploader=evidence_services.uploader_id(services.actor_of(access)),
         )
-    await services.party_respond(
-        access=access,
-        response=response,
-        share=_field(form, "share"),
-        reason=_field(form, "reason"),
-        files=files,
-        answer_round=settings.dispute_answer_round,
-    )
+    if response:
+        await services.party_respond(
+            access=access,
+            response=response,
+            share=_field(form, "share"),
+            reason=_field(form, "reason"),
+            files=files,
+            answer_round=settings.dispute_answer_round,
+        )
+    if proposing:
+        await _propose(access, case, form)
     return await _done(request, access, case)
 
 
-@post("/p/cases/{number:str}/plan", opt={"roles": PARTY}, status_code=303)
-async def party_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
-    access, case = await _party(request, number)
-    form = await request.form()
+async def _propose(access: PartyAccess, case: Case, form: Any) -> None:
+    """A party's plan round from a form's fields (its answer form, or the plan address)."""
     await services.plan_propose(
         actor=services.actor_of(access),
         case_id=case.id,
@@ -207,6 +227,12 @@ async def party_propose(request: Request[Any, Any, Any], number: FromPath[str]) 
         ready_by=services.parse_date(_field(form, "ready_by"), "ready_by"),
         details=_field(form, "details"),
     )
+
+
+@post("/p/cases/{number:str}/plan", opt={"roles": PARTY}, status_code=303)
+async def party_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
+    access, case = await _party(request, number)
+    await _propose(access, case, await request.form())
     return await _done(request, access, case)
 
 

@@ -176,6 +176,7 @@ async def _region(
         "hint_view": hint_panel(request, case, errors=errors, submitted=submitted),
         "hint_notice": notice,
         "hint_reason": reason,
+        "next_step": await responsibility.next_step(case),
     }
     return render(request, HINT_TEMPLATE, context, status_code=status_code, headers=headers)
 

@@ -17,18 +17,15 @@ from datetime import date
 import anyio.to_thread
 from cryptography.fernet import Fernet
 from jinja2 import Environment
-from markupsafe import escape
 from piccolo.utils.sync import run_sync
 
 from app.cases.tables import Case
-from app.cases.taxonomy import REMEDIES
 from app.collaboration import claim_pack, services
 from app.collaboration.tables import AccessLink
 from app.evidence.storage import store_from_url
-from app.i18n import current_language, format_day
-from app.i18n import gettext as _
-from app.mail.outgoing import case_mail
-from app.notify.email import Attachment, Mail, send_mail
+from app.i18n import current_language
+from app.mail.outgoing import case_mail, push_mail
+from app.notify.email import send_mail
 from app.queue import huey, queue_settings
 from app.settings import Settings
 from app.templating import template_environment
@@ -47,28 +44,6 @@ def seal(settings: Settings, token: str) -> str:
 
 def unseal(settings: Settings, sealed: str) -> str:
     return _fernet(settings).decrypt(sealed.encode()).decode()
-
-
-def push_mail(
-    settings: Settings, pushed: services.Pushed, *, requirement: str, reply_by: date, pdf: bytes | None
-) -> Mail:
-    """The mail to the party, in the party's language, with the link (and the claim pack when asked)."""
-    url = f"{settings.base_url}/l/{pushed.token}"
-    marker = current_language.set(pushed.link.language)
-    try:
-        subject = _("After-sales case %(number)s: your answer is needed", number=pushed.case.number)
-        lines = [
-            _("We ask for: %(remedy)s.", remedy=str(REMEDIES.get(requirement, requirement))),
-            *([_("Our note: %(note)s", note=pushed.note)] if pushed.note else []),
-            _("Please answer by %(day)s.", day=format_day(reply_by)),
-            _("Open the case (no account needed):"),
-        ]
-    finally:
-        current_language.reset(marker)
-    text = "\n".join([*lines, url, ""])
-    html = "".join(f"<p>{escape(line)}</p>" for line in lines) + f'<p><a href="{escape(url)}">{escape(url)}</a></p>'
-    attachments = [Attachment(f"{pushed.case.number}-claim-pack.pdf", pdf, "application/pdf")] if pdf else []
-    return Mail(to=[pushed.link.email], subject=subject, text=text, html=html, attachments=attachments)
 
 
 def enqueue_push(
@@ -141,7 +116,7 @@ async def deliver_push(
                 pdf = await claim_pack.claim_pack_pdf(_environment(), context)
             finally:
                 current_language.reset(marker)
-        mail = push_mail(settings, pushed, requirement=requirement, reply_by=reply_by, pdf=pdf)
+        mail = await push_mail(settings, pushed, requirement=requirement, reply_by=reply_by, pdf=pdf)
         mail = await case_mail(settings, mail, case_id=case.id, number=case.number, party=link.party)
         await anyio.to_thread.run_sync(send_mail, settings, mail)
     except Exception as failure:  # any trouble (SMTP, the PDF) is shown on the case, never a lost push

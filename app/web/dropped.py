@@ -1,4 +1,4 @@
-"""The lost-response fault for intake posts: armed only through the test-hook routes (CROSSCLAIM_TEST_HOOKS=1)."""
+"""The lost-response and hung-answer faults for intake posts, armed only by the test-hook routes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,15 @@ drop_next_intake: list[bool] = []
 
 # Or a share of all intake posts, drawn from a seeded generator so a failing run can be repeated.
 drop_share: dict[str, Any] = {"share": 0.0, "random": random.Random(0), "dropped": 0}  # noqa: S311 - fault injection, not secrets
+
+
+# Armed by a test: the next intake post is committed, then its answer waits this many seconds (a hung send).
+stall_next_intake: list[float] = []
+
+
+def stall_intake_seconds() -> float:
+    """Seconds the next intake answer is held after its commit, once after the hook was armed (else 0)."""
+    return stall_next_intake.pop() if stall_next_intake else 0.0
 
 
 class ResponseDropped(Exception):

@@ -13,7 +13,8 @@
   // One send may take this long (photos on a slow line) before it is given up and tried again later:
   // a send that hangs must not hold the queue (the server may already have the report; keys make it once).
   // The intake form's live send waits as long (its hx-request timeout) before the report comes here.
-  const SEND_TIMEOUT_MS = 90000;
+  // A page may set a shorter limit before this script runs (the browser test of a hung send does).
+  const SEND_TIMEOUT_MS = Number(scope.CROSSCLAIM_SEND_TIMEOUT_MS) || 90000;
 
   function request(req) {
     return new Promise((resolve, reject) => {
@@ -118,7 +119,9 @@
 
   async function askForSync() {
     try {
-      const registration = scope.registration || (await scope.navigator.serviceWorker.ready);
+      // getRegistration, not ready: `ready` never settles where no worker is registered (blocked, not yet
+      // installed), and the report must still be kept.
+      const registration = scope.registration || (await scope.navigator.serviceWorker.getRegistration());
       if (registration && registration.sync) {
         await registration.sync.register(SYNC_TAG);
       }

@@ -322,6 +322,7 @@ async def test_switching_the_party_swaps_the_address_and_names_who_the_push_reac
         await expect(page.locator("#push-email")).to_have_value("qa@supplier-a.cn")
         await expect(page.locator("#push-confirm")).to_contain_text("Send to Supplier SUP-A qa@supplier-a.cn")
         await page.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await page.select_option("#push-requirement", "return")  # never chosen for the handler
         await page.click("#push")
         mail = await mail_arrives(smtp)
         assert mail["To"] == "qa@supplier-a.cn"
@@ -335,6 +336,7 @@ async def test_switching_the_party_swaps_the_address_and_names_who_the_push_reac
         await page.press("#push-email", "Tab")  # leaving the field checks it too
         await expect(page.locator("#push-confirm")).to_contain_text("is the address of the supplier Supplier SUP-A")
         await page.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await page.select_option("#push-requirement", "return")  # never chosen for the handler
         await page.click("#push")
         await expect(page.locator(".notice-error li[data-field=email]")).to_have_count(1)
         assert len(smtp.messages) == 1
@@ -362,6 +364,7 @@ async def test_a_suppliers_answer_appears_live_on_the_handlers_open_page(
         await desk.goto(f"/cases/{case.number}")
         await desk.wait_for_selector("#push-form")
         await desk.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await desk.select_option("#push-requirement", "return")  # never chosen for the handler
         await desk.click("#push")
         # The push answers with the panel itself: the link is listed and the page was not reloaded.
         await desk.wait_for_selector("#links li[data-live='true']")

@@ -28,6 +28,7 @@ from app.i18n import (
     current_language,
     format_moment,
     format_money,
+    zone_label,
 )
 from app.reminders.sweep import SWEEPER
 from app.rules.facts import EVIDENCE, FACTS
@@ -252,7 +253,8 @@ async def test_a_supplier_in_germany_sees_its_deadline_on_berlin_time_with_ours_
     token = current_language.set("en")
     try:
         for moment in page.select(".timeline time"):
-            expected = format_moment(datetime.fromisoformat(moment["datetime"]), "Europe/Berlin")
+            at = datetime.fromisoformat(moment["datetime"])
+            expected = f"{format_moment(at, 'Europe/Berlin')} {zone_label(at, 'Europe/Berlin')}"  # the zone named
             assert moment.get_text(strip=True) == expected
     finally:
         current_language.reset(token)
