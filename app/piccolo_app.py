@@ -11,6 +11,7 @@ from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.evidence.tables import Evidence
 from app.imports.tables import ImportValueMap
 from app.mail.tables import FailingAddress, InboundMail, SentMail
+from app.playbooks.tables import Playbook, SavedReply
 from app.tracking.tables import Notification, PushSubscription, Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
 
@@ -44,6 +45,8 @@ TABLES = [
     InboundMail,
     FailingAddress,
     ImportValueMap,
+    Playbook,
+    SavedReply,
 ]
 
 APP_CONFIG = AppConfig(

@@ -13,6 +13,7 @@ const ASSETS = [
   "/static/css/app.css",
   "/static/vendor/htmx-2.0.11.min.js",
   "/static/vendor/htmx-ext-sse-2.2.4.min.js",
+  "/static/js/fill.js",
   "/static/js/intake.js",
   "/static/js/push.js",
   "/static/js/pwa.js",

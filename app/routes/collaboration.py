@@ -28,6 +28,7 @@ from app.mail.outgoing import case_mail, send_decision_mails, send_message_mail
 from app.notify.email import Attachment, Mail, send_mail
 from app.routes.cases import actor_for
 from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
+from app.routes.playbooks import playbook_readiness, push_gate, push_gate_record
 from app.settings import Settings
 from app.web.pages import render, wants_fragment
 from app.web.templates import request_environment
@@ -54,7 +55,9 @@ async def _back(request: Request[Any, Any, Any], number: str) -> Response[Any] |
 
 async def panel_context(number: str) -> dict[str, Any]:
     case = await case_selectors.case_get(number)
-    return {"case": case, "remedies": REMEDIES, "parties": PARTIES, **await selectors.staff_panel(case)}
+    panel = await selectors.staff_panel(case)
+    readiness = await playbook_readiness(case, panel["suggested_party"])
+    return {"case": case, "remedies": REMEDIES, "parties": PARTIES, "readiness": readiness, **panel}
 
 
 @get("/cases/{number:str}/collaboration", opt={"roles": DESK}, name="collaboration_panel")
@@ -113,6 +116,7 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
     form = await request.form()
     requirement = _field(form, "requirement")
     reply_by = services.parse_date(_field(form, "reply_by"), "reply_by") or date.min
+    gate = await push_gate(number, _field(form, "party"), _field(form, "playbook_reason"))
     pushed = await services.case_push(
         actor=actor_for(request),
         number=number,
@@ -125,6 +129,7 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
         basis=[value for value in form.getall("basis", []) if isinstance(value, str)],
         basis_note=_field(form, "basis_note"),
     )
+    await push_gate_record(request, pushed.case.id, gate)
     attach_pack = _field(form, "attach_pack") == "yes"
     await deliver_push(request, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
     return await _back(request, number)

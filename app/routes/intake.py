@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -31,6 +31,7 @@ from app.evidence.tables import Evidence
 from app.i18n import LANGUAGES, label
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as N_
+from app.playbooks import selectors as playbooks
 from app.routes import hooks
 from app.routes.cases import actor_for
 from app.rules import FACTS, FactSpec, relevant_facts
@@ -136,7 +137,11 @@ def _choice_label(spec: FactSpec, choice: str) -> str:
 
 
 def facts_context(
-    problem_type: str, values: Mapping[str, str] | None = None, *, transport_mode: str | None = None
+    problem_type: str,
+    values: Mapping[str, str] | None = None,
+    *,
+    transport_mode: str | None = None,
+    asked: Sequence[tuple[str, str, bool]] = (),
 ) -> dict[str, Any]:
     """The fact questions and evidence checklist for one problem type (only general ones before it is chosen)
     and, once the order is known, its transport mode (no sea convention question for a road order)."""
@@ -160,7 +165,7 @@ def facts_context(
         "specific_facts": at_the_dock,
         "general_facts": [q for q in questions if q not in at_the_dock],
         "fact_values": dict(values or {}),
-        "checklist": selectors.checklist(chosen) if chosen else [],
+        "checklist": selectors.checklist(chosen, extra=asked) if chosen else [],
         "today": datetime.now(UTC).date().isoformat(),
     }
 
@@ -246,7 +251,9 @@ class IntakeController(Controller):
     ) -> Template:
         order = await intake.order_lookup(order_number[:80]) if order_number.strip() else None
         mode = order.transport_mode if order is not None else None
-        context = {**facts_context(problem_type, transport_mode=mode), "oob": True}
+        # The order's supplier may ask for more than the rules do: its playbook's items join the checklist.
+        asked = await playbooks.required_items(order.supplier_id, problem_type) if order is not None else []
+        context = {**facts_context(problem_type, transport_mode=mode, asked=asked), "oob": True}
         if not wants_fragment(request):
             return render(request, "intake/form.html", intake_context(values={"problem_type": problem_type}))
         # The checklist lives beside the camera button, away from the facts: it comes along out of band.
@@ -380,7 +387,7 @@ async def evidence_panel_context(request: Request[Any, Any, Any], number: str) -
         "case": case,
         "items": items,
         "accepted": sum(1 for row in rows if row.status == selectors.OK),
-        "checklist": selectors.checklist(case.problem_type, rows),
+        "checklist": selectors.checklist(case.problem_type, rows, await playbooks.case_required_items(case)),
         "can_see_originals": is_desk,
         **upload_limits(),
     }

@@ -298,6 +298,8 @@
       if (target) {
         swapIn(target, xhr.responseText);
       }
+      // Regions that depend on the case's files (the push form's readiness panel) refresh on this.
+      document.body.dispatchEvent(new CustomEvent("evidence-changed", { bubbles: true }));
       return;
     }
     resetProgress(form, say.textFailed);

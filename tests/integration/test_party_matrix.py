@@ -24,6 +24,7 @@ from app.customers import services as customers
 from app.db import atomic
 from app.evidence.storage import LocalEvidenceStore
 from app.evidence.tables import Evidence
+from app.playbooks.tables import Playbook
 from app.trade.tables import Carrier, Supplier
 from tests.conftest import asgi_client, csrf_token, sign_in
 from tests.integration.test_i18n import transit_case
@@ -63,6 +64,8 @@ SEEN: dict[tuple[str, str], bool] = {
             "other's name": False,
             "other's address": False,
             "refusals about it": False,
+            "playbook internal notes": False,
+            "why we sent despite the playbook": False,
         }.items()
     },
     ("supplier", "own progress"): True,
@@ -127,6 +130,11 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
     await Case.update(
         {Case.supplier: supplier.id, Case.carrier: carrier.id, Case.description: "DESC-MARK cartons crushed"}
     ).where(Case.id == case.id)
+    for kind, row in (("supplier", supplier), ("carrier", carrier)):
+        # Our playbook of each party is staff data: its notes and contacts stay with us.
+        await Playbook(
+            party_kind=kind, party_id=row.id, notes=f"PLAYBOOK-NOTE-{kind}", evidence='[{"key": "damage_photos"}]'
+        ).save()
     staff = asgi_client(app)
     await staff.__aenter__()
     clients: dict[str, Any] = {}
@@ -160,6 +168,14 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
             files = {"evidence": (f"{party}-mark.jpg", jpeg(colour), "image/jpeg")}
             answer = {"response": "dispute", "reason": f"RESP-{mark}"}
             assert await post(client, f"/p/cases/{case.number}/respond", answer, files) == 303
+            if party == "supplier":
+                # Suggested answers are on the answer form while responsibility is open.
+                assert 'id="suggested-answers"' in (await client.get(f"/p/cases/{case.number}")).text
+        async with atomic():
+            await record_event(
+                case_id=case.id, actor=STAFF, kind="playbook_rules_overridden",
+                data={"party": "supplier", "rules": [{"kind": "missing_item"}], "reason": "OVERRIDE-REASON"},
+            )  # fmt: skip
         acts: dict[tuple[str, str], int] = {}
         for party in ("carrier", "supplier"):  # our round to the supplier is the later one
             url = f"/p/cases/{case.number}/messages"
@@ -251,6 +267,8 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
                 "other's name": [f"Matrix {'Carrier' if party == 'supplier' else 'Supplier'} Co"],
                 "other's address": ["car@matrix.example" if party == "supplier" else "sup@matrix.example"],
                 "refusals about it": ["Refused"],
+                "playbook internal notes": ["PLAYBOOK-NOTE-"],
+                "why we sent despite the playbook": ["OVERRIDE-REASON", "despite the party"],
             }
             if party == "supplier":
                 markers["own progress"] = ["PROG-SUP"]
