@@ -14,7 +14,7 @@ from app.db import atomic
 from app.errors import NotFound, ValidationFailed
 from app.i18n import LANGUAGES
 from app.i18n import gettext as _
-from app.playbooks.lookup import COUNTERPARTIES, playbook_of
+from app.playbooks.lookup import COUNTERPARTIES, json_list, playbook_of
 from app.playbooks.readiness import WINDOW_COUNTING, WINDOW_FROM, Gap, free_key, is_free_key
 from app.playbooks.tables import Playbook, SavedReply
 from app.rules.facts import EVIDENCE
@@ -223,3 +223,37 @@ async def saved_reply_add(*, actor: Actor, language: str, title: str, body: str)
 async def saved_reply_delete(*, reply_id: int) -> None:
     async with atomic():
         await SavedReply.delete().where(SavedReply.id == reply_id)
+
+
+async def supplier_rules_from_import(*, rules: dict[int, dict[str, Any]], actor_label: str = "import") -> int:
+    """Playbook fields an order file gives per supplier id (``claims_email``, ``window_days``, ``minimum_value``,
+    ``minimum_currency``, ``answer_days``), laid over each supplier's playbook (made when it has none); what the
+    file leaves out keeps its value. Call inside the import's transaction; returns how many playbooks changed."""
+    changed = 0
+    for supplier_id, given in rules.items():
+        playbook = await playbook_of("supplier", supplier_id)
+        contacts = [row for row in json_list(playbook.contacts) if isinstance(row, dict)] if playbook else []
+        values: dict[Any, Any] = {}
+        email = given.get("claims_email")
+        if email and email.lower() not in {str(row.get("email", "")).lower() for row in contacts}:
+            contacts.append({"problem_type": "", "language": "", "name": "", "email": email})
+            values[Playbook.contacts] = json.dumps(contacts)
+        for name, column in (
+            ("window_days", Playbook.window_days),
+            ("minimum_value", Playbook.minimum_value),
+            ("minimum_currency", Playbook.minimum_currency),
+        ):
+            if given.get(name) is not None and (playbook is None or getattr(playbook, name) != given[name]):
+                values[column] = given[name]
+        if given.get("answer_days") is not None:
+            hours = int(given["answer_days"]) * 24
+            if playbook is None or playbook.answer_hours != hours:
+                values[Playbook.answer_hours] = hours
+        if not values:
+            continue
+        if playbook is None:
+            await Playbook.insert(Playbook(party_kind="supplier", party_id=supplier_id))
+        values.update({Playbook.updated_at: datetime.now(UTC), Playbook.updated_by: actor_label})
+        await Playbook.update(values).where((Playbook.party_kind == "supplier") & (Playbook.party_id == supplier_id))
+        changed += 1
+    return changed

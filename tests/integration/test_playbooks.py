@@ -18,12 +18,15 @@ from app.cases.tables import Case, CaseEvent
 from app.collaboration.tables import Dispute
 from app.db import atomic
 from app.evidence.tables import Evidence
+from app.imports.jobs import preview_file
 from app.playbooks import selectors
+from app.playbooks.lookup import json_list
 from app.playbooks.tables import Playbook
 from app.tracking.tables import StageDeadline
 from app.trade.tables import Carrier, PurchaseOrder, Supplier
 from tests.conftest import csrf_token, sign_in
 from tests.integration.test_collaboration import Sink, mail_app, photo, smtp, staff  # noqa: F401 - the fixtures
+from tests.integration.test_import import ORDER_HEADERS, csv_bytes, import_bytes, order_rows
 
 TODAY = datetime.now(UTC).date()
 
@@ -334,3 +337,36 @@ async def test_learned_answer_time_refusal_reasons_and_evidence_from_generated_h
     photo_row = next(row for row in learned.evidence if row.key == "pb:batch_number_photo")
     assert (photo_row.accepted_with, photo_row.refused_with) == (with_item["accepted"], with_item["refused"])
     assert learned.accepted + learned.refused == len(hours_seen)
+
+
+async def test_an_order_file_fills_the_suppliers_playbook_from_its_optional_columns(tmp_path: Any) -> None:
+
+    headers = [*ORDER_HEADERS, "索赔邮箱", "质保天数", "最低索赔金额", "答复天数"]
+    extra = [
+        ["qa@sz01.cn", 90, "USD 300", 3],
+        ["", "", "", ""],  # the same supplier's next line leaves them empty: the first filled cells stand
+        ["bad address", "", "", ""],
+    ]
+    rows = [[*row, *more] for row, more in zip(order_rows(), extra, strict=True)]
+    refused = tmp_path / "orders.csv"
+    refused.write_bytes(csv_bytes(headers, rows, "utf-8"))
+    _, preview = preview_file(refused, "orders")
+    assert [(error.row, error.column) for error in preview.errors] == [(4, "索赔邮箱")]
+
+    rows[2][-4] = ""
+    preview, result = await import_bytes(tmp_path, "orders-fixed.csv", csv_bytes(headers, rows, "utf-8"))
+    assert preview.errors == [] and result.counts["playbooks"] == 1
+    supplier = await Supplier.objects().where(Supplier.code == "SZ01").first()
+    playbook = await Playbook.objects().where(Playbook.party_id == supplier.id).first()
+    assert playbook.window_days == 90 and playbook.answer_hours == 72
+    assert playbook.minimum_value == Decimal("300") and playbook.minimum_currency == "USD"
+    assert [row["email"] for row in json_list(playbook.contacts)] == ["qa@sz01.cn"]
+    assert await Playbook.count() == 1  # NB02 gave no rules: no playbook is made for it
+
+    # The same file again changes nothing; a handler's own contacts stay when the file names another address.
+    _preview, again = await import_bytes(tmp_path, "orders-again.csv", csv_bytes(headers, rows, "utf-8"))
+    assert "playbooks" not in again.counts
+    rows[0][-4] = "claims@sz01.cn"
+    await import_bytes(tmp_path, "orders-new-address.csv", csv_bytes(headers, rows, "utf-8"))
+    playbook = await Playbook.objects().where(Playbook.party_id == supplier.id).first()
+    assert [row["email"] for row in json_list(playbook.contacts)] == ["qa@sz01.cn", "claims@sz01.cn"]

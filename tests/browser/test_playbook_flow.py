@@ -1,0 +1,94 @@
+"""A handler writes a supplier's playbook, the push is held back for a missing batch-number photo, the photo is
+added on the case page, and the case goes out (by real SMTP) — in Chromium."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from app.cases.tables import CaseEvent
+from app.evidence.tables import Evidence
+from tests.browser.conftest import screenshot_path, sign_in_page
+from tests.browser.test_collaboration_flow import mail_arrives, mail_server, smtp  # noqa: F401 - the fixtures
+from tests.conftest import PASSWORD
+from tests.integration.test_collaboration import Sink, photo, supplier_case
+
+pytestmark = pytest.mark.browser
+
+
+async def test_a_push_held_for_a_missing_required_photo_goes_once_the_photo_is_added(
+    browser: Any,
+    mail_server: str,  # noqa: F811 - the fixture
+    smtp: Sink,  # noqa: F811 - the fixture
+    make_user: Any,
+    tmp_path: Path,
+) -> None:
+    case = await supplier_case(code="SUP-PB", email="sales@sup-pb.cn", language="en")
+    handler = await make_user("handler", name="Hao")
+    errors: list[str] = []
+    context = await browser.new_context(base_url=mail_server, viewport={"width": 1280, "height": 900})
+    desk = await context.new_page()
+    desk.on("pageerror", lambda error: errors.append(str(error)))
+    desk.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        await sign_in_page(desk, handler.email, PASSWORD)
+        # The playbook: quality claims go to the QA desk and need a photo of the batch number.
+        await desk.goto(f"/cases/{case.number}")
+        await desk.click("#collaboration a[href$='/playbook']")
+        await desk.wait_for_selector("#playbook-form")
+        contacts = desk.locator("#playbook-contacts tbody tr").first
+        await contacts.locator("select[name=contact_problem_type]").select_option("quality_defect")
+        await contacts.locator("input[name=contact_name]").fill("QA desk")
+        await contacts.locator("input[name=contact_email]").fill("qa-desk@sup-pb.cn")
+        await desk.locator("#playbook-evidence input[name=item_label]").first.fill("Batch number photo")
+        await desk.fill("#answer-value", "2")
+        await desk.click("#playbook-save")
+        await expect(desk.locator("#playbook-saved")).to_be_visible()
+
+        # The push form takes the QA desk's address and says what the case lacks, before Send.
+        await desk.goto(f"/cases/{case.number}")
+        await desk.wait_for_selector("#push-form")
+        assert await desk.input_value("#push-email") == "qa-desk@sup-pb.cn"
+        missing = desk.locator("#push-readiness li[data-item='pb:batch_number_photo']")
+        await expect(missing).to_have_text("Batch number photo missing")
+        await desk.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await desk.click("#push")
+        refused = desk.locator("#messages .notice-error")
+        await expect(refused).to_contain_text("breaks the party's playbook")
+        await expect(refused.locator("li[data-field=playbook_reason]")).to_have_count(1)
+        await desk.screenshot(path=screenshot_path("playbook-push-refused"), full_page=True)
+        assert not smtp.messages
+        assert not await CaseEvent.exists().where((CaseEvent.case == case.id) & (CaseEvent.kind == "case_pushed"))
+
+        # The photo of the batch number, tagged as such on the case's evidence panel.
+        panel = desk.locator("#evidence-panel")
+        await expect(panel.locator("li[data-checklist-item='pb:batch_number_photo']")).to_have_class("missing")
+        picture = tmp_path / "batch.jpg"
+        picture.write_bytes(photo((30, 120, 30)))
+        await panel.locator("input[data-evidence-input]:not([capture])").set_input_files(str(picture))
+        preview = panel.locator("[data-previews] li.preview").first
+        # The supplier's own item is offered beside the rules' checklist; the handler says the photo shows it.
+        await preview.locator("select[data-covers]").select_option("pb:batch_number_photo")
+        await panel.locator(".add-evidence [data-submit]").click()
+        await expect(desk.locator("#evidence-panel li[data-checklist-item='pb:batch_number_photo']")).to_have_class(
+            "covered"
+        )
+        # The readiness panel follows the new file: nothing is missing any more.
+        await expect(desk.locator("#push-readiness [data-ready=yes]")).to_be_visible()
+        await expect(desk.locator("#push-playbook-reason")).to_have_count(0)
+
+        await desk.click("#push")
+        await desk.wait_for_selector("#links li[data-live='true']")
+        mail = await mail_arrives(smtp)
+        assert mail["To"] == "qa-desk@sup-pb.cn"
+        row = await Evidence.objects().where(Evidence.case == case.id).first()
+        assert row.covers == "pb:batch_number_photo"
+        kinds = {row["kind"] for row in await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case.id)}
+        assert "case_pushed" in kinds and "playbook_rules_overridden" not in kinds
+        assert errors == []
+    finally:
+        await context.close()
