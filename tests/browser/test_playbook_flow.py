@@ -3,6 +3,7 @@ added on the case page, and the case goes out (by real SMTP) — in Chromium."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,39 @@ async def test_a_push_held_for_a_missing_required_photo_goes_once_the_photo_is_a
         assert row.covers == "pb:batch_number_photo"
         kinds = {row["kind"] for row in await CaseEvent.select(CaseEvent.kind).where(CaseEvent.case == case.id)}
         assert "case_pushed" in kinds and "playbook_rules_overridden" not in kinds
+
+        # A saved answer fills the message box to the supplier, and can still be changed before sending.
+        await desk.goto("/replies")
+        await desk.select_option("#reply-language", "en")
+        await desk.fill("#reply-title", "Batch photo received")
+        await desk.fill("#reply-body", "Thank you, we received the batch number photo.")
+        await desk.click("#reply-save")
+        await expect(desk.locator("#replies-list li[data-language=en] strong")).to_have_text("Batch photo received")
+        await desk.goto(f"/cases/{case.number}")
+        thread = desk.locator("#thread-supplier")
+        await thread.locator(".saved-replies-pick summary").click()
+        await thread.locator(".saved-replies-pick button", has_text="Batch photo received").click()
+        await expect(thread.locator("#body-supplier")).to_have_value("Thank you, we received the batch number photo.")
+
+        # The supplier's page offers suggested answers that fill its answer form and stay editable.
+        link = re.search(r"(http://127\.0\.0\.1:\d+/l/[A-Za-z0-9_\-]+)", mail.get_body(("plain",)).get_content())
+        assert link
+        party_context = await browser.new_context(viewport={"width": 375, "height": 780}, is_mobile=True)
+        party = await party_context.new_page()
+        party.on("pageerror", lambda error: errors.append(str(error)))
+        await party.goto(link.group(1))
+        await party.click("#continue")
+        await party.wait_for_selector("#party-case")
+        await party.click("#suggest-credit-note")
+        await expect(party.locator("#respond-form input[name=response][value=accept]")).to_be_checked()
+        await expect(party.locator("#reason")).to_have_value("We accept responsibility and will issue a credit note.")
+        await expect(party.locator("#remedy")).to_have_value("credit_note")
+        await party.fill("#reason", "We accept and will issue a credit note this week.")
+        await party.click("#send-answer")
+        await expect(party.locator("[data-response=accept]")).to_contain_text("this week")
+        page_text = await party.content()
+        assert "Batch photo received" not in page_text and "playbook" not in page_text.lower()
+        await party_context.close()
         assert errors == []
     finally:
         await context.close()

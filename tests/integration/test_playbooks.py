@@ -3,6 +3,7 @@ the phone's checklist, the stage clock, and what a supplier actually did, learne
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 from collections import Counter
@@ -21,7 +22,7 @@ from app.evidence.tables import Evidence
 from app.imports.jobs import preview_file
 from app.playbooks import selectors
 from app.playbooks.lookup import json_list
-from app.playbooks.tables import Playbook
+from app.playbooks.tables import Playbook, SavedReply
 from app.tracking.tables import StageDeadline
 from app.trade.tables import Carrier, PurchaseOrder, Supplier
 from tests.conftest import csrf_token, sign_in
@@ -370,3 +371,38 @@ async def test_an_order_file_fills_the_suppliers_playbook_from_its_optional_colu
     await import_bytes(tmp_path, "orders-new-address.csv", csv_bytes(headers, rows, "utf-8"))
     playbook = await Playbook.objects().where(Playbook.party_id == supplier.id).first()
     assert [row["email"] for row in json_list(playbook.contacts)] == ["qa@sz01.cn", "claims@sz01.cn"]
+
+
+async def test_saved_answers_per_language_are_staff_only_and_fill_a_message_box(client: Any, make_user: Any) -> None:
+    await sign_in(client, await make_user("handler"))
+    token = await csrf_token(client)
+    bad = await client.post("/replies", data={"_csrf_token": token, "language": "xx", "title": "", "body": ""})
+    assert bad.status_code == 422
+    words = BeautifulSoup(bad.text, "html.parser").get_text()
+    assert "Choose a language." in words and "A title of up to 200 characters." in words
+    for language, title, body in (
+        ("zh", "收到照片", "谢谢，已收到批号照片。"),
+        ("en", "Need video", 'Please send a video "of the fault".'),
+    ):
+        saved = await client.post(
+            "/replies", data={"_csrf_token": token, "language": language, "title": title, "body": body}
+        )
+        assert saved.status_code == 303
+    listed = BeautifulSoup((await client.get("/replies?language=zh")).text, "html.parser")
+    assert [li["data-language"] for li in listed.select("#replies-list li")] == ["zh"]
+    pick = BeautifulSoup(
+        (await client.get("/replies/pick?target=body-carrier", headers={"HX-Request": "true"})).text, "html.parser"
+    )
+    buttons = pick.select("#replies-pick button[data-fill]")
+    # The reader's language (English here) first; each button fills the carrier's message box with the text.
+    assert [json.loads(button["data-fill"]) for button in buttons] == [
+        {"#body-carrier": 'Please send a video "of the fault".'},
+        {"#body-carrier": "谢谢，已收到批号照片。"},
+    ]
+    reply = await SavedReply.objects().where(SavedReply.language == "en").first()
+    assert (await client.post(f"/replies/{reply.id}/delete", data={"_csrf_token": token})).status_code == 303
+    assert await SavedReply.count() == 1
+
+    await client.post("/logout", data={"_csrf_token": token})
+    await sign_in(client, await make_user("warehouse"))
+    assert (await client.get("/replies")).status_code == 403
