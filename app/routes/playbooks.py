@@ -17,7 +17,7 @@ from app.playbooks import selectors, services
 from app.playbooks.lookup import COUNTERPARTIES
 from app.playbooks.readiness import Gap
 from app.routes.cases import actor_for
-from app.web.pages import render
+from app.web.pages import render, wants_fragment
 
 
 def _text(form: Any, name: str) -> str:
@@ -75,7 +75,14 @@ async def playbook_save(request: Request[Any, Any, Any], kind: FromPath[str], pa
     await services.playbook_save(
         actor=actor_for(request), kind=kind, party_id=int(party["id"]), data=playbook_input(form)
     )
-    return Redirect(path=f"/parties/{kind}/{party['id']}/playbook?saved=1", status_code=303)
+    return _go(request, f"/parties/{kind}/{party['id']}/playbook?saved=1")
+
+
+def _go(request: Request[Any, Any, Any], path: str) -> Response[Any]:
+    """After a saved form: htmx follows HX-Redirect (a refused form stays as typed, its errors above it)."""
+    if wants_fragment(request):
+        return Response(None, status_code=200, headers={"HX-Redirect": path})
+    return Redirect(path=path, status_code=303)
 
 
 async def playbook_readiness(case: Case, party: str) -> selectors.Readiness:
@@ -143,7 +150,7 @@ async def saved_reply_add(request: Request[Any, Any, Any]) -> Response[Any]:
     reply = await services.saved_reply_add(
         actor=actor_for(request), language=_text(form, "language"), title=_text(form, "title"), body=_text(form, "body")
     )
-    return Redirect(path=f"/replies?language={reply.language}", status_code=303)
+    return _go(request, f"/replies?language={reply.language}")
 
 
 @post("/replies/{reply_id:str}/delete", opt={"roles": DESK}, status_code=303)

@@ -47,6 +47,12 @@ async def test_a_push_held_for_a_missing_required_photo_goes_once_the_photo_is_a
         await contacts.locator("input[name=contact_email]").fill("qa-desk@sup-pb.cn")
         await desk.locator("#playbook-evidence input[name=item_label]").first.fill("Batch number photo")
         await desk.fill("#answer-value", "2")
+        # A refused save says why above the form and keeps everything typed.
+        await desk.fill("#minimum-currency", "US")
+        await desk.click("#playbook-save")
+        await expect(desk.locator("#messages .notice-error")).to_contain_text("A three-letter currency code")
+        assert await contacts.locator("input[name=contact_email]").input_value() == "qa-desk@sup-pb.cn"
+        await desk.fill("#minimum-currency", "")
         await desk.click("#playbook-save")
         await expect(desk.locator("#playbook-saved")).to_be_visible()
 

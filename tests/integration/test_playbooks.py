@@ -406,3 +406,33 @@ async def test_saved_answers_per_language_are_staff_only_and_fill_a_message_box(
     await client.post("/logout", data={"_csrf_token": token})
     await sign_in(client, await make_user("warehouse"))
     assert (await client.get("/replies")).status_code == 403
+
+
+async def test_the_grid_sends_to_the_playbooks_contact_and_holds_back_a_case_that_breaks_it(
+    staff: Any,  # noqa: F811 - the fixture
+    make_user: Any,
+    smtp: tuple[Sink, str],  # noqa: F811 - the fixture
+) -> None:
+    sink, _url = smtp
+    supplier = await make_supplier()
+    ready = await make_case(supplier, amount="900")
+    lacking = await make_case(await make_supplier("SUP-Q"), amount="900")
+    await sign_in(staff, await make_user("handler"))
+    await save_playbook(staff, supplier, item_key=["", ""], item_label=["", ""])
+    other = await Supplier.objects().where(Supplier.code == "SUP-Q").first()
+    await staff.post(f"/parties/supplier/{other.id}/playbook", data=playbook_form(await csrf_token(staff)))
+    response = await staff.post(
+        "/grid/push",
+        data={
+            "case": [str(ready.id), str(lacking.id)],
+            "requirement": "replacement",
+            "reply_by": (TODAY + timedelta(days=5)).isoformat(),
+        },
+        headers={"HX-Request": "true", "x-csrftoken": await csrf_token(staff)},
+    )
+    assert response.status_code == 200, response.text
+    text = BeautifulSoup(response.text, "html.parser").get_text(" ")
+    assert "its supplier's playbook: Batch number photo missing" in text
+    assert [mail["To"] for mail in sink.messages] == ["qa-claims@sup-p.cn"]
+    pushed = await CaseEvent.select(CaseEvent.case).where(CaseEvent.kind == "case_pushed")
+    assert [row["case"] for row in pushed] == [ready.id]
