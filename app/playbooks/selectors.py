@@ -14,7 +14,7 @@ from app.cases.taxonomy import PROBLEM_TYPES, REMEDIES
 from app.collaboration.tables import Dispute
 from app.errors import NotFound
 from app.evidence.tables import Evidence
-from app.i18n import LANGUAGES, format_day, format_money
+from app.i18n import LANGUAGES, format_day, format_money, ngettext
 from app.i18n import gettext as _
 from app.playbooks.lookup import COUNTERPARTIES, json_list, playbook_of, row_id
 from app.playbooks.readiness import CaseState, Gap, RequiredItem, Rules, readiness, window_end
@@ -77,7 +77,12 @@ def gap_text(gap: Gap) -> str:
     if gap.kind == "window_closing":
         if gap.days == 0:
             return _("The notice window ends today (%(day)s)", day=format_day(gap.day))
-        return _("The notice window ends in %(count)s days (%(day)s)", count=gap.days, day=format_day(gap.day))
+        return ngettext(
+            "The notice window ends in %(num)s day (%(day)s)",
+            "The notice window ends in %(num)s days (%(day)s)",
+            gap.days,
+            day=format_day(gap.day),
+        )
     if gap.kind == "window_unknown":
         return _("No date to count the %(count)s-day notice window from", count=gap.days)
     if gap.kind == "below_minimum":

@@ -55,6 +55,7 @@ async def test_a_push_held_for_a_missing_required_photo_goes_once_the_photo_is_a
         await desk.fill("#minimum-currency", "")
         await desk.click("#playbook-save")
         await expect(desk.locator("#playbook-saved")).to_be_visible()
+        await desk.screenshot(path=screenshot_path("playbook-page"), full_page=True)
 
         # The push form takes the QA desk's address and says what the case lacks, before Send.
         await desk.goto(f"/cases/{case.number}")
