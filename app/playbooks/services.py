@@ -164,13 +164,18 @@ async def playbook_save(*, actor: Actor, kind: str, party_id: int, data: Playboo
         Playbook.updated_by: actor.label[:200],
     }
     async with atomic():
-        existing = await playbook_of(kind, party_id)
-        if existing is None:
-            await Playbook.insert(Playbook(party_kind=kind, party_id=party_id))
+        await _ensure_playbook(kind, party_id)
         await Playbook.update(values).where((Playbook.party_kind == kind) & (Playbook.party_id == party_id))
     saved = await playbook_of(kind, party_id)
     assert saved is not None
     return saved
+
+
+async def _ensure_playbook(kind: str, party_id: int) -> None:
+    """The party's playbook row, made empty when it has none; two saves at once make one (unique per party)."""
+    await Playbook.insert(Playbook(party_kind=kind, party_id=party_id)).on_conflict(
+        target=(Playbook.party_kind, Playbook.party_id), action="DO NOTHING"
+    )
 
 
 def require_reason(gaps: list[Gap], reason: str) -> str:
@@ -252,7 +257,7 @@ async def supplier_rules_from_import(*, rules: dict[int, dict[str, Any]], actor_
         if not values:
             continue
         if playbook is None:
-            await Playbook.insert(Playbook(party_kind="supplier", party_id=supplier_id))
+            await _ensure_playbook("supplier", supplier_id)
         values.update({Playbook.updated_at: datetime.now(UTC), Playbook.updated_by: actor_label})
         await Playbook.update(values).where((Playbook.party_kind == "supplier") & (Playbook.party_id == supplier_id))
         changed += 1

@@ -3,6 +3,7 @@ the phone's checklist, the stage clock, and what a supplier actually did, learne
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import statistics
@@ -20,7 +21,7 @@ from app.collaboration.tables import Dispute
 from app.db import atomic
 from app.evidence.tables import Evidence
 from app.imports.jobs import preview_file
-from app.playbooks import selectors
+from app.playbooks import selectors, services
 from app.playbooks.lookup import json_list
 from app.playbooks.tables import Playbook, SavedReply
 from app.tracking.tables import StageDeadline
@@ -436,3 +437,14 @@ async def test_the_grid_sends_to_the_playbooks_contact_and_holds_back_a_case_tha
     assert [mail["To"] for mail in sink.messages] == ["qa-claims@sup-p.cn"]
     pushed = await CaseEvent.select(CaseEvent.case).where(CaseEvent.kind == "case_pushed")
     assert [row["case"] for row in pushed] == [ready.id]
+
+
+async def test_two_first_saves_at_once_make_one_playbook() -> None:
+    supplier = await make_supplier()
+    actor = Actor(kind="user", id="1", label="handler")
+    forms = [services.PlaybookInput(contacts=[], items=[], window_days=days, answer_value="1") for days in ("10", "20")]
+    await asyncio.gather(
+        *(services.playbook_save(actor=actor, kind="supplier", party_id=supplier.id, data=form) for form in forms)
+    )
+    rows = await Playbook.objects()
+    assert len(rows) == 1 and rows[0].window_days in (10, 20) and rows[0].answer_hours == 24
