@@ -72,15 +72,19 @@ class CaseState:
     discovered_on: date | None = None
     claim_amount: Decimal | None = None
     currency: str = ""
+    # Open notice deadlines the carriage conventions or the CISG set for this party: (regime, due).
+    notices: tuple[tuple[str, date], ...] = ()
 
 
 @dataclass(frozen=True)
 class Gap:
     """One thing the playbook asks that the case lacks; ``blocking`` ones need a written reason to send anyway."""
 
-    kind: str  # missing_item, window_closed, window_closing, window_unknown, below_minimum, minimum_unknown
+    # missing_item, window_closed, window_closing, window_unknown, below_minimum, minimum_unknown, notice_first
+    kind: str
     blocking: bool
     item: str = ""
+    regime: str = ""
     label: str = ""
     day: date | None = None
     days: int = 0
@@ -132,6 +136,12 @@ def readiness(rules: Rules, state: CaseState, *, today: date, calendar: HolidayC
             gaps.append(Gap("window_closed", True, day=end))
         elif (end - today).days <= WARN_DAYS:
             gaps.append(Gap("window_closing", False, day=end, days=(end - today).days))
+        # A convention's notice that falls due before the playbook's window ends is the real limit.
+        gaps.extend(
+            Gap("notice_first", False, day=due, regime=regime, days=(due - today).days)
+            for regime, due in sorted(state.notices, key=lambda notice: notice[1])
+            if end is not None and today <= due < end
+        )
     if rules.minimum_value is not None and rules.minimum_value > 0:
         currency = rules.minimum_currency or state.currency
         if state.claim_amount is None or currency != state.currency:

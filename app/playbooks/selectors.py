@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -83,6 +83,12 @@ def gap_text(gap: Gap) -> str:
             gap.days,
             day=format_day(gap.day),
         )
+    if gap.kind == "notice_first":
+        return _(
+            "The %(regime)s notice is due %(day)s, before this playbook's window ends",
+            regime=gap.regime,
+            day=format_day(gap.day),
+        )
     if gap.kind == "window_unknown":
         return _("No date to count the %(count)s-day notice window from", count=gap.days)
     if gap.kind == "below_minimum":
@@ -137,6 +143,20 @@ async def case_state(case: Case) -> CaseState:
     )
 
 
+def notices_for(case: Case, party: str) -> tuple[tuple[str, date], ...]:
+    """The open notice deadlines (not the time bars for suing) our hint found for ``party``, as (regime, due)."""
+    out = []
+    for raw in json_object(case.hint).get("deadlines", []) or []:
+        if not isinstance(raw, dict) or raw.get("party") != party or raw.get("status", "open") != "open":
+            continue
+        if raw.get("kind") == "time_bar":
+            continue  # a limitation for suing, not a notice
+        due = _date(raw.get("due"))
+        if due is not None:
+            out.append((str(raw.get("regime") or ""), due))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Readiness:
     """What the party's playbook asks that the case lacks, for the push form."""
@@ -167,7 +187,7 @@ async def case_readiness(case: Case, party: str, *, today: date | None = None) -
         return Readiness(party, name, False)
     today = today or datetime.now(UTC).date()
     rules = rules_of(playbook)
-    state = await case_state(case)
+    state = replace(await case_state(case), notices=notices_for(case, party))
     calendar = calendar_of(record)
     gaps = readiness(rules, state, today=today, calendar=calendar)
     return Readiness(party, name, True, gaps, window_end(rules, state, calendar))

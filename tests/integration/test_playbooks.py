@@ -28,6 +28,7 @@ from app.tracking.tables import StageDeadline
 from app.trade.tables import Carrier, PurchaseOrder, Supplier
 from tests.conftest import csrf_token, sign_in
 from tests.integration.test_collaboration import Sink, mail_app, photo, smtp, staff  # noqa: F401 - the fixtures
+from tests.integration.test_i18n import transit_case
 from tests.integration.test_import import ORDER_HEADERS, csv_bytes, import_bytes, order_rows
 
 TODAY = datetime.now(UTC).date()
@@ -448,3 +449,22 @@ async def test_two_first_saves_at_once_make_one_playbook() -> None:
     )
     rows = await Playbook.objects()
     assert len(rows) == 1 and rows[0].window_days in (10, 20) and rows[0].answer_hours == 24
+
+
+async def test_a_carriers_playbook_window_is_checked_against_the_cmr_notice_we_know() -> None:
+    case = await transit_case()  # concealed road damage delivered two days ago: a CMR notice deadline
+    carrier = Carrier(code="CAR-CMR", name="Road Carrier", email="claims@road.example")
+    await carrier.save()
+    await Case.update({Case.carrier: carrier.id}).where(Case.id == case.id)
+    await Playbook(party_kind="carrier", party_id=carrier.id, window_days=60, window_counting="calendar").save()
+    case = await Case.objects().where(Case.id == case.id).first()
+    deadlines = json.loads(case.hint)["deadlines"] if isinstance(case.hint, str) else case.hint["deadlines"]
+    cmr = [raw for raw in deadlines if raw["party"] == "carrier" and raw["regime"] == "CMR"]
+    assert cmr, deadlines
+    ready = await selectors.case_readiness(case, "carrier")
+    first = [gap for gap in ready.gaps if gap.kind == "notice_first"]
+    notices = [raw for raw in cmr if raw["status"] == "open" and raw["kind"] != "time_bar"]
+    assert notices and [(gap.regime, gap.day.isoformat()) for gap in first] == [("CMR", raw["due"]) for raw in notices]
+    assert ready.window_ends is not None and all(gap.day < ready.window_ends for gap in first)
+    assert not ready.blocking
+    assert selectors.gap_text(first[0]).startswith("The CMR notice is due")

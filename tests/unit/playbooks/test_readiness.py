@@ -92,3 +92,18 @@ def test_free_item_keys_are_short_slugs_that_files_can_be_tagged_with() -> None:
     assert free_key("批号照片") == "pb:批号照片"
     assert len(free_key("x" * 100)) == 40
     assert is_free_key("pb:batch") and not is_free_key("pb:") and not is_free_key("pb:a b") and not is_free_key("x")
+
+
+def test_a_conventions_notice_due_before_the_playbooks_window_ends_is_named() -> None:
+    rules = Rules(window_days=30)
+    state = CaseState(
+        "transit_damage",
+        delivered_on=date(2026, 12, 1),
+        notices=(("CISG", date(2027, 2, 1)), ("CMR", date(2026, 12, 9)), ("CMR", date(2026, 11, 30))),
+    )
+    gaps = readiness(rules, state, today=date(2026, 12, 2))
+    # Only the open one that falls inside the window (the one already past is the hint's to warn about).
+    assert [(gap.kind, gap.regime, gap.day, gap.blocking) for gap in gaps] == [
+        ("notice_first", "CMR", date(2026, 12, 9), False)
+    ]
+    assert readiness(Rules(), state, today=date(2026, 12, 2)) == []
