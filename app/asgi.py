@@ -32,6 +32,7 @@ from app.routes.imports import IMPORT_ROUTES
 from app.routes.intake import EvidenceController, IntakeController
 from app.routes.mail import MAIL_ROUTES
 from app.routes.party import PARTY_ROUTES
+from app.routes.playbooks import PLAYBOOK_ROUTES
 from app.routes.pwa import PwaController
 from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
 from app.routes.system import healthz, home, set_language
@@ -70,6 +71,7 @@ ROUTE_HANDLERS: list[Any] = [
     *GRID_ROUTES,
     *IMPORT_ROUTES,
     *COLLABORATION_ROUTES,
+    *PLAYBOOK_ROUTES,
     *MAIL_ROUTES,
     *PARTY_ROUTES,
 ]

@@ -170,6 +170,7 @@ EVENT_LABELS: dict[str, str] = {
     "decision_mail_sent": lazy_gettext("Decision mailed"),
     "decision_mail_failed": lazy_gettext("Decision mail failed"),
     "case_pushed": lazy_gettext("Sent to the supplier or carrier"),
+    "playbook_rules_overridden": lazy_gettext("Sent despite the party's playbook"),
     "party_response": lazy_gettext("Answer"),
     "plan_proposed": lazy_gettext("Plan proposed"),
     "plan_agreed": lazy_gettext("Plan agreed"),

@@ -12,6 +12,7 @@ from app.evidence.tables import Evidence
 from app.imports.tables import ImportValueMap
 from app.mail.tables import FailingAddress, InboundMail, SentMail
 from app.notify.tables import Notification, PushSubscription
+from app.playbooks.tables import Playbook, SavedReply
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
 
@@ -46,6 +47,8 @@ TABLES = [
     InboundMail,
     FailingAddress,
     ImportValueMap,
+    Playbook,
+    SavedReply,
 ]
 
 APP_CONFIG = AppConfig(

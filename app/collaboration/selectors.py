@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import available_timezones
@@ -20,6 +20,7 @@ from app.evidence import selectors as evidence
 from app.evidence.tables import Evidence
 from app.i18n import company_zone, label, zone_or_default
 from app.i18n import gettext as _
+from app.playbooks import lookup as playbooks
 from app.tracking.tables import StageDeadline
 from app.trade.tables import Carrier, Supplier
 
@@ -334,7 +335,7 @@ async def push_address(case_id: int, party: str, email: str | None = None) -> di
     """
     party = party if party in ("supplier", "carrier") else "supplier"
     contacts = await visibility.case_contacts(case_id)
-    contact = contacts[party]
+    contact = await with_playbook_contact(contacts[party], case_id)
     email = contact.email if email is None else email.strip()
     return {
         "party": party,
@@ -342,6 +343,15 @@ async def push_address(case_id: int, party: str, email: str | None = None) -> di
         "email": email,
         "elsewhere": visibility.owner_elsewhere(contacts, party, email) if email else None,
     }
+
+
+async def with_playbook_contact(contact: visibility.PartyContact, case_id: int) -> visibility.PartyContact:
+    """The party's contact with the claims address its playbook names for this case first (and its language)."""
+    chosen = await playbooks.push_contact(case_id, contact.kind)
+    if chosen is None:
+        return contact
+    emails = tuple(dict.fromkeys((chosen.email, *contact.emails)))
+    return replace(contact, emails=emails, language=chosen.language or contact.language)
 
 
 @dataclass(frozen=True)

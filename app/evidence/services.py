@@ -28,7 +28,7 @@ from app.evidence.storage import EvidenceStore
 from app.evidence.tables import Evidence
 from app.i18n import gettext as _
 from app.logs import security_event
-from app.rules.facts import EVIDENCE
+from app.rules.facts import EVIDENCE, is_free_key
 
 log = logging.getLogger("crossclaim.evidence")
 
@@ -105,7 +105,13 @@ def check_uploads(uploads: Sequence[Upload], policy: EvidencePolicy) -> None:
             "Send at most %(count)s files at once; add the rest to the case afterwards.", count=policy.max_files
         )
         problems.append(("evidence", message))
-    unknown = sorted({upload.covers for upload in uploads if upload.covers and upload.covers not in EVIDENCE})
+    unknown = sorted(
+        {
+            upload.covers
+            for upload in uploads
+            if upload.covers and upload.covers not in EVIDENCE and not is_free_key(upload.covers)
+        }
+    )
     if unknown:
         message = _(
             "Unknown checklist item %(names)s; use one of: %(known)s.",

@@ -18,6 +18,8 @@ from app.errors import NotFound
 from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.i18n import gettext as _
 from app.mail.outgoing import send_decision_mails, send_message_mail
+from app.playbooks import gate as playbook_gate
+from app.playbooks import selectors as playbooks
 from app.settings import Settings
 from app.tasks.push import enqueue_push
 from app.web.auth import actor_for
@@ -48,7 +50,9 @@ async def _back(request: Request[Any, Any, Any], number: str) -> Response[Any] |
 
 async def panel_context(number: str, *, party: str = "") -> dict[str, Any]:
     case = await case_selectors.case_get(number)
-    return {"case": case, "remedies": REMEDIES, "parties": PARTIES, **await selectors.staff_panel(case, party=party)}
+    panel = await selectors.staff_panel(case, party=party)
+    readiness = await playbooks.case_readiness(case, panel["suggested_party"])
+    return {"case": case, "remedies": REMEDIES, "parties": PARTIES, "readiness": readiness, **panel}
 
 
 @get("/cases/{number:str}/collaboration", opt={"roles": DESK}, name="collaboration_panel")
@@ -88,6 +92,7 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
     form = await request.form()
     requirement = _field(form, "requirement")
     reply_by = services.parse_date(_field(form, "reply_by"), "reply_by") or date.min
+    gate = await playbook_gate.push_gate(number, _field(form, "party"), _field(form, "playbook_reason"))
     attach_pack = _field(form, "attach_pack") == "yes"
     pushed = await services.case_push(
         actor=actor_for(request),
@@ -102,6 +107,7 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
         basis_note=_field(form, "basis_note"),
         attach_pack=attach_pack,
     )
+    await playbook_gate.push_gate_record(actor=actor_for(request), case_id=pushed.case.id, gate=gate)
     # Committed: the mail, the claim pack and SMTP are the worker's; the panel shows "sending" until it is done.
     settings: Settings = request.app.state.settings
     enqueue_push(settings, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)

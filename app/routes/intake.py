@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
@@ -30,6 +30,7 @@ from app.i18n import LANGUAGES, label
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as N_
 from app.intake import services as intake
+from app.playbooks import selectors as playbooks
 from app.rules import FACTS, FactSpec, relevant_facts
 from app.settings import Settings
 from app.web import dropped
@@ -47,6 +48,9 @@ from app.web.uploads import (
 
 log = logging.getLogger("crossclaim.evidence")
 
+# Sent with a changed evidence panel: htmx fires it on the page, and what depends on the files refreshes.
+EVIDENCE_CHANGED = {"HX-Trigger": "evidence-changed"}
+
 EXPECTED_DAYS = (1, 3, 7, 14, 30)
 # Originals are streamed in pieces this size, so a long video never sits in memory whole.
 STREAM_CHUNK = 256 * 1024
@@ -62,7 +66,11 @@ def _choice_label(spec: FactSpec, choice: str) -> str:
 
 
 def facts_context(
-    problem_type: str, values: Mapping[str, str] | None = None, *, transport_mode: str | None = None
+    problem_type: str,
+    values: Mapping[str, str] | None = None,
+    *,
+    transport_mode: str | None = None,
+    asked: Sequence[tuple[str, str, bool]] = (),
 ) -> dict[str, Any]:
     """The fact questions and evidence checklist for one problem type (only general ones before it is chosen)
     and, once the order is known, its transport mode (no sea convention question for a road order)."""
@@ -86,7 +94,7 @@ def facts_context(
         "specific_facts": at_the_dock,
         "general_facts": [q for q in questions if q not in at_the_dock],
         "fact_values": dict(values or {}),
-        "checklist": selectors.checklist(chosen) if chosen else [],
+        "checklist": selectors.checklist(chosen, extra=asked) if chosen else [],
         "today": datetime.now(UTC).date().isoformat(),
     }
 
@@ -172,7 +180,9 @@ class IntakeController(Controller):
     ) -> Template:
         order = await intake.order_lookup(order_number[:80]) if order_number.strip() else None
         mode = order.transport_mode if order is not None else None
-        context = {**facts_context(problem_type, transport_mode=mode), "oob": True}
+        # The order's supplier may ask for more than the rules do: its playbook's items join the checklist.
+        asked = await playbooks.required_items(order.supplier_id, problem_type) if order is not None else []
+        context = {**facts_context(problem_type, transport_mode=mode, asked=asked), "oob": True}
         if not wants_fragment(request):
             return render(request, "intake/form.html", intake_context(values={"problem_type": problem_type}))
         # The checklist lives beside the camera button, away from the facts: it comes along out of band.
@@ -311,7 +321,7 @@ async def evidence_panel_context(request: Request[Any, Any, Any], number: str) -
         "case": case,
         "items": items,
         "accepted": sum(1 for row in rows if row.status == selectors.OK),
-        "checklist": selectors.checklist(case.problem_type, rows),
+        "checklist": selectors.checklist(case.problem_type, rows, await playbooks.case_required_items(case)),
         "can_see_originals": is_desk,
         **upload_limits(),
     }
@@ -343,7 +353,14 @@ class EvidenceController(Controller):
         )
         if not wants_fragment(request):
             return Redirect(path=f"/cases/{number}#evidence-panel", status_code=303)
-        return render(request, "intake/evidence.html", await evidence_panel_context(request, number), block="panel")
+        # Regions that depend on the case's files (the push form's readiness panel) refresh on this event.
+        return render(
+            request,
+            "intake/evidence.html",
+            await evidence_panel_context(request, number),
+            block="panel",
+            headers=EVIDENCE_CHANGED,
+        )
 
     @post("/evidence/{evidence_id:str}/withdraw", opt={"roles": STAFF}, name="evidence_withdraw", status_code=200)
     async def withdraw(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[Any]:
@@ -358,7 +375,13 @@ class EvidenceController(Controller):
         case = await _case_number(row.case)
         if not wants_fragment(request):
             return Redirect(path=f"/cases/{case}#evidence-panel", status_code=303)
-        return render(request, "intake/evidence.html", await evidence_panel_context(request, case), block="panel")
+        return render(
+            request,
+            "intake/evidence.html",
+            await evidence_panel_context(request, case),
+            block="panel",
+            headers=EVIDENCE_CHANGED,
+        )
 
     @get("/evidence/{evidence_id:str}/web", opt={"roles": STAFF}, name="evidence_web")
     async def web_copy(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[bytes]:

@@ -15,7 +15,8 @@ from app.i18n import gettext as _
 from app.logs import security_event
 from app.notify.push import endpoint_problem
 from app.notify.tables import PushSubscription
-from app.tracking.policies import COUNTERPARTIES, BusinessCalendar, Policy, Step, current_policy
+from app.playbooks import lookup as playbooks
+from app.tracking.policies import COUNTERPARTIES, BusinessCalendar, Limit, Policy, Step, current_policy
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, Supplier
 
@@ -79,6 +80,20 @@ async def clock_to_party(*, case_id: int, party: str) -> None:
     )
 
 
+# The stage in which a supplier or carrier answers our claim: its playbook's answer time sets that clock.
+ANSWER_NODES = ("responsibility",)
+
+
+async def playbook_limit(case: Case, node: str, owner: str) -> Limit | None:
+    """The answer time the owner's playbook gives, for a stage it holds (whole days when it is in days)."""
+    if node not in ANSWER_NODES or owner not in COUNTERPARTIES:
+        return None
+    hours = await playbooks.answer_hours(owner, case.supplier if owner == "supplier" else case.carrier)
+    if not hours:
+        return None
+    return Limit(days=hours // 24) if hours % 24 == 0 else Limit(hours=hours)
+
+
 async def clock_start(*, case: Case, node: str, now: datetime) -> StageDeadline | None:
     """Start the clock of ``node``; call inside the transaction that moved the case there."""
     policy = current_policy()
@@ -86,6 +101,7 @@ async def clock_start(*, case: Case, node: str, now: datetime) -> StageDeadline 
     if limit is None or states.Node(node) in states.FINAL:
         return None
     owner = policy.owner(node=node, problem_type=case.problem_type, counterpart=await working_party(case))
+    limit = await playbook_limit(case, node, owner) or limit
     calendar = await party_calendar(policy, case, owner)
     due_at = calendar.add(now, limit)
     deadline = StageDeadline(
