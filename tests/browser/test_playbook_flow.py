@@ -63,6 +63,7 @@ async def test_a_push_held_for_a_missing_required_photo_goes_once_the_photo_is_a
         assert await desk.input_value("#push-email") == "qa-desk@sup-pb.cn"
         missing = desk.locator("#push-readiness li[data-item='pb:batch_number_photo']")
         await expect(missing).to_have_text("Batch number photo missing")
+        await desk.select_option("#push-requirement", "replacement")
         await desk.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
         await desk.click("#push")
         refused = desk.locator("#messages .notice-error")

@@ -17,7 +17,6 @@ from bs4 import BeautifulSoup
 from app.cases.events import Actor, record_event
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
-from app.collaboration.tables import Dispute
 from app.db import atomic
 from app.evidence.tables import Evidence
 from app.imports.jobs import preview_file
@@ -26,7 +25,7 @@ from app.playbooks.lookup import json_list
 from app.playbooks.tables import Playbook, SavedReply
 from app.tracking.tables import StageDeadline
 from app.trade.tables import Carrier, PurchaseOrder, Supplier
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import csrf_token, sign_in, work_off_queue
 from tests.integration.test_collaboration import Sink, mail_app, photo, smtp, staff  # noqa: F401 - the fixtures
 from tests.integration.test_i18n import transit_case
 from tests.integration.test_import import ORDER_HEADERS, csv_bytes, import_bytes, order_rows
@@ -191,6 +190,7 @@ async def test_a_push_that_breaks_the_playbook_needs_a_reason_which_goes_on_the_
         f"/cases/{case.number}/push", data={**form, "playbook_reason": "The customer is waiting; photos follow."}
     )
     assert sent.status_code == 303, sent.text
+    assert await work_off_queue() == 1
     assert len(sink.messages) == 1
     override = (
         await CaseEvent.select(CaseEvent.data)
@@ -319,9 +319,14 @@ async def test_learned_answer_time_refusal_reasons_and_evidence_from_generated_h
         if refused and rng.random() < 0.5:
             # Some also open a mediation with the same reason (counted once for the case) or another one.
             second = rng.choice(reasons)
-            await Dispute(
-                case=case.id, opened_by="supplier", from_node="responsibility", reason=f"  {second.upper()} "
-            ).save()
+            async with atomic():
+                await record_event(
+                    case_id=case.id,
+                    actor=party_actor,
+                    kind="dispute_opened",
+                    data={"from": "responsibility", "reason": f"  {second.upper()} ", "evidence_ids": []},
+                    at=answered_at,
+                )
         else:
             second = ""
         if owner is supplier:
@@ -433,6 +438,7 @@ async def test_the_grid_sends_to_the_playbooks_contact_and_holds_back_a_case_tha
         headers={"HX-Request": "true", "x-csrftoken": await csrf_token(staff)},
     )
     assert response.status_code == 200, response.text
+    assert await work_off_queue() == 1
     text = BeautifulSoup(response.text, "html.parser").get_text(" ")
     assert "its supplier's playbook: Batch number photo missing" in text
     assert [mail["To"] for mail in sink.messages] == ["qa-claims@sup-p.cn"]
