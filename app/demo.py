@@ -69,28 +69,12 @@ INCOTERMS = ["FOB", "FOB", "CIF", "CFR", "EXW", "FCA", "DAP", "DDP"]
 QUALITY_PROBLEMS = ["quality_defect", "quality_defect", "not_as_described", "missing_parts", "wrong_item"]
 TRANSIT_PROBLEMS = ["transit_damage", "transit_damage", "short_shipment", "lost_in_transit", "late_delivery"]
 CUSTOMER_NAMES = [
-    "王芳",
-    "李强",
-    "张伟",
-    "刘洋",
-    "陈静",
-    "杨磊",
-    "赵敏",
-    "黄婷",
-    "周杰",
-    "吴霞",
-    "Hangzhou Home Retail",
-    "Beijing Gadget Mart",
-    "Chengdu Living Store",
-    "Wuhan Kitchen Co.",
+    "王芳", "李强", "张伟", "刘洋", "陈静", "杨磊", "赵敏", "黄婷", "周杰", "吴霞",
+    "Hangzhou Home Retail", "Beijing Gadget Mart", "Chengdu Living Store", "Wuhan Kitchen Co.",
 ]
 DESCRIPTIONS = {
-    "quality_defect": [
-        "Units do not power on after charging.",
-        "Glaze cracked on several pieces.",
-        "Stitching comes apart after first wash.",
-        "Button sticks, casing misaligned.",
-    ],
+    "quality_defect": ["Units do not power on after charging.", "Glaze cracked on several pieces.",
+                       "Stitching comes apart after first wash.", "Button sticks, casing misaligned."],
     "not_as_described": ["Colour differs from the approved sample.", "Material feels thinner than specified."],
     "missing_parts": ["Power adapters missing from the cartons.", "Lids missing for half the jars."],
     "wrong_item": ["Received the 20 W model instead of 65 W.", "Wrong size delivered: queen instead of king."],
@@ -112,29 +96,15 @@ async def seed_demo(*, force: bool = False, seed: int = 2026, today: date | None
 
     users = await _users()
     handlers = [u for u in users if u.role == Role.HANDLER]
-    suppliers = await _rows(
-        Supplier,
-        [
-            {
-                "code": c,
-                "name": n,
-                "country": cc,
-                "language": lang,
-                "time_zone": tz,
-                "email": f"aftersales@{c.lower()}.example",
-            }
-            for c, n, cc, lang, tz, _ in SUPPLIERS
-        ],
-        key="code",
-    )
-    carriers = await _rows(
-        Carrier,
-        [
-            {"code": c, "name": n, "transport_mode": m, "time_zone": tz, "email": f"claims@{c.lower()}.example"}
-            for c, n, m, tz, _ in CARRIERS
-        ],
-        key="code",
-    )
+    suppliers = await _rows(Supplier, [
+        {"code": c, "name": n, "country": cc, "language": lang, "time_zone": tz,
+         "email": f"aftersales@{c.lower()}.example"}
+        for c, n, cc, lang, tz, _ in SUPPLIERS
+    ], key="code")
+    carriers = await _rows(Carrier, [
+        {"code": c, "name": n, "transport_mode": m, "time_zone": tz, "email": f"claims@{c.lower()}.example"}
+        for c, n, m, tz, _ in CARRIERS
+    ], key="code")
     products: dict[str, list[Product]] = {}
     for code, category in SUPPLIER_CATEGORIES.items():
         rows = [
@@ -143,13 +113,8 @@ async def seed_demo(*, force: bool = False, seed: int = 2026, today: date | None
         ]
         products[code] = list((await _rows(Product, rows, key="sku")).values())
     customers = [
-        Customer(
-            name=name,
-            email=f"customer{i}@example.com",
-            phone=f"+86 138 0000 {i:04d}",
-            language="zh" if ord(name[0]) > 127 else "en",
-            region=rng.choice(REGIONS),
-        )
+        Customer(name=name, email=f"customer{i}@example.com", phone=f"+86 138 0000 {i:04d}",
+                 language="zh" if ord(name[0]) > 127 else "en", region=rng.choice(REGIONS))
         for i, name in enumerate(CUSTOMER_NAMES * 3)
     ]
     await Customer.insert(*customers)
@@ -174,9 +139,9 @@ async def _users() -> list[User]:
     users = []
     for email, role, name, language in DEMO_USERS:
         existing = await User.objects().where(User.email == email).first()
-        users.append(
-            existing or await user_add(email=email, role=role, password=DEMO_PASSWORD, name=name, language=language)
-        )
+        users.append(existing or await user_add(
+            email=email, role=role, password=DEMO_PASSWORD, name=name, language=language
+        ))
     return users
 
 
@@ -231,17 +196,15 @@ async def _orders(
             rows = []
             for line_no, product in enumerate(rng.sample(products[code], k=min(5, len(products[code]))), start=1):
                 quantity = rng.randint(100, 2000)
-                rows.append(
-                    OrderLine(
-                        line_key=f"{order.number}#{line_no}",
-                        purchase_order=order.id,
-                        line_no=line_no,
-                        product=product.id,
-                        quantity_ordered=quantity,
-                        quantity_delivered=quantity - rng.choice([0, 0, 0, rng.randint(1, 20)]),
-                        unit_price=Decimal(rng.randint(200, 5000)) / 100,
-                    )
-                )
+                rows.append(OrderLine(
+                    line_key=f"{order.number}#{line_no}",
+                    purchase_order=order.id,
+                    line_no=line_no,
+                    product=product.id,
+                    quantity_ordered=quantity,
+                    quantity_delivered=quantity - rng.choice([0, 0, 0, rng.randint(1, 20)]),
+                    unit_price=Decimal(rng.randint(200, 5000)) / 100,
+                ))
             await OrderLine.insert(*rows)
             for row in rows:
                 lines.append(
@@ -345,9 +308,8 @@ async def _walk(rng: random.Random, number: str, start: datetime, today: date, h
         if at.date() >= today:
             break
         if node in {Node.RESPONSIBILITY, Node.PLAN} and rng.random() < 0.08:
-            await cases.case_move(
-                actor=actor, number=number, target="disputed", reason="Supplier disputes responsibility", now=at
-            )
+            await cases.case_move(actor=actor, number=number, target="disputed",
+                                  reason="Supplier disputes responsibility", now=at)
             return Node.DISPUTED.value
         await cases.case_move(actor=actor, number=number, target=target.value, now=at)
         node = target

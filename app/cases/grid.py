@@ -68,7 +68,6 @@ def columns_for(*, figures: bool) -> tuple[GridColumn, ...]:
     """The columns a reader may choose: all of them, or those without money and the hint."""
     return COLUMNS if figures else tuple(column for column in COLUMNS if column.name not in FIGURE_COLUMNS)
 
-
 JOINS = """
 LEFT JOIN supplier s ON s.id = c.supplier
 LEFT JOIN carrier r ON r.id = c.carrier

@@ -65,19 +65,10 @@ class CaseController(Controller):
         delivered_to: FromQuery[date | None] = None,
     ) -> Template:
         filters = selectors.CaseFilters(
-            node=node,
-            problem_type=problem_type,
-            query=q[:200],
-            before_id=before,
-            supplier_id=supplier,
-            carrier_id=carrier,
-            product_id=product,
-            category=category[:60],
-            region=region[:60],
-            created_from=created_from,
-            created_to=created_to,
-            delivered_from=delivered_from,
-            delivered_to=delivered_to,
+            node=node, problem_type=problem_type, query=q[:200], before_id=before,
+            supplier_id=supplier, carrier_id=carrier, product_id=product, category=category[:60],
+            region=region[:60], created_from=created_from, created_to=created_to,
+            delivered_from=delivered_from, delivered_to=delivered_to,
         )
         rows = await selectors.case_list(filters)
         context = {
@@ -104,6 +95,7 @@ class CaseController(Controller):
     ) -> Template:
         await services.case_move(actor=actor_for(request), number=number, target=data.target, reason=data.reason)
         return await _case_main(request, number)
+
 
     @post("/{number:str}/assignee", opt={"roles": DESK}, name="case_assign", status_code=200)
     async def case_assign(

@@ -110,7 +110,9 @@ class GridController(Controller):
     @post("/views", opt={"roles": STAFF}, status_code=200)
     async def save_view(self, request: Request[Any, Any, Any]) -> Template:
         form = await request.form()
-        await grid.view_save(user_id=request.user.id, name=str(form.get("view_name") or ""), view=_view(request, form))
+        await grid.view_save(
+            user_id=request.user.id, name=str(form.get("view_name") or ""), view=_view(request, form)
+        )
         return render(request, "grid/_views.html", {"saved": await grid.saved_views(request.user.id)})
 
     @post("/views/{view_id:int}/delete", opt={"roles": STAFF}, status_code=200)

@@ -30,10 +30,8 @@ def _wants_json(request: Request[Any, Any, Any]) -> bool:
     return (
         path.startswith("/api/")
         or path == "/healthz"
-        or (
-            "application/json" in request.headers.get("accept", "")
-            and "text/html" not in request.headers.get("accept", "")
-        )
+        or ("application/json" in request.headers.get("accept", "")
+        and "text/html" not in request.headers.get("accept", ""))
     )
 
 
@@ -154,7 +152,9 @@ def unexpected_error(request: Request[Any, Any, Any], error: Exception) -> Respo
         return error_response(request, status_code=422, code="invalid", message=refused)
     log.exception("unexpected error", extra={"path": redacted(request.url.path)})
     message = _("Something went wrong on our side. Nothing you sent was lost; please try again.")
-    return error_response(request, status_code=HTTP_500_INTERNAL_SERVER_ERROR, code="server_error", message=message)
+    return error_response(
+        request, status_code=HTTP_500_INTERNAL_SERVER_ERROR, code="server_error", message=message
+    )
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

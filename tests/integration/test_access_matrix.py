@@ -97,7 +97,9 @@ async def test_only_declared_roles_get_through(client: Any, app: Any, make_user:
 
 @pytest.mark.parametrize("role", [Role.WAREHOUSE.value, Role.HANDLER.value])
 @pytest.mark.checklist(19)
-async def test_claim_figures_follow_the_same_role_rule_on_pages_and_api(client: Any, make_user: Any, role: str) -> None:
+async def test_claim_figures_follow_the_same_role_rule_on_pages_and_api(
+    client: Any, make_user: Any, role: str
+) -> None:
     """Warehouse staff see neither money nor our hint, whether they ask a page, the grid or the API."""
     from datetime import date
     from decimal import Decimal

@@ -67,7 +67,8 @@ async def test_audit_verify_finds_a_tampered_event() -> None:
     with pytest.raises(Exception, match="append-only"):
         await CaseEvent.delete().where(CaseEvent.kind == "node_changed")
     # Someone with the database's keys lifts the guard and edits the stored move: the chain shows it.
-    await tamper('UPDATE case_event SET data = \'{"from": "reported", "to": "plan"}\' WHERE kind = \'node_changed\'')
+    await tamper("UPDATE case_event SET data = '{\"from\": \"reported\", \"to\": \"plan\"}' "
+                 "WHERE kind = 'node_changed'")
     report = await audit_verify()
     assert not report.ok
     assert [(b["case"], b["kind"]) for b in report.broken] == [(made.case.number, "node_changed")]
@@ -106,10 +107,7 @@ async def test_backup_under_write_load_restores_every_acknowledged_case(settings
         url = f"sqlite:///{fresh_dir / 'crossclaim.sqlite3'}"
     env = {**os.environ, "CROSSCLAIM_DATA_DIR": str(fresh_dir), "DATABASE_URL": url}
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "restore", "--from", str(out)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
+        [sys.executable, "-m", "app.cli", "restore", "--from", str(out)], env=env, cwd=ROOT, capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr
@@ -127,10 +125,7 @@ async def test_backup_under_write_load_restores_every_acknowledged_case(settings
             await asyncio.to_thread(_postgres, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     # Restoring over a database that is already there is refused unless forced.
     again = subprocess.run(
-        [sys.executable, "-m", "app.cli", "restore", "--from", str(out)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
+        [sys.executable, "-m", "app.cli", "restore", "--from", str(out)], env=env, cwd=ROOT, capture_output=True,
         text=True,
     )
     if ENGINE == "sqlite":
@@ -147,10 +142,7 @@ async def test_restore_refuses_a_file_that_is_not_a_backup(settings: Any, tmp_pa
         archive.add(note, arcname="note.txt")
     env = {**os.environ, "CROSSCLAIM_DATA_DIR": str(tmp_path / "x"), "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
     result = subprocess.run(
-        [sys.executable, "-m", "app.cli", "restore", "--from", str(bogus)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
+        [sys.executable, "-m", "app.cli", "restore", "--from", str(bogus)], env=env, cwd=ROOT, capture_output=True,
         text=True,
     )
     assert result.returncode == 1 and "is not a Crossclaim backup" in result.stderr

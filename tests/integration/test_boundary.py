@@ -67,9 +67,8 @@ async def test_healthz_reports_database_and_queue(client: Any) -> None:
 async def test_language_switch_translates_nothing_yet_but_keeps_the_choice(client: Any) -> None:
     from tests.conftest import csrf_token
 
-    response = await client.post(
-        "/language", data={"language": "zh", "next": "/login", "_csrf_token": await csrf_token(client)}
-    )
+    response = await client.post("/language", data={"language": "zh", "next": "/login",
+                                                    "_csrf_token": await csrf_token(client)})
     assert response.status_code == 303 and response.headers["location"] == "/login"
     assert client.cookies["cc_lang"] == "zh"
     page = await client.get("/login")

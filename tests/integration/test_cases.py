@@ -76,12 +76,7 @@ async def test_moves_follow_the_state_machine_and_are_recorded_in_a_hash_chain()
         assert event.prev_hash == previous
         actor = Actor(kind=event.actor_kind, id=event.actor_id, label=event.actor_label)
         expected = event_hash(
-            prev_hash=previous,
-            case_id=back.id,
-            at=event.at,
-            actor=actor,
-            kind=event.kind,
-            data=event.data,
+            prev_hash=previous, case_id=back.id, at=event.at, actor=actor, kind=event.kind, data=event.data,
             key=audit_key(),
         )
         assert event.hash == expected
