@@ -299,11 +299,14 @@ async def bench_pdf(engine_name: str, cases: int, budget: float) -> dict[str, An
 
 
 # The report made as the worker makes it (the same command and code path), in its own process, which
-# then prints its own peak resident memory: P7's "worker during P4".
+# then prints its own peak resident memory: P7's "worker during P4". VmHWM is the peak of this process's
+# own memory; ru_maxrss is not: a child started by vfork/posix_spawn (what subprocess uses) inherits the
+# parent's peak in it at exec, so it reported this benchmark's own peak (data generation, PDFs) instead.
 _PEAK_RSS = (
-    "import resource, sys; from app.cli import main; "
+    "import sys; from app.cli import main; "
     "code = main(['report', 'monthly', '--month', '2025-01', '--out', sys.argv[1]]); "
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)"
+    "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:'))); "
+    "sys.exit(code)"
 )
 
 
