@@ -23,12 +23,12 @@ def template_environment() -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates ship with the code and change only with a restart: no stat() of each file per render.
+        auto_reload=False,
     )
     i18n.install(environment)
     # claim_figures: the roles that read claim amounts (warehouse staff do not).
-    environment.globals.update(
-        languages=LANGUAGES, current_language=current_language.get, claim_figures=CLAIM_FIGURES
-    )
+    environment.globals.update(languages=LANGUAGES, current_language=current_language.get, claim_figures=CLAIM_FIGURES)
     return environment
 
 
