@@ -6,11 +6,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from jinja2_fragments import render_block
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
-from markupsafe import Markup
 
 from app.accounts.roles import CLAIM_FIGURES, DESK, STAFF
 from app.cases import assignment, grid
@@ -21,15 +19,14 @@ from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES, URGENCIES
 from app.collaboration import bulk
 from app.collaboration.services import Pushed, parse_date
 from app.errors import ValidationFailed
-from app.i18n import company_zone, current_language, label
+from app.i18n import company_zone, label
 from app.i18n import gettext as _
 from app.imports.export import FORMATS, export_view
 from app.routes.cases import actor_for
 from app.routes.collaboration import deliver_push
 from app.web import grid_table
 from app.web.pages import render
-from app.web.render_cache import RenderCache, data_version
-from app.web.templates import request_environment
+from app.web.render_cache import RenderCache, reader_key, render_part
 
 # Ticked cases sit on the pages a person scrolled through: a thousand is far more than anyone ticks.
 MAX_TICKED = 1000
@@ -115,19 +112,18 @@ class GridController(Controller):
         # "Load more" asks for the next rows only; filters, sorting and columns re-render the table.
         block = "more_rows" if request.headers.get("hx-target") == "grid-more" else "results"
         # Read before any of the page's queries: what is kept under it is at least this new.
-        version = data_version()
-        zone = user.time_zone or company_zone()
-        shared = (version, user.role, current_language.get(), zone, tuple(view.params(after=view.after).items()))
-        kept = RESULTS.get(shared) if version is not None and block == "results" else None
-        saved_key = (version, user.id)
-        saved = SAVED.get(saved_key) if version is not None else None
+        shared = reader_key(request, tuple(view.params(after=view.after).items()))
+        kept = RESULTS.get(shared) if shared is not None and block == "results" else None
+        saved_key = (shared[0], user.id) if shared is not None else None
+        saved = SAVED.get(saved_key) if saved_key is not None else None
         if saved is None:
             saved = await grid.saved_views(user.id)
-            if version is not None:
+            if saved_key is not None:
                 SAVED.put(saved_key, saved)
         if kept is not None:
             results, choices = kept
             context = {**_outer_context(view, figures=user.role in CLAIM_FIGURES), "choices": choices}
+            context["results_html"] = results
         else:
             rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
             choices = await grid.filter_choices()
@@ -135,13 +131,9 @@ class GridController(Controller):
                 request, view, rows, can_edit=can_edit, choices=choices, users=await assignment.assignable_users(),
                 notice=None,
             )  # fmt: skip
-            if version is not None and block == "results":
-                results = render_block(request_environment(request), "grid/page.html", "results", context)
-                RESULTS.put(shared, (results, choices))
-            else:
-                results = None
-        if results is not None:
-            context["results_html"] = Markup(results)  # noqa: S704 - rendered by the autoescaping template above
+            if shared is not None and block == "results":
+                context["results_html"] = render_part(request, "grid/page.html", "results", context)
+                RESULTS.put(shared, (context["results_html"], choices))
         context["saved"] = saved
         return render(request, "grid/page.html", context, block=block)
 

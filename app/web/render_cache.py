@@ -15,7 +15,11 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
+from litestar import Request
+from markupsafe import Markup
+
 from app.db import current_engine, data_changes
+from app.i18n import company_zone, current_language
 
 MAX_AGE_SECONDS = 60.0
 MAX_ENTRIES = 256
@@ -31,6 +35,26 @@ def forget_rendered() -> None:
     """Drop every kept part in this process (tests that count a page's queries start from none)."""
     for cache in _ALL:
         cache.clear()
+
+
+def reader_key(request: Request[Any, Any, Any], *page: Hashable) -> tuple[Hashable, ...] | None:
+    """A key for a part that staff of one role share: the data version (read now, before the part's
+    queries), the reader's role, language and time zone, and ``page`` (its normalised query)."""
+    version = data_version()
+    if version is None:
+        return None
+    user = request.user
+    return (version, user.role, current_language.get(), user.time_zone or company_zone(), *page)
+
+
+def render_part(request: Request[Any, Any, Any], template: str, block: str, context: dict[str, Any]) -> Markup:
+    """One block of a page as markup, to keep (the same environment, filters and translations as the page)."""
+    from jinja2_fragments import render_block
+
+    from app.web.templates import request_environment
+
+    html = render_block(request_environment(request), template, block, {"request": request, **context})
+    return Markup(html)  # noqa: S704 - the output of the autoescaping template environment
 
 
 class RenderCache:

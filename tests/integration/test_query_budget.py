@@ -93,11 +93,15 @@ async def test_the_case_list_counts_cases_by_node_for_the_whole_page_only(
     assert [sql for sql in queries if "COUNT(" in sql.upper()]
 
 
-async def test_the_grid_shown_again_unchanged_runs_no_query(client: Any, login: Any, queries: list[str]) -> None:
-    """Its results, filter choices and the person's saved views are kept until the data changes."""
+@pytest.mark.parametrize(
+    "path", ["/grid?f_problem_type=quality_defect&sort=-created_at", "/cases?problem_type=quality_defect"]
+)
+async def test_a_list_shown_again_unchanged_runs_no_query(
+    client: Any, login: Any, queries: list[str], path: str
+) -> None:
+    """Its results (on the grid: filter choices and the person's saved views too) are kept until the data changes."""
     user: User = await login("handler")
     await add_cases(2, assignee=user.id)
-    path = "/grid?f_problem_type=quality_defect&sort=-created_at"
     await count_queries(client, queries, path)
     queries.clear()
     again = await client.get(path)

@@ -140,3 +140,17 @@ async def test_saved_views_are_each_persons_own(client: Any, make_user: Any) -> 
     client.cookies.clear()
     await sign_in(client, second)
     assert "Mine only" not in (await client.get(PATH)).text
+
+
+async def test_the_case_list_shows_a_change_at_once_and_keeps_each_language_apart(app: Any, make_user: Any) -> None:
+    case = await a_case()
+    async with contextlib.AsyncExitStack() as exits:
+        english, chinese = await readers(exits, app, make_user, ("handler", {}), ("handler", {"language": "zh"}))
+        path = "/cases?problem_type=transit_damage"
+        assert "PO-1" in (await english.get(path)).text
+        assert 'data-label="Order"' in (await english.get(path)).text  # now kept
+        page = (await chinese.get(path)).text
+        assert 'data-label="Order"' not in page and "PO-1" in page
+        await Case.update({Case.order_number: "PO-2"}).where(Case.id == case.id)
+        page = (await english.get(path)).text
+        assert "PO-2" in page and "PO-1" not in page
