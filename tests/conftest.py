@@ -77,7 +77,7 @@ def bound_engine(settings: Any) -> Any:
 
     configure_audit_key(settings.secret_key)  # as every entry point does
 
-    engine = db.make_engine(settings.database_url, data_dir=settings.data_dir)
+    engine = db.make_engine(settings.database_url, data_dir=settings.marker_dir)
     db.bind_tables(engine, TABLES)
     return engine
 
