@@ -90,6 +90,7 @@ def _outer_context(view: grid.GridView, *, figures: bool) -> dict[str, Any]:
         "view": view,
         "columns": grid.columns_for(figures=figures),
         "filter_names": [name for name in grid.FILTERS if figures or name not in grid.FIGURE_COLUMNS],
+        "filter_labels": {name: str(grid.BY_NAME[name].label) for name in grid.FILTERS},
         "problem_types": {code: str(label) for code, label in PROBLEM_TYPES.items()},
         "parties": {code: str(label) for code, label in PARTIES.items()},
     }
