@@ -116,7 +116,7 @@ def prepare(engine: str) -> None:
     src = inst.data / "cases.csv"
     write_csv(src)
     started = time.time()
-    r = inst.cli("import", "cases", str(src), timeout=900, check=False)
+    r = inst.cli("import", "cases", str(src), timeout=2400, check=False)
     if r.returncode != 0:
         fail(f"import failed: {(r.stderr or r.stdout)[-200:]}")
     print(f"imported {N} cases in {time.time() - started:.0f} s", flush=True)
