@@ -32,6 +32,7 @@ from app.routes.imports import IMPORT_ROUTES
 from app.routes.intake import EvidenceController, IntakeController
 from app.routes.mail import MAIL_ROUTES
 from app.routes.party import PARTY_ROUTES
+from app.routes.playbooks import PLAYBOOK_ROUTES
 from app.routes.pwa import PwaController
 from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
 from app.routes.system import healthz, home, set_language
@@ -39,11 +40,11 @@ from app.routes.tracking import TRACKING_ROUTES
 from app.routes.users import UserAdminController
 from app.settings import Settings
 from app.startup import configure_process
+from app.templating import template_environment
 from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options, role_guard
 from app.web.errors import EXCEPTION_HANDLERS, refuse_nul_in_query
 from app.web.middleware import EdgeMiddleware
 from app.web.ratelimit import AccountBackoff, AttemptLimiter
-from app.web.templates import template_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "static"
@@ -70,6 +71,7 @@ ROUTE_HANDLERS: list[Any] = [
     *GRID_ROUTES,
     *IMPORT_ROUTES,
     *COLLABORATION_ROUTES,
+    *PLAYBOOK_ROUTES,
     *MAIL_ROUTES,
     *PARTY_ROUTES,
 ]

@@ -106,6 +106,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         audit,  # noqa: F401 - registers the periodic audit checkpoint
         huey,
         mail,  # noqa: F401 - registers the periodic mailbox read
+        push,  # noqa: F401 - registers the push mail
         reminders,  # noqa: F401 - registers the periodic reminder sweep
         reports,  # noqa: F401 - registers the monthly report and the corrective-action checks
     )
@@ -113,15 +114,16 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(settings.log_level)
     _bound(settings)
     configure_process(settings)
-    Consumer(huey, workers=args.workers, worker_type="thread", periodic=True, check_worker_health=True).run()
+    periodic = not args.no_periodic
+    Consumer(huey, workers=args.workers, worker_type="thread", periodic=periodic, check_worker_health=True).run()
     return 0
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from app.cases.responsibility import configure_rules
     from app.demo import seed_demo
+    from app.startup import configure_process
 
-    configure_rules(settings)  # demo hints use the company's rules too
+    configure_process(settings)  # demo clocks and hints follow the company's policy and rules too
 
     async def work() -> int:
         summary = await seed_demo(force=args.force, seed=args.seed)
@@ -273,8 +275,8 @@ def cmd_analytics_rebuild(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from app.reminders.sweep import sweep
     from app.startup import configure_process
-    from app.tracking.sweep import sweep
 
     try:
         now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
@@ -294,7 +296,7 @@ def cmd_remind_sweep(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> int:
     from app.analytics.report import ReportError, monthly_pdf
-    from app.web.templates import template_environment
+    from app.templating import template_environment
 
     async def work() -> int:
         try:
@@ -466,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run the task worker (reminders, mail, reports)")
     worker.add_argument("--workers", type=int, default=2)
+    worker.add_argument(
+        "--no-periodic", action="store_true", help="run queued tasks only (no sweep, mailbox read or reports)"
+    )
     worker.set_defaults(func=cmd_worker)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)

@@ -15,7 +15,7 @@ from app.cases.events import Actor
 from app.cases.responsibility import hint_refresh
 from app.cases.states import MAIN_LINE, Node
 from app.cases.tables import Case
-from app.tracking.demo import reminder_history
+from app.reminders.demo import reminder_history
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
 
 DEMO_PASSWORD = "crossclaim-demo"  # noqa: S105 - printed by `make run` on purpose

@@ -147,6 +147,7 @@ EVENT_LABELS: dict[str, str] = {
     "responsibility_confirmed": lazy_gettext("Responsibility confirmed"),
     "responsibility_overridden": lazy_gettext("Responsibility decided differently"),
     "root_cause_set": lazy_gettext("Root cause set"),
+    "corrective_action_linked": lazy_gettext("Linked to a corrective action"),
     "recovery_recorded": lazy_gettext("Claim for money back recorded"),
     "message": lazy_gettext("Message"),
     "party_viewed": lazy_gettext("Viewed by the party"),
@@ -155,6 +156,7 @@ EVENT_LABELS: dict[str, str] = {
     "party_action_refused": lazy_gettext("Refused: a party acted on something not addressed to it"),
     "push_mail_sent": lazy_gettext("Email sent"),
     "push_mail_failed": lazy_gettext("Email failed"),
+    "push_mail_retried": lazy_gettext("Email sent again with a new link"),
     "clock_paused": lazy_gettext("Clock paused"),
     "clock_resumed": lazy_gettext("Clock resumed"),
     "customer_feedback": lazy_gettext("Customer feedback"),
@@ -168,6 +170,7 @@ EVENT_LABELS: dict[str, str] = {
     "decision_mail_sent": lazy_gettext("Decision mailed"),
     "decision_mail_failed": lazy_gettext("Decision mail failed"),
     "case_pushed": lazy_gettext("Sent to the supplier or carrier"),
+    "playbook_rules_overridden": lazy_gettext("Sent despite the party's playbook"),
     "party_response": lazy_gettext("Answer"),
     "plan_proposed": lazy_gettext("Plan proposed"),
     "plan_agreed": lazy_gettext("Plan agreed"),
@@ -242,6 +245,7 @@ REMINDER_LABELS: dict[str, str] = {
     "sms": lazy_gettext("SMS"),
     "inapp": lazy_gettext("in the app"),
     "update": lazy_gettext("customer update"),
+    "answer": lazy_gettext("reminder to answer the plan"),
 }
 LABELS["reminder"] = REMINDER_LABELS
 

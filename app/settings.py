@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -149,11 +150,34 @@ class Settings:
         " with a warning.",
         default=False,
     )
+    dispute_answer_round: bool = _setting(
+        "CROSSCLAIM_DISPUTE_ANSWER_ROUND",
+        "A supplier's or carrier's dispute first gets our answer: mediation opens only when a handler opens it"
+        " from the case page. Unset: the party's dispute opens mediation at once.",
+        default=False,
+    )
     time_zone: str = _setting(
         "CROSSCLAIM_TIME_ZONE",
         "The company's IANA time zone: pages of staff who chose none, new users and customers, and the"
         " business calendar of the stages we own.",
         default="Asia/Shanghai",
+    )
+    company_name: str = _setting(
+        "CROSSCLAIM_COMPANY_NAME",
+        "The company's name as customers read it on their tracking page (whom to contact). Unset: the name in"
+        " CROSSCLAIM_MAIL_FROM.",
+        default="",
+    )
+    contact_email: str = _setting(
+        "CROSSCLAIM_CONTACT_EMAIL",
+        "The address customers are given on their tracking page to reach after-sales. Unset: the reply address,"
+        " else the address in CROSSCLAIM_MAIL_FROM.",
+        default="",
+    )
+    contact_phone: str = _setting(
+        "CROSSCLAIM_CONTACT_PHONE",
+        "The phone number customers are given on their tracking page. Unset: no phone is shown.",
+        default="",
     )
     push_allowed_hosts: str = _setting(
         "CROSSCLAIM_PUSH_ALLOWED_HOSTS",
@@ -223,6 +247,13 @@ class Settings:
     def push_hosts(self) -> frozenset[str]:
         """``push_allowed_hosts`` as a set of lower-case host names or addresses."""
         return frozenset(host.strip().lower() for host in self.push_allowed_hosts.split(",") if host.strip())
+
+    @property
+    def contact(self) -> tuple[str, str, str]:
+        """(company name, email, phone) a customer is given to reach us; the sender's name and address stand in."""
+        name, address = parseaddr(self.mail_from)
+        email = self.contact_email or parseaddr(self.reply_address)[1] or address
+        return (self.company_name or name or "Crossclaim", email, self.contact_phone)
 
     @property
     def outbox_dir(self) -> Path:

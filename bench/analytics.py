@@ -249,7 +249,7 @@ async def bench_pdf(engine_name: str, cases: int, budget: float) -> dict[str, An
     from app import db
     from app.analytics import report
     from app.piccolo_app import TABLES
-    from app.web.templates import template_environment
+    from app.templating import template_environment
 
     url, cleanup = make_database(engine_name)
     try:
@@ -263,16 +263,21 @@ async def bench_pdf(engine_name: str, cases: int, budget: float) -> dict[str, An
         await report.monthly_pdf(environment, "2025-01")  # warm-up: fonts, templates
         totals: list[float] = []
         bare: list[float] = []
+        # CPU seconds of this process too: on shared cores the wall times wait for a core, the CPU times do not.
+        totals_cpu: list[float] = []
+        bare_cpu: list[float] = []
         deadline = time.perf_counter() + budget
         pdf = b""
         while len(totals) < 3 and (not totals or time.perf_counter() < deadline):
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.process_time()
             pdf = await report.monthly_pdf(environment, "2025-01")
             totals.append(time.perf_counter() - begin)
+            totals_cpu.append(time.process_time() - begin_cpu)
             html = report.render_html(environment, await report.report_context("2025-01"))
-            begin = time.perf_counter()
+            begin, begin_cpu = time.perf_counter(), time.process_time()
             report.html_to_pdf(html)
             bare.append(time.perf_counter() - begin)
+            bare_cpu.append(time.process_time() - begin_cpu)
         await db.stop(engine)
         worker_mb = report_process_peak_mb(url)
         total_s, bare_s = min(totals), min(bare)
@@ -283,6 +288,9 @@ async def bench_pdf(engine_name: str, cases: int, budget: float) -> dict[str, An
             "pdf_s": round(total_s, 3),
             "weasyprint_bare_s": round(bare_s, 3),
             "ratio": round(total_s / bare_s, 3),
+            "pdf_cpu_s": round(min(totals_cpu), 3),
+            "weasyprint_bare_cpu_s": round(min(bare_cpu), 3),
+            "cpu_ratio": round(min(totals_cpu) / min(bare_cpu), 3),
             "bytes": len(pdf),
             "target": "pdf_s < 5 and ratio <= 1.3",
         }
@@ -291,11 +299,14 @@ async def bench_pdf(engine_name: str, cases: int, budget: float) -> dict[str, An
 
 
 # The report made as the worker makes it (the same command and code path), in its own process, which
-# then prints its own peak resident memory: P7's "worker during P4".
+# then prints its own peak resident memory: P7's "worker during P4". VmHWM is the peak of this process's
+# own memory; ru_maxrss is not: a child started by vfork/posix_spawn (what subprocess uses) inherits the
+# parent's peak in it at exec, so it reported this benchmark's own peak (data generation, PDFs) instead.
 _PEAK_RSS = (
-    "import resource, sys; from app.cli import main; "
+    "import sys; from app.cli import main; "
     "code = main(['report', 'monthly', '--month', '2025-01', '--out', sys.argv[1]]); "
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)"
+    "print(next(line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:'))); "
+    "sys.exit(code)"
 )
 
 
@@ -387,8 +398,12 @@ def rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "figure": run["pdf_s"],
                 "ceiling": run["weasyprint_bare_s"],
                 "ratio": run["ratio"],
-                "target": run["target"],
-                "met": run["pdf_s"] < 5 and run["ratio"] <= 1.3,
+                "target": run["target"] + " (wall and CPU)",
+                # A wall ratio on shared cores can be lucky: the CPU ratio must hold too.
+                "met": run["pdf_s"] < 5 and run["ratio"] <= 1.3 and run.get("cpu_ratio", 0) <= 1.3,
+                "note": f"{run['engine']}: CPU time {run['pdf_cpu_s']} s against WeasyPrint's "
+                f"{run['weasyprint_bare_cpu_s']} s (ratio {run['cpu_ratio']}); the difference is the charts "
+                "(matplotlib), the queries take < 0.05 s",
             }
         )
     return table

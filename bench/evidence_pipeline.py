@@ -17,7 +17,8 @@ from PIL import Image, ImageFilter, ImageOps
 # Run as a plain script from anywhere: the repository root holds the `app` package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.evidence.pipeline import EvidenceLimits, process_upload
+from app.evidence.limits import EvidenceLimits
+from app.evidence.pipeline import process_upload
 
 RUNS = 7
 WIDTH, HEIGHT = 4000, 3000

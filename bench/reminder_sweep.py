@@ -24,9 +24,9 @@ from aiosmtpd.controller import Controller
 from app import db
 from app.migrate import migrate
 from app.piccolo_app import TABLES
+from app.reminders.sweep import sweep
 from app.settings import Settings
 from app.tracking.policies import configure_policy
-from app.tracking.sweep import sweep
 from bench import _profile
 
 QUICK = "--quick" in sys.argv or os.environ.get("BENCH_QUICK") == "1"

@@ -4,24 +4,11 @@
 
 importScripts("/static/js/queue.js");
 
-// Filled in by the server (app/routes/pwa.py) from a hash of this file and the assets below.
+// Filled in by the server (app/routes/pwa.py): the files to precache — the offline page, the manifest
+// and the files under static/ that it hashes — and the version hashed from this file and those.
 const VERSION = "__CACHE_VERSION__";
 const CACHE = "crossclaim-" + VERSION;
-const ASSETS = [
-  "/offline",
-  "/manifest.webmanifest",
-  "/static/css/app.css",
-  "/static/vendor/htmx-2.0.11.min.js",
-  "/static/vendor/htmx-ext-sse-2.2.4.min.js",
-  "/static/js/intake.js",
-  "/static/js/push.js",
-  "/static/js/pwa.js",
-  "/static/js/queue.js",
-  "/static/icons/icon-192.png",
-  "/static/icons/icon-512.png",
-  "/static/icons/maskable-192.png",
-  "/static/icons/maskable-512.png",
-];
+const ASSETS = ["__PRECACHE__"];
 // Signed-in pages kept for offline use; stored when fetched while signed in, never required.
 const SHELL = ["/intake", "/queue"];
 

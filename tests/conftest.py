@@ -74,8 +74,10 @@ def bound_engine(settings: Any) -> Any:
     from app import db
     from app.cases.events import configure_audit_key
     from app.piccolo_app import TABLES
+    from app.startup import wire_contexts
 
     configure_audit_key(settings.secret_key)  # as every entry point does
+    wire_contexts()
 
     engine = db.make_engine(settings.database_url, data_dir=settings.marker_dir)
     db.bind_tables(engine, TABLES)
@@ -101,6 +103,9 @@ async def clean_database(bound_engine: Any) -> AsyncIterator[None]:
 
     forget_sessions()
     forget_node_counts()
+    from app.queue import huey
+
+    huey.flush()  # a task one test queued and never worked off must not run in the next
     db.bind_tables(bound_engine, TABLES)
     names = [table._meta.tablename for table in TABLES]
     if ENGINE == "postgres":
@@ -115,6 +120,34 @@ async def clean_database(bound_engine: Any) -> AsyncIterator[None]:
         if sequences:
             await bound_engine.run_ddl("DELETE FROM sqlite_sequence")
     await bound_engine.close_connection_pool()
+
+
+def run_as_worker(database_url: str, task: Any) -> None:
+    """What `crossclaim worker` does with a task: in its own thread, with its own engine (the test's pool
+    belongs to the test's loop)."""
+    from app import db
+    from app.piccolo_app import TABLES
+    from app.queue import huey
+
+    original = db.current_engine()
+    db.bind_tables(db.make_engine(database_url), TABLES)
+    try:
+        huey.execute(task)
+    finally:
+        db.bind_tables(original, TABLES)
+
+
+async def work_off_queue() -> int:
+    """Run what is queued, one task after another, as the worker would; answers how many ran."""
+    import asyncio
+
+    from app.queue import huey, queue_settings
+
+    ran = 0
+    while (task := huey.dequeue()) is not None:
+        await asyncio.get_running_loop().run_in_executor(None, run_as_worker, queue_settings().database_url, task)
+        ran += 1
+    return ran
 
 
 @pytest.fixture

@@ -7,12 +7,14 @@ in the SVG. Every chart opens with <title> and <desc> so a screen reader says wh
 from __future__ import annotations
 
 import base64
+import functools
+import gc
 import io
 import re
 import textwrap
 import unicodedata
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec
 from xml.sax.saxutils import escape
 
 import matplotlib as mpl
@@ -72,10 +74,37 @@ def _figure(height: float = HEIGHT) -> Figure:
     return figure
 
 
+_P = ParamSpec("_P")
+
+
+def _collected_after(draw: Callable[_P, str]) -> Callable[_P, str]:
+    """Draws without the automatic collections, then frees the figure with a collection of the young objects.
+
+    A figure allocates tens of thousands of short-lived objects; left to the automatic collector they set off
+    collections of every object the process holds (about 0.2 s CPU each in the report's process, a third to a
+    half of what the four charts cost). The figure's cycles are young, so collecting the two young
+    generations frees it.
+    """
+
+    @functools.wraps(draw)
+    def drawn(*args: _P.args, **kwargs: _P.kwargs) -> str:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return draw(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+                gc.collect(1)
+
+    return drawn
+
+
 def _round_ticks(axis: Any, *, integer: bool) -> None:
     axis.set_major_locator(MaxNLocator(nbins=5, integer=integer, steps=[1, 2, 2.5, 5, 10]))
 
 
+@_collected_after
 def pareto(rows: Sequence[dict[str, Any]], *, labels: dict[str, str], title: str, cases: str, cumulative: str) -> str:
     """Cases per problem type as bars, largest first; the cumulative share as a line on a 0–100% right axis."""
     with mpl.rc_context(_RC):
@@ -110,6 +139,7 @@ def pareto(rows: Sequence[dict[str, Any]], *, labels: dict[str, str], title: str
         return _svg(figure, title, summary or "–")
 
 
+@_collected_after
 def trend(rows: Sequence[dict[str, Any]], *, title: str, cases: str, rate: str) -> str:
     """Cases per month as bars, the after-sales rate (in %) as a line with its 95% interval on the right axis."""
     with mpl.rc_context(_RC):
@@ -152,6 +182,7 @@ def trend(rows: Sequence[dict[str, Any]], *, title: str, cases: str, rate: str) 
         return _svg(figure, title, summary or "–")
 
 
+@_collected_after
 def rates(
     rows: Sequence[dict[str, Any]], *, title: str, overall: float | None, overall_label: str, flagged: str = ""
 ) -> str:
@@ -204,6 +235,7 @@ def rates(
         return _svg(figure, heading, summary or "–")
 
 
+@_collected_after
 def p_chart(rows: Sequence[dict[str, Any]], *, title: str, centre: float, rate: str, upper: str, level: str) -> str:
     """A supplier's monthly rate (%) against its own level and each month's upper control limit."""
     with mpl.rc_context(_RC):
@@ -233,6 +265,12 @@ def p_chart(rows: Sequence[dict[str, Any]], *, title: str, centre: float, rate: 
 
 
 def _svg(figure: Figure, title: str, description: str) -> str:
+    # A figure with a layout engine is drawn twice by savefig (a silent draw to lay it out, then the real one),
+    # each draw running the constrained layout again: lay it out once here, then keep those positions.
+    layout = figure.get_layout_engine()
+    if layout is not None:
+        layout.execute(figure)
+        figure.set_layout_engine(None)
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     svg = buffer.getvalue()

@@ -122,6 +122,7 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
 
 async def workspace_context(filters: AnalyticsFilters) -> dict[str, Any]:
     """The root-cause workspace: a flagged supplier's (or product's, carrier's) cases by type and cause."""
+    from app.analytics import root_causes
     from app.analytics.taxonomy import ACTION_STATUSES, ROOT_CAUSES, VERDICTS
     from app.cases import selectors as case_selectors
     from app.cases.tables import Case
@@ -162,6 +163,7 @@ async def workspace_context(filters: AnalyticsFilters) -> dict[str, Any]:
         ),
         "rate": scope[0] if scope else None,
         "matrix": await selectors.root_cause_matrix(filters),
+        "groups": await root_causes.cause_groups(filters),
         "cases": rows,
         "actions": await selectors.action_list(),
         "choices": await selectors.filter_choices(),

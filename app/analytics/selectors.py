@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from piccolo.query.functions.aggregate import Count
+
 from app import db
 from app.analytics import daily
 from app.analytics.calibration import Outcome, calibration
@@ -729,8 +731,8 @@ async def scope_rate(scope: dict[str, Any], window: tuple[date, date]) -> Any:
 
 
 async def action_list(*, limit: int = 100) -> list[dict[str, Any]]:
-    """Corrective actions, newest first, with the rate before and after and both intervals."""
-    from app.analytics.tables import CorrectiveAction
+    """Corrective actions, newest first, with the rate before and after, both intervals and the cases linked."""
+    from app.analytics.tables import CorrectiveAction, CorrectiveActionCase
 
     rows = (
         await CorrectiveAction.select(
@@ -743,7 +745,14 @@ async def action_list(*, limit: int = 100) -> list[dict[str, Any]]:
         .order_by(CorrectiveAction.id, ascending=False)
         .limit(limit)
     )
+    linked = {
+        row["action"]: int(row["cases"])
+        for row in await CorrectiveActionCase.select(CorrectiveActionCase.action, Count(alias="cases"))
+        .where(CorrectiveActionCase.action.is_in([row["id"] for row in rows] or [0]))
+        .group_by(CorrectiveActionCase.action)
+    }
     for row in rows:
+        row["linked_cases"] = linked.get(row["id"], 0)
         scope = {"supplier_id": row["supplier"], "product_id": row["product"], "carrier_id": row["carrier"]}
         started = row["started_on"] or row["created_at"].date()
         days = int(row["check_after_days"])

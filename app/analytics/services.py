@@ -1,4 +1,4 @@
-"""Writes for analytics: a case's root cause, corrective actions and the check of their effect."""
+"""Writes for analytics: corrective actions and the check of their effect, and money recovered."""
 
 from __future__ import annotations
 
@@ -22,28 +22,6 @@ from app.i18n import gettext as _
 
 def action_scope(action: CorrectiveAction) -> dict[str, Any]:
     return {"supplier_id": action.supplier, "product_id": action.product, "carrier_id": action.carrier}
-
-
-async def case_root_cause_set(*, actor: Actor, number: str, root_cause: str, now: datetime | None = None) -> Case:
-    if root_cause not in ROOT_CAUSES:
-        raise ValidationFailed(_("Choose a root cause from the list."), fields=[("root_cause", _("Not in the list."))])
-    now = now or datetime.now(UTC)
-    async with db.atomic():
-        case = await Case.objects().where(Case.number == number).first()
-        if case is None:
-            raise NotFound(_("There is no case %(number)s.", number=number))
-        if case.root_cause == root_cause:
-            return case
-        await Case.update({Case.root_cause: root_cause, Case.updated_at: now}).where(Case.id == case.id)
-        await record_event(
-            case_id=case.id,
-            actor=actor,
-            kind="root_cause_set",
-            data={"from": case.root_cause, "to": root_cause},
-            at=now,
-        )
-    case.root_cause = root_cause
-    return case
 
 
 async def corrective_action_create(

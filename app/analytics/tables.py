@@ -1,4 +1,4 @@
-"""Corrective actions with their measured effect, and money claimed and recovered per case."""
+"""Corrective actions with their measured effect and the cases they answer, and money claimed and recovered per case."""
 
 from decimal import Decimal
 
@@ -28,6 +28,15 @@ class CorrectiveAction(Table):
     effect_rate = Float(null=True, default=None)
     verdict = Varchar(length=20, default="pending")
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class CorrectiveActionCase(Table):
+    """A case whose root cause the action answers; (action, case) is unique (migration 2026-12-07T19:23:03)."""
+
+    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
+    action = ForeignKey(CorrectiveAction, null=False, on_delete=OnDelete.cascade)
+    case = ForeignKey(Case, null=False, on_delete=OnDelete.restrict)
+    linked_at = Timestamptz(default=TimestamptzNow())
 
 
 class Recovery(Table):

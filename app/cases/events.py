@@ -78,6 +78,11 @@ async def lock_case(case_id: int) -> None:
     await _lock_cases([case_id])
 
 
+async def lock_cases(case_ids: Sequence[int]) -> None:
+    """The same for many cases (in id order, so two writers of overlapping sets cannot deadlock)."""
+    await _lock_cases(sorted(set(case_ids)))
+
+
 async def _chain_heads(case_ids: Sequence[int]) -> dict[int, str]:
     heads: dict[int, str] = {}
     for start in range(0, len(case_ids), CHUNK):

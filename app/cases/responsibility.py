@@ -11,16 +11,18 @@ from typing import Any
 from app import db
 from app.cases.events import Actor, record_event
 from app.cases.precedent import ASPECT_LABELS, Precedent, precedent_for
-from app.cases.tables import Case
+from app.cases.tables import Case, CaseEvent
 from app.cases.taxonomy import PARTIES
 from app.errors import NotFound, ValidationFailed
 from app.i18n import format_day, label, pgettext, rule_text
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 from app.rules import FACTS, READINGS, FactsError, FactSpec, RuleRegistry, parse_facts, relevant_facts, suggest
-from app.rules.deadlines import KIND_WORDS, RuleWarning, WarningValue, validate_carrier_windows
+from app.rules.deadlines import validate_carrier_windows
 from app.rules.facts import N_
 from app.rules.priors import core_priors
+from app.rules.regimes import KIND_WORDS
+from app.rules.warnings import RuleWarning, WarningValue
 from app.settings import Settings
 from app.trade.tables import Carrier, PurchaseOrder
 
@@ -321,6 +323,45 @@ async def party_confirm(
         case.confirmed_party = party
         case.confirmed_reason = reason
         return case
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """What the handler does next once the responsible party is settled.
+
+    ``kind`` is ``push`` (send the claim to ``party``), ``wait`` (it was sent: their answer is due by
+    ``reply_by``) or ``plan`` (we bear it ourselves: agree the plan with the customer and move the case on).
+    The case stays where it is: it leaves "reported" when the claim is sent, which starts the party's clock.
+    """
+
+    kind: str
+    party: str
+    name: str
+    reply_by: date | None = None
+
+
+async def next_step(case: Case) -> NextStep | None:
+    """The step after the settled party, for the hint panel; None before a decision or on a finished case."""
+    party = case.confirmed_party
+    if not party or case.node in ("closed", "cancelled", "completed", "feedback"):
+        return None
+    if party == "purchaser":
+        return NextStep(kind="plan", party=party, name="")
+    related = case.supplier if party == "supplier" else case.carrier
+    name = str(getattr(related, "name", "") or "") or label(party, "party")
+    pushes = (
+        await CaseEvent.select(CaseEvent.data)
+        .where((CaseEvent.case == case.id) & (CaseEvent.kind == "case_pushed"))
+        .order_by(CaseEvent.id, ascending=False)
+    )
+    for row in pushes:
+        data = json_object(row["data"])
+        if data.get("party") == party:
+            reply_by = data.get("reply_by")
+            return NextStep(
+                kind="wait", party=party, name=name, reply_by=date.fromisoformat(reply_by) if reply_by else None
+            )
+    return NextStep(kind="push", party=party, name=name)
 
 
 # --- what the case page shows -------------------------------------------------------------------------

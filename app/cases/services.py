@@ -11,13 +11,13 @@ from typing import Any
 
 from app.cases import states
 from app.cases.events import Actor, lock_case, record_event
+from app.cases.hooks import node_entered
 from app.cases.tables import Case, CaseNumberCounter
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
 from app.db import atomic
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.i18n import gettext as _
 from app.i18n import label
-from app.tracking import services as tracking
 
 MAX_DESCRIPTION = 5000
 
@@ -147,7 +147,7 @@ async def case_create(
                 data={"number": case.number, "problem_type": draft.problem_type},
                 at=now,
             )
-            await tracking.clock_start(case=case, node=case.node, now=now)
+            await node_entered(case=case, node=case.node, at=now, reported=True)
     except Exception as error:
         # Two requests with one key at once: the loser's insert hits the unique key; answer with the winner.
         if client_key and _is_unique_violation(error):
@@ -211,7 +211,7 @@ async def case_move(*, actor: Actor, number: str, target: str, reason: str = "",
             data={"from": source.value, "to": target_node.value, "reason": reason.strip()},
             at=now,
         )
-        await tracking.clock_move(case_id=case.id, target=target_node.value, now=now)
+        await node_entered(case=case, node=target_node.value, at=now)
     moved = await Case.objects().where(Case.id == case.id).first()
     assert moved is not None
     return moved

@@ -13,6 +13,8 @@ from app.cases.taxonomy import REMEDIES
 from app.collaboration import services
 from app.errors import Conflict, ValidationFailed
 from app.i18n import gettext as _
+from app.playbooks import lookup as playbook_lookup
+from app.playbooks import selectors as playbook_selectors
 
 # One request sends at most this many: each push writes a link and events and sends a mail.
 MAX_BULK_PUSH = 100
@@ -24,6 +26,15 @@ class BulkPush:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (case number, why)
 
 
+async def playbook_rules_broken(case_id: int, now: datetime) -> list[str]:
+    """The supplier's playbook rules this case breaks, in the reader's words (none without a playbook)."""
+    case = await Case.objects().where(Case.id == case_id).first()
+    if case is None:
+        return []
+    ready = await playbook_selectors.case_readiness(case, "supplier", today=now.date())
+    return [playbook_selectors.gap_text(gap) for gap in ready.blocking]
+
+
 async def push_to_suppliers(
     *,
     actor: Actor,
@@ -32,12 +43,14 @@ async def push_to_suppliers(
     reply_by: date | None,
     note: str,
     deliver: Callable[[services.Pushed, date], Awaitable[None]],
+    attach_pack: bool = False,
     now: datetime | None = None,
 ) -> BulkPush:
-    """Push each chosen case to the supplier on record, at the address on record, in the supplier's language.
+    """Push each chosen case to the supplier on record, at the address its playbook names for the case (else the
+    one on record), in the supplier's language.
 
-    A case that cannot go (closed, no supplier, no address) is skipped with the reason and the others still
-    go; what was asked is checked once, before anything is sent.
+    A case that cannot go (closed, no supplier, no address, a rule of the supplier's playbook broken) is skipped
+    with the reason and the others still go; what was asked is checked once, before anything is sent.
     """
     now = now or datetime.now(UTC)
     problems: list[tuple[str, str]] = []
@@ -71,19 +84,27 @@ async def push_to_suppliers(
         if not row["supplier_id"]:
             result.skipped.append((number, _("no supplier on the case")))
             continue
-        if not row["supplier_email"]:
+        contact = await playbook_lookup.push_contact(row["id"], "supplier")
+        email = contact.email if contact else row["supplier_email"]
+        if not email:
             result.skipped.append((number, _("no email address on record for the supplier")))
+            continue
+        broken = await playbook_rules_broken(row["id"], now)
+        if broken:
+            # One at a time a handler may send against the playbook with a reason; in bulk it waits.
+            result.skipped.append((number, _("its supplier's playbook: %(rules)s", rules="; ".join(broken))))
             continue
         try:
             pushed = await services.case_push(
                 actor=actor,
                 number=number,
                 party="supplier",
-                email=row["supplier_email"],
-                language=row["supplier_language"] or "en",
+                email=email,
+                language=(contact.language if contact else "") or row["supplier_language"] or "en",
                 requirement=requirement,
                 reply_by=reply_by,
                 note=note,
+                attach_pack=attach_pack,
                 now=now,
             )
         except (ValidationFailed, Conflict) as refusal:

@@ -104,23 +104,36 @@ def _signature(secret: str, link_id: int, issued: int, token_hash: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def seconds_left(link: AccessLink, now: datetime) -> int:
+    """How long the link still lives, in whole seconds (at least one)."""
+    return max(1, int((link.expires_at - now).total_seconds()))
+
+
 def session_value(secret: str, link: AccessLink, now: datetime) -> str:
     issued = int(now.timestamp())
     return f"{link.id}.{issued}.{_signature(secret, link.id, issued, link.token_hash)}"
 
 
 async def session_access(
-    secret: str, value: str, *, now: datetime, parties: tuple[str, ...] = ("supplier", "carrier")
+    secret: str,
+    value: str,
+    *,
+    now: datetime,
+    parties: tuple[str, ...] = ("supplier", "carrier"),
+    lasts_with_link: bool = False,
 ) -> PartyAccess | None:
     """The party behind a session cookie, while the cookie is genuine and young and its link is live.
 
     Each cookie serves one kind of party: the customer's tracking cookie never opens a supplier page.
+    ``lasts_with_link``: the cookie is good for as long as its link (a customer's bookmark of the tracking
+    page works for the link's life); revoking or expiring the link still ends it at once.
     """
     parts = value.split(".")
     if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
         return None
     link_id, issued = int(parts[0]), int(parts[1])
-    if not 0 <= now.timestamp() - issued <= SESSION_HOURS * 3600:
+    age = now.timestamp() - issued
+    if age < 0 or (not lasts_with_link and age > SESSION_HOURS * 3600):
         return None
     link = await AccessLink.objects().where(AccessLink.id == link_id).first()
     if link is None or not is_live(link, now) or link.party not in parties:

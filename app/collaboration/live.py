@@ -20,7 +20,15 @@ TICKS = 30
 INTERVAL = 2.0
 RETRY_MS = 3000
 # What changes the collaboration region of the staff case page (messages have their own event; views do not).
-COLLAB_EVENTS = visibility.PARTY_EVENTS | {"link_revoked", "evidence_added", "party_action_refused"}
+# The push mail's progress (sent or failed by the worker) shows on the page as it happens.
+COLLAB_EVENTS = visibility.PARTY_EVENTS | {
+    "link_revoked",
+    "evidence_added",
+    "party_action_refused",
+    "push_mail_sent",
+    "push_mail_failed",
+    "push_mail_retried",
+}
 
 
 async def thread_marker(case_id: int, party: str) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -14,9 +15,11 @@ from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent, Message
 from app.cases.taxonomy import REMEDIES
 from app.collaboration import links, visibility
+from app.collaboration.pushes import push_state
 from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.db import atomic
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.evidence.services import PreparedUpload, evidence_attach
 from app.i18n import LANGUAGES, label, valid_time_zone
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
@@ -109,6 +112,7 @@ async def case_push(
     note: str = "",
     basis: list[str] | None = None,
     basis_note: str = "",
+    attach_pack: bool = False,
     now: datetime | None = None,
 ) -> Pushed:
     """Send a case to its supplier or carrier: a new link (older ones revoked) and what we ask of them.
@@ -165,6 +169,7 @@ async def case_push(
                 "note": note,
                 "basis": cited,
                 "basis_note": basis_note,
+                "attach_pack": attach_pack,
                 "link_id": link.id,
             },
             at=now,
@@ -172,6 +177,33 @@ async def case_push(
     if case.node == states.Node.REPORTED.value:
         case = await case_move(actor=actor, number=number, target="responsibility", now=now)
     return Pushed(case=case, link=link, token=token, note=note)
+
+
+async def push_retry(*, actor: Actor, number: str, now: datetime | None = None) -> tuple[Pushed, dict[str, Any]]:
+    """Send a push whose mail failed again: its link is revoked (the failed mail may yet arrive) and a fresh
+    one issued to the same address; answers the new push and what was asked of the party (for the mail)."""
+    now = now or datetime.now(UTC)
+    case = await _case(number)
+    async with atomic():
+        await lock_case(case.id)
+        state = await push_state(case.id)
+        if state is None or state.status != "failed":
+            raise Conflict(_("Only a push whose mail failed can be sent again."))
+        old = await AccessLink.objects().where(AccessLink.id == state.link_id).first()
+        if old is None:
+            raise Conflict(_("Only a push whose mail failed can be sent again."))
+        await links.revoke_links(case_id=case.id, party=old.party, link_id=old.id, now=now)
+        link, token = await links.issue_link(
+            case_id=case.id, party=old.party, email=old.email, language=old.language, now=now
+        )
+        await record_event(
+            case_id=case.id,
+            actor=actor,
+            kind="push_mail_retried",
+            data={"link_id": link.id, "previous_link_id": old.id, "party": old.party},
+            at=now,
+        )
+    return Pushed(case=case, link=link, token=token, note=str(state.push.get("note", ""))), state.push
 
 
 async def mail_result(*, case_id: int, link_id: int, error: str, now: datetime | None = None) -> None:
@@ -233,20 +265,43 @@ async def party_respond(
     response: str,
     share: str = "",
     reason: str = "",
-    evidence_ids: list[int] | None = None,
+    files: Sequence[PreparedUpload] = (),
+    answer_round: bool = False,
     now: datetime | None = None,
-) -> None:
-    """The party's answer on responsibility: accept, accept a share, or dispute with reasons and files."""
+) -> Dispute | None:
+    """The party's answer on responsibility: accept, accept a share, or dispute with reasons and files.
+
+    A dispute opens mediation with the same reason and files in the same transaction (the one dispute
+    action), unless the company has us answer first (``answer_round``): then a handler opens mediation
+    from the case page when our answer does not settle it. Returns the mediation opened, if any.
+    """
     now = now or datetime.now(UTC)
     data = response_data(party=access.party, response=response, share=share, reason=reason)
-    if response == "dispute":
-        data["evidence_ids"] = list(evidence_ids or [])
     case = await _case_by_id(access.case_id)
     _touch_counterparty(case)
     if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
         raise Conflict(_("Responsibility is answered while it or the plan is open."))
+    mediate = response == "dispute" and not answer_round
+    if mediate:
+        await appeal_check(case.id, access.party, has_evidence=any(item.accepted for item in files))
     async with atomic():
+        attached = await evidence_attach(
+            actor=actor_of(access), case_id=case.id, prepared=files, party=access.party, now=now
+        )
+        evidence_ids = [item.evidence.id for item in attached]
+        if response == "dispute":
+            data["evidence_ids"] = evidence_ids
         await record_event(case_id=case.id, actor=actor_of(access), kind="party_response", data=data, at=now)
+        if not mediate:
+            return None
+        return await dispute_open(
+            actor=actor_of(access),
+            case_id=case.id,
+            opened_by=access.party,
+            reason=data["reason"],
+            evidence_ids=evidence_ids,
+            now=now,
+        )
 
 
 def parse_date(raw: str, field: str) -> date | None:
@@ -272,6 +327,24 @@ def parse_amount(raw: str) -> Decimal | None:
     return amount.quantize(Decimal("0.01"))
 
 
+def plan_checked(*, party: str, remedy: str, currency: str, ready_by: date | None, today: date) -> str:
+    """A round's terms checked before anything is stored (a party's answer sent with it included): the
+    currency as stored, or a ValidationFailed naming each field. A remedy is always chosen, never assumed."""
+    problems: list[tuple[str, str]] = []
+    if party not in COUNTERPARTIES:
+        problems.append(("party", _("Choose the supplier or the carrier.")))
+    if remedy not in REMEDIES:
+        problems.append(("remedy", _("Choose a remedy.")))
+    currency = currency.strip().upper()
+    if len(currency) != 3 or not currency.isalpha():
+        problems.append(("currency", _("Use a three-letter currency code such as CNY or EUR.")))
+    if ready_by is not None and ready_by < today:
+        problems.append(("ready_by", _("The date cannot be in the past.")))
+    if problems:
+        raise ValidationFailed(_("The proposal is incomplete."), fields=problems)
+    return currency
+
+
 async def plan_propose(
     *,
     actor: Actor,
@@ -290,20 +363,9 @@ async def plan_propose(
     ``side`` is who proposes: "us" (to ``party``) or the party itself (then ``party`` is the same party).
     """
     now = now or datetime.now(UTC)
-    problems: list[tuple[str, str]] = []
     if side != visibility.US:
         party = side
-    if party not in COUNTERPARTIES:
-        problems.append(("party", _("Choose the supplier or the carrier.")))
-    if remedy not in REMEDIES:
-        problems.append(("remedy", _("Choose a remedy.")))
-    currency = currency.strip().upper()
-    if len(currency) != 3 or not currency.isalpha():
-        problems.append(("currency", _("Use a three-letter currency code such as CNY or EUR.")))
-    if ready_by is not None and ready_by < now.date():
-        problems.append(("ready_by", _("The date cannot be in the past.")))
-    if problems:
-        raise ValidationFailed(_("The proposal is incomplete."), fields=problems)
+    currency = plan_checked(party=party, remedy=remedy, currency=currency, ready_by=ready_by, today=now.date())
     details = _text(details, "details")
     case = await _case_by_id(case_id)
     _touch_counterparty(case)
@@ -354,12 +416,31 @@ async def plan_propose(
     return proposal
 
 
+def payer_for(case: Case, side: str, payer: str) -> str:
+    """Who pays for a plan accepted while responsibility is not settled: our explicit choice, never silence.
+
+    Settled (a confirmed party): nothing to choose (""). A party accepting the round we addressed to it takes
+    it on itself; we choose among the parties and "shared", or the accept is refused with the reason.
+    """
+    if case.confirmed_party:
+        return ""
+    if side != visibility.US:
+        return side
+    if payer not in DECISIONS:
+        raise ValidationFailed(
+            _("Responsibility is not settled yet: choose who pays for this plan."),
+            fields=[("payer", _("Choose the supplier, the carrier, us or shared."))],
+        )
+    return payer
+
+
 async def plan_accept(
-    *, actor: Actor, case_id: int, proposal_id: int, side: str, now: datetime | None = None
+    *, actor: Actor, case_id: int, proposal_id: int, side: str, payer: str = "", now: datetime | None = None
 ) -> PlanProposal:
     """The other side accepts the open proposal: the plan is agreed and waits for the customer's confirmation.
 
     A party may accept only a round we proposed to it; anything else is unknown to it (404, recorded for staff).
+    While responsibility is undetermined the accept records who pays (``payer_for``).
     """
     now = now or datetime.now(UTC)
     proposal = (
@@ -380,6 +461,7 @@ async def plan_accept(
         case = await _case_by_id(case_id)
         if case.node not in {states.Node.RESPONSIBILITY.value, states.Node.PLAN.value}:
             raise Conflict(_("Plans are agreed while responsibility or the plan is open."))
+        chosen = payer_for(case, side, payer)
         await PlanProposal.update({PlanProposal.status: "accepted"}).where(
             (PlanProposal.id == proposal.id) & (PlanProposal.status == "open")
         )
@@ -399,6 +481,7 @@ async def plan_accept(
                 "currency": proposal.currency,
                 "party": proposal.party,
                 "awaiting": "customer" if await _has_customer(case) else None,
+                **({"payer": chosen} if chosen else {}),
             },
             at=now,
         )
@@ -559,6 +642,20 @@ async def appeal_due(case_id: int, party: str) -> bool:
     return any(visibility.dispute_seen(row, party) for row in decided)
 
 
+async def appeal_check(case_id: int, party: str, *, has_evidence: bool) -> bool:
+    """Whether a dispute by ``party`` would be an appeal; refuses one that brings no new evidence.
+
+    Routes call it before storing any file, so a refused appeal leaves nothing behind.
+    """
+    appeal = await appeal_due(case_id, party)
+    if appeal and not has_evidence:
+        raise ValidationFailed(
+            _("This case was decided in mediation: an appeal needs new evidence."),
+            fields=[("evidence", _("Attach the new evidence."))],
+        )
+    return appeal
+
+
 async def dispute_open(
     *,
     actor: Actor,
@@ -566,24 +663,26 @@ async def dispute_open(
     opened_by: str,
     reason: str,
     evidence_ids: list[int] | None = None,
+    files: Sequence[PreparedUpload] = (),
     now: datetime | None = None,
 ) -> Dispute:
     """Mediation: the case moves to disputed and remembers the node it left.
 
     After a decision a new dispute is an appeal: it needs new evidence (files sent with it) and is marked so.
+    ``files`` (checked and stored already) are recorded in the dispute's own transaction: a refused dispute
+    leaves no file and no ``evidence_added`` event on the case.
     """
     now = now or datetime.now(UTC)
     reason = _text(reason, "reason", required=True)
     case = await _case_by_id(case_id)
     if states.Node(case.node) not in states.DISPUTABLE:
         raise Conflict(_("Mediation opens on a case in responsibility, plan or implementation."))
-    appeal = await appeal_due(case_id, opened_by)
-    if appeal and not evidence_ids:
-        raise ValidationFailed(
-            _("This case was decided in mediation: an appeal needs new evidence."),
-            fields=[("evidence", _("Attach the new evidence."))],
-        )
+    appeal = await appeal_check(
+        case_id, opened_by, has_evidence=bool(evidence_ids) or any(item.accepted for item in files)
+    )
     async with atomic():
+        attached = await evidence_attach(actor=actor, case_id=case_id, prepared=files, party=opened_by, now=now)
+        evidence_ids = [*(evidence_ids or []), *(item.evidence.id for item in attached)]
         dispute = Dispute(case=case_id, opened_by=opened_by, from_node=case.node, reason=reason, opened_at=now)
         await dispute.save()
         await case_move(actor=actor, number=case.number, target="disputed", reason=reason, now=now)

@@ -87,6 +87,8 @@ class PartyView:
             data = {key: data[key] for key in ("from", "to") if key in data}
         elif kind == "case_pushed":
             data = {key: data[key] for key in ("party", "requirement", "reply_by") if key in data}
+        elif kind == "plan_agreed":
+            data = {key: value for key, value in data.items() if key != "payer"}  # who pays is our record
         own = event["actor_kind"] in OUR_ACTORS or event["actor_kind"] == self.party
         return {
             **event,
@@ -184,12 +186,7 @@ async def customer_plan(case_id: int) -> CustomerPlan | None:
     case = await Case.select(Case.node).where(Case.id == case_id).first()
     if case is None or case["node"] != "plan":
         return None
-    agreed = (
-        await PlanProposal.objects()
-        .where((PlanProposal.case == case_id) & (PlanProposal.status == "accepted"))
-        .order_by(PlanProposal.round, ascending=False)
-        .first()
-    )
+    agreed = await _agreed_round(case_id)
     if agreed is None:
         return None
     answers = await CaseEvent.select(CaseEvent.data).where(
@@ -197,18 +194,47 @@ async def customer_plan(case_id: int) -> CustomerPlan | None:
     )
     if any(json_object(row["data"]).get("proposal_id") == agreed.id for row in answers):
         return None
+    return CustomerPlan(agreed.id, agreed.remedy, agreed.amount, agreed.currency, await _ready_by(case_id, agreed.id))
+
+
+# Nodes at which the agreed plan is the case's resolution (confirmed by the customer, or needing no answer).
+RESOLVED_NODES = ("implementation", "completed", "feedback", "closed")
+
+
+async def customer_resolution(case_id: int) -> CustomerPlan | None:
+    """The plan being carried out or carried out, as the customer reads it (what, how much, when), or None."""
+    case = await Case.select(Case.node).where(Case.id == case_id).first()
+    if case is None or case["node"] not in RESOLVED_NODES:
+        return None
+    agreed = await _agreed_round(case_id)
+    if agreed is None:
+        return None
+    return CustomerPlan(agreed.id, agreed.remedy, agreed.amount, agreed.currency, await _ready_by(case_id, agreed.id))
+
+
+async def _agreed_round(case_id: int) -> PlanProposal | None:
+    """The latest round both sides accepted (a declined one is no longer accepted)."""
+    return (
+        await PlanProposal.objects()
+        .where((PlanProposal.case == case_id) & (PlanProposal.status == "accepted"))
+        .order_by(PlanProposal.round, ascending=False)
+        .first()
+    )
+
+
+async def _ready_by(case_id: int, proposal_id: int) -> str:
+    """The date the round proposed the plan to be done by ("" when it named none)."""
     proposed = await CaseEvent.select(CaseEvent.data).where(
         (CaseEvent.case == case_id) & (CaseEvent.kind == "plan_proposed")
     )
-    ready_by = next(
+    return next(
         (
             str(data.get("ready_by") or "")
             for data in map(json_object, (row["data"] for row in proposed))
-            if data.get("proposal_id") == agreed.id
+            if data.get("proposal_id") == proposal_id
         ),
         "",
     )
-    return CustomerPlan(agreed.id, agreed.remedy, agreed.amount, agreed.currency, ready_by)
 
 
 def owner_elsewhere(contacts: dict[str, PartyContact], party: str, email: str) -> PartyContact | None:

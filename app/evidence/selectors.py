@@ -26,6 +26,7 @@ class ChecklistItem:
     label: str
     covered: bool
     photo: bool = False  # a photo can show it (else it is a paper)
+    playbook: bool = False  # asked by the supplier's playbook, beyond the rules' checklist
 
 
 def checklist_names(problem_type: str) -> tuple[str, ...]:
@@ -33,13 +34,18 @@ def checklist_names(problem_type: str) -> tuple[str, ...]:
     return DEFAULT_EVIDENCE.get(problem_type, DEFAULT_EVIDENCE["other"])
 
 
-def checklist(problem_type: str, rows: Iterable[Evidence] = ()) -> list[ChecklistItem]:
-    """The problem type's checklist, each item marked covered when an accepted file was tagged with it."""
+def checklist(
+    problem_type: str, rows: Iterable[Evidence] = (), extra: Iterable[tuple[str, str, bool]] = ()
+) -> list[ChecklistItem]:
+    """The problem type's checklist, each item marked covered when an accepted file was tagged with it.
+
+    ``extra`` are the items a supplier's playbook asks for besides (key, label, a photo shows it).
+    """
     covered = {row.covers for row in rows if row.status == OK and row.covers}
-    return [
-        ChecklistItem(name, _(EVIDENCE[name]), name in covered, name in PHOTO_EVIDENCE)
-        for name in checklist_names(problem_type)
-    ]
+    names = checklist_names(problem_type)
+    items = [ChecklistItem(name, _(EVIDENCE[name]), name in covered, name in PHOTO_EVIDENCE) for name in names]
+    asked = dict.fromkeys(item for item in extra if item[0] not in names)
+    return items + [ChecklistItem(key, text, key in covered, photo, playbook=True) for key, text, photo in asked]
 
 
 def evidence_label(name: str) -> str:

@@ -21,18 +21,14 @@ from app.cases.tables import Case
 from app.db import atomic
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.evidence import selectors
-from app.evidence.pipeline import (
-    EvidenceLimits,
-    EvidenceRejected,
-    ProcessedEvidence,
-    process_upload,
-    safe_display_name,
-)
+from app.evidence.filenames import safe_display_name
+from app.evidence.limits import EvidenceLimits, EvidenceRejected, ProcessedEvidence
+from app.evidence.pipeline import process_upload
 from app.evidence.storage import EvidenceStore
 from app.evidence.tables import Evidence
 from app.i18n import gettext as _
 from app.logs import security_event
-from app.rules.facts import EVIDENCE
+from app.rules.facts import EVIDENCE, is_free_key
 
 log = logging.getLogger("crossclaim.evidence")
 
@@ -109,7 +105,13 @@ def check_uploads(uploads: Sequence[Upload], policy: EvidencePolicy) -> None:
             "Send at most %(count)s files at once; add the rest to the case afterwards.", count=policy.max_files
         )
         problems.append(("evidence", message))
-    unknown = sorted({upload.covers for upload in uploads if upload.covers and upload.covers not in EVIDENCE})
+    unknown = sorted(
+        {
+            upload.covers
+            for upload in uploads
+            if upload.covers and upload.covers not in EVIDENCE and not is_free_key(upload.covers)
+        }
+    )
     if unknown:
         message = _(
             "Unknown checklist item %(names)s; use one of: %(known)s.",

@@ -95,6 +95,31 @@ ORDER_COLUMNS: tuple[Column, ...] = (
     Column(
         "tracking_no", _("Tracking number"), _text(60), ("运单号", "快递单号", "追踪号", "提单号", "Tracking", "BL")
     ),
+    # Optional playbook columns: the supplier's claim rules, kept in its playbook (app/playbooks).
+    Column(
+        "supplier_claims_email",
+        _("Supplier claims email"),
+        values.parse_email,
+        ("供应商索赔邮箱", "索赔邮箱", "售后邮箱", "Claims email", "Claims address"),
+    ),
+    Column(
+        "supplier_warranty_days",
+        _("Supplier warranty days"),
+        _positive,
+        ("质保天数", "保修天数", "索赔期限", "质保期(天)", "Warranty days", "Notice days", "Claim window"),
+    ),
+    Column(
+        "supplier_minimum_claim",
+        _("Supplier minimum claim"),
+        values.parse_minimum_claim,
+        ("最低索赔金额", "最小索赔金额", "起赔金额", "Minimum claim", "Min claim"),
+    ),
+    Column(
+        "supplier_answer_days",
+        _("Supplier answer days"),
+        _positive,
+        ("答复天数", "回复时效", "回复天数", "Answer days", "Response days"),
+    ),
 )
 
 CASE_COLUMNS: tuple[Column, ...] = (

@@ -327,6 +327,8 @@ def _split_amount(record: dict[str, Any], name: str) -> None:
 def _finish_order(record: dict[str, Any], headers: list[str], mapping: dict[str, int | None]) -> list[RowError]:
     row = record["row"]
     _split_amount(record, "unit_price")
+    minimum, written = record.get("supplier_minimum_claim") or (None, None)
+    record["supplier_minimum_claim"], record["supplier_minimum_currency"] = minimum, written or ""
     problems = []
     for name in ("order_number", "sku"):
         if not record.get(name):

@@ -19,6 +19,7 @@ from app.db import atomic, insert_many
 from app.imports.messages import Message
 from app.imports.preview import RowNote
 from app.imports.tables import ImportValueMap
+from app.playbooks import services as playbooks
 from app.rules.facts import N_
 from app.trade.tables import Carrier, OrderLine, Product, PurchaseOrder, Supplier
 
@@ -118,11 +119,34 @@ async def _products(records: list[dict[str, Any]], supplier_ids: dict[str, int],
     return await _upsert(Product, Product.sku, products, update=update)
 
 
+def _supplier_rules(records: list[dict[str, Any]], supplier_ids: dict[str, int]) -> dict[int, dict[str, Any]]:
+    """Each supplier's playbook columns as the file gives them (the first filled cell of each, by supplier id)."""
+    rules: dict[int, dict[str, Any]] = {}
+    for record in records:
+        supplier_id = supplier_ids.get(supplier_code(record))
+        if supplier_id is None:
+            continue
+        found = rules.setdefault(supplier_id, {})
+        minimum, written = record.get("supplier_minimum_claim"), record.get("supplier_minimum_currency")
+        given = {
+            "claims_email": record.get("supplier_claims_email") or None,
+            "window_days": record.get("supplier_warranty_days"),
+            "minimum_value": minimum,
+            "minimum_currency": written or record.get("currency") or None,
+            "answer_days": record.get("supplier_answer_days"),
+        }
+        for name, value in given.items():
+            if value is not None and name not in found and (name != "minimum_currency" or minimum is not None):
+                found[name] = value
+    return {supplier_id: found for supplier_id, found in rules.items() if found}
+
+
 async def import_orders(*, records: list[dict[str, Any]]) -> ImportResult:
     """Purchase orders and their lines, keyed by order number and "<order>#<line>"."""
     lines_before: dict[str, tuple[Any, ...]] = {}
     async with atomic():
         supplier_ids, carrier_ids = await _partners(records, refresh=True)
+        playbooks_changed = await playbooks.supplier_rules_from_import(rules=_supplier_rules(records, supplier_ids))
         product_ids = await _products(records, supplier_ids, refresh=True)
         orders: dict[str, dict[str, Any]] = {}
         for record in records:
@@ -186,6 +210,7 @@ async def import_orders(*, records: list[dict[str, Any]]) -> ImportResult:
             "lines": len(lines),
             "suppliers": len(supplier_ids),
             "products": len(product_ids),
+            **({"playbooks": playbooks_changed} if playbooks_changed else {}),
         },
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 from piccolo.utils.sync import run_sync
 
 from app.cases.events import Actor
-from app.tasks.queue import huey
+from app.queue import huey
 
 
 @huey.task(retries=0)  # type: ignore[untyped-decorator]

@@ -51,6 +51,22 @@ def text(value: Any, *, limit: int = 200) -> str:
     return result
 
 
+def parse_email(value: Any) -> str:
+    """One email address (a supplier's claims address), or "" for an empty cell."""
+    result = text(value, limit=254)
+    if result and ("@" not in result or any(c in result for c in " \r\n,;<>")):
+        raise ValueProblem(N_("%(value)s is not one email address."), value=repr(result))
+    return result
+
+
+def parse_minimum_claim(value: Any) -> tuple[Decimal | None, str | None]:
+    """The smallest claim a supplier looks at, with the currency written next to it if any."""
+    amount, currency = parse_amount(value)
+    if amount is not None and amount < 0:
+        raise ValueProblem(N_("A minimum claim cannot be negative."))
+    return amount, currency
+
+
 def parse_date(value: Any, *, order: str = "dmy") -> date | None:
     """Excel serials and dates, ISO, 2026/3/5, 2026年3月5日, 20260305, 22 Mar 2025, Mar 22, 2025, 22-Mar-25,
     and 22/03/2025 or 03/22/2025 read in the file's ``order`` (``dmy`` or ``mdy``)."""

@@ -6,22 +6,26 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import getaddresses, make_msgid
 
 import anyio.to_thread
+from markupsafe import escape
 
 from app.cases.events import Actor, record_event
 from app.cases.tables import Case, Message
+from app.cases.taxonomy import PROBLEM_TYPES, REMEDIES
 from app.collaboration import visibility
+from app.collaboration.services import Pushed
 from app.collaboration.tables import AccessLink, Dispute
 from app.db import atomic
-from app.i18n import current_language, lazy_gettext
+from app.i18n import current_language, format_day, format_number, lazy_gettext
 from app.i18n import gettext as _
 from app.mail.addresses import PARTY_CODES, reply_address, tag_for
 from app.mail.tables import SentMail
-from app.notify.email import Mail, send_mail
+from app.notify.email import Attachment, Mail, send_mail
 from app.settings import Settings
+from app.trade.tables import Carrier, OrderLine, Product, Supplier
 
 log = logging.getLogger("crossclaim.mail")
 
@@ -92,6 +96,64 @@ async def case_mails(
             for start in range(0, len(records), CHUNK):
                 await SentMail.insert(*records[start : start + CHUNK])
     return made
+
+
+async def _claim_lines(case_id: int, party: str) -> tuple[str, list[str]]:
+    """Whom the push mail greets (the supplier's or carrier's name) and what the claim is about, in the
+    current language: the order and its line, the product, and how many of how many delivered are affected."""
+    case = await Case.objects().where(Case.id == case_id).first()
+    if case is None:
+        return "", []
+    table = Supplier if party == "supplier" else Carrier
+    party_id = case.supplier if party == "supplier" else case.carrier
+    row = await table.select(table.name).where(table.id == party_id).first() if party_id else None
+    line = await OrderLine.objects().where(OrderLine.id == case.order_line).first() if case.order_line else None
+    product_id = case.product or (line.product if line else None)
+    product = await Product.objects().where(Product.id == product_id).first() if product_id else None
+    lines = [_("Problem: %(problem)s", problem=str(PROBLEM_TYPES.get(case.problem_type, case.problem_type)))]
+    if case.order_number:
+        if line is not None:
+            lines.append(_("Order: %(order)s, line %(line)s", order=case.order_number, line=line.line_no))
+        else:
+            lines.append(_("Order: %(order)s", order=case.order_number))
+    if product is not None:
+        lines.append(_("Product: %(sku)s %(name)s", sku=product.sku, name=product.name))
+    if line is not None and line.quantity_delivered:
+        lines.append(
+            _(
+                "Quantity affected: %(affected)s of %(delivered)s delivered",
+                affected=format_number(case.quantity_affected),
+                delivered=format_number(line.quantity_delivered),
+            )
+        )
+    else:
+        lines.append(_("Quantity affected: %(affected)s", affected=format_number(case.quantity_affected)))
+    return str((row or {}).get("name") or ""), lines
+
+
+async def push_mail(settings: Settings, pushed: Pushed, *, requirement: str, reply_by: date, pdf: bytes | None) -> Mail:
+    """The mail that sends a case to its supplier or carrier, in the party's language: a greeting by name,
+    what the claim is about (order line, product, quantities), what we ask for and by when, and the link."""
+    url = f"{settings.base_url}/l/{pushed.token}"
+    marker = current_language.set(pushed.link.language)
+    try:
+        name, about = await _claim_lines(pushed.case.id, pushed.link.party)
+        subject = _("After-sales case %(number)s: your answer is needed", number=pushed.case.number)
+        lines = [
+            _("Dear %(name)s,", name=name) if name else _("Hello,"),
+            _("We have an after-sales claim for you: case %(number)s.", number=pushed.case.number),
+            *about,
+            _("We ask for: %(remedy)s.", remedy=str(REMEDIES.get(requirement, requirement))),
+            *([_("Our note: %(note)s", note=pushed.note)] if pushed.note else []),
+            _("Please answer by %(day)s.", day=format_day(reply_by)),
+            _("Open the case (no account needed):"),
+        ]
+    finally:
+        current_language.reset(marker)
+    text = "\n".join([*lines, url, ""])
+    html = "".join(f"<p>{escape(line)}</p>" for line in lines) + f'<p><a href="{escape(url)}">{escape(url)}</a></p>'
+    attachments = [Attachment(f"{pushed.case.number}-claim-pack.pdf", pdf, "application/pdf")] if pdf else []
+    return Mail(to=[pushed.link.email], subject=subject, text=text, html=html, attachments=attachments)
 
 
 async def message_mail(settings: Settings, *, message_id: int) -> Mail | None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from app.tracking.tables import Notification
+from app.notify.tables import Notification
 
 
 async def notify_users(rows: Sequence[tuple[int, int | None, str]], *, now: datetime) -> None:

@@ -18,7 +18,7 @@ from app.errors import RateLimited
 from app.i18n import gettext as _
 from app.logs import security_event
 from app.settings import Settings
-from app.web.auth import SESSION_COOKIE, client_ip
+from app.web.auth import SESSION_COOKIE, client_ip, safe_next
 from app.web.pages import remember_language, render
 from app.web.ratelimit import AccountBackoff, AttemptLimiter
 
@@ -35,13 +35,6 @@ def on_a_phone(request: Request[Any, Any, Any]) -> bool:
     """A phone's browser (Client Hints, else its User-Agent): it is offered to stay signed in."""
     hint = request.headers.get("sec-ch-ua-mobile", "")
     return hint == "?1" or (not hint and "Mobi" in request.headers.get("user-agent", ""))
-
-
-def safe_next(target: str) -> str:
-    """Only a path on this site: never another host (open redirect)."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
 
 
 class AccountController(Controller):

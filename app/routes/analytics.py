@@ -11,11 +11,11 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from app.accounts.roles import DESK
-from app.analytics import dashboard, selectors, services
+from app.analytics import dashboard, root_causes, selectors, services
 from app.analytics.taxonomy import RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
-from app.routes.cases import actor_for
+from app.web.auth import actor_for
 from app.web.openapi import error_responses
 from app.web.pages import render, wants_fragment
 from app.web.templates import request_environment
@@ -105,7 +105,7 @@ class RootCauseController(Controller):
     @post("/root-causes/cases/{number:str}", opt={"roles": DESK}, status_code=200, name="case_root_cause")
     async def case_root_cause(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
         form = await request.form()
-        case = await services.case_root_cause_set(
+        cause = await root_causes.case_root_cause_set(
             actor=actor_for(request), number=number, root_cause=str(form.get("root_cause", ""))
         )
         if not wants_fragment(request):
@@ -117,8 +117,27 @@ class RootCauseController(Controller):
         return render(
             request,
             "analytics/_root_cause_cell.html",
-            {"number": case.number, "current": case.root_cause, "root_causes": ROOT_CAUSES, "saved": True},
+            {"number": number, "current": cause, "root_causes": ROOT_CAUSES, "saved": True},
         )
+
+    @post("/root-causes/groups", opt={"roles": DESK}, status_code=200, name="group_root_cause", dependencies=FILTERS)
+    async def group_root_cause(self, request: Request[Any, Any, Any], filters: selectors.AnalyticsFilters) -> Template:
+        """One group's control: the cause (and corrective action) for all its cases still without a cause."""
+        form = await request.form()
+        supplier = str(form.get("group_supplier", ""))
+        outcome = await root_causes.group_root_cause_set(
+            actor=actor_for(request),
+            filters=filters,
+            supplier_id=int(supplier) if supplier.isdecimal() else None,
+            problem_type=str(form.get("group_problem_type", "")),
+            root_cause=str(form.get("root_cause", "")),
+            action=str(form.get("action", "")),
+            new_action=str(form.get("new_action", "")),
+            owner_id=request.user.id,
+            today=today_utc(),
+        )
+        context = {**await dashboard.workspace_context(filters), "causes_set": outcome}
+        return render(request, "analytics/root_causes.html", context, block="workspace")
 
     @post("/actions", opt={"roles": DESK}, status_code=303, name="corrective_action_create")
     async def action_create(self, request: Request[Any, Any, Any]) -> Redirect:

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery, Parameter
 
 from app.accounts.roles import CLAIM_FIGURES, STAFF
 from app.cases import selectors
-from app.evidence.selectors import evidence_documents
+from app.web.documents import case_api_document
 from app.web.openapi import error_responses
 
 
@@ -44,14 +44,6 @@ class CaseApiController(Controller):
     )
     async def get_case(self, request: Request[Any, Any, Any], number: FromPath[str]) -> dict[str, Any]:
         return await case_api_document(number, role=request.user.role)
-
-
-async def case_api_document(number: str, *, role: str) -> dict[str, Any]:
-    """One case as the API shows it to ``role``: without money and the hint outside CLAIM_FIGURES."""
-    case = await selectors.case_get(number)
-    events = await selectors.case_events(case.id)
-    document = selectors.case_document(case, events, await evidence_documents(case.id))
-    return document if role in CLAIM_FIGURES else selectors.without_claim_figures(document)
 
 
 def _summary_without_figures(row: dict[str, Any]) -> dict[str, Any]:

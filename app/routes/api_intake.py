@@ -11,15 +11,16 @@ from litestar.params import FromPath, HeaderParameter
 from litestar.serialization import decode_json
 
 from app.accounts.roles import STAFF
-from app.cases import intake
 from app.errors import ValidationFailed
 from app.evidence import services
 from app.evidence.selectors import evidence_document
 from app.evidence.services import UPLOAD_BODY_LIMIT, AttachedEvidence, Upload
 from app.i18n import gettext as _
-from app.routes.api import case_api_document
-from app.routes.cases import actor_for
-from app.routes.intake import (
+from app.intake import services as intake
+from app.web.auth import actor_for
+from app.web.documents import case_api_document
+from app.web.openapi import CaseReportOperation, EvidenceOperation, error_responses
+from app.web.uploads import (
     evidence_policy,
     evidence_store,
     fact_fields,
@@ -28,7 +29,6 @@ from app.routes.intake import (
     text_fields,
     uploads_from_form,
 )
-from app.web.openapi import CaseReportOperation, EvidenceOperation, error_responses
 
 CREATE_DESCRIPTION = """\
 Send `multipart/form-data` (or JSON without files) with the report fields: `problem_type` (required),

@@ -12,17 +12,12 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from app.accounts.roles import DESK, STAFF
-from app.cases import assignment, selectors, services, states
-from app.cases.events import Actor
-from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, URGENCIES
+from app.cases import assignment, responsibility, selectors, services, states
+from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES, URGENCIES
 from app.i18n import label
+from app.web.auth import actor_for
 from app.web.pages import render, wants_fragment
 from app.web.render_cache import RenderCache, reader_key, render_part
-
-
-def actor_for(request: Request[Any, Any, Any]) -> Actor:
-    user = request.user
-    return Actor(kind="user", id=str(user.id), label=user.name or user.email)
 
 
 def labels() -> dict[str, Any]:
@@ -31,6 +26,7 @@ def labels() -> dict[str, Any]:
         "problem_types": {code: str(word) for code, word in PROBLEM_TYPES.items()},
         "urgencies": {code: str(word) for code, word in URGENCIES.items()},
         "parties": {code: str(word) for code, word in PARTIES.items()},
+        "remedies": {code: str(word) for code, word in REMEDIES.items()},
         "nodes": [node.value for node in states.Node],
         "node_labels": {node.value: label(node.value, "node") for node in states.Node},
         "main_line": [node.value for node in states.MAIN_LINE],
@@ -141,5 +137,6 @@ async def _detail_context(case: Any) -> dict[str, Any]:
         "events": await selectors.case_events(case.id),
         "targets": [t.value for t in states.allowed_targets(states.Node(case.node), dispute_origin=origin)],
         "assignable": await assignment.assignable_users(),
+        "next_step": await responsibility.next_step(case),
         **labels(),
     }

@@ -3,34 +3,30 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-import anyio.to_thread
 from litestar import Request, Response, get, post
-from litestar.datastructures import FormMultiDict
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, ServerSentEvent, Template
-from markupsafe import escape
 
 from app.accounts.roles import DESK, MANAGERS
 from app.cases import selectors as case_selectors
-from app.cases.events import Actor
 from app.cases.taxonomy import PARTIES, REMEDIES
-from app.collaboration import claim_pack, live, selectors, services
+from app.collaboration import claim_pack, selectors, services
 from app.errors import NotFound
-from app.evidence import services as evidence_services
 from app.evidence.services import UPLOAD_BODY_LIMIT
-from app.i18n import current_language, format_day
 from app.i18n import gettext as _
-from app.mail.outgoing import case_mail, send_decision_mails, send_message_mail
-from app.notify.email import Attachment, Mail, send_mail
-from app.routes.cases import actor_for
-from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
+from app.mail.outgoing import send_decision_mails, send_message_mail
+from app.playbooks import gate as playbook_gate
+from app.playbooks import selectors as playbooks
 from app.settings import Settings
+from app.tasks.push import enqueue_push
+from app.web.auth import actor_for
 from app.web.pages import render, wants_fragment
 from app.web.templates import request_environment
+from app.web.threads import message_form, stream_of, wants_stream
+from app.web.uploads import evidence_store
 
 log = logging.getLogger("crossclaim.collaboration")
 
@@ -52,36 +48,19 @@ async def _back(request: Request[Any, Any, Any], number: str) -> Response[Any] |
     return Redirect(path=f"/cases/{number}#collaboration", status_code=303)
 
 
-async def panel_context(number: str) -> dict[str, Any]:
+async def panel_context(number: str, *, party: str = "") -> dict[str, Any]:
     case = await case_selectors.case_get(number)
-    return {"case": case, "remedies": REMEDIES, "parties": PARTIES, **await selectors.staff_panel(case)}
+    panel = await selectors.staff_panel(case, party=party)
+    readiness = await playbooks.case_readiness(case, panel["suggested_party"])
+    return {"case": case, "remedies": REMEDIES, "parties": PARTIES, "readiness": readiness, **panel}
 
 
 @get("/cases/{number:str}/collaboration", opt={"roles": DESK}, name="collaboration_panel")
-async def collaboration_panel(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
-    return render(request, "cases/_collaboration.html", {"collab": await panel_context(number)})
-
-
-def push_mail(
-    settings: Settings, pushed: services.Pushed, *, requirement: str, reply_by: date, pdf: bytes | None
-) -> Mail:
-    """The mail to the party, in the party's language, with the link (and the claim pack when asked)."""
-    url = f"{settings.base_url}/l/{pushed.token}"
-    marker = current_language.set(pushed.link.language)
-    try:
-        subject = _("After-sales case %(number)s: your answer is needed", number=pushed.case.number)
-        lines = [
-            _("We ask for: %(remedy)s.", remedy=str(REMEDIES.get(requirement, requirement))),
-            *([_("Our note: %(note)s", note=pushed.note)] if pushed.note else []),
-            _("Please answer by %(day)s.", day=format_day(reply_by)),
-            _("Open the case (no account needed):"),
-        ]
-    finally:
-        current_language.reset(marker)
-    text = "\n".join([*lines, url, ""])
-    html = "".join(f"<p>{escape(line)}</p>" for line in lines) + f'<p><a href="{escape(url)}">{escape(url)}</a></p>'
-    attachments = [Attachment(f"{pushed.case.number}-claim-pack.pdf", pdf, "application/pdf")] if pdf else []
-    return Mail(to=[pushed.link.email], subject=subject, text=text, html=html, attachments=attachments)
+async def collaboration_panel(
+    request: Request[Any, Any, Any], number: FromPath[str], party: FromQuery[str] = ""
+) -> Template:
+    """The panel; ``party`` (the case page's next step) opens the push form for that party."""
+    return render(request, "cases/_collaboration.html", {"collab": await panel_context(number, party=party)})
 
 
 @get("/cases/{number:str}/push/address", opt={"roles": DESK}, name="push_address")
@@ -113,6 +92,8 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
     form = await request.form()
     requirement = _field(form, "requirement")
     reply_by = services.parse_date(_field(form, "reply_by"), "reply_by") or date.min
+    gate = await playbook_gate.push_gate(number, _field(form, "party"), _field(form, "playbook_reason"))
+    attach_pack = _field(form, "attach_pack") == "yes"
     pushed = await services.case_push(
         actor=actor_for(request),
         number=number,
@@ -124,39 +105,26 @@ async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> R
         note=_field(form, "note"),
         basis=[value for value in form.getall("basis", []) if isinstance(value, str)],
         basis_note=_field(form, "basis_note"),
+        attach_pack=attach_pack,
     )
-    attach_pack = _field(form, "attach_pack") == "yes"
-    await deliver_push(request, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
+    await playbook_gate.push_gate_record(actor=actor_for(request), case_id=pushed.case.id, gate=gate)
+    # Committed: the mail, the claim pack and SMTP are the worker's; the panel shows "sending" until it is done.
+    settings: Settings = request.app.state.settings
+    enqueue_push(settings, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
     return await _back(request, number)
 
 
-async def deliver_push(
-    request: Request[Any, Any, Any], pushed: services.Pushed, *, requirement: str, reply_by: date, attach_pack: bool
-) -> None:
-    """Mail a pushed case to its party (with the claim pack when asked) and record how the mail went."""
+@post("/cases/{number:str}/push/retry", opt={"roles": DESK}, status_code=303)
+async def case_push_retry(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
+    """Send a push whose mail failed again, with a fresh link (the failed mail's link is revoked)."""
+    pushed, push = await services.push_retry(actor=actor_for(request), number=number)
     settings: Settings = request.app.state.settings
-    number = pushed.case.number
-    pdf = None
-    if attach_pack:
-        # The party's pack is written in the party's language, whatever the handler reads.
-        marker = current_language.set(pushed.link.language)
-        try:
-            context = await claim_pack.claim_pack_context(
-                number, store=evidence_store(request), party=pushed.link.party
-            )
-            pdf = await claim_pack.claim_pack_pdf(request_environment(request), context)
-        finally:
-            current_language.reset(marker)
-    mail = push_mail(settings, pushed, requirement=requirement, reply_by=reply_by, pdf=pdf)
-    mail = await case_mail(settings, mail, case_id=pushed.case.id, number=number, party=pushed.link.party)
-    # Sent after the commit, in a worker thread; the token exists only in this request and the mail.
-    error = ""
-    try:
-        await anyio.to_thread.run_sync(send_mail, settings, mail)
-    except Exception as failure:  # any SMTP trouble is shown on the case, never a lost push
-        log.warning("push mail failed", extra={"case": number, "error": str(failure)})
-        error = str(failure) or type(failure).__name__
-    await services.mail_result(case_id=pushed.case.id, link_id=pushed.link.id, error=error)
+    reply_by = date.fromisoformat(str(push.get("reply_by")))
+    requirement = str(push.get("requirement", ""))
+    enqueue_push(
+        settings, pushed, requirement=requirement, reply_by=reply_by, attach_pack=bool(push.get("attach_pack"))
+    )
+    return await _back(request, number)
 
 
 @post("/cases/{number:str}/plan", opt={"roles": DESK}, status_code=303)
@@ -182,11 +150,13 @@ async def staff_accept_plan(
     request: Request[Any, Any, Any], number: FromPath[str], proposal_id: FromPath[str]
 ) -> Response[Any] | Template:
     case = await case_selectors.case_get(number)
+    form = await request.form()
     await services.plan_accept(
         actor=actor_for(request),
         case_id=case.id,
         proposal_id=int(proposal_id) if proposal_id.isdecimal() else 0,
         side="us",
+        payer=_field(form, "payer"),
     )
     return await _back(request, number)
 
@@ -218,26 +188,6 @@ async def staff_progress(request: Request[Any, Any, Any], number: FromPath[str])
     return await _back(request, number)
 
 
-async def message_form(
-    request: Request[Any, Any, Any], *, number: str, actor: Actor, party: str
-) -> tuple[FormMultiDict, list[int]]:
-    """A message form and its files: the files go through the evidence pipeline first, marked by who sent them."""
-    refuse_oversized(request)
-    form = await read_form(request)
-    uploads = await uploads_from_form(form)
-    if not uploads:
-        return form, []
-    attached = await evidence_services.evidence_add(
-        actor=actor,
-        number=number,
-        uploads=uploads,
-        store=evidence_store(request),
-        policy=evidence_policy(request),
-        party=party,
-    )
-    return form, [item.evidence.id for item in attached]
-
-
 async def _thread(request: Request[Any, Any, Any], number: str, party: str) -> Template:
     case = await case_selectors.case_get(number)
     context = {
@@ -247,34 +197,6 @@ async def _thread(request: Request[Any, Any, Any], number: str, party: str) -> T
         "live_url": f"/cases/{number}/collaboration/live",
     }
     return render(request, "collaboration/_thread.html", context)
-
-
-def wants_stream(request: Request[Any, Any, Any]) -> bool:
-    """EventSource asks for text/event-stream; anything else gets the thread once (no open-ended answer)."""
-    return "text/event-stream" in request.headers.get("accept", "")
-
-
-def stream_of(
-    request: Request[Any, Any, Any],
-    *,
-    case_id: int,
-    party: str,
-    urls: dict[str, str],
-    allowed: Callable[[], Awaitable[bool]] | None = None,
-    watch_case: bool = False,
-) -> ServerSentEvent:
-    template = request_environment(request).get_template("collaboration/_messages.html")
-    state = request.app.state
-    events = live.thread_events(
-        case_id=case_id,
-        party=party,
-        render=lambda view: template.render(**view, **urls),
-        ticks=state.get("sse_ticks", live.TICKS),
-        interval=state.get("sse_interval", live.INTERVAL),
-        allowed=allowed,
-        watch_case=watch_case,
-    )
-    return ServerSentEvent(events, headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
 @get("/cases/{number:str}/messages/{party:str}/stream", opt={"roles": DESK}, name="staff_thread_stream")
@@ -339,6 +261,12 @@ async def dispute_open(request: Request[Any, Any, Any], number: FromPath[str]) -
     return Redirect(path=f"/disputes/{dispute.id}", status_code=303)
 
 
+@get("/disputes", opt={"roles": MANAGERS}, name="dispute_queue")
+async def dispute_queue(request: Request[Any, Any, Any]) -> Template:
+    """The managers' queue: undecided disputes, the oldest first, with the amount and the deadlines on each."""
+    return render(request, "collaboration/disputes.html", {"queue": await selectors.dispute_queue()})
+
+
 @get("/disputes/{dispute_id:str}", opt={"roles": DESK}, name="dispute_page")
 async def dispute_page(request: Request[Any, Any, Any], dispute_id: FromPath[str]) -> Template:
     context = await selectors.dispute_page(dispute_id)
@@ -398,6 +326,7 @@ COLLABORATION_ROUTES: list[Any] = [
     push_address,
     push_confirm,
     case_push,
+    case_push_retry,
     staff_propose,
     staff_accept_plan,
     customer_answer,
@@ -407,6 +336,7 @@ COLLABORATION_ROUTES: list[Any] = [
     staff_message,
     link_revoke,
     dispute_open,
+    dispute_queue,
     dispute_page,
     dispute_decide,
     claim_pack_download,

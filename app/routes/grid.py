@@ -1,4 +1,5 @@
-"""The case grid page: filters, sorting, column chooser, keyset pages, bulk assign, inline edits and exports."""
+"""The case grid page: filters, sorting, column chooser, keyset pages, bulk assign, push and root cause, inline edits
+and exports."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from litestar.params import FromPath
 from litestar.response import Response, Template
 
 from app.accounts.roles import CLAIM_FIGURES, DESK, STAFF
+from app.analytics import root_causes
+from app.analytics.taxonomy import ROOT_CAUSES
 from app.cases import assignment, grid
 from app.cases.search import similar_cases
 from app.cases.selectors import case_get
@@ -22,9 +25,10 @@ from app.errors import ValidationFailed
 from app.i18n import company_zone, label
 from app.i18n import gettext as _
 from app.imports.export import FORMATS, export_view
-from app.routes.cases import actor_for
-from app.routes.collaboration import deliver_push
+from app.settings import Settings
+from app.tasks.push import enqueue_push
 from app.web import grid_table
+from app.web.auth import actor_for
 from app.web.pages import render
 from app.web.render_cache import RenderCache, reader_key, render_part
 
@@ -80,6 +84,8 @@ def _context(
         "query_string": lambda **changes: urlencode(view.params(**changes)),
         "remedies": REMEDIES,
         "can_edit": can_edit,
+        "inline_fields": grid.INLINE_FIELDS,
+        "root_causes": {code: str(label) for code, label in ROOT_CAUSES.items()},
         **extra,
     }
 
@@ -100,6 +106,21 @@ def _outer_context(view: grid.GridView, *, figures: bool) -> dict[str, Any]:
 # data version and person. See app/web/render_cache.py.
 RESULTS = RenderCache(entries=128)
 SAVED = RenderCache(entries=512)
+
+
+def _form_ids(form: Any) -> list[int]:
+    """The ticked cases of a bulk action's form."""
+    return [int(v) for v in form.getall("case") if str(v).isdecimal()] if "case" in form else []
+
+
+async def _after_bulk(request: Request[Any, Any, Any], view: grid.GridView, **outcome: Any) -> Template:
+    """A bulk action's answer: the grid's results as they are now, with what the action did."""
+    rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
+    context = _context(
+        request, view, rows, choices=await grid.filter_choices(), users=await assignment.assignable_users(),
+        can_edit=True, **outcome,
+    )  # fmt: skip
+    return render(request, "grid/page.html", context, block="results")
 
 
 class GridController(Controller):
@@ -176,32 +197,30 @@ class GridController(Controller):
     async def assign(self, request: Request[Any, Any, Any]) -> Template:
         form = await request.form()
         view = _view(request, form)
-        ids = [int(v) for v in form.getall("case") if str(v).isdecimal()] if "case" in form else []
+        ids = _form_ids(form)
         assignee = str(form.get("assignee") or "")
         changed = len(
             await assignment.assign_cases(
                 actor=actor_for(request), case_ids=ids, assignee_id=int(assignee) if assignee.isdecimal() else None
             )
         )
-        rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
-        context = _context(
-            request, view, rows, choices=await grid.filter_choices(), users=await assignment.assignable_users(),
-            notice=changed, can_edit=True,
-        )  # fmt: skip
-        return render(request, "grid/page.html", context, block="results")
+        return await _after_bulk(request, view, notice=changed)
 
     @post("/push", opt={"roles": DESK}, status_code=200)
     async def push(self, request: Request[Any, Any, Any]) -> Template:
         """Send the ticked cases each to its own supplier, with the mail and link a single push sends."""
         form = await request.form()
         view = _view(request, form)
-        ids = [int(v) for v in form.getall("case") if str(v).isdecimal()] if "case" in form else []
+        ids = _form_ids(form)
         requirement = str(form.get("requirement") or "")
         reply_by = parse_date(str(form.get("reply_by") or ""), "reply_by")
         attach_pack = form.get("attach_pack") == "yes"
 
+        settings: Settings = request.app.state.settings
+
         async def deliver(pushed: Pushed, reply_by: date) -> None:
-            await deliver_push(request, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
+            # Each case's push has committed: its mail (and claim pack) is the worker's, one task per case.
+            enqueue_push(settings, pushed, requirement=requirement, reply_by=reply_by, attach_pack=attach_pack)
 
         outcome = await bulk.push_to_suppliers(
             actor=actor_for(request),
@@ -210,13 +229,29 @@ class GridController(Controller):
             reply_by=reply_by,
             note=str(form.get("note") or ""),
             deliver=deliver,
+            attach_pack=attach_pack,
         )
-        rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
-        context = _context(
-            request, view, rows, choices=await grid.filter_choices(), users=await assignment.assignable_users(),
-            pushed=outcome, can_edit=True,
-        )  # fmt: skip
-        return render(request, "grid/page.html", context, block="results")
+        return await _after_bulk(request, view, pushed=outcome)
+
+    @post("/root-cause", opt={"roles": DESK}, status_code=200)
+    async def root_cause(self, request: Request[Any, Any, Any]) -> Template:
+        """Set one root cause on every ticked case (and link a corrective action), each on its own timeline."""
+        form = await request.form()
+        view = _view(request, form)
+        ids = _form_ids(form)
+        action = str(form.get("action") or "").strip()
+        if action and not action.isdecimal():
+            raise ValidationFailed(
+                _("Give the corrective action's number, or leave it empty."),
+                fields=[("action", _("A number such as 12."))],
+            )
+        outcome = await root_causes.root_causes_set(
+            actor=actor_for(request),
+            case_ids=ids,
+            root_cause=str(form.get("root_cause") or ""),
+            action_id=int(action) if action else None,
+        )
+        return await _after_bulk(request, view, causes_set=outcome)
 
     @get("/similar/{number:str}", opt={"roles": STAFF}, name="case_similar")
     async def similar(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Template:

@@ -20,7 +20,7 @@ from app.imports.columns import COLUMNS, KINDS, auto_mapping
 from app.imports.preview import Preview
 from app.imports.reader import FileRefused, Sheet
 from app.imports.values import CODED, suggest_code
-from app.routes.cases import actor_for
+from app.web.auth import actor_for
 from app.web.pages import render
 
 # Shown on the page; the CLI and the summary list every error.

@@ -4,128 +4,58 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
+import anyio
 import anyio.to_thread
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import FormMultiDict, UploadFile
-from litestar.exceptions import ClientException
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
 from app.accounts.roles import DESK, STAFF
-from app.cases import intake
 from app.cases import selectors as case_selectors
 from app.cases.tables import Case
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
-from app.errors import NotFound, PayloadTooLarge, ValidationFailed
+from app.errors import NotFound, ValidationFailed
 from app.evidence import selectors, services
-from app.evidence.pipeline import EvidenceLimits, content_disposition
-from app.evidence.services import UPLOAD_BODY_LIMIT, EvidencePolicy, Upload
-from app.evidence.storage import EvidenceMissing, EvidenceStore, store_from_url
+from app.evidence.filenames import content_disposition
+from app.evidence.limits import EvidenceLimits
+from app.evidence.services import UPLOAD_BODY_LIMIT
+from app.evidence.storage import EvidenceMissing
 from app.evidence.tables import Evidence
 from app.i18n import LANGUAGES, label
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as N_
-from app.routes import hooks
-from app.routes.cases import actor_for
+from app.intake import services as intake
+from app.playbooks import selectors as playbooks
 from app.rules import FACTS, FactSpec, relevant_facts
 from app.settings import Settings
-from app.web.pages import render, wants_fragment
+from app.web import dropped
+from app.web.auth import actor_for
+from app.web.pages import is_replay, render, wants_fragment
+from app.web.uploads import (
+    evidence_policy,
+    evidence_store,
+    fact_fields,
+    read_form,
+    refuse_oversized,
+    text_fields,
+    uploads_from_form,
+)
 
 log = logging.getLogger("crossclaim.evidence")
+
+# Sent with a changed evidence panel: htmx fires it on the page, and what depends on the files refreshes.
+EVIDENCE_CHANGED = {"HX-Trigger": "evidence-changed"}
 
 EXPECTED_DAYS = (1, 3, 7, 14, 30)
 # Originals are streamed in pieces this size, so a long video never sits in memory whole.
 STREAM_CHUNK = 256 * 1024
 # Evidence bytes never change (they are addressed by their hash); a day in the browser's private cache is safe.
 FILE_CACHE = "private, max-age=86400"
-
-
-# --- request helpers shared with the JSON API ------------------------------------------------------
-
-
-def evidence_store(request: Request[Any, Any, Any]) -> EvidenceStore:
-    """The deployment's evidence store, built once per app (an S3 client is not cheap to make)."""
-    state = request.app.state
-    store: EvidenceStore | None = state.get("evidence_store")
-    if store is None:
-        settings: Settings = state.settings
-        store = store_from_url(settings.evidence_url, settings.data_dir)
-        state["evidence_store"] = store
-    return store
-
-
-def evidence_policy(request: Request[Any, Any, Any]) -> EvidencePolicy:
-    policy: EvidencePolicy | None = request.app.state.get("evidence_policy")
-    return policy or EvidencePolicy()
-
-
-async def read_form(request: Request[Any, Any, Any]) -> FormMultiDict:
-    """The posted form; an oversized or garbled body becomes a 413/422 that says what to do."""
-    try:
-        return await request.form()
-    except RequestEntityTooLarge:
-        raise _too_large() from None
-    except ClientException:
-        raise ValidationFailed(
-            _("The upload arrived incomplete or garbled."),
-            fields=[("evidence", _("Send the report again; if it keeps failing, send fewer files at once."))],
-        ) from None
-
-
-def _too_large() -> PayloadTooLarge:
-    return PayloadTooLarge(
-        _(
-            "The upload is larger than %(size)s MB in total, so nothing was stored. "
-            "Send fewer files at once, or add long videos to the case one by one.",
-            size=UPLOAD_BODY_LIMIT // (1024 * 1024),
-        )
-    )
-
-
-def refuse_oversized(request: Request[Any, Any, Any]) -> None:
-    """Refuses a body whose declared length is over the cap before a byte of it is read."""
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > UPLOAD_BODY_LIMIT:
-        raise _too_large()
-
-
-def text_fields(form: Mapping[str, Any]) -> dict[str, str]:
-    """The form's text fields (a file sent under a text name is ignored)."""
-    return {name: value for name, value in form.items() if isinstance(value, str)}
-
-
-def fact_fields(form: Mapping[str, Any]) -> dict[str, str]:
-    """Answers to fact questions, posted as `facts.<name>`."""
-    return {name[6:]: value for name, value in text_fields(form).items() if name.startswith("facts.")}
-
-
-async def uploads_from_form(form: FormMultiDict) -> list[Upload]:
-    """Every file sent as `evidence`, paired by position with an optional `evidence_covers` tag."""
-    files = [item for item in form.getall("evidence") if isinstance(item, UploadFile)] if "evidence" in form else []
-    covers = (
-        [item for item in form.getall("evidence_covers") if isinstance(item, str)] if "evidence_covers" in form else []
-    )
-    uploads: list[Upload] = []
-    for index, file in enumerate(files):
-        try:
-            data = await file.read()
-        finally:
-            await file.close()
-        uploads.append(
-            Upload(
-                data=data,
-                filename=file.filename or "",
-                declared_type=file.content_type,
-                covers=covers[index].strip() if index < len(covers) else "",
-            )
-        )
-    return uploads
 
 
 # --- the intake page -------------------------------------------------------------------------------
@@ -136,7 +66,11 @@ def _choice_label(spec: FactSpec, choice: str) -> str:
 
 
 def facts_context(
-    problem_type: str, values: Mapping[str, str] | None = None, *, transport_mode: str | None = None
+    problem_type: str,
+    values: Mapping[str, str] | None = None,
+    *,
+    transport_mode: str | None = None,
+    asked: Sequence[tuple[str, str, bool]] = (),
 ) -> dict[str, Any]:
     """The fact questions and evidence checklist for one problem type (only general ones before it is chosen)
     and, once the order is known, its transport mode (no sea convention question for a road order)."""
@@ -160,7 +94,7 @@ def facts_context(
         "specific_facts": at_the_dock,
         "general_facts": [q for q in questions if q not in at_the_dock],
         "fact_values": dict(values or {}),
-        "checklist": selectors.checklist(chosen) if chosen else [],
+        "checklist": selectors.checklist(chosen, extra=asked) if chosen else [],
         "today": datetime.now(UTC).date().isoformat(),
     }
 
@@ -246,7 +180,9 @@ class IntakeController(Controller):
     ) -> Template:
         order = await intake.order_lookup(order_number[:80]) if order_number.strip() else None
         mode = order.transport_mode if order is not None else None
-        context = {**facts_context(problem_type, transport_mode=mode), "oob": True}
+        # The order's supplier may ask for more than the rules do: its playbook's items join the checklist.
+        asked = await playbooks.required_items(order.supplier_id, problem_type) if order is not None else []
+        context = {**facts_context(problem_type, transport_mode=mode, asked=asked), "oob": True}
         if not wants_fragment(request):
             return render(request, "intake/form.html", intake_context(values={"problem_type": problem_type}))
         # The checklist lives beside the camera button, away from the facts: it comes along out of band.
@@ -285,9 +221,14 @@ class IntakeController(Controller):
         except ValidationFailed as error:
             return self._refused(request, values, error)
         settings: Settings = request.app.state.settings
-        if settings.test_hooks and hooks.drop_intake_response_armed():
-            return hooks.dropped_response()
+        if settings.test_hooks and (held := dropped.stall_intake_seconds()):
+            await anyio.sleep(held)
+        if settings.test_hooks and dropped.drop_intake_response_armed():
+            return dropped.dropped_response()
         target = f"/cases/{result.case.number}?reported={'new' if result.created else 'again'}"
+        if is_replay(request):
+            # The queue only needs to know the report is filed: 201 for a new case, 200 when it was already.
+            return Response(b"", status_code=201 if result.created else 200, headers={"Location": target})
         if wants_fragment(request):
             # The page's script navigates; 201 for a new case, 200 when this report was already filed.
             return Response(None, status_code=201 if result.created else 200, headers={"HX-Redirect": target})
@@ -299,7 +240,7 @@ class IntakeController(Controller):
         """Open cases that look like this report (same order, same problem, lately), unless the person
         already chose to file it anyway, the phone's queue is replaying it (it was sent, offline, on
         purpose), or this very report was filed already (the same key answers with its case)."""
-        if values.get("confirm_new") == "1" or request.headers.get("X-Crossclaim-Replay") == "1":
+        if values.get("confirm_new") == "1" or is_replay(request):
             return []
         key = values.get("client_key") or ""
         if key and await Case.exists().where(Case.client_key == key):
@@ -335,8 +276,8 @@ class IntakeController(Controller):
 
 def _form_again(request: Request[Any, Any, Any], context: dict[str, Any], *, status_code: int) -> Template:
     """The intake form answered again with its summary: for htmx only the summary is swapped, so the
-    chosen photos stay in the page, ready to send again."""
-    if wants_fragment(request):
+    chosen photos stay in the page, ready to send again; a replay gets the summary alone, as its reason."""
+    if wants_fragment(request) or is_replay(request):
         return HTMXBlockTemplate(
             template_name="intake/form.html",
             block_name="error_summary",
@@ -380,7 +321,7 @@ async def evidence_panel_context(request: Request[Any, Any, Any], number: str) -
         "case": case,
         "items": items,
         "accepted": sum(1 for row in rows if row.status == selectors.OK),
-        "checklist": selectors.checklist(case.problem_type, rows),
+        "checklist": selectors.checklist(case.problem_type, rows, await playbooks.case_required_items(case)),
         "can_see_originals": is_desk,
         **upload_limits(),
     }
@@ -412,7 +353,14 @@ class EvidenceController(Controller):
         )
         if not wants_fragment(request):
             return Redirect(path=f"/cases/{number}#evidence-panel", status_code=303)
-        return render(request, "intake/evidence.html", await evidence_panel_context(request, number), block="panel")
+        # Regions that depend on the case's files (the push form's readiness panel) refresh on this event.
+        return render(
+            request,
+            "intake/evidence.html",
+            await evidence_panel_context(request, number),
+            block="panel",
+            headers=EVIDENCE_CHANGED,
+        )
 
     @post("/evidence/{evidence_id:str}/withdraw", opt={"roles": STAFF}, name="evidence_withdraw", status_code=200)
     async def withdraw(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[Any]:
@@ -427,7 +375,13 @@ class EvidenceController(Controller):
         case = await _case_number(row.case)
         if not wants_fragment(request):
             return Redirect(path=f"/cases/{case}#evidence-panel", status_code=303)
-        return render(request, "intake/evidence.html", await evidence_panel_context(request, case), block="panel")
+        return render(
+            request,
+            "intake/evidence.html",
+            await evidence_panel_context(request, case),
+            block="panel",
+            headers=EVIDENCE_CHANGED,
+        )
 
     @get("/evidence/{evidence_id:str}/web", opt={"roles": STAFF}, name="evidence_web")
     async def web_copy(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[bytes]:

@@ -13,9 +13,9 @@ from app.errors import NotFound
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 from app.mail import ingest, selectors
-from app.routes.cases import actor_for
-from app.routes.intake import evidence_policy, evidence_store
+from app.web.auth import actor_for
 from app.web.pages import render, wants_fragment
+from app.web.uploads import evidence_policy, evidence_store
 
 
 def _id(raw: str) -> int:

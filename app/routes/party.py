@@ -14,61 +14,21 @@ from app.accounts.roles import PARTY, PUBLIC
 from app.cases.tables import Case
 from app.collaboration import links, selectors, services
 from app.collaboration.links import PartyAccess
-from app.collaboration.tables import AccessLink
-from app.errors import NotFound, RateLimited
+from app.errors import NotFound
 from app.evidence import services as evidence_services
-from app.evidence.pipeline import content_disposition
-from app.evidence.services import UPLOAD_BODY_LIMIT
+from app.evidence.filenames import content_disposition
+from app.evidence.services import UPLOAD_BODY_LIMIT, PreparedUpload
 from app.i18n import LANGUAGES, current_language
 from app.i18n import gettext as _
-from app.logs import security_event
-from app.routes.collaboration import message_form, stream_of, wants_stream
-from app.routes.intake import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 from app.settings import Settings
-from app.web.auth import client_ip
+from app.web.links import NO_REFERRER, invalid_link_page, redeem_link
 from app.web.pages import render, wants_fragment
-from app.web.ratelimit import AttemptLimiter
-
-NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+from app.web.threads import message_form, stream_of, wants_stream
+from app.web.uploads import evidence_policy, evidence_store, read_form, refuse_oversized, uploads_from_form
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _limiter(request: Request[Any, Any, Any]) -> AttemptLimiter:
-    # One bucket for supplier, carrier and tracking links: guessing /t/ tokens costs what guessing /l/ ones costs.
-    state = request.app.state
-    limiter: AttemptLimiter | None = state.get("link_limiter")
-    if limiter is None:
-        settings: Settings = state.settings
-        limiter = state["link_limiter"] = AttemptLimiter(settings.link_attempts_per_minute)
-    return limiter
-
-
-def invalid_link_page(request: Request[Any, Any, Any]) -> Template:
-    """One page for unknown, expired, revoked and tampered links: it tells nobody whether a case exists."""
-    return render(request, "party/invalid.html", {}, status_code=404, headers=NO_REFERRER)
-
-
-async def redeem_link(
-    request: Request[Any, Any, Any], token: str, *, parties: tuple[str, ...], now: datetime
-) -> AccessLink | None:
-    """The live link behind a pressed Continue, or None; a token that opens nothing counts against the address."""
-    limiter, ip = _limiter(request), client_ip(request)
-    if limiter.blocked(ip):
-        security_event("link_rate_limited", ip=ip)
-        raise RateLimited(
-            _("Too many link attempts from your address. Wait a minute and try again."),
-            retry_after=limiter.retry_after(ip),
-        )
-    link = await links.live_link(token, now=now, parties=parties)
-    if link is None:
-        limiter.record(ip)
-        security_event("link_refused", ip=ip)
-        return None
-    security_event("link_used", ip=ip, link_id=link.id, party=link.party)
-    return link
 
 
 @get("/l/{token:str}", opt={"roles": PUBLIC}, name="link_open")
@@ -153,7 +113,12 @@ async def party_messages_stream(request: Request[Any, Any, Any], number: FromPat
     access, case = await _party(request, number)
     if not wants_stream(request):
         return await _thread(request, access, case)
-    urls = {"post_url": f"/p/cases/{case.number}/messages", "file_prefix": f"/p/cases/{case.number}/evidence/"}
+    urls = {
+        "post_url": f"/p/cases/{case.number}/messages",
+        "file_prefix": f"/p/cases/{case.number}/evidence/",
+        # Times in the pushed list are on the party's clock, as on the rest of its page.
+        "party_zone": await selectors.party_zone(case, access.party),
+    }
     return stream_of(
         request,
         case_id=case.id,
@@ -168,6 +133,7 @@ async def _thread(request: Request[Any, Any, Any], access: PartyAccess, case: Ca
         **await selectors.thread_view(case.id, access.party),
         "post_url": f"/p/cases/{case.number}/messages",
         "file_prefix": f"/p/cases/{case.number}/evidence/",
+        "party_zone": await selectors.party_zone(case, access.party),
     }
     return render(request, "collaboration/_thread.html", context)
 
@@ -201,37 +167,55 @@ async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) 
     refuse_oversized(request)
     form = await read_form(request)
     response = _field(form, "response")
+    # The same form may carry a plan or counter-offer: any of its fields filled means one is proposed.
+    plan_fields = ("remedy", "amount", "ready_by", "details")
+    proposing = any(_field(form, name).strip() for name in plan_fields)
     # Checked before any file is stored: a refused answer leaves no orphan evidence behind.
-    services.response_data(
-        party=access.party, response=response, share=_field(form, "share"), reason=_field(form, "reason")
-    )
-    uploads = await uploads_from_form(form)
-    evidence_ids: list[int] = []
-    if response == "dispute" and uploads:
-        # Counter-evidence goes through the same checks, hashes and store as ours, marked as the party's.
-        attached = await evidence_services.evidence_add(
-            actor=services.actor_of(access),
-            number=case.number,
-            uploads=uploads,
-            store=evidence_store(request),
-            policy=evidence_policy(request),
-            party=access.party,
+    if response or not proposing:
+        services.response_data(
+            party=access.party, response=response, share=_field(form, "share"), reason=_field(form, "reason")
         )
-        evidence_ids = [item.evidence.id for item in attached]
-    await services.party_respond(
-        access=access,
-        response=response,
-        share=_field(form, "share"),
-        reason=_field(form, "reason"),
-        evidence_ids=evidence_ids,
-    )
+    if proposing:
+        services.plan_checked(
+            party=access.party,
+            remedy=_field(form, "remedy"),
+            currency=_field(form, "currency") or case.currency,
+            ready_by=services.parse_date(_field(form, "ready_by"), "ready_by"),
+            today=_now().date(),
+        )
+        services.parse_amount(_field(form, "amount"))
+    uploads = await uploads_from_form(form)
+    settings: Settings = request.app.state.settings
+    if response == "dispute" and not settings.dispute_answer_round:
+        await services.appeal_check(case.id, access.party, has_evidence=bool(uploads))
+    files: list[PreparedUpload] = []
+    if response == "dispute" and uploads:
+        # Counter-evidence goes through the same checks, hashes and store as ours, marked as the party's;
+        # it is recorded with the answer, in its transaction: refused, the answer keeps none of it.
+        policy = evidence_policy(request)
+        evidence_services.check_uploads(uploads, policy)
+        files = await evidence_services.prepare_uploads(
+            uploads,
+            store=evidence_store(request),
+            policy=policy,
+            uploader=evidence_services.uploader_id(services.actor_of(access)),
+        )
+    if response:
+        await services.party_respond(
+            access=access,
+            response=response,
+            share=_field(form, "share"),
+            reason=_field(form, "reason"),
+            files=files,
+            answer_round=settings.dispute_answer_round,
+        )
+    if proposing:
+        await _propose(access, case, form)
     return await _done(request, access, case)
 
 
-@post("/p/cases/{number:str}/plan", opt={"roles": PARTY}, status_code=303)
-async def party_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
-    access, case = await _party(request, number)
-    form = await request.form()
+async def _propose(access: PartyAccess, case: Case, form: Any) -> None:
+    """A party's plan round from a form's fields (its answer form, or the plan address)."""
     await services.plan_propose(
         actor=services.actor_of(access),
         case_id=case.id,
@@ -243,6 +227,12 @@ async def party_propose(request: Request[Any, Any, Any], number: FromPath[str]) 
         ready_by=services.parse_date(_field(form, "ready_by"), "ready_by"),
         details=_field(form, "details"),
     )
+
+
+@post("/p/cases/{number:str}/plan", opt={"roles": PARTY}, status_code=303)
+async def party_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
+    access, case = await _party(request, number)
+    await _propose(access, case, await request.form())
     return await _done(request, access, case)
 
 
@@ -281,32 +271,24 @@ async def party_progress(request: Request[Any, Any, Any], number: FromPath[str])
     status_code=303,
 )
 async def party_dispute(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
-    """Mediation, or after a decision an appeal, which must bring new evidence (stored only when it does)."""
+    """A dispute while the plan is carried out, or after a decision an appeal, which must bring new evidence
+    (stored only when it does); in responsibility and plan the answer form's Dispute opens mediation."""
     access, case = await _party(request, number)
     refuse_oversized(request)
     form = await read_form(request)
     uploads = await uploads_from_form(form)
-    if await services.appeal_due(case.id, access.party) and not uploads:
-        await services.dispute_open(
-            actor=services.actor_of(access), case_id=case.id, opened_by=access.party, reason=_field(form, "reason")
-        )  # refuses with the reason why: nothing is stored
-    evidence_ids: list[int] = []
+    await services.appeal_check(case.id, access.party, has_evidence=bool(uploads))
+    actor = services.actor_of(access)
+    files: list[PreparedUpload] = []
     if uploads:
-        attached = await evidence_services.evidence_add(
-            actor=services.actor_of(access),
-            number=case.number,
-            uploads=uploads,
-            store=evidence_store(request),
-            policy=evidence_policy(request),
-            party=access.party,
+        policy = evidence_policy(request)
+        evidence_services.check_uploads(uploads, policy)
+        files = await evidence_services.prepare_uploads(
+            uploads, store=evidence_store(request), policy=policy, uploader=evidence_services.uploader_id(actor)
         )
-        evidence_ids = [item.evidence.id for item in attached]
+    # The files are recorded with the dispute, in its transaction: refused, it keeps none of them.
     await services.dispute_open(
-        actor=services.actor_of(access),
-        case_id=case.id,
-        opened_by=access.party,
-        reason=_field(form, "reason"),
-        evidence_ids=evidence_ids,
+        actor=actor, case_id=case.id, opened_by=access.party, reason=_field(form, "reason"), files=files
     )
     return await _done(request, access, case)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,20 +18,37 @@ from app.web.pages import render
 ROOT = Path(__file__).resolve().parents[2]
 PWA = ROOT / "pwa"
 STATIC = ROOT / "static"
-# Everything the worker precaches: a change to any of them is a new cache version.
-VERSIONED = ("js/*.js", "css/*.css", "vendor/*.js", "icons/*.png")
+# What the worker precaches, found under static/ by pattern: the same files make its cache version, so a
+# change to any of them is a new version, and a file added under these patterns is precached at once.
+PRECACHED = ("js/*.js", "css/*.css", "vendor/*.js", "icons/*.png")
+# Precached too, though not under static/: the offline page (rendered here, so not hashed; the worker
+# stores it again on every signed-in visit) and the manifest (hashed with the rest).
+OFFLINE_PAGE = "/offline"
+MANIFEST = ("/manifest.webmanifest", PWA / "manifest.webmanifest")
+
+
+def precached_files() -> list[tuple[str, Path]]:
+    """(address, file) for every file the worker precaches and hashes, in a stable order."""
+    files = [MANIFEST]
+    for pattern in PRECACHED:
+        files += [("/static/" + path.relative_to(STATIC).as_posix(), path) for path in sorted(STATIC.glob(pattern))]
+    return files
+
+
+def build_worker(source: str, files: list[tuple[str, Path]]) -> str:
+    """sw.js filled in: its precache list, and a cache version hashed from itself and those files."""
+    digest = hashlib.sha256(source.encode())
+    for address, path in files:
+        digest.update(address.encode())
+        digest.update(path.read_bytes())
+    assets = json.dumps([OFFLINE_PAGE, *(address for address, _path in files)], indent=2)
+    return source.replace("__CACHE_VERSION__", digest.hexdigest()[:12]).replace('["__PRECACHE__"]', assets)
 
 
 @cache
 def worker_source() -> str:
-    """sw.js with its cache version filled in: a hash of itself and of the assets it precaches."""
-    source = (PWA / "sw.js").read_text(encoding="utf-8")
-    digest = hashlib.sha256(source.encode())
-    for pattern in VERSIONED:
-        for path in sorted(STATIC.glob(pattern)):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return source.replace("__CACHE_VERSION__", digest.hexdigest()[:12])
+    """The worker as served: built once per process, at its first request, from the files as they are then."""
+    return build_worker((PWA / "sw.js").read_text(encoding="utf-8"), precached_files())
 
 
 class PwaController(Controller):

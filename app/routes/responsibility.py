@@ -17,8 +17,8 @@ from app.cases.responsibility import HintPanel
 from app.cases.tables import Case
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
-from app.routes.cases import actor_for
 from app.rules import FACTS, FactsError, RuleRegistry, suggest
+from app.web.auth import actor_for
 from app.web.openapi import FactsOperation, error_responses
 from app.web.pages import render, wants_fragment
 
@@ -176,6 +176,7 @@ async def _region(
         "hint_view": hint_panel(request, case, errors=errors, submitted=submitted),
         "hint_notice": notice,
         "hint_reason": reason,
+        "next_step": await responsibility.next_step(case),
     }
     return render(request, HINT_TEMPLATE, context, status_code=status_code, headers=headers)
 

@@ -13,8 +13,8 @@ from app.accounts.services import sessions_changed
 from app.accounts.tables import User
 from app.db import current_engine
 from app.i18n import LANGUAGES
-from app.routes.accounts import safe_next
-from app.tasks.queue import queue_status
+from app.queue import queue_status
+from app.web.auth import safe_next
 from app.web.pages import remember_language
 
 

@@ -23,9 +23,10 @@ from app.i18n import LANGUAGES, current_language
 from app.i18n import gettext as _
 from app.notify import inapp
 from app.notify.push import application_server_key
-from app.routes.party import invalid_link_page, redeem_link
+from app.reminders import sweep
 from app.settings import Settings
-from app.tracking import policies, selectors, services, sweep
+from app.tracking import policies, selectors, services
+from app.web.links import invalid_link_page, redeem_link
 from app.web.pages import render
 
 TRACK_COOKIE = "cc_track"
@@ -181,8 +182,13 @@ async def bell_read(request: Request[Any, Any, Any]) -> Template:
 
 
 @get("/t/{token:str}", opt={"roles": PUBLIC}, name="track_link")
-async def track_link(request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
-    """Only a page with a button: mail scanners fetch links, and a GET must never use one up or act."""
+async def track_link(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any] | Template:
+    """Only a page with a button: mail scanners fetch links, and a GET must never use one up or act.
+
+    ``/t/opened`` is where the link page used to leave the address bar: a bookmark of it goes to the page.
+    """
+    if token == "opened":  # noqa: S105 - the old address bar word, not a secret
+        return Redirect(path="/track", status_code=303, headers=NO_REFERRER)
     context = {"token": token, "action": f"/t/{token}"}
     return render(request, "party/continue.html", context, headers=NO_REFERRER)
 
@@ -197,6 +203,7 @@ async def track_continue(request: Request[Any, Any, Any], token: FromPath[str]) 
     access = PartyAccess(link.id, link.case, link.party, link.email, link.language)
     await customers.customer_opened(access=access, now=now)
     # The cookie holds a signature bound to the link, never the token; the address it lands on has no token.
+    # It lives as long as the link, so a revisit or a bookmark of /track opens the page until the link ends.
     response: Response[Any] = Redirect(path="/track", status_code=303, headers=NO_REFERRER)
     response.set_cookie(
         TRACK_COOKIE,
@@ -205,7 +212,7 @@ async def track_continue(request: Request[Any, Any, Any], token: FromPath[str]) 
         samesite="lax",
         secure=settings.secure_cookies,
         path="/track",
-        max_age=links.SESSION_HOURS * 3600,
+        max_age=links.seconds_left(link, now),
     )
     return response
 
@@ -215,24 +222,30 @@ async def _customer(request: Request[Any, Any, Any]) -> PartyAccess | None:
     value = request.cookies.get(TRACK_COOKIE, "")
     if not value:
         return None
-    access = await links.session_access(_settings(request).secret_key, value, now=_now(), parties=("customer",))
+    access = await links.session_access(
+        _settings(request).secret_key, value, now=_now(), parties=("customer",), lasts_with_link=True
+    )
     if access is not None:
         # The page speaks the customer's language (the link remembers it), whatever the browser says.
         current_language.set(access.language if access.language in LANGUAGES else "en")
     return access
 
 
-async def _customer_context(access: PartyAccess) -> dict[str, Any]:
+async def _customer_context(request: Request[Any, Any, Any], access: PartyAccess) -> dict[str, Any]:
     view = await selectors.customer_view(access.case_id)
     steps = [n.value for n in states.MAIN_LINE]
+    company, email, phone = _settings(request).contact
     # Dates on the page are the customer's own (party_zone is the zone the page is read in).
     return {
         "view": view,
         "steps": steps,
+        "step_words": selectors.CUSTOMER_STEPS,
         "language": access.language,
         "party_zone": view["time_zone"],
         "plan": await visibility.customer_plan(access.case_id),
+        "resolution": await visibility.customer_resolution(access.case_id),
         "remedies": REMEDIES,
+        "contact": {"company": company, "email": email, "phone": phone},
     }
 
 
@@ -241,7 +254,7 @@ async def track_page(request: Request[Any, Any, Any]) -> Template:
     access = await _customer(request)
     if access is None:
         return invalid_link_page(request)
-    return render(request, "tracking/customer.html", await _customer_context(access), headers=NO_REFERRER)
+    return render(request, "tracking/customer.html", await _customer_context(request, access), headers=NO_REFERRER)
 
 
 @dataclass
@@ -263,9 +276,9 @@ async def track_feedback(
             access=access, score=data.score, comment=data.comment, reopen=data.reopen == "yes", now=_now()
         )
     except ValidationFailed as error:
-        context = {**await _customer_context(access), "error": str(error)}
+        context = {**await _customer_context(request, access), "error": str(error)}
         return render(request, "tracking/customer.html", context, status_code=422, headers=NO_REFERRER)
-    context = {**await _customer_context(access), "thanks": True}
+    context = {**await _customer_context(request, access), "thanks": True}
     return render(request, "tracking/customer.html", context, headers=NO_REFERRER)
 
 
@@ -293,10 +306,10 @@ async def track_plan(
         else:
             raise ValidationFailed(_("Confirm the plan or decline it."), fields=[("answer", _("Choose one."))])
     except (ValidationFailed, Conflict) as error:
-        context = {**await _customer_context(access), "plan_error": str(error), "reason": data.reason}
+        context = {**await _customer_context(request, access), "plan_error": str(error), "reason": data.reason}
         status = 422 if isinstance(error, ValidationFailed) else 409
         return render(request, "tracking/customer.html", context, status_code=status, headers=NO_REFERRER)
-    context = {**await _customer_context(access), "plan_answered": data.answer}
+    context = {**await _customer_context(request, access), "plan_answered": data.answer}
     return render(request, "tracking/customer.html", context, headers=NO_REFERRER)
 
 

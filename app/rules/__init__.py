@@ -3,7 +3,8 @@
 Pure: no clock (pass `today`) and no I/O at call time beyond reading the rule and holiday files once.
 """
 
-from app.rules.deadlines import Deadline, HolidayCalendar, add_years, compute_deadlines, shipped_countries
+from app.rules.calendar import HolidayCalendar, add_years, shipped_countries
+from app.rules.deadlines import Deadline, compute_deadlines
 from app.rules.engine import READINGS, Alternative, AnswerEffect, MissingFact, PartyScore, Suggestion, suggest
 from app.rules.errors import FactsError, RuleFileError, RulesError
 from app.rules.facts import (

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import TextIO
 
-from app.rules.deadlines import HolidayCalendar
+from app.rules.calendar import HolidayCalendar
 from app.rules.engine import suggest
 from app.rules.errors import FactsError
 from app.rules.registry import RuleRegistry

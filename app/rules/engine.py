@@ -9,11 +9,13 @@ from datetime import date
 from types import MappingProxyType
 from typing import Literal
 
+from app.rules.calendar import HolidayCalendar
 from app.rules.conditions import Condition
-from app.rules.deadlines import Deadline, HolidayCalendar, RuleWarning, compute_deadlines
+from app.rules.deadlines import Deadline, compute_deadlines
 from app.rules.facts import DEFAULT_EVIDENCE, EVIDENCE, FACTS, N_, Facts, parse_facts
 from app.rules.priors import Answer, core_priors
 from app.rules.registry import Rule, RuleRegistry
+from app.rules.warnings import RuleWarning
 
 # Below this a hint is "weak" (pages say so).
 WEAK_CONFIDENCE = 0.6

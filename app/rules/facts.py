@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -455,3 +456,19 @@ def parse_facts(raw: Mapping[str, object], *, today: date) -> Facts:
     if errors:
         raise FactsError(errors)
     return Facts(MappingProxyType(values))
+
+
+# A supplier's or carrier's own evidence item (its playbook's words, not the checklist's): files are tagged
+# with ``pb:`` and a slug of those words, and the evidence checks accept such a tag like a checklist name.
+FREE_PREFIX = "pb:"
+
+
+def free_key(label: str) -> str:
+    """The key a free evidence item is tagged with on files: ``pb:`` and a slug of its words (<= 40 chars)."""
+    text = unicodedata.normalize("NFKC", label).strip().lower()
+    slug = re.sub(r"[^\w]+", "_", text, flags=re.UNICODE).strip("_")
+    return (FREE_PREFIX + (slug or "item"))[:40]
+
+
+def is_free_key(key: str) -> bool:
+    return key.startswith(FREE_PREFIX) and 3 < len(key) <= 40 and re.fullmatch(r"pb:\w+", key) is not None

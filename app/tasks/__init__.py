@@ -1,5 +1,5 @@
 """The task queue (Huey) and every task the worker runs."""
 
-from app.tasks.queue import configure_queue, huey
+from app.queue import configure_queue, huey
 
 __all__ = ["configure_queue", "huey"]

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from huey import crontab
 from piccolo.utils.sync import run_sync
 
+from app.queue import huey
 from app.settings import Settings
-from app.tasks.queue import huey
 
 log = logging.getLogger("crossclaim.mail")
 

@@ -9,8 +9,8 @@ from datetime import datetime
 from huey import crontab
 from piccolo.utils.sync import run_sync
 
+from app.queue import huey
 from app.settings import Settings
-from app.tasks.queue import huey
 
 log = logging.getLogger("crossclaim.reminders")
 
@@ -18,8 +18,8 @@ log = logging.getLogger("crossclaim.reminders")
 def run_sweep(settings: Settings | None = None, now: datetime | None = None) -> dict[str, int]:
     """One sweep as of now; the same function behind the task and `crossclaim remind sweep`."""
     from app.cases.events import configure_audit_key
+    from app.reminders.sweep import sweep
     from app.tracking.policies import configure_policy
-    from app.tracking.sweep import sweep
 
     settings = settings or Settings.from_env()
     configure_policy(settings.data_dir)

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from huey import crontab
 from piccolo.utils.sync import run_sync
 
+from app.queue import huey
 from app.settings import Settings
-from app.tasks.queue import huey
 
 log = logging.getLogger("crossclaim.reports")
 
@@ -38,7 +38,7 @@ async def monthly_report_mail(settings: Settings, *, month: str) -> dict[str, ob
     from app.i18n import current_language
     from app.i18n import gettext as _
     from app.notify.email import Attachment, Mail, send_mail
-    from app.web.templates import template_environment
+    from app.templating import template_environment
 
     environment = template_environment()
     readers = await _managers()

@@ -1,1 +1,1 @@
-"""Node time limits, reminders and notifications."""
+"""Node time limits (clocks), their policies and reminder claims."""

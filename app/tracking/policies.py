@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from babel.core import get_global
 
 from app.i18n import company_zone
-from app.rules.deadlines import WEEKDAYS, HolidayCalendar
+from app.rules.calendar import WEEKDAYS, HolidayCalendar
 
 DEFAULT_FILE = Path(__file__).resolve().parent / "sla.toml"
 OVERRIDE_NAME = "sla_override.toml"
@@ -105,6 +105,8 @@ class Policy:
     parties: dict[str, dict[str, str]]
     customer_nodes: tuple[str, ...]
     feedback_window_days: int
+    # Hours after a plan is agreed before the customer who has not answered it is reminded (once).
+    plan_answer_hours: int = 48
 
     def limit(self, *, node: str, problem_type: str, urgency: str) -> Limit | None:
         """The limit of ``node`` for a case; None for a node without a clock."""
@@ -204,6 +206,7 @@ def parse_policy(data: dict[str, Any]) -> Policy:
             parties={str(k): dict(v) for k, v in data.get("parties", {}).items()},
             customer_nodes=tuple(updates.get("nodes", [])),
             feedback_window_days=int(updates.get("feedback_window_days", 14)),
+            plan_answer_hours=int(updates.get("plan_answer_hours", 48)),
         )
     except PolicyError:
         raise

@@ -12,6 +12,7 @@ from app.cases.tables import Case, CaseEvent
 from app.errors import NotFound
 from app.i18n import company_zone
 from app.i18n import gettext as _
+from app.i18n import lazy_gettext as _l
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Supplier
 
@@ -114,6 +115,20 @@ async def failed_reminders(limit: int = 100) -> list[dict[str, Any]]:
         .order_by(Reminder.id, ascending=False)
         .limit(limit)
     )
+
+
+# The steps as a customer reads them: what is happening to their problem, not our process's names.
+CUSTOMER_STEPS: dict[str, Any] = {
+    "reported": _l("We received your report"),
+    "responsibility": _l("We find out what went wrong"),
+    "plan": _l("We agree a solution"),
+    "implementation": _l("We put it right"),
+    "completed": _l("Done"),
+    "feedback": _l("Your opinion"),
+    "closed": _l("Closed"),
+    "disputed": _l("Under review"),
+    "cancelled": _l("Cancelled"),
+}
 
 
 async def customer_view(case_id: int) -> dict[str, Any]:

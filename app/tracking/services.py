@@ -7,14 +7,17 @@ from datetime import datetime, timedelta
 
 from app.cases import states
 from app.cases.events import Actor, record_event
+from app.cases.hooks import NodeEntered
 from app.cases.tables import Case, CaseEvent
 from app.db import atomic
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.i18n import gettext as _
 from app.logs import security_event
 from app.notify.push import endpoint_problem
-from app.tracking.policies import COUNTERPARTIES, BusinessCalendar, Policy, Step, current_policy
-from app.tracking.tables import PushSubscription, Reminder, StageDeadline
+from app.notify.tables import PushSubscription
+from app.playbooks import lookup as playbooks
+from app.tracking.policies import COUNTERPARTIES, BusinessCalendar, Limit, Policy, Step, current_policy
+from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, Supplier
 
 
@@ -77,6 +80,20 @@ async def clock_to_party(*, case_id: int, party: str) -> None:
     )
 
 
+# The stage in which a supplier or carrier answers our claim: its playbook's answer time sets that clock.
+ANSWER_NODES = ("responsibility",)
+
+
+async def playbook_limit(case: Case, node: str, owner: str) -> Limit | None:
+    """The answer time the owner's playbook gives, for a stage it holds (whole days when it is in days)."""
+    if node not in ANSWER_NODES or owner not in COUNTERPARTIES:
+        return None
+    hours = await playbooks.answer_hours(owner, case.supplier if owner == "supplier" else case.carrier)
+    if not hours:
+        return None
+    return Limit(days=hours // 24) if hours % 24 == 0 else Limit(hours=hours)
+
+
 async def clock_start(*, case: Case, node: str, now: datetime) -> StageDeadline | None:
     """Start the clock of ``node``; call inside the transaction that moved the case there."""
     policy = current_policy()
@@ -84,6 +101,7 @@ async def clock_start(*, case: Case, node: str, now: datetime) -> StageDeadline 
     if limit is None or states.Node(node) in states.FINAL:
         return None
     owner = policy.owner(node=node, problem_type=case.problem_type, counterpart=await working_party(case))
+    limit = await playbook_limit(case, node, owner) or limit
     calendar = await party_calendar(policy, case, owner)
     due_at = calendar.add(now, limit)
     deadline = StageDeadline(
@@ -97,11 +115,11 @@ async def clock_start(*, case: Case, node: str, now: datetime) -> StageDeadline 
     )
     await deadline.save()
     if node in policy.customer_nodes and case.customer:
-        await _queue_customer_update(case=case, node=node, deadline_id=deadline.id, now=now)
+        await _queue_customer_update(case=case, node=node, now=now)
     return deadline
 
 
-async def _queue_customer_update(*, case: Case, node: str, deadline_id: int, now: datetime) -> None:
+async def _queue_customer_update(*, case: Case, node: str, now: datetime) -> None:
     """Queued claim rows (mail, and SMS when we have a phone): the next sweep sends each exactly once."""
     customer = await Customer.select(Customer.email, Customer.phone).where(Customer.id == case.customer).first()
     if not customer:
@@ -113,7 +131,8 @@ async def _queue_customer_update(*, case: Case, node: str, deadline_id: int, now
             'INSERT INTO reminder (claim_key, "case", node, level, channel, recipient, status, attempts, error,'
             " claimed_at) VALUES ({}, {}, {}, 'update', {}, {}, 'queued', 0, '', {})"
             " ON CONFLICT (claim_key) DO NOTHING",
-            f"{case.id}:{node}#{deadline_id}:update:{channel}:{recipient}"[:255],
+            # One update per node and address: a case that goes back a stage and returns tells them once.
+            f"{case.id}:{node}:update:{channel}:{recipient}"[:255],
             case.id,
             node,
             channel,
@@ -131,6 +150,14 @@ async def clock_move(*, case_id: int, target: str, now: datetime) -> StageDeadli
     if case is None:
         return None
     return await clock_start(case=case, node=target, now=now)
+
+
+async def clock_on_entry(entered: NodeEntered) -> None:
+    """The clocks follow the case: a new case starts its first clock, a moved one stops the old and starts the next."""
+    if entered.reported:
+        await clock_start(case=entered.case, node=entered.node, now=entered.at)
+    else:
+        await clock_move(case_id=entered.case.id, target=entered.node, now=entered.at)
 
 
 async def push_subscribe(

@@ -1,11 +1,10 @@
-"""Node deadlines, reminder claims, push subscriptions and in-app notifications."""
+"""Node deadlines and reminder claims."""
 
-from piccolo.columns import JSON, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
+from piccolo.columns import ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
-from app.accounts.tables import User
 from app.cases.tables import Case
 
 
@@ -37,20 +36,3 @@ class Reminder(Table):
     error = Text(default="")
     claimed_at = Timestamptz(default=TimestamptzNow())
     sent_at = Timestamptz(null=True, default=None)
-
-
-class PushSubscription(Table):
-    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
-    user = ForeignKey(User, null=False, on_delete=OnDelete.cascade)
-    endpoint = Varchar(length=1000, unique=True)
-    keys = JSON(default="{}")
-    created_at = Timestamptz(default=TimestamptzNow())
-
-
-class Notification(Table):
-    id: Serial  # Piccolo adds the primary key; declared so type checkers know it
-    user = ForeignKey(User, null=False, on_delete=OnDelete.cascade)
-    case = ForeignKey(Case, null=True, on_delete=OnDelete.cascade)
-    text = Text()
-    created_at = Timestamptz(default=TimestamptzNow(), index=True)
-    read_at = Timestamptz(null=True, default=None)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
@@ -14,6 +15,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from app.accounts import services as accounts
 from app.accounts.roles import PARTY
 from app.accounts.tables import User
+from app.cases.events import Actor
 from app.collaboration.links import PARTY_COOKIE, PartyAccess, session_access
 from app.errors import NotAuthenticated, PermissionDenied
 from app.i18n import gettext as _
@@ -129,3 +131,15 @@ def is_automatic_options(handler: BaseRouteHandler) -> bool:
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     return connection.client.host if connection.client else "-"
+
+
+def actor_for(request: Request[Any, Any, Any]) -> Actor:
+    user = request.user
+    return Actor(kind="user", id=str(user.id), label=user.name or user.email)
+
+
+def safe_next(target: str) -> str:
+    """Only a path on this site: never another host (open redirect)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"

@@ -20,7 +20,7 @@ from app.errors import ApplicationError, NotAuthenticated, RateLimited, Validati
 from app.i18n import gettext as _
 from app.logs import redacted, request_id_var, security_event
 from app.web.auth import client_ip
-from app.web.pages import wants_fragment
+from app.web.pages import is_replay, wants_fragment
 
 log = logging.getLogger("crossclaim.errors")
 
@@ -62,8 +62,9 @@ def error_response(
         "fields": fields or [],
         "request_id": request_id,
     }
-    if wants_fragment(request):
-        # Errors land in the page's message region, not in whatever the request targeted.
+    if wants_fragment(request) or is_replay(request):
+        # Errors land in the page's message region, not in whatever the request targeted; the queue
+        # keeps the same few words as the reason a replay was refused.
         all_headers.update({"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"})
         return Template(
             template_name="_partials/error.html", context=context, status_code=status_code, headers=all_headers
@@ -72,7 +73,8 @@ def error_response(
 
 
 def application_error(request: Request[Any, Any, Any], error: ApplicationError) -> Response[Any]:
-    if isinstance(error, NotAuthenticated) and not _wants_json(request):
+    # A replay has nobody to send to the sign-in page: it is told 401 and waits for a signed-in page.
+    if isinstance(error, NotAuthenticated) and not _wants_json(request) and not is_replay(request):
         target = "/login?next=" + quote(request.url.path, safe="/")
         if wants_fragment(request):
             return Response(content=None, status_code=204, headers={"HX-Redirect": target})

@@ -8,8 +8,8 @@ from typing import Any
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Reference, RequestBody, Schema
 
-from app.cases.intake import MAX_EXPECTED_DAYS
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
+from app.intake.services import MAX_EXPECTED_DAYS
 
 
 @dataclass

@@ -20,6 +20,12 @@ def wants_fragment(request: Request[Any, Any, Any]) -> bool:
     )
 
 
+def is_replay(request: Request[Any, Any, Any]) -> bool:
+    """The phone's offline queue sending a report it kept (static/js/queue.js), known by its own header:
+    not a person at the form, and not htmx, so it is answered with a status rather than a page."""
+    return request.headers.get("x-crossclaim-replay") == "1"
+
+
 def render(
     request: Request[Any, Any, Any],
     template: str,

@@ -1,35 +1,11 @@
-"""The Jinja environment every page, fragment, mail and PDF is rendered with (no routes imported)."""
+"""The running app's Jinja environment, for what a request renders outside a page (PDFs, mail fragments)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment
 from litestar import Request
-
-from app import i18n
-from app.accounts.roles import CLAIM_FIGURES
-from app.i18n import LANGUAGES, current_language
-
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-
-
-def template_environment() -> Environment:
-    """A fresh environment: autoescaped, translated, with the language switch's globals."""
-    environment = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-        # Templates ship with the code and change only with a restart: no stat() of each file per render.
-        auto_reload=False,
-    )
-    i18n.install(environment)
-    # claim_figures: the roles that read claim amounts (warehouse staff do not).
-    environment.globals.update(languages=LANGUAGES, current_language=current_language.get, claim_figures=CLAIM_FIGURES)
-    return environment
 
 
 def request_environment(request: Request[Any, Any, Any]) -> Environment:

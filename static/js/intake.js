@@ -1,7 +1,10 @@
-// Evidence forms (the intake report and "add evidence" on a case): previews of the chosen photos,
-// one progress bar per file while sending, the checklist of what is still missing, and the client
-// key that makes sending the same report twice file one case. Without this script the forms still
-// post normally; with it, photos taken one at a time accumulate instead of replacing each other.
+// Evidence forms (the intake report and "add evidence" on a case): previews of the chosen photos, one
+// progress bar per file and the share sent on the Send button while htmx posts the form, the checklist of
+// what is still missing, and the client key that makes sending the same report twice file one case.
+// htmx sends (hx-post on the form); this script only adds what htmx cannot know, through its events: the
+// photos kept here (htmx:configRequest), the upload's progress (htmx:xhr:progress), and the phone's queue
+// (static/js/queue.js) for an intake report that got no answer (htmx:sendError, htmx:timeout). Without
+// this script the forms still post normally; with it, photos taken one at a time accumulate.
 (function () {
   "use strict";
 
@@ -241,86 +244,6 @@
     }
   }
 
-  function swapIn(target, html) {
-    const holder = document.createElement("template");
-    holder.innerHTML = html;
-    const fresh = holder.content.firstElementChild;
-    if (!fresh) {
-      return;
-    }
-    target.replaceWith(fresh);
-    if (window.htmx) {
-      window.htmx.process(fresh);
-    }
-  }
-
-  function finish(form, xhr, attachTo) {
-    const say = texts(form);
-    const state = stateOf(form);
-    setSending(form, false);
-    const redirect = xhr.getResponseHeader("HX-Redirect");
-    if (redirect && redirect.startsWith("/login")) {
-      // Signed out meanwhile: keep everything here instead of following the redirect and losing it.
-      resetProgress(form, say.textFailed);
-      const messages = document.getElementById("messages");
-      if (messages) {
-        const link = document.createElement("a");
-        link.href = redirect;
-        link.target = "_blank";
-        link.rel = "noopener";
-        link.textContent = say.textSignin;
-        messages.replaceChildren(link);
-      }
-      return;
-    }
-    if (xhr.status >= 200 && xhr.status < 300) {
-      for (const entry of state.files) {
-        entry.progress.value = 100;
-        entry.label.textContent = say.textDone || "";
-      }
-      if (attachTo) {
-        // The photos joined the case already reported: open it, saying so.
-        forgetFixed(form).then(() => window.location.assign(attachTo.replace(/\/evidence$/, "?reported=added")));
-        return;
-      }
-      if (redirect) {
-        forgetFixed(form).then(() => window.location.assign(redirect));
-        return;
-      }
-      forgetFixed(form);
-      for (const entry of state.files) {
-        if (entry.url) {
-          URL.revokeObjectURL(entry.url);
-        }
-      }
-      state.files = [];
-      const target = form.dataset.target ? document.querySelector(form.dataset.target) : null;
-      if (target) {
-        swapIn(target, xhr.responseText);
-      }
-      return;
-    }
-    resetProgress(form, say.textFailed);
-    status(form, say.textFailed);
-    const where = document.querySelector(xhr.getResponseHeader("HX-Retarget") || "#messages");
-    const html = (xhr.getResponseHeader("Content-Type") || "").startsWith("text/html");
-    if (where && html && xhr.status < 500) {
-      where.innerHTML = xhr.responseText;
-      markInvalid(form, where);
-      // The server hands out a new key when this report was already filed and has changed since.
-      const fresh = where.querySelector("[data-new-client-key]");
-      const key = form.querySelector("[data-client-key]");
-      if (fresh && key) {
-        key.value = fresh.dataset.newClientKey;
-      }
-    } else if (where) {
-      where.textContent = say.textFailed;
-    }
-    if (where) {
-      where.scrollIntoView({ block: "start", behavior: "smooth" });
-    }
-  }
-
   // No network: the intake report goes to the phone's queue (static/js/queue.js) with its key, and
   // the form starts a new report; the queue sends it when the network returns.
   async function keepOffline(form, body) {
@@ -365,61 +288,189 @@
     }
   }
 
-  // "Add my photos to AS-…" on the alike-case warning: the photos go to that case instead of a new one.
-  document.addEventListener("click", (event) => {
-    const button = event.target instanceof Element ? event.target.closest("[data-attach-to]") : null;
-    const form = button ? button.closest("form[data-evidence-form]") : null;
-    if (form) {
-      send(form, button.dataset.attachTo);
-    }
-  });
+  // --- sending, through htmx (hx-post on the form, and on "Add my photos to AS-…") ----------------------
 
-  function send(form, attachTo) {
-    const state = stateOf(form);
-    if (state.sending) {
-      return;
+  // The evidence form a request sends: the form's own post, or the "add my photos" button's inside it
+  // (not the order look-up or the problem type's questions, which htmx fetches from inside the form).
+  function formOf(element) {
+    if (!(element instanceof Element) || !(element.matches("form[data-evidence-form]") || attachOf(element))) {
+      return null;
     }
+    return element.closest("form[data-evidence-form]");
+  }
+
+  // One htmx event of an evidence form's own send: the handler gets the form and the event.
+  function onSend(name, handler) {
+    document.addEventListener(name, (event) => {
+      const form = formOf(event.target);
+      if (form) {
+        handler(form, event);
+      }
+    });
+  }
+
+  // "Add my photos to AS-…" on the alike-case warning: the photos go to that case instead of a new one.
+  function attachOf(element) {
+    return element instanceof Element && element.matches("[data-attach-to]") ? element.dataset.attachTo : "";
+  }
+
+  // The photos kept by this script go in the body in place of the (emptied) file inputs, each with what
+  // it shows; a report too large for one request is not sent at all. The body is kept for the queue.
+  onSend("htmx:configRequest", (form, event) => {
+    const state = stateOf(form);
     const say = texts(form);
-    ensureKey(form);
     const total = state.files.reduce((acc, entry) => acc + entry.file.size, 0);
     if (say.limitBytes && total > Number(say.limitBytes)) {
+      event.preventDefault();
       status(form, say.textTooBig);
       return;
     }
-    const body = new FormData(form);
+    ensureKey(form);
+    // htmx 2 hands the body over as a FormData behind a proxy: its methods act on the body it sends.
+    const body = event.detail.parameters;
+    const key = form.querySelector("[data-client-key]");
+    if (key) {
+      body.set("client_key", key.value);
+    }
     body.delete("evidence");
     body.delete("evidence_covers");
     for (const entry of state.files) {
       body.append("evidence", entry.file, entry.file.name);
       body.append("evidence_covers", entry.select.value);
     }
-    const xhr = new XMLHttpRequest();
-    xhr.open("POST", attachTo || form.getAttribute("action"));
-    xhr.setRequestHeader("HX-Request", "true");
-    const token = form.querySelector("input[name='_csrf_token']");
-    if (token) {
-      xhr.setRequestHeader("X-CSRFToken", token.value);
+    state.body = new FormData();
+    for (const [name, value] of body.entries()) {
+      state.body.append(name, value);
     }
-    xhr.upload.addEventListener("progress", (event) => {
-      if (event.lengthComputable) {
-        showProgress(form, event.loaded, event.total);
-        showShare(form, event.loaded / Math.max(1, event.total));
-      }
-    });
-    xhr.upload.addEventListener("load", () => status(form, say.textChecking));
-    xhr.addEventListener("load", () => finish(form, xhr, attachTo));
-    for (const failure of ["error", "timeout", "abort"]) {
-      xhr.addEventListener(failure, () => {
-        setSending(form, false);
-        resetProgress(form, "");
-        status(form, say.textNetwork);
-        keepOffline(form, body);
-      });
-    }
+  });
+
+  onSend("htmx:beforeRequest", (form) => {
+    stateOf(form).uploaded = false;
     setSending(form, true);
     resetProgress(form, "");
-    status(form, say.textSending);
-    xhr.send(body);
+    status(form, texts(form).textSending);
+  });
+
+  // htmx reports the upload's progress and then the answer's under one name; the upload ends first
+  // (its loadend comes before the answer is read), so progress after that is not the photos'.
+  onSend("htmx:xhr:progress", (form, event) => {
+    const state = stateOf(form);
+    if (!state.sending || state.uploaded || !event.detail.lengthComputable) {
+      return;
+    }
+    showProgress(form, event.detail.loaded, event.detail.total);
+    showShare(form, event.detail.loaded / Math.max(1, event.detail.total));
+  });
+
+  onSend("htmx:xhr:loadend", (form) => {
+    const state = stateOf(form);
+    if (!state.sending || state.uploaded) {
+      return;
+    }
+    state.uploaded = true;
+    status(form, texts(form).textChecking);
+  });
+
+  // The answer, before htmx acts on it (the form is still in the page: a swap may replace it).
+  onSend("htmx:beforeOnLoad", (form, event) => {
+    const say = texts(form);
+    const state = stateOf(form);
+    const xhr = event.detail.xhr;
+    const redirect = xhr.getResponseHeader("HX-Redirect") || "";
+    setSending(form, false);
+    if (redirect.startsWith("/login")) {
+      // Signed out meanwhile: keep everything here instead of following the redirect and losing it.
+      event.preventDefault();
+      resetProgress(form, say.textFailed);
+      status(form, say.textFailed);
+      const messages = document.getElementById("messages");
+      if (messages) {
+        const link = document.createElement("a");
+        link.href = redirect;
+        link.target = "_blank";
+        link.rel = "noopener";
+        link.textContent = say.textSignin;
+        messages.replaceChildren(link);
+      }
+      return;
+    }
+    if (xhr.status < 200 || xhr.status >= 300) {
+      resetProgress(form, say.textFailed);
+      status(form, say.textFailed);
+      return;
+    }
+    for (const entry of state.files) {
+      entry.progress.value = 100;
+      entry.label.textContent = say.textDone || "";
+    }
+    const attachTo = attachOf(event.target);
+    if (attachTo || form.dataset.fixing) {
+      // The phone forgets its stored copy before the page goes; the photos that joined the case
+      // already reported open that case, saying so.
+      event.preventDefault();
+      const next = attachTo ? attachTo.replace(/\/evidence$/, "?reported=added") : redirect;
+      forgetFixed(form).then(() => (next ? window.location.assign(next) : undefined));
+      return;
+    }
+    // htmx follows HX-Redirect, or swaps the answer in (the case page's evidence panel, form and all).
+    for (const entry of state.files) {
+      if (entry.url) {
+        URL.revokeObjectURL(entry.url);
+      }
+    }
+    state.files = [];
+  });
+
+  // A refusal is swapped where the server says (HX-Retarget: the form's summary, or #messages); an
+  // answer that is not ours to show (a proxy's error page, a crash) is not swapped into the form.
+  onSend("htmx:beforeSwap", (form, event) => {
+    const xhr = event.detail.xhr;
+    if (xhr.status < 400) {
+      return;
+    }
+    const html = (xhr.getResponseHeader("Content-Type") || "").startsWith("text/html");
+    const shown = xhr.status < 500 && html && Boolean(xhr.getResponseHeader("HX-Retarget"));
+    stateOf(form).refusal = shown ? event.detail.target : null;
+    if (!shown) {
+      event.detail.shouldSwap = false;
+      const messages = document.getElementById("messages");
+      if (messages) {
+        messages.textContent = texts(form).textFailed;
+        messages.scrollIntoView({ block: "start", behavior: "smooth" });
+      }
+    }
+  });
+
+  // After a refusal is in the page: its fields marked, a new key when the server handed one out (this
+  // report was already filed and has changed since), and the message brought into view.
+  onSend("htmx:afterRequest", (form) => {
+    const state = stateOf(form);
+    const where = state.refusal;
+    state.refusal = null;
+    if (!(where instanceof Element) || !where.isConnected) {
+      return;
+    }
+    markInvalid(form, where);
+    const fresh = where.querySelector("[data-new-client-key]");
+    const key = form.querySelector("[data-client-key]");
+    if (fresh && key) {
+      key.value = fresh.dataset.newClientKey;
+    }
+    where.scrollIntoView({ block: "start", behavior: "smooth" });
+  });
+
+  // The request never got an answer (no network, the answer lost on the way, or no answer within the
+  // form's hx-request timeout): the intake report goes to the phone's queue, under its key.
+  for (const failure of ["htmx:sendError", "htmx:timeout", "htmx:sendAbort"]) {
+    onSend(failure, (form, event) => {
+      const state = stateOf(form);
+      setSending(form, false);
+      resetProgress(form, "");
+      status(form, texts(form).textNetwork);
+      if (!attachOf(event.target) && state.body) {
+        keepOffline(form, state.body);
+      }
+    });
   }
 
   document.addEventListener("change", (event) => {
@@ -434,15 +485,6 @@
     addFiles(form, Array.from(input.files || []));
     // Emptied so the next photo adds to the list instead of replacing it, and is not sent twice.
     input.value = "";
-  });
-
-  document.addEventListener("submit", (event) => {
-    const form = event.target;
-    if (!(form instanceof HTMLFormElement) || !form.matches("[data-evidence-form]")) {
-      return;
-    }
-    event.preventDefault();
-    send(form);
   });
 
   // The problem type swaps the checklist: the "shows" choices of files already picked follow it.

@@ -12,7 +12,9 @@
   const MAX_SIGN_IN_RETRIES = 3;
   // One send may take this long (photos on a slow line) before it is given up and tried again later:
   // a send that hangs must not hold the queue (the server may already have the report; keys make it once).
-  const SEND_TIMEOUT_MS = 90000;
+  // The intake form's live send waits as long (its hx-request timeout) before the report comes here.
+  // A page may set a shorter limit before this script runs (the browser test of a hung send does).
+  const SEND_TIMEOUT_MS = Number(scope.CROSSCLAIM_SEND_TIMEOUT_MS) || 90000;
 
   function request(req) {
     return new Promise((resolve, reject) => {
@@ -117,7 +119,9 @@
 
   async function askForSync() {
     try {
-      const registration = scope.registration || (await scope.navigator.serviceWorker.ready);
+      // getRegistration, not ready: `ready` never settles where no worker is registered (blocked, not yet
+      // installed), and the report must still be kept.
+      const registration = scope.registration || (await scope.navigator.serviceWorker.getRegistration());
       if (registration && registration.sync) {
         await registration.sync.register(SYNC_TAG);
       }
@@ -171,8 +175,9 @@
         method: "POST",
         body: bodyOf(item),
         credentials: "same-origin",
-        // A replay was sent on purpose while offline: the server files it without asking again.
-        headers: { "HX-Request": "true", "X-CSRFToken": token, "X-Crossclaim-Replay": "1" },
+        // Not an htmx request: the server knows a replay by its own header, files it without asking again
+        // whether it is a new case (it was sent on purpose), and answers with a status, not a page.
+        headers: { "X-CSRFToken": token, "X-Crossclaim-Replay": "1" },
         signal: controller.signal,
       })
       .finally(() => clearTimeout(timer));
@@ -199,20 +204,20 @@
       await put({ ...item, state: "waiting", error: "", attempts: item.attempts + 1 });
       return error && error.name === "AbortError" ? "timeout" : "offline";
     }
-    const redirect = response.headers.get("HX-Redirect") || "";
-    if (response.ok && !redirect.startsWith("/login")) {
+    // A replay is answered 401 when its session is gone; a redirect to the sign-in page is the same.
+    const signedOut = response.status === 401 || (response.redirected && new URL(response.url).pathname === "/login");
+    if (response.ok && !signedOut) {
       // Read to the end so the connection is released, not held open by an unread body.
       await response.text().catch(() => "");
       await remove(item.key);
       return "sent";
     }
-    const signedOut = redirect.startsWith("/login");
     const reason = signedOut ? "HTTP 401" : reasonOf(response.status, await response.text().catch(() => ""));
     // Refused for who sent it (signed out, a session or CSRF token gone stale) rather than for what it
     // says: signing in again is the fix, so a signed-in page sends it again by itself (a few times at
     // most). Any other refusal, a role's included, waits for a person to fix or discard it.
     const code = response.headers.get("X-Error-Code") || "";
-    const needsSignIn = signedOut || response.status === 401 || (response.status === 403 && code === "csrf_failed");
+    const needsSignIn = signedOut || (response.status === 403 && code === "csrf_failed");
     const retries = needsSignIn ? (item.signInRetries || 0) + 1 : 0;
     await put({
       ...item,

@@ -43,8 +43,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(settings: Any, name: str, **extra_env: str) -> Iterator[str]:
-    """`crossclaim serve` in its own process on the test database; yields its base URL."""
+def running_server(settings: Any, name: str, *, with_worker: bool = False, **extra_env: str) -> Iterator[str]:
+    """`crossclaim serve` in its own process on the test database; yields its base URL.
+
+    ``with_worker``: a `crossclaim worker --no-periodic` beside it works off what the server queues (push mails).
+    """
     port = free_port()
     env = {
         **os.environ,
@@ -61,6 +64,17 @@ def running_server(settings: Any, name: str, **extra_env: str) -> Iterator[str]:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log
         )
+        worker = (
+            subprocess.Popen(
+                [sys.executable, "-m", "app.cli", "worker", "--workers", "1", "--no-periodic"],
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+            )
+            if with_worker
+            else None
+        )
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         try:
@@ -76,6 +90,9 @@ def running_server(settings: Any, name: str, **extra_env: str) -> Iterator[str]:
         finally:
             process.terminate()
             process.wait(timeout=10)
+            if worker is not None:
+                worker.terminate()
+                worker.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

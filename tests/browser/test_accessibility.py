@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
+from app.cases.events import Actor
+from app.cases.services import case_move
 from app.cases.tables import Case
 from app.collaboration import links
+from app.collaboration.services import dispute_open
 from app.db import atomic
 from tests.browser.conftest import screenshot_path, sign_in_page
 from tests.conftest import PASSWORD
@@ -133,6 +136,15 @@ async def test_main_flows_have_no_serious_axe_violations(open_context: Any, make
     problems["dashboard"] = await seen(board, f"dashboard-{language}")
     await board.set_viewport_size(PHONE["viewport"])
     problems["dashboard (phone width)"] = await seen(board, f"dashboard-{language}")
+    # The managers' dispute queue and a mediation page, at phone width and on a desk.
+    await case_move(actor=Actor.system(), number=case.number, target="responsibility")
+    dispute = await dispute_open(actor=Actor.system(), case_id=case.id, opened_by="us", reason="Unclear")
+    await board.goto("/disputes")
+    problems["disputes (phone width)"] = await seen(board, f"disputes-{language}")
+    await board.set_viewport_size(DESKTOP["viewport"])
+    problems["disputes"] = await seen(board, f"disputes-{language}")
+    await board.goto(f"/disputes/{dispute.id}")
+    problems["mediation"] = await seen(board, f"mediation-{language}")
 
     # The supplier's page from its link, on a phone and on a desk.
     party = await open_context(PHONE)

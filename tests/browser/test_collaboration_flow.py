@@ -1,4 +1,6 @@
-"""Push to the supplier by real SMTP, open the mailed link in Chromium, dispute, counter, accept, confirm."""
+"""The agreement loop in Chromium: push by real SMTP, the supplier disputes with a photo, a manager decides in
+mediation and the decision is mailed, the plan is agreed, the customer confirms it on the tracking page, and the
+supplier reports the plan carried out. Also the decline path, the appeal path and the push form."""
 
 from __future__ import annotations
 
@@ -43,7 +45,8 @@ def smtp() -> Iterator[Sink]:
 @pytest.fixture
 def mail_server(settings: Any, smtp: Sink) -> Iterator[str]:
     """`crossclaim serve` on the test database, sending its mail to the loopback SMTP server."""
-    with running_server(settings, "collab", CROSSCLAIM_SMTP_URL=smtp.url) as base:  # type: ignore[attr-defined]
+    url: str = smtp.url  # type: ignore[attr-defined]
+    with running_server(settings, "collab", with_worker=True, CROSSCLAIM_SMTP_URL=url) as base:
         yield base
 
 
@@ -55,12 +58,28 @@ async def mail_arrives(sink: Sink) -> Any:
     raise AssertionError("no mail arrived")
 
 
-async def test_supplier_disputes_handler_counters_supplier_accepts_customer_confirms(
-    browser: Any, mail_server: str, smtp: Sink, make_user: Any, tmp_path: Path
+async def mail_to(sink: Sink, address: str, subject: str) -> Any:
+    """The first mail to ``address`` whose subject holds ``subject``, waiting for it to arrive."""
+    for _ in range(100):
+        found = [m for m in sink.messages if m["To"] == address and subject in str(m["Subject"])]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no mail to {address} about {subject!r}: {[m['Subject'] for m in sink.messages]}")
+
+
+# The supplier's language: its page, and the decision mailed to it, speak it.
+DECIDED = {"zh": "调解已裁决", "en": "the mediation is decided"}
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_the_whole_agreement_loop_from_push_to_implementation(
+    browser: Any, mail_server: str, smtp: Sink, make_user: Any, tmp_path: Path, language: str
 ) -> None:
-    case = await supplier_case(email="qa@supplier-a.cn", language="zh")
+    case = await supplier_case(email="qa@supplier-a.cn", language=language)
     customer_token = await with_customer(case.id)
     handler = await make_user("handler", name="Hao")
+    manager = await make_user("manager", name="Mei")
     errors: list[str] = []
     desk_context = await browser.new_context(base_url=mail_server, viewport={"width": 1280, "height": 900})
     phone_context = await browser.new_context(
@@ -101,7 +120,10 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
         assert token not in phone.url
         await phone.go_forward()
         await phone.wait_for_selector("#party-case")
-        assert await phone.get_attribute("html", "lang") == "zh-CN"
+        assert await phone.get_attribute("html", "lang") == ("zh-CN" if language == "zh" else "en")
+        # One answer date, and which deadline it is.
+        await expect(phone.locator("#party-deadline")).to_have_count(1)
+        await expect(phone.locator("#party-deadline-why")).not_to_be_empty()
 
         # A refused answer shows why, in view, and keeps what they typed.
         await phone.check("input[name=response][value=accept_part]")
@@ -111,16 +133,20 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
         await expect(refused.locator("li[data-field=share]")).to_have_count(1)  # the share field, in its own words
         assert await phone.input_value("#reason") == "Typed on a phone"
 
-        # They dispute, with a photo as counter-evidence.
+        # They dispute, with a photo as counter-evidence: that one action opens mediation.
+        await expect(phone.locator("#party-mediation")).to_have_count(0)
         picture = tmp_path / "packed.jpg"
         picture.write_bytes(photo())
         await phone.check("input[name=response][value=dispute]")
         await phone.fill("#reason", "Packed intact; see photo")
         await phone.set_input_files("#evidence", str(picture))
         await phone.click("#send-answer")
-        await phone.wait_for_selector("#party-respond p[data-response='dispute']")
+        await phone.wait_for_selector("#party-open-dispute")
+        await expect(phone.locator("#case-node")).to_have_attribute("data-node", "disputed")
         await expect(phone.locator("#party-evidence img")).to_have_count(1)
-        await phone.screenshot(path=screenshot_path("party-case-375"), full_page=True)
+        await expect(phone.locator("#party-evidence .evidence-shows")).to_have_text("packed.jpg")
+        await expect(phone.locator("#party-evidence")).not_to_contain_text("SHA-256")
+        await phone.screenshot(path=screenshot_path(f"party-case-375-{language}"), full_page=True)
 
         # A message from the supplier reaches the handler's open page by polling, without a reload.
         await desk.reload()
@@ -132,7 +158,34 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
         assert any(url.endswith(f"/p/cases/{case.number}/messages/stream") for url in streams), streams
         assert any(url.endswith(f"/cases/{case.number}/messages/supplier/stream") for url in streams), streams
 
+        # A manager finds the dispute in the queue, reads both positions and decides.
+        manager_context = await browser.new_context(base_url=mail_server, viewport={"width": 1280, "height": 900})
+        boss = await manager_context.new_page()
+        boss.on("pageerror", lambda error: errors.append(str(error)))
+        await sign_in_page(boss, manager.email, PASSWORD)
+        await boss.click("#nav-disputes")
+        await boss.click(f"#dispute-queue tr[data-case='{case.number}'] a")
+        await expect(boss.locator("#their-position .statement")).to_have_text("Packed intact; see photo")
+        await expect(boss.locator("#their-position .evidence-grid img")).to_have_count(1)
+        await expect(boss.locator("#dispute-deadlines li").first).to_contain_text("Mediation to be decided by")
+        await boss.select_option("#decision", "supplier")
+        await boss.fill("#rationale", "Supplier pays: the packing was too thin")
+        await boss.click("#decide-form button[type=submit]")
+        await boss.wait_for_selector("#decision")
+        await boss.screenshot(path=screenshot_path(f"mediation-decided-1280-{language}"), full_page=True)
+        await manager_context.close()
+        # The decision is mailed to the supplier in its language, with the rationale; the case is at the plan.
+        decided = await mail_to(smtp, "qa@supplier-a.cn", DECIDED[language])
+        assert "Supplier pays: the packing was too thin" in decided.get_body(preferencelist=("plain",)).get_content()
+        await phone.reload()
+        await expect(phone.locator("#party-decision")).to_contain_text("Supplier pays: the packing was too thin")
+        await expect(phone.locator(".timeline li[data-kind='dispute_decided']")).to_contain_text(
+            "Supplier pays: the packing was too thin"
+        )
+
         # The handler counters with a plan.
+        await desk.reload()
+        await expect(desk.locator("#case-node")).to_have_attribute("data-node", "plan")
         await desk.click("#collaboration details:has(#propose-form) summary")
         await desk.select_option("#remedy", "partial_refund")
         await desk.fill("#amount", "480.00")
@@ -163,7 +216,16 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
         await desk.reload()
         await expect(desk.locator("#case-node")).to_have_attribute("data-node", "implementation")
         await expect(desk.locator("#customer-answer-form")).to_have_count(0)
-        await desk.screenshot(path=screenshot_path("collaboration-desk-1280"), full_page=True)
+        await desk.screenshot(path=screenshot_path(f"collaboration-desk-1280-{language}"), full_page=True)
+
+        # The supplier reports the plan carried out; the handler sees it.
+        await phone.reload()
+        await phone.select_option("#step", "refund_sent")
+        await phone.fill("#progress-note", "SWIFT ref 42")
+        await phone.click("#report-progress")
+        await expect(phone.locator("#progress-updates li[data-step='refund_sent']")).to_have_count(1)
+        await desk.reload()
+        await expect(desk.locator("#timeline li[data-kind='progress_update']")).to_have_count(1)
 
         stored = await Case.objects().where(Case.id == case.id).first()
         assert stored.node == "implementation" and stored.remedy == "partial_refund"
@@ -182,6 +244,10 @@ async def test_supplier_disputes_handler_counters_supplier_accepts_customer_conf
             "plan_proposed",
             "plan_agreed",
             "customer_plan_answer",
+            "dispute_opened",
+            "dispute_decided",
+            "decision_mail_sent",
+            "progress_update",
         ):
             assert kind in kinds, (kind, kinds)
         assert errors == []
@@ -256,6 +322,7 @@ async def test_switching_the_party_swaps_the_address_and_names_who_the_push_reac
         await expect(page.locator("#push-email")).to_have_value("qa@supplier-a.cn")
         await expect(page.locator("#push-confirm")).to_contain_text("Send to Supplier SUP-A qa@supplier-a.cn")
         await page.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await page.select_option("#push-requirement", "return")  # never chosen for the handler
         await page.click("#push")
         mail = await mail_arrives(smtp)
         assert mail["To"] == "qa@supplier-a.cn"
@@ -269,6 +336,7 @@ async def test_switching_the_party_swaps_the_address_and_names_who_the_push_reac
         await page.press("#push-email", "Tab")  # leaving the field checks it too
         await expect(page.locator("#push-confirm")).to_contain_text("is the address of the supplier Supplier SUP-A")
         await page.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await page.select_option("#push-requirement", "return")  # never chosen for the handler
         await page.click("#push")
         await expect(page.locator(".notice-error li[data-field=email]")).to_have_count(1)
         assert len(smtp.messages) == 1
@@ -296,6 +364,7 @@ async def test_a_suppliers_answer_appears_live_on_the_handlers_open_page(
         await desk.goto(f"/cases/{case.number}")
         await desk.wait_for_selector("#push-form")
         await desk.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
+        await desk.select_option("#push-requirement", "return")  # never chosen for the handler
         await desk.click("#push")
         # The push answers with the panel itself: the link is listed and the page was not reloaded.
         await desk.wait_for_selector("#links li[data-live='true']")

@@ -245,3 +245,89 @@ async def test_a_second_report_of_the_same_problem_adds_its_photos_to_the_first(
     await expect(phone.locator("#evidence-panel .evidence-grid img")).to_have_count(1)
     assert await Case.count() == 1
     assert await Evidence.count().where(Evidence.case == first.case.id) == 1
+
+
+async def test_the_send_button_counts_the_upload_as_htmx_sends_the_report(
+    phone: Any, make_user: Any, tmp_path: Path
+) -> None:
+    """A real upload on a slow line: htmx posts the form (its own headers), and its upload progress shows
+    on the Send button as a share that grows, and on each photo's bar, until the case opens."""
+    user = await make_user("warehouse", name="Wu")
+    photos = [phone_photo(tmp_path / f"IMG_02{n}.JPG", (60 * n, 90, 120), noisy=True) for n in range(2)]
+    posts: list[dict[str, str]] = []
+    phone.on("request", lambda r: posts.append(r.headers) if r.method == "POST" and r.url.endswith("/intake") else None)
+    await sign_in_page(phone, user.email, PASSWORD)
+    await phone.goto("/intake")
+    await phone.fill("#field-order_number", "PO-SLOW-1")
+    await phone.locator("label.choice", has_text="Damaged in transit").click()
+    await phone.fill("#field-quantity_affected", "1")
+    await phone.fill("#field-description", "Sent from the far end of the yard")
+    await phone.locator("input[data-evidence-input][capture]").set_input_files([str(path) for path in photos])
+    await expect(phone.locator("[data-previews] li.preview")).to_have_count(2)
+
+    # About ten seconds of upload at 64 KB/s.
+    cdp = await phone.context.new_cdp_session(phone)
+    await cdp.send("Network.enable")
+    await cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": 64 * 1024},
+    )
+    button = phone.locator("[data-submit]")
+    await button.click()
+    await expect(button).to_be_disabled()
+    shares: list[int] = []
+    for _ in range(40):
+        found = re.fullmatch(r"Sending… (\d+)%", (await button.text_content() or "").strip())
+        if found:
+            shares.append(int(found[1]))
+        if len(set(shares)) >= 3:
+            break
+        await phone.wait_for_timeout(250)
+    assert len(set(shares)) >= 3 and shares == sorted(shares) and 0 < shares[-1] < 100, shares
+    bars = await phone.locator("[data-previews] [data-progress]").evaluate_all("bars => bars.map((b) => b.value)")
+    assert bars[0] > 0, bars
+    await cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+    await phone.wait_for_url(re.compile(r"/cases/AS-\d{4}-\d{6}\?reported=new"))
+
+    # Sent by htmx itself, with its own headers (the form's id as the trigger), once.
+    assert len(posts) == 1 and posts[0]["hx-request"] == "true" and posts[0]["hx-trigger"] == "intake-form"
+    case = await Case.objects().first()
+    assert await Evidence.count().where(Evidence.case == case.id) == 2
+
+
+async def test_a_report_sent_after_the_session_ended_stays_on_the_form_with_the_way_to_sign_in(
+    phone: Any, make_user: Any, tmp_path: Path
+) -> None:
+    """htmx would follow the server's HX-Redirect to the sign-in page and lose the photos: the form stays,
+    photos and all, with a link that signs in on another tab; sent again after that, it is filed."""
+    user = await make_user("warehouse", name="Wu")
+    await sign_in_page(phone, user.email, PASSWORD)
+    await phone.goto("/intake")
+    await phone.fill("#field-order_number", "PO-SIGNED-OUT-1")
+    await phone.locator("label.choice", has_text="Damaged in transit").click()
+    await phone.fill("#field-quantity_affected", "1")
+    await phone.locator("input[data-evidence-input][capture]").set_input_files(
+        str(phone_photo(tmp_path / "IMG_0301.JPG", (20, 160, 90)))
+    )
+    # The session ends elsewhere (its cookie is gone); the form's CSRF token still holds.
+    await phone.context.clear_cookies(name="cc_session")
+    await phone.locator("[data-submit]").click()
+    link = phone.locator("#messages a")
+    await expect(link).to_have_text("You were signed out. Sign in here (it opens a new tab), then tap send again.")
+    assert (await link.get_attribute("href") or "").startswith("/login?next=/intake")
+    assert phone.url.endswith("/intake")
+    await expect(phone.locator("[data-previews] li.preview")).to_have_count(1)
+    await expect(phone.locator("[data-submit]")).to_be_enabled()
+    assert await Case.count() == 0
+
+    # Signed in on another tab, the same form is sent again and filed with its photo.
+    other = await phone.context.new_page()
+    await sign_in_page(other, user.email, PASSWORD)
+    await other.close()
+    await phone.locator("[data-submit]").click()
+    await phone.wait_for_url(re.compile(r"/cases/AS-\d{4}-\d{6}\?reported=new"))
+    case = await Case.objects().first()
+    assert await Evidence.count().where(Evidence.case == case.id) == 1

@@ -1,6 +1,7 @@
 """Reports filed with no signal are kept on the phone and sent exactly once later — in real Chromium."""
 
 import asyncio
+import contextlib
 import io
 import time
 import urllib.request
@@ -377,3 +378,54 @@ async def test_a_refused_report_is_fixed_on_the_intake_form_and_filed_once_with_
     assert await Evidence.count().where(Evidence.case == case.id) == 1
     assert await queued(phone) == []
     await expect(phone.locator("#queue-badge")).to_be_hidden()
+
+
+@pytest.mark.parametrize("failure", ["send error", "timeout"])
+async def test_a_live_send_that_gets_no_answer_goes_to_the_queue_and_is_filed_once(
+    phone: Any, make_user: Any, tmp_path: Path, failure: str
+) -> None:
+    """Online, but the post itself fails (htmx:sendError) or gets no answer within the form's hx-request
+    timeout (htmx:timeout): the report is kept on the phone under its key and filed once later."""
+    user = await make_user("warehouse", name="Wu")
+    await installed(phone, user)
+    await phone.goto("/intake")
+    if failure == "timeout":
+        # The form's own timeout is the queue's 90 s; a test waits 1.5 s instead.
+        await phone.locator("#intake-form").evaluate("form => form.setAttribute('hx-request', '{\"timeout\": 1500}')")
+
+    async def cut(route: Any) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+        elif failure == "send error":
+            await route.abort("connectionreset")
+        else:
+            await asyncio.sleep(4)  # the page gave up after 1.5 s; the post never reaches the server
+            with contextlib.suppress(Exception):
+                await route.abort("timedout")
+
+    await phone.route("**/intake", cut)
+    await fill_report(phone, f"No answer: {failure}", [photo(tmp_path / "a.jpg", (120, 30, 200))])
+    key = await phone.locator("[data-client-key]").input_value()
+    await phone.locator("[data-submit]").click()
+    await expect(phone.locator("[data-status]")).to_have_text("Saved on this phone, will send automatically.")
+    # The form is ready for the next report, under a new key; the kept one carries the sent key.
+    await expect(phone.locator("[data-previews] li.preview")).to_have_count(0)
+    assert await phone.locator("[data-client-key]").input_value() not in ("", key)
+    await expect(phone.locator("[data-submit]")).to_be_enabled()
+    await expect(phone.locator("[data-submit]")).to_have_text("Send report")
+    # (The worker may replay it at once through Background Sync: its posts do not pass this page's route.)
+    if failure == "timeout":
+        await asyncio.sleep(3)  # the stalled post ends, refused, without reaching the server
+    await phone.unroute("**/intake", cut)
+
+    await phone.goto("/queue")  # a page load replays what is waiting
+
+    async def queue_size() -> int:
+        return len(await queued(phone))
+
+    assert await eventually(queue_size, 0) == 0
+    assert await eventually(case_count, 1) == 1
+    await asyncio.sleep(1)  # a late duplicate replay would show up here
+    case = await Case.objects().first()
+    assert await Case.count() == 1 and case.client_key == key and case.description == f"No answer: {failure}"
+    assert await Evidence.count().where(Evidence.case == case.id) == 1

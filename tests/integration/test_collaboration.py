@@ -21,15 +21,17 @@ from bs4 import BeautifulSoup
 from PIL import Image
 
 from app.cases.events import Actor
+from app.cases.responsibility import json_object
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent, Message
 from app.collaboration.links import token_digest
-from app.collaboration.tables import AccessLink, PlanProposal
+from app.collaboration.services import dispute_decide
+from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.evidence.tables import Evidence
 from app.i18n import format_day
 from app.trade.tables import Carrier, Customer, Supplier
 from tests.browser.conftest import free_port
-from tests.conftest import asgi_client, csrf_token, sign_in
+from tests.conftest import asgi_client, csrf_token, sign_in, work_off_queue
 
 LINK = re.compile(r"https?://\S+/l/([A-Za-z0-9_\-]+)")
 
@@ -93,21 +95,29 @@ async def supplier_case(code: str = "SUP-A", email: str = "qa@supplier-a.cn", la
 
 
 async def push_form(
-    client: Any, number: str, *, party: str = "supplier", email: str = "qa@supplier-a.cn", language: str = "zh"
+    client: Any,
+    number: str,
+    *,
+    party: str = "supplier",
+    email: str = "qa@supplier-a.cn",
+    language: str = "zh",
+    reply_in: int = 7,
 ) -> Any:
-    """The push form as a handler sends it; the answer is the caller's to check."""
-    return await client.post(
+    """The push form as a handler sends it, and its mail sent by the worker; the answer is the caller's to check."""
+    response = await client.post(
         f"/cases/{number}/push",
         data={
             "party": party,
             "email": email,
             "language": language,
             "requirement": "replacement",
-            "reply_by": (datetime.now(UTC).date() + timedelta(days=7)).isoformat(),
+            "reply_by": (datetime.now(UTC).date() + timedelta(days=reply_in)).isoformat(),
             "note": "Photos attached",
             "_csrf_token": await csrf_token(client),
         },
     )
+    await work_off_queue()
+    return response
 
 
 async def push(client: Any, number: str, *, email: str = "qa@supplier-a.cn", party: str = "supplier") -> Any:
@@ -121,6 +131,16 @@ def link_in(mail: Any) -> str:
     found = LINK.search(body)
     assert found, body
     return found.group(1)
+
+
+async def party_disputes(client: Any, number: str, reason: str, *, photo_name: str = "") -> None:
+    """A party's answer "Dispute" (with a photo when named): the one action that opens mediation."""
+    files = {"evidence": (photo_name, photo(), "image/jpeg")} if photo_name else None
+    data = {"response": "dispute", "reason": reason}
+    response = await client.post(
+        f"/p/cases/{number}/respond", data=data, files=files, headers={"x-csrftoken": await csrf_token(client)}
+    )
+    assert response.status_code == 303, response.text
 
 
 async def open_link(client: Any, token: str) -> Any:
@@ -179,17 +199,22 @@ async def test_push_mail_link_dispute_counter_accept_confirm(
     assert 'lang="zh-CN"' in page.text  # the link's language, not the browser's
 
     # The supplier disputes with a photo: it goes through the evidence pipeline, marked as theirs.
-    response = await party.post(
-        f"/p/cases/{case.number}/respond",
-        data={"response": "dispute", "reason": "Packed intact; damage happened in transit"},
-        files={"evidence": ("photo.jpg", photo(), "image/jpeg")},
-        headers={"x-csrftoken": await csrf_token(party)},
-    )
-    assert response.status_code == 303, response.text
+    await party_disputes(party, case.number, "Packed intact; damage happened in transit", photo_name="photo.jpg")
     theirs = await Evidence.objects().where(Evidence.case == case.id).first()
     assert theirs.party == "supplier" and theirs.status == "ok" and len(theirs.sha256) == 64
     assert (await party.get(f"/p/cases/{case.number}/evidence/{theirs.id}/thumb")).status_code == 200
     assert (await party.get(f"/evidence/{theirs.id}/original")).status_code in (302, 401)
+    # The one dispute action opened mediation, with the answer's reason and the photo on it.
+    row = await Case.objects().where(Case.id == case.id).first()
+    assert row.node == "disputed" and row.node_before_dispute == "responsibility"
+    dispute = await Dispute.objects().where(Dispute.case == case.id).first()
+    assert dispute.opened_by == "supplier" and dispute.reason == "Packed intact; damage happened in transit"
+    opened = [e for e in await CaseEvent.objects().where(CaseEvent.case == case.id) if e.kind == "dispute_opened"]
+    assert len(opened) == 1 and json_object(opened[0].data)["evidence_ids"] == [theirs.id]
+    # A manager decides; responsibility settled, the case goes on to the plan.
+    await dispute_decide(
+        actor=Actor.system(), dispute_id=dispute.id, decision="supplier", rationale="Damage visible at loading"
+    )
 
     # Messages both ways, each a CaseEvent; internal notes never reach the party.
     await Message(case=case.id, party="supplier", body="INTERNAL-ONLY note", internal=True).save()
@@ -273,7 +298,8 @@ async def test_push_mail_link_dispute_counter_accept_confirm(
         "progress_update",
     ):
         assert kind in kinds, (kind, kinds)
-    assert kinds.count("node_changed") == 3  # reported → responsibility → plan → implementation
+    # reported → responsibility → disputed → responsibility → plan → implementation
+    assert kinds.count("node_changed") == 5
 
     # The staff panel and the supplier's answer time.
     panel = await staff.get(f"/cases/{case.number}/collaboration")
@@ -322,15 +348,15 @@ async def test_a_decided_dispute_is_mailed_to_the_party_and_moves_the_case_to_th
     await sign_in(staff, await make_user("handler"))
     await push(staff, case.number)
     await open_link(party, link_in(smtp[0].messages[0]))
+    # Their answer "dispute" is the one action: no second "ask for mediation" step on the page.
+    assert 'id="party-mediation"' not in (await party.get(f"/p/cases/{case.number}")).text
     opened = await party.post(
-        f"/p/cases/{case.number}/dispute",
-        data={"reason": "We do not agree with the hint", "_csrf_token": await csrf_token(party)},
+        f"/p/cases/{case.number}/respond",
+        data={"response": "dispute", "reason": "We do not agree with the hint", "_csrf_token": await csrf_token(party)},
     )
     assert opened.status_code == 303, opened.text
     row = await Case.objects().where(Case.id == case.id).first()
     assert row.node == "disputed" and row.node_before_dispute == "responsibility"
-    from app.collaboration.tables import Dispute
-
     dispute = await Dispute.objects().where(Dispute.case == case.id).first()
     assert dispute.opened_by == "supplier" and dispute.from_node == "responsibility"
     page = await staff.get(f"/disputes/{dispute.id}")
@@ -399,6 +425,34 @@ async def test_a_decided_dispute_is_mailed_to_the_party_and_moves_the_case_to_th
     assert ["Appeal" in line for line in opened_lines] == [False, True]
 
 
+async def test_a_company_may_answer_a_dispute_before_mediation(
+    settings: Any, smtp: tuple[Sink, str], make_user: Any
+) -> None:
+    """CROSSCLAIM_DISPUTE_ANSWER_ROUND: the dispute is recorded for our answer; mediation waits for a handler."""
+    from app.asgi import create_app
+
+    app = create_app(replace(settings, smtp_url=smtp[1], dispute_answer_round=True))
+    case = await supplier_case()
+    async with asgi_client(app) as staff, asgi_client(app) as party:
+        await sign_in(staff, await make_user("handler"))
+        await push(staff, case.number)
+        await open_link(party, link_in(smtp[0].messages[0]))
+        answered = await party.post(
+            f"/p/cases/{case.number}/respond",
+            data={"response": "dispute", "reason": "Not our packaging", "_csrf_token": await csrf_token(party)},
+        )
+        assert answered.status_code == 303, answered.text
+        row = await Case.objects().where(Case.id == case.id).first()
+        assert row.node == "responsibility" and not await Dispute.exists().where(Dispute.case == case.id)
+        assert "party_response" in await events(case.id)
+        opened = await staff.post(
+            f"/cases/{case.number}/mediation",
+            data={"reason": "Our answer did not settle it", "_csrf_token": await csrf_token(staff)},
+        )
+        assert opened.status_code == 303, opened.text
+        assert (await Case.select(Case.node).where(Case.id == case.id).first())["node"] == "disputed"
+
+
 async def test_claim_pack_pdf_parses_back(staff: Any, make_user: Any, tmp_path: Path) -> None:
     case = await supplier_case()
     await sign_in(staff, await make_user("handler"))
@@ -461,6 +515,7 @@ async def test_claim_pack_attached_to_the_push_mail_and_links_renewed_when_we_wr
         },
     )
     assert response.status_code == 303, response.text
+    assert await work_off_queue() == 1
     mail = smtp[0].messages[0]
     attachments = list(mail.iter_attachments())
     assert [a.get_content_type() for a in attachments] == ["application/pdf"]
@@ -691,6 +746,7 @@ async def test_the_party_sees_the_basis_we_cite_and_never_our_hint(
     assert await AccessLink.count().where(AccessLink.case == case.id) == 0 and not smtp[0].messages
     pushed = await staff.post(f"/cases/{case.number}/push", data={**form, "basis": ["CMR Art. 30(1)"]})
     assert pushed.status_code == 303, pushed.text
+    assert await work_off_queue() == 1
 
     cited, uncited = in_chinese(lambda: rule_text("CMR Art. 30(1)")), in_chinese(lambda: rule_text("CISG Art. 38"))
     explanation = in_chinese(lambda: rule_text(case.hint["explanation"]))
@@ -825,7 +881,10 @@ async def test_two_accepts_of_one_round_at_once_agree_it_once() -> None:
     )  # fmt: skip
     handler = Actor(kind="user", id="7", label="Hao")
     results = await asyncio.gather(
-        *(plan_accept(actor=handler, case_id=case.id, proposal_id=offered.id, side="us") for _ in range(2)),
+        *(
+            plan_accept(actor=handler, case_id=case.id, proposal_id=offered.id, side="us", payer="supplier")
+            for _ in range(2)
+        ),
         return_exceptions=True,
     )
     assert sorted(type(result).__name__ for result in results) == ["Conflict", "PlanProposal"], results
@@ -839,3 +898,62 @@ async def test_two_accepts_of_one_round_at_once_agree_it_once() -> None:
     )
     # Agreed once: a case without a customer goes on to implementation once, not twice.
     assert [move["data"]["to"] for move in moves] == ["responsibility", "plan", "implementation"]
+
+
+async def test_accepting_a_plan_before_responsibility_is_settled_needs_who_pays(
+    staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    await push(staff, case.number)
+    await open_link(party, link_in(smtp[0].messages[0]))
+    proposed = await party.post(
+        f"/p/cases/{case.number}/plan",
+        data={
+            "remedy": "replacement",
+            "currency": "CNY",
+            "details": "We resend",
+            "_csrf_token": await csrf_token(party),
+        },
+    )
+    assert proposed.status_code == 303, proposed.text
+    proposal = await PlanProposal.objects().where(PlanProposal.case == case.id).first()
+    panel = await staff.get(f"/cases/{case.number}/collaboration")
+    assert f'id="payer-{proposal.id}"' in panel.text, "the accept asks who pays while responsibility is open"
+    silent = await staff.post(
+        f"/cases/{case.number}/plan/{proposal.id}/accept", data={"_csrf_token": await csrf_token(staff)}
+    )
+    assert silent.status_code == 422 and "choose who pays" in silent.text
+    assert (await PlanProposal.objects().where(PlanProposal.id == proposal.id).first()).status == "open"
+    chosen = await staff.post(
+        f"/cases/{case.number}/plan/{proposal.id}/accept",
+        data={"payer": "shared", "_csrf_token": await csrf_token(staff)},
+    )
+    assert chosen.status_code == 303, chosen.text
+    agreed = await CaseEvent.objects().where((CaseEvent.case == case.id) & (CaseEvent.kind == "plan_agreed")).first()
+    assert json_object(agreed.data)["payer"] == "shared"
+    timeline = BeautifulSoup((await staff.get(f"/cases/{case.number}")).text, "html.parser")
+    line = timeline.select_one("#timeline li[data-kind=plan_agreed]").get_text(" ", strip=True)
+    assert "Who pays: Shared" in line
+
+
+async def test_with_responsibility_settled_the_plan_is_accepted_without_choosing(
+    staff: Any, party: Any, make_user: Any, smtp: tuple[Sink, str]
+) -> None:
+    case = await supplier_case()
+    await sign_in(staff, await make_user("handler"))
+    await push(staff, case.number)
+    await open_link(party, link_in(smtp[0].messages[0]))
+    await Case.update({Case.confirmed_party: "supplier"}).where(Case.id == case.id)
+    await party.post(
+        f"/p/cases/{case.number}/plan",
+        data={"remedy": "replacement", "currency": "CNY", "_csrf_token": await csrf_token(party)},
+    )
+    proposal = await PlanProposal.objects().where(PlanProposal.case == case.id).first()
+    assert f'id="payer-{proposal.id}"' not in (await staff.get(f"/cases/{case.number}/collaboration")).text
+    accepted = await staff.post(
+        f"/cases/{case.number}/plan/{proposal.id}/accept", data={"_csrf_token": await csrf_token(staff)}
+    )
+    assert accepted.status_code == 303, accepted.text
+    agreed = await CaseEvent.objects().where((CaseEvent.case == case.id) & (CaseEvent.kind == "plan_agreed")).first()
+    assert "payer" not in json_object(agreed.data)

@@ -10,7 +10,7 @@ from app.cases.services import CaseDraft, case_create, case_move
 from app.cases.tables import Case, CaseEvent
 from app.collaboration.tables import AccessLink
 from app.trade.tables import Supplier
-from tests.conftest import csrf_token, sign_in
+from tests.conftest import csrf_token, sign_in, work_off_queue
 from tests.integration.test_collaboration import Sink, link_in, mail_app, smtp, staff  # noqa: F401 - fixtures
 
 
@@ -53,6 +53,8 @@ async def test_ticked_cases_go_each_to_their_supplier_and_the_others_are_listed_
 
     assert response.status_code == 200, response.text
     assert "2 cases sent to their suppliers" in response.text
+    assert not sink.messages, "the request only queues the mails"
+    assert await work_off_queue() == 2  # one task per case pushed
     assert f"{no_address.number}</a>: no email address on record for the supplier" in response.text
     assert f"{closed.number}</a>: the case is closed" in response.text
     # One mail per supplier, to the address on record, each with a link that opens only its own case.

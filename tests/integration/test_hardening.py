@@ -24,7 +24,7 @@ from app.cases.tables import Case
 from app.collaboration import links
 from app.collaboration.tables import AccessLink
 from app.db import atomic
-from app.evidence.pipeline import EvidenceLimits
+from app.evidence.limits import EvidenceLimits
 from app.evidence.services import UPLOAD_BODY_LIMIT, EvidencePolicy
 from app.evidence.tables import Evidence
 from app.logs import JsonFormatter

@@ -28,9 +28,10 @@ from app.i18n import (
     current_language,
     format_moment,
     format_money,
+    zone_label,
 )
+from app.reminders.sweep import SWEEPER
 from app.rules.facts import EVIDENCE, FACTS
-from app.tracking.sweep import SWEEPER
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Customer, Supplier
 from tests.conftest import asgi_client, csrf_token, sign_in
@@ -252,7 +253,8 @@ async def test_a_supplier_in_germany_sees_its_deadline_on_berlin_time_with_ours_
     token = current_language.set("en")
     try:
         for moment in page.select(".timeline time"):
-            expected = format_moment(datetime.fromisoformat(moment["datetime"]), "Europe/Berlin")
+            at = datetime.fromisoformat(moment["datetime"])
+            expected = f"{format_moment(at, 'Europe/Berlin')} {zone_label(at, 'Europe/Berlin')}"  # the zone named
             assert moment.get_text(strip=True) == expected
     finally:
         current_language.reset(token)
@@ -498,11 +500,14 @@ async def test_the_collaboration_panel_and_mediation_page_name_parties_answers_a
     opened = " ".join(page.select_one("#dispute p:nth-of-type(2)").get_text(" ").split())
     assert opened.startswith("由 供应商 在“责任认定”节点发起："), opened
     assert page.select_one("#decision strong").get_text(strip=True) == "共同承担"
-    ours = [li.get_text(" ", strip=True) for li in page.select("#our-position .timeline li")]
-    assert any("已发送给供应商或承运人" in line for line in ours), ours
-    theirs = [" ".join(li.get_text(" ").split()) for li in page.select("#their-position .timeline li")]
-    assert any("供应商 · 答复" in line for line in theirs), theirs
-    assert any("供应商 · 已发起调解" in line for line in theirs), theirs
+    # Both positions in the same shape: our claim and what we ask, their answer and its facts.
+    ours = [p.get_text(" ", strip=True) for p in page.select("#our-position .statement")]
+    assert any(line.startswith("我方要求：") for line in ours), ours
+    theirs = [p.get_text(" ", strip=True) for p in page.select("#their-position .statement")]
+    assert theirs == ["不同意"], theirs
+    facts = " ".join(page.select_one("#their-position .facts").get_text(" ").split())
+    assert "部分接受" in facts and "40%" in facts, facts
+    assert len(page.select("#our-position h3")) == len(page.select("#their-position h3")) == 4
     shown = visible_text(str(page))
     for code in ("case_pushed", "party_response", "dispute_opened", "shared", "supplier"):
         assert f" {code} " not in f" {shown} ", (code, shown)

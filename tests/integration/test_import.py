@@ -334,7 +334,7 @@ def run_as_worker(settings: Any, task: Any) -> None:
     """What `crossclaim worker` does with a task: its own engine (the test's pool belongs to the test's loop)."""
     from app import db
     from app.piccolo_app import TABLES
-    from app.tasks.queue import huey
+    from app.queue import huey
 
     original = db.current_engine()
     db.bind_tables(db.make_engine(settings.database_url), TABLES)
@@ -346,7 +346,7 @@ def run_as_worker(settings: Any, task: Any) -> None:
 
 async def test_big_import_runs_as_a_task_with_progress(client: Any, login: Any, settings: Any) -> None:
     from app.imports import jobs
-    from app.tasks.queue import huey
+    from app.queue import huey
 
     await login("handler")
     rows = [["PO-9", i, "SZ01", "深圳陶瓷厂", "", "FOB", "sea", "", "", f"SKU-{i}", "x", "", 1, 1, "CNY", "", ""]

@@ -22,7 +22,7 @@ from bs4 import BeautifulSoup
 from app.cases.events import Actor
 from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent, Message
-from app.evidence.pipeline import EvidenceLimits
+from app.evidence.limits import EvidenceLimits
 from app.evidence.services import EvidencePolicy
 from app.evidence.storage import LocalEvidenceStore, evidence_key
 from app.evidence.tables import Evidence
@@ -31,9 +31,9 @@ from app.mail.ingest import ingest_mail
 from app.mail.outgoing import case_mail
 from app.mail.tables import FailingAddress, InboundMail, SentMail
 from app.notify.email import Mail
+from app.notify.tables import Notification
+from app.reminders.sweep import sweep
 from app.tracking.policies import configure_policy
-from app.tracking.sweep import sweep
-from app.tracking.tables import Notification
 from app.trade.tables import Customer
 from tests.conftest import ROOT, asgi_client, csrf_token, sign_in
 from tests.integration.test_collaboration import Sink, photo, push, smtp, supplier_case

@@ -13,12 +13,12 @@ from PIL import Image
 
 from app.cases.assignment import pick_assignee
 from app.cases.events import Actor
-from app.cases.intake import IntakeReport, intake_submit
 from app.cases.services import CaseDraft, case_create
 from app.cases.tables import Case, CaseEvent
 from app.evidence.services import EvidencePolicy
 from app.evidence.storage import LocalEvidenceStore
 from app.evidence.tables import Evidence
+from app.intake.services import IntakeReport, intake_submit
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
 from tests.conftest import csrf_token, sign_in
 
@@ -543,8 +543,8 @@ async def test_concurrent_reports_for_one_new_customer_make_one_customer(client:
 
 
 async def test_customer_lookups_racing_in_separate_transactions_create_one_customer() -> None:
-    from app.cases.intake import _customer_for
     from app.db import atomic
+    from app.intake.services import _customer_for
 
     report = IntakeReport(problem_type="quality_defect", customer_email="race@example.com", customer_name="Race")
 
@@ -582,11 +582,45 @@ async def test_a_second_report_of_the_same_problem_on_the_same_order_is_question
     confirmed = await post_intake(client, {**second, "confirm_new": "1"}, files=[("b.jpg", photo())])
     assert confirmed.status_code == 303 and confirmed.headers["location"].endswith("?reported=new")
     replayed = form(order_number="PO-TWICE-1", order_line="", client_key="replayed-report-4")
-    assert (await post_intake(client, replayed, **{"X-Crossclaim-Replay": "1"})).status_code == 303
+    assert (await post_intake(client, replayed, **{"X-Crossclaim-Replay": "1"})).status_code == 201
     assert await Case.count() == 4
     # The very same report sent twice still answers with its own case, not a warning.
     again = await post_intake(client, {**second, "confirm_new": "1"}, files=[("b.jpg", photo())])
     assert again.status_code == 303 and again.headers["location"].endswith("?reported=again")
+
+
+async def test_a_replay_is_told_apart_by_its_own_header_and_answered_with_a_status(
+    client: Any, login: Any, make_user: Any
+) -> None:
+    """The phone's queue sends X-Crossclaim-Replay, not htmx's HX-Request: it gets a status and the case's
+    address (no page, no redirect), the summary alone as the reason for a refusal, and 401 when signed out."""
+    replay = {"X-Crossclaim-Replay": "1"}
+    await login("warehouse")
+    values = form(order_number="PO-REPLAY-1", order_line="", client_key="replay-status-0001")
+    filed = await post_intake(client, values, files=[("a.jpg", photo())], **replay)
+    assert filed.status_code == 201 and filed.content == b""
+    assert re.fullmatch(r"/cases/AS-\d{4}-\d{6}\?reported=new", filed.headers["location"])
+    assert "hx-redirect" not in filed.headers
+    again = await post_intake(client, values, files=[("a.jpg", photo())], **replay)
+    assert again.status_code == 200 and again.headers["location"].endswith("?reported=again")
+    assert await Case.count() == 1 and await Evidence.count() == 1
+
+    refused = await post_intake(client, form(customer_email="not-an-email", client_key="replay-bad-2"), **replay)
+    assert refused.status_code == 422
+    assert "<html" not in refused.text and "<nav" not in refused.text
+    summary = BeautifulSoup(refused.text, "html.parser")
+    assert summary.select_one("[data-field='customer_email']") is not None
+
+    # Signed out meanwhile: the replay is told so in words, with the code the queue reads, not redirected.
+    await client.post("/logout", headers={"x-csrftoken": await csrf_token(client)})
+    lost = await post_intake(client, form(client_key="replay-lost-3"), **replay)
+    assert lost.status_code == 401 and lost.headers["x-error-code"] == "not_authenticated"
+    assert "location" not in lost.headers and "hx-redirect" not in lost.headers
+    assert "<html" not in lost.text
+    # A person's htmx request in the same state is still sent to the sign-in page.
+    live = await post_intake(client, form(client_key="replay-lost-3"), **{"HX-Request": "true"})
+    assert live.status_code == 204 and live.headers["hx-redirect"].startswith("/login")
+    assert await Case.count() == 1
 
 
 @pytest.mark.checklist(25, 26)
@@ -595,7 +629,7 @@ async def test_a_report_cut_off_before_its_photos_leaves_nothing_and_its_retry_f
 ) -> None:
     """The process dies after the case row and before the evidence rows: neither is kept, so the report
     was never half-filed, and the form sent again files it once with its photo."""
-    from app.cases import intake
+    from app.intake import services as intake
 
     await login("warehouse")
     values = form(order_number="PO-UNKNOWN-8", order_line="")

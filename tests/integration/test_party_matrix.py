@@ -24,6 +24,7 @@ from app.customers import services as customers
 from app.db import atomic
 from app.evidence.storage import LocalEvidenceStore
 from app.evidence.tables import Evidence
+from app.playbooks.tables import Playbook
 from app.trade.tables import Carrier, Supplier
 from tests.conftest import asgi_client, csrf_token, sign_in
 from tests.integration.test_i18n import transit_case
@@ -63,6 +64,9 @@ SEEN: dict[tuple[str, str], bool] = {
             "other's name": False,
             "other's address": False,
             "refusals about it": False,
+            "who pays": False,  # recorded when its plan was accepted before responsibility was settled
+            "playbook internal notes": False,
+            "why we sent despite the playbook": False,
         }.items()
     },
     ("supplier", "own progress"): True,
@@ -127,6 +131,11 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
     await Case.update(
         {Case.supplier: supplier.id, Case.carrier: carrier.id, Case.description: "DESC-MARK cartons crushed"}
     ).where(Case.id == case.id)
+    for kind, row in (("supplier", supplier), ("carrier", carrier)):
+        # Our playbook of each party is staff data: its notes and contacts stay with us.
+        await Playbook(
+            party_kind=kind, party_id=row.id, notes=f"PLAYBOOK-NOTE-{kind}", evidence='[{"key": "damage_photos"}]'
+        ).save()
     staff = asgi_client(app)
     await staff.__aenter__()
     clients: dict[str, Any] = {}
@@ -152,14 +161,27 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
         tracked = await customer.post(f"/t/{customer_token}", data={"_csrf_token": await csrf_token(customer)})
         assert tracked.status_code == 303
 
-        # Each counterparty answers with a file, writes, proposes; we propose to each.
+        # Each counterparty disputes with a file (the one action that opens mediation) and we decide each;
+        # then each writes and proposes, and we propose to each.
         marks = {"supplier": "SUP", "carrier": "CAR"}
         for party, client in ((p, clients[p]) for p in ("supplier", "carrier")):
             mark = marks[party]
             colour = (200, 9, 9) if party == "supplier" else (9, 9, 200)
             files = {"evidence": (f"{party}-mark.jpg", jpeg(colour), "image/jpeg")}
-            answer = {"response": "dispute", "reason": f"RESP-{mark}"}
+            if party == "supplier":
+                # Suggested answers are on the answer form while responsibility is open.
+                assert 'id="suggested-answers"' in (await client.get(f"/p/cases/{case.number}")).text
+            answer = {"response": "dispute", "reason": f"RESP-{mark} DISPUTE-{mark}"}
             assert await post(client, f"/p/cases/{case.number}/respond", answer, files) == 303
+            dispute = await Dispute.objects().where(Dispute.opened_by == party).first()
+            await services.dispute_decide(
+                actor=STAFF, dispute_id=dispute.id, decision="shared", rationale=f"RATIONALE-{mark}"
+            )
+        async with atomic():
+            await record_event(
+                case_id=case.id, actor=STAFF, kind="playbook_rules_overridden",
+                data={"party": "supplier", "rules": [{"kind": "missing_item"}], "reason": "OVERRIDE-REASON"},
+            )  # fmt: skip
         acts: dict[tuple[str, str], int] = {}
         for party in ("carrier", "supplier"):  # our round to the supplier is the later one
             url = f"/p/cases/{case.number}/messages"
@@ -171,14 +193,6 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
             await Message(
                 case=case.id, party="supplier", author_kind="user", body="NOTE-INTERNAL", internal=True
             ).save()
-        # Each asks for mediation; we decide each.
-        for party in ("carrier", "supplier"):
-            reason = {"reason": f"DISPUTE-{marks[party]}"}
-            assert await post(clients[party], f"/p/cases/{case.number}/dispute", reason) == 303
-            dispute = await Dispute.objects().where(Dispute.opened_by == party).first()
-            await services.dispute_decide(
-                actor=STAFF, dispute_id=dispute.id, decision="shared", rationale=f"RATIONALE-{marks[party]}"
-            )
 
         rounds = {p.details: p for p in await PlanProposal.objects().where(PlanProposal.case == case.id)}
         files = {e.filename: e for e in await Evidence.objects().where(Evidence.case == case.id)}
@@ -251,6 +265,9 @@ async def test_each_party_sees_and_may_do_exactly_what_the_model_says(app: Any, 
                 "other's name": [f"Matrix {'Carrier' if party == 'supplier' else 'Supplier'} Co"],
                 "other's address": ["car@matrix.example" if party == "supplier" else "sup@matrix.example"],
                 "refusals about it": ["Refused"],
+                "who pays": ["Who pays"],
+                "playbook internal notes": ["PLAYBOOK-NOTE-"],
+                "why we sent despite the playbook": ["OVERRIDE-REASON", "despite the party"],
             }
             if party == "supplier":
                 markers["own progress"] = ["PROG-SUP"]

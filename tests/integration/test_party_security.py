@@ -14,7 +14,7 @@ from app.cases.events import Actor
 from app.cases.services import case_move
 from app.cases.tables import Case, CaseEvent
 from app.collaboration import links, services
-from app.collaboration.tables import AccessLink, PlanProposal
+from app.collaboration.tables import AccessLink, Dispute, PlanProposal
 from app.db import atomic
 from app.evidence.tables import Evidence
 from tests.conftest import asgi_client, csrf_token, sign_in
@@ -169,6 +169,9 @@ async def test_supplier_a_cannot_read_or_act_on_supplier_b_case(app: Any) -> Non
         )
         assert uploaded.status_code == 303, uploaded.text
         evidence_b = await Evidence.objects().where(Evidence.case == case_b.id).first()
+        # B's dispute opened mediation; decided, the case is on to the plan.
+        dispute_b = await Dispute.objects().where(Dispute.case == case_b.id).first()
+        await services.dispute_decide(actor=Actor.system(), dispute_id=dispute_b.id, decision="shared", rationale="r")
         proposal_b = await services.plan_propose(
             actor=Actor.system(),
             case_id=case_b.id,

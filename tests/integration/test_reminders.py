@@ -26,9 +26,10 @@ from app.cases.services import CaseDraft, case_create, case_move
 from app.cases.tables import CaseEvent
 from app.notify.email import Mail, PermanentMailError, TransientMailError, send_mail
 from app.notify.inapp import unread_count
+from app.notify.tables import Notification
+from app.reminders.sweep import sweep
 from app.tracking.policies import configure_policy
-from app.tracking.sweep import sweep
-from app.tracking.tables import Notification, Reminder, StageDeadline
+from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Customer, Supplier
 from tests.browser.conftest import free_port
 from tests.conftest import csrf_token
@@ -277,7 +278,7 @@ async def test_sms_goes_to_the_supplier_through_the_http_provider(
 async def test_the_huey_periodic_task_runs_the_same_sweep(
     mail_settings: Any, smtp: tuple[Sink, str], make_user: Any
 ) -> None:
-    from app.tasks.queue import huey
+    from app.queue import huey
     from app.tasks.reminders import reminder_sweep
 
     due_now = [task.name for task in huey.read_periodic(datetime(2026, 3, 5, 1, 7))]

@@ -166,7 +166,7 @@ async def test_download_button_gives_the_pdf(client: Any, login: Any) -> None:
 
 async def test_no_cjk_font_fails_loudly(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from app.analytics.report import ReportError, monthly_pdf
-    from app.web.templates import template_environment
+    from app.templating import template_environment
 
     # A real fontconfig that knows no fonts at all: what a bare container looks like.
     config = tmp_path / "fonts.conf"
@@ -256,7 +256,7 @@ async def test_the_cover_gives_the_headline_and_each_list_its_scope(
 
     from app.analytics.report import monthly_pdf
     from app.i18n import current_language
-    from app.web.templates import template_environment
+    from app.templating import template_environment
 
     await overdue_history()
     token = current_language.set(language)

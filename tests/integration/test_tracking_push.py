@@ -18,9 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from app.notify.tables import PushSubscription
+from app.reminders.sweep import sweep
 from app.tracking.services import push_subscribe
-from app.tracking.sweep import sweep
-from app.tracking.tables import PushSubscription, Reminder
+from app.tracking.tables import Reminder
 from tests.conftest import csrf_token, sign_in
 from tests.integration.test_reminders import AFTER_DUE, mail_settings, overdue_case, smtp  # noqa: F401 - fixtures
 

@@ -5,7 +5,8 @@ import io
 import pytest
 from PIL import Image, ImageFile
 
-from app.evidence.pipeline import EvidenceLimits, EvidenceRejected, process_upload
+from app.evidence.limits import EvidenceLimits, EvidenceRejected
+from app.evidence.pipeline import process_upload
 from app.pdf import html_to_pdf
 
 

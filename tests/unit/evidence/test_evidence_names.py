@@ -8,7 +8,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from app.evidence.pipeline import EvidenceLimits, content_disposition, process_upload, safe_display_name
+from app.evidence.filenames import content_disposition, safe_display_name
+from app.evidence.limits import EvidenceLimits
+from app.evidence.pipeline import process_upload
 
 PDF = b"%PDF-1.4\n%%EOF\n"
 

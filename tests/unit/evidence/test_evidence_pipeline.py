@@ -17,7 +17,8 @@ import pillow_heif  # noqa: F401  (registers the HEIF plugin used to make test p
 import pytest
 from PIL import Image, ImageCms
 
-from app.evidence.pipeline import EvidenceLimits, EvidenceRejected, ProcessedEvidence, process_upload
+from app.evidence.limits import EvidenceLimits, EvidenceRejected, ProcessedEvidence
+from app.evidence.pipeline import process_upload
 
 LIMITS = EvidenceLimits()
 RED = (255, 0, 0)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from app.rules import Deadline, HolidayCalendar, RuleFileError, add_years, parse_facts, shipped_countries, suggest
-from app.rules.deadlines import RuleWarning, compute_deadlines
+from app.rules.deadlines import compute_deadlines
+from app.rules.warnings import RuleWarning
 
 TODAY = date(2026, 11, 26)
 

@@ -34,11 +34,13 @@ from app.notify.email import Mail, send_mails
 from app.notify.inapp import notify_users
 from app.notify.push import PushFailed, PushTarget, SubscriptionGone, send_push
 from app.notify.sms import PermanentSmsError, TransientSmsError, sms_provider
+from app.notify.tables import PushSubscription
+from app.reminders import plan_answers
 from app.rules.facts import N_
 from app.settings import Settings
 from app.tracking.policies import Policy, counterpart_of, current_policy
 from app.tracking.services import next_check, step_time
-from app.tracking.tables import PushSubscription, Reminder, StageDeadline
+from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Carrier, Customer, Supplier
 
 log = logging.getLogger("crossclaim.reminders")
@@ -50,6 +52,8 @@ CHUNK = 300
 TRACKING_LINK_DAYS = 120
 # Stored with the claim: the sweep that inserted it sends it now; a crash leaves it for the lease.
 SWEEPER = Actor.system(N_("Reminder sweep"))
+# Claims written to the customer (a stage update, a plan to answer): their mail carries a tracking link.
+CUSTOMER_LEVELS = frozenset({"update", plan_answers.LEVEL})
 
 
 @dataclass
@@ -99,6 +103,7 @@ async def sweep(*, settings: Settings, now: datetime | None = None, lease: timed
     summary = SweepSummary()
     policy = current_policy()
     fresh = await claim_due(policy=policy, settings=settings, now=now, summary=summary)
+    fresh += await claim_plan_answers(policy=policy, now=now)
     taken = await take_over(now=now, lease=lease)
     summary.retried = len(taken)
     fault_point("sweep.after_claim")  # the crash-repair tests die here: claims written, nothing sent
@@ -148,6 +153,14 @@ async def claim_due(*, policy: Policy, settings: Settings, now: datetime, summar
         for start in range(0, len(next_checks), CHUNK):
             await _set_next_checks(next_checks[start : start + CHUNK])
     return won
+
+
+async def claim_plan_answers(*, policy: Policy, now: datetime) -> list[int]:
+    """One reminder per agreed plan the customer has not answered within the policy's hours (mail only)."""
+    due = await plan_answers.unanswered_plans(hours=policy.plan_answer_hours, now=now)
+    claims = [Claim(p.claim_key, p.case_id, "plan", plan_answers.LEVEL, "email", p.email) for p in due]
+    async with db.atomic():
+        return await _insert_claims(claims, now)
 
 
 def _party_for(role: str, row: dict[str, Any]) -> str:
@@ -439,7 +452,7 @@ class _Context:
     ) -> tuple[Mail, int, str, str | None]:
         """The reminder's mail, with its case and the party whose thread it joins (None: staff, no thread)."""
         number = self.numbers.get(reminder["case"], "?")
-        if reminder["level"] == "update":
+        if reminder["level"] in CUSTOMER_LEVELS:
             return await self._customer_update(settings, reminder, number, now)
         text = self.text(reminder)
         link = f"{settings.base_url}/cases/{number}"
@@ -488,12 +501,16 @@ class _Context:
         link = f"{settings.base_url}/t/{token}"
         marker = current_language.set(language)
         try:
-            text = _(
-                "Your after-sales case %(number)s has moved on: %(node)s.",
-                number=number,
-                node=label(reminder["node"], "node"),
-            )
-            follow = _("Follow its progress here:")
+            if reminder["level"] == plan_answers.LEVEL:
+                text = _("Your after-sales case %(number)s: please confirm or decline the agreed plan.", number=number)
+                follow = _("See the plan and answer here:")
+            else:
+                text = _(
+                    "Your after-sales case %(number)s has moved on: %(node)s.",
+                    number=number,
+                    node=label(reminder["node"], "node"),
+                )
+                follow = _("Follow its progress here:")
         finally:
             current_language.reset(marker)
         return text, follow, link
@@ -618,7 +635,7 @@ async def _record(reminders: list[dict[str, Any]], outcome: Outcome, now: dateti
     status |= {i: "skipped" for i, _ in outcome.skipped}
     groups: dict[tuple[int, str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for reminder in reminders:
-        kind = "customer_updated" if reminder["level"] == "update" else "reminder_sent"
+        kind = "customer_updated" if reminder["level"] in CUSTOMER_LEVELS else "reminder_sent"
         if status.get(reminder["id"]) == "failed":
             kind = "reminder_failed"
         if status.get(reminder["id"]) == "skipped":

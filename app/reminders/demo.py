@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
+from app.reminders.sweep import sweep
 from app.settings import Settings
-from app.tracking.sweep import sweep
 
 
 async def reminder_history(*, today: date, days: int = 10) -> dict[str, int]:

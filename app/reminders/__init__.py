@@ -1,0 +1,1 @@
+"""The reminder ladder: the sweep that mails, texts and pushes what the clocks say is due."""
