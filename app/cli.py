@@ -22,7 +22,7 @@ from app.settings import Settings, documented_settings
 
 
 def _bound(settings: Settings) -> Any:
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(settings.database_url, data_dir=settings.marker_dir)
     db.bind_tables(engine, TABLES)
     return engine
 

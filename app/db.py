@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeGuard
 from urllib.parse import urlparse
 
 import aiosqlite
 from piccolo.columns import Column
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
+from piccolo.querystring import QueryString
 from piccolo.table import Table
 
 # Seconds a SQLite writer waits for the lock before "database is locked"; writers queue instead.
@@ -26,6 +30,74 @@ SQLITE_READERS = 4
 # Set on every SQLite connection when it opens. NORMAL is safe in WAL mode: a power cut may lose the
 # last commits but never corrupts the file.
 SQLITE_PRAGMAS = ("PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL")
+
+
+# Statements that change nothing; anything else (and a WITH that writes) counts as a change of the data.
+_READS = ("SELECT", "PRAGMA", "EXPLAIN", "SHOW", "VALUES")
+_WRITE_WORD = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE|TRUNCATE|ALTER|DROP|CREATE)\b", re.IGNORECASE)
+
+
+def _writes(query: str) -> bool:
+    head = query.lstrip(" \t\r\n(").upper()
+    if head.startswith(_READS):
+        return False
+    if head.startswith("WITH"):
+        return _WRITE_WORD.search(query) is not None
+    return True
+
+
+class DataChanges:
+    """The data's version in this process and on this machine: it moves after every committed write.
+
+    Every engine the app makes counts its own writes (a statement outside a transaction once it ran, a
+    transaction's once it committed: never before, so a reader that sees a new version reads the new
+    data) and touches a marker file that the other processes on the machine (server workers, the task
+    worker, the command line) compare by time. A page rendered from data read after ``version()`` may
+    be kept under that version: a later write changes it. Without a marker (no data folder known) there
+    is no version, and nothing may be kept.
+    """
+
+    def __init__(self, marker: Path | None) -> None:
+        self.marker = marker
+        self.local = 0
+
+    def changed(self) -> None:
+        self.local += 1
+        if self.marker is None:
+            return
+        stamp = max(time.time_ns(), _mtime_ns(self.marker) + 1)
+        try:
+            self.marker.touch()
+            os.utime(self.marker, ns=(stamp, stamp))
+        except OSError:
+            self.marker = None  # an unwritable folder: keep nothing rather than miss a change
+
+    def version(self) -> tuple[int, int] | None:
+        if self.marker is None:
+            return None
+        return self.local, _mtime_ns(self.marker)
+
+
+def _mtime_ns(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
+
+
+def data_changes(engine: Engine[Any]) -> DataChanges:
+    """The engine's change counter (an engine made elsewhere, as by Piccolo's tools, has none: no version)."""
+    found = getattr(engine, "changes", None)
+    return found if isinstance(found, DataChanges) else DataChanges(None)
+
+
+def marker_path(engine: Engine[Any], name: str) -> Path | None:
+    """A file that this machine's processes touch to tell each other ``name`` happened: beside a SQLite
+    file, or in the data folder of a PostgreSQL engine (None for an engine without one)."""
+    if isinstance(engine, SQLiteEngine):
+        return Path(f"{engine.path}.{name}")
+    folder = getattr(engine, "marker_folder", None)
+    return folder / f"crossclaim.{name}" if isinstance(folder, Path) else None
 
 
 class _SQLitePool:
@@ -122,6 +194,7 @@ class _PooledTransaction(SQLiteTransaction):
         finally:
             self.engine.current_transaction.reset(self.context)
             await self._give_back(healthy=healthy)
+            _count_transaction(self)
         return exception is None
 
     async def _give_back(self, *, healthy: bool) -> None:
@@ -129,6 +202,82 @@ class _PooledTransaction(SQLiteTransaction):
             await self.pool.give_back_writer(healthy=healthy)
         else:
             await self.pool.give_back_reader(self.connection, healthy=healthy)
+
+
+def wrote_in_transaction(engine: Engine[Any]) -> None:
+    """The running transaction changed data: its end counts as a change (see DataChanges)."""
+    transaction = engine.current_transaction.get()
+    if transaction is not None:
+        transaction.crossclaim_wrote = True
+
+
+def _count_transaction(transaction: Any) -> None:
+    """At the end of an outermost transaction that wrote (committed or not: counting too often is safe)."""
+    if getattr(transaction, "crossclaim_wrote", False):
+        transaction.crossclaim_wrote = False
+        data_changes(transaction.engine).changed()
+
+
+class _CountsWrites:
+    """Mixed into Piccolo's transactions: an outermost one that wrote counts a change when it ends."""
+
+    _parent: Any
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        try:
+            return bool(await super().__aexit__(exception_type, exception, traceback))  # type: ignore[misc]
+        finally:
+            if self._parent is None:
+                _count_transaction(self)
+
+
+class _CountedSQLiteTransaction(_CountsWrites, SQLiteTransaction):
+    """Piccolo's own SQLite transaction, used while no pool runs."""
+
+
+class _CountedPostgresTransaction(_CountsWrites, PostgresTransaction):
+    """Piccolo's PostgreSQL transaction."""
+
+
+class CountingPostgresEngine(PostgresEngine):
+    """Piccolo's PostgreSQL engine, counting committed writes in ``changes`` (see DataChanges).
+
+    The marker file lives in the data folder, shared by the server and the task worker on this machine.
+    """
+
+    def __init__(self, *args: Any, marker_folder: Path | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.marker_folder = marker_folder
+        self.changes = DataChanges(marker_path(self, "data-changed"))
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return _CountedPostgresTransaction(engine=self, allow_nested=allow_nested)
+
+    async def run_querystring(self, querystring: QueryString, in_pool: bool = True) -> Any:
+        # Piccolo's own, with the statement compiled once for both the run and the count.
+        query, query_args = querystring.compile_string(engine_type=self.engine_type)
+        transaction = self.current_transaction.get()
+        if transaction:
+            running = transaction.connection.fetch(query, *query_args)
+        elif in_pool and self.pool:
+            running = self._run_in_pool(query, query_args)
+        else:
+            running = self._run_in_new_connection(query, query_args)
+        return await self._counted(query, running)
+
+    async def run_ddl(self, ddl: str, in_pool: bool = True) -> Any:
+        return await self._counted(ddl, super().run_ddl(ddl, in_pool=in_pool))
+
+    async def _counted(self, query: str, running: Any) -> Any:
+        if not _writes(query):
+            return await running
+        if self.current_transaction.get() is not None:
+            wrote_in_transaction(self)
+            return await running
+        try:
+            return await running
+        finally:
+            self.changes.changed()
 
 
 class ReusingSQLiteEngine(SQLiteEngine):
@@ -145,6 +294,7 @@ class ReusingSQLiteEngine(SQLiteEngine):
     def __init__(self, path: str, **connection_kwargs: Any) -> None:
         super().__init__(path=path, **connection_kwargs)
         self._pool: _SQLitePool | None = None
+        self.changes = DataChanges(Path(f"{path}.data-changed"))
 
     async def start_connection_pool(self) -> None:
         if self._pool is not None:
@@ -180,27 +330,32 @@ class ReusingSQLiteEngine(SQLiteEngine):
     ) -> SQLiteTransaction:
         pool = self._pool_here()
         if pool is None or not allow_nested:
-            return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
+            return _CountedSQLiteTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
         return _PooledTransaction(self, pool, transaction_type)
 
     async def _run_in_new_connection(
         self, query: str, args: list[Any] | None = None, query_type: str = "generic", table: Any = None
     ) -> Any:
         pool = self._pool_here()
-        if pool is None:
-            connection = await self.get_connection()
-            try:
-                return await connection.execute_fetchall(query, args or [])
-            finally:
-                await connection.close()
-        connection = await pool.take_reader()
-        healthy = False
+        writes = _writes(query)
         try:
-            rows = await connection.execute_fetchall(query, args or [])
-            healthy = True
-            return rows
+            if pool is None:
+                connection = await self.get_connection()
+                try:
+                    return await connection.execute_fetchall(query, args or [])
+                finally:
+                    await connection.close()
+            connection = await pool.take_reader()
+            healthy = False
+            try:
+                rows = await connection.execute_fetchall(query, args or [])
+                healthy = True
+                return rows
+            finally:
+                await pool.give_back_reader(connection, healthy=healthy)
         finally:
-            await pool.give_back_reader(connection, healthy=healthy)
+            if writes:  # after it ran (or failed part-way): a change is never counted before it is visible
+                self.changes.changed()
 
     async def _run_in_existing_connection(
         self,
@@ -211,11 +366,17 @@ class ReusingSQLiteEngine(SQLiteEngine):
         table: Any = None,
     ) -> Any:
         # Every connection got its PRAGMAs when it opened; Piccolo repeats foreign_keys before each query.
+        if _writes(query):
+            wrote_in_transaction(self)
         return await connection.execute_fetchall(query, args or [])
 
 
-def make_engine(database_url: str) -> Engine[Any]:
-    """An engine for ``sqlite:///path`` or ``postgresql://...``."""
+def make_engine(database_url: str, *, data_dir: Path | None = None) -> Engine[Any]:
+    """An engine for ``sqlite:///path`` or ``postgresql://...``.
+
+    ``data_dir`` is where a PostgreSQL engine keeps the marker files this machine's processes share (a
+    SQLite engine keeps them beside its file); without one, nothing read from PostgreSQL is kept.
+    """
     parsed = urlparse(database_url)
     if parsed.scheme == "sqlite":
         path = database_url.removeprefix("sqlite:///")
@@ -223,7 +384,7 @@ def make_engine(database_url: str) -> Engine[Any]:
             path = os.path.abspath(path)
         return ReusingSQLiteEngine(path=path, timeout=SQLITE_BUSY_SECONDS)
     if parsed.scheme in {"postgres", "postgresql"}:
-        return PostgresEngine(config={"dsn": database_url}, log_queries=False)
+        return CountingPostgresEngine(config={"dsn": database_url}, log_queries=False, marker_folder=data_dir)
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {database_url!r}")
 
 
@@ -306,4 +467,5 @@ async def insert_many(
         f'ON CONFLICT ("{key._meta.name}") {action}'
     )
     values = [tuple(row.get(name, fill[name]) for name in names) for row in rows]
+    wrote_in_transaction(engine)
     await transaction.connection.executemany(sql, values)

@@ -191,6 +191,13 @@ class Settings:
         "DEBUG, INFO, WARNING or ERROR.",
         default="INFO",
     )
+    shared_data_dir: bool = _setting(
+        "CROSSCLAIM_SHARED_DATA_DIR",
+        "1: every process on the database shares this data folder (one machine or a shared volume), so they"
+        " keep sessions and rendered lists briefly and tell each other of changes through files in it."
+        " 0 (PostgreSQL served from machines without a shared data folder): nothing is kept in a process.",
+        default=True,
+    )
     test_hooks: bool = _setting(
         "CROSSCLAIM_TEST_HOOKS",
         "Enables fault-injection hooks used by the test suite. Never set in production.",
@@ -225,6 +232,12 @@ class Settings:
         database_url = self.database_url or f"sqlite:///{data_dir / 'crossclaim.sqlite3'}"
         secret_key = self.secret_key or _kept_secret(data_dir / SECRET_KEY_NAME)
         return replace(self, data_dir=data_dir, database_url=database_url, secret_key=secret_key)
+
+    @property
+    def marker_dir(self) -> Path | None:
+        """Where a PostgreSQL engine's processes leave each other marker files (app.db.DataChanges); None
+        where they share no data folder. A SQLite database is one machine's: its markers sit beside it."""
+        return self.data_dir if self.shared_data_dir else None
 
     @property
     def is_sqlite(self) -> bool:

@@ -22,6 +22,8 @@ def template_environment() -> Environment:
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,
+        # Templates ship with the code and change only with a restart: no stat() of each file per render.
+        auto_reload=False,
     )
     i18n.install(environment)
     # claim_figures: the roles that read claim amounts (warehouse staff do not); remedy_names: the remedies in words.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -78,7 +79,7 @@ def bound_engine(settings: Any) -> Any:
     configure_audit_key(settings.secret_key)  # as every entry point does
     wire_contexts()
 
-    engine = db.make_engine(settings.database_url)
+    engine = db.make_engine(settings.database_url, data_dir=settings.marker_dir)
     db.bind_tables(engine, TABLES)
     return engine
 
@@ -195,6 +196,27 @@ async def csrf_token(client: Any) -> str:
     if "csrftoken" not in client.cookies:
         await client.get("/login")
     return str(client.cookies["csrftoken"])
+
+
+async def in_another_process(settings: Any, work: str, *args: str) -> None:
+    """Run ``work`` (statements; ``args`` in sys.argv[1:]) in a new process bound to the test database the
+    way every entry point binds it (its data folder included), with the engine's pool started."""
+    script = (
+        "import asyncio, sys\n"
+        "from pathlib import Path\n"
+        "from app import db\n"
+        "from app.piccolo_app import TABLES\n"
+        "engine = db.make_engine(sys.argv.pop(1), data_dir=Path(sys.argv.pop(1)))\n"
+        "db.bind_tables(engine, TABLES)\n"
+        "async def main():\n"
+        "    await db.start(engine)\n"
+        "    try:\n" + "".join(f"        {line}\n" for line in work.splitlines()) + "    finally:\n"
+        "        await db.stop(engine)\n"
+        "asyncio.run(main())\n"
+    )
+    command = [sys.executable, "-c", script, settings.database_url, str(settings.data_dir), *args]
+    done = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 async def sign_in(client: Any, user: Any, password: str = PASSWORD) -> Any:

@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from app.accounts.roles import Role
 from app.accounts.tables import ApiToken, StaffSession, User
-from app.db import atomic, current_engine, is_sqlite
+from app.db import atomic, current_engine, marker_path
 from app.errors import NotFound, ValidationFailed
 from app.i18n import LANGUAGES, company_zone, valid_time_zone
 from app.i18n import gettext as _
@@ -64,8 +64,7 @@ def forget_sessions(*, user_id: int | None = None, digest: str | None = None) ->
 
 def _marker() -> Path | None:
     """The file whose time tells this machine's processes that sessions ended; None where none are kept."""
-    engine = current_engine()
-    return Path(f"{engine.path}.sessions-ended") if is_sqlite(engine) else None
+    return marker_path(current_engine(), "sessions-ended")
 
 
 def _marker_time(marker: Path) -> int:

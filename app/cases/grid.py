@@ -16,7 +16,7 @@ from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 
-PAGE_SIZE = 100
+PAGE_SIZE = 50
 CENTS = Decimal("0.01")
 EXPORT_LIMIT = 200_000
 

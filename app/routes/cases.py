@@ -17,6 +17,7 @@ from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES, URGENCIES
 from app.i18n import label
 from app.web.auth import actor_for
 from app.web.pages import render, wants_fragment
+from app.web.render_cache import RenderCache, reader_key, render_part
 
 
 def labels() -> dict[str, Any]:
@@ -41,6 +42,10 @@ class MoveForm:
 @dataclass
 class AssignForm:
     assignee: str = ""  # a user id; empty gives the case to nobody
+
+
+# The list's rendered results by data version, role, language, zone and filters (app/web/render_cache.py).
+LIST_RESULTS = RenderCache(entries=128)
 
 
 class CaseController(Controller):
@@ -70,15 +75,20 @@ class CaseController(Controller):
             region=region[:60], created_from=created_from, created_to=created_to,
             delivered_from=delivered_from, delivered_to=delivered_to,
         )
-        rows = await selectors.case_list(filters)
-        context = {
-            "rows": rows,
-            "filters": filters,
-            # Only the whole page shows the node menu with its counts.
-            "counts": {} if wants_fragment(request) else await selectors.node_counts(),
-            "next_before": rows[-1]["id"] if len(rows) == selectors.PAGE_SIZE else None,
-            **labels(),
-        }
+        # Read before the list's query: what is kept under it is at least this new.
+        key = reader_key(request, filters)
+        results = LIST_RESULTS.get(key) if key is not None else None
+        context: dict[str, Any] = {"filters": filters, **labels()}
+        if results is None:
+            rows = await selectors.case_list(filters)
+            context.update(rows=rows, next_before=rows[-1]["id"] if len(rows) == selectors.PAGE_SIZE else None)
+            if key is not None:
+                results = render_part(request, "cases/list.html", "results", context)
+                LIST_RESULTS.put(key, results)
+        if results is not None:
+            context["results_html"] = results
+        # Only the whole page shows the node menu with its counts.
+        context["counts"] = {} if wants_fragment(request) else await selectors.node_counts()
         return render(request, "cases/list.html", context, block="results")
 
     @get("/{number:str}", opt={"roles": STAFF}, name="case_detail")

@@ -22,13 +22,15 @@ from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES, URGENCIES
 from app.collaboration import bulk
 from app.collaboration.services import Pushed, parse_date
 from app.errors import ValidationFailed
+from app.i18n import company_zone, label
 from app.i18n import gettext as _
-from app.i18n import label
 from app.imports.export import FORMATS, export_view
 from app.settings import Settings
 from app.tasks.push import enqueue_push
+from app.web import grid_table
 from app.web.auth import actor_for
 from app.web.pages import render
+from app.web.render_cache import RenderCache, reader_key, render_part
 
 # Ticked cases sit on the pages a person scrolled through: a thousand is far more than anyone ticks.
 MAX_TICKED = 1000
@@ -48,27 +50,62 @@ def _view(request: Request[Any, Any, Any], params: Any) -> grid.GridView:
     return grid.GridView.parse(params, figures=request.user.role in CLAIM_FIGURES)
 
 
-def _context(view: grid.GridView, rows: list[dict[str, Any]], *, figures: bool = True, **extra: Any) -> dict[str, Any]:
+def _context(
+    request: Request[Any, Any, Any], view: grid.GridView, rows: list[dict[str, Any]], *, can_edit: bool, **extra: Any
+) -> dict[str, Any]:
     limit = grid.PAGE_SIZE
+    figures = request.user.role in CLAIM_FIGURES
+    shown = [grid.BY_NAME[n] for n in view.columns]
+    column_labels = {column.name: str(column.label) for column in grid.COLUMNS}
+    # Translated once here: each cell would otherwise resolve a lazy string of its own.
+    labels = {
+        "problem_type": {code: str(label) for code, label in PROBLEM_TYPES.items()},
+        "responsible": {code: str(label) for code, label in PARTIES.items()},
+        "urgency": {code: str(label) for code, label in URGENCIES.items()},
+        "node": {node.value: label(node.value, "node") for node in Node},
+    }
+    table = grid_table.table_rows(
+        rows[:limit],
+        shown,
+        column_labels=column_labels,
+        editable=grid.INLINE_FIELDS if can_edit else {},
+        labels=labels,
+        urgencies=labels["urgency"],
+        zone=request.user.time_zone or company_zone(),
+        choose_label=_("Choose"),
+        edit_title=_("Edit"),
+    )
     return {
-        "view": view,
-        "rows": rows[:limit],
-        "columns": grid.columns_for(figures=figures),
-        "filter_names": [name for name in grid.FILTERS if figures or name not in grid.FIGURE_COLUMNS],
-        "shown": [grid.BY_NAME[n] for n in view.columns],
-        "column_labels": {column.name: str(column.label) for column in grid.COLUMNS},
+        **_outer_context(view, figures=figures),
+        "table_rows": table,
+        "rows_shown": min(len(rows), limit),
+        "shown": shown,
         "next_after": grid.next_cursor(view, rows[:limit], limit) if len(rows) > limit else None,
         "query_string": lambda **changes: urlencode(view.params(**changes)),
-        # Translated once here: each cell would otherwise resolve a lazy string of its own.
-        "problem_types": {code: str(label) for code, label in PROBLEM_TYPES.items()},
-        "parties": {code: str(label) for code, label in PARTIES.items()},
-        "urgencies": {code: str(label) for code, label in URGENCIES.items()},
-        "nodes": {node.value: label(node.value, "node") for node in Node},
         "remedies": REMEDIES,
+        "can_edit": can_edit,
         "inline_fields": grid.INLINE_FIELDS,
         "root_causes": {code: str(label) for code, label in ROOT_CAUSES.items()},
         **extra,
     }
+
+
+def _outer_context(view: grid.GridView, *, figures: bool) -> dict[str, Any]:
+    """What the page needs around its results: the filters and the column chooser."""
+    return {
+        "view": view,
+        "columns": grid.columns_for(figures=figures),
+        "filter_names": [name for name in grid.FILTERS if figures or name not in grid.FIGURE_COLUMNS],
+        "filter_labels": {name: str(grid.BY_NAME[name].label) for name in grid.FILTERS},
+        "problem_types": {code: str(label) for code, label in PROBLEM_TYPES.items()},
+        "parties": {code: str(label) for code, label in PARTIES.items()},
+    }
+
+
+# The grid's results (table, bulk actions) by data version, role, language, zone and view; saved views by
+# data version and person. See app/web/render_cache.py.
+RESULTS = RenderCache(entries=128)
+SAVED = RenderCache(entries=512)
 
 
 def _form_ids(form: Any) -> list[int]:
@@ -80,7 +117,7 @@ async def _after_bulk(request: Request[Any, Any, Any], view: grid.GridView, **ou
     """A bulk action's answer: the grid's results as they are now, with what the action did."""
     rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
     context = _context(
-        view, rows, choices=await grid.filter_choices(), users=await assignment.assignable_users(),
+        request, view, rows, choices=await grid.filter_choices(), users=await assignment.assignable_users(),
         can_edit=True, **outcome,
     )  # fmt: skip
     return render(request, "grid/page.html", context, block="results")
@@ -92,27 +129,40 @@ class GridController(Controller):
     @get("/", opt={"roles": STAFF}, name="case_grid")
     async def page(self, request: Request[Any, Any, Any]) -> Template:
         view = _view(request, request.query_params)
-        rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
+        user = request.user
+        can_edit = user.role in DESK
         # "Load more" asks for the next rows only; filters, sorting and columns re-render the table.
         block = "more_rows" if request.headers.get("hx-target") == "grid-more" else "results"
-        context = _context(
-            view,
-            rows,
-            figures=request.user.role in CLAIM_FIGURES,
-            choices=await grid.filter_choices(),
-            users=await assignment.assignable_users(),
-            notice=None,
-        )
-        context["can_edit"] = request.user.role in DESK
-        context["saved"] = await grid.saved_views(request.user.id)
+        # Read before any of the page's queries: what is kept under it is at least this new.
+        shared = reader_key(request, tuple(view.params(after=view.after).items()))
+        kept = RESULTS.get(shared) if shared is not None and block == "results" else None
+        saved_key = (shared[0], user.id) if shared is not None else None
+        saved = SAVED.get(saved_key) if saved_key is not None else None
+        if saved is None:
+            saved = await grid.saved_views(user.id)
+            if saved_key is not None:
+                SAVED.put(saved_key, saved)
+        if kept is not None:
+            results, choices = kept
+            context = {**_outer_context(view, figures=user.role in CLAIM_FIGURES), "choices": choices}
+            context["results_html"] = results
+        else:
+            rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
+            choices = await grid.filter_choices()
+            context = _context(
+                request, view, rows, can_edit=can_edit, choices=choices, users=await assignment.assignable_users(),
+                notice=None,
+            )  # fmt: skip
+            if shared is not None and block == "results":
+                context["results_html"] = render_part(request, "grid/page.html", "results", context)
+                RESULTS.put(shared, (context["results_html"], choices))
+        context["saved"] = saved
         return render(request, "grid/page.html", context, block=block)
 
     @post("/views", opt={"roles": STAFF}, status_code=200)
     async def save_view(self, request: Request[Any, Any, Any]) -> Template:
         form = await request.form()
-        await grid.view_save(
-            user_id=request.user.id, name=str(form.get("view_name") or ""), view=_view(request, form)
-        )
+        await grid.view_save(user_id=request.user.id, name=str(form.get("view_name") or ""), view=_view(request, form))
         return render(request, "grid/_views.html", {"saved": await grid.saved_views(request.user.id)})
 
     @post("/views/{view_id:int}/delete", opt={"roles": STAFF}, status_code=200)
@@ -235,9 +285,8 @@ class GridController(Controller):
         row = await grid.inline_update(
             actor=actor_for(request), case_id=case_id, field_name=field_name, value=str(form.get("value") or "")
         )
-        return render(
-            request, "grid/_cell.html", {"row": row, "name": field_name, "editing": False, "urgencies": URGENCIES}
-        )
+        button = grid_table.edit_button(row, field_name, {k: str(v) for k, v in URGENCIES.items()}, _("Edit"))
+        return render(request, "grid/_cell.html", {"row": row, "name": field_name, "editing": False, "button": button})
 
 
 GRID_ROUTES = [GridController]

@@ -11,7 +11,7 @@ from bs4 import BeautifulSoup
 
 from app.accounts.services import session_user, user_deactivate
 from app.accounts.tables import StaffSession, User
-from tests.conftest import PASSWORD, ROOT, csrf_token, sign_in
+from tests.conftest import PASSWORD, csrf_token, in_another_process, sign_in
 
 
 @pytest.mark.checklist(17)
@@ -93,17 +93,8 @@ async def test_disabling_a_user_in_another_process_ends_their_session_here_at_on
     user = await make_user("handler")
     await sign_in(client, user)
     assert (await client.get("/cases")).status_code == 200  # the session is now kept in this process
-    script = (
-        "import asyncio, sys\n"
-        "from app import db\n"
-        "from app.accounts.services import user_deactivate\n"
-        "from app.piccolo_app import TABLES\n"
-        "db.bind_tables(db.make_engine(sys.argv[1]), TABLES)\n"
-        "asyncio.run(user_deactivate(user_id=int(sys.argv[2])))\n"
-    )
-    command = [sys.executable, "-c", script, settings.database_url, str(user.id)]
-    done = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
+    work = "from app.accounts.services import user_deactivate\nawait user_deactivate(user_id=int(sys.argv[1]))"
+    await in_another_process(settings, work, str(user.id))
     assert (await client.get("/cases")).status_code == 302
 
 
@@ -186,11 +177,8 @@ async def test_an_admin_disables_and_enables_a_person_from_the_users_page(
 
 
 async def test_the_command_line_disables_and_enables_a_person(settings: Any, make_user: Any) -> None:
-    import asyncio
     import json
     import os
-    import subprocess
-    import sys
 
     from app.accounts.tables import User
 
@@ -216,7 +204,6 @@ async def test_guessing_one_account_from_many_addresses_is_slowed_but_its_owner_
 ) -> None:
     """Per account, from any address: after ten failures each attempt waits (doubling, at most a second
     here); the right password is heard after the wait, and the attempts are logged with the account."""
-    import asyncio
     import logging
     from dataclasses import replace
 

@@ -1,0 +1,86 @@
+"""Rendered parts of list pages, kept in this process while the data they show has not changed.
+
+A key always holds the data version read *before* the part's queries ran (``app.db.DataChanges``: it
+moves after every committed write, in any process on this machine), and everything else the part
+depends on: the reader's role, language and time zone and the page's normalised query. Nothing that
+belongs to one person (their name, CSRF token, saved views) is kept under a key that others share.
+Entries also age out after ``MAX_AGE_SECONDS``, a bound for writes made outside Crossclaim (by hand in
+the database), which no process counts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from litestar import Request
+from markupsafe import Markup
+
+from app.db import current_engine, data_changes
+from app.i18n import company_zone, current_language
+
+MAX_AGE_SECONDS = 60.0
+MAX_ENTRIES = 256
+_ALL: list[RenderCache] = []
+
+
+def data_version() -> tuple[int, int] | None:
+    """The version to key a part with, read before its data; None where nothing may be kept."""
+    return data_changes(current_engine()).version()
+
+
+def forget_rendered() -> None:
+    """Drop every kept part in this process (tests that count a page's queries start from none)."""
+    for cache in _ALL:
+        cache.clear()
+
+
+def reader_key(request: Request[Any, Any, Any], *page: Hashable) -> tuple[Hashable, ...] | None:
+    """A key for a part that staff of one role share: the data version (read now, before the part's
+    queries), the reader's role, language and time zone, and ``page`` (its normalised query)."""
+    version = data_version()
+    if version is None:
+        return None
+    user = request.user
+    return (version, user.role, current_language.get(), user.time_zone or company_zone(), *page)
+
+
+def render_part(request: Request[Any, Any, Any], template: str, block: str, context: dict[str, Any]) -> Markup:
+    """One block of a page as markup, to keep (the same environment, filters and translations as the page)."""
+    from jinja2_fragments import render_block
+
+    from app.web.templates import request_environment
+
+    html = render_block(request_environment(request), template, block, {"request": request, **context})
+    return Markup(html)  # noqa: S704 - the output of the autoescaping template environment
+
+
+class RenderCache:
+    """A small LRU of rendered parts by key (the key includes the data version)."""
+
+    def __init__(self, *, entries: int = MAX_ENTRIES, max_age: float = MAX_AGE_SECONDS) -> None:
+        self.entries = entries
+        self.max_age = max_age
+        self._kept: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        _ALL.append(self)
+
+    def get(self, key: Hashable) -> Any | None:
+        found = self._kept.get(key)
+        if found is None:
+            return None
+        if found[0] < time.monotonic():
+            del self._kept[key]
+            return None
+        self._kept.move_to_end(key)
+        return found[1]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self._kept[key] = (time.monotonic() + self.max_age, value)
+        self._kept.move_to_end(key)
+        while len(self._kept) > self.entries:
+            self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        self._kept.clear()
