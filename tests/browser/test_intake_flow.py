@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from playwright.async_api import expect
 
+from app.cases.responsibility import json_object
 from app.cases.tables import Case, CaseEvent
 from app.evidence.tables import Evidence
 from app.trade.tables import Carrier, OrderLine, Product, PurchaseOrder, Supplier
@@ -331,3 +332,29 @@ async def test_a_report_sent_after_the_session_ended_stays_on_the_form_with_the_
     await phone.wait_for_url(re.compile(r"/cases/AS-\d{4}-\d{6}\?reported=new"))
     case = await Case.objects().first()
     assert await Evidence.count().where(Evidence.case == case.id) == 1
+
+
+async def test_send_stays_on_screen_over_the_questions_and_a_report_goes_without_their_answers(
+    phone: Any, make_user: Any
+) -> None:
+    """The questions are optional: while the worker reads them, Send stays on the phone's screen, and a report sent
+    without a single answer is filed (the handler adds the facts later)."""
+    await seed_order()
+    user = await make_user("warehouse", name="Wu")
+    await sign_in_page(phone, user.email, PASSWORD)
+    await phone.goto("/intake")
+    await phone.fill("#field-order_number", "PO-2026-0042")
+    await expect(phone.locator("#order-details input[name=order_line]")).to_be_checked()
+    await phone.locator("label.choice").filter(has=phone.locator("input[value=transit_damage]")).click()
+    await phone.fill("#field-quantity_affected", "1")
+    question = phone.locator("#step-facts")
+    await question.scroll_into_view_if_needed()
+    await expect(question).to_be_in_viewport()
+    send = phone.locator("[data-submit]")
+    await expect(send).to_be_in_viewport()
+    await send.click()
+    await phone.wait_for_url(re.compile(r"/cases/AS-"))
+    case = await Case.objects().first()
+    assert case is not None and case.problem_type == "transit_damage"
+    # The question nobody answered stays unknown (it is not taken as "no").
+    assert json_object(case.facts).get("damage_noted_on_receipt") in (None, "", "unknown"), case.facts
