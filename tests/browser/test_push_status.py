@@ -35,6 +35,7 @@ async def test_the_case_page_shows_the_push_mail_sending_then_sent_without_a_rel
             await sign_in_page(page, handler.email, PASSWORD)
             await page.goto(f"/cases/{case.number}")
             await page.wait_for_selector("#push-form")
+            await page.select_option("#push-requirement", "replacement")
             await page.fill("#push-reply-by", (datetime.now(UTC).date() + timedelta(days=7)).isoformat())
             await page.click("#push")
             status = page.locator("#push-status")
