@@ -9,8 +9,9 @@ from typing import Any, cast
 
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
+from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.i18n import accept_language, current_language, pick_language
 from app.logs import client_ip_var, redacted, request_id_var
 
@@ -73,6 +74,36 @@ def behind_proxy(scope: Scope, trusted: frozenset[str]) -> Scope:
     return cast(Scope, {**scope, **changed}) if changed else scope
 
 
+class RequestBody:
+    """Follows how much of a request's body the app has read, and reads the rest when it answers without it.
+
+    A browser whose upload is cut off by an early answer reports a network error, not the answer: a phone
+    would take a refusal for being offline. Bodies over the upload limit are not drained (they are refused
+    for their size, and the connection may close).
+    """
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self._receive = receive
+        self.read = 0
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length", b"")
+        chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        size = int(length) if length.isdigit() else 0
+        self.pending = (size > 0 or chunked) and size <= UPLOAD_BODY_LIMIT
+
+    async def receive(self) -> ReceiveMessage:
+        message = await self._receive()
+        chunk = message.get("body", b"")
+        self.read += len(chunk) if isinstance(chunk, bytes) else 0
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.pending = False
+        return message
+
+    async def drain(self) -> None:
+        while self.pending and self.read <= UPLOAD_BODY_LIMIT:
+            await self.receive()
+
+
 class EdgeMiddleware:
     """Outermost layer, so errors, static files and fragments all get the same headers."""
 
@@ -94,9 +125,13 @@ class EdgeMiddleware:
         started = time.perf_counter()
         status = {"code": 0}
         path: str = scope.get("path", "")
+        body = RequestBody(scope, receive)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                # Refused before its body was read (signed out, a CSRF or role refusal): the rest of the
+                # upload is read first, so the browser gets this answer instead of a reset connection.
+                await body.drain()
                 status["code"] = message["status"]
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
@@ -108,7 +143,7 @@ class EdgeMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            await self.app(scope, body.receive, send_with_headers)
         finally:
             # The path only: query strings may carry tokens and never reach the log.
             access_log.info(
