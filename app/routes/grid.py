@@ -143,9 +143,9 @@ class GridController(Controller):
             if saved_key is not None:
                 SAVED.put(saved_key, saved)
         if kept is not None:
-            results, choices = kept
+            results, filters, choices = kept
             context = {**_outer_context(view, figures=user.role in CLAIM_FIGURES), "choices": choices}
-            context["results_html"] = results
+            context.update(results_html=results, filters_html=filters)
         else:
             rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
             choices = await grid.filter_choices()
@@ -154,8 +154,10 @@ class GridController(Controller):
                 notice=None,
             )  # fmt: skip
             if shared is not None and block == "results":
+                # The filter form lists every supplier, carrier and product: kept with the results.
                 context["results_html"] = render_part(request, "grid/page.html", "results", context)
-                RESULTS.put(shared, (context["results_html"], choices))
+                context["filters_html"] = render_part(request, "grid/page.html", "filters", context)
+                RESULTS.put(shared, (context["results_html"], context["filters_html"], choices))
         context["saved"] = saved
         return render(request, "grid/page.html", context, block=block)
 

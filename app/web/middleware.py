@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 import time
 from typing import Any, cast
@@ -13,9 +12,7 @@ from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Sen
 
 from app.evidence.services import UPLOAD_BODY_LIMIT
 from app.i18n import accept_language, current_language, pick_language
-from app.logs import client_ip_var, redacted, request_id_var
-
-access_log = logging.getLogger("crossclaim.access")
+from app.logs import access_log, client_ip_var, request_id_var
 
 CSP = "; ".join(
     [
@@ -146,16 +143,15 @@ class EdgeMiddleware:
             await self.app(scope, body.receive, send_with_headers)
         finally:
             # The path only: query strings may carry tokens and never reach the log.
-            access_log.info(
-                "request",
-                extra={
-                    "method": scope.get("method"),
-                    "path": redacted(path),
-                    "status": status["code"],
-                    "ms": round((time.perf_counter() - started) * 1000, 1),
-                    "ip": client[0] if client else "-",
-                },
-            )
+            if access_log.enabled():
+                access_log.record(
+                    method=scope.get("method"),
+                    path=path,
+                    status=status["code"],
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                    ip=client[0] if client else "-",
+                    request_id=request_id,
+                )
             request_id_var.reset(token)
             client_ip_var.reset(ip_token)
             current_language.reset(language_token)

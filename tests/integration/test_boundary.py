@@ -82,3 +82,26 @@ async def test_refusals_name_their_code_in_a_header_for_scripts(client: Any, log
     assert forged.status_code == 403 and forged.headers["x-error-code"] == "csrf_failed"
     denied = await client.get("/dashboard", headers={"HX-Request": "true"})
     assert denied.status_code == 403 and denied.headers["x-error-code"] not in ("", "csrf_failed")
+
+
+async def test_every_answer_gets_one_access_line_with_its_request_id(client: Any, monkeypatch: Any) -> None:
+    """The edge writes an access line per request, naming the id the answer carries; never the query string."""
+    import io
+    import json
+    import logging
+
+    from app.logs import access_log
+
+    access_log.flush()
+    monkeypatch.setattr(logging.getLogger(access_log.logger), "level", logging.INFO)
+    logging.getLogger(access_log.logger)._cache.clear()
+    monkeypatch.setattr(access_log, "stream", io.StringIO())
+    first = await client.get("/login?next=/cases")
+    second = await client.get("/no-such-page")
+    access_log.flush()
+    lines = [json.loads(line) for line in access_log.stream.getvalue().splitlines()]
+    mine = {line["request_id"]: line for line in lines}
+    assert mine[first.headers["x-request-id"]]["path"] == "/login"
+    assert mine[first.headers["x-request-id"]]["status"] == 200
+    assert mine[second.headers["x-request-id"]]["status"] == 404
+    assert all("next=" not in json.dumps(line) for line in lines)

@@ -70,6 +70,29 @@ async def test_a_write_here_shows_on_the_next_request_in_or_outside_a_transactio
     assert cell((await client.get(PATH)).text, "region") == "West China"
 
 
+async def test_the_kept_filter_form_names_a_new_supplier_and_keeps_the_readers_choice(client: Any, login: Any) -> None:
+    """The grid's filter form (every supplier, carrier and product) is kept with the results, so it too
+    must follow the data and the view: a new supplier appears, and each view shows its own selection."""
+    await a_case()
+    await login("handler")
+
+    def suppliers(html: str) -> tuple[list[str], str | None]:
+        select = BeautifulSoup(html, "html.parser").select_one("#f_supplier")
+        assert select is not None, html[-2000:]
+        chosen = select.select_one("option[selected]")
+        return [option.get_text(strip=True) for option in select.select("option")][1:], (
+            chosen.get_text(strip=True) if chosen else None
+        )
+
+    assert suppliers((await client.get(PATH)).text) == (["Shenzhen Ceramics"], None)
+    assert suppliers((await client.get(PATH)).text) == (["Shenzhen Ceramics"], None)  # kept
+    await Supplier(code="NB02", name="Ningbo Glassware").save()
+    names, _ = suppliers((await client.get(PATH)).text)
+    assert sorted(names) == ["Ningbo Glassware", "Shenzhen Ceramics"]
+    assert suppliers((await client.get(f"{PATH}&f_supplier=Ningbo+Glassware")).text)[1] == "Ningbo Glassware"
+    assert suppliers((await client.get(PATH)).text)[1] is None
+
+
 async def readers(
     exits: contextlib.AsyncExitStack, app: Any, make_user: Any, *people: tuple[str, dict[str, Any]]
 ) -> list[Any]:

@@ -2,6 +2,7 @@
 
 import json
 import logging
+from datetime import datetime
 
 import pytest
 
@@ -44,3 +45,42 @@ def test_only_a_trusted_proxy_names_the_client_and_scheme() -> None:
     direct = behind_proxy(scope("192.0.2.7", "203.0.113.9", "https"), trusted)  # type: ignore[arg-type]
     assert direct["client"] == ("192.0.2.7", 5000) and direct["scheme"] == "http"
     assert behind_proxy(scope("192.0.2.7", "203.0.113.9"), frozenset({"*"}))["client"] == ("203.0.113.9", 0)  # type: ignore[arg-type]
+
+
+def test_access_lines_are_written_in_batches_in_the_shape_of_the_other_lines() -> None:
+    """A request appends to the access log; the writer thread writes what gathered, with the request's time."""
+    import io
+    import time
+
+    from app.logs import AccessLog
+
+    stream = io.StringIO()
+    access = AccessLog(stream, interval=0.05, limit=1000)
+    before = time.time()
+    access.record(method="GET", path="/l/secret-token-123/answer", status=200, ms=1.5, ip="127.0.0.1", request_id="ab")
+    access.record(method="POST", path="/cases", status=303, ms=9.0, ip="10.0.0.1", request_id="cd")
+    for _ in range(100):  # the writer thread, within a few intervals
+        if stream.getvalue().count("\n") == 2:
+            break
+        time.sleep(0.02)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["path"] == "/l/…/answer" and "secret-token" not in stream.getvalue()
+    assert (first["logger"], first["message"], first["level"]) == ("crossclaim.access", "request", "INFO")
+    assert (first["request_id"], first["status"], first["ms"], first["ip"]) == ("ab", 200, 1.5, "127.0.0.1")
+    assert second["method"] == "POST" and second["status"] == 303
+    assert first["time"].endswith("+00:00") and abs(
+        datetime.fromisoformat(first["time"]).timestamp() - before
+    ) < 1
+
+
+def test_access_lines_past_the_limit_are_written_by_the_request_itself() -> None:
+    """Memory stays bounded: the request that fills the buffer writes it, without waiting for the thread."""
+    import io
+
+    from app.logs import AccessLog
+
+    stream = io.StringIO()
+    access = AccessLog(stream, interval=3600, limit=3)
+    for number in range(3):
+        access.record(method="GET", path=f"/cases/{number}", status=200, ms=1.0, ip="-", request_id=str(number))
+    assert [json.loads(line)["path"] for line in stream.getvalue().splitlines()] == ["/cases/0", "/cases/1", "/cases/2"]
