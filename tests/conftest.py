@@ -236,10 +236,11 @@ def tokens_kept_out_of_logs(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterat
     Tokens are recorded as the real minting function returns them; a tampered copy shares all but its
     last character, so the first 40 are looked for.
     """
+    import io
     import logging
 
     from app.collaboration import links
-    from app.logs import JsonFormatter
+    from app.logs import JsonFormatter, access_log
 
     issued: list[str] = []
     mint = links.new_token
@@ -261,13 +262,19 @@ def tokens_kept_out_of_logs(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterat
     level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    access_log.flush()
+    monkeypatch.setattr(access_log, "stream", io.StringIO())  # access lines are written apart, in batches
     try:
         yield issued
         logging.getLogger("crossclaim.probe").debug("the log is captured")
+        access_log.record(method="GET", path="/probe", status=200, ms=0.0, ip="-", request_id="probe")
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        access_log.flush()
+    lines += access_log.stream.getvalue().splitlines()
     assert any("the log is captured" in line for line in lines), "the test replaced the log handler"
+    assert any('"/probe"' in line for line in lines), "the test replaced the access log's stream"
     leaked = [line for line in lines for token in issued if token[:40] in line]
     assert not leaked, leaked
 

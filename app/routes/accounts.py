@@ -15,12 +15,17 @@ from litestar.response import Redirect, Template
 from app.accounts import services as accounts
 from app.accounts.roles import PUBLIC, STAFF
 from app.errors import RateLimited
+from app.i18n import current_language
 from app.i18n import gettext as _
 from app.logs import security_event
 from app.settings import Settings
 from app.web.auth import SESSION_COOKIE, client_ip, safe_next
 from app.web.pages import remember_language, render
 from app.web.ratelimit import AccountBackoff, AttemptLimiter
+from app.web.render_cache import RenderCache, kept_page
+
+# The sign-in page as signed-out readers get it, by language and query (app/web/render_cache.py).
+LOGIN_PAGES = RenderCache(entries=64, max_age=3600)
 
 
 @dataclass
@@ -39,9 +44,13 @@ def on_a_phone(request: Request[Any, Any, Any]) -> bool:
 
 class AccountController(Controller):
     @get("/login", opt={"roles": PUBLIC}, name="login")
-    async def login_page(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
+    async def login_page(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template | Response[str]:
         context = {"next": safe_next(next), "error": None, "email": "", "keep": on_a_phone(request)}
-        return render(request, "login.html", context)
+        if request.scope.get("user") is not None:
+            return render(request, "login.html", context)
+        # The page every signed-out visitor (and every bot) asks for: kept per language and query.
+        key = (current_language.get(), context["next"], context["keep"], request.query_params.get("logged_out"))
+        return kept_page(request, LOGIN_PAGES, key, "login.html", context)
 
     @post("/login", opt={"roles": PUBLIC}, status_code=303)
     async def login(

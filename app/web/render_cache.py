@@ -15,7 +15,9 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-from litestar import Request
+from litestar import Request, Response
+from litestar.response import Template
+from litestar.template.base import csrf_token
 from markupsafe import Markup
 
 from app.db import current_engine, data_changes
@@ -55,6 +57,33 @@ def render_part(request: Request[Any, Any, Any], template: str, block: str, cont
 
     html = render_block(request_environment(request), template, block, {"request": request, **context})
     return Markup(html)  # noqa: S704 - the output of the autoescaping template environment
+
+
+# Stands in for the reader's CSRF token in a kept page (the token is 64+ random hex characters, which no
+# page's own text repeats).
+_TOKEN_MARK = "\x00csrf\x00"  # noqa: S105 - a placeholder, not a secret
+
+
+def kept_page(
+    request: Request[Any, Any, Any], cache: RenderCache, key: Hashable, template: str, context: dict[str, Any]
+) -> Response[str]:
+    """A whole page for signed-out readers, rendered once per ``key`` (which holds all it depends on
+    besides the CSRF token) and served with this reader's token put back in."""
+    token = csrf_token({"request": request})
+    kept = cache.get(key)
+    if kept is None:
+        from app.web.templates import request_environment
+
+        # Litestar's own page context (the request and the CSRF form field), as a Template response gets it.
+        page_context = Template(template_name=template, context=context).create_template_context(request)
+        html = request_environment(request).get_template(template).render(page_context)
+        kept = html.replace(token, _TOKEN_MARK) if token else html
+        cache.put(key, kept)
+    return Response(
+        content=kept.replace(_TOKEN_MARK, token),
+        media_type="text/html; charset=utf-8",
+        headers={"Vary": "HX-Request"},
+    )
 
 
 class RenderCache:

@@ -293,3 +293,40 @@ async def test_a_phone_kept_signed_in_lasts_past_the_browser_and_is_signed_out_f
         refused = await client.post(f"/account/sessions/{theirs_id}/end", headers=hx)
         assert refused.status_code == 404
         assert (await theirs.get("/cases")).status_code == 200
+
+
+async def test_the_kept_sign_in_page_carries_each_readers_own_token(app: Any, make_user: Any) -> None:
+    """The signed-out sign-in page is rendered once per language and query and kept: each reader still gets
+    the token of their own CSRF cookie (never another reader's) and signs in with the form as served."""
+    from tests.conftest import asgi_client
+
+    user = await make_user("handler")
+
+    def form_token(html: str) -> tuple[str, str]:
+        soup = BeautifulSoup(html, "html.parser")
+        field = soup.select_one("form[action='/login'] input[name=_csrf_token]")
+        body = soup.select_one("body")
+        assert field is not None and body is not None
+        return str(field["value"]), str(body["hx-headers"])
+
+    async with asgi_client(app) as first, asgi_client(app) as second:
+        one = await first.get("/login?next=/grid")
+        two = await second.get("/login?next=/grid")  # the same key: served from what was kept
+        token_one, headers_one = form_token(one.text)
+        token_two, headers_two = form_token(two.text)
+        assert token_one == first.cookies["csrftoken"] and token_two == second.cookies["csrftoken"]
+        assert token_one != token_two and token_one not in two.text and token_two in headers_two
+        assert token_one in headers_one
+        again = await second.get("/login?next=/grid")  # the cookie is now set: the same token again
+        assert form_token(again.text)[0] == token_two
+        assert 'name="next" value="/grid"' in again.text
+        signed_in = await second.post(
+            "/login", data={"email": user.email, "password": PASSWORD, "next": "/grid", "_csrf_token": token_two}
+        )
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/grid"
+        first.cookies.set("cc_lang", "zh")
+        chinese = await first.get("/login?next=/grid")
+        assert "登录" in chinese.text and form_token(chinese.text)[0] == token_one
+    async with asgi_client(app) as third:
+        assert "You are signed out." in (await third.get("/login?logged_out=1")).text
+        assert "You are signed out." not in (await third.get("/login")).text

@@ -403,10 +403,16 @@ def _security_lines(caplog: Any) -> list[str]:
 
 @pytest.mark.checklist(34)
 async def test_security_events_are_single_json_lines_with_time_actor_and_address(
-    app: Any, client: Any, make_user: Any, caplog: Any
+    app: Any, client: Any, make_user: Any, caplog: Any, monkeypatch: Any
 ) -> None:
     """Item 34: sign-ins, link use, denials, CSRF failures, refused uploads and 429s, without secrets."""
+    import io
+
+    from app.logs import access_log
+
     caplog.set_level(logging.INFO)
+    access_log.flush()
+    monkeypatch.setattr(access_log, "stream", io.StringIO())  # the access lines (written apart, in batches)
     handler = await make_user("handler")
     warehouse = await make_user("warehouse")
     secret_password = "Tr0ub4dor-not-logged"
@@ -466,7 +472,9 @@ async def test_security_events_are_single_json_lines_with_time_actor_and_address
     assert by_event["access_denied"]["user_id"] == warehouse.id and by_event["access_denied"]["path"] == "/admin/sla"
     assert by_event["upload_rejected"]["uploader"]
     assert by_event["link_used"]["link_id"]
+    access_log.flush()
     every_line = [JsonFormatter().format(r) for r in caplog.records if r.name.startswith("crossclaim")]
+    every_line += access_log.stream.getvalue().splitlines()
     assert all("\n" not in line and "\r" not in line for line in every_line)
     assert any("\r\n" in json.loads(line).get("path", "") for line in every_line)  # kept, but escaped
     everything = "\n".join(every_line)

@@ -72,10 +72,19 @@ async def test_expired_revoked_tampered_and_unknown_tokens_get_one_generic_page(
 
 
 @pytest.mark.checklist(13, 15, 20)
-async def test_get_and_head_never_consume_and_the_token_leaves_the_url(client: Any, caplog: Any) -> None:
+async def test_get_and_head_never_consume_and_the_token_leaves_the_url(
+    client: Any, caplog: Any, monkeypatch: Any
+) -> None:
+    import io
+    import json
+
+    from app.logs import access_log
+
     case = await supplier_case()
     link, token = await issued(case.id)
     caplog.set_level(logging.INFO)
+    access_log.flush()
+    monkeypatch.setattr(access_log, "stream", io.StringIO())  # access lines are written apart, in batches
     for _ in range(3):
         assert (await client.get(f"/l/{token}")).status_code == 200
         await client.head(f"/l/{token}")
@@ -88,7 +97,9 @@ async def test_get_and_head_never_consume_and_the_token_leaves_the_url(client: A
     page = await client.get(response.headers["location"])
     assert page.status_code == 200 and token not in page.text
     assert page.headers["referrer-policy"] == "no-referrer"
+    access_log.flush()
     ours = [record.__dict__ for record in caplog.records if record.name.startswith("crossclaim")]
+    ours += [json.loads(line) for line in access_log.stream.getvalue().splitlines()]
     assert any(record.get("path") == "/l/…" for record in ours)
     assert all(token not in str(record) for record in ours)
     # The link is reusable (a second device); a POST without CSRF is refused.
