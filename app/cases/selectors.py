@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time as time_module
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -104,23 +106,44 @@ def _dashboard_filters(query: Any, filters: CaseFilters) -> Any:
 
 # The case list's node menu shows how many cases each node holds. Counting reads every case (tens of
 # milliseconds at 100,000), so the web process counts at most every few seconds: the numbers may lag
-# a change by that long, the list itself never.
+# a change by that long, the list itself never. One count runs at a time; while it runs, readers get
+# the last numbers (or, before any, wait for that one count) instead of each starting their own.
 NODE_COUNTS_KEEP_SECONDS = 5.0
 _node_counts: list[tuple[float, dict[str, int]]] = []
+_counting: list[asyncio.Task[dict[str, int]]] = []
 
 
-async def node_counts() -> dict[str, int]:
-    if _node_counts and _node_counts[0][0] > time_module.monotonic():
-        return dict(_node_counts[0][1])
+async def _count_nodes() -> dict[str, int]:
     rows = await Case.raw("SELECT node, COUNT(*) AS n FROM after_sales_case GROUP BY node")
     counts = {node.value: 0 for node in Node}
     counts.update({row["node"]: int(row["n"]) for row in rows})
     _node_counts[:] = [(time_module.monotonic() + NODE_COUNTS_KEEP_SECONDS, counts)]
-    return dict(counts)
+    return counts
+
+
+def _counted(task: asyncio.Task[dict[str, int]]) -> None:
+    if not task.cancelled() and (problem := task.exception()) is not None:
+        logging.getLogger(__name__).warning("counting cases by node failed: %s", problem)
+
+
+async def node_counts() -> dict[str, int]:
+    kept = _node_counts[0] if _node_counts else None
+    if kept is not None and kept[0] > time_module.monotonic():
+        return dict(kept[1])
+    loop = asyncio.get_running_loop()
+    running = _counting[0] if _counting and not _counting[0].done() and _counting[0].get_loop() is loop else None
+    if running is None:
+        running = loop.create_task(_count_nodes())
+        running.add_done_callback(_counted)
+        _counting[:] = [running]
+    if kept is not None:
+        return dict(kept[1])
+    return dict(await asyncio.shield(running))
 
 
 def forget_node_counts() -> None:
     _node_counts.clear()
+    _counting.clear()
 
 
 async def case_get(number: str) -> Case:

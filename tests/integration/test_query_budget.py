@@ -111,3 +111,29 @@ async def test_a_list_shown_again_unchanged_runs_no_query(
     queries.clear()
     await client.get(path)
     assert len(queries) >= BUDGETS[path] - 1, queries
+
+
+async def test_node_counts_run_once_for_many_readers_and_late_ones_get_the_last_numbers(
+    client: Any, login: Any, queries: list[str]
+) -> None:
+    """Sixteen pages asking at once, with no numbers kept, run one count; once the numbers are old, readers
+    get them at once while one count refreshes them for the next reader."""
+    import asyncio
+
+    from app.cases import selectors
+
+    user: User = await login("handler")
+    await add_cases(2, assignee=user.id)
+    forget_node_counts()
+    queries.clear()
+    answers = await asyncio.gather(*(selectors.node_counts() for _ in range(16)))
+    assert len([sql for sql in queries if "COUNT(" in sql.upper()]) == 1, queries
+    assert all(answer["reported"] == 2 for answer in answers)
+    await add_cases(1, assignee=user.id)
+    selectors._node_counts[:] = [(0.0, selectors._node_counts[0][1])]  # the kept numbers grow old
+    queries.clear()
+    stale = await asyncio.gather(*(selectors.node_counts() for _ in range(8)))
+    assert all(answer["reported"] == 2 for answer in stale)  # the last numbers, without waiting
+    await asyncio.wait_for(asyncio.shield(selectors._counting[0]), timeout=10)
+    assert len([sql for sql in queries if "COUNT(" in sql.upper()]) == 1, queries
+    assert (await selectors.node_counts())["reported"] == 3
