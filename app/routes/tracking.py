@@ -28,6 +28,7 @@ from app.settings import Settings
 from app.tracking import policies, selectors, services
 from app.web.links import invalid_link_page, redeem_link
 from app.web.pages import render
+from app.web.render_cache import RenderCache, reader_key, render_part
 
 TRACK_COOKIE = "cc_track"
 NO_REFERRER = {"Referrer-Policy": "no-referrer"}
@@ -40,6 +41,10 @@ def _now() -> datetime:
 def _settings(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+# The board's cards by data version, role, language, zone, filters and minute (app/web/render_cache.py).
+BOARD = RenderCache(entries=128)
 
 
 @get("/board", opt={"roles": STAFF}, name="board")
@@ -55,15 +60,23 @@ async def board(
     supplier_id = int(supplier) if supplier.isdigit() else None
     filters = selectors.BoardFilters(mine=mine, overdue=overdue, due_today=due_today, supplier_id=supplier_id)
     now = _now()
-    columns = await selectors.board(filters, user_id=user.id, zone=user.time_zone, now=now)
-    context = {
-        "columns": columns,
+    context: dict[str, Any] = {
         "filters": filters,
-        "suppliers": await selectors.suppliers(),
         "main_line": [n.value for n in states.OPEN_NODES],
         "now": now,
         "zone": user.time_zone,
     }
+    # A card's colour and the overdue filter follow the clock: kept for the minute at most.
+    key = reader_key(request, filters, user.id if filters.mine else None, int(now.timestamp() // 60))
+    kept = BOARD.get(key) if key is not None else None
+    if kept is None:
+        columns = await selectors.board(filters, user_id=user.id, zone=user.time_zone, now=now)
+        context.update(columns=columns, suppliers=await selectors.suppliers())
+        if key is not None:
+            kept = (render_part(request, "tracking/board.html", "board", context), context["suppliers"])
+            BOARD.put(key, kept)
+    if kept is not None:
+        context.update(board_html=kept[0], suppliers=kept[1])
     return render(request, "tracking/board.html", context, block="board")
 
 

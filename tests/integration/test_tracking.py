@@ -58,6 +58,40 @@ async def test_the_board_shows_clocks_by_node_coloured_and_filtered(client: Any,
         assert {c["data-case"] for c in fragment.select(".board-card")} == expected, query
 
 
+async def test_the_kept_board_follows_the_data_the_clock_and_the_reader(
+    client: Any, make_user: Any, settings: Any, monkeypatch: Any
+) -> None:
+    """The board's cards are kept while nothing changes, for the minute at most: a new case shows at
+    once, a card turns late within the minute its clock runs out, and "Mine" is each person's own."""
+    from app.routes import tracking as tracking_routes
+
+    configure_policy(settings.data_dir)
+    me = await make_user("handler")
+    other = await make_user("handler")
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    clock = [now]
+    monkeypatch.setattr(tracking_routes, "_now", lambda: clock[0])
+    mine = await make_case(assignee=me.id, started=now)
+    await sign_in(client, me)
+
+    async def cards(path: str = "/board") -> dict[str, str]:
+        page = BeautifulSoup((await client.get(path)).text, "html.parser")
+        return {card["data-case"]: card["data-state"] for card in page.select(".board-card")}
+
+    assert await cards() == {mine.number: "ok"}
+    assert await cards() == {mine.number: "ok"}  # kept
+    theirs = await make_case(assignee=other.id, started=now)
+    assert await cards() == {mine.number: "ok", theirs.number: "ok"}
+    assert await cards("/board?mine=true") == {mine.number: "ok"}
+    due = (await StageDeadline.objects().where(StageDeadline.case == mine.id).first()).due_at
+    clock[0] = due + timedelta(seconds=30)
+    assert (await cards())[mine.number] == "late"
+    assert set(await cards("/board?overdue=true")) == {mine.number, theirs.number}
+    await client.post("/logout", data={"_csrf_token": client.cookies.get("csrftoken")})
+    await sign_in(client, other)
+    assert await cards("/board?mine=true") == {theirs.number: "late"}
+
+
 async def test_the_case_page_lists_each_nodes_clock(client: Any, login: Any, settings: Any) -> None:
     configure_policy(settings.data_dir)
     await login("handler")
