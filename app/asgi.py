@@ -89,7 +89,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
     # Tests hand in the engine whose connection pool they manage in their own event loop.
-    engine = engine or db.make_engine(settings.database_url, data_dir=settings.marker_dir)
+    engine = engine or db.make_engine(
+        settings.database_url,
+        data_dir=settings.marker_dir,
+        pool_size=settings.db_pool_size,
+        statement_cache=settings.db_statement_cache,
+    )
     db.bind_tables(engine, TABLES)
     # Built once: a broken company rule file stops the start with its file and line.
     rules = configure_process(settings)

@@ -22,7 +22,12 @@ from app.settings import Settings, documented_settings
 
 
 def _bound(settings: Settings) -> Any:
-    engine = db.make_engine(settings.database_url, data_dir=settings.marker_dir)
+    engine = db.make_engine(
+        settings.database_url,
+        data_dir=settings.marker_dir,
+        pool_size=settings.db_pool_size,
+        statement_cache=settings.db_statement_cache,
+    )
     db.bind_tables(engine, TABLES)
     return engine
 

@@ -249,6 +249,7 @@ class CountingPostgresEngine(PostgresEngine):
         super().__init__(*args, **kwargs)
         self.marker_folder = marker_folder
         self.changes = DataChanges(marker_path(self, "data-changed"))
+        self.pool_size = 10  # the most connections its pool opens (make_engine sets it from the settings)
 
     def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
         return _CountedPostgresTransaction(engine=self, allow_nested=allow_nested)
@@ -371,11 +372,15 @@ class ReusingSQLiteEngine(SQLiteEngine):
         return await connection.execute_fetchall(query, args or [])
 
 
-def make_engine(database_url: str, *, data_dir: Path | None = None) -> Engine[Any]:
+def make_engine(
+    database_url: str, *, data_dir: Path | None = None, pool_size: int = 10, statement_cache: int = 500
+) -> Engine[Any]:
     """An engine for ``sqlite:///path`` or ``postgresql://...``.
 
     ``data_dir`` is where a PostgreSQL engine keeps the marker files this machine's processes share (a
     SQLite engine keeps them beside its file); without one, nothing read from PostgreSQL is kept.
+    ``pool_size`` and ``statement_cache`` size a PostgreSQL engine's pool and each connection's prepared
+    statements (asyncpg prepares every query it runs and keeps that many per connection).
     """
     parsed = urlparse(database_url)
     if parsed.scheme == "sqlite":
@@ -384,7 +389,10 @@ def make_engine(database_url: str, *, data_dir: Path | None = None) -> Engine[An
             path = os.path.abspath(path)
         return ReusingSQLiteEngine(path=path, timeout=SQLITE_BUSY_SECONDS)
     if parsed.scheme in {"postgres", "postgresql"}:
-        return CountingPostgresEngine(config={"dsn": database_url}, log_queries=False, marker_folder=data_dir)
+        config = {"dsn": database_url, "statement_cache_size": max(statement_cache, 0)}
+        engine = CountingPostgresEngine(config=config, log_queries=False, marker_folder=data_dir)
+        engine.pool_size = max(pool_size, 1)
+        return engine
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgresql://, not {database_url!r}")
 
 
@@ -426,7 +434,9 @@ async def prepare_sqlite(engine: Engine[Any]) -> None:
 
 
 async def start(engine: Engine[Any]) -> None:
-    if isinstance(engine, PostgresEngine):
+    if isinstance(engine, CountingPostgresEngine):
+        await engine.start_connection_pool(min_size=min(2, engine.pool_size), max_size=engine.pool_size)
+    elif isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=10)
     elif isinstance(engine, ReusingSQLiteEngine):
         await prepare_sqlite(engine)

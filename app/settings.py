@@ -33,6 +33,20 @@ class Settings:
         "sqlite:///path/file.db or postgresql://user@host:port/db. Unset: a SQLite file in the data dir.",
         default="",
     )
+    db_pool_size: int = _setting(
+        "CROSSCLAIM_DB_POOL_SIZE",
+        "PostgreSQL: the most connections one process (a web server worker, the task worker) opens; it keeps"
+        " two open. One process answers many requests at once on its event loop, and a page's queries are"
+        " short: 10 serves a worker at full speed. Every process counts against the server's max_connections.",
+        default=10,
+    )
+    db_statement_cache: int = _setting(
+        "CROSSCLAIM_DB_STATEMENT_CACHE",
+        "PostgreSQL: prepared statements each connection keeps, so a page's queries are parsed and planned"
+        " once per connection. 0 behind a connection pooler in transaction mode (PgBouncer), which cannot"
+        " keep them.",
+        default=500,
+    )
     redis_url: str = _setting(
         "REDIS_URL",
         "redis://host:port/db for the task queue. Unset: the queue is a SQLite file in the data dir.",
