@@ -11,7 +11,8 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from app.accounts.roles import DESK
-from app.analytics import dashboard, root_causes, selectors, services
+from app.analytics import dashboard, figures, recovery, root_causes, services
+from app.analytics.filters import AnalyticsFilters, month_bounds, parse_filters
 from app.analytics.taxonomy import RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
@@ -34,9 +35,9 @@ async def analytics_filters(
     category: Annotated[str, QueryParameter(description="Product category")] = "",
     region: Annotated[str, QueryParameter(description="Region")] = "",
     problem_type: Annotated[str, QueryParameter(description="Problem type code")] = "",
-) -> selectors.AnalyticsFilters:
+) -> AnalyticsFilters:
     """The period and filters every analytics page and the summary API read from the query string."""
-    return selectors.parse_filters(
+    return parse_filters(
         today=today_utc(),
         start=start,
         end=end,
@@ -56,7 +57,7 @@ class DashboardController(Controller):
     path = "/dashboard"
 
     @get("/", opt={"roles": DESK}, name="dashboard", dependencies=FILTERS)
-    async def dashboard(self, request: Request[Any, Any, Any], filters: selectors.AnalyticsFilters) -> Template:
+    async def dashboard(self, request: Request[Any, Any, Any], filters: AnalyticsFilters) -> Template:
         context = await dashboard.dashboard_context(filters, today=today_utc())
         return render(request, "analytics/dashboard.html", context, block="figures")
 
@@ -66,7 +67,7 @@ class DashboardController(Controller):
 
         month = month or previous_month(today_utc())
         try:
-            selectors.month_bounds(month)
+            month_bounds(month)
         except ValueError:
             raise ValidationFailed(
                 _("Choose a month like 2026-05."), fields=[("month", _("Choose a month like 2026-05."))]
@@ -98,7 +99,7 @@ class RootCauseController(Controller):
     path = "/dashboard"
 
     @get("/root-causes", opt={"roles": DESK}, name="root_causes", dependencies=FILTERS)
-    async def workspace(self, request: Request[Any, Any, Any], filters: selectors.AnalyticsFilters) -> Template:
+    async def workspace(self, request: Request[Any, Any, Any], filters: AnalyticsFilters) -> Template:
         context = await dashboard.workspace_context(filters)
         return render(request, "analytics/root_causes.html", context, block="workspace")
 
@@ -121,7 +122,7 @@ class RootCauseController(Controller):
         )
 
     @post("/root-causes/groups", opt={"roles": DESK}, status_code=200, name="group_root_cause", dependencies=FILTERS)
-    async def group_root_cause(self, request: Request[Any, Any, Any], filters: selectors.AnalyticsFilters) -> Template:
+    async def group_root_cause(self, request: Request[Any, Any, Any], filters: AnalyticsFilters) -> Template:
         """One group's control: the cause (and corrective action) for all its cases still without a cause."""
         form = await request.form()
         supplier = str(form.get("group_supplier", ""))
@@ -190,7 +191,7 @@ class RootCauseController(Controller):
 async def _ledger_context() -> dict[str, Any]:
     today = today_utc()
     return {
-        "ledger": await selectors.recovery_ledger(today=today),
+        "ledger": await recovery.recovery_ledger(today=today),
         "parties": RECOVERY_PARTIES,
         "kinds": RECOVERY_KINDS,
         "today": today.isoformat(),
@@ -208,5 +209,5 @@ class AnalyticsApiController(Controller):
         responses=error_responses(422),
         dependencies=FILTERS,
     )
-    async def summary(self, filters: selectors.AnalyticsFilters) -> dict[str, Any]:
-        return await selectors.summary(filters)
+    async def summary(self, filters: AnalyticsFilters) -> dict[str, Any]:
+        return await figures.summary(filters)
