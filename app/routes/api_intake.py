@@ -16,7 +16,8 @@ from app.evidence import services
 from app.evidence.selectors import evidence_document
 from app.evidence.services import UPLOAD_BODY_LIMIT, AttachedEvidence, Upload
 from app.i18n import gettext as _
-from app.intake import services as intake
+from app.intake.report import report_from_fields
+from app.intake.submit import intake_submit
 from app.web.auth import actor_for
 from app.web.documents import case_api_document
 from app.web.openapi import CaseReportOperation, EvidenceOperation, error_responses
@@ -111,9 +112,9 @@ async def create_case(
 ) -> Response[dict[str, Any]]:
     refuse_oversized(request)
     fields, facts, uploads = await _report_parts(request)
-    result = await intake.intake_submit(
+    result = await intake_submit(
         actor=actor_for(request),
-        report=intake.report_from_fields(fields, facts),
+        report=report_from_fields(fields, facts),
         uploads=uploads,
         client_key=idempotency_key,
         store=evidence_store(request),

@@ -29,10 +29,12 @@ from app.evidence.tables import Evidence
 from app.i18n import LANGUAGES, label
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as N_
-from app.intake import services as intake
+from app.intake.report import IntakeReport, report_from_fields
+from app.intake.submit import intake_submit
 from app.playbooks import selectors as playbooks
 from app.rules import FACTS, FactSpec, relevant_facts
 from app.settings import Settings
+from app.trade.orders import order_lookup, split_order_number
 from app.web import dropped
 from app.web.auth import actor_for
 from app.web.pages import is_replay, render, wants_fragment
@@ -165,8 +167,8 @@ class IntakeController(Controller):
 
     @get("/order", opt={"roles": STAFF}, name="intake_order")
     async def order_details(self, request: Request[Any, Any, Any], order_number: FromQuery[str] = "") -> Template:
-        order = await intake.order_lookup(order_number[:80])
-        _number, line = intake.split_order_number(order_number[:80])
+        order = await order_lookup(order_number[:80])
+        _number, line = split_order_number(order_number[:80])
         values = {"order_number": order_number[:80], "order_line": str(line or "")}
         context = {"order": order, "order_number": order_number[:80], "values": values}
         if not wants_fragment(request):
@@ -178,7 +180,7 @@ class IntakeController(Controller):
     async def facts(
         self, request: Request[Any, Any, Any], problem_type: FromQuery[str] = "", order_number: FromQuery[str] = ""
     ) -> Template:
-        order = await intake.order_lookup(order_number[:80]) if order_number.strip() else None
+        order = await order_lookup(order_number[:80]) if order_number.strip() else None
         mode = order.transport_mode if order is not None else None
         # The order's supplier may ask for more than the rules do: its playbook's items join the checklist.
         asked = await playbooks.required_items(order.supplier_id, problem_type) if order is not None else []
@@ -205,12 +207,12 @@ class IntakeController(Controller):
         form = await read_form(request)
         values = text_fields(form)
         try:
-            report = intake.report_from_fields(values, fact_fields(form))
+            report = report_from_fields(values, fact_fields(form))
             alike = await self._alike(request, report, values)
             if alike:
                 return self._alike_warning(request, values, alike)
             uploads = await uploads_from_form(form)
-            result = await intake.intake_submit(
+            result = await intake_submit(
                 actor=actor_for(request),
                 report=report,
                 uploads=uploads,
@@ -235,7 +237,7 @@ class IntakeController(Controller):
         return Redirect(path=target, status_code=303)
 
     async def _alike(
-        self, request: Request[Any, Any, Any], report: intake.IntakeReport, values: dict[str, str]
+        self, request: Request[Any, Any, Any], report: IntakeReport, values: dict[str, str]
     ) -> list[dict[str, Any]]:
         """Open cases that look like this report (same order, same problem, lately), unless the person
         already chose to file it anyway, the phone's queue is replaying it (it was sent, offline, on
