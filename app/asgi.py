@@ -26,10 +26,11 @@ from app.routes.api import CaseApiController
 from app.routes.api_intake import IntakeApiController, create_case
 from app.routes.cases import CaseController
 from app.routes.collaboration import COLLABORATION_ROUTES
+from app.routes.evidence import EvidenceController
 from app.routes.grid import GRID_ROUTES
 from app.routes.hooks import HOOK_HANDLERS
 from app.routes.imports import IMPORT_ROUTES
-from app.routes.intake import EvidenceController, IntakeController
+from app.routes.intake import IntakeController
 from app.routes.mail import MAIL_ROUTES
 from app.routes.party import PARTY_ROUTES
 from app.routes.playbooks import PLAYBOOK_ROUTES
