@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from app.analytics.taxonomy import RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.web.auth import actor_for
+from app.web.forms import FORM
 from app.web.openapi import error_responses
 from app.web.pages import render, wants_fragment
 from app.web.templates import request_environment
@@ -51,6 +53,45 @@ async def analytics_filters(
 
 
 FILTERS = {"filters": Provide(analytics_filters)}
+
+
+@dataclass
+class CaseCauseForm:
+    root_cause: str = ""
+    next: str = ""  # where the whole page goes back to (only into the workspace)
+
+
+@dataclass
+class GroupCauseForm:
+    group_supplier: str = ""  # a supplier id; anything else is no supplier
+    group_problem_type: str = ""
+    root_cause: str = ""
+    action: str = ""
+    new_action: str = ""
+
+
+@dataclass
+class ActionForm:
+    root_cause: str = ""
+    action: str = ""
+    supplier: str = ""
+    product: str = ""
+    carrier: str = ""
+    due_on: str = ""
+    started_on: str = ""
+    check_after_days: str = "90"
+
+
+@dataclass
+class RecoveryForm:
+    case: str = ""
+    party: str = ""
+    kind: str = ""
+    claimed: str = ""
+    recovered: str = ""
+    currency: str = ""
+    claimed_on: str = ""
+    recovered_on: str = ""
 
 
 class DashboardController(Controller):
@@ -104,13 +145,16 @@ class RootCauseController(Controller):
         return render(request, "analytics/root_causes.html", context, block="workspace")
 
     @post("/root-causes/cases/{number:str}", opt={"roles": DESK}, status_code=200, name="case_root_cause")
-    async def case_root_cause(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
-        form = await request.form()
-        cause = await root_causes.case_root_cause_set(
-            actor=actor_for(request), number=number, root_cause=str(form.get("root_cause", ""))
-        )
+    async def case_root_cause(
+        self,
+        request: Request[Any, Any, Any],
+        number: FromPath[str],
+        data: Annotated[CaseCauseForm, FORM],
+    ) -> Response[Any]:
+        actor = actor_for(request)
+        cause = await root_causes.case_root_cause_set(actor=actor, number=number, root_cause=data.root_cause)
         if not wants_fragment(request):
-            back = str(form.get("next", ""))
+            back = data.next
             # Only back into the workspace: a form field must not send anyone elsewhere.
             if not back.startswith("/dashboard/root-causes"):
                 back = "/dashboard/root-causes"
@@ -122,18 +166,22 @@ class RootCauseController(Controller):
         )
 
     @post("/root-causes/groups", opt={"roles": DESK}, status_code=200, name="group_root_cause", dependencies=FILTERS)
-    async def group_root_cause(self, request: Request[Any, Any, Any], filters: AnalyticsFilters) -> Template:
+    async def group_root_cause(
+        self,
+        request: Request[Any, Any, Any],
+        filters: AnalyticsFilters,
+        data: Annotated[GroupCauseForm, FORM],
+    ) -> Template:
         """One group's control: the cause (and corrective action) for all its cases still without a cause."""
-        form = await request.form()
-        supplier = str(form.get("group_supplier", ""))
+        supplier = data.group_supplier
         outcome = await root_causes.group_root_cause_set(
             actor=actor_for(request),
             filters=filters,
             supplier_id=int(supplier) if supplier.isdecimal() else None,
-            problem_type=str(form.get("group_problem_type", "")),
-            root_cause=str(form.get("root_cause", "")),
-            action=str(form.get("action", "")),
-            new_action=str(form.get("new_action", "")),
+            problem_type=data.group_problem_type,
+            root_cause=data.root_cause,
+            action=data.action,
+            new_action=data.new_action,
             owner_id=request.user.id,
             today=today_utc(),
         )
@@ -141,18 +189,17 @@ class RootCauseController(Controller):
         return render(request, "analytics/root_causes.html", context, block="workspace")
 
     @post("/actions", opt={"roles": DESK}, status_code=303, name="corrective_action_create")
-    async def action_create(self, request: Request[Any, Any, Any]) -> Redirect:
-        form = await request.form()
-        days = str(form.get("check_after_days", "90"))
+    async def action_create(self, request: Request[Any, Any, Any], data: Annotated[ActionForm, FORM]) -> Redirect:
+        days = data.check_after_days
         action = await services.corrective_action_create(
-            root_cause=str(form.get("root_cause", "")),
-            action=str(form.get("action", "")),
-            supplier_id=_optional_id(str(form.get("supplier", ""))),
-            product_id=_optional_id(str(form.get("product", ""))),
-            carrier_id=_optional_id(str(form.get("carrier", ""))),
+            root_cause=data.root_cause,
+            action=data.action,
+            supplier_id=_optional_id(data.supplier),
+            product_id=_optional_id(data.product),
+            carrier_id=_optional_id(data.carrier),
             owner_id=request.user.id,
-            due_on=_optional_date(str(form.get("due_on", "")), "due_on"),
-            started_on=_optional_date(str(form.get("started_on", "")), "started_on"),
+            due_on=_optional_date(data.due_on, "due_on"),
+            started_on=_optional_date(data.started_on, "started_on"),
             check_after_days=int(days) if days.isdecimal() else 0,
             today=today_utc(),
         )
@@ -168,18 +215,19 @@ class RootCauseController(Controller):
         return render(request, "analytics/recoveries.html", await _ledger_context())
 
     @post("/recoveries", opt={"roles": DESK}, status_code=200, name="recovery_record")
-    async def recovery_record(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        form = await request.form()
+    async def recovery_record(
+        self, request: Request[Any, Any, Any], data: Annotated[RecoveryForm, FORM]
+    ) -> Response[Any]:
         row = await services.recovery_record(
             actor=actor_for(request),
-            number=str(form.get("case", "")),
-            party=str(form.get("party", "")),
-            kind=str(form.get("kind", "")),
-            claimed=str(form.get("claimed", "")),
-            recovered=str(form.get("recovered", "")),
-            currency=str(form.get("currency", "")),
-            claimed_on=str(form.get("claimed_on", "")),
-            recovered_on=str(form.get("recovered_on", "")),
+            number=data.case,
+            party=data.party,
+            kind=data.kind,
+            claimed=data.claimed,
+            recovered=data.recovered,
+            currency=data.currency,
+            claimed_on=data.claimed_on,
+            recovered_on=data.recovered_on,
             today=today_utc(),
         )
         if not wants_fragment(request):
