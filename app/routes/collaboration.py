@@ -24,7 +24,7 @@ from app.playbooks import selectors as playbooks
 from app.settings import Settings
 from app.tasks.push import enqueue_push
 from app.web.auth import actor_for
-from app.web.forms import FORM, several
+from app.web.forms import FORM, Several, several
 from app.web.pages import render, wants_fragment
 from app.web.templates import request_environment
 from app.web.threads import message_form, stream_of, wants_stream
@@ -46,7 +46,7 @@ class PushForm:
     requirement: str = ""
     reply_by: str = ""
     note: str = ""
-    basis: str | list[str] = field(default_factory=list)  # the ticked grounds of the claim
+    basis: Several = field(default_factory=list)  # the ticked grounds of the claim
     basis_note: str = ""
     attach_pack: str = ""
     playbook_reason: str = ""  # why a push goes although the party's playbook says something is missing

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, post
 from litestar.params import FromPath
@@ -16,6 +17,7 @@ from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.rules import FACTS, FactsError, RuleRegistry, suggest
 from app.web.auth import actor_for
+from app.web.forms import FORM
 from app.web.hints import hint_view, today_utc
 from app.web.openapi import FactsOperation, error_responses
 from app.web.pages import render, wants_fragment
@@ -88,6 +90,12 @@ class RulesApiController(Controller):
         return result.to_dict()
 
 
+@dataclass
+class SettleForm:
+    party: str = ""
+    reason: str = ""
+
+
 class CaseHintController(Controller):
     """The hint region of a case page: each action answers the region again (htmx) or the page (no script)."""
 
@@ -95,6 +103,7 @@ class CaseHintController(Controller):
 
     @post("/{number:str}/facts", opt={"roles": DESK}, status_code=200, name="case_facts")
     async def facts_save(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+        # Raw form: its keys are the fact names the rules ask about, not a fixed set of fields.
         form = await request.form()
         try:
             await responsibility.facts_update(
@@ -112,13 +121,12 @@ class CaseHintController(Controller):
         return await _answer(request, number, notice=_("Facts saved; the hint was worked out again."))
 
     @post("/{number:str}/responsibility", opt={"roles": DESK}, status_code=200, name="case_responsibility")
-    async def party_settle(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
-        form = await request.form()
-        reason = str(form.get("reason", ""))
+    async def party_settle(
+        self, request: Request[Any, Any, Any], number: FromPath[str], data: Annotated[SettleForm, FORM]
+    ) -> Response[Any]:
+        reason = data.reason
         try:
-            await responsibility.party_confirm(
-                actor=actor_for(request), number=number, party=str(form.get("party", "")), reason=reason
-            )
+            await responsibility.party_confirm(actor=actor_for(request), number=number, party=data.party, reason=reason)
         except ValidationFailed as error:
             if not wants_fragment(request):
                 raise

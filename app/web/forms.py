@@ -9,7 +9,10 @@ from litestar.params import Body
 # wrong shape is a 422 naming it (app/web/errors.py `validation_error`), never a 500.
 FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 
+# A field a form may send more than once (ticked boxes, a table's rows): declare it `Several`, read it `several()`.
+Several = str | list[str]
 
-def several(value: str | list[str]) -> list[str]:
+
+def several(value: Several) -> list[str]:
     """A field that may be sent more than once: Litestar hands one value as a string, several as a list."""
     return [value] if isinstance(value, str) else value
