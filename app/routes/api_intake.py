@@ -73,6 +73,7 @@ async def _report_parts(request: Request[Any, Any, Any]) -> tuple[dict[str, Any]
         if not isinstance(given, dict):
             raise ValidationFailed(_("The facts must be a JSON object."), fields=[("facts", _("Send an object."))])
         return body, given, []
+    # Raw form: the API takes JSON or a multipart form with files and facts under their rules' names.
     form = await read_form(request)
     fields = text_fields(form)
     facts: dict[str, Any] = dict(fact_fields(form))
@@ -147,6 +148,7 @@ class IntakeApiController(Controller):
     )
     async def add_evidence(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[dict[str, Any]]:
         refuse_oversized(request)
+        # Raw form: files, and read_form answers an oversized or garbled upload with a 413/422.
         form = await read_form(request)
         attached = await services.evidence_add(
             actor=actor_for(request),

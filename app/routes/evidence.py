@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from dataclasses import dataclass
+from typing import Annotated, Any, BinaryIO
 
 import anyio
 import anyio.to_thread
@@ -24,6 +25,7 @@ from app.evidence.tables import Evidence
 from app.i18n import gettext as _
 from app.playbooks import selectors as playbooks
 from app.web.auth import actor_for
+from app.web.forms import FORM
 from app.web.pages import render, wants_fragment
 from app.web.uploads import (
     evidence_policy,
@@ -81,6 +83,11 @@ async def evidence_panel_context(request: Request[Any, Any, Any], number: str) -
     }
 
 
+@dataclass
+class WithdrawForm:
+    reason: str = ""
+
+
 class EvidenceController(Controller):
     """Evidence on a case: the panel, adding files, withdrawing one, and the files themselves."""
 
@@ -97,6 +104,7 @@ class EvidenceController(Controller):
     )
     async def add(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
         refuse_oversized(request)
+        # Raw form: files, and read_form answers an oversized or garbled upload with a 413/422.
         form = await read_form(request)
         await services.evidence_add(
             actor=actor_for(request),
@@ -117,13 +125,13 @@ class EvidenceController(Controller):
         )
 
     @post("/evidence/{evidence_id:str}/withdraw", opt={"roles": STAFF}, name="evidence_withdraw", status_code=200)
-    async def withdraw(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[Any]:
-        form = await request.form()
-        reason = form.get("reason")
+    async def withdraw(
+        self, request: Request[Any, Any, Any], evidence_id: FromPath[str], data: Annotated[WithdrawForm, FORM]
+    ) -> Response[Any]:
         row = await services.evidence_withdraw(
             actor=actor_for(request),
             evidence_id=evidence_id,
-            reason=reason if isinstance(reason, str) else "",
+            reason=data.reason,
             may_withdraw_any=request.user.role in DESK,
         )
         case = await _case_number(row.case)

@@ -183,6 +183,7 @@ class IntakeController(Controller):
     )
     async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
         refuse_oversized(request)
+        # Raw form: photos, fact answers under their rules' names, and a refusal that re-renders it as typed.
         form = await read_form(request)
         values = text_fields(form)
         try:
