@@ -69,7 +69,8 @@ async def _report_parts(request: Request[Any, Any, Any]) -> tuple[dict[str, Any]
             raise ValidationFailed(_("The body is not valid JSON."), fields=[("body", hint)]) from None
         if not isinstance(body, dict):
             raise ValidationFailed(_("The body must be a JSON object."), fields=[("body", _("Send a JSON object."))])
-        given = body.get("facts") or {}
+        # null or left out is no facts; an empty list, text or a number is not an object and is refused.
+        given = {} if body.get("facts") is None else body["facts"]
         if not isinstance(given, dict):
             raise ValidationFailed(_("The facts must be a JSON object."), fields=[("facts", _("Send an object."))])
         return body, given, []
