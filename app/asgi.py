@@ -26,15 +26,16 @@ from app.routes.api import CaseApiController
 from app.routes.api_intake import IntakeApiController, create_case
 from app.routes.cases import CaseController
 from app.routes.collaboration import COLLABORATION_ROUTES
+from app.routes.evidence import EvidenceController
 from app.routes.grid import GRID_ROUTES
 from app.routes.hooks import HOOK_HANDLERS
 from app.routes.imports import IMPORT_ROUTES
-from app.routes.intake import EvidenceController, IntakeController
+from app.routes.intake import IntakeController
 from app.routes.mail import MAIL_ROUTES
 from app.routes.party import PARTY_ROUTES
 from app.routes.playbooks import PLAYBOOK_ROUTES
 from app.routes.pwa import PwaController
-from app.routes.responsibility import CaseHintController, RulesApiController, hint_panel
+from app.routes.responsibility import CaseHintController, RulesApiController
 from app.routes.system import healthz, home, set_language
 from app.routes.tracking import TRACKING_ROUTES
 from app.routes.users import UserAdminController
@@ -106,7 +107,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
         await db.stop(engine)
 
     environment = template_environment()
-    environment.globals["hint_panel"] = hint_panel
     static = create_static_files_router(path="/static", directories=[STATIC], opt={"roles": PUBLIC})
     app = Litestar(
         route_handlers=[*ROUTE_HANDLERS, *(HOOK_HANDLERS if settings.test_hooks else []), static],

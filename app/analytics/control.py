@@ -13,7 +13,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from app.analytics import daily
-from app.analytics.selectors import AnalyticsFilters, _cohort, _fresh, _int, _names, _raw, _Where
+from app.analytics.filters import AnalyticsFilters
+from app.analytics.sums import Where, as_int, cohort_relation, display_names, ensure_fresh, raw
 from app.trade.tables import Supplier
 
 MONTHS = 12
@@ -72,14 +73,14 @@ def window(end: date) -> tuple[date, date]:
 
 async def supplier_drift(filters: AnalyticsFilters) -> list[dict[str, Any]]:
     """Every supplier with enough history, drifting ones first, each judged on its own p-chart."""
-    await _fresh()
+    await ensure_fresh()
     start, end = window(filters.end)
     scope = replace(filters, start=start, end=end)
     month = daily.Dialect().month_of_date("a.day")
-    where = _Where()
-    relation, args = _cohort(scope, where)
+    where = Where()
+    relation, args = cohort_relation(scope, where)
     join = " LEFT JOIN product p ON p.id = a.product" if scope.category else ""
-    rows = await _raw(
+    rows = await raw(
         f"SELECT a.supplier AS k, {month} AS m, SUM(a.units) AS units, SUM(a.affected) AS affected "
         f"FROM {relation}{join} WHERE {where.sql()} GROUP BY a.supplier, {month}",
         [*args, *where.args],
@@ -87,8 +88,10 @@ async def supplier_drift(filters: AnalyticsFilters) -> list[dict[str, Any]]:
     by_supplier: dict[Any, dict[str, Month]] = {}
     for row in rows:
         if row["k"] is not None:
-            by_supplier.setdefault(row["k"], {})[row["m"]] = Month(row["m"], _int(row["affected"]), _int(row["units"]))
-    names = await _names(Supplier, list(by_supplier))
+            by_supplier.setdefault(row["k"], {})[row["m"]] = Month(
+                row["m"], as_int(row["affected"]), as_int(row["units"])
+            )
+    names = await display_names(Supplier, list(by_supplier))
     judged = []
     for key, months in by_supplier.items():
         verdict = judge([months[name] for name in sorted(months)])

@@ -6,8 +6,8 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from app.analytics import charts, control, scorecard, selectors
-from app.analytics.selectors import AnalyticsFilters
+from app.analytics import actions, charts, control, figures, scorecard
+from app.analytics.filters import AnalyticsFilters, filter_choices, products_of
 from app.analytics.taxonomy import category_label
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES
 from app.i18n import gettext as _
@@ -75,7 +75,7 @@ def drift_charts(drift: list[dict[str, Any]], *, most: int = 3) -> dict[str, str
 
 
 async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[str, Any]:
-    summary = await selectors.summary(filters)
+    summary = await figures.summary(filters)
     for dimension, rows in summary["by"].items():
         for row in rows:
             row["cases_url"] = cases_url(filters, cohort=True, **{LINK_PARAMS[dimension]: row["key"]})
@@ -96,7 +96,7 @@ async def dashboard_context(filters: AnalyticsFilters, *, today: date) -> dict[s
     return {
         "summary": summary,
         "filters": filters,
-        "choices": await selectors.filter_choices(),
+        "choices": await filter_choices(),
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
         "scorecards": await scorecard.scorecards(filters),
         "drift": drift,
@@ -144,7 +144,7 @@ async def workspace_context(filters: AnalyticsFilters) -> dict[str, Any]:
     }
     for row in rows:
         row["root_cause"] = causes.get(row["number"], "")
-    scope = await selectors.rates_by(filters, "all")
+    scope = await figures.rates_by(filters, "all")
     return {
         "filters": filters,
         "query": urlencode(
@@ -162,12 +162,12 @@ async def workspace_context(filters: AnalyticsFilters) -> dict[str, Any]:
             }
         ),
         "rate": scope[0] if scope else None,
-        "matrix": await selectors.root_cause_matrix(filters),
+        "matrix": await actions.root_cause_matrix(filters),
         "groups": await root_causes.cause_groups(filters),
         "cases": rows,
-        "actions": await selectors.action_list(),
-        "choices": await selectors.filter_choices(),
-        "products": await selectors.products_of(filters.supplier_id) if filters.supplier_id else [],
+        "actions": await actions.action_list(),
+        "choices": await filter_choices(),
+        "products": await products_of(filters.supplier_id) if filters.supplier_id else [],
         "root_causes": ROOT_CAUSES,
         "statuses": ACTION_STATUSES,
         "verdicts": VERDICTS,

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
-from app.analytics import charts, control, scorecard, selectors
+from app.analytics import actions, charts, control, figures, scorecard
 from app.analytics.dashboard import chart_set, drift_charts
-from app.analytics.selectors import AnalyticsFilters, month_bounds
+from app.analytics.filters import AnalyticsFilters, month_bounds
 from app.analytics.taxonomy import ROOT_CAUSES, VERDICTS
 from app.cases.taxonomy import PROBLEM_TYPES
 
@@ -65,13 +65,13 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
         raise ReportError(f"The month must look like 2026-05, not {month!r}.") from None
     filters = AnalyticsFilters(start=start, end=end)
     last = filters.shifted_month_back()
-    summary = await selectors.summary(filters)
-    before = await selectors.case_totals(last)
-    before_rate = await selectors.overall_rate(last)
+    summary = await figures.summary(filters)
+    before = await figures.case_totals(last)
+    before_rate = await figures.overall_rate(last)
     # Overdue is a state, so the report takes it at the month's last moment (or now, for the running month).
     as_of = min(month_end(end), now or datetime.now(UTC))
-    overdue_now = await selectors.overdue_count(filters, now=as_of)
-    overdue_before = await selectors.overdue_count(last, now=month_end(last.end))
+    overdue_now = await figures.overdue_count(filters, now=as_of)
+    overdue_before = await figures.overdue_count(last, now=month_end(last.end))
     headline = [
         _figure(_("Cases reported"), summary["totals"]["cases"], before["cases"]),
         {**_figure(_("After-sales rate"), summary["rate"]["rate"], before_rate["rate"]), "percent": True},
@@ -79,7 +79,7 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
         _figure(_("Disputed (reported this month)"), summary["totals"]["disputed"], before["disputed"]),
         _figure(_("Past a deadline at month end (opened any time)"), overdue_now, overdue_before),
     ]
-    figures = [
+    key_figures = [
         _figure(_("Cases reported"), summary["totals"]["cases"], before["cases"]),
         _figure(_("Units affected"), summary["totals"]["affected"], before["affected"]),
         _figure(_("Units delivered"), summary["rate"]["units"], before_rate["units"]),
@@ -92,23 +92,23 @@ async def report_context(month: str, *, now: datetime | None = None) -> dict[str
     for _month in range(5):
         trend_start = (trend_start - timedelta(days=1)).replace(day=1)
     drift = await control.supplier_drift(filters)
-    trend = await selectors.monthly_trend(AnalyticsFilters(start=trend_start, end=end))
+    trend = await figures.monthly_trend(AnalyticsFilters(start=trend_start, end=end))
     svgs = drift_charts(drift) | chart_set({**summary, "trend": trend})
     return {
         "month": month,
         "previous": last.start.strftime("%Y-%m"),
         "generated_at": now or datetime.now(UTC),  # shown on the company's clock
         "summary": summary,
-        "figures": figures,
+        "figures": key_figures,
         "charts": {name: charts.data_uri(svg) for name, svg in svgs.items()},
         "scorecards": await scorecard.scorecards(filters),
         "drift": drift,
         "headline": headline,
         "as_of": as_of,
         "overdue_total": overdue_now,
-        "overdue": await selectors.overdue_cases(filters, now=as_of, limit=40),
-        "disputed": await selectors.disputed_cases(filters, limit=40),
-        "actions": await selectors.action_list(),
+        "overdue": await figures.overdue_cases(filters, now=as_of, limit=40),
+        "disputed": await figures.disputed_cases(filters, limit=40),
+        "actions": await actions.action_list(),
         "problem_types": PROBLEM_TYPES,
         "root_causes": ROOT_CAUSES,
         "verdicts": VERDICTS,

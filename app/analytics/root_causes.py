@@ -10,7 +10,7 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count
 
 from app import db
-from app.analytics.selectors import AnalyticsFilters
+from app.analytics.filters import AnalyticsFilters
 from app.analytics.services import corrective_action_create
 from app.analytics.tables import CorrectiveAction, CorrectiveActionCase
 from app.analytics.taxonomy import ROOT_CAUSES

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from app.analytics.daily import _window
-from app.analytics.selectors import AnalyticsFilters, _case_filters, _names, _product_join, _raw, _Where
+from app.analytics.filters import AnalyticsFilters
+from app.analytics.sums import Where, case_filters, display_names, product_join, raw
 from app.cases.responsibility import json_object
 from app.trade.tables import Carrier, Supplier
 
@@ -87,16 +88,16 @@ async def party_scorecard(filters: AnalyticsFilters, party: str) -> dict[Any, di
         raise ValueError(f"unknown party {party!r}")
     start = datetime.combine(filters.start, time(), tzinfo=UTC)
     end = datetime.combine(filters.end + timedelta(days=1), time(), tzinfo=UTC)
-    where = _Where()
+    where = Where()
     where.add(f"e.kind IN ('case_pushed', {', '.join(repr(kind) for kind in ANSWER_EVENTS)})")
     # The same UTC days as the other figures (SQLite compares the stored text, PostgreSQL the moments).
     window, bounds = _window("x.at", filters.start, filters.end, timestamp=True)
     where.add(f'e."case" IN (SELECT x."case" FROM case_event x WHERE x.kind = \'case_pushed\' AND {window})', *bounds)
-    _case_filters(where, filters, cohort=False)
-    events = await _raw(
+    case_filters(where, filters, cohort=False)
+    events = await raw(
         f'SELECT e."case" AS case_id, e.at AS at, e.actor_kind AS actor_kind, e.kind AS kind, e.data AS data, '
         f'c.{party} AS party_id FROM case_event e JOIN after_sales_case c ON c.id = e."case" '
-        f"{_product_join(filters)}WHERE {where.sql()} ORDER BY e.id",
+        f"{product_join(filters)}WHERE {where.sql()} ORDER BY e.id",
         where.args,
     )
     cases: dict[int, tuple[Any, _Case]] = {}
@@ -129,14 +130,14 @@ async def party_scorecard(filters: AnalyticsFilters, party: str) -> dict[Any, di
 
 
 async def _claims(filters: AnalyticsFilters, party: str) -> list[dict[str, Any]]:
-    where = _Where()
+    where = Where()
     where.add("r.claimed_on >= {} AND r.claimed_on <= {}", filters.start, filters.end)
     where.add("r.party = {}", party)
-    _case_filters(where, filters, cohort=False)
-    return await _raw(
+    case_filters(where, filters, cohort=False)
+    return await raw(
         f"SELECT c.{party} AS k, COUNT(*) AS claims, "
         "SUM(CASE WHEN r.recovered_amount >= r.claimed_amount AND r.claimed_amount > 0 THEN 1 ELSE 0 END) AS in_full "
-        f'FROM recovery r JOIN after_sales_case c ON c.id = r."case" {_product_join(filters)}'
+        f'FROM recovery r JOIN after_sales_case c ON c.id = r."case" {product_join(filters)}'
         f"WHERE {where.sql()} GROUP BY c.{party}",
         where.args,
     )
@@ -147,7 +148,7 @@ async def scorecards(filters: AnalyticsFilters) -> dict[str, list[dict[str, Any]
     result: dict[str, list[dict[str, Any]]] = {}
     for party, table in (("supplier", Supplier), ("carrier", Carrier)):
         figures = await party_scorecard(filters, party)
-        names = await _names(table, list(figures))
+        names = await display_names(table, list(figures))
         rows = [{"key": key, "name": names.get(key, str(key)), **row} for key, row in figures.items()]
         result[party] = sorted(rows, key=lambda row: str(row["name"]))
     return result

@@ -10,8 +10,8 @@ from typing import Any
 from babel.numbers import list_currencies
 
 from app import db
+from app.analytics.actions import after_window, before_window, scope_rate
 from app.analytics.rates import Rate
-from app.analytics.selectors import after_window, before_window, scope_rate
 from app.analytics.tables import CorrectiveAction, Recovery
 from app.analytics.taxonomy import RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
 from app.cases.events import Actor, record_event

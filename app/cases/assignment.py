@@ -13,6 +13,7 @@ from app.cases.tables import Case, CaseEvent
 from app.db import atomic
 from app.errors import NotFound, ValidationFailed
 from app.i18n import gettext as _
+from app.rules.facts import N_
 
 # How far back the round robin looks for the last handler it chose.
 ROUND_ROBIN_WINDOW: Final = 500
@@ -83,6 +84,30 @@ async def case_assign(*, actor: Actor, number: str, assignee_id: int | None) -> 
     case = await Case.objects().where(Case.id == found["id"]).first()
     assert case is not None
     return case
+
+
+async def assign_on_intake(*, case_id: int, supplier_id: int | None, now: datetime) -> None:
+    """A reported case nobody has held yet goes to the handler the intake rule picks; on its timeline.
+
+    Runs inside the caller's transaction, the case locked; a replayed report finds it assigned and leaves it.
+    """
+    await lock_case(case_id)
+    row = await Case.select(Case.assignee).where(Case.id == case_id).first()
+    if row is None or row["assignee"] is not None:
+        return
+    if await CaseEvent.exists().where((CaseEvent.case == case_id) & (CaseEvent.kind == "assigned")):
+        return
+    handler, rule = await pick_assignee(supplier_id)
+    if handler is None:
+        return
+    await Case.update({Case.assignee: handler.id, Case.updated_at: now}).where(Case.id == case_id)
+    await record_event(
+        case_id=case_id,
+        actor=Actor.system(N_("Automatic assignment")),  # the rule chose, not the reporter
+        kind="assigned",
+        data={"assignee_id": handler.id, "assignee": handler.name, "rule": rule},
+        at=now,
+    )
 
 
 async def pick_assignee(supplier_id: int | None) -> tuple[User | None, str]:

@@ -29,6 +29,12 @@ LOGIN_PAGES = RenderCache(entries=64, max_age=3600)
 
 
 @dataclass
+class PreferencesForm:
+    language: str = ""
+    time_zone: str = ""
+
+
+@dataclass
 class LoginForm:
     email: str = ""
     password: str = ""
@@ -134,9 +140,12 @@ class AccountController(Controller):
         return render(request, "account.html", context, block="sessions")
 
     @post("/account", opt={"roles": STAFF}, status_code=303)
-    async def account_save(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        form = await request.form()
-        language, zone = str(form.get("language", "")), str(form.get("time_zone", "")).strip()
+    async def account_save(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[PreferencesForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response[Any]:
+        language, zone = data.language, data.time_zone.strip()
         await accounts.set_preferences(user_id=request.user.id, language=language, time_zone=zone)
         response = Redirect(path="/account?saved=true", status_code=303)
         remember_language(request, response, language)

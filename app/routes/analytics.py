@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -11,11 +12,13 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from app.accounts.roles import DESK
-from app.analytics import dashboard, root_causes, selectors, services
+from app.analytics import dashboard, figures, recovery, root_causes, services
+from app.analytics.filters import AnalyticsFilters, month_bounds, parse_filters
 from app.analytics.taxonomy import RECOVERY_KINDS, RECOVERY_PARTIES, ROOT_CAUSES
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.web.auth import actor_for
+from app.web.forms import FORM
 from app.web.openapi import error_responses
 from app.web.pages import render, wants_fragment
 from app.web.templates import request_environment
@@ -34,9 +37,9 @@ async def analytics_filters(
     category: Annotated[str, QueryParameter(description="Product category")] = "",
     region: Annotated[str, QueryParameter(description="Region")] = "",
     problem_type: Annotated[str, QueryParameter(description="Problem type code")] = "",
-) -> selectors.AnalyticsFilters:
+) -> AnalyticsFilters:
     """The period and filters every analytics page and the summary API read from the query string."""
-    return selectors.parse_filters(
+    return parse_filters(
         today=today_utc(),
         start=start,
         end=end,
@@ -52,11 +55,50 @@ async def analytics_filters(
 FILTERS = {"filters": Provide(analytics_filters)}
 
 
+@dataclass
+class CaseCauseForm:
+    root_cause: str = ""
+    next: str = ""  # where the whole page goes back to (only into the workspace)
+
+
+@dataclass
+class GroupCauseForm:
+    group_supplier: str = ""  # a supplier id; anything else is no supplier
+    group_problem_type: str = ""
+    root_cause: str = ""
+    action: str = ""
+    new_action: str = ""
+
+
+@dataclass
+class ActionForm:
+    root_cause: str = ""
+    action: str = ""
+    supplier: str = ""
+    product: str = ""
+    carrier: str = ""
+    due_on: str = ""
+    started_on: str = ""
+    check_after_days: str = "90"
+
+
+@dataclass
+class RecoveryForm:
+    case: str = ""
+    party: str = ""
+    kind: str = ""
+    claimed: str = ""
+    recovered: str = ""
+    currency: str = ""
+    claimed_on: str = ""
+    recovered_on: str = ""
+
+
 class DashboardController(Controller):
     path = "/dashboard"
 
     @get("/", opt={"roles": DESK}, name="dashboard", dependencies=FILTERS)
-    async def dashboard(self, request: Request[Any, Any, Any], filters: selectors.AnalyticsFilters) -> Template:
+    async def dashboard(self, request: Request[Any, Any, Any], filters: AnalyticsFilters) -> Template:
         context = await dashboard.dashboard_context(filters, today=today_utc())
         return render(request, "analytics/dashboard.html", context, block="figures")
 
@@ -66,7 +108,7 @@ class DashboardController(Controller):
 
         month = month or previous_month(today_utc())
         try:
-            selectors.month_bounds(month)
+            month_bounds(month)
         except ValueError:
             raise ValidationFailed(
                 _("Choose a month like 2026-05."), fields=[("month", _("Choose a month like 2026-05."))]
@@ -98,18 +140,21 @@ class RootCauseController(Controller):
     path = "/dashboard"
 
     @get("/root-causes", opt={"roles": DESK}, name="root_causes", dependencies=FILTERS)
-    async def workspace(self, request: Request[Any, Any, Any], filters: selectors.AnalyticsFilters) -> Template:
+    async def workspace(self, request: Request[Any, Any, Any], filters: AnalyticsFilters) -> Template:
         context = await dashboard.workspace_context(filters)
         return render(request, "analytics/root_causes.html", context, block="workspace")
 
     @post("/root-causes/cases/{number:str}", opt={"roles": DESK}, status_code=200, name="case_root_cause")
-    async def case_root_cause(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
-        form = await request.form()
-        cause = await root_causes.case_root_cause_set(
-            actor=actor_for(request), number=number, root_cause=str(form.get("root_cause", ""))
-        )
+    async def case_root_cause(
+        self,
+        request: Request[Any, Any, Any],
+        number: FromPath[str],
+        data: Annotated[CaseCauseForm, FORM],
+    ) -> Response[Any]:
+        actor = actor_for(request)
+        cause = await root_causes.case_root_cause_set(actor=actor, number=number, root_cause=data.root_cause)
         if not wants_fragment(request):
-            back = str(form.get("next", ""))
+            back = data.next
             # Only back into the workspace: a form field must not send anyone elsewhere.
             if not back.startswith("/dashboard/root-causes"):
                 back = "/dashboard/root-causes"
@@ -121,18 +166,22 @@ class RootCauseController(Controller):
         )
 
     @post("/root-causes/groups", opt={"roles": DESK}, status_code=200, name="group_root_cause", dependencies=FILTERS)
-    async def group_root_cause(self, request: Request[Any, Any, Any], filters: selectors.AnalyticsFilters) -> Template:
+    async def group_root_cause(
+        self,
+        request: Request[Any, Any, Any],
+        filters: AnalyticsFilters,
+        data: Annotated[GroupCauseForm, FORM],
+    ) -> Template:
         """One group's control: the cause (and corrective action) for all its cases still without a cause."""
-        form = await request.form()
-        supplier = str(form.get("group_supplier", ""))
+        supplier = data.group_supplier
         outcome = await root_causes.group_root_cause_set(
             actor=actor_for(request),
             filters=filters,
             supplier_id=int(supplier) if supplier.isdecimal() else None,
-            problem_type=str(form.get("group_problem_type", "")),
-            root_cause=str(form.get("root_cause", "")),
-            action=str(form.get("action", "")),
-            new_action=str(form.get("new_action", "")),
+            problem_type=data.group_problem_type,
+            root_cause=data.root_cause,
+            action=data.action,
+            new_action=data.new_action,
             owner_id=request.user.id,
             today=today_utc(),
         )
@@ -140,18 +189,17 @@ class RootCauseController(Controller):
         return render(request, "analytics/root_causes.html", context, block="workspace")
 
     @post("/actions", opt={"roles": DESK}, status_code=303, name="corrective_action_create")
-    async def action_create(self, request: Request[Any, Any, Any]) -> Redirect:
-        form = await request.form()
-        days = str(form.get("check_after_days", "90"))
+    async def action_create(self, request: Request[Any, Any, Any], data: Annotated[ActionForm, FORM]) -> Redirect:
+        days = data.check_after_days
         action = await services.corrective_action_create(
-            root_cause=str(form.get("root_cause", "")),
-            action=str(form.get("action", "")),
-            supplier_id=_optional_id(str(form.get("supplier", ""))),
-            product_id=_optional_id(str(form.get("product", ""))),
-            carrier_id=_optional_id(str(form.get("carrier", ""))),
+            root_cause=data.root_cause,
+            action=data.action,
+            supplier_id=_optional_id(data.supplier),
+            product_id=_optional_id(data.product),
+            carrier_id=_optional_id(data.carrier),
             owner_id=request.user.id,
-            due_on=_optional_date(str(form.get("due_on", "")), "due_on"),
-            started_on=_optional_date(str(form.get("started_on", "")), "started_on"),
+            due_on=_optional_date(data.due_on, "due_on"),
+            started_on=_optional_date(data.started_on, "started_on"),
             check_after_days=int(days) if days.isdecimal() else 0,
             today=today_utc(),
         )
@@ -167,18 +215,19 @@ class RootCauseController(Controller):
         return render(request, "analytics/recoveries.html", await _ledger_context())
 
     @post("/recoveries", opt={"roles": DESK}, status_code=200, name="recovery_record")
-    async def recovery_record(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        form = await request.form()
+    async def recovery_record(
+        self, request: Request[Any, Any, Any], data: Annotated[RecoveryForm, FORM]
+    ) -> Response[Any]:
         row = await services.recovery_record(
             actor=actor_for(request),
-            number=str(form.get("case", "")),
-            party=str(form.get("party", "")),
-            kind=str(form.get("kind", "")),
-            claimed=str(form.get("claimed", "")),
-            recovered=str(form.get("recovered", "")),
-            currency=str(form.get("currency", "")),
-            claimed_on=str(form.get("claimed_on", "")),
-            recovered_on=str(form.get("recovered_on", "")),
+            number=data.case,
+            party=data.party,
+            kind=data.kind,
+            claimed=data.claimed,
+            recovered=data.recovered,
+            currency=data.currency,
+            claimed_on=data.claimed_on,
+            recovered_on=data.recovered_on,
             today=today_utc(),
         )
         if not wants_fragment(request):
@@ -190,7 +239,7 @@ class RootCauseController(Controller):
 async def _ledger_context() -> dict[str, Any]:
     today = today_utc()
     return {
-        "ledger": await selectors.recovery_ledger(today=today),
+        "ledger": await recovery.recovery_ledger(today=today),
         "parties": RECOVERY_PARTIES,
         "kinds": RECOVERY_KINDS,
         "today": today.isoformat(),
@@ -208,5 +257,5 @@ class AnalyticsApiController(Controller):
         responses=error_responses(422),
         dependencies=FILTERS,
     )
-    async def summary(self, filters: selectors.AnalyticsFilters) -> dict[str, Any]:
-        return await selectors.summary(filters)
+    async def summary(self, filters: AnalyticsFilters) -> dict[str, Any]:
+        return await figures.summary(filters)

@@ -16,7 +16,8 @@ from app.evidence import services
 from app.evidence.selectors import evidence_document
 from app.evidence.services import UPLOAD_BODY_LIMIT, AttachedEvidence, Upload
 from app.i18n import gettext as _
-from app.intake import services as intake
+from app.intake.report import report_from_fields
+from app.intake.submit import intake_submit
 from app.web.auth import actor_for
 from app.web.documents import case_api_document
 from app.web.openapi import CaseReportOperation, EvidenceOperation, error_responses
@@ -68,10 +69,12 @@ async def _report_parts(request: Request[Any, Any, Any]) -> tuple[dict[str, Any]
             raise ValidationFailed(_("The body is not valid JSON."), fields=[("body", hint)]) from None
         if not isinstance(body, dict):
             raise ValidationFailed(_("The body must be a JSON object."), fields=[("body", _("Send a JSON object."))])
-        given = body.get("facts") or {}
+        # null or left out is no facts; an empty list, text or a number is not an object and is refused.
+        given = {} if body.get("facts") is None else body["facts"]
         if not isinstance(given, dict):
             raise ValidationFailed(_("The facts must be a JSON object."), fields=[("facts", _("Send an object."))])
         return body, given, []
+    # Raw form: the API takes JSON or a multipart form with files and facts under their rules' names.
     form = await read_form(request)
     fields = text_fields(form)
     facts: dict[str, Any] = dict(fact_fields(form))
@@ -111,9 +114,9 @@ async def create_case(
 ) -> Response[dict[str, Any]]:
     refuse_oversized(request)
     fields, facts, uploads = await _report_parts(request)
-    result = await intake.intake_submit(
+    result = await intake_submit(
         actor=actor_for(request),
-        report=intake.report_from_fields(fields, facts),
+        report=report_from_fields(fields, facts),
         uploads=uploads,
         client_key=idempotency_key,
         store=evidence_store(request),
@@ -146,6 +149,7 @@ class IntakeApiController(Controller):
     )
     async def add_evidence(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[dict[str, Any]]:
         refuse_oversized(request)
+        # Raw form: files, and read_form answers an oversized or garbled upload with a 413/422.
         form = await read_form(request)
         attached = await services.evidence_add(
             actor=actor_for(request),

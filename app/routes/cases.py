@@ -11,11 +11,12 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from app.accounts.roles import DESK, STAFF
+from app.accounts.roles import CLAIM_FIGURES, DESK, STAFF
 from app.cases import assignment, responsibility, selectors, services, states
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES, URGENCIES
 from app.i18n import label
 from app.web.auth import actor_for
+from app.web.hints import hint_view
 from app.web.pages import render, wants_fragment
 from app.web.render_cache import RenderCache, reader_key, render_part
 
@@ -94,7 +95,7 @@ class CaseController(Controller):
     @get("/{number:str}", opt={"roles": STAFF}, name="case_detail")
     async def case_detail(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
         case = await selectors.case_get(number)
-        return render(request, "cases/detail.html", await _detail_context(case))
+        return render(request, "cases/detail.html", await _detail_context(request, case))
 
     @post("/{number:str}/move", opt={"roles": DESK}, status_code=200)
     async def case_move(
@@ -126,11 +127,11 @@ class CaseController(Controller):
 async def _case_main(request: Request[Any, Any, Any], number: str) -> Template:
     """The case's main column after a change, with the event the timeline listens to."""
     case = await selectors.case_get(number)
-    context = await _detail_context(case)
+    context = await _detail_context(request, case)
     return render(request, "cases/detail.html", context, block="case_main", headers={"HX-Trigger": "case-changed"})
 
 
-async def _detail_context(case: Any) -> dict[str, Any]:
+async def _detail_context(request: Request[Any, Any, Any], case: Any) -> dict[str, Any]:
     origin = states.Node(case.node_before_dispute) if case.node_before_dispute else None
     return {
         "case": case,
@@ -138,5 +139,7 @@ async def _detail_context(case: Any) -> dict[str, Any]:
         "targets": [t.value for t in states.allowed_targets(states.Node(case.node), dispute_origin=origin)],
         "assignable": await assignment.assignable_users(),
         "next_step": await responsibility.next_step(case),
+        # Only readers of claim figures see the hint region (the page includes it for them alone).
+        "hint_view": hint_view(request, case) if request.user.role in CLAIM_FIGURES else None,
         **labels(),
     }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
@@ -23,6 +24,7 @@ from app.playbooks import selectors as playbooks
 from app.settings import Settings
 from app.tasks.push import enqueue_push
 from app.web.auth import actor_for
+from app.web.forms import FORM, Several, several
 from app.web.pages import render, wants_fragment
 from app.web.templates import request_environment
 from app.web.threads import message_form, stream_of, wants_stream
@@ -34,6 +36,64 @@ log = logging.getLogger("crossclaim.collaboration")
 def _field(form: Any, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
+
+
+@dataclass
+class PushForm:
+    party: str = ""
+    email: str = ""
+    language: str = ""
+    requirement: str = ""
+    reply_by: str = ""
+    note: str = ""
+    basis: Several = field(default_factory=list)  # the ticked grounds of the claim
+    basis_note: str = ""
+    attach_pack: str = ""
+    playbook_reason: str = ""  # why a push goes although the party's playbook says something is missing
+
+
+@dataclass
+class PlanForm:
+    party: str = ""
+    remedy: str = ""
+    amount: str = ""
+    currency: str = ""
+    ready_by: str = ""
+    details: str = ""
+
+
+@dataclass
+class AcceptForm:
+    payer: str = ""
+
+
+@dataclass
+class CustomerAnswerForm:
+    answer: str = ""
+    comment: str = ""
+
+
+@dataclass
+class ProgressForm:
+    step: str = ""
+    tracking_no: str = ""
+    note: str = ""
+
+
+@dataclass
+class DisputeForm:
+    reason: str = ""
+
+
+@dataclass
+class DecisionForm:
+    decision: str = ""
+    rationale: str = ""
+
+
+@dataclass
+class TimeZoneForm:
+    time_zone: str = ""
 
 
 # Sent with every changed region: the timeline and the deadlines panel reload themselves on it.
@@ -88,23 +148,24 @@ async def collaboration_live(request: Request[Any, Any, Any], number: FromPath[s
 
 
 @post("/cases/{number:str}/push", opt={"roles": DESK}, status_code=303)
-async def case_push(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
-    form = await request.form()
-    requirement = _field(form, "requirement")
-    reply_by = services.parse_date(_field(form, "reply_by"), "reply_by") or date.min
-    gate = await playbook_gate.push_gate(number, _field(form, "party"), _field(form, "playbook_reason"))
-    attach_pack = _field(form, "attach_pack") == "yes"
+async def case_push(
+    request: Request[Any, Any, Any], number: FromPath[str], data: Annotated[PushForm, FORM]
+) -> Response[Any] | Template:
+    requirement = data.requirement
+    reply_by = services.parse_date(data.reply_by, "reply_by") or date.min
+    gate = await playbook_gate.push_gate(number, data.party, data.playbook_reason)
+    attach_pack = data.attach_pack == "yes"
     pushed = await services.case_push(
         actor=actor_for(request),
         number=number,
-        party=_field(form, "party"),
-        email=_field(form, "email").strip(),
-        language=_field(form, "language"),
+        party=data.party,
+        email=data.email.strip(),
+        language=data.language,
         requirement=requirement,
         reply_by=reply_by,
-        note=_field(form, "note"),
-        basis=[value for value in form.getall("basis", []) if isinstance(value, str)],
-        basis_note=_field(form, "basis_note"),
+        note=data.note,
+        basis=several(data.basis),
+        basis_note=data.basis_note,
         attach_pack=attach_pack,
     )
     await playbook_gate.push_gate_record(actor=actor_for(request), case_id=pushed.case.id, gate=gate)
@@ -128,62 +189,67 @@ async def case_push_retry(request: Request[Any, Any, Any], number: FromPath[str]
 
 
 @post("/cases/{number:str}/plan", opt={"roles": DESK}, status_code=303)
-async def staff_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
-    form = await request.form()
+async def staff_propose(
+    request: Request[Any, Any, Any], number: FromPath[str], data: Annotated[PlanForm, FORM]
+) -> Response[Any] | Template:
     case = await case_selectors.case_get(number)
     await services.plan_propose(
         actor=actor_for(request),
         case_id=case.id,
         side="us",
-        party=_field(form, "party") or ((await selectors.latest_push(case.id)) or {}).get("party", ""),
-        remedy=_field(form, "remedy"),
-        amount=services.parse_amount(_field(form, "amount")),
-        currency=_field(form, "currency") or case.currency,
-        ready_by=services.parse_date(_field(form, "ready_by"), "ready_by"),
-        details=_field(form, "details"),
+        party=data.party or ((await selectors.latest_push(case.id)) or {}).get("party", ""),
+        remedy=data.remedy,
+        amount=services.parse_amount(data.amount),
+        currency=data.currency or case.currency,
+        ready_by=services.parse_date(data.ready_by, "ready_by"),
+        details=data.details,
     )
     return await _back(request, number)
 
 
 @post("/cases/{number:str}/plan/{proposal_id:str}/accept", opt={"roles": DESK}, status_code=303)
 async def staff_accept_plan(
-    request: Request[Any, Any, Any], number: FromPath[str], proposal_id: FromPath[str]
+    request: Request[Any, Any, Any],
+    number: FromPath[str],
+    proposal_id: FromPath[str],
+    data: Annotated[AcceptForm, FORM],
 ) -> Response[Any] | Template:
     case = await case_selectors.case_get(number)
-    form = await request.form()
     await services.plan_accept(
         actor=actor_for(request),
         case_id=case.id,
         proposal_id=int(proposal_id) if proposal_id.isdecimal() else 0,
         side="us",
-        payer=_field(form, "payer"),
+        payer=data.payer,
     )
     return await _back(request, number)
 
 
 @post("/cases/{number:str}/customer-answer", opt={"roles": DESK}, status_code=303)
-async def customer_answer(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
+async def customer_answer(
+    request: Request[Any, Any, Any], number: FromPath[str], data: Annotated[CustomerAnswerForm, FORM]
+) -> Response[Any] | Template:
     """The customer's answer to the agreed plan as the handler heard it (the tracking page records its own)."""
-    form = await request.form()
     await services.customer_answer(
         actor=actor_for(request),
         number=number,
-        accepted=_field(form, "answer") == "accept",
-        comment=_field(form, "comment"),
+        accepted=data.answer == "accept",
+        comment=data.comment,
     )
     return await _back(request, number)
 
 
 @post("/cases/{number:str}/progress", opt={"roles": DESK}, status_code=303)
-async def staff_progress(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
-    form = await request.form()
+async def staff_progress(
+    request: Request[Any, Any, Any], number: FromPath[str], data: Annotated[ProgressForm, FORM]
+) -> Response[Any] | Template:
     case = await case_selectors.case_get(number)
     await services.progress_update(
         actor=actor_for(request),
         case_id=case.id,
-        step=_field(form, "step"),
-        tracking_no=_field(form, "tracking_no"),
-        note=_field(form, "note"),
+        step=data.step,
+        tracking_no=data.tracking_no,
+        note=data.note,
     )
     return await _back(request, number)
 
@@ -250,12 +316,11 @@ async def link_revoke(
 
 
 @post("/cases/{number:str}/mediation", opt={"roles": DESK}, status_code=303)
-async def dispute_open(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
-    form = await request.form()
+async def dispute_open(
+    request: Request[Any, Any, Any], number: FromPath[str], data: Annotated[DisputeForm, FORM]
+) -> Response[Any]:
     case = await case_selectors.case_get(number)
-    dispute = await services.dispute_open(
-        actor=actor_for(request), case_id=case.id, opened_by="us", reason=_field(form, "reason")
-    )
+    dispute = await services.dispute_open(actor=actor_for(request), case_id=case.id, opened_by="us", reason=data.reason)
     if wants_fragment(request):
         return Response(None, status_code=204, headers={"HX-Redirect": f"/disputes/{dispute.id}"})
     return Redirect(path=f"/disputes/{dispute.id}", status_code=303)
@@ -275,13 +340,14 @@ async def dispute_page(request: Request[Any, Any, Any], dispute_id: FromPath[str
 
 
 @post("/disputes/{dispute_id:str}/decide", opt={"roles": MANAGERS}, status_code=303)
-async def dispute_decide(request: Request[Any, Any, Any], dispute_id: FromPath[str]) -> Response[Any]:
-    form = await request.form()
+async def dispute_decide(
+    request: Request[Any, Any, Any], dispute_id: FromPath[str], data: Annotated[DecisionForm, FORM]
+) -> Response[Any]:
     dispute = await services.dispute_decide(
         actor=actor_for(request),
         dispute_id=int(dispute_id) if dispute_id.isdecimal() else 0,
-        decision=_field(form, "decision"),
-        rationale=_field(form, "rationale"),
+        decision=data.decision,
+        rationale=data.rationale,
     )
     await send_decision_mails(request.app.state.settings, dispute_id=dispute.id)
     return Redirect(path=f"/disputes/{dispute.id}", status_code=303)
@@ -306,10 +372,9 @@ async def party_overview(request: Request[Any, Any, Any], kind: FromPath[str], p
 
 @post("/parties/{kind:str}/{party_id:str}/time-zone", opt={"roles": DESK}, status_code=303)
 async def party_time_zone(
-    request: Request[Any, Any, Any], kind: FromPath[str], party_id: FromPath[str]
+    kind: FromPath[str], party_id: FromPath[str], data: Annotated[TimeZoneForm, FORM]
 ) -> Response[Any]:
-    form = await request.form()
-    await services.set_party_time_zone(kind, party_id, _field(form, "time_zone"))
+    await services.set_party_time_zone(kind, party_id, data.time_zone)
     return Redirect(path=f"/parties/{kind}/{party_id}", status_code=303)
 
 

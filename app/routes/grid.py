@@ -3,8 +3,9 @@ and exports."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
@@ -29,8 +30,15 @@ from app.settings import Settings
 from app.tasks.push import enqueue_push
 from app.web import grid_table
 from app.web.auth import actor_for
+from app.web.forms import FORM
 from app.web.pages import render
 from app.web.render_cache import RenderCache, reader_key, render_part
+
+
+@dataclass
+class CellForm:
+    value: str = ""
+
 
 # Ticked cases sit on the pages a person scrolled through: a thousand is far more than anyone ticks.
 MAX_TICKED = 1000
@@ -163,6 +171,7 @@ class GridController(Controller):
 
     @post("/views", opt={"roles": STAFF}, status_code=200)
     async def save_view(self, request: Request[Any, Any, Any]) -> Template:
+        # Raw form: the grid's view (filters, sort, columns) rides along, read as the query string is.
         form = await request.form()
         await grid.view_save(user_id=request.user.id, name=str(form.get("view_name") or ""), view=_view(request, form))
         return render(request, "grid/_views.html", {"saved": await grid.saved_views(request.user.id)})
@@ -197,6 +206,7 @@ class GridController(Controller):
 
     @post("/assign", opt={"roles": DESK}, status_code=200)
     async def assign(self, request: Request[Any, Any, Any]) -> Template:
+        # Raw form: the grid's view (filters, sort, columns) rides along, read as the query string is.
         form = await request.form()
         view = _view(request, form)
         ids = _form_ids(form)
@@ -211,6 +221,7 @@ class GridController(Controller):
     @post("/push", opt={"roles": DESK}, status_code=200)
     async def push(self, request: Request[Any, Any, Any]) -> Template:
         """Send the ticked cases each to its own supplier, with the mail and link a single push sends."""
+        # Raw form: the grid's view (filters, sort, columns) rides along, read as the query string is.
         form = await request.form()
         view = _view(request, form)
         ids = _form_ids(form)
@@ -238,6 +249,7 @@ class GridController(Controller):
     @post("/root-cause", opt={"roles": DESK}, status_code=200)
     async def root_cause(self, request: Request[Any, Any, Any]) -> Template:
         """Set one root cause on every ticked case (and link a corrective action), each on its own timeline."""
+        # Raw form: the grid's view (filters, sort, columns) rides along, read as the query string is.
         form = await request.form()
         view = _view(request, form)
         ids = _form_ids(form)
@@ -281,12 +293,14 @@ class GridController(Controller):
 
     @post("/{case_id:int}/edit/{field_name:str}", opt={"roles": DESK}, status_code=200)
     async def save(
-        self, request: Request[Any, Any, Any], case_id: FromPath[int], field_name: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        case_id: FromPath[int],
+        field_name: FromPath[str],
+        data: Annotated[CellForm, FORM],
     ) -> Template:
-        form = await request.form()
-        row = await grid.inline_update(
-            actor=actor_for(request), case_id=case_id, field_name=field_name, value=str(form.get("value") or "")
-        )
+        actor = actor_for(request)
+        row = await grid.inline_update(actor=actor, case_id=case_id, field_name=field_name, value=data.value)
         button = grid_table.edit_button(row, field_name, {k: str(v) for k, v in URGENCIES.items()}, _("Edit"))
         return render(request, "grid/_cell.html", {"row": row, "name": field_name, "editing": False, "button": button})
 

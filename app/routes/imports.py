@@ -95,6 +95,7 @@ class ImportController(Controller):
         if length.isdigit() and int(length) > jobs.MAX_UPLOAD_BYTES + 1024 * 1024:
             raise PayloadTooLarge(_("The file is larger than 60 MB; split it into smaller files."))
         try:
+            # Raw form: an upload cut off or without its file answers with the start page and what to do.
             form = await request.form()
         except ClientException:
             raise ValidationFailed(
@@ -124,12 +125,14 @@ class ImportController(Controller):
     @post("/{token:str}/mapping", opt={"roles": DESK}, status_code=200)
     async def remap(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
         job = _job(request, token)
+        # Raw form: one mapping field per column of the uploaded sheet.
         form = dict((await request.form()).items())
         return render(request, "imports/preview.html", _context(job, *await _check(job, form)), block="check")
 
     @post("/{token:str}/confirm", opt={"roles": DESK}, status_code=200)
     async def confirm(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Template:
         job = _job(request, token)
+        # Raw form: one mapping field per column of the uploaded sheet, checked again before the import.
         form = dict((await request.form()).items())
         sheet, preview, refusal = await _check(job, form)
         if preview is None or preview.mapping_problems or (preview.error_rows and not form.get("skip_invalid")):

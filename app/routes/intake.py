@@ -1,38 +1,35 @@
-"""The phone intake flow, a case's evidence panel and uploads, and serving evidence files safely."""
+"""The phone intake flow: the report form, its live order and fact fragments, and filing the report."""
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, BinaryIO
+from typing import Any
 
 import anyio
 import anyio.to_thread
 from jinja2_fragments.litestar import HTMXBlockTemplate
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Stream, Template
+from litestar.params import FromQuery
+from litestar.response import Redirect, Template
 
-from app.accounts.roles import DESK, STAFF
+from app.accounts.roles import STAFF
 from app.cases import selectors as case_selectors
 from app.cases.tables import Case
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
-from app.errors import NotFound, ValidationFailed
-from app.evidence import selectors, services
-from app.evidence.filenames import content_disposition
-from app.evidence.limits import EvidenceLimits
+from app.errors import ValidationFailed
+from app.evidence import selectors
 from app.evidence.services import UPLOAD_BODY_LIMIT
-from app.evidence.storage import EvidenceMissing
-from app.evidence.tables import Evidence
 from app.i18n import LANGUAGES, label
 from app.i18n import gettext as _
 from app.i18n import lazy_gettext as N_
-from app.intake import services as intake
+from app.intake.report import IntakeReport, report_from_fields
+from app.intake.submit import intake_submit
 from app.playbooks import selectors as playbooks
 from app.rules import FACTS, FactSpec, relevant_facts
 from app.settings import Settings
+from app.trade.orders import order_lookup, split_order_number
 from app.web import dropped
 from app.web.auth import actor_for
 from app.web.pages import is_replay, render, wants_fragment
@@ -43,19 +40,11 @@ from app.web.uploads import (
     read_form,
     refuse_oversized,
     text_fields,
+    upload_limits,
     uploads_from_form,
 )
 
-log = logging.getLogger("crossclaim.evidence")
-
-# Sent with a changed evidence panel: htmx fires it on the page, and what depends on the files refreshes.
-EVIDENCE_CHANGED = {"HX-Trigger": "evidence-changed"}
-
 EXPECTED_DAYS = (1, 3, 7, 14, 30)
-# Originals are streamed in pieces this size, so a long video never sits in memory whole.
-STREAM_CHUNK = 256 * 1024
-# Evidence bytes never change (they are addressed by their hash); a day in the browser's private cache is safe.
-FILE_CACHE = "private, max-age=86400"
 
 
 # --- the intake page -------------------------------------------------------------------------------
@@ -96,14 +85,6 @@ def facts_context(
         "fact_values": dict(values or {}),
         "checklist": selectors.checklist(chosen, extra=asked) if chosen else [],
         "today": datetime.now(UTC).date().isoformat(),
-    }
-
-
-def upload_limits() -> dict[str, int]:
-    """What the picker tells the user (the largest file) and checks before sending (the whole body)."""
-    return {
-        "upload_limit_mb": EvidenceLimits().max_upload_bytes // (1024 * 1024),
-        "upload_body_limit": UPLOAD_BODY_LIMIT,
     }
 
 
@@ -165,8 +146,8 @@ class IntakeController(Controller):
 
     @get("/order", opt={"roles": STAFF}, name="intake_order")
     async def order_details(self, request: Request[Any, Any, Any], order_number: FromQuery[str] = "") -> Template:
-        order = await intake.order_lookup(order_number[:80])
-        _number, line = intake.split_order_number(order_number[:80])
+        order = await order_lookup(order_number[:80])
+        _number, line = split_order_number(order_number[:80])
         values = {"order_number": order_number[:80], "order_line": str(line or "")}
         context = {"order": order, "order_number": order_number[:80], "values": values}
         if not wants_fragment(request):
@@ -178,7 +159,7 @@ class IntakeController(Controller):
     async def facts(
         self, request: Request[Any, Any, Any], problem_type: FromQuery[str] = "", order_number: FromQuery[str] = ""
     ) -> Template:
-        order = await intake.order_lookup(order_number[:80]) if order_number.strip() else None
+        order = await order_lookup(order_number[:80]) if order_number.strip() else None
         mode = order.transport_mode if order is not None else None
         # The order's supplier may ask for more than the rules do: its playbook's items join the checklist.
         asked = await playbooks.required_items(order.supplier_id, problem_type) if order is not None else []
@@ -202,15 +183,16 @@ class IntakeController(Controller):
     )
     async def submit(self, request: Request[Any, Any, Any]) -> Response[Any]:
         refuse_oversized(request)
+        # Raw form: photos, fact answers under their rules' names, and a refusal that re-renders it as typed.
         form = await read_form(request)
         values = text_fields(form)
         try:
-            report = intake.report_from_fields(values, fact_fields(form))
+            report = report_from_fields(values, fact_fields(form))
             alike = await self._alike(request, report, values)
             if alike:
                 return self._alike_warning(request, values, alike)
             uploads = await uploads_from_form(form)
-            result = await intake.intake_submit(
+            result = await intake_submit(
                 actor=actor_for(request),
                 report=report,
                 uploads=uploads,
@@ -235,7 +217,7 @@ class IntakeController(Controller):
         return Redirect(path=target, status_code=303)
 
     async def _alike(
-        self, request: Request[Any, Any, Any], report: intake.IntakeReport, values: dict[str, str]
+        self, request: Request[Any, Any, Any], report: IntakeReport, values: dict[str, str]
     ) -> list[dict[str, Any]]:
         """Open cases that look like this report (same order, same problem, lately), unless the person
         already chose to file it anyway, the phone's queue is replaying it (it was sent, offline, on
@@ -286,182 +268,3 @@ def _form_again(request: Request[Any, Any, Any], context: dict[str, Any], *, sta
             headers={"Vary": "HX-Request", "HX-Retarget": "#intake-errors", "HX-Reswap": "innerHTML"},
         )
     return render(request, "intake/form.html", context, status_code=status_code)
-
-
-# --- a case's evidence ------------------------------------------------------------------------------
-
-
-def _thumb_size(row: Evidence) -> tuple[int, int] | None:
-    if not row.width or not row.height:
-        return None
-    scale = min(1.0, 320 / max(row.width, row.height))
-    return max(1, round(row.width * scale)), max(1, round(row.height * scale))
-
-
-async def evidence_panel_context(request: Request[Any, Any, Any], number: str) -> dict[str, Any]:
-    case = await case_selectors.case_get(number)
-    rows = await selectors.evidence_for_case(case.id)
-    names = await selectors.uploader_names(rows)
-    user = request.user
-    is_desk = user.role in DESK
-    me = services.uploader_id(actor_for(request))
-    items = [
-        {
-            "row": row,
-            "urls": selectors.evidence_urls(row),
-            "thumb_size": _thumb_size(row),
-            "uploader": names.get(row.uploaded_by, ""),
-            "covers_label": selectors.evidence_label(row.covers),
-            "can_withdraw": row.status == selectors.OK and (is_desk or row.uploaded_by == me),
-        }
-        for row in rows
-    ]
-    return {
-        "evidence_panel": True,
-        "case": case,
-        "items": items,
-        "accepted": sum(1 for row in rows if row.status == selectors.OK),
-        "checklist": selectors.checklist(case.problem_type, rows, await playbooks.case_required_items(case)),
-        "can_see_originals": is_desk,
-        **upload_limits(),
-    }
-
-
-class EvidenceController(Controller):
-    """Evidence on a case: the panel, adding files, withdrawing one, and the files themselves."""
-
-    @get("/cases/{number:str}/evidence", opt={"roles": STAFF}, name="evidence_panel")
-    async def panel(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
-        return render(request, "intake/evidence.html", await evidence_panel_context(request, number), block="panel")
-
-    @post(
-        "/cases/{number:str}/evidence",
-        opt={"roles": STAFF},
-        name="evidence_add",
-        request_max_body_size=UPLOAD_BODY_LIMIT,
-        status_code=200,
-    )
-    async def add(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
-        refuse_oversized(request)
-        form = await read_form(request)
-        await services.evidence_add(
-            actor=actor_for(request),
-            number=number,
-            uploads=await uploads_from_form(form),
-            store=evidence_store(request),
-            policy=evidence_policy(request),
-        )
-        if not wants_fragment(request):
-            return Redirect(path=f"/cases/{number}#evidence-panel", status_code=303)
-        # Regions that depend on the case's files (the push form's readiness panel) refresh on this event.
-        return render(
-            request,
-            "intake/evidence.html",
-            await evidence_panel_context(request, number),
-            block="panel",
-            headers=EVIDENCE_CHANGED,
-        )
-
-    @post("/evidence/{evidence_id:str}/withdraw", opt={"roles": STAFF}, name="evidence_withdraw", status_code=200)
-    async def withdraw(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[Any]:
-        form = await request.form()
-        reason = form.get("reason")
-        row = await services.evidence_withdraw(
-            actor=actor_for(request),
-            evidence_id=evidence_id,
-            reason=reason if isinstance(reason, str) else "",
-            may_withdraw_any=request.user.role in DESK,
-        )
-        case = await _case_number(row.case)
-        if not wants_fragment(request):
-            return Redirect(path=f"/cases/{case}#evidence-panel", status_code=303)
-        return render(
-            request,
-            "intake/evidence.html",
-            await evidence_panel_context(request, case),
-            block="panel",
-            headers=EVIDENCE_CHANGED,
-        )
-
-    @get("/evidence/{evidence_id:str}/web", opt={"roles": STAFF}, name="evidence_web")
-    async def web_copy(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[bytes]:
-        row = await selectors.evidence_get(evidence_id)
-        return await _serve_copy(request, row, row.web_key)
-
-    @get("/evidence/{evidence_id:str}/thumb", opt={"roles": STAFF}, name="evidence_thumb")
-    async def thumbnail(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Response[bytes]:
-        row = await selectors.evidence_get(evidence_id)
-        return await _serve_copy(request, row, row.thumb_key)
-
-    @get("/evidence/{evidence_id:str}/original", opt={"roles": DESK}, name="evidence_original")
-    async def original(self, request: Request[Any, Any, Any], evidence_id: FromPath[str]) -> Stream:
-        row = await selectors.evidence_get(evidence_id)
-        if row.status == selectors.FAILED or not row.original_key:
-            raise _nothing_stored()
-        try:
-            handle = await anyio.to_thread.run_sync(evidence_store(request).open, row.original_key)
-        except EvidenceMissing:
-            raise _missing(row) from None
-        return Stream(
-            _chunks(handle),
-            media_type=row.media_type or "application/octet-stream",
-            headers={
-                # Always a download: the browser never renders what an uploader sent us.
-                "Content-Disposition": content_disposition(row.filename or "evidence", inline=False),
-                "Content-Length": str(row.size),
-                "X-Content-Type-Options": "nosniff",
-                "Cache-Control": FILE_CACHE,
-                "ETag": f'"{row.sha256}"',
-                "Content-Security-Policy": "default-src 'none'; sandbox",
-            },
-        )
-
-
-async def _case_number(case_id: int) -> str:
-    row = await Case.select(Case.number).where(Case.id == case_id).first()
-    if row is None:
-        raise NotFound(_("There is no such case."))
-    return str(row["number"])
-
-
-def _nothing_stored() -> NotFound:
-    return NotFound(_("This file was refused when it was uploaded, so there is nothing to show."))
-
-
-def _missing(row: Evidence) -> NotFound:
-    # The row says the bytes were stored: losing them is an operations problem, logged loudly.
-    log.error("evidence bytes missing from the store", extra={"evidence_id": row.id, "sha256": row.sha256})
-    return NotFound(_("This file is missing from the evidence store. Tell an administrator: it must be restored."))
-
-
-def _chunks(handle: BinaryIO) -> Iterator[bytes]:
-    # A sync generator: Litestar pulls each chunk in a worker thread, off the event loop.
-    try:
-        while chunk := handle.read(STREAM_CHUNK):
-            yield chunk
-    finally:
-        handle.close()
-
-
-async def _serve_copy(request: Request[Any, Any, Any], row: Evidence, key: str) -> Response[bytes]:
-    """A re-encoded copy (web size or thumbnail): metadata-free pixels, shown inline as an image."""
-    if row.status == selectors.FAILED:
-        raise _nothing_stored()
-    if not key:
-        raise NotFound(_("There is no preview of this file; a handler can download the original."))
-    try:
-        data = await anyio.to_thread.run_sync(evidence_store(request).get, key)
-    except EvidenceMissing:
-        raise _missing(row) from None
-    stem = (row.filename or "evidence").rsplit(".", 1)[0]
-    extension = ".png" if row.web_media_type == "image/png" else ".jpg"
-    return Response(
-        data,
-        media_type=row.web_media_type or "image/jpeg",
-        headers={
-            "Content-Disposition": content_disposition(stem + extension, inline=True),
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": FILE_CACHE,
-            "ETag": f'"{key.rsplit("/", 1)[-1]}"',
-        },
-    )

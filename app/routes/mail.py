@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
@@ -14,6 +15,7 @@ from app.i18n import gettext as _
 from app.i18n import lazy_gettext as _l
 from app.mail import ingest, selectors
 from app.web.auth import actor_for
+from app.web.forms import FORM
 from app.web.pages import render, wants_fragment
 from app.web.uploads import evidence_policy, evidence_store
 
@@ -24,9 +26,10 @@ def _id(raw: str) -> int:
     return int(raw)
 
 
-def _field(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
+@dataclass
+class FileToCaseForm:
+    number: str = ""  # the case the held mail belongs to
+    party: str = ""  # who sent it
 
 
 PARTY_LABELS = {"supplier": _l("Supplier"), "carrier": _l("Carrier"), "customer": _l("Customer")}
@@ -51,14 +54,15 @@ async def quarantine_page(request: Request[Any, Any, Any]) -> Template:
 
 
 @post("/mail/quarantine/{inbound_id:str}/assign", opt={"roles": DESK}, status_code=200)
-async def quarantine_assign(request: Request[Any, Any, Any], inbound_id: FromPath[str]) -> Response[Any] | Template:
-    form = await request.form()
+async def quarantine_assign(
+    request: Request[Any, Any, Any], inbound_id: FromPath[str], data: Annotated[FileToCaseForm, FORM]
+) -> Response[Any] | Template:
     row_id = _id(inbound_id)
     await ingest.quarantine_assign(
         actor=actor_for(request),
         inbound_id=row_id,
-        number=_field(form, "number"),
-        party=_field(form, "party"),
+        number=data.number,
+        party=data.party,
         settings=request.app.state.settings,
         store=evidence_store(request),
         policy=evidence_policy(request),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import anyio.to_thread
 from litestar import Request, Response, get, post
@@ -21,6 +22,7 @@ from app.evidence.services import UPLOAD_BODY_LIMIT, PreparedUpload
 from app.i18n import LANGUAGES, current_language
 from app.i18n import gettext as _
 from app.settings import Settings
+from app.web.forms import FORM
 from app.web.links import NO_REFERRER, invalid_link_page, redeem_link
 from app.web.pages import render, wants_fragment
 from app.web.threads import message_form, stream_of, wants_stream
@@ -95,6 +97,22 @@ def _field(form: Any, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+@dataclass
+class PlanForm:
+    remedy: str = ""
+    amount: str = ""
+    currency: str = ""
+    ready_by: str = ""
+    details: str = ""
+
+
+@dataclass
+class ProgressForm:
+    step: str = ""
+    tracking_no: str = ""
+    note: str = ""
+
+
 @get("/p/cases/{number:str}", opt={"roles": PARTY}, name="party_case")
 async def party_case(request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
     access, case = await _party(request, number)
@@ -165,6 +183,7 @@ async def party_message_post(request: Request[Any, Any, Any], number: FromPath[s
 async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
     access, case = await _party(request, number)
     refuse_oversized(request)
+    # Raw form: files ride along, and read_form answers an oversized or garbled upload with a 413/422.
     form = await read_form(request)
     response = _field(form, "response")
     # The same form may carry a plan or counter-offer: any of its fields filled means one is proposed.
@@ -210,29 +229,31 @@ async def party_respond(request: Request[Any, Any, Any], number: FromPath[str]) 
             answer_round=settings.dispute_answer_round,
         )
     if proposing:
-        await _propose(access, case, form)
+        await _propose(access, case, PlanForm(**{name: _field(form, name) for name in (*plan_fields, "currency")}))
     return await _done(request, access, case)
 
 
-async def _propose(access: PartyAccess, case: Case, form: Any) -> None:
-    """A party's plan round from a form's fields (its answer form, or the plan address)."""
+async def _propose(access: PartyAccess, case: Case, plan: PlanForm) -> None:
+    """A party's plan round (from its answer form, or the plan address)."""
     await services.plan_propose(
         actor=services.actor_of(access),
         case_id=case.id,
         side=access.party,
         party=access.party,
-        remedy=_field(form, "remedy"),
-        amount=services.parse_amount(_field(form, "amount")),
-        currency=_field(form, "currency") or case.currency,
-        ready_by=services.parse_date(_field(form, "ready_by"), "ready_by"),
-        details=_field(form, "details"),
+        remedy=plan.remedy,
+        amount=services.parse_amount(plan.amount),
+        currency=plan.currency or case.currency,
+        ready_by=services.parse_date(plan.ready_by, "ready_by"),
+        details=plan.details,
     )
 
 
 @post("/p/cases/{number:str}/plan", opt={"roles": PARTY}, status_code=303)
-async def party_propose(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
+async def party_propose(
+    request: Request[Any, Any, Any], number: FromPath[str], data: Annotated[PlanForm, FORM]
+) -> Response[Any] | Template:
     access, case = await _party(request, number)
-    await _propose(access, case, await request.form())
+    await _propose(access, case, data)
     return await _done(request, access, case)
 
 
@@ -251,15 +272,16 @@ async def party_accept_plan(
 
 
 @post("/p/cases/{number:str}/progress", opt={"roles": PARTY}, status_code=303)
-async def party_progress(request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any] | Template:
+async def party_progress(
+    request: Request[Any, Any, Any], number: FromPath[str], data: Annotated[ProgressForm, FORM]
+) -> Response[Any] | Template:
     access, case = await _party(request, number)
-    form = await request.form()
     await services.progress_update(
         actor=services.actor_of(access),
         case_id=case.id,
-        step=_field(form, "step"),
-        tracking_no=_field(form, "tracking_no"),
-        note=_field(form, "note"),
+        step=data.step,
+        tracking_no=data.tracking_no,
+        note=data.note,
     )
     return await _done(request, access, case)
 
@@ -275,6 +297,7 @@ async def party_dispute(request: Request[Any, Any, Any], number: FromPath[str]) 
     (stored only when it does); in responsibility and plan the answer form's Dispute opens mediation."""
     access, case = await _party(request, number)
     refuse_oversized(request)
+    # Raw form: files ride along, and read_form answers an oversized or garbled upload with a 413/422.
     form = await read_form(request)
     uploads = await uploads_from_form(form)
     await services.appeal_check(case.id, access.party, has_evidence=bool(uploads))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, FromQuery
@@ -13,22 +14,36 @@ from app.cases import selectors as case_selectors
 from app.i18n import LANGUAGES, current_language
 from app.playbooks import selectors, services
 from app.web.auth import actor_for
+from app.web.forms import FORM, Several, several
 from app.web.pages import render, wants_fragment
 
 
-def _text(form: Any, name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
+@dataclass
+class PlaybookForm:
+    """The playbook form: contacts and evidence items come as parallel lists, one entry per row."""
+
+    contact_problem_type: Several = field(default_factory=list)
+    contact_language: Several = field(default_factory=list)
+    contact_name: Several = field(default_factory=list)
+    contact_email: Several = field(default_factory=list)
+    item_key: Several = field(default_factory=list)
+    item_label: Several = field(default_factory=list)
+    item_problem_type: Several = field(default_factory=list)
+    remedies: Several = field(default_factory=list)
+    window_days: str = ""
+    window_from: str = ""
+    window_counting: str = ""
+    minimum_value: str = ""
+    minimum_currency: str = ""
+    answer_value: str = ""
+    answer_unit: str = ""
+    notes: str = ""
 
 
-def _all(form: Any, name: str) -> list[str]:
-    return [value if isinstance(value, str) else "" for value in form.getall(name, [])]
-
-
-def playbook_input(form: Any) -> services.PlaybookInput:
-    """The playbook form's rows: contacts and evidence items come as parallel lists, one entry per row."""
+def playbook_input(form: PlaybookForm) -> services.PlaybookInput:
+    """The playbook's rows put back together from the form's parallel lists."""
     kinds, languages, names = (
-        _all(form, name) for name in ("contact_problem_type", "contact_language", "contact_name")
+        several(values) for values in (form.contact_problem_type, form.contact_language, form.contact_name)
     )
 
     def at(values: list[str], index: int) -> str:
@@ -36,26 +51,33 @@ def playbook_input(form: Any) -> services.PlaybookInput:
 
     contacts = [
         services.ContactRow(at(kinds, index), at(languages, index), at(names, index), email)
-        for index, email in enumerate(_all(form, "contact_email"))
+        for index, email in enumerate(several(form.contact_email))
     ]
-    labels, item_kinds = _all(form, "item_label"), _all(form, "item_problem_type")
+    labels, item_kinds = several(form.item_label), several(form.item_problem_type)
     items = [
         services.ItemRow(key, at(labels, index), at(item_kinds, index))
-        for index, key in enumerate(_all(form, "item_key"))
+        for index, key in enumerate(several(form.item_key))
     ]
     return services.PlaybookInput(
         contacts=contacts,
         items=items,
-        window_days=_text(form, "window_days"),
-        window_from=_text(form, "window_from") or "delivery",
-        window_counting=_text(form, "window_counting") or "calendar",
-        minimum_value=_text(form, "minimum_value"),
-        minimum_currency=_text(form, "minimum_currency"),
-        remedies=_all(form, "remedies"),
-        answer_value=_text(form, "answer_value"),
-        answer_unit=_text(form, "answer_unit") or "days",
-        notes=_text(form, "notes"),
+        window_days=form.window_days,
+        window_from=form.window_from or "delivery",
+        window_counting=form.window_counting or "calendar",
+        minimum_value=form.minimum_value,
+        minimum_currency=form.minimum_currency,
+        remedies=several(form.remedies),
+        answer_value=form.answer_value,
+        answer_unit=form.answer_unit or "days",
+        notes=form.notes,
     )
+
+
+@dataclass
+class ReplyForm:
+    language: str = ""
+    title: str = ""
+    body: str = ""
 
 
 @get("/parties/{kind:str}/{party_id:str}/playbook", opt={"roles": DESK}, name="playbook_page")
@@ -65,11 +87,15 @@ async def playbook_page(request: Request[Any, Any, Any], kind: FromPath[str], pa
 
 
 @post("/parties/{kind:str}/{party_id:str}/playbook", opt={"roles": DESK}, status_code=303)
-async def playbook_save(request: Request[Any, Any, Any], kind: FromPath[str], party_id: FromPath[str]) -> Response[Any]:
+async def playbook_save(
+    request: Request[Any, Any, Any],
+    kind: FromPath[str],
+    party_id: FromPath[str],
+    data: Annotated[PlaybookForm, FORM],
+) -> Response[Any]:
     party = await selectors.party_record(kind, party_id)
-    form = await request.form()
     await services.playbook_save(
-        actor=actor_for(request), kind=kind, party_id=int(party["id"]), data=playbook_input(form)
+        actor=actor_for(request), kind=kind, party_id=int(party["id"]), data=playbook_input(data)
     )
     return _go(request, f"/parties/{kind}/{party['id']}/playbook?saved=1")
 
@@ -112,10 +138,9 @@ async def saved_replies_pick(request: Request[Any, Any, Any], target: FromQuery[
 
 
 @post("/replies", opt={"roles": DESK}, status_code=303)
-async def saved_reply_add(request: Request[Any, Any, Any]) -> Response[Any]:
-    form = await request.form()
+async def saved_reply_add(request: Request[Any, Any, Any], data: Annotated[ReplyForm, FORM]) -> Response[Any]:
     reply = await services.saved_reply_add(
-        actor=actor_for(request), language=_text(form, "language"), title=_text(form, "title"), body=_text(form, "body")
+        actor=actor_for(request), language=data.language, title=data.title, body=data.body
     )
     return _go(request, f"/replies?language={reply.language}")
 

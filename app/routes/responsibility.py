@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, post
 from litestar.params import FromPath
@@ -13,12 +13,12 @@ from litestar.response import Redirect
 
 from app.accounts.roles import DESK
 from app.cases import responsibility, selectors
-from app.cases.responsibility import HintPanel
-from app.cases.tables import Case
 from app.errors import ValidationFailed
 from app.i18n import gettext as _
 from app.rules import FACTS, FactsError, RuleRegistry, suggest
 from app.web.auth import actor_for
+from app.web.forms import FORM
+from app.web.hints import hint_view, today_utc
 from app.web.openapi import FactsOperation, error_responses
 from app.web.pages import render, wants_fragment
 
@@ -27,33 +27,10 @@ MAX_FACTS_BODY = 64 * 1024
 HINT_TEMPLATE = "cases/_hint.html"
 
 
-def today_utc() -> date:
-    """The web's today: the UTC date on the server's clock (the engine itself never reads a clock)."""
-    return datetime.now(UTC).date()
-
-
 def registry_of(request: Request[Any, Any, Any]) -> RuleRegistry:
     """The rules `create_app` loaded at start."""
     registry: RuleRegistry = request.app.state.rules
     return registry
-
-
-def hint_panel(
-    request: Request[Any, Any, Any],
-    case: Case,
-    *,
-    errors: Mapping[str, str] | None = None,
-    submitted: Mapping[str, str] | None = None,
-) -> HintPanel:
-    """The hint region's content as of today; also a template global, for the case page's include."""
-    user = request.scope.get("user")
-    return responsibility.hint_panel(
-        case,
-        today=today_utc(),
-        errors=errors,
-        submitted=submitted,
-        can_edit=user is not None and user.role in DESK,
-    )
 
 
 def fields_of(error: FactsError) -> list[tuple[str, str]]:
@@ -113,6 +90,12 @@ class RulesApiController(Controller):
         return result.to_dict()
 
 
+@dataclass
+class SettleForm:
+    party: str = ""
+    reason: str = ""
+
+
 class CaseHintController(Controller):
     """The hint region of a case page: each action answers the region again (htmx) or the page (no script)."""
 
@@ -120,6 +103,7 @@ class CaseHintController(Controller):
 
     @post("/{number:str}/facts", opt={"roles": DESK}, status_code=200, name="case_facts")
     async def facts_save(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
+        # Raw form: its keys are the fact names the rules ask about, not a fixed set of fields.
         form = await request.form()
         try:
             await responsibility.facts_update(
@@ -137,13 +121,12 @@ class CaseHintController(Controller):
         return await _answer(request, number, notice=_("Facts saved; the hint was worked out again."))
 
     @post("/{number:str}/responsibility", opt={"roles": DESK}, status_code=200, name="case_responsibility")
-    async def party_settle(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Response[Any]:
-        form = await request.form()
-        reason = str(form.get("reason", ""))
+    async def party_settle(
+        self, request: Request[Any, Any, Any], number: FromPath[str], data: Annotated[SettleForm, FORM]
+    ) -> Response[Any]:
+        reason = data.reason
         try:
-            await responsibility.party_confirm(
-                actor=actor_for(request), number=number, party=str(form.get("party", "")), reason=reason
-            )
+            await responsibility.party_confirm(actor=actor_for(request), number=number, party=data.party, reason=reason)
         except ValidationFailed as error:
             if not wants_fragment(request):
                 raise
@@ -173,7 +156,7 @@ async def _region(
     case = await selectors.case_get(number)
     context = {
         "case": case,
-        "hint_view": hint_panel(request, case, errors=errors, submitted=submitted),
+        "hint_view": hint_view(request, case, errors=errors, submitted=submitted),
         "hint_notice": notice,
         "hint_reason": reason,
         "next_step": await responsibility.next_step(case),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
 from litestar.response import Redirect
@@ -15,6 +16,7 @@ from app.db import current_engine
 from app.i18n import LANGUAGES
 from app.queue import queue_status
 from app.web.auth import safe_next
+from app.web.forms import FORM
 from app.web.pages import remember_language
 
 
@@ -42,11 +44,16 @@ async def home(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(path="/cases")
 
 
+@dataclass
+class LanguageForm:
+    language: str = "en"
+    next: str = "/"  # the page to go back to (only on this site)
+
+
 @post("/language", opt={"roles": PUBLIC}, status_code=303)
-async def set_language(request: Request[Any, Any, Any]) -> Redirect:
-    form = await request.form()
-    language = str(form.get("language", "en"))
-    response = Redirect(path=safe_next(str(form.get("next", "/"))), status_code=303)
+async def set_language(request: Request[Any, Any, Any], data: Annotated[LanguageForm, FORM]) -> Redirect:
+    language = data.language
+    response = Redirect(path=safe_next(data.next), status_code=303)
     if language in LANGUAGES:
         remember_language(request, response, language)
         user = request.scope.get("user")

@@ -23,7 +23,7 @@ from app.i18n import LANGUAGES, current_language
 from app.i18n import gettext as _
 from app.notify import inapp
 from app.notify.push import application_server_key
-from app.reminders import sweep
+from app.reminders import record
 from app.settings import Settings
 from app.tracking import policies, selectors, services
 from app.web.links import invalid_link_page, redeem_link
@@ -154,7 +154,7 @@ class RetryForm:
 
 @post("/admin/reminders/retry", opt={"roles": ADMINS}, status_code=303)
 async def reminder_retry(data: Annotated[RetryForm, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Redirect:
-    await sweep.retry_failed(reminder_id=data.reminder_id)
+    await record.retry_failed(reminder_id=data.reminder_id)
     return Redirect(path="/admin/sla", status_code=303)
 
 

@@ -9,7 +9,7 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Reference, RequestBody, Schema
 
 from app.cases.taxonomy import PROBLEM_TYPES, URGENCIES
-from app.intake.services import MAX_EXPECTED_DAYS
+from app.intake.report import MAX_EXPECTED_DAYS
 
 
 @dataclass

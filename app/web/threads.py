@@ -21,6 +21,7 @@ async def message_form(
 ) -> tuple[FormMultiDict, list[int]]:
     """A message form and its files: the files go through the evidence pipeline first, marked by who sent them."""
     refuse_oversized(request)
+    # Raw form: files, and read_form answers an oversized or garbled upload with a 413/422.
     form = await read_form(request)
     uploads = await uploads_from_form(form)
     if not uploads:

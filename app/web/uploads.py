@@ -11,6 +11,7 @@ from litestar.exceptions import ClientException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 
 from app.errors import PayloadTooLarge, ValidationFailed
+from app.evidence.limits import EvidenceLimits
 from app.evidence.services import UPLOAD_BODY_LIMIT, EvidencePolicy, Upload
 from app.evidence.storage import EvidenceStore, store_from_url
 from app.i18n import gettext as _
@@ -31,6 +32,14 @@ def evidence_store(request: Request[Any, Any, Any]) -> EvidenceStore:
 def evidence_policy(request: Request[Any, Any, Any]) -> EvidencePolicy:
     policy: EvidencePolicy | None = request.app.state.get("evidence_policy")
     return policy or EvidencePolicy()
+
+
+def upload_limits() -> dict[str, int]:
+    """What the picker tells the user (the largest file) and checks before sending (the whole body)."""
+    return {
+        "upload_limit_mb": EvidenceLimits().max_upload_bytes // (1024 * 1024),
+        "upload_body_limit": UPLOAD_BODY_LIMIT,
+    }
 
 
 async def read_form(request: Request[Any, Any, Any]) -> FormMultiDict:

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from app.analytics import selectors
-from app.analytics.selectors import AnalyticsFilters
+from app.analytics import figures
+from app.analytics.filters import AnalyticsFilters
 from tests.browser.conftest import screenshot_path, sign_in_page
 from tests.conftest import PASSWORD
 from tests.integration.test_analytics_figures import END, START, generate
@@ -25,7 +25,7 @@ async def test_dashboard_filters_charts_and_links(page: Any, phone: Any, make_us
     await page.click("nav.mainnav >> text=Dashboard")
     await page.wait_for_url("**/dashboard")
     await page.goto(f"/dashboard?from={START.isoformat()}&to={END.isoformat()}")
-    everything = await selectors.case_totals(AnalyticsFilters(start=START, end=END))
+    everything = await figures.case_totals(AnalyticsFilters(start=START, end=END))
     await expect(page.locator("#figure-cases strong")).to_have_text(str(everything["cases"]))
     # Every chart is an SVG image that the browser actually decoded (a CSP block would leave it empty).
     images = page.locator(".charts img")
@@ -35,11 +35,11 @@ async def test_dashboard_filters_charts_and_links(page: Any, phone: Any, make_us
 
     supplier = data["suppliers"][1]
     await page.select_option("#filter-supplier", str(supplier.id))
-    narrowed = await selectors.case_totals(AnalyticsFilters(start=START, end=END, supplier_id=supplier.id))
+    narrowed = await figures.case_totals(AnalyticsFilters(start=START, end=END, supplier_id=supplier.id))
     await expect(page.locator("#figure-cases strong")).to_have_text(str(narrowed["cases"]))
     assert f"supplier={supplier.id}" in page.url
     await page.select_option("#filter-problem-type", "transit_damage")
-    both = await selectors.case_totals(
+    both = await figures.case_totals(
         AnalyticsFilters(start=START, end=END, supplier_id=supplier.id, problem_type="transit_damage")
     )
     await expect(page.locator("#figure-cases strong")).to_have_text(str(both["cases"]))

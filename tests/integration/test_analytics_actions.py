@@ -8,7 +8,7 @@ from typing import Any
 
 from bs4 import BeautifulSoup
 
-from app.analytics import selectors, services
+from app.analytics import actions, recovery, services
 from app.analytics.rates import wilson
 from app.analytics.tables import CorrectiveAction, Recovery
 from app.cases.tables import Case, CaseEvent
@@ -85,7 +85,7 @@ async def test_an_action_is_effective_only_when_the_interval_after_lies_below_th
     assert rows["Stricter inspection"].verdict == "not_effective"
     # 235/5000 is lower than 250/5000, but its interval reaches above the baseline: not proven.
     assert wilson(235, 5000).high > 250 / 5000
-    listed = {row["action"]: row for row in await selectors.action_list()}
+    listed = {row["action"]: row for row in await actions.action_list()}
     assert listed["New carton spec"]["before"]["affected"] == 250
     assert listed["New carton spec"]["after"]["affected"] == 60
 
@@ -169,12 +169,12 @@ async def test_recovery_ledger_ages_open_claims(client: Any, login: Any) -> None
             currency=currency,
             claimed_on=today - timedelta(days=age),
         ).save()
-    ledger = await selectors.recovery_ledger(today=today)
+    ledger = await recovery.recovery_ledger(today=today)
     assert ledger["totals"]["USD"] == {"claimed": "180.00", "recovered": "120.00", "open": "60.00"}
     assert ledger["ageing"]["USD"]["31–60"] == "60.00" and ledger["ageing"]["CNY"]["90+"] == "500.00"
     assert "USD" in ledger["ageing"] and ledger["ageing"]["USD"]["0–30"] == "0.00"
     # The list is the newest claims; the totals and the ageing still count every claim.
-    newest = await selectors.recovery_ledger(today=today, limit=1)
+    newest = await recovery.recovery_ledger(today=today, limit=1)
     assert [row["age_days"] for row in newest["rows"]] == [10]
     assert (newest["totals"], newest["ageing"]) == (ledger["totals"], ledger["ageing"])
     await login("manager")

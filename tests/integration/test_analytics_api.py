@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlparse
 from babel.dates import format_date
 from bs4 import BeautifulSoup
 
-from app.analytics import selectors
-from app.analytics.selectors import AnalyticsFilters
+from app.analytics import figures
+from app.analytics.filters import AnalyticsFilters, default_period
 from tests.integration.test_analytics_figures import END, START, generate
 
 PERIOD = {"from": START.isoformat(), "to": END.isoformat()}
@@ -24,7 +24,7 @@ async def test_summary_api_returns_the_selector_figures(client: Any, login: Any)
     response = await client.get("/api/v1/analytics/summary", params=PERIOD)
     assert response.status_code == 200, response.text
     body = response.json()
-    expected = await selectors.summary(AnalyticsFilters(start=START, end=END))
+    expected = await figures.summary(AnalyticsFilters(start=START, end=END))
     assert body["period"] == {"from": "2026-03-01", "to": "2026-05-31"}
     assert body["totals"] == expected["totals"] and body["totals"]["cases"] > 0
     assert body["rate"]["units"] == expected["rate"]["units"] > 0
@@ -87,11 +87,11 @@ async def test_dashboard_filters_answer_a_fragment(client: Any, login: Any) -> N
     assert response.status_code == 200
     assert "<html" not in response.text and 'id="figure-cases"' in response.text
     assert response.headers["vary"].lower().count("hx-request") == 1
-    figures = await selectors.case_totals(
+    totals = await figures.case_totals(
         AnalyticsFilters(start=START, end=END, carrier_id=carrier, problem_type="transit_damage")
     )
     page = BeautifulSoup(response.text, "html.parser")
-    assert page.select_one("#figure-cases strong").text == str(figures["cases"])
+    assert page.select_one("#figure-cases strong").text == str(totals["cases"])
     href = page.select_one("#figure-cases")["href"]
     assert parse_qs(urlparse(href).query)["carrier"] == [str(carrier)]
     # "Still open" leads to the open ones among them: as many rows as the figure says.
@@ -99,7 +99,7 @@ async def test_dashboard_filters_answer_a_fragment(client: Any, login: Any) -> N
     listed = await client.get(still_open["href"], headers={"HX-Request": "true"})
     rows = BeautifulSoup(listed.text, "html.parser").select("#case-rows tr[data-number], #case-rows tr")
     assert parse_qs(urlparse(still_open["href"]).query)["node"] == ["open"]
-    assert len(rows) == int(still_open.select_one("strong").text) == figures["open"] < figures["cases"]
+    assert len(rows) == int(still_open.select_one("strong").text) == totals["open"] < totals["cases"]
 
 
 async def test_dashboard_is_for_the_desk(client: Any, login: Any) -> None:
@@ -111,7 +111,7 @@ async def test_dashboard_default_period_is_six_months(client: Any, login: Any) -
     await login("admin")
     response = await client.get("/dashboard")
     assert response.status_code == 200
-    start, end = selectors.default_period(date.today())
+    start, end = default_period(date.today())
     period = BeautifulSoup(response.text, "html.parser").select_one("#period")
     assert [moment["datetime"] for moment in period.select("time")] == [start.isoformat(), end.isoformat()]
     # Written out in the reader's language: "1 Jun 2026 – 26 Nov 2026".

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 
-from app.analytics import selectors
+from app.analytics import figures
 from app.analytics.control import Month, judge, limits, supplier_drift
-from app.analytics.selectors import AnalyticsFilters
+from app.analytics.filters import AnalyticsFilters
 
 
 def test_limits_and_judgement() -> None:
@@ -71,7 +71,7 @@ async def test_a_supplier_drifts_before_it_is_significantly_worse() -> None:
     assert not rows[steady]["drifting"]
     assert next(row["key"] for row in await supplier_drift(filters)) == drifting
     # Over the half year, A is not significantly above everyone: only its own chart shows the change.
-    ranking = {row["key"]: row for row in (await selectors.summary(filters))["suppliers"]}
+    ranking = {row["key"]: row for row in (await figures.summary(filters))["suppliers"]}
     assert not ranking[drifting]["significantly_above"]
 
 

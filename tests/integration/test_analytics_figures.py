@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from app.analytics import selectors
+from app.analytics import figures
+from app.analytics.filters import AnalyticsFilters, month_bounds
 from app.analytics.rates import wilson
-from app.analytics.selectors import AnalyticsFilters
 
 START = date(2026, 3, 1)
 END = date(2026, 5, 31)
@@ -191,7 +191,7 @@ async def test_rates_match_python() -> None:
     for narrow in narrowings:
         filters = AnalyticsFilters(start=START, end=END, **narrow)
         for dimension, key in KEYS.items():
-            got = {row["key"]: row for row in await selectors.rates_by(filters, dimension)}
+            got = {row["key"]: row for row in await figures.rates_by(filters, dimension)}
             expected = expected_rates(data, filters, key)
             assert set(got) == set(expected), (narrow, dimension)
             for k, (hit, units, cases) in expected.items():
@@ -199,7 +199,7 @@ async def test_rates_match_python() -> None:
                 assert (row["affected"], row["units"], row["cases"]) == (hit, units, cases), (narrow, dimension, k)
                 interval = wilson(hit, units)
                 assert row["low"] == pytest.approx(interval.low) and row["high"] == pytest.approx(interval.high)
-        overall = await selectors.overall_rate(filters)
+        overall = await figures.overall_rate(filters)
         totals = expected_rates(data, filters, lambda order, product: "all").get("all", (0, 0, 0))
         assert (overall["affected"], overall["units"]) == totals[:2]
 
@@ -210,7 +210,7 @@ async def test_case_figures_match_python() -> None:
     reported = [case for case in data["cases"] if in_period(case.created_at, filters)]
     assert reported, "the generated data must put cases in the period"
 
-    pareto = await selectors.cases_by_problem_type(filters)
+    pareto = await figures.cases_by_problem_type(filters)
     counts: dict[str, int] = defaultdict(int)
     for case in reported:
         counts[case.problem_type] += 1
@@ -219,16 +219,16 @@ async def test_case_figures_match_python() -> None:
     assert pareto[-1]["cumulative"] == pytest.approx(1.0)
     assert pareto[0]["cumulative"] == pytest.approx(pareto[0]["cases"] / len(reported))
 
-    totals = await selectors.case_totals(filters)
+    totals = await figures.case_totals(filters)
     assert totals["cases"] == len(reported)
     assert totals["open"] == sum(1 for case in reported if case.node not in {"closed", "cancelled"})
     assert totals["disputed"] == sum(1 for case in reported if case.node == "disputed")
 
-    trend = {row["month"]: row for row in await selectors.monthly_trend(filters)}
+    trend = {row["month"]: row for row in await figures.monthly_trend(filters)}
     assert list(trend) == ["2026-03", "2026-04", "2026-05"]
     for month, row in trend.items():
         assert row["cases"] == sum(1 for case in reported if case.created_at.strftime("%Y-%m") == month)
-        first, last = selectors.month_bounds(month)
+        first, last = month_bounds(month)
         expected = expected_rates(data, AnalyticsFilters(start=first, end=last), lambda order, product: "all")
         assert (row["affected"], row["units"]) == expected.get("all", (0, 0, 0))[:2]
 
@@ -254,14 +254,14 @@ async def test_process_figures_match_python() -> None:
             last_at[event.case] = event.at
         elif event.kind.startswith("responsibility_") and in_period(event.at, filters):
             hints[event.kind] += 1
-    cycle = {row["node"]: row for row in await selectors.cycle_times(filters)}
+    cycle = {row["node"]: row for row in await figures.cycle_times(filters)}
     assert set(cycle) == set(durations)
     for node, values in durations.items():
         assert cycle[node]["moves"] == len(values)
         assert cycle[node]["avg_days"] == pytest.approx(sum(values) / len(values), rel=1e-6)
         assert cycle[node]["max_days"] == pytest.approx(max(values), rel=1e-6)
 
-    decisions = await selectors.hint_decisions(filters)
+    decisions = await figures.hint_decisions(filters)
     assert decisions["confirmed"] == hints["responsibility_confirmed"]
     assert decisions["overridden"] == hints["responsibility_overridden"]
 
@@ -271,9 +271,7 @@ async def test_process_figures_match_python() -> None:
             cell = sla[(deadline.node, deadline.owner_party)]
             cell[0] += 1
             cell[1] += deadline.finished_at <= deadline.due_at + timedelta(seconds=deadline.paused_seconds)
-    got = {
-        (row["node"], row["party"]): [row["finished"], row["met"]] for row in await selectors.sla_compliance(filters)
-    }
+    got = {(row["node"], row["party"]): [row["finished"], row["met"]] for row in await figures.sla_compliance(filters)}
     assert got == dict(sla)
 
     disputed = {d.case for d in await Dispute.objects() if d.opened_by == "supplier"}
@@ -282,7 +280,7 @@ async def test_process_figures_match_python() -> None:
         if case.confirmed_party == "supplier" and in_period(case.created_at, filters):
             acceptance[case.supplier][0] += 1
             acceptance[case.supplier][1] += case.id not in disputed
-    got_acceptance = await selectors.supplier_acceptance(filters)
+    got_acceptance = await figures.supplier_acceptance(filters)
     assert {k: [v["assigned"], v["accepted"]] for k, v in got_acceptance.items()} == dict(acceptance)
 
 
@@ -338,14 +336,14 @@ async def test_supplier_answer_times_match_python() -> None:
         if replies:
             answers[supplier].append((min(replies) - first).total_seconds() / 86400)
     assert sum(pushed.values()) > 20 and sum(len(v) for v in answers.values()) > 10
-    got = await selectors.supplier_answer_times(filters)
+    got = await figures.supplier_answer_times(filters)
     assert {k: (v["pushed"], v["answered"]) for k, v in got.items()} == {
         k: (n, len(answers[k])) for k, n in pushed.items()
     }
     for supplier, values in answers.items():
         assert got[supplier]["answer_days"] == pytest.approx(sum(values) / len(values), rel=1e-6)
         assert got[supplier]["answer_max_days"] == pytest.approx(max(values), rel=1e-6)
-    ranking = {row["key"]: row for row in (await selectors.summary(filters))["suppliers"]}
+    ranking = {row["key"]: row for row in (await figures.summary(filters))["suppliers"]}
     for supplier in data["suppliers"]:
         row = ranking[supplier.id]
         assert (row["pushed"], row["answered"]) == (pushed.get(supplier.id, 0), len(answers.get(supplier.id, [])))
@@ -381,7 +379,7 @@ async def test_supplier_flag_needs_the_whole_interval_above() -> None:
             quantity_affected=affected,
             problem_type="quality_defect",
         ).save()
-    ranking = await selectors.supplier_ranking(AnalyticsFilters(start=date(2026, 4, 1), end=date(2026, 4, 30)))
+    ranking = await figures.supplier_ranking(AnalyticsFilters(start=date(2026, 4, 1), end=date(2026, 4, 30)))
     flags = {row["name"]: row["significantly_above"] for row in ranking}
     # FEW has the highest point rate (5%) but 40 units: its interval reaches below the overall rate.
     assert ranking[0]["name"] == "FEW"

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from app.analytics.filters import AnalyticsFilters
 from app.analytics.scorecard import party_scorecard, scorecards
-from app.analytics.selectors import AnalyticsFilters
 
 PERIOD = AnalyticsFilters(start=date(2026, 11, 1), end=date(2026, 11, 30))
 DAY = timedelta(days=1)

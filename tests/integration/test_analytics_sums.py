@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from app.analytics import daily, selectors
-from app.analytics.selectors import AnalyticsFilters
+from app.analytics import daily, figures
+from app.analytics.filters import AnalyticsFilters
 from app.cases.events import Actor, record_event
 from app.cases.tables import Case
 from tests.integration.test_analytics_figures import generate
@@ -43,13 +43,13 @@ async def table() -> list[tuple[Any, ...]]:
 
 async def assert_exact(period: AnalyticsFilters) -> dict[str, Any]:
     """Sum the dirty days, compare with a full rebuild, and return the summary (which must not change)."""
-    figures = await selectors.summary(period)
+    summary = await figures.summary(period)
     assert not await daily.pending()
     incremental = await table()
     await daily.rebuild()
     assert await table() == incremental
-    assert rounded(await selectors.summary(period)) == rounded(figures)
-    return figures
+    assert rounded(await figures.summary(period)) == rounded(summary)
+    return summary
 
 
 def rounded(value: Any) -> Any:
@@ -177,7 +177,7 @@ async def test_rebuild_command_prints_the_days_it_summed(settings: Any) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1])["days"] > 100
     assert not await daily.pending()
-    assert (await selectors.summary(PERIOD))["totals"]["cases"] > 0
+    assert (await figures.summary(PERIOD))["totals"]["cases"] > 0
 
 
 async def test_a_refresh_beside_an_uncommitted_write_waits_for_it(settings: Any) -> None:

@@ -478,3 +478,14 @@ async def test_evidence_goes_to_an_s3_compatible_store_over_http(
         assert web.status_code == 200 and web.content.startswith(b"\xff\xd8")
     keys = [item["Key"] for item in admin.list_objects_v2(Bucket="crossclaim-evidence")["Contents"]]
     assert len(keys) == 3  # original, web copy, thumbnail
+
+
+async def test_facts_that_are_not_an_object_are_refused_and_no_case_is_made(client: Any, api: dict[str, str]) -> None:
+    for facts in ([], "", 0, False):
+        body = {"problem_type": "quality_defect", "facts": facts}
+        refused = await client.post("/api/v1/cases", json=body, headers=api)
+        assert refused.status_code == 422, (facts, refused.text)
+        assert refused.json()["fields"][0]["field"] == "facts", refused.text
+    assert await Case.count() == 0
+    none = await client.post("/api/v1/cases", json={"problem_type": "quality_defect", "facts": None}, headers=api)
+    assert none.status_code == 201, none.text

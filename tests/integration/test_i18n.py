@@ -30,7 +30,7 @@ from app.i18n import (
     format_money,
     zone_label,
 )
-from app.reminders.sweep import SWEEPER
+from app.reminders.record import SWEEPER
 from app.rules.facts import EVIDENCE, FACTS
 from app.tracking.tables import Reminder, StageDeadline
 from app.trade.tables import Customer, Supplier

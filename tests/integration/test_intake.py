@@ -18,7 +18,8 @@ from app.cases.tables import Case, CaseEvent
 from app.evidence.services import EvidencePolicy
 from app.evidence.storage import LocalEvidenceStore
 from app.evidence.tables import Evidence
-from app.intake.services import IntakeReport, intake_submit
+from app.intake.report import IntakeReport
+from app.intake.submit import intake_submit
 from app.trade.tables import Carrier, Customer, OrderLine, Product, PurchaseOrder, Supplier
 from tests.conftest import csrf_token, sign_in
 
@@ -544,7 +545,7 @@ async def test_concurrent_reports_for_one_new_customer_make_one_customer(client:
 
 async def test_customer_lookups_racing_in_separate_transactions_create_one_customer() -> None:
     from app.db import atomic
-    from app.intake.services import _customer_for
+    from app.intake.submit import _customer_for
 
     report = IntakeReport(problem_type="quality_defect", customer_email="race@example.com", customer_name="Race")
 
@@ -629,7 +630,7 @@ async def test_a_report_cut_off_before_its_photos_leaves_nothing_and_its_retry_f
 ) -> None:
     """The process dies after the case row and before the evidence rows: neither is kept, so the report
     was never half-filed, and the form sent again files it once with its photo."""
-    from app.intake import services as intake
+    from app.intake import submit as intake
 
     await login("warehouse")
     values = form(order_number="PO-UNKNOWN-8", order_line="")

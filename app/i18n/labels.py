@@ -1,113 +1,13 @@
-"""Translations: the current locale per request, gettext for code and templates, Babel catalogues."""
+"""Words that reach a page as data (nodes, events, parties, rules' texts): marked here, translated when shown."""
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
-from contextvars import ContextVar
-from datetime import date, datetime
-from decimal import Decimal
-from functools import cache
-from io import BytesIO
-from pathlib import Path
-from typing import Any, BinaryIO, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Iterator, Mapping
+from typing import BinaryIO
 
-from babel.dates import format_date, format_datetime
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
-from babel.support import LazyProxy, NullTranslations, Translations
-from jinja2 import Environment, pass_context
-
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-LANGUAGES: dict[str, str] = {"en": "English", "zh": "中文"}
-DEFAULT_LANGUAGE = "en"
-
-current_language: ContextVar[str] = ContextVar("current_language", default=DEFAULT_LANGUAGE)
-
-
-@cache
-def translations(language: str) -> NullTranslations:
-    """The catalogue of ``language``: the compiled .mo when it is current, else compiled from the .po."""
-    if language == DEFAULT_LANGUAGE:
-        return NullTranslations()
-    po = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
-    mo = po.with_suffix(".mo")
-    if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
-        with mo.open("rb") as handle:
-            return Translations(handle, domain="messages")
-    if not po.exists():
-        return NullTranslations()
-    with po.open("rb") as handle:
-        catalog = read_po(handle, locale=language)
-    compiled = BytesIO()
-    write_mo(compiled, catalog, use_fuzzy=False)
-    compiled.seek(0)
-    return Translations(compiled, domain="messages")
-
-
-def gettext(message: str, /, **variables: object) -> str:
-    if not message:
-        return ""  # the catalogue's empty msgid is its header, never a message
-    text = translations(current_language.get()).gettext(message)
-    return text % variables if variables else text
-
-
-def ngettext(singular: str, plural: str, n: int, /, **variables: object) -> str:
-    text = translations(current_language.get()).ngettext(singular, plural, n)
-    return text % {"num": n, **variables}
-
-
-def lazy_gettext(message: str) -> str:
-    """For module-level labels: translated when shown, in the language of the request showing it."""
-    return cast(str, LazyProxy(gettext, message, enable_cache=False))
-
-
-def lazy_pgettext(context: str, message: str) -> str:
-    return cast(str, LazyProxy(pgettext, context, message, enable_cache=False))
-
-
-def pick_language(candidates: Iterable[str | None]) -> str:
-    """The first supported language among the user's choice, cookie and Accept-Language."""
-    for candidate in candidates:
-        if not candidate:
-            continue
-        code = candidate.split("-")[0].split("_")[0].strip().lower()
-        if code in LANGUAGES:
-            return code
-    return DEFAULT_LANGUAGE
-
-
-def accept_language(header: str) -> list[str]:
-    """Languages from an Accept-Language header, best first."""
-    weighted: list[tuple[float, str]] = []
-    for part in header.split(","):
-        piece = part.strip()
-        if not piece:
-            continue
-        name, _, q = piece.partition(";q=")
-        try:
-            weight = float(q) if q else 1.0
-        except ValueError:
-            weight = 0.0
-        weighted.append((weight, name.strip()))
-    return [name for _, name in sorted(weighted, key=lambda item: -item[0])]
-
-
-def pgettext(context: str, message: str, /, **variables: object) -> str:
-    """gettext with a context, for one English word that needs two translations ("To" a date, "To" a person)."""
-    text = str(translations(current_language.get()).pgettext(context, message))
-    return text % variables if variables else text
-
-
-def npgettext(context: str, singular: str, plural: str, n: int, /, **variables: object) -> str:
-    text = str(translations(current_language.get()).npgettext(context, singular, plural, n))
-    return text % {"num": n, **variables}
-
-
-# --- words that reach a page as data: marked here so extraction finds them, translated when shown ----------
+from app.i18n.catalog import gettext, lazy_gettext, lazy_pgettext
 
 NODE_LABELS: dict[str, str] = {
     "reported": lazy_pgettext("node", "Reported"),
@@ -121,6 +21,7 @@ NODE_LABELS: dict[str, str] = {
     "cancelled": lazy_pgettext("node", "Cancelled"),
 }
 
+
 PARTY_KIND_LABELS: dict[str, str] = {
     "supplier": lazy_gettext("Supplier"),
     "carrier": lazy_gettext("Carrier"),
@@ -130,6 +31,7 @@ PARTY_KIND_LABELS: dict[str, str] = {
     "customer": lazy_gettext("Customer"),
     "us": lazy_gettext("Us"),
 }
+
 
 EVENT_LABELS: dict[str, str] = {
     "case_reported": lazy_gettext("Case reported"),
@@ -181,11 +83,13 @@ EVENT_LABELS: dict[str, str] = {
     "node_changed": lazy_gettext("Moved to another step"),
 }
 
+
 RESPONSE_LABELS: dict[str, str] = {
     "accept": lazy_gettext("Accept"),
     "accept_part": lazy_gettext("Accept in part"),
     "dispute": lazy_gettext("Dispute"),
 }
+
 
 # Fact choices (snake_case codes in the rules) as people read them; Incoterms stay as written.
 CHOICE_LABELS: dict[str, str] = {
@@ -210,12 +114,14 @@ CHOICE_LABELS: dict[str, str] = {
     "supplier": lazy_gettext("The supplier's"),
 }
 
+
 ROLE_LABELS: dict[str, str] = {
     "admin": lazy_gettext("Administrator"),
     "manager": lazy_gettext("Manager"),
     "handler": lazy_gettext("Handler"),
     "warehouse": lazy_gettext("Warehouse"),
 }
+
 
 LABELS: dict[str, dict[str, str]] = {
     "role": ROLE_LABELS,
@@ -233,7 +139,10 @@ PLAN_STATUSES: dict[str, str] = {
     "superseded": lazy_gettext("Replaced by a later round"),
     "declined": lazy_gettext("Declined by the customer"),
 }
+
+
 LABELS["plan_status"] = PLAN_STATUSES
+
 
 REMINDER_LABELS: dict[str, str] = {
     "claimed": lazy_gettext("sending"),
@@ -247,7 +156,10 @@ REMINDER_LABELS: dict[str, str] = {
     "update": lazy_gettext("customer update"),
     "answer": lazy_gettext("reminder to answer the plan"),
 }
+
+
 LABELS["reminder"] = REMINDER_LABELS
+
 
 # What the "from → to" of a timeline event names: a node unless the event says otherwise.
 _CHANGE_KINDS = {
@@ -289,6 +201,8 @@ def label(value: object, kind: str) -> str:
 
 # A bare article of a carriage convention or the CISG, as the deadline rules cite them ("CMR Art. 30(1)").
 _CITATION = re.compile(r"(CISG|CMR|Montreal 1999|Hague-Visby|COTIF-CIM) Art\. ([0-9IVX]+(?:\([0-9a-z]+\))*)")
+
+
 LAW_NAMES: dict[str, str] = {
     "CISG": "CISG",
     "CMR": "CMR",
@@ -346,129 +260,3 @@ def extract_rules(
         normalised = " ".join(message.split())
         if normalised:
             yield line_of(message.strip()), "gettext", normalised, []
-
-
-# --- dates, numbers and money in the reader's language and time zone ---------------------------------------
-
-DEFAULT_TIME_ZONE = "Asia/Shanghai"
-_company = {"zone": DEFAULT_TIME_ZONE}
-_DATETIME_PATTERNS = {"en": "d MMM y, HH:mm", "zh": "y年M月d日 HH:mm"}
-_DATE_PATTERNS = {"en": "d MMM y", "zh": "y年M月d日"}
-
-
-def configure_company_zone(name: str) -> None:
-    """The company's own zone (setting ``CROSSCLAIM_TIME_ZONE``), set by each entry point at start."""
-    if not valid_time_zone(name):
-        raise ValueError(f"{name!r} is not an IANA time zone")
-    _company["zone"] = name
-
-
-def company_zone() -> str:
-    """Where the company works: staff without a zone of their own, new customers, our business calendar."""
-    return _company["zone"]
-
-
-def zone_or_default(name: str | None) -> ZoneInfo:
-    """The named IANA zone; an empty or unknown name falls back to the company's zone."""
-    try:
-        return ZoneInfo(name or company_zone())
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(company_zone())
-
-
-def valid_time_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return bool(name)
-
-
-def format_moment(value: datetime, zone: str | None = None, *, fmt: str | None = None) -> str:
-    """A stored (UTC) moment on the wall clock of ``zone``; ``fmt`` keeps an strftime layout where one is wanted."""
-    local = value.astimezone(zone_or_default(zone))
-    if fmt:
-        return local.strftime(fmt)
-    language = current_language.get()
-    return format_datetime(local, _DATETIME_PATTERNS.get(language, _DATETIME_PATTERNS["en"]), locale=language)
-
-
-def zone_label(value: datetime, zone: str | None) -> str:
-    """The zone's long name at that moment, in the reader's language ("Central European Standard Time")."""
-    tz = zone_or_default(zone)
-    return format_datetime(value.astimezone(tz), "zzzz", tzinfo=tz, locale=current_language.get())
-
-
-def format_day(value: date | str | None) -> str:
-    if value is None or value == "":
-        return ""
-    if isinstance(value, str):
-        try:
-            return format_day(date.fromisoformat(value))
-        except ValueError:
-            return value
-    language = current_language.get()
-    return format_date(value, _DATE_PATTERNS.get(language, _DATE_PATTERNS["en"]), locale=language)
-
-
-def format_number(value: object, digits: int | None = None) -> str:
-    if value is None or value == "":
-        return ""
-    number = Decimal(str(value))
-    if digits is not None:
-        number = round(number, digits)
-    return format_decimal(number, locale=current_language.get())
-
-
-def format_money(amount: object, currency: str | None) -> str:
-    """An amount with its ISO currency ("€1,234.50", "US$1,234.50" in zh); no currency prints the number."""
-    if amount is None or amount == "":
-        return ""
-    if not currency:
-        return format_number(amount, 2)
-    return format_currency(Decimal(str(amount)), currency.upper(), locale=current_language.get())
-
-
-def viewer_zone(context: Mapping[str, Any]) -> str:
-    """Who reads the page: a supplier's or carrier's page is in the party's zone, staff pages in the
-    signed-in user's (set on their profile), anything else in the company's."""
-    party_zone = context.get("party_zone")
-    if isinstance(party_zone, str) and party_zone:
-        return party_zone
-    request = context.get("request")
-    scope = getattr(request, "scope", None) or {}
-    user = scope.get("user") if isinstance(scope, Mapping) else None
-    return str(getattr(user, "time_zone", "") or company_zone())
-
-
-@pass_context
-def local_time_filter(
-    context: Mapping[str, Any], value: datetime | None, zone: str | None = None, fmt: str | None = None
-) -> str:
-    if value is None:
-        return ""
-    return format_moment(value, zone or viewer_zone(context), fmt=fmt)
-
-
-@pass_context
-def zone_filter(context: Mapping[str, Any], value: datetime | None, zone: str | None = None) -> str:
-    return zone_label(value, zone or viewer_zone(context)) if value is not None else ""
-
-
-def install(environment: Environment) -> None:
-    """gettext, pgettext and the locale filters for the app's templates."""
-    environment.install_gettext_callables(  # type: ignore[attr-defined]
-        gettext, ngettext, newstyle=True, pgettext=pgettext, npgettext=npgettext
-    )
-    environment.filters.update(
-        local_time=local_time_filter,
-        zone_name=zone_filter,
-        day=format_day,
-        number=format_number,
-        money=format_money,
-        label=label,
-        change_label=change_label,
-        actor_name=actor_name,
-        recorded=recorded,
-        rule_text=rule_text,
-    )
