@@ -392,8 +392,10 @@ def _svg(figure: Figure, title: str, description: str) -> str:
     return opening + accessible + svg[head:]
 
 
-# Matplotlib names the one font it measured with; the reader should pick the best CJK face it has.
-_FONT = re.compile(r"font-family:\s*'?[^;\"']*'?(?=[;\"])")
+# Matplotlib names the fonts it measured with (the JP face first); the reader should pick the best CJK face it
+# has. The whole list is replaced: left in front, the JP face drew Chinese with Japanese glyph forms, and WeasyPrint
+# embedded it (regular and bold) beside the page's SC face.
+_FONT = re.compile(r"font-family:[^;\"]*")
 
 
 def data_uri(svg: str) -> str:
