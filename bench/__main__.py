@@ -64,9 +64,9 @@ def _merged(earlier: dict[str, Any], partial: dict[str, Any], arguments: list[st
         key: value for key, value in partial["data"].items() if value
     }
     partial["data"] = data | {"rows": rows + list(new_rows.values())}
-    partial["mode"] += (
-        f" run with `{shlex.join(arguments)}` (its rows only); the other rows are kept from the run "
-        f"finished {earlier.get('finished', '?')}"
+    partial["partial"] = (
+        f"with `{shlex.join(arguments)}` (only the rows it writes; the others are kept from the run finished "
+        f"{earlier.get('finished', '?')})"
     )
     return partial
 
@@ -144,7 +144,9 @@ def render(results: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     runs = [
-        f"- {r['script']}: {r.get('mode', '?')} run, finished {r.get('finished', '?')}, "
+        f"- {r['script']}: {r.get('mode', '?')} run"
+        + (f" {r['partial']}" if r.get("partial") else "")
+        + f", finished {r.get('finished', '?')}, "
         f"{r.get('seconds', '?')} s, load {r.get('load', '?')}"
         for r in results
     ]
