@@ -134,7 +134,8 @@ def render(results: list[dict[str, Any]]) -> str:
         f"- written: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {machine()}",
         "- reproduce: `make bench` (full) or `make bench-quick`; one script (updates only its rows): "
-        "`.venv/bin/python -m bench [--quick] NAME`",
+        "`.venv/bin/python -m bench [--quick] NAME`; part of one (its arguments after `--`, e.g. the PDF phase "
+        "alone): `.venv/bin/python -m bench analytics -- --sizes ''`",
         "",
         "Ratios compare against a ceiling measured in the same run on the same machine. Each script's",
         "own run (when, mode, load average of the 2 shared cores) is listed under Runs: the cores are",
