@@ -146,11 +146,13 @@ def _fit(
     """
     width, height = figure.get_size_inches() * 72
     line = _FONT_SIZE * _LINE
-    left = _EDGE + _TICK + _widest(_ticks(ax.yaxis))[0] + (line + _LABEL_PAD if ax.get_ylabel() else 0)
+    left_reach = _TICK + _widest(_ticks(ax.yaxis))[0]  # from the plot's edge to the far side of its tick labels
+    left = _EDGE + left_reach + (line + _LABEL_PAD if ax.get_ylabel() else 0)
     right = _EDGE + beyond_right
+    right_reach = 0.0
     if right_axis is not None:
-        right_ticks = _ticks(right_axis.yaxis)
-        right += _TICK + _widest(right_ticks)[0] + (line + _LABEL_PAD if right_axis.get_ylabel() else 0)
+        right_reach = _TICK + _widest(_ticks(right_axis.yaxis))[0]
+        right += right_reach + (line + _LABEL_PAD if right_axis.get_ylabel() else 0)
     x_ticks = _ticks(ax.xaxis)
     if x_ticks:
         # The first and last x labels may reach past the plot's sides (a turned label anchored at its tick by its
@@ -164,9 +166,17 @@ def _fit(
             right = max(right, (_EDGE + reach - (1 - last_at) * (width - left)) / last_at)
     title = _TITLE_SIZE * _LINE * (ax.get_title(loc="left").count("\n") + 1)
     top = _EDGE + title + _TITLE_PAD
-    x_height = _widest(x_ticks, rotation)[1]
-    bottom = _EDGE + _TICK + x_height + (line + _LABEL_PAD if ax.get_xlabel() else 0) + (_LEGEND if legend else 0)
+    bottom_reach = _TICK + _widest(x_ticks, rotation)[1]
+    bottom = _EDGE + bottom_reach + (line + _LABEL_PAD if ax.get_xlabel() else 0) + (_LEGEND if legend else 0)
     figure.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height)
+    # The axis labels where matplotlib would put them (beyond the tick labels), given here: left to itself, each
+    # axis measured its own and its siblings' tick labels again on every draw (15% of a chart).
+    plot_width, plot_height = width - left - right, height - top - bottom
+    ax.yaxis.set_label_coords(-(left_reach + _LABEL_PAD) / plot_width, 0.5)
+    ax.xaxis.set_label_coords(0.5, -(bottom_reach + _LABEL_PAD) / plot_height)
+    if right_axis is not None:
+        right_axis.yaxis.set_label_coords(1 + (right_reach + _LABEL_PAD) / plot_width, 0.5)
+        right_axis.xaxis.set_label_coords(0.5, -(bottom_reach + _LABEL_PAD) / plot_height)
 
 
 _P = ParamSpec("_P")
