@@ -205,6 +205,12 @@ def _collected_after(draw: Callable[_P, str]) -> Callable[_P, str]:
     return drawn
 
 
+def _title(ax: Axes, text: str) -> None:
+    # At the plot's top, as nothing is drawn above a plot here: left to place it, matplotlib measured the tick
+    # labels of every axis again on each draw to find what might be (5% of a chart, the same SVG).
+    ax.set_title(text, loc="left", y=1.0)
+
+
 def _round_ticks(axis: Any, *, integer: bool) -> None:
     axis.set_major_locator(MaxNLocator(nbins=5, integer=integer, steps=[1, 2, 2.5, 5, 10]))
 
@@ -239,7 +245,7 @@ def pareto(rows: Sequence[dict[str, Any]], *, labels: dict[str, str], title: str
         right.yaxis.set_major_formatter(PercentFormatter(100, decimals=0))
         right.yaxis.set_gid("cumulative-axis")
         right.set_ylabel(cumulative)
-        ax.set_title(title, loc="left")
+        _title(ax, title)
         figure.legend(handles=[bars, line], loc="lower center", ncols=2)
         _fit(figure, ax, right_axis=right, rotation=30 if turned else 0, anchored_right=turned, legend=True)
         summary = ", ".join(f"{name}: {count}" for name, count in zip(names, counts, strict=True))
@@ -282,7 +288,7 @@ def trend(rows: Sequence[dict[str, Any]], *, title: str, cases: str, rate: str) 
             right.yaxis.set_gid("rate-axis")
             right.set_ylabel(rate)
             handles.append(drawn)
-        ax.set_title(title, loc="left")
+        _title(ax, title)
         figure.legend(handles=handles, loc="lower center", ncols=2)
         _fit(figure, ax, right_axis=right, rotation=30 if turned else 0, anchored_right=turned, legend=True)
         summary = ", ".join(
@@ -337,7 +343,7 @@ def rates(
                 )
         ax.spines["right"].set_visible(False)
         heading = f"{title} · {overall_label} {_percent(overall)}"
-        ax.set_title(heading, loc="left")
+        _title(ax, heading)
         _fit(figure, ax, beyond_right=_flags_beyond(figure, ax, flags, f"▲ {flagged}"))
         summary = "; ".join(
             f"{row['name']}: {_percent(row['rate'])} ({_percent(row['low'])}–{_percent(row['high'])})"
@@ -371,7 +377,7 @@ def p_chart(rows: Sequence[dict[str, Any]], *, title: str, centre: float, rate: 
         turned = len(rows) > 6
         ax.set_xticks(positions, [str(row["month"]) for row in rows], rotation=30 if turned else 0)
         ax.spines["right"].set_visible(False)
-        ax.set_title(title, loc="left")
+        _title(ax, title)
         figure.legend(loc="lower center", ncols=3)
         _fit(figure, ax, rotation=30 if turned else 0, legend=True)
         summary = ", ".join(f"{row['month']}: {_percent(row['rate'])} (≤ {_percent(row['upper'])})" for row in rows)
