@@ -1,4 +1,7 @@
-"""Runs every benchmark in bench/ and writes bench/RESULTS.md: `python -m bench [--quick] [NAME ...]`.
+"""Runs every benchmark in bench/ and writes bench/RESULTS.md: `python -m bench [--quick] [NAME ...] [-- ARGS]`.
+
+Arguments after `--` go to each script run (e.g. `python -m bench analytics -- --sizes ''`, the PDF phase
+alone): such a partial run replaces the rows it writes and keeps the script's other stored rows.
 
 Each benchmark is a script in this folder that prints one JSON object on its last line of output:
 ``{"rows": [{"id": "P2", "what": ..., "figure": ..., "ceiling": ..., "ratio": ..., "target": ...,
@@ -12,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -33,18 +37,38 @@ def scripts(names: list[str]) -> list[Path]:
     return found
 
 
-def run_one(script: Path, quick: bool) -> dict[str, Any]:
+def run_one(script: Path, quick: bool, arguments: list[str] | None = None) -> dict[str, Any]:
     """Runs one script and keeps its result in bench/results/NAME.json (with when, mode and machine load)."""
     load_before = os.getloadavg()[0]
-    result = _run(script, quick)
+    result = _run(script, quick, arguments or [])
     result.update(
         mode="quick" if quick else "full",
         finished=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         load=f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after",
     )
+    path = RESULTS / f"{script.stem}.json"
+    if arguments and "error" not in result and path.exists():
+        result = _merged(json.loads(path.read_text()), result, arguments)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{script.stem}.json").write_text(json.dumps(result, indent=1, default=str, ensure_ascii=False))
+    path.write_text(json.dumps(result, indent=1, default=str, ensure_ascii=False))
     return result
+
+
+def _merged(earlier: dict[str, Any], partial: dict[str, Any], arguments: list[str]) -> dict[str, Any]:
+    """A partial run's rows in place of the stored ones they measure again; the stored others kept, and said so."""
+    if "error" in earlier:
+        return partial
+    new_rows = {(row.get("id"), row.get("what")): row for row in partial["data"].get("rows", [])}
+    rows = [new_rows.pop((row.get("id"), row.get("what")), row) for row in earlier["data"].get("rows", [])]
+    data = {key: value for key, value in earlier["data"].items() if value} | {
+        key: value for key, value in partial["data"].items() if value
+    }
+    partial["data"] = data | {"rows": rows + list(new_rows.values())}
+    partial["partial"] = (
+        f"with `{shlex.join(arguments)}` (only the rows it writes; the others are kept from the run finished "
+        f"{earlier.get('finished', '?')})"
+    )
+    return partial
 
 
 def stored_results() -> list[dict[str, Any]]:
@@ -57,12 +81,12 @@ def stored_results() -> list[dict[str, Any]]:
     return found
 
 
-def _run(script: Path, quick: bool) -> dict[str, Any]:
+def _run(script: Path, quick: bool, arguments: list[str]) -> dict[str, Any]:
     env = {**os.environ, "BENCH_QUICK": "1" if quick else "0", "PYTHONPATH": str(ROOT)}
     started = time.perf_counter()
     try:
         result = subprocess.run(
-            [sys.executable, str(script), *(["--quick"] if quick else [])],
+            [sys.executable, str(script), *(["--quick"] if quick else []), *arguments],
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -110,7 +134,8 @@ def render(results: list[dict[str, Any]]) -> str:
         f"- written: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {machine()}",
         "- reproduce: `make bench` (full) or `make bench-quick`; one script (updates only its rows): "
-        "`.venv/bin/python -m bench [--quick] NAME`",
+        "`.venv/bin/python -m bench [--quick] NAME`; part of one (its arguments after `--`, e.g. the PDF phase "
+        "alone): `.venv/bin/python -m bench analytics -- --sizes ''`",
         "",
         "Ratios compare against a ceiling measured in the same run on the same machine. Each script's",
         "own run (when, mode, load average of the 2 shared cores) is listed under Runs: the cores are",
@@ -120,7 +145,9 @@ def render(results: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     runs = [
-        f"- {r['script']}: {r.get('mode', '?')} run, finished {r.get('finished', '?')}, "
+        f"- {r['script']}: {r.get('mode', '?')} run"
+        + (f" {r['partial']}" if r.get("partial") else "")
+        + f", finished {r.get('finished', '?')}, "
         f"{r.get('seconds', '?')} s, load {r.get('load', '?')}"
         for r in results
     ]
@@ -161,11 +188,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="smaller data sets, fewer repetitions")
     parser.add_argument("names", nargs="*", help="run only these scripts (file names without .py)")
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    arguments = argv[split + 1 :]  # for the scripts: a partial run
     results = []
     for script in scripts(args.names):
         print(f"running {script.name} …", file=sys.stderr, flush=True)
-        results.append(run_one(script, args.quick))
+        results.append(run_one(script, args.quick, arguments))
     (HERE / "RESULTS.md").write_text(render(stored_results()))
     print(f"wrote {HERE / 'RESULTS.md'}", file=sys.stderr)
     return 0 if all("error" not in r for r in results) else 1

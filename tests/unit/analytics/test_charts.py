@@ -134,3 +134,17 @@ def test_p_chart_draws_the_rate_against_its_own_limits() -> None:
     assert group(root, "upper") is not None and group(root, "centre") is not None
     assert "2026-06: 2.6% (≤ 1.9%)" in (root.findtext("svg:desc", namespaces=NS) or "")
     assert svg.count("#b91c1c") >= 2  # the limit line and the month above it
+
+
+def test_every_text_asks_for_the_simplified_chinese_face_first() -> None:
+    # Matplotlib writes the fonts it measured with (the collection's JP face first): Chinese drawn from that list
+    # takes Japanese glyph forms, and a PDF embeds that face beside the page's SC face.
+    svg = charts.rates(
+        [{"name": "深圳明亮电子", "units": 10, "rate": 0.1, "low": 0.05, "high": 0.2, "significantly_above": True}],
+        title="售后率",
+        overall=0.05,
+        overall_label="整体",
+        flagged="显著偏高",
+    )
+    families = re.findall(r"font-family:([^;\"]*)", svg)
+    assert families and {family.strip() for family in families} == {charts.FONT_FAMILY}
