@@ -16,9 +16,9 @@ from app.cases import assignment, responsibility, selectors, services, states
 from app.cases.taxonomy import PARTIES, PROBLEM_TYPES, REMEDIES, URGENCIES
 from app.i18n import label
 from app.web.auth import actor_for
-from app.web.hints import hint_view
+from app.web.hints import hint_view, today_utc
 from app.web.pages import render, wants_fragment
-from app.web.render_cache import RenderCache, reader_key, render_part
+from app.web.render_cache import RenderCache, reader_key, render_part, render_part_with_forms, with_token
 
 
 def labels() -> dict[str, Any]:
@@ -47,6 +47,9 @@ class AssignForm:
 
 # The list's rendered results by data version, role, language, zone and filters (app/web/render_cache.py).
 LIST_RESULTS = RenderCache(entries=128)
+# A case page's main column (facts, hint, moves, timeline) by data version, reader, case and day; its
+# forms' CSRF token is each reader's own (with_token).
+CASE_MAIN = RenderCache(entries=256)
 
 
 class CaseController(Controller):
@@ -71,10 +74,19 @@ class CaseController(Controller):
         delivered_to: FromQuery[date | None] = None,
     ) -> Template:
         filters = selectors.CaseFilters(
-            node=node, problem_type=problem_type, query=q[:200], before_id=before,
-            supplier_id=supplier, carrier_id=carrier, product_id=product, category=category[:60],
-            region=region[:60], created_from=created_from, created_to=created_to,
-            delivered_from=delivered_from, delivered_to=delivered_to,
+            node=node,
+            problem_type=problem_type,
+            query=q[:200],
+            before_id=before,
+            supplier_id=supplier,
+            carrier_id=carrier,
+            product_id=product,
+            category=category[:60],
+            region=region[:60],
+            created_from=created_from,
+            created_to=created_to,
+            delivered_from=delivered_from,
+            delivered_to=delivered_to,
         )
         # Read before the list's query: what is kept under it is at least this new.
         key = reader_key(request, filters)
@@ -94,8 +106,19 @@ class CaseController(Controller):
 
     @get("/{number:str}", opt={"roles": STAFF}, name="case_detail")
     async def case_detail(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
-        case = await selectors.case_get(number)
-        return render(request, "cases/detail.html", await _detail_context(request, case))
+        # The hint counts its notice periods from today: the day is part of the key.
+        key = reader_key(request, number, today_utc())
+        kept = CASE_MAIN.get(key) if key is not None else None
+        if kept is None:
+            case = await selectors.case_get(number)
+            context = await _detail_context(request, case)
+            if key is None:
+                return render(request, "cases/detail.html", context)
+            kept = (render_part_with_forms(request, "cases/detail.html", "case_main", context), case.number)
+            CASE_MAIN.put(key, kept)
+        # Around the kept column the page needs only the case's number (its title and the report notice).
+        context = {"case": {"number": kept[1]}, "case_main_html": with_token(request, kept[0])}
+        return render(request, "cases/detail.html", context)
 
     @post("/{number:str}/move", opt={"roles": DESK}, status_code=200)
     async def case_move(
@@ -106,7 +129,6 @@ class CaseController(Controller):
     ) -> Template:
         await services.case_move(actor=actor_for(request), number=number, target=data.target, reason=data.reason)
         return await _case_main(request, number)
-
 
     @post("/{number:str}/assignee", opt={"roles": DESK}, name="case_assign", status_code=200)
     async def case_assign(

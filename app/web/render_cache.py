@@ -64,25 +64,46 @@ def render_part(request: Request[Any, Any, Any], template: str, block: str, cont
 _TOKEN_MARK = "\x00csrf\x00"  # noqa: S105 - a placeholder, not a secret
 
 
+def _render_marked(
+    request: Request[Any, Any, Any], template: str, context: dict[str, Any], *, block: str | None = None
+) -> str:
+    """A page or one block of it, with Litestar's page context (the request and the CSRF form field), as a
+    Template response gets it, and the reader's token replaced by a mark: what is left may be shared."""
+    from jinja2_fragments import render_block
+
+    from app.web.templates import request_environment
+
+    environment = request_environment(request)
+    page_context = Template(template_name=template, context=context).create_template_context(request)
+    if block is None:
+        html = environment.get_template(template).render(page_context)
+    else:
+        html = render_block(environment, template, block, page_context)
+    token = csrf_token({"request": request})
+    return html.replace(token, _TOKEN_MARK) if token else html
+
+
+def with_token(request: Request[Any, Any, Any], marked: str) -> Markup:
+    """A kept part with this reader's CSRF token put back in."""
+    return Markup(marked.replace(_TOKEN_MARK, csrf_token({"request": request})))  # noqa: S704 - rendered by the autoescaping environment
+
+
+def render_part_with_forms(request: Request[Any, Any, Any], template: str, block: str, context: dict[str, Any]) -> str:
+    """One block that holds forms, to keep: serve it through ``with_token``."""
+    return _render_marked(request, template, context, block=block)
+
+
 def kept_page(
     request: Request[Any, Any, Any], cache: RenderCache, key: Hashable, template: str, context: dict[str, Any]
 ) -> Response[str]:
     """A whole page for signed-out readers, rendered once per ``key`` (which holds all it depends on
     besides the CSRF token) and served with this reader's token put back in."""
-    token = csrf_token({"request": request})
     kept = cache.get(key)
     if kept is None:
-        from app.web.templates import request_environment
-
-        # Litestar's own page context (the request and the CSRF form field), as a Template response gets it.
-        page_context = Template(template_name=template, context=context).create_template_context(request)
-        html = request_environment(request).get_template(template).render(page_context)
-        kept = html.replace(token, _TOKEN_MARK) if token else html
+        kept = _render_marked(request, template, context)
         cache.put(key, kept)
     return Response(
-        content=kept.replace(_TOKEN_MARK, token),
-        media_type="text/html; charset=utf-8",
-        headers={"Vary": "HX-Request"},
+        content=str(with_token(request, kept)), media_type="text/html; charset=utf-8", headers={"Vary": "HX-Request"}
     )
 
 

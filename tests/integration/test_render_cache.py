@@ -177,3 +177,49 @@ async def test_the_case_list_shows_a_change_at_once_and_keeps_each_language_apar
         await Case.update({Case.order_number: "PO-2"}).where(Case.id == case.id)
         page = (await english.get(path)).text
         assert "PO-2" in page and "PO-1" not in page
+
+
+async def test_a_kept_case_page_has_each_readers_token_role_and_the_latest_change(app: Any, make_user: Any) -> None:
+    """A case page's main column is kept per role, language and zone: each reader's forms carry their own
+    CSRF token and work, a warehouse reader never gets the desk's hint or forms, and a change shows at once."""
+    case = await a_case()
+    forget_rendered()
+    async with contextlib.AsyncExitStack() as exits:
+        first, second, warehouse = await readers(
+            exits, app, make_user, ("handler", {}), ("handler", {}), ("warehouse", {})
+        )
+        path = f"/cases/{case.number}"
+
+        def page_of(html: str) -> Any:
+            soup = BeautifulSoup(html, "html.parser")
+            assert soup.select_one("h1") is not None and case.number in soup.select_one("h1").get_text(), html[-1500:]
+            return soup
+
+        one = page_of((await first.get(path)).text)
+        two = page_of((await second.get(path)).text)  # the same key: the kept column
+        for reader, soup in ((first, one), (second, two)):
+            tokens = {field["value"] for field in soup.select("#case-main input[name=_csrf_token]")}
+            assert tokens == {reader.cookies["csrftoken"]}, tokens
+        assert first.cookies["csrftoken"] != second.cookies["csrftoken"]
+        assert one.select_one("#hint") is not None  # a handler reads our hint
+        assert one.select_one("#move-form") is not None and one.select_one("#assign-form") is not None
+
+        kept_for_warehouse = page_of((await warehouse.get(path)).text)
+        assert kept_for_warehouse.select_one("#hint") is None
+        assert kept_for_warehouse.select_one("#assign-form") is None
+        assert kept_for_warehouse.select_one("#move-form") is None
+        assert "Shenzhen Ceramics" in kept_for_warehouse.get_text()
+
+        moved = await second.post(
+            f"{path}/move",
+            data={
+                "target": "responsibility",
+                "reason": "",
+                "_csrf_token": two.select_one("#move-form input[name=_csrf_token]")["value"],
+            },
+            headers={"HX-Request": "true"},
+        )
+        assert moved.status_code == 200, moved.text[-500:]
+        again = page_of((await first.get(path)).text)
+        assert again.select_one("#case-node")["data-node"] == "responsibility"
+        assert [item["data-kind"] for item in again.select("#timeline li")][-1] == "node_changed"
