@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
 from app.accounts.roles import CLAIM_FIGURES, DESK, STAFF
 from app.cases import assignment, responsibility, selectors, services, states
@@ -90,16 +91,23 @@ class CaseController(Controller):
         )
         # Read before the list's query: what is kept under it is at least this new.
         key = reader_key(request, filters)
-        results = LIST_RESULTS.get(key) if key is not None else None
         context: dict[str, Any] = {"filters": filters, **labels()}
-        if results is None:
+
+        async def listed() -> dict[str, Any]:
             rows = await selectors.case_list(filters)
-            context.update(rows=rows, next_before=rows[-1]["id"] if len(rows) == selectors.PAGE_SIZE else None)
-            if key is not None:
-                results = render_part(request, "cases/list.html", "results", context)
-                LIST_RESULTS.put(key, results)
-        if results is not None:
-            context["results_html"] = results
+            return {
+                **context,
+                "rows": rows,
+                "next_before": rows[-1]["id"] if len(rows) == selectors.PAGE_SIZE else None,
+            }
+
+        async def results() -> Markup:
+            return render_part(request, "cases/list.html", "results", await listed())
+
+        if key is None:
+            context = await listed()
+        else:
+            context["results_html"] = await LIST_RESULTS.kept_or_made(key, results)
         # Only the whole page shows the node menu with its counts.
         context["counts"] = {} if wants_fragment(request) else await selectors.node_counts()
         return render(request, "cases/list.html", context, block="results")
@@ -108,14 +116,16 @@ class CaseController(Controller):
     async def case_detail(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
         # The hint counts its notice periods from today: the day is part of the key.
         key = reader_key(request, number, today_utc())
-        kept = CASE_MAIN.get(key) if key is not None else None
-        if kept is None:
+        if key is None:
+            case = await selectors.case_get(number)
+            return render(request, "cases/detail.html", await _detail_context(request, case))
+
+        async def main_column() -> tuple[str, str]:
             case = await selectors.case_get(number)
             context = await _detail_context(request, case)
-            if key is None:
-                return render(request, "cases/detail.html", context)
-            kept = (render_part_with_forms(request, "cases/detail.html", "case_main", context), case.number)
-            CASE_MAIN.put(key, kept)
+            return render_part_with_forms(request, "cases/detail.html", "case_main", context), case.number
+
+        kept = await CASE_MAIN.kept_or_made(key, main_column)
         # Around the kept column the page needs only the case's number (its title and the report notice).
         context = {"case": {"number": kept[1]}, "case_main_html": with_token(request, kept[0])}
         return render(request, "cases/detail.html", context)

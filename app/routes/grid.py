@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
+from markupsafe import Markup
 
 from app.accounts.roles import CLAIM_FIGURES, DESK, STAFF
 from app.analytics import root_causes
@@ -143,29 +144,31 @@ class GridController(Controller):
         block = "more_rows" if request.headers.get("hx-target") == "grid-more" else "results"
         # Read before any of the page's queries: what is kept under it is at least this new.
         shared = reader_key(request, tuple(view.params(after=view.after).items()))
-        kept = RESULTS.get(shared) if shared is not None and block == "results" else None
         saved_key = (shared[0], user.id) if shared is not None else None
         saved = SAVED.get(saved_key) if saved_key is not None else None
         if saved is None:
             saved = await grid.saved_views(user.id)
             if saved_key is not None:
                 SAVED.put(saved_key, saved)
-        if kept is not None:
-            results, filters, choices = kept
+
+        async def page_data() -> dict[str, Any]:
+            rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
+            choices = await grid.filter_choices()
+            users = await assignment.assignable_users()
+            return _context(request, view, rows, can_edit=can_edit, choices=choices, users=users, notice=None)
+
+        async def kept_parts() -> tuple[Markup, Markup, Any]:
+            made = await page_data()
+            # The filter form lists every supplier, carrier and product: kept with the results.
+            results = render_part(request, "grid/page.html", "results", made)
+            return results, render_part(request, "grid/page.html", "filters", made), made["choices"]
+
+        if shared is not None and block == "results":
+            results, filters, choices = await RESULTS.kept_or_made(shared, kept_parts)
             context = {**_outer_context(view, figures=user.role in CLAIM_FIGURES), "choices": choices}
             context.update(results_html=results, filters_html=filters)
         else:
-            rows = await grid.grid_rows(view, limit=grid.PAGE_SIZE + 1)
-            choices = await grid.filter_choices()
-            context = _context(
-                request, view, rows, can_edit=can_edit, choices=choices, users=await assignment.assignable_users(),
-                notice=None,
-            )  # fmt: skip
-            if shared is not None and block == "results":
-                # The filter form lists every supplier, carrier and product: kept with the results.
-                context["results_html"] = render_part(request, "grid/page.html", "results", context)
-                context["filters_html"] = render_part(request, "grid/page.html", "filters", context)
-                RESULTS.put(shared, (context["results_html"], context["filters_html"], choices))
+            context = await page_data()
         context["saved"] = saved
         return render(request, "grid/page.html", context, block=block)
 

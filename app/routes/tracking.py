@@ -10,6 +10,7 @@ from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
 from app.accounts.roles import ADMINS, DESK, PUBLIC, STAFF
 from app.cases import states
@@ -68,15 +69,20 @@ async def board(
     }
     # A card's colour and the overdue filter follow the clock: kept for the minute at most.
     key = reader_key(request, filters, user.id if filters.mine else None, int(now.timestamp() // 60))
-    kept = BOARD.get(key) if key is not None else None
-    if kept is None:
+
+    async def cards() -> dict[str, Any]:
         columns = await selectors.board(filters, user_id=user.id, zone=user.time_zone, now=now)
-        context.update(columns=columns, suppliers=await selectors.suppliers())
-        if key is not None:
-            kept = (render_part(request, "tracking/board.html", "board", context), context["suppliers"])
-            BOARD.put(key, kept)
-    if kept is not None:
-        context.update(board_html=kept[0], suppliers=kept[1])
+        return {**context, "columns": columns, "suppliers": await selectors.suppliers()}
+
+    async def kept_cards() -> tuple[Markup, Any]:
+        made = await cards()
+        return render_part(request, "tracking/board.html", "board", made), made["suppliers"]
+
+    if key is None:
+        context = await cards()
+    else:
+        board_html, suppliers = await BOARD.kept_or_made(key, kept_cards)
+        context.update(board_html=board_html, suppliers=suppliers)
     return render(request, "tracking/board.html", context, block="board")
 
 

@@ -10,9 +10,10 @@ the database), which no process counts.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from litestar import Request, Response
@@ -114,7 +115,27 @@ class RenderCache:
         self.entries = entries
         self.max_age = max_age
         self._kept: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._making: dict[Hashable, asyncio.Lock] = {}
         _ALL.append(self)
+
+    async def kept_or_made(self, key: Hashable, make: Callable[[], Awaitable[Any]]) -> Any:
+        """The part kept under ``key``, else what ``make`` returns (then kept). One request makes a key at a
+        time: the others asking for it meanwhile wait for that one instead of each running the same queries
+        and render (sixteen readers after a write would otherwise queue sixteen renders on one core)."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        lock = self._making.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                found = self.get(key)
+                if found is None:
+                    found = await make()
+                    self.put(key, found)
+        finally:
+            if not lock.locked() and self._making.get(key) is lock:
+                del self._making[key]
+        return found
 
     def get(self, key: Hashable) -> Any | None:
         found = self._kept.get(key)
@@ -134,3 +155,4 @@ class RenderCache:
 
     def clear(self) -> None:
         self._kept.clear()
+        self._making.clear()

@@ -223,3 +223,35 @@ async def test_a_kept_case_page_has_each_readers_token_role_and_the_latest_chang
         again = page_of((await first.get(path)).text)
         assert again.select_one("#case-node")["data-node"] == "responsibility"
         assert [item["data-kind"] for item in again.select("#timeline li")][-1] == "node_changed"
+
+
+async def test_readers_asking_at_once_for_a_part_not_kept_make_it_once(client: Any, login: Any, queries: list[str]) -> None:
+    """After a write every kept part is stale; the sixteen readers that then ask for the same grid at once
+    wait for one of them to make it rather than each running its queries and render."""
+    import asyncio
+
+    await a_case()
+    await login("handler")
+    await client.get(PATH)
+    forget_rendered()
+    queries.clear()
+    pages = await asyncio.gather(*(client.get(PATH) for _ in range(16)))
+    assert {cell(page.text, "supplier") for page in pages} == {"Shenzhen Ceramics"}
+    grid_reads = [sql for sql in queries if sql.startswith("SELECT c.id AS id, c.number AS number")]
+    assert len(grid_reads) == 1, grid_reads
+
+
+async def test_a_sessions_last_seen_time_does_not_make_kept_pages_stale(client: Any, login: Any) -> None:
+    """Signed-in readers touch their session once a minute; no kept part shows sessions, so the data version
+    stays (it moved each minute and every kept page of every reader was made again)."""
+    from datetime import UTC, datetime
+
+    from app.accounts.tables import StaffSession
+
+    await a_case()
+    user = await login("handler")
+    before = data_version()
+    await StaffSession.update({StaffSession.last_seen_at: datetime.now(UTC)}).where(StaffSession.user == user.id)
+    assert data_version() == before
+    await Supplier.update({Supplier.name: "Shenzhen Porcelain"}).where(Supplier.code == "SZ01")
+    assert data_version() != before
