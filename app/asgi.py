@@ -18,7 +18,7 @@ from piccolo.engine.base import Engine
 
 from app import db
 from app.accounts.roles import PUBLIC
-from app.logs import configure_logging
+from app.logs import access_log, configure_logging
 from app.piccolo_app import TABLES
 from app.routes.accounts import AccountController
 from app.routes.analytics import AnalyticsApiController, DashboardController, RootCauseController
@@ -105,6 +105,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
 
     async def on_shutdown() -> None:
         await db.stop(engine)
+        # A server's worker ends without the interpreter's exit handlers: the last access lines go now.
+        access_log.flush()
 
     environment = template_environment()
     static = create_static_files_router(path="/static", directories=[STATIC], opt={"roles": PUBLIC})

@@ -59,6 +59,10 @@ def configure_logging(level: str = "INFO") -> None:
     logging.getLogger("uvicorn.access").disabled = True
 
 
+# The most bytes one write to a pipe puts there whole (POSIX PIPE_BUF on Linux).
+_ATOMIC_WRITE = 4096
+
+
 class AccessLog:
     """One JSON line per answered request, in the shape of the other log lines, written in batches.
 
@@ -110,9 +114,24 @@ class AccessLog:
                 }
                 lines.append(json.dumps(entry, default=str, ensure_ascii=False))
             if lines:
-                stream = self.stream or sys.stderr
-                stream.write("\n".join(lines) + "\n")
+                self._write(lines)
+
+    def _write(self, lines: list[str]) -> None:
+        """In pieces of whole lines no larger than an atomic pipe write (4 KiB), so a line of another
+        process sharing the stream (the server's parent, the task worker) never lands inside one of ours."""
+        stream = self.stream or sys.stderr
+        piece: list[str] = []
+        size = 0
+        for line in lines:
+            if piece and size + len(line) + 1 > _ATOMIC_WRITE:
+                stream.write("\n".join(piece) + "\n")
                 stream.flush()
+                piece, size = [], 0
+            piece.append(line)
+            size += len(line.encode()) + 1
+        if piece:
+            stream.write("\n".join(piece) + "\n")
+            stream.flush()
 
     def _start(self) -> None:
         with self._lock:
@@ -125,6 +144,7 @@ class AccessLog:
     def _forget_writer(self) -> None:
         self._writer = None
         self._lock = threading.Lock()
+        self._pending.clear()  # the parent's lines are the parent's to write
 
     def _write_forever(self) -> None:
         while True:

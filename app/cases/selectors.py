@@ -109,6 +109,8 @@ def _dashboard_filters(query: Any, filters: CaseFilters) -> Any:
 # a change by that long, the list itself never. One count runs at a time; while it runs, readers get
 # the last numbers (or, before any, wait for that one count) instead of each starting their own.
 NODE_COUNTS_KEEP_SECONDS = 5.0
+# Numbers older than this (after a quiet spell) are not shown while the new count runs: it is waited for.
+NODE_COUNTS_STALE_SECONDS = 30.0
 _node_counts: list[tuple[float, dict[str, int]]] = []
 _counting: list[asyncio.Task[dict[str, int]]] = []
 
@@ -136,7 +138,7 @@ async def node_counts() -> dict[str, int]:
         running = loop.create_task(_count_nodes())
         running.add_done_callback(_counted)
         _counting[:] = [running]
-    if kept is not None:
+    if kept is not None and kept[0] + NODE_COUNTS_STALE_SECONDS > time_module.monotonic():
         return dict(kept[1])
     return dict(await asyncio.shield(running))
 

@@ -22,7 +22,7 @@ from app.settings import Settings
 from app.web.auth import SESSION_COOKIE, client_ip, safe_next
 from app.web.pages import remember_language, render
 from app.web.ratelimit import AccountBackoff, AttemptLimiter
-from app.web.render_cache import RenderCache, kept_page
+from app.web.render_cache import RenderCache, forms_may_be_kept, kept_page
 
 # The sign-in page as signed-out readers get it, by language and query (app/web/render_cache.py).
 LOGIN_PAGES = RenderCache(entries=64, max_age=3600)
@@ -52,7 +52,7 @@ class AccountController(Controller):
     @get("/login", opt={"roles": PUBLIC}, name="login")
     async def login_page(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template | Response[str]:
         context = {"next": safe_next(next), "error": None, "email": "", "keep": on_a_phone(request)}
-        if request.scope.get("user") is not None:
+        if request.scope.get("user") is not None or not forms_may_be_kept(request):
             return render(request, "login.html", context)
         # The page every signed-out visitor (and every bot) asks for: kept per language and query.
         key = (current_language.get(), context["next"], context["keep"], request.query_params.get("logged_out"))

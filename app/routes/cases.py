@@ -19,7 +19,14 @@ from app.i18n import label
 from app.web.auth import actor_for
 from app.web.hints import hint_view, today_utc
 from app.web.pages import render, wants_fragment
-from app.web.render_cache import RenderCache, reader_key, render_part, render_part_with_forms, with_token
+from app.web.render_cache import (
+    RenderCache,
+    forms_may_be_kept,
+    reader_key,
+    render_part,
+    render_part_with_forms,
+    with_token,
+)
 
 
 def labels() -> dict[str, Any]:
@@ -115,7 +122,7 @@ class CaseController(Controller):
     @get("/{number:str}", opt={"roles": STAFF}, name="case_detail")
     async def case_detail(self, request: Request[Any, Any, Any], number: FromPath[str]) -> Template:
         # The hint counts its notice periods from today: the day is part of the key.
-        key = reader_key(request, number, today_utc())
+        key = reader_key(request, number, today_utc()) if forms_may_be_kept(request) else None
         if key is None:
             case = await selectors.case_get(number)
             return render(request, "cases/detail.html", await _detail_context(request, case))

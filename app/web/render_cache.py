@@ -11,6 +11,8 @@ the database), which no process counts.
 from __future__ import annotations
 
 import asyncio
+import re
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
@@ -19,6 +21,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.response import Template
 from litestar.template.base import csrf_token
+from litestar.utils.scope.state import ScopeState
 from markupsafe import Markup
 
 from app.db import current_engine, data_changes
@@ -60,33 +63,47 @@ def render_part(request: Request[Any, Any, Any], template: str, block: str, cont
     return Markup(html)  # noqa: S704 - the output of the autoescaping template environment
 
 
-# Stands in for the reader's CSRF token in a kept page (the token is 64+ random hex characters, which no
-# page's own text repeats).
-_TOKEN_MARK = "\x00csrf\x00"  # noqa: S105 - a placeholder, not a secret
+# Stands in for the reader's CSRF token while a part with forms is rendered to be kept, so no reader's
+# token is ever in a shared part. Random per process: no text a user wrote can hold it.
+_TOKEN_MARK = f"csrf-{secrets.token_hex(16)}"
+# What Litestar's own tokens look like. A reader's token comes from their own cookie and is not checked
+# on a GET: anything else gets its page rendered for it alone, never a kept one.
+_PLAIN_TOKEN = re.compile(r"[0-9a-f]{32,256}")
+
+
+def forms_may_be_kept(request: Request[Any, Any, Any]) -> bool:
+    """Whether this reader's CSRF token can be put into a kept part with forms (it is plain hex)."""
+    return _PLAIN_TOKEN.fullmatch(csrf_token({"request": request})) is not None
 
 
 def _render_marked(
     request: Request[Any, Any, Any], template: str, context: dict[str, Any], *, block: str | None = None
 ) -> str:
-    """A page or one block of it, with Litestar's page context (the request and the CSRF form field), as a
-    Template response gets it, and the reader's token replaced by a mark: what is left may be shared."""
+    """A page or one block of it, with Litestar's page context (the request and the CSRF form field) as a
+    Template response gets it, rendered with the mark in place of the reader's token."""
     from jinja2_fragments import render_block
 
     from app.web.templates import request_environment
 
     environment = request_environment(request)
-    page_context = Template(template_name=template, context=context).create_template_context(request)
-    if block is None:
-        html = environment.get_template(template).render(page_context)
-    else:
-        html = render_block(environment, template, block, page_context)
-    token = csrf_token({"request": request})
-    return html.replace(token, _TOKEN_MARK) if token else html
+    state = ScopeState.from_scope(request.scope)
+    token = state.csrf_token
+    state.csrf_token = _TOKEN_MARK
+    try:
+        page_context = Template(template_name=template, context=context).create_template_context(request)
+        if block is None:
+            return environment.get_template(template).render(page_context)
+        return render_block(environment, template, block, page_context)
+    finally:
+        state.csrf_token = token
 
 
 def with_token(request: Request[Any, Any, Any], marked: str) -> Markup:
-    """A kept part with this reader's CSRF token put back in."""
-    return Markup(marked.replace(_TOKEN_MARK, csrf_token({"request": request})))  # noqa: S704 - rendered by the autoescaping environment
+    """A kept part with this reader's CSRF token put back in (only for a reader ``forms_may_be_kept``)."""
+    token = csrf_token({"request": request})
+    if _PLAIN_TOKEN.fullmatch(token) is None:
+        raise ValueError("a kept part with forms is served only to a reader whose token is plain hex")
+    return Markup(marked.replace(_TOKEN_MARK, token))  # noqa: S704 - rendered by the autoescaping environment
 
 
 def render_part_with_forms(request: Request[Any, Any, Any], template: str, block: str, context: dict[str, Any]) -> str:

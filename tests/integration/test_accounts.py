@@ -330,3 +330,28 @@ async def test_the_kept_sign_in_page_carries_each_readers_own_token(app: Any, ma
     async with asgi_client(app) as third:
         assert "You are signed out." in (await third.get("/login?logged_out=1")).text
         assert "You are signed out." not in (await third.get("/login")).text
+
+
+@pytest.mark.parametrize("chosen", ["post", "a&b", "csrf", "x" * 64])
+async def test_a_visitor_choosing_their_own_token_cannot_change_the_page_others_get(
+    app: Any, make_user: Any, chosen: str
+) -> None:
+    """A CSRF cookie is the visitor's own and is not checked on a GET: one chosen to match words of the page
+    ("post", the field's name) or to escape differently must not shape the kept page the next visitor gets."""
+    from tests.conftest import asgi_client
+
+    user = await make_user("handler")
+    async with asgi_client(app) as attacker, asgi_client(app) as visitor:
+        attacker.cookies.set("csrftoken", chosen)
+        assert (await attacker.get("/login?next=/grid")).status_code == 200
+        page = await visitor.get("/login?next=/grid")
+        soup = BeautifulSoup(page.text, "html.parser")
+        form = soup.select_one("form[action='/login']")
+        assert form is not None and form["method"] == "post", page.text[-1500:]
+        token = visitor.cookies["csrftoken"]
+        assert [field["value"] for field in soup.select("input[name=_csrf_token]")] == [token, token]
+        assert len(chosen) < 8 or chosen not in page.text
+        signed_in = await visitor.post(
+            "/login", data={"email": user.email, "password": PASSWORD, "next": "/grid", "_csrf_token": token}
+        )
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/grid"

@@ -225,7 +225,9 @@ async def test_a_kept_case_page_has_each_readers_token_role_and_the_latest_chang
         assert [item["data-kind"] for item in again.select("#timeline li")][-1] == "node_changed"
 
 
-async def test_readers_asking_at_once_for_a_part_not_kept_make_it_once(client: Any, login: Any, queries: list[str]) -> None:
+async def test_readers_asking_at_once_for_a_part_not_kept_make_it_once(
+    client: Any, login: Any, queries: list[str]
+) -> None:
     """After a write every kept part is stale; the sixteen readers that then ask for the same grid at once
     wait for one of them to make it rather than each running its queries and render."""
     import asyncio
@@ -255,3 +257,18 @@ async def test_a_sessions_last_seen_time_does_not_make_kept_pages_stale(client: 
     assert data_version() == before
     await Supplier.update({Supplier.name: "Shenzhen Porcelain"}).where(Supplier.code == "SZ01")
     assert data_version() != before
+
+
+async def test_a_reader_choosing_their_own_token_cannot_change_the_case_page_others_get(
+    app: Any, make_user: Any
+) -> None:
+    case = await a_case()
+    forget_rendered()
+    async with contextlib.AsyncExitStack() as exits:
+        chooser, colleague = await readers(exits, app, make_user, ("handler", {}), ("handler", {}))
+        chooser.cookies.set("csrftoken", "post")
+        assert (await chooser.get(f"/cases/{case.number}")).status_code == 200
+        soup = BeautifulSoup((await colleague.get(f"/cases/{case.number}")).text, "html.parser")
+        assert soup.select_one("#move-form")["method"] == "post"
+        tokens = {field["value"] for field in soup.select("#case-main input[name=_csrf_token]")}
+        assert tokens == {colleague.cookies["csrftoken"]}

@@ -12,8 +12,12 @@ from app.logs import JsonFormatter
 @pytest.mark.checklist(34)
 def test_json_line_escapes_newlines_and_carries_fields() -> None:
     record = logging.makeLogRecord(
-        {"name": "crossclaim.security", "levelname": "INFO", "msg": "login_failed\r\n{\"forged\": true}",
-         "ip": "127.0.0.1"}
+        {
+            "name": "crossclaim.security",
+            "levelname": "INFO",
+            "msg": 'login_failed\r\n{"forged": true}',
+            "ip": "127.0.0.1",
+        }
     )
     line = JsonFormatter().format(record)
     assert "\n" not in line and "\r" not in line
@@ -68,9 +72,7 @@ def test_access_lines_are_written_in_batches_in_the_shape_of_the_other_lines() -
     assert (first["logger"], first["message"], first["level"]) == ("crossclaim.access", "request", "INFO")
     assert (first["request_id"], first["status"], first["ms"], first["ip"]) == ("ab", 200, 1.5, "127.0.0.1")
     assert second["method"] == "POST" and second["status"] == 303
-    assert first["time"].endswith("+00:00") and abs(
-        datetime.fromisoformat(first["time"]).timestamp() - before
-    ) < 1
+    assert first["time"].endswith("+00:00") and abs(datetime.fromisoformat(first["time"]).timestamp() - before) < 1
 
 
 def test_access_lines_past_the_limit_are_written_by_the_request_itself() -> None:
@@ -84,3 +86,29 @@ def test_access_lines_past_the_limit_are_written_by_the_request_itself() -> None
     for number in range(3):
         access.record(method="GET", path=f"/cases/{number}", status=200, ms=1.0, ip="-", request_id=str(number))
     assert [json.loads(line)["path"] for line in stream.getvalue().splitlines()] == ["/cases/0", "/cases/1", "/cases/2"]
+
+
+def test_a_large_batch_is_written_in_pieces_of_whole_lines_that_a_pipe_keeps_whole() -> None:
+    """Another process shares standard error: each write is whole lines and at most 4 KiB, so none of its
+    lines can land inside ours."""
+    from app.logs import AccessLog
+
+    class Writes:
+        def __init__(self) -> None:
+            self.writes: list[str] = []
+
+        def write(self, text: str) -> None:
+            self.writes.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    stream = Writes()
+    access = AccessLog(stream, interval=3600, limit=10_000)  # type: ignore[arg-type]
+    for number in range(300):
+        access.record(method="GET", path=f"/cases/AS-2026-{number:06d}", status=200, ms=1.0, ip="-", request_id="r")
+    access.flush()
+    assert len(stream.writes) > 1
+    assert all(len(text.encode()) <= 4096 and text.endswith("\n") for text in stream.writes)
+    lines = "".join(stream.writes).splitlines()
+    assert [json.loads(line)["path"] for line in lines] == [f"/cases/AS-2026-{n:06d}" for n in range(300)]
