@@ -105,20 +105,3 @@ async def test_every_answer_gets_one_access_line_with_its_request_id(client: Any
     assert mine[first.headers["x-request-id"]]["status"] == 200
     assert mine[second.headers["x-request-id"]]["status"] == 404
     assert all("next=" not in json.dumps(line) for line in lines)
-
-
-async def test_a_route_that_skips_authentication_must_be_public(app: Any) -> None:
-    """Roles are checked by the authentication middleware, which skips /static/ and /healthz: a staff route
-    placed there would be checked by nothing, so the app refuses to start with it."""
-    from app.accounts.roles import STAFF
-    from app.asgi import check_route_roles
-
-    check_route_roles(app)
-
-    @get("/healthz/details", opt={"roles": STAFF})
-    async def details() -> str:
-        return "internal"
-
-    app.register(details)
-    with pytest.raises(RuntimeError, match="skips authentication but is not public"):
-        check_route_roles(app)
