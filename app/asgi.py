@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +42,7 @@ from app.routes.users import UserAdminController
 from app.settings import Settings
 from app.startup import configure_process
 from app.templating import template_environment
-from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options
+from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options, role_guard
 from app.web.errors import EXCEPTION_HANDLERS, refuse_nul_in_query
 from app.web.middleware import EdgeMiddleware
 from app.web.ratelimit import AccountBackoff, AttemptLimiter
@@ -79,24 +78,12 @@ ROUTE_HANDLERS: list[Any] = [
 ]
 
 
-# Paths the authentication middleware (which also checks roles) skips: only public routes may live there.
-UNAUTHENTICATED_PATHS = ("^/static/", "^/healthz")
-
-
 def check_route_roles(app: Litestar) -> None:
-    """Refuse to start when a route does not say which roles reach it, or when a route under a path that
-    skips authentication is not public (nothing would check its roles)."""
+    """Refuse to start when a route does not say which roles reach it."""
     for route in app.routes:
-        skipped = any(re.match(pattern, route.path) for pattern in UNAUTHENTICATED_PATHS)
         for handler in getattr(route, "route_handlers", []):
-            if is_automatic_options(handler):
-                continue
-            if "roles" not in handler.opt:
+            if "roles" not in handler.opt and not is_automatic_options(handler):
                 raise RuntimeError(f"Route {route.path} ({handler.handler_name}) declares no roles")
-            if skipped and not PUBLIC & handler.opt["roles"]:
-                raise RuntimeError(
-                    f"Route {route.path} ({handler.handler_name}) skips authentication but is not public"
-                )
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None = None) -> Litestar:
@@ -125,8 +112,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
     static = create_static_files_router(path="/static", directories=[STATIC], opt={"roles": PUBLIC})
     app = Litestar(
         route_handlers=[*ROUTE_HANDLERS, *(HOOK_HANDLERS if settings.test_hooks else []), static],
+        guards=[role_guard],
         before_request=refuse_nul_in_query,
-        middleware=[DefineMiddleware(StaffAuthenticationMiddleware, exclude=list(UNAUTHENTICATED_PATHS))],
+        middleware=[DefineMiddleware(StaffAuthenticationMiddleware, exclude=["^/static/", "^/healthz"])],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_secure=settings.secure_cookies,
