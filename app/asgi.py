@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
@@ -78,12 +79,28 @@ ROUTE_HANDLERS: list[Any] = [
 ]
 
 
+async def before_handler(request: Request[Any, Any, Any]) -> None:
+    """Before every handler, once the authentication and CSRF middleware have run: the query's NUL check,
+    then the route's roles (see ``role_guard`` for why this is not a Litestar guard)."""
+    await refuse_nul_in_query(request)
+    await role_guard(request, request.scope["route_handler"])
+
+
 def check_route_roles(app: Litestar) -> None:
-    """Refuse to start when a route does not say which roles reach it."""
+    """Refuse to start when a route does not say which roles reach it, or when the role check would not run
+    for it: a layer that sets its own ``before_request`` (it would replace ``before_handler``), or a handler
+    that is not an HTTP handler (websocket and ASGI handlers have no ``before_request``)."""
     for route in app.routes:
         for handler in getattr(route, "route_handlers", []):
-            if "roles" not in handler.opt and not is_automatic_options(handler):
+            if is_automatic_options(handler):
+                continue
+            if "roles" not in handler.opt:
                 raise RuntimeError(f"Route {route.path} ({handler.handler_name}) declares no roles")
+            if not isinstance(handler, HTTPRouteHandler):
+                raise RuntimeError(f"Route {route.path} ({handler.handler_name}) is not an HTTP route")
+            hook = handler.resolve_before_request()
+            if getattr(hook, "func", hook) is not before_handler:
+                raise RuntimeError(f"Route {route.path} ({handler.handler_name}) replaces the role check")
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None = None) -> Litestar:
@@ -112,8 +129,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
     static = create_static_files_router(path="/static", directories=[STATIC], opt={"roles": PUBLIC})
     app = Litestar(
         route_handlers=[*ROUTE_HANDLERS, *(HOOK_HANDLERS if settings.test_hooks else []), static],
-        guards=[role_guard],
-        before_request=refuse_nul_in_query,
+        before_request=before_handler,
         middleware=[DefineMiddleware(StaffAuthenticationMiddleware, exclude=["^/static/", "^/healthz"])],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

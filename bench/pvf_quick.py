@@ -55,7 +55,7 @@ PAGES = {
 }
 
 
-def wrk(url: str, cookie: str = "", secs: int = 8) -> tuple[float, float, int]:
+def wrk(url: str, cookie: str = "", secs: int = 8) -> tuple[float, float, int, int]:
     cmd = ["wrk", "-t2", "-c16", f"-d{secs}s", "--latency", url]
     if cookie:
         cmd[5:5] = ["-H", f"Cookie: {cookie}"]
@@ -65,7 +65,8 @@ def wrk(url: str, cookie: str = "", secs: int = 8) -> tuple[float, float, int]:
     assert m
     p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
     non = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, p99, int(non.group(1)) if non else 0
+    served = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return rps, p99, int(non.group(1)) if non else 0, served
 
 
 def write_csv(path: Path) -> None:
@@ -134,6 +135,13 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="import again")
     parser.add_argument("--pages", default="login,bare,grid,list")
     parser.add_argument("--hold", type=int, default=0, help="keep the server up this many seconds (profiling)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="instead of one run each: this many rounds of 5 s, the ceiling before each page; prints the median "
+        "share of the adjacent ceilings and the share by CPU per request",
+    )
     args = parser.parse_args()
     if args.fresh or not (CACHE / args.engine).exists():
         prepare(args.engine)
@@ -197,6 +205,10 @@ def main() -> None:
                 res = {}
                 todo = [("ceiling", f"http://127.0.0.1:{port}/bare", "")]
                 todo += [(p, app.base + PAGES[p][0], cookie if PAGES[p][1] else "") for p in args.pages.split(",")]
+                if args.rounds:
+                    servers = {"ceiling": bare.pid}
+                    print_rounds(todo, servers, app.proc.pid, args.rounds, args.engine)
+                    return
                 for page, url, ck in todo:
                     wrk(url, ck, 2)
                     res[page] = wrk(url, ck)
@@ -214,6 +226,43 @@ def main() -> None:
             for k, v in res.items()
         )
     )
+
+
+def print_rounds(
+    todo: list[tuple[str, str, str]], servers: dict[str, int], app_pid: int, rounds: int, engine: str
+) -> None:
+    """Each round runs the ceiling, then each page with the ceiling again before it; a page's share is its
+    req/s over the mean of the ceiling runs around it, and its CPU share the ceiling's CPU per request over
+    the page's. Medians over the rounds."""
+    import statistics
+
+    sys.path.insert(0, str(ROOT))
+    from bench.web_pages import cpu_seconds
+
+    (_, ceiling_url, _), pages = todo[0], todo[1:]
+    for _, url, ck in todo:
+        wrk(url, ck, 2)
+
+    def run(url: str, ck: str, pid: int) -> tuple[float, float, float]:
+        before = cpu_seconds(pid)
+        rps, p99, _, served = wrk(url, ck, 5)
+        return rps, p99, (cpu_seconds(pid) - before) / max(served, 1)
+
+    shares: dict[str, list[tuple[float, float, float]]] = {page: [] for page, _, _ in pages}
+    last = run(ceiling_url, "", servers["ceiling"])
+    for _ in range(rounds):
+        for page, url, ck in pages:
+            rps, p99, cpu = run(url, ck, app_pid)
+            after = run(ceiling_url, "", servers["ceiling"])
+            ceiling_rps, ceiling_cpu = (last[0] + after[0]) / 2, (last[2] + after[2]) / 2
+            shares[page].append((rps / ceiling_rps, ceiling_cpu / cpu, p99))
+            last = after
+    for page, found in shares.items():
+        by_rps = statistics.median(share for share, _, _ in found)
+        by_cpu = statistics.median(share for _, share, _ in found)
+        p99 = statistics.median(p for _, _, p in found)
+        spread = ", ".join(f"{share:.0%}" for share, _, _ in found)
+        print(f"{engine} {page}: share {by_rps:.1%} ({spread}), by CPU per request {by_cpu:.1%}, p99 {p99:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -67,8 +67,9 @@ async def test_healthz_reports_database_and_queue(client: Any) -> None:
 async def test_language_switch_translates_nothing_yet_but_keeps_the_choice(client: Any) -> None:
     from tests.conftest import csrf_token
 
-    response = await client.post("/language", data={"language": "zh", "next": "/login",
-                                                    "_csrf_token": await csrf_token(client)})
+    response = await client.post(
+        "/language", data={"language": "zh", "next": "/login", "_csrf_token": await csrf_token(client)}
+    )
     assert response.status_code == 303 and response.headers["location"] == "/login"
     assert client.cookies["cc_lang"] == "zh"
     page = await client.get("/login")
@@ -105,3 +106,48 @@ async def test_every_answer_gets_one_access_line_with_its_request_id(client: Any
     assert mine[first.headers["x-request-id"]]["status"] == 200
     assert mine[second.headers["x-request-id"]]["status"] == 404
     assert all("next=" not in json.dumps(line) for line in lines)
+
+
+async def test_the_role_check_runs_for_a_route_the_authentication_middleware_skips(app: Any) -> None:
+    """Roles are checked before the handler, not by the authentication middleware: a staff route placed under
+    a path that middleware skips (/healthz) is refused, not served to whoever asks."""
+    from app.accounts.roles import STAFF
+    from tests.conftest import asgi_client
+
+    @get("/healthz/details", opt={"roles": STAFF})
+    async def details() -> str:
+        return "internal"
+
+    app.register(details)
+    async with asgi_client(app) as test_client:
+        response = await test_client.get("/healthz/details", headers={"accept": "application/json"})
+    assert response.status_code == 401 and "internal" not in response.text
+
+
+async def test_a_layer_that_replaces_the_role_check_stops_the_start(app: Any) -> None:
+    """The role check is the app's ``before_request`` hook; a router with a hook of its own would replace it
+    for its routes, so the app refuses to start with one."""
+    from litestar import Router
+
+    from app.accounts.roles import STAFF
+    from app.asgi import check_route_roles
+
+    check_route_roles(app)
+
+    async def hook(request: Any) -> None:
+        return None
+
+    @get("/figures", opt={"roles": STAFF})
+    async def figures() -> str:
+        return "internal"
+
+    app.register(Router(path="/extra", route_handlers=[figures], before_request=hook))
+    with pytest.raises(RuntimeError, match="replaces the role check"):
+        check_route_roles(app)
+
+
+async def test_a_signed_out_post_without_a_csrf_token_is_refused_for_its_token_first(client: Any) -> None:
+    """The CSRF check runs before the role check: a signed-out phone replaying a report learns first that its
+    token is stale (it fetches a fresh one on a 403), and then that it must sign in."""
+    response = await client.post("/intake", data={"title": "x"}, headers={"accept": "application/json"})
+    assert response.status_code == 403 and response.json()["error"] == "csrf_failed"
