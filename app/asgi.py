@@ -41,8 +41,8 @@ from app.routes.system import healthz, home, set_language
 from app.routes.tracking import TRACKING_ROUTES
 from app.routes.users import UserAdminController
 from app.settings import Settings
-from app.startup import configure_process
-from app.templating import template_environment
+from app.startup import configure_process, settle_heap
+from app.templating import compile_all, template_environment
 from app.web.auth import StaffAuthenticationMiddleware, is_automatic_options, role_guard
 from app.web.errors import EXCEPTION_HANDLERS, refuse_nul_in_query
 from app.web.middleware import EdgeMiddleware
@@ -119,6 +119,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine[Any] | None =
 
     async def on_startup() -> None:
         await db.start(engine)
+        compile_all(environment)
+        settle_heap()
 
     async def on_shutdown() -> None:
         await db.stop(engine)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from app.cases.events import configure_audit_key
 from app.cases.hooks import on_node_entered
 from app.cases.responsibility import configure_rules
@@ -32,3 +34,15 @@ def configure_process(settings: Settings) -> RuleRegistry:
 def wire_contexts() -> None:
     """Where a lower context tells an upper one: the handlers each registry runs (idempotent)."""
     on_node_entered(clock_on_entry)
+
+
+def settle_heap() -> None:
+    """Once a server process has built what it keeps (modules, route tables, compiled templates): collect
+    once, then move every object left out of the garbage collector's sight (``gc.freeze``).
+
+    Otherwise each full collection walks all of them again: 50-110 ms with the loop stopped, several times a
+    minute under load, the whole of the pages' p99 (measured with gc.callbacks in the server's worker).
+    Collecting first keeps garbage from being frozen for good; what is made later is collected as usual.
+    """
+    gc.collect()
+    gc.freeze()

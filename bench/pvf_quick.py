@@ -52,6 +52,8 @@ PAGES = {
     "bare": ("/_hooks/bare", True),
     "grid": ("/grid?f_problem_type=quality_defect&sort=-created_at", True),
     "list": ("/cases?problem_type=quality_defect", True),
+    "case": ("/cases/OLD-004321", True),
+    "board": ("/board", True),
 }
 
 
