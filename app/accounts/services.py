@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import secrets
@@ -48,6 +49,7 @@ class _KeptSession:
 
 
 _kept_sessions: dict[str, _KeptSession] = {}
+_lookups: dict[str, asyncio.Lock] = {}
 _marker_seen: list[int] = [-1]
 
 
@@ -200,25 +202,53 @@ async def session_user(token: str, *, idle: timedelta, absolute: timedelta, now:
         _marker_seen[0] = stamp
     kept = _kept_sessions.get(digest)
     if kept is None or kept.kept_until < time.monotonic():
-        session = await StaffSession.objects(StaffSession.user).where(StaffSession.token_hash == digest).first()
-        user: User | None = session.user if session is not None else None
-        if session is None or user is None or not user.active:
-            forget_sessions(digest=digest)
-            if session is not None:
-                await StaffSession.delete().where(StaffSession.id == session.id)
+        if marker is None:
+            kept = await _looked_up(digest)
+        else:
+            # The requests of one browser that find its entry missing or stale together (a page and its
+            # fragments; a benchmark's sixteen connections every ten seconds) look it up once: the others
+            # wait for that look-up instead of each queueing the same query for the database.
+            lock = _lookups.setdefault(digest, asyncio.Lock())
+            try:
+                async with lock:
+                    kept = _kept_sessions.get(digest)
+                    if kept is None or kept.kept_until < time.monotonic():
+                        kept = await _looked_up(digest)
+                        if kept is not None:
+                            _keep(digest, kept)
+            finally:
+                if not lock.locked() and _lookups.get(digest) is lock:
+                    del _lookups[digest]
+        if kept is None:
             return None
-        kept = _KeptSession(session.id, session.created_at, session.last_seen_at, user, 0.0)
     if now - kept.last_seen_at > idle or now - kept.created_at > absolute:
         forget_sessions(digest=digest)
         await StaffSession.delete().where(StaffSession.id == kept.session_id)
         return None
-    # Touch at most once a minute: a write per request would serialise every reader on SQLite.
+    # Touch at most once a minute: a write per request would serialise every reader on SQLite. The kept
+    # entry is marked first, so the requests that read it while the write runs do not write it again
+    # (sixteen at once queued sixteen writes behind SQLite's one writer: 120 ms, once a minute).
     if now - kept.last_seen_at > timedelta(minutes=1):
-        await StaffSession.update({StaffSession.last_seen_at: now}).where(StaffSession.id == kept.session_id)
-        kept.last_seen_at = now
-    if marker is not None and kept.kept_until < time.monotonic():
-        _keep(digest, kept)
+        seen, kept.last_seen_at = kept.last_seen_at, now
+        try:
+            await StaffSession.update({StaffSession.last_seen_at: now}).where(StaffSession.id == kept.session_id)
+        except BaseException:
+            kept.last_seen_at = seen
+            raise
     return kept.user
+
+
+async def _looked_up(digest: str) -> _KeptSession | None:
+    """The live session with this token digest and its active user; a session of a missing or inactive
+    user is deleted."""
+    session = await StaffSession.objects(StaffSession.user).where(StaffSession.token_hash == digest).first()
+    user: User | None = session.user if session is not None else None
+    if session is None or user is None or not user.active:
+        forget_sessions(digest=digest)
+        if session is not None:
+            await StaffSession.delete().where(StaffSession.id == session.id)
+        return None
+    return _KeptSession(session.id, session.created_at, session.last_seen_at, user, 0.0)
 
 
 async def _user_by(*, user_id: int | None = None, email: str | None = None) -> User:

@@ -37,6 +37,16 @@ def time_left_class(started_at: datetime, due_at: datetime, now: datetime) -> st
 
 async def board(filters: BoardFilters, *, user_id: int, zone: str, now: datetime) -> dict[str, list[dict[str, Any]]]:
     """Open clocks by node in main-line order, soonest due first."""
+    columns: dict[str, list[dict[str, Any]]] = {n.value: [] for n in states.OPEN_NODES}
+    for row in await board_query(filters, user_id=user_id, zone=zone, now=now):
+        row["state"] = time_left_class(row["started_at"], row["due_at"], now)
+        columns.setdefault(row["node"], []).append(row)
+    return columns
+
+
+def board_query(filters: BoardFilters, *, user_id: int, zone: str, now: datetime) -> Any:
+    """The board's open clocks, soonest due first: walks the open clocks' due-date index in order
+    (``stage_deadline_open_due``) and stops at ``BOARD_LIMIT``."""
     query = (
         StageDeadline.select(
             StageDeadline.id,
@@ -64,11 +74,7 @@ async def board(filters: BoardFilters, *, user_id: int, zone: str, now: datetime
         query = query.where(StageDeadline.due_at < end)
     if filters.supplier_id:
         query = query.where(StageDeadline.case.supplier == filters.supplier_id)
-    columns: dict[str, list[dict[str, Any]]] = {n.value: [] for n in states.OPEN_NODES}
-    for row in await query:
-        row["state"] = time_left_class(row["started_at"], row["due_at"], now)
-        columns.setdefault(row["node"], []).append(row)
-    return columns
+    return query
 
 
 async def suppliers() -> list[dict[str, Any]]:

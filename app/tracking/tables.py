@@ -15,7 +15,8 @@ class StageDeadline(Table):
     owner_party = Varchar(length=20, default="us")
     started_at = Timestamptz(default=TimestamptzNow())
     due_at = Timestamptz(index=True)
-    finished_at = Timestamptz(null=True, default=None, index=True)
+    # Indexed for finished clocks only (WHERE finished_at IS NOT NULL): see migration 2026-12-08T03:00:00.
+    finished_at = Timestamptz(null=True, default=None)
     paused_seconds = Integer(default=0)
     policy = Varchar(length=60, default="")
     # When the sweep next has to look at this clock (the next escalation step); NULL once all have gone.

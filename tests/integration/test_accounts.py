@@ -355,3 +355,27 @@ async def test_a_visitor_choosing_their_own_token_cannot_change_the_page_others_
             "/login", data={"email": user.email, "password": PASSWORD, "next": "/grid", "_csrf_token": token}
         )
         assert signed_in.status_code == 303 and signed_in.headers["location"] == "/grid"
+
+
+async def test_requests_that_find_a_session_stale_together_look_it_up_once_and_touch_it_once(
+    client: Any, make_user: Any, queries: list[str]
+) -> None:
+    """Sixteen requests of one browser at once: one look-up of the session, and a minute later one touch
+    (not sixteen writes queued behind SQLite's one writer)."""
+    from app.accounts.services import forget_sessions
+
+    user = await make_user("handler")
+    await sign_in(client, user)
+    token = client.cookies["cc_session"]
+    limits = {"idle": timedelta(minutes=120), "absolute": timedelta(hours=12)}
+    forget_sessions()
+    queries.clear()
+    found = await asyncio.gather(*(session_user(token, **limits) for _ in range(16)))
+    assert {each.id for each in found if each is not None} == {user.id} and None not in found
+    assert len([sql for sql in queries if "staff_session" in sql and sql.lstrip().upper().startswith("SELECT")]) == 1
+    later = datetime.now(UTC) + timedelta(minutes=2)
+    queries.clear()
+    await asyncio.gather(*(session_user(token, now=later, **limits) for _ in range(16)))
+    assert len([sql for sql in queries if sql.lstrip().upper().startswith("UPDATE")]) == 1, queries
+    row = await StaffSession.select(StaffSession.last_seen_at).where(StaffSession.user == user.id).first()
+    assert row is not None and row["last_seen_at"] == later

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -90,6 +91,23 @@ async def test_the_kept_board_follows_the_data_the_clock_and_the_reader(
     await client.post("/logout", data={"_csrf_token": client.cookies.get("csrftoken")})
     await sign_in(client, other)
     assert await cards("/board?mine=true") == {theirs.number: "late"}
+
+
+@pytest.mark.parametrize("overdue", [False, True])
+async def test_the_boards_query_walks_the_open_clocks_due_index_without_sorting_them_all(overdue: bool) -> None:
+    """Open clocks soonest due first: the planner walks stage_deadline_open_due in order and stops at the
+    limit. (With a plain finished_at index beside it, SQLite took that one for "finished_at IS NULL" and
+    sorted every open clock: 120 ms at 100,000 cases.)"""
+    from app.tracking.selectors import BoardFilters, board_query
+    from tests.integration.test_grid import plan_of
+
+    started = datetime(2026, 12, 1, tzinfo=UTC)
+    await make_case(started=started)
+    filters = BoardFilters(mine=False, overdue=overdue, due_today=False, supplier_id=None)
+    query = board_query(filters, user_id=1, zone="UTC", now=started + timedelta(days=2))
+    plan = await plan_of(str(query), [])  # the values written in: the plan of the query as the board runs it
+    assert "stage_deadline_open_due" in plan and "TEMP B-TREE" not in plan, plan
+    assert not re.search(r"^(\s*->\s+)?Sort ", plan, re.MULTILINE), plan
 
 
 async def test_the_case_page_lists_each_nodes_clock(client: Any, login: Any, settings: Any) -> None:
