@@ -114,6 +114,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         push,  # noqa: F401 - registers the push mail
         reminders,  # noqa: F401 - registers the periodic reminder sweep
         reports,  # noqa: F401 - registers the monthly report and the corrective-action checks
+        upkeep,  # noqa: F401 - registers the hourly refresh of the planners' statistics
     )
 
     configure_logging(settings.log_level)

@@ -351,6 +351,21 @@ def measure(engine: str, count: int, seconds: int, servers: tuple[str, ...]) -> 
                 await db.stop(engine_obj)
 
         token = asyncio.run(seeded())
+
+        async def measured() -> list[str]:
+            """The planners' statistics after the seeding, as an import or the worker's hourly task gives
+            them (PostgreSQL counts the seeding's rows once its connections have ended, just before)."""
+            await db.start(engine_obj)
+            try:
+                for _ in range(50):
+                    if analysed := await db.refresh_statistics(engine_obj):
+                        return analysed
+                    await asyncio.sleep(0.1)  # bounded wait for the server's activity counters
+                return []
+            finally:
+                await db.stop(engine_obj)
+
+        asyncio.run(measured())
         results: dict[str, dict[str, Any]] = {}
         for server in servers:
             port = free_port()

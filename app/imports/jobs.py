@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from app.cases.events import Actor
+from app.db import refresh_statistics
 from app.errors import NotFound, ValidationFailed
 from app.i18n import gettext as _
 from app.i18n import ngettext
@@ -231,6 +232,9 @@ async def commit(
         result = await services.import_orders(records=records)
     else:
         result = await services.import_cases(records=records, actor=actor)
+    # Thousands of rows at once: the planners' statistics of the tables written are refreshed now rather
+    # than at the worker's next hour (until then the case pages' queries could be planned for the old sizes).
+    await refresh_statistics()
     result.rows, result.skipped, result.errors = preview.rows, len(skipped), preview.error_rows
     result.notes += skipped
     if value_map:
