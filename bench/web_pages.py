@@ -352,7 +352,7 @@ def measure(engine: str, count: int, seconds: int, servers: tuple[str, ...]) -> 
 
         token = asyncio.run(seeded())
 
-        async def measured() -> list[str]:
+        async def with_statistics() -> list[str]:
             """The planners' statistics after the seeding, as an import or the worker's hourly task gives
             them (PostgreSQL counts the seeding's rows once its connections have ended, just before)."""
             await db.start(engine_obj)
@@ -365,7 +365,7 @@ def measure(engine: str, count: int, seconds: int, servers: tuple[str, ...]) -> 
             finally:
                 await db.stop(engine_obj)
 
-        asyncio.run(measured())
+        asyncio.run(with_statistics())
         results: dict[str, dict[str, Any]] = {}
         for server in servers:
             port = free_port()
