@@ -50,11 +50,16 @@ class _KeptSession:
 
 _kept_sessions: dict[str, _KeptSession] = {}
 _lookups: dict[str, asyncio.Lock] = {}
+# Moves whenever kept sessions are dropped: a look-up kept only if none was dropped while it ran.
+_generation: list[int] = [0]
 _marker_seen: list[int] = [-1]
 
 
 def forget_sessions(*, user_id: int | None = None, digest: str | None = None) -> None:
-    """Drop kept sessions in this process: one token's, a user's, or (with neither) all of them."""
+    """Drop kept sessions in this process: one token's, a user's, or (with neither) all of them.
+
+    A look-up that began before this (its row may show the user as they were) is then not kept."""
+    _generation[0] += 1
     if digest is not None:
         _kept_sessions.pop(digest, None)
     elif user_id is not None:
@@ -198,7 +203,7 @@ async def session_user(token: str, *, idle: timedelta, absolute: timedelta, now:
     if marker is None:
         _kept_sessions.clear()
     elif (stamp := _marker_time(marker)) != _marker_seen[0]:
-        _kept_sessions.clear()  # a process on this machine ended sessions or changed a user
+        forget_sessions()  # a process on this machine ended sessions or changed a user
         _marker_seen[0] = stamp
     kept = _kept_sessions.get(digest)
     if kept is None or kept.kept_until < time.monotonic():
@@ -213,8 +218,11 @@ async def session_user(token: str, *, idle: timedelta, absolute: timedelta, now:
                 async with lock:
                     kept = _kept_sessions.get(digest)
                     if kept is None or kept.kept_until < time.monotonic():
+                        generation = _generation[0]
                         kept = await _looked_up(digest)
-                        if kept is not None:
+                        # Sessions ended or a user changed while it ran: its row may be from before, so
+                        # it is not kept, and the requests waiting for it look the session up again.
+                        if kept is not None and generation == _generation[0]:
                             _keep(digest, kept)
             finally:
                 if not lock.locked() and _lookups.get(digest) is lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,12 @@ from app.rules.facts import N_
 # Uploads above this are refused before they are read (about a million rows of a wide sheet).
 MAX_UPLOAD_BYTES = 60 * 1024 * 1024
 # Files with more valid rows than this are written by the worker, with a progress bar.
+log = logging.getLogger("crossclaim.imports")
+
 BACKGROUND_ROWS = 2000
+# An import writing more rows than this refreshes the planners' statistics (only the worker and the
+# command line write that many: the page hands larger files to the worker).
+STATISTICS_ROWS = BACKGROUND_ROWS
 # Rows not created that a finished import lists on its page (the CLI lists every one).
 SHOWN_NOTES = 500
 
@@ -232,14 +238,23 @@ async def commit(
         result = await services.import_orders(records=records)
     else:
         result = await services.import_cases(records=records, actor=actor)
-    # Thousands of rows at once: the planners' statistics of the tables written are refreshed now rather
-    # than at the worker's next hour (until then the case pages' queries could be planned for the old sizes).
-    await refresh_statistics()
+    if result.created + result.updated > STATISTICS_ROWS:
+        await _refresh_statistics()
     result.rows, result.skipped, result.errors = preview.rows, len(skipped), preview.error_rows
     result.notes += skipped
     if value_map:
         await services.value_map_save(value_map=value_map)  # the next import reads these words the same way
     return result
+
+
+async def _refresh_statistics() -> None:
+    """Thousands of rows at once: the planners' statistics are refreshed now rather than at the worker's
+    next hour (until then the pages' queries could be planned for the old sizes). The rows are written
+    whatever happens here: a failure is logged, not the import's."""
+    try:
+        await refresh_statistics(every_table=True)
+    except Exception:
+        log.exception("planner statistics not refreshed after an import")
 
 
 async def job_run(*, data_dir: Path, token: str, actor: Actor) -> dict[str, Any]:

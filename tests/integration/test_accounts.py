@@ -379,3 +379,30 @@ async def test_requests_that_find_a_session_stale_together_look_it_up_once_and_t
     assert len([sql for sql in queries if sql.lstrip().upper().startswith("UPDATE")]) == 1, queries
     row = await StaffSession.select(StaffSession.last_seen_at).where(StaffSession.user == user.id).first()
     assert row is not None and row["last_seen_at"] == later
+
+
+async def test_a_look_up_that_ran_while_sessions_ended_is_not_kept(
+    client: Any, make_user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look-up whose row may be from before a deactivation (it ran while the sessions were dropped) serves
+    the request it began for, but is not kept: the next request looks the session up again."""
+    from app.accounts import services
+
+    user = await make_user("handler")
+    await sign_in(client, user)
+    token = client.cookies["cc_session"]
+    limits = {"idle": timedelta(minutes=120), "absolute": timedelta(hours=12)}
+    services.forget_sessions()
+    looked_up = services._looked_up
+    calls: list[str] = []
+
+    async def slow_look_up(digest: str) -> Any:
+        calls.append(digest)
+        found = await looked_up(digest)
+        services.forget_sessions(user_id=user.id)  # another request deactivates the user meanwhile
+        return found
+
+    monkeypatch.setattr(services, "_looked_up", slow_look_up)
+    assert (await session_user(token, **limits)) is not None
+    assert services.token_digest(token) not in services._kept_sessions
+    assert (await session_user(token, **limits)) is not None and len(calls) == 2  # looked up again

@@ -151,3 +151,34 @@ async def test_a_signed_out_post_without_a_csrf_token_is_refused_for_its_token_f
     token is stale (it fetches a fresh one on a 403), and then that it must sign in."""
     response = await client.post("/intake", data={"title": "x"}, headers={"accept": "application/json"})
     assert response.status_code == 403 and response.json()["error"] == "csrf_failed"
+
+
+def test_routes_the_role_check_would_not_reach_stop_the_start() -> None:
+    """Websocket and mounted ASGI handlers have no before_request hook, and Litestar answers a cached
+    handler from its cache before the hook runs: the app refuses to start with either."""
+    from litestar import Litestar, asgi, websocket
+    from litestar.connection import WebSocket
+
+    from app.accounts.roles import STAFF
+    from app.asgi import before_handler, check_route_roles
+
+    @websocket("/live", opt={"roles": STAFF})
+    async def live(socket: WebSocket[Any, Any, Any]) -> None:
+        await socket.accept()
+
+    @asgi("/raw", opt={"roles": STAFF})
+    async def raw(scope: Any, receive: Any, send: Any) -> None:
+        return None
+
+    @get("/figures", opt={"roles": STAFF}, cache=60)
+    async def figures() -> str:
+        return "internal"
+
+    @get("/plain", opt={"roles": STAFF})
+    async def plain() -> str:
+        return "internal"
+
+    check_route_roles(Litestar([plain], before_request=before_handler, openapi_config=None))
+    for handler, refusal in ((live, "not an HTTP route"), (raw, "not an HTTP route"), (figures, "cached ahead")):
+        with pytest.raises(RuntimeError, match=refusal):
+            check_route_roles(Litestar([plain, handler], before_request=before_handler, openapi_config=None))

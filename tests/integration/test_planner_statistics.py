@@ -22,14 +22,15 @@ async def moved_enough(table: str) -> bool:
 async def test_tables_whose_rows_moved_get_fresh_statistics_and_the_others_are_left(login: object) -> None:
     engine = current_engine()
     user: User = await login("handler")  # type: ignore[operator]
-    await add_cases(70, assignee=user.id)
+    await add_cases(5, assignee=user.id)
     if is_sqlite(engine):
-        await engine.run_ddl("DROP TABLE IF EXISTS sqlite_stat1")  # as in a database never measured
-        assert await refresh_statistics() == ["*"]
+        assert await refresh_statistics() == ["*"]  # a small database measured once
+        await add_cases(70, assignee=user.id)
+        assert await refresh_statistics() == ["*"]  # and measured again once it grew
         rows = await engine.run_ddl("SELECT stat FROM sqlite_stat1 WHERE tbl = 'after_sales_case'")
-        assert rows and all(int(row["stat"].split()[0]) >= 70 for row in rows)
-        assert await refresh_statistics() == ["optimize"]  # measured: SQLite re-measures what grew
+        assert rows and all(int(row["stat"].split()[0]) >= 75 for row in rows)
         return
+    await add_cases(70, assignee=user.id)
     for _ in range(100):  # each connection reports its counts to the server's statistics when it ends
         if await moved_enough("after_sales_case"):
             break
@@ -52,20 +53,35 @@ async def test_an_import_refreshes_the_statistics_of_what_it_wrote(tmp_path: Pat
     engine = current_engine()
     refreshed: list[list[str]] = []
 
-    async def refresh_and_note() -> list[str]:
-        refreshed.append(await refresh_statistics())
+    async def refresh_and_note(*, every_table: bool = False) -> list[str]:
+        refreshed.append(await refresh_statistics(every_table=every_table))
         return refreshed[-1]
 
     monkeypatch.setattr(jobs, "refresh_statistics", refresh_and_note)
+    monkeypatch.setattr(jobs, "STATISTICS_ROWS", 50)  # "thousands of rows", scaled down
     if is_sqlite(engine):
         await engine.run_ddl("DROP TABLE IF EXISTS sqlite_stat1")
-    rows = [[f"SH-{i}", "2025-11-03", f"PO-{i}", "宁波五金", "HOOK-3", "质量问题", "defective", 1] for i in range(80)]
-    _, preview = jobs.preview_file(write(tmp_path, "ledger.csv", CASE_HEADERS, rows), "cases")
-    assert (await jobs.commit(preview=preview, actor=Actor(kind="system", label="Tester"))).created == 80
-    assert len(refreshed) == 1  # after the rows were written (PostgreSQL counts them as their connection ends)
+
+    async def imported(rows: int, first: int) -> int:
+        ledger = [
+            [f"SH-{i}", "2025-11-03", f"PO-{i}", "宁波五金", "HOOK-3", "质量问题", "x", 1]
+            for i in range(first, first + rows)
+        ]
+        _, preview = jobs.preview_file(write(tmp_path, f"ledger{first}.csv", CASE_HEADERS, ledger), "cases")
+        return (await jobs.commit(preview=preview, actor=Actor(kind="system", label="Tester"))).created
+
+    assert await imported(20, 0) == 20 and refreshed == []  # a few rows: left to the worker's hour
+    assert await imported(80, 100) == 80
+    assert refreshed == [["*"]]  # every table: the server's counters do not have the import's rows yet
     if is_sqlite(engine):
         stats = await engine.run_ddl("SELECT stat FROM sqlite_stat1 WHERE tbl = 'after_sales_case'")
-        assert refreshed == [["*"]] and stats and int(stats[0]["stat"].split()[0]) >= 80
+        assert stats and int(stats[0]["stat"].split()[0]) >= 100
+
+    async def failing(*, every_table: bool = False) -> list[str]:
+        raise RuntimeError("the statistics could not be written")
+
+    monkeypatch.setattr(jobs, "refresh_statistics", failing)
+    assert await imported(80, 200) == 80  # the import stands; the failure is logged
 
 
 def test_the_worker_refreshes_the_statistics_every_hour() -> None:
